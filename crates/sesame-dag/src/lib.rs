@@ -1,0 +1,27 @@
+//! Sesame's pure core: objects in, a DAG and a status report out.
+//!
+//! Stage: `Change` → [`Snapshot`] → [`build`] → [`Dag`] + [`StatusReport`]. Everything here is
+//! synchronous, deterministic and free of I/O: no tokio, no kube client, no tonic, no clocks.
+//! The Envoy translation (`sesame-envoy`) reads the [`Dag`]; the xDS server never sees
+//! Kubernetes objects.
+
+pub mod build;
+pub mod dag;
+pub mod endpoints;
+pub mod object;
+pub mod snapshot;
+pub mod status;
+
+mod annotation;
+mod hostname;
+mod ingress;
+mod path;
+mod regex;
+mod secret;
+mod service;
+
+pub use build::{BuildConfig, BuildOutput, build};
+pub use dag::Dag;
+pub use object::{Kind, NamespacedName, Object, ObjectKey};
+pub use snapshot::{Change, Impact, Snapshot, Touched};
+pub use status::StatusReport;

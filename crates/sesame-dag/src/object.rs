@@ -1,0 +1,140 @@
+//! The Kubernetes objects Sesame understands, and how they are named.
+
+use std::fmt;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Endpoints, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::Ingress;
+use serde::Serialize;
+
+/// The kinds of object Sesame reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Kind {
+    /// `networking.k8s.io/v1` Ingress.
+    Ingress,
+    /// `v1` Service.
+    Service,
+    /// `discovery.k8s.io/v1` EndpointSlice.
+    EndpointSlice,
+    /// `v1` Endpoints.
+    Endpoints,
+    /// `v1` Secret.
+    Secret,
+}
+
+impl Kind {
+    /// The Kubernetes `kind` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Ingress => "Ingress",
+            Kind::Service => "Service",
+            Kind::EndpointSlice => "EndpointSlice",
+            Kind::Endpoints => "Endpoints",
+            Kind::Secret => "Secret",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A namespace and a name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct NamespacedName {
+    /// The namespace (`default` when the object did not say).
+    pub namespace: String,
+    /// The name.
+    pub name: String,
+}
+
+impl NamespacedName {
+    /// A name in a namespace.
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        NamespacedName { namespace: namespace.into(), name: name.into() }
+    }
+
+    /// The namespace and name of an object's metadata (`default` when the namespace is unset).
+    pub fn of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Self {
+        NamespacedName {
+            namespace: meta.namespace.clone().unwrap_or_else(|| "default".to_string()),
+            name: meta.name.clone().unwrap_or_default(),
+        }
+    }
+}
+
+impl fmt::Display for NamespacedName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// A kind and a namespaced name: what identifies one object.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ObjectKey {
+    /// The object's kind.
+    pub kind: Kind,
+    /// The object's namespace and name.
+    #[serde(flatten)]
+    pub name: NamespacedName,
+}
+
+impl ObjectKey {
+    /// The key of a kind and a namespaced name.
+    pub fn new(kind: Kind, name: NamespacedName) -> Self {
+        ObjectKey { kind, name }
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind, self.name)
+    }
+}
+
+/// One object as a source delivers it. Objects are shared, never copied, once decoded.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Object {
+    /// An Ingress.
+    Ingress(Arc<Ingress>),
+    /// A Service.
+    Service(Arc<Service>),
+    /// An EndpointSlice.
+    EndpointSlice(Arc<EndpointSlice>),
+    /// An Endpoints.
+    Endpoints(Arc<Endpoints>),
+    /// A Secret.
+    Secret(Arc<Secret>),
+}
+
+impl Object {
+    /// The object's kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Object::Ingress(_) => Kind::Ingress,
+            Object::Service(_) => Kind::Service,
+            Object::EndpointSlice(_) => Kind::EndpointSlice,
+            Object::Endpoints(_) => Kind::Endpoints,
+            Object::Secret(_) => Kind::Secret,
+        }
+    }
+
+    /// The object's metadata.
+    pub fn meta(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+        match self {
+            Object::Ingress(o) => &o.metadata,
+            Object::Service(o) => &o.metadata,
+            Object::EndpointSlice(o) => &o.metadata,
+            Object::Endpoints(o) => &o.metadata,
+            Object::Secret(o) => &o.metadata,
+        }
+    }
+
+    /// The object's key.
+    pub fn key(&self) -> ObjectKey {
+        ObjectKey::new(self.kind(), NamespacedName::of(self.meta()))
+    }
+}

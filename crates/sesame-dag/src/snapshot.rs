@@ -1,0 +1,208 @@
+//! The set of objects a build reads, and the changes sources send to it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Endpoints, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::Ingress;
+
+use crate::dag::Dag;
+use crate::object::{Kind, NamespacedName, Object, ObjectKey};
+
+/// The label that ties an EndpointSlice to its Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// One change from a source: the same shape whether it came from a watch or a file.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    /// The object was added or modified.
+    Apply(Object),
+    /// The object is gone.
+    Delete(ObjectKey),
+}
+
+impl Change {
+    /// The key of the object this change is about.
+    pub fn key(&self) -> ObjectKey {
+        match self {
+            Change::Apply(o) => o.key(),
+            Change::Delete(k) => k.clone(),
+        }
+    }
+}
+
+/// What a change means for the served configuration, given the last DAG.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Impact {
+    /// Nothing served depends on it: no work at all.
+    None,
+    /// Only the endpoints of these Services changed: refresh EDS, skip the DAG build.
+    Endpoints(BTreeSet<NamespacedName>),
+    /// The DAG must be built again.
+    Rebuild,
+}
+
+/// What an applied change touched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Touched {
+    /// An object the build reads directly (Ingress, Service, Secret).
+    Object(ObjectKey),
+    /// The endpoints of these Services (an EndpointSlice may move between two).
+    Endpoints(BTreeSet<NamespacedName>),
+}
+
+impl Touched {
+    /// What this touch means for a configuration built into `dag`.
+    pub fn impact(&self, dag: &Dag) -> Impact {
+        match self {
+            Touched::Object(key) => match key.kind {
+                Kind::Service | Kind::Secret if !dag.references.contains(key) => Impact::None,
+                _ => Impact::Rebuild,
+            },
+            Touched::Endpoints(services) => {
+                let used: BTreeSet<NamespacedName> = services
+                    .iter()
+                    .filter(|s| dag.references.contains(&ObjectKey::new(Kind::Service, (*s).clone())))
+                    .cloned()
+                    .collect();
+                if used.is_empty() { Impact::None } else { Impact::Endpoints(used) }
+            }
+        }
+    }
+}
+
+/// Every object the build may read, keyed by namespace and name and kept in sorted maps so that
+/// a build never depends on the order changes arrived in.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Ingresses.
+    pub ingresses: BTreeMap<NamespacedName, Arc<Ingress>>,
+    /// Services.
+    pub services: BTreeMap<NamespacedName, Arc<Service>>,
+    /// Secrets.
+    pub secrets: BTreeMap<NamespacedName, Arc<Secret>>,
+    /// EndpointSlices, by their own name.
+    pub endpoint_slices: BTreeMap<NamespacedName, Arc<EndpointSlice>>,
+    /// Endpoints, by their Service's name.
+    pub endpoints: BTreeMap<NamespacedName, Arc<Endpoints>>,
+    /// The EndpointSlices of each Service, by the slice's `kubernetes.io/service-name` label.
+    slices_by_service: BTreeMap<NamespacedName, BTreeSet<NamespacedName>>,
+}
+
+impl Snapshot {
+    /// An empty snapshot.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies a change and says what it touched. Returns `None` when the snapshot already held
+    /// exactly this state (a re-sent object, or a delete of something absent), so callers can
+    /// skip all work.
+    pub fn apply(&mut self, change: Change) -> Option<Touched> {
+        let key = change.key();
+        let mut services = BTreeSet::new();
+        match key.kind {
+            Kind::EndpointSlice => {
+                if let Some(old) = self.endpoint_slices.get(&key.name) {
+                    services.insert(slice_service(old));
+                }
+                if let Change::Apply(Object::EndpointSlice(new)) = &change {
+                    services.insert(slice_service(new));
+                }
+            }
+            Kind::Endpoints => {
+                services.insert(key.name.clone());
+            }
+            _ => {}
+        }
+        let changed = match change {
+            Change::Apply(object) => self.insert(object),
+            Change::Delete(key) => self.remove(&key),
+        };
+        match (changed, key.kind) {
+            (false, _) => None,
+            (true, Kind::EndpointSlice | Kind::Endpoints) => Some(Touched::Endpoints(services)),
+            (true, _) => Some(Touched::Object(key)),
+        }
+    }
+
+    fn insert(&mut self, object: Object) -> bool {
+        let key = object.key().name;
+        match object {
+            Object::Ingress(o) => upsert(&mut self.ingresses, key, o),
+            Object::Service(o) => upsert(&mut self.services, key, o),
+            Object::Secret(o) => upsert(&mut self.secrets, key, o),
+            Object::Endpoints(o) => upsert(&mut self.endpoints, key, o),
+            Object::EndpointSlice(o) => {
+                let service = slice_service(&o);
+                if let Some(old) = self.endpoint_slices.get(&key) {
+                    let old_service = slice_service(old);
+                    if old_service != service {
+                        self.unlink_slice(&old_service, &key);
+                    }
+                }
+                self.slices_by_service.entry(service).or_default().insert(key.clone());
+                upsert(&mut self.endpoint_slices, key, o)
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &ObjectKey) -> bool {
+        let name = &key.name;
+        match key.kind {
+            Kind::Ingress => self.ingresses.remove(name).is_some(),
+            Kind::Service => self.services.remove(name).is_some(),
+            Kind::Secret => self.secrets.remove(name).is_some(),
+            Kind::Endpoints => self.endpoints.remove(name).is_some(),
+            Kind::EndpointSlice => match self.endpoint_slices.remove(name) {
+                Some(old) => {
+                    self.unlink_slice(&slice_service(&old), name);
+                    true
+                }
+                None => false,
+            },
+        }
+    }
+
+    fn unlink_slice(&mut self, service: &NamespacedName, slice: &NamespacedName) {
+        if let Some(set) = self.slices_by_service.get_mut(service) {
+            set.remove(slice);
+            if set.is_empty() {
+                self.slices_by_service.remove(service);
+            }
+        }
+    }
+
+    /// The EndpointSlices that belong to a Service, in name order.
+    pub fn slices_of(&self, service: &NamespacedName) -> impl Iterator<Item = &EndpointSlice> {
+        self.slices_by_service
+            .get(service)
+            .into_iter()
+            .flatten()
+            .filter_map(|name| self.endpoint_slices.get(name).map(Arc::as_ref))
+    }
+}
+
+/// The Service an EndpointSlice belongs to (its namespace and `kubernetes.io/service-name`).
+pub fn slice_service(slice: &EndpointSlice) -> NamespacedName {
+    let own = NamespacedName::of(&slice.metadata);
+    let name = slice
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(SERVICE_NAME_LABEL))
+        .cloned()
+        .unwrap_or_default();
+    NamespacedName::new(own.namespace, name)
+}
+
+fn upsert<T: PartialEq>(map: &mut BTreeMap<NamespacedName, Arc<T>>, key: NamespacedName, value: Arc<T>) -> bool {
+    match map.get(&key) {
+        Some(old) if Arc::ptr_eq(old, &value) || **old == *value => false,
+        _ => {
+            map.insert(key, value);
+            true
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The status of every object a build read: an output of the build, written or served after it.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::object::ObjectKey;
+
+/// The status of every object the build considered, in key order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct StatusReport {
+    /// Each object's status.
+    pub objects: BTreeMap<ObjectKey, ObjectStatus>,
+}
+
+impl StatusReport {
+    /// The status of one object, created valid on first use.
+    pub fn entry(&mut self, key: &ObjectKey, generation: Option<i64>) -> &mut ObjectStatus {
+        self.objects.entry(key.clone()).or_insert_with(|| ObjectStatus::valid(generation))
+    }
+}
+
+/// One object's status.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ObjectStatus {
+    /// The `metadata.generation` the status describes.
+    pub observed_generation: Option<i64>,
+    /// Valid, invalid or orphaned.
+    pub current: Validity,
+    /// Problems that kept all or part of the object from being served.
+    pub errors: Vec<Problem>,
+    /// Problems that were worked around (a value ignored, a default used).
+    pub warnings: Vec<Problem>,
+}
+
+impl ObjectStatus {
+    /// A valid status with nothing to report.
+    pub fn valid(observed_generation: Option<i64>) -> Self {
+        ObjectStatus { observed_generation, current: Validity::Valid, errors: Vec::new(), warnings: Vec::new() }
+    }
+
+    /// Records an error: the object, or the part of it named in the message, is not served.
+    pub fn error(&mut self, kind: ProblemKind, reason: Reason, message: impl Into<String>) {
+        if self.current == Validity::Valid {
+            self.current = Validity::Invalid;
+        }
+        self.errors.push(Problem { kind, reason, message: message.into() });
+    }
+
+    /// Records a warning: something was ignored, the rest is served.
+    pub fn warning(&mut self, kind: ProblemKind, reason: Reason, message: impl Into<String>) {
+        self.warnings.push(Problem { kind, reason, message: message.into() });
+    }
+
+    /// A one-line description, as a user reads it.
+    pub fn description(&self) -> String {
+        match (self.current, self.errors.first()) {
+            (Validity::Valid, _) => "valid".to_string(),
+            (_, Some(p)) => p.message.clone(),
+            (v, None) => v.as_str().to_string(),
+        }
+    }
+}
+
+/// Whether an object is served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Validity {
+    /// Everything in it is served.
+    Valid,
+    /// At least one part of it is not served; see the errors.
+    Invalid,
+    /// Nothing reaches it (an HTTPProxy no root includes).
+    Orphaned,
+}
+
+impl Validity {
+    /// Contour's `currentStatus` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Validity::Valid => "valid",
+            Validity::Invalid => "invalid",
+            Validity::Orphaned => "orphaned",
+        }
+    }
+}
+
+/// One problem found on an object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The area of the problem (Contour's sub-condition type).
+    #[serde(rename = "type")]
+    pub kind: ProblemKind,
+    /// The machine-readable reason.
+    pub reason: Reason,
+    /// What is wrong, naming the field and the value at fault.
+    pub message: String,
+}
+
+/// The area a problem is in (Contour's sub-condition `type`, e.g. `TLSError`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum ProblemKind {
+    /// The object's spec as a whole.
+    SpecError,
+    /// A host name or virtual host.
+    VirtualHostError,
+    /// TLS settings or certificates.
+    TLSError,
+    /// A referenced Service or its port.
+    ServiceError,
+    /// A route or path.
+    RouteError,
+    /// An annotation.
+    AnnotationError,
+}
+
+/// Why an object, or part of it, was not served as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Reason {
+    /// A host name is not a valid DNS name or wildcard.
+    InvalidHostname,
+    /// A path is not valid for its path type.
+    PathNotValid,
+    /// A regular expression is not accepted by RE2 or is too large.
+    RegexNotValid,
+    /// A path type Sesame does not know.
+    PathTypeNotValid,
+    /// The backend is not a Service (a resource backend, or nothing).
+    BackendNotValid,
+    /// The referenced Service does not exist.
+    ServiceUnresolvedReference,
+    /// The referenced Service has no such port.
+    ServicePortInvalid,
+    /// The Secret does not exist.
+    SecretNotFound,
+    /// The Secret exists but cannot serve TLS.
+    SecretNotValid,
+    /// TLS settings are inconsistent (e.g. minimum above maximum).
+    TLSConfigNotValid,
+    /// An annotation's value could not be parsed and was ignored.
+    AnnotationValueInvalid,
+    /// Two routes of the same host match exactly the same requests.
+    DuplicateMatchConditions,
+}
+
+impl Reason {
+    /// The reason as it appears in status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::InvalidHostname => "InvalidHostname",
+            Reason::PathNotValid => "PathNotValid",
+            Reason::RegexNotValid => "RegexNotValid",
+            Reason::PathTypeNotValid => "PathTypeNotValid",
+            Reason::BackendNotValid => "BackendNotValid",
+            Reason::ServiceUnresolvedReference => "ServiceUnresolvedReference",
+            Reason::ServicePortInvalid => "ServicePortInvalid",
+            Reason::SecretNotFound => "SecretNotFound",
+            Reason::SecretNotValid => "SecretNotValid",
+            Reason::TLSConfigNotValid => "TLSConfigNotValid",
+            Reason::AnnotationValueInvalid => "AnnotationValueInvalid",
+            Reason::DuplicateMatchConditions => "DuplicateMatchConditions",
+        }
+    }
+}

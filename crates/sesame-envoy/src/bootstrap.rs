@@ -1,0 +1,1 @@
+//! The Envoy bootstrap written by `sesame bootstrap`.

@@ -1,0 +1,66 @@
+//! The kinds of Envoy resource Sesame serves, and a set of encoded resources.
+
+use std::collections::BTreeMap;
+
+use envoy_types::pb::google::protobuf::Any;
+
+/// An xDS resource type. The order of the variants is the order in which ADS pushes them:
+/// clusters and endpoints before the listeners and routes that need them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ResourceType {
+    /// CDS: `envoy.config.cluster.v3.Cluster`.
+    Cluster,
+    /// EDS: `envoy.config.endpoint.v3.ClusterLoadAssignment`.
+    ClusterLoadAssignment,
+    /// SDS: `envoy.extensions.transport_sockets.tls.v3.Secret`.
+    Secret,
+    /// LDS: `envoy.config.listener.v3.Listener`.
+    Listener,
+    /// RDS: `envoy.config.route.v3.RouteConfiguration`.
+    RouteConfiguration,
+}
+
+impl ResourceType {
+    /// Every type, in push order.
+    pub const ALL: [ResourceType; 5] = [
+        ResourceType::Cluster,
+        ResourceType::ClusterLoadAssignment,
+        ResourceType::Secret,
+        ResourceType::Listener,
+        ResourceType::RouteConfiguration,
+    ];
+
+    /// The type URL Envoy uses for this type.
+    pub fn type_url(self) -> &'static str {
+        match self {
+            ResourceType::Cluster => "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+            ResourceType::ClusterLoadAssignment => "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+            ResourceType::Secret => "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
+            ResourceType::Listener => "type.googleapis.com/envoy.config.listener.v3.Listener",
+            ResourceType::RouteConfiguration => "type.googleapis.com/envoy.config.route.v3.RouteConfiguration",
+        }
+    }
+
+    /// The type of a type URL, if Sesame serves it.
+    pub fn from_type_url(url: &str) -> Option<ResourceType> {
+        ResourceType::ALL.into_iter().find(|t| t.type_url() == url)
+    }
+
+    /// Whether Envoy subscribes to this type with a wildcard (all resources) rather than by name.
+    pub fn is_wildcard(self) -> bool {
+        matches!(self, ResourceType::Cluster | ResourceType::Listener)
+    }
+}
+
+/// A full set of encoded resources of each type, by resource name.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Resources {
+    /// Listeners (LDS).
+    pub listeners: BTreeMap<String, Any>,
+    /// Route configurations (RDS).
+    pub routes: BTreeMap<String, Any>,
+    /// Clusters (CDS).
+    pub clusters: BTreeMap<String, Any>,
+    /// TLS secrets (SDS).
+    pub secrets: BTreeMap<String, Any>,
+}
