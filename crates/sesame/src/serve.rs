@@ -1,0 +1,191 @@
+//! `sesame serve`: flags, configuration, and the tasks of a running Sesame.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use sesame_api::Config;
+use sesame_dag::BuildConfig;
+use sesame_dag::dag::TlsVersion;
+use sesame_envoy::TranslateConfig;
+use sesame_xds::SnapshotStore;
+use tokio::sync::{mpsc, watch};
+
+use crate::controller::{Controller, Published};
+use crate::duration;
+use crate::holdoff::Holdoff;
+use crate::metrics::Metrics;
+
+/// Flags of `sesame serve`, with Contour's names and defaults.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Read Kubernetes objects from the YAML and JSON files in this directory, and watch it
+    /// (repeatable).
+    #[arg(long = "manifests", value_name = "DIR")]
+    pub manifests: Vec<PathBuf>,
+    /// Address the xDS gRPC server listens on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub xds_address: IpAddr,
+    /// Port the xDS gRPC server listens on.
+    #[arg(long, default_value_t = 8001)]
+    pub xds_port: u16,
+    /// Serve xDS in plain text, without mutual TLS.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Address of Envoy's plain-HTTP listener.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub envoy_service_http_address: IpAddr,
+    /// Port of Envoy's plain-HTTP listener.
+    #[arg(long, default_value_t = 8080)]
+    pub envoy_service_http_port: u16,
+    /// Address of Envoy's HTTPS listener.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub envoy_service_https_address: IpAddr,
+    /// Port of Envoy's HTTPS listener.
+    #[arg(long, default_value_t = 8443)]
+    pub envoy_service_https_port: u16,
+    /// Address of Sesame's metrics and health endpoints (`/metrics`, `/healthz`).
+    #[arg(long, default_value = "0.0.0.0")]
+    pub http_address: IpAddr,
+    /// Port of Sesame's metrics and health endpoints.
+    #[arg(long, default_value_t = 8000)]
+    pub http_port: u16,
+    /// Address of Envoy's stats and readiness listener.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub stats_address: IpAddr,
+    /// Port of Envoy's stats and readiness listener.
+    #[arg(long, default_value_t = 8002)]
+    pub stats_port: u16,
+    /// Address of Sesame's debug endpoints (`/status`, `/debug/dag`).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub debug_http_address: IpAddr,
+    /// Port of Sesame's debug endpoints.
+    #[arg(long, default_value_t = 6060)]
+    pub debug_http_port: u16,
+    /// Serve only Ingresses of these classes (comma-separated). Unset: no class, or `sesame`.
+    #[arg(long, value_delimiter = ',')]
+    pub ingress_class_name: Vec<String>,
+    /// Path to the configuration file.
+    #[arg(short = 'c', long = "config-path")]
+    pub config_path: Option<PathBuf>,
+    /// Wait this long after a change for more before building, when the last build was recent.
+    #[arg(long, default_value = "100ms", value_parser = duration::parse)]
+    pub holdoff_delay: Duration,
+    /// Never hold a waiting change back longer than this after the previous build.
+    #[arg(long, default_value = "500ms", value_parser = duration::parse)]
+    pub holdoff_max_delay: Duration,
+}
+
+impl ServeArgs {
+    fn build_config(&self, config: &Config) -> BuildConfig {
+        let defaults = BuildConfig::default();
+        let tls = |v: &Option<String>, default| v.as_deref().and_then(TlsVersion::parse).unwrap_or(default);
+        BuildConfig {
+            ingress_class_names: self.ingress_class_name.iter().filter(|s| !s.is_empty()).cloned().collect(),
+            min_tls_version: tls(&config.tls.minimum_protocol_version, defaults.min_tls_version),
+            max_tls_version: tls(&config.tls.maximum_protocol_version, defaults.max_tls_version),
+        }
+    }
+
+    fn translate_config(&self) -> TranslateConfig {
+        TranslateConfig {
+            http_listener: SocketAddr::new(self.envoy_service_http_address, self.envoy_service_http_port),
+            https_listener: SocketAddr::new(self.envoy_service_https_address, self.envoy_service_https_port),
+            stats_listener: SocketAddr::new(self.stats_address, self.stats_port),
+            ..TranslateConfig::default()
+        }
+    }
+}
+
+/// Loads the configuration file, if one was named.
+fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    let Some(path) = path else { return Ok(Config::default()) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+    let config = Config::from_yaml(&text).with_context(|| format!("loading config file {}", path.display()))?;
+    if config.tls.minimum_protocol_version.as_deref() == Some("1.1") {
+        tracing::warn!("config tls.minimum-protocol-version 1.1: TLS 1.1 is obsolete and insecure; honouring it as asked");
+    }
+    Ok(config)
+}
+
+/// Runs `sesame serve` until interrupted.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = load_config(args.config_path.as_ref())?;
+    if !args.insecure {
+        bail!("xDS over mutual TLS is not available yet: pass --insecure to serve plain-text xDS");
+    }
+    if args.manifests.is_empty() {
+        bail!("no source of objects: pass --manifests DIR");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(serve(args, config))
+}
+
+async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
+    let metrics = Metrics::new();
+    let store = SnapshotStore::new();
+    let (published_tx, published_rx) = watch::channel(Published::default());
+
+    let xds_addr = SocketAddr::new(args.xds_address, args.xds_port);
+    let xds_listener = tokio::net::TcpListener::bind(xds_addr).await.with_context(|| format!("--xds-port: binding {xds_addr}"))?;
+    let http_addr = SocketAddr::new(args.http_address, args.http_port);
+    let http_listener = tokio::net::TcpListener::bind(http_addr).await.with_context(|| format!("--http-port: binding {http_addr}"))?;
+    let debug_addr = SocketAddr::new(args.debug_http_address, args.debug_http_port);
+    let debug_listener =
+        tokio::net::TcpListener::bind(debug_addr).await.with_context(|| format!("--debug-http-port: binding {debug_addr}"))?;
+    tracing::info!(xds = %xds_addr, metrics = %http_addr, debug = %debug_addr, "sesame listening");
+
+    let (source_tx, source_rx) = mpsc::channel(64);
+    let dirs = args.manifests.clone();
+    let source = tokio::spawn(async move { sesame_k8s::manifests::run(dirs, source_tx).await });
+
+    let controller = Controller::new(
+        args.build_config(&config),
+        args.translate_config(),
+        Holdoff::new(args.holdoff_delay, args.holdoff_max_delay),
+        store.clone(),
+        published_tx,
+        metrics.clone(),
+    );
+    let controller = tokio::spawn(controller.run(source_rx));
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let shutdown = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let xds = tokio::spawn(sesame_xds::serve(xds_listener, store.clone(), shutdown(shutdown_rx.clone())));
+    let http = tokio::spawn(crate::http::serve_metrics(http_listener, metrics.clone(), store.clone(), shutdown(shutdown_rx.clone())));
+    let debug = tokio::spawn(crate::http::serve_debug(debug_listener, published_rx, shutdown(shutdown_rx.clone())));
+
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted, shutting down"),
+        _ = terminate() => tracing::info!("terminated, shutting down"),
+        r = source => match r {
+            Ok(Ok(())) => tracing::info!("manifest source ended"),
+            Ok(Err(e)) => { let _ = shutdown_tx.send(true); return Err(e).context("manifest source failed"); }
+            Err(e) => { let _ = shutdown_tx.send(true); return Err(e).context("manifest source panicked"); }
+        },
+        r = controller => { let _ = shutdown_tx.send(true); r.context("rebuild loop panicked")?; bail!("rebuild loop ended"); }
+        r = xds => { let _ = shutdown_tx.send(true); r.context("xDS server panicked")?.context("xDS server failed")?; bail!("xDS server ended"); }
+    }
+    let _ = shutdown_tx.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(2), async { let _ = http.await; let _ = debug.await; }).await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn terminate() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn terminate() {
+    std::future::pending().await
+}
