@@ -1,0 +1,8 @@
+//! End-to-end tests: `sesame serve --manifests` + `sesame bootstrap` + a real Envoy + echo
+//! backends on 127.0.0.1, proven with real HTTP and HTTPS requests.
+#![allow(missing_docs)]
+
+mod harness;
+mod routing;
+mod tls;
+mod updates;
