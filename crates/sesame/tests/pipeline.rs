@@ -1,0 +1,132 @@
+//! Pipeline test: manifests in, `sesame serve` building, a real gRPC ADS client reading the
+//! resources it serves, and `/status` reporting every object.
+#![allow(missing_docs)]
+
+#[path = "e2e/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+
+use std::time::Duration;
+
+use envoy_types::pb::envoy::config::cluster::v3::Cluster as ClusterProto;
+use envoy_types::pb::envoy::config::listener::v3::Listener;
+use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
+use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
+use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
+use prost::Message;
+use tokio_stream::StreamExt;
+
+const CLUSTER: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+const LISTENER: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
+const ROUTE: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+
+const MANIFESTS: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: shop}
+spec:
+  rules:
+  - host: shop.example.com
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: broken, namespace: shop}
+spec:
+  rules:
+  - host: "UPPER_case!"
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
+"#;
+
+async fn request(
+    tx: &tokio::sync::mpsc::Sender<DiscoveryRequest>,
+    type_url: &str,
+    names: &[&str],
+    ack: Option<&DiscoveryResponse>,
+) {
+    let request = DiscoveryRequest {
+        node: Some(envoy_types::pb::envoy::config::core::v3::Node {
+            id: "pipeline".into(),
+            cluster: "sesame".into(),
+            ..Default::default()
+        }),
+        type_url: type_url.into(),
+        resource_names: names.iter().map(|s| s.to_string()).collect(),
+        version_info: ack.map(|r| r.version_info.clone()).unwrap_or_default(),
+        response_nonce: ack.map(|r| r.nonce.clone()).unwrap_or_default(),
+        ..Default::default()
+    };
+    tx.send(request).await.expect("send request");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifests_reach_an_ads_client_and_status() {
+    let cluster = harness::Cluster::sesame_only(&[("objects.yaml", MANIFESTS)], &[]);
+    let endpoint = format!("http://127.0.0.1:{}", cluster.ports.xds);
+    let mut client = None;
+    for _ in 0..200 {
+        if let Ok(c) = AggregatedDiscoveryServiceClient::connect(endpoint.clone()).await {
+            client = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut client = client.unwrap_or_else(|| panic!("xDS server never listened\n{}", cluster.logs()));
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let mut responses = client
+        .stream_aggregated_resources(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .expect("ADS stream")
+        .into_inner();
+    let mut next = async || -> DiscoveryResponse {
+        tokio::time::timeout(Duration::from_secs(20), responses.next())
+            .await
+            .expect("a response in time")
+            .expect("stream open")
+            .expect("response ok")
+    };
+
+    request(&tx, CLUSTER, &[], None).await;
+    let clusters = next().await;
+    assert_eq!(clusters.type_url, CLUSTER);
+    let names: Vec<String> =
+        clusters.resources.iter().map(|a| ClusterProto::decode(a.value.as_slice()).expect("cluster").name).collect();
+    assert_eq!(names, vec!["shop/web/80/da39a3ee5e".to_string()]);
+    request(&tx, CLUSTER, &[], Some(&clusters)).await;
+
+    request(&tx, LISTENER, &[], None).await;
+    let listeners = next().await;
+    assert_eq!(listeners.type_url, LISTENER);
+    let mut names: Vec<String> =
+        listeners.resources.iter().map(|a| Listener::decode(a.value.as_slice()).expect("listener").name).collect();
+    names.sort();
+    assert_eq!(names, vec!["ingress_http".to_string(), "stats-health".to_string()]);
+    request(&tx, LISTENER, &[], Some(&listeners)).await;
+
+    request(&tx, ROUTE, &["ingress_http"], None).await;
+    let routes = next().await;
+    let config = RouteConfiguration::decode(routes.resources[0].value.as_slice()).expect("route configuration");
+    let domains: Vec<&str> = config.virtual_hosts.iter().flat_map(|v| v.domains.iter().map(String::as_str)).collect();
+    assert_eq!(domains, vec!["shop.example.com"]);
+
+    let status = cluster.debug("/status").await;
+    assert_eq!(status.status, 200);
+    let entries: serde_json::Value = serde_json::from_str(&status.body).expect("status json");
+    let find = |name: &str| {
+        entries.as_array().expect("array").iter().find(|e| e["kind"] == "Ingress" && e["name"] == name).cloned()
+    };
+    assert_eq!(find("web").expect("web status")["current"], "valid");
+    let broken = find("broken").expect("broken status");
+    assert_eq!(broken["current"], "invalid");
+    assert_eq!(broken["errors"][0]["reason"], "InvalidHostname");
+}
