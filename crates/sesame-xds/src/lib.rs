@@ -1,1 +1,43 @@
-//! placeholder
+//! Sesame's xDS server: the last stage of the pipeline, between the translated Envoy resources
+//! and every connected Envoy.
+//!
+//! - [`SnapshotStore`] holds the current resources of each type with deterministic content
+//!   versions, and tells connections when they change. Nothing is answered before
+//!   [`SnapshotStore::mark_ready`].
+//! - [`Connection`] is the xDS state-of-the-world protocol for one stream as a sync state machine
+//!   (subscribe, ACK, NACK, stale nonce, ADS push order), tested without any I/O.
+//! - [`XdsServer`], [`routes`], [`serve`] and [`serve_incoming`] are the thin tonic shell: one task
+//!   per stream relays requests and store changes into the state machine and its answers back.
+//!
+//! This crate must not depend on kube or sesame-k8s: it only sees encoded Envoy resources.
+
+mod connection;
+mod server;
+mod stats;
+mod store;
+#[cfg(test)]
+mod testing;
+mod version;
+
+pub use connection::{Connection, Scope};
+pub use server::{
+    Error, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, MAX_CONCURRENT_STREAMS,
+    MAX_DECODING_MESSAGE_SIZE, XdsServer, routes, serve, serve_incoming,
+};
+pub use sesame_envoy::ResourceType;
+pub use stats::{Counters, StreamGuard, XdsStats};
+pub use store::{Resource, SnapshotStore, StoreView, TypeSnapshot};
+
+/// The number of resource types, one slot each in per-type arrays.
+pub(crate) const TYPES: usize = ResourceType::ALL.len();
+
+/// The slot of a resource type in per-type arrays (its position in push order).
+pub(crate) fn slot(ty: ResourceType) -> usize {
+    match ty {
+        ResourceType::Cluster => 0,
+        ResourceType::ClusterLoadAssignment => 1,
+        ResourceType::Secret => 2,
+        ResourceType::Listener => 3,
+        ResourceType::RouteConfiguration => 4,
+    }
+}

@@ -1,0 +1,315 @@
+//! The xDS state-of-the-world protocol for one stream, as a sync state machine.
+//!
+//! The async shell feeds it every request ([`Connection::handle_request`]) and every store change
+//! ([`Connection::handle_snapshot_update`]) and sends back whatever responses it returns. Per
+//! resource type it keeps the subscription, the last response sent (nonce, version, content
+//! digest) and the last ACKed version. The rules:
+//! - nothing is answered before the store is ready; subscriptions made before are answered then;
+//! - a new subscription is answered at once with the current state (for named types, only the
+//!   requested names that exist);
+//! - an ACK or NACK is answered only if the requested names changed or the content did;
+//! - a NACK is logged and counted, and the rejected content is not sent again: only a change of
+//!   what this connection would receive causes a new response;
+//! - a request with a nonce other than the last one sent for its type is stale and ignored;
+//! - a store change is sent only for types whose content for this connection changed, in ADS
+//!   push order (clusters, endpoints, secrets, listeners, routes).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use envoy_types::pb::envoy::config::core::v3::ControlPlane;
+use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
+use sesame_envoy::ResourceType;
+
+use crate::stats::Counters;
+use crate::store::{StoreView, TypeSnapshot};
+use crate::version::{Digest, set_digest, version_string};
+
+#[cfg(test)]
+#[path = "connection/tests.rs"]
+mod tests;
+
+/// The control-plane identifier sent in every response.
+const CONTROL_PLANE: &str = "sesame";
+
+/// The resource name that means "all resources of this type".
+const WILDCARD: &str = "*";
+
+/// What a stream serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// ADS: every type, multiplexed on one stream.
+    Aggregated,
+    /// A single-type stream (LDS, RDS, CDS, EDS or SDS service).
+    Single(ResourceType),
+}
+
+/// Which resources of a type a connection subscribed to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Names {
+    /// All resources of the type.
+    Wildcard,
+    /// Only these names.
+    Named(BTreeSet<String>),
+}
+
+impl Names {
+    /// The subscription a request asks for: wildcard types (LDS, CDS) with no names, or any
+    /// type with `*`, mean all resources; otherwise the listed names.
+    fn from_request(ty: ResourceType, names: &[String]) -> Self {
+        if names.iter().any(|n| n == WILDCARD) || (ty.is_wildcard() && names.is_empty()) {
+            Names::Wildcard
+        } else {
+            Names::Named(names.iter().cloned().collect())
+        }
+    }
+}
+
+/// The last response sent for one type.
+#[derive(Clone, Debug)]
+struct Sent {
+    nonce: String,
+    version: String,
+    digest: Digest,
+}
+
+/// The state of one type on one connection.
+#[derive(Debug)]
+struct Subscription {
+    names: Names,
+    /// A response is due regardless of content (new subscription or changed names).
+    owed: bool,
+    /// The last response sent, if any.
+    sent: Option<Sent>,
+    /// The last version Envoy accepted.
+    acked_version: Option<String>,
+    /// The type digest the content was last computed from, to skip unchanged types quickly.
+    seen: Option<Digest>,
+}
+
+impl Subscription {
+    /// A fresh subscription, answered as soon as the store is ready.
+    fn new(names: Names) -> Self {
+        Subscription {
+            names,
+            owed: true,
+            sent: None,
+            acked_version: None,
+            seen: None,
+        }
+    }
+}
+
+/// What Envoy said about the last response of a type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    /// A (re)subscription: no nonce, or no response sent yet on this connection.
+    Subscribe,
+    /// The last response was accepted.
+    Ack,
+    /// The last response was rejected.
+    Nack,
+    /// The request answers an older response; ignore it.
+    Stale,
+}
+
+/// The xDS protocol state of one stream.
+#[derive(Debug)]
+pub struct Connection {
+    scope: Scope,
+    counters: Arc<Counters>,
+    node: Option<String>,
+    next_nonce: u64,
+    subscriptions: BTreeMap<ResourceType, Subscription>,
+}
+
+impl Connection {
+    /// A new stream of `scope`, counting into `counters`.
+    pub fn new(scope: Scope, counters: Arc<Counters>) -> Self {
+        Connection {
+            scope,
+            counters,
+            node: None,
+            next_nonce: 0,
+            subscriptions: BTreeMap::new(),
+        }
+    }
+
+    /// The id of the Envoy node on the other end, once it said it.
+    pub fn node(&self) -> Option<&str> {
+        self.node.as_deref()
+    }
+
+    /// The last version of `ty` this connection's Envoy ACKed.
+    pub fn acked_version(&self, ty: ResourceType) -> Option<&str> {
+        self.subscriptions.get(&ty)?.acked_version.as_deref()
+    }
+
+    /// Handles one request from Envoy; returns the responses to send (zero or one).
+    pub fn handle_request(
+        &mut self,
+        req: &DiscoveryRequest,
+        view: &StoreView,
+    ) -> Vec<DiscoveryResponse> {
+        self.note_node(req);
+        let Some(ty) = self.request_type(&req.type_url) else {
+            return Vec::new();
+        };
+        let names = Names::from_request(ty, &req.resource_names);
+        let sub = self
+            .subscriptions
+            .entry(ty)
+            .or_insert_with(|| Subscription::new(names.clone()));
+        let verdict = verdict(sub, req);
+        match verdict {
+            Verdict::Stale => {
+                tracing::debug!(node = self.node.as_deref().unwrap_or_default(), type_url = ty.type_url(), nonce = %req.response_nonce, "ignoring request with stale nonce");
+                return Vec::new();
+            }
+            Verdict::Subscribe => sub.owed = true,
+            Verdict::Ack => {
+                self.counters.ack_received(ty);
+                sub.acked_version = Some(req.version_info.clone());
+            }
+            Verdict::Nack => {
+                self.counters.nack_received(ty);
+                log_nack(self.node.as_deref(), ty, sub, req);
+            }
+        }
+        if sub.names != names {
+            sub.names = names;
+            sub.owed = true;
+        }
+        if !view.is_ready() {
+            return Vec::new();
+        }
+        self.respond(ty, view).into_iter().collect()
+    }
+
+    /// Handles a change of the store; returns the responses to send, in ADS push order.
+    pub fn handle_snapshot_update(&mut self, view: &StoreView) -> Vec<DiscoveryResponse> {
+        if !view.is_ready() {
+            return Vec::new();
+        }
+        let types: Vec<ResourceType> = self.subscriptions.keys().copied().collect();
+        types
+            .into_iter()
+            .filter_map(|ty| self.respond(ty, view))
+            .collect()
+    }
+
+    /// Remembers the node id from the first request that carries one.
+    fn note_node(&mut self, req: &DiscoveryRequest) {
+        if self.node.is_some() {
+            return;
+        }
+        if let Some(node) = &req.node {
+            tracing::info!(node = %node.id, cluster = %node.cluster, scope = ?self.scope, "xDS stream from Envoy");
+            self.node = Some(node.id.clone());
+        }
+    }
+
+    /// The resource type a request is about, if this stream serves it.
+    fn request_type(&self, type_url: &str) -> Option<ResourceType> {
+        let ty = match self.scope {
+            Scope::Aggregated => ResourceType::from_type_url(type_url),
+            Scope::Single(ty) if type_url.is_empty() || type_url == ty.type_url() => Some(ty),
+            Scope::Single(_) => None,
+        };
+        if ty.is_none() {
+            tracing::warn!(node = self.node.as_deref().unwrap_or_default(), type_url, scope = ?self.scope, "ignoring request for a type this stream does not serve");
+        }
+        ty
+    }
+
+    /// The response for `ty` if one is owed or its content changed since the last one sent.
+    fn respond(&mut self, ty: ResourceType, view: &StoreView) -> Option<DiscoveryResponse> {
+        let sub = self.subscriptions.get_mut(&ty)?;
+        let set = view.get(ty);
+        if !sub.owed && sub.seen.as_ref() == Some(set.digest()) {
+            return None;
+        }
+        sub.seen = Some(*set.digest());
+        let (resources, digest) = select(set, &sub.names);
+        let unchanged = sub.sent.as_ref().is_some_and(|s| s.digest == digest);
+        if !sub.owed && unchanged {
+            return None;
+        }
+        sub.owed = false;
+        self.next_nonce += 1;
+        let sent = Sent {
+            nonce: self.next_nonce.to_string(),
+            version: version_string(&digest),
+            digest,
+        };
+        tracing::debug!(node = self.node.as_deref().unwrap_or_default(), type_url = ty.type_url(), version = %sent.version, nonce = %sent.nonce, count = resources.len(), "sending xDS response");
+        self.counters.response_sent(ty);
+        let response = DiscoveryResponse {
+            version_info: sent.version.clone(),
+            resources: resources.into_iter().map(|r| r.any().clone()).collect(),
+            type_url: ty.type_url().to_string(),
+            nonce: sent.nonce.clone(),
+            control_plane: Some(ControlPlane {
+                identifier: CONTROL_PLANE.to_string(),
+            }),
+            ..Default::default()
+        };
+        sub.sent = Some(sent);
+        Some(response)
+    }
+}
+
+/// How a request relates to the last response sent for its type.
+fn verdict(sub: &Subscription, req: &DiscoveryRequest) -> Verdict {
+    match &sub.sent {
+        // No nonce: a new subscription. A nonce when nothing was sent on this stream: it answers
+        // another server (before a restart), so treat it as a new subscription too.
+        _ if req.response_nonce.is_empty() => Verdict::Subscribe,
+        None => Verdict::Subscribe,
+        Some(sent) if sent.nonce != req.response_nonce => Verdict::Stale,
+        Some(_) if req.error_detail.is_some() => Verdict::Nack,
+        Some(_) => Verdict::Ack,
+    }
+}
+
+/// Logs a NACK with everything needed to find the rejected resource.
+fn log_nack(node: Option<&str>, ty: ResourceType, sub: &Subscription, req: &DiscoveryRequest) {
+    let rejected = sub.sent.as_ref().map(|s| s.version.as_str());
+    let (code, message) = req
+        .error_detail
+        .as_ref()
+        .map(|e| (e.code, e.message.as_str()))
+        .unwrap_or_default();
+    tracing::warn!(
+        node = node.unwrap_or_default(),
+        type_url = ty.type_url(),
+        rejected_version = rejected.unwrap_or_default(),
+        version_in_use = %req.version_info,
+        nonce = %req.response_nonce,
+        code,
+        error = message,
+        "Envoy rejected resources (NACK); not resending them until they change"
+    );
+}
+
+/// The resources a subscription selects and the digest of that selection. A wildcard selects
+/// the whole type, so its digest is the type's version.
+fn select<'a>(set: &'a TypeSnapshot, names: &Names) -> (Vec<&'a crate::store::Resource>, Digest) {
+    match names {
+        Names::Wildcard => (
+            set.resources().values().map(Arc::as_ref).collect(),
+            *set.digest(),
+        ),
+        Names::Named(names) => {
+            let selected: Vec<_> = names
+                .iter()
+                .filter_map(|n| set.resources().get_key_value(n))
+                .collect();
+            let digest = set_digest(selected.iter().map(|(n, r)| (n.as_str(), r.digest())));
+            (
+                selected.into_iter().map(|(_, r)| r.as_ref()).collect(),
+                digest,
+            )
+        }
+    }
+}

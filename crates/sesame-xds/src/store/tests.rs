@@ -1,0 +1,152 @@
+use std::collections::{BTreeMap, BTreeSet};
+
+use pretty_assertions::assert_eq;
+use sesame_envoy::ResourceType::*;
+
+use super::SnapshotStore;
+use crate::testing::{any, set};
+
+#[test]
+fn same_resources_give_the_same_version_in_any_order() {
+    let one = SnapshotStore::new();
+    let two = SnapshotStore::new();
+    one.publish(vec![set(Cluster, &[("a", "x"), ("b", "y")])]);
+    two.publish(vec![set(Cluster, &[("b", "y")])]);
+    two.patch(
+        Cluster,
+        BTreeMap::from([("a".to_string(), any(Cluster, "a", "x"))]),
+        BTreeSet::new(),
+    );
+    assert_eq!(one.version(Cluster), two.version(Cluster));
+    // Pinned values: versions are content hashes, stable across restarts and releases.
+    assert_eq!(
+        one.version(Cluster),
+        "6fce23170f98369812bc231295640a1a66e6491b"
+    );
+    assert_eq!(
+        SnapshotStore::new().version(Cluster),
+        "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+    );
+}
+
+#[test]
+fn different_resources_give_different_versions() {
+    let store = SnapshotStore::new();
+    let empty = store.version(Cluster);
+    store.publish(vec![set(Cluster, &[("a", "x")])]);
+    let v1 = store.version(Cluster);
+    store.publish(vec![set(Cluster, &[("a", "y")])]);
+    let v2 = store.version(Cluster);
+    store.publish(vec![set(Cluster, &[("b", "y")])]);
+    let v3 = store.version(Cluster);
+    let all = BTreeSet::from([&empty, &v1, &v2, &v3]);
+    assert_eq!(all.len(), 4);
+}
+
+#[test]
+fn resource_versions_follow_content() {
+    let store = SnapshotStore::new();
+    store.publish(vec![set(Listener, &[("a", "x"), ("b", "x")])]);
+    let view = store.view();
+    let res = view.get(Listener).resources();
+    // Different names, different bytes: different versions.
+    assert_ne!(res["a"].version(), res["b"].version());
+    store.publish(vec![set(Listener, &[("a", "x"), ("b", "z")])]);
+    let after = store.view();
+    // The unchanged resource keeps its version.
+    assert_eq!(
+        after.get(Listener).resources()["a"].version(),
+        res["a"].version()
+    );
+}
+
+#[test]
+fn publish_replaces_only_the_listed_types() {
+    let store = SnapshotStore::new();
+    store.publish(vec![
+        set(Cluster, &[("a", "x")]),
+        set(Listener, &[("l", "x")]),
+    ]);
+    let listeners = store.version(Listener);
+    store.publish(vec![set(Cluster, &[("b", "x")])]);
+    let view = store.view();
+    assert_eq!(
+        view.get(Cluster).resources().keys().collect::<Vec<_>>(),
+        ["b"]
+    );
+    assert_eq!(store.version(Listener), listeners);
+}
+
+#[test]
+fn unchanged_publish_does_not_wake_connections() {
+    let store = SnapshotStore::new();
+    store.publish(vec![set(Cluster, &[("a", "x")])]);
+    let mut rx = store.subscribe();
+    store.publish(vec![set(Cluster, &[("a", "x")])]);
+    store.patch(
+        Cluster,
+        BTreeMap::new(),
+        BTreeSet::from(["missing".to_string()]),
+    );
+    assert!(!rx.has_changed().unwrap_or(true));
+    store.publish(vec![
+        set(Cluster, &[("a", "y")]),
+        set(Listener, &[("l", "y")]),
+    ]);
+    assert!(rx.has_changed().unwrap_or(false));
+    rx.borrow_and_update();
+    store.mark_ready();
+    assert!(rx.has_changed().unwrap_or(false));
+    rx.borrow_and_update();
+    store.mark_ready();
+    assert!(!rx.has_changed().unwrap_or(true));
+}
+
+#[test]
+fn readiness_is_explicit() {
+    let store = SnapshotStore::new();
+    store.publish(vec![set(Cluster, &[("a", "x")])]);
+    assert!(!store.is_ready());
+    assert!(!store.view().is_ready());
+    store.mark_ready();
+    assert!(store.is_ready());
+    assert!(store.clone().view().is_ready());
+}
+
+#[test]
+fn resources_with_the_wrong_type_url_are_not_served() {
+    let store = SnapshotStore::new();
+    let (_, mut clusters) = set(Cluster, &[("a", "x")]);
+    clusters.insert("l".to_string(), any(Listener, "l", "x"));
+    store.publish(vec![(Cluster, clusters)]);
+    assert_eq!(
+        store
+            .view()
+            .get(Cluster)
+            .resources()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["a"]
+    );
+}
+
+#[test]
+fn views_share_unchanged_resources() {
+    let store = SnapshotStore::new();
+    store.publish(vec![
+        set(Cluster, &[("a", "x")]),
+        set(ClusterLoadAssignment, &[("a", "e")]),
+    ]);
+    let before = store.view();
+    store.patch(
+        ClusterLoadAssignment,
+        BTreeMap::from([("b".to_string(), any(ClusterLoadAssignment, "b", "e"))]),
+        BTreeSet::new(),
+    );
+    let after = store.view();
+    assert!(std::sync::Arc::ptr_eq(&before.types[0], &after.types[0]));
+    assert!(std::sync::Arc::ptr_eq(
+        &before.get(ClusterLoadAssignment).resources()["a"],
+        &after.get(ClusterLoadAssignment).resources()["a"],
+    ));
+}

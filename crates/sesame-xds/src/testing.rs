@@ -1,0 +1,129 @@
+//! Helpers for the unit tests: fake resources whose bytes say their name and content.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use envoy_types::pb::envoy::config::core::v3::Node;
+use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
+use envoy_types::pb::google::protobuf::Any;
+use envoy_types::pb::google::rpc;
+use sesame_envoy::ResourceType;
+
+/// A fake resource of `ty`: its bytes are `name=content`.
+pub(crate) fn any(ty: ResourceType, name: &str, content: &str) -> Any {
+    Any {
+        type_url: ty.type_url().to_string(),
+        value: format!("{name}={content}").into_bytes(),
+    }
+}
+
+/// A full set of fake resources of `ty`, from `(name, content)` pairs.
+pub(crate) fn set(
+    ty: ResourceType,
+    items: &[(&str, &str)],
+) -> (ResourceType, BTreeMap<String, Any>) {
+    let map = items
+        .iter()
+        .map(|(n, c)| (n.to_string(), any(ty, n, c)))
+        .collect();
+    (ty, map)
+}
+
+/// The `name=content` strings of a response's resources, in order.
+pub(crate) fn contents(resp: &DiscoveryResponse) -> Vec<String> {
+    resp.resources
+        .iter()
+        .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+        .collect()
+}
+
+/// The type of a response.
+pub(crate) fn type_of(resp: &DiscoveryResponse) -> Option<ResourceType> {
+    ResourceType::from_type_url(&resp.type_url)
+}
+
+/// A first request (no nonce) for `names` of `ty`, from node `envoy-1`.
+pub(crate) fn subscribe(ty: ResourceType, names: &[&str]) -> DiscoveryRequest {
+    DiscoveryRequest {
+        type_url: ty.type_url().to_string(),
+        resource_names: names.iter().map(|n| n.to_string()).collect(),
+        node: Some(Node {
+            id: "envoy-1".to_string(),
+            cluster: "ingress".to_string(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The ACK of `resp`, keeping (or changing to) `names`.
+pub(crate) fn ack(resp: &DiscoveryResponse, names: &[&str]) -> DiscoveryRequest {
+    DiscoveryRequest {
+        type_url: resp.type_url.clone(),
+        version_info: resp.version_info.clone(),
+        response_nonce: resp.nonce.clone(),
+        resource_names: names.iter().map(|n| n.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+/// The NACK of `resp`: Envoy keeps `version_in_use` and reports `message`.
+pub(crate) fn nack(
+    resp: &DiscoveryResponse,
+    version_in_use: &str,
+    names: &[&str],
+    message: &str,
+) -> DiscoveryRequest {
+    DiscoveryRequest {
+        version_info: version_in_use.to_string(),
+        error_detail: Some(rpc::Status {
+            code: 3,
+            message: message.to_string(),
+            details: Vec::new(),
+        }),
+        ..ack(resp, names)
+    }
+}
+
+/// Log output captured by a test subscriber.
+#[derive(Clone, Default)]
+pub(crate) struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    /// Everything logged so far.
+    pub(crate) fn text(&self) -> String {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// Runs `f` with warnings and errors captured into these logs.
+    pub(crate) fn capture<T>(&self, f: impl FnOnce() -> T) -> T {
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(self.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish();
+        tracing::subscriber::with_default(subscriber, f)
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}
