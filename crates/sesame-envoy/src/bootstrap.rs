@@ -1,1 +1,245 @@
-//! The Envoy bootstrap written by `sesame bootstrap`.
+//! The Envoy bootstrap written by `sesame bootstrap`: how Envoy reaches Sesame over ADS, its
+//! admin interface, and the static `envoy-admin` cluster the stats listener routes to.
+//!
+//! The bootstrap is JSON with proto field names, written by hand: envoy-types cannot turn its
+//! messages into proto-JSON.
+
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use serde_json::{Value, json};
+
+use crate::cluster::HTTP_PROTOCOL_OPTIONS;
+use crate::listener::ADMIN_CLUSTER;
+
+/// The name of the static cluster that reaches Sesame's xDS server.
+pub const XDS_CLUSTER: &str = "sesame";
+
+/// Errors of this module.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    /// A DNS lookup family other than `auto`, `v4`, `v6` or `all`.
+    #[error("unknown dns lookup family {0:?}: expected auto, v4, v6 or all")]
+    UnknownDnsLookupFamily(String),
+}
+
+/// What `sesame bootstrap` is told about the installation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BootstrapConfig {
+    /// The address of Sesame's xDS server: an IP, or a DNS name (`--xds-address`, 127.0.0.1).
+    pub xds_address: String,
+    /// The port of Sesame's xDS server (`--xds-port`, 8001).
+    pub xds_port: u16,
+    /// Where Envoy's admin interface listens (`--admin-address`/`--admin-port`, 127.0.0.1:9001).
+    pub admin: AdminAddress,
+    /// How Envoy resolves `xds_address` when it is a name (`--dns-lookup-family`, auto).
+    pub dns_lookup_family: DnsLookupFamily,
+    /// Sesame's namespace, used in stat names (`--namespace`, `projectsesame`).
+    pub namespace: String,
+    /// mTLS to Sesame's xDS server. Not implemented yet: [`XdsTls`] has no value, so this is
+    /// always `None` and Envoy connects in plain text.
+    pub xds_tls: Option<XdsTls>,
+}
+
+impl Default for BootstrapConfig {
+    /// Contour's defaults, with Sesame's names.
+    fn default() -> Self {
+        BootstrapConfig {
+            xds_address: "127.0.0.1".to_string(),
+            xds_port: 8001,
+            admin: AdminAddress::default(),
+            dns_lookup_family: DnsLookupFamily::default(),
+            namespace: "projectsesame".to_string(),
+            xds_tls: None,
+        }
+    }
+}
+
+/// Placeholder for the certificates Envoy will present to Sesame (and the CA it will trust).
+/// It has no variant yet, so no value of it exists; adding mTLS means giving it one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum XdsTls {}
+
+/// Where Envoy's admin interface listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminAddress {
+    /// A TCP address; keep it on loopback.
+    Tcp {
+        /// The IP address.
+        address: String,
+        /// The port.
+        port: u16,
+    },
+    /// A Unix domain socket at this path.
+    Unix(String),
+}
+
+impl Default for AdminAddress {
+    /// 127.0.0.1:9001, Contour's admin port.
+    fn default() -> Self {
+        AdminAddress::Tcp {
+            address: "127.0.0.1".to_string(),
+            port: 9001,
+        }
+    }
+}
+
+/// Which address families Envoy asks DNS for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DnsLookupFamily {
+    /// IPv6 if there is any, else IPv4 (Envoy's default).
+    #[default]
+    Auto,
+    /// IPv4 only.
+    V4,
+    /// IPv6 only.
+    V6,
+    /// Both.
+    All,
+}
+
+impl DnsLookupFamily {
+    /// Envoy's name for it.
+    pub fn as_envoy(self) -> &'static str {
+        match self {
+            DnsLookupFamily::Auto => "AUTO",
+            DnsLookupFamily::V4 => "V4_ONLY",
+            DnsLookupFamily::V6 => "V6_ONLY",
+            DnsLookupFamily::All => "ALL",
+        }
+    }
+}
+
+impl FromStr for DnsLookupFamily {
+    type Err = Error;
+
+    /// Parses `auto`, `v4`, `v6` or `all` (Contour's `--dns-lookup-family` values).
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "auto" => Ok(DnsLookupFamily::Auto),
+            "v4" => Ok(DnsLookupFamily::V4),
+            "v6" => Ok(DnsLookupFamily::V6),
+            "all" => Ok(DnsLookupFamily::All),
+            other => Err(Error::UnknownDnsLookupFamily(other.to_string())),
+        }
+    }
+}
+
+/// The Envoy bootstrap: listeners and clusters over ADS from Sesame, the admin interface, the
+/// `envoy-admin` cluster, the runtime and the regex engine. No `node`: Envoy gets it from
+/// `--service-cluster` and `--service-node`.
+pub fn bootstrap(config: &BootstrapConfig) -> Value {
+    if let Some(tls) = &config.xds_tls {
+        match *tls {}
+    }
+    let ads = json!({ "ads": {}, "resource_api_version": "V3" });
+    json!({
+        "dynamic_resources": {
+            "ads_config": {
+                "api_type": "GRPC",
+                "transport_api_version": "V3",
+                "grpc_services": [{ "envoy_grpc": { "cluster_name": XDS_CLUSTER } }],
+            },
+            "lds_config": ads,
+            "cds_config": ads,
+        },
+        "static_resources": {
+            "clusters": [xds_cluster(config), admin_cluster(&config.admin)],
+        },
+        "admin": {
+            "access_log": [{
+                "name": "envoy.access_loggers.file",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+                    "path": "/dev/null",
+                },
+            }],
+            "address": admin_address(&config.admin),
+        },
+        "layered_runtime": {
+            "layers": [
+                {
+                    "name": "static",
+                    "static_layer": {
+                        "re2.max_program_size.error_level": 1_048_576,
+                        "re2.max_program_size.warn_level": 1000,
+                    },
+                },
+                { "name": "admin", "admin_layer": {} },
+            ],
+        },
+        "default_regex_engine": {
+            "name": "envoy.regex_engines.google_re2",
+            "typed_config": { "@type": "type.googleapis.com/envoy.extensions.regex_engines.v3.GoogleRE2" },
+        },
+    })
+}
+
+/// The static cluster to Sesame's xDS server: HTTP/2, high circuit breakers, TCP keepalive.
+fn xds_cluster(config: &BootstrapConfig) -> Value {
+    let is_ip = config.xds_address.parse::<IpAddr>().is_ok();
+    let thresholds = |priority: &str| {
+        json!({
+            "priority": priority,
+            "max_connections": 100_000,
+            "max_pending_requests": 100_000,
+            "max_requests": 60_000_000,
+            "max_retries": 50,
+            "track_remaining": true,
+        })
+    };
+    json!({
+        "name": XDS_CLUSTER,
+        "alt_stat_name": format!("{}_{}_{}", config.namespace, XDS_CLUSTER, config.xds_port),
+        "type": if is_ip { "STATIC" } else { "STRICT_DNS" },
+        "connect_timeout": "5s",
+        "lb_policy": "ROUND_ROBIN",
+        "load_assignment": load_assignment(
+            XDS_CLUSTER,
+            json!({ "socket_address": { "address": config.xds_address, "port_value": config.xds_port } }),
+        ),
+        "typed_extension_protocol_options": {
+            HTTP_PROTOCOL_OPTIONS: {
+                "@type": format!("type.googleapis.com/{HTTP_PROTOCOL_OPTIONS}"),
+                "explicit_http_config": { "http2_protocol_options": {} },
+            },
+        },
+        "circuit_breakers": { "thresholds": [thresholds("HIGH"), thresholds("DEFAULT")] },
+        "upstream_connection_options": {
+            "tcp_keepalive": { "keepalive_probes": 3, "keepalive_time": 30, "keepalive_interval": 5 },
+        },
+        "dns_lookup_family": config.dns_lookup_family.as_envoy(),
+    })
+}
+
+/// The static cluster to Envoy's own admin interface, which the stats listener routes to.
+fn admin_cluster(admin: &AdminAddress) -> Value {
+    json!({
+        "name": ADMIN_CLUSTER,
+        "alt_stat_name": ADMIN_CLUSTER,
+        "type": "STATIC",
+        "connect_timeout": "0.250s",
+        "load_assignment": load_assignment(ADMIN_CLUSTER, admin_address(admin)),
+    })
+}
+
+/// The admin address as an Envoy `Address`.
+fn admin_address(admin: &AdminAddress) -> Value {
+    match admin {
+        AdminAddress::Tcp { address, port } => {
+            json!({ "socket_address": { "address": address, "port_value": port } })
+        }
+        AdminAddress::Unix(path) => json!({ "pipe": { "path": path } }),
+    }
+}
+
+/// A ClusterLoadAssignment with one endpoint.
+fn load_assignment(cluster: &str, address: Value) -> Value {
+    json!({
+        "cluster_name": cluster,
+        "endpoints": [{ "lb_endpoints": [{ "endpoint": { "address": address } }] }],
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -6,7 +6,16 @@
 //! always gives byte-identical output.
 
 pub mod bootstrap;
+pub mod cluster;
+pub mod endpoint;
+pub mod listener;
 pub mod resource;
+pub mod route;
+pub mod secret;
+
+mod proto;
+#[cfg(test)]
+mod testutil;
 
 pub use resource::{ResourceType, Resources};
 
@@ -37,12 +46,15 @@ impl Default for TranslateConfig {
 }
 
 /// Translates a DAG into listeners, route configurations, clusters and secrets.
-/// Endpoints are not included: see [`endpoints`].
+/// Endpoints are not included: see [`endpoint::endpoints`].
 pub fn translate(dag: &Dag, config: &TranslateConfig) -> Resources {
-    let _ = (dag, config);
-    Resources::default()
+    Resources {
+        listeners: listener::listeners(dag, config),
+        routes: route::route_configurations(dag),
+        clusters: cluster::clusters(dag),
+        secrets: secret::secrets(dag),
+    }
 }
 
-pub mod endpoints {
-    //! ClusterLoadAssignments from the endpoints of each cluster's Service.
-}
+#[cfg(test)]
+mod tests;

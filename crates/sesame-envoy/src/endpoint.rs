@@ -1,0 +1,98 @@
+//! ClusterLoadAssignments (EDS), read from the Services' endpoints. They bypass the DAG build:
+//! an endpoint change recomputes only the assignments of the Services it touched.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use envoy_types::pb::envoy::config::endpoint::v3 as endpoint_v3;
+use envoy_types::pb::google::protobuf::Any;
+use sesame_dag::dag::Cluster;
+use sesame_dag::endpoints::{Endpoint, cluster_endpoints};
+use sesame_dag::{Dag, NamespacedName, Snapshot};
+
+use crate::proto;
+
+/// A ClusterLoadAssignment named `eds_name` with these endpoints in one locality. With no
+/// endpoints it has no locality at all: the cluster exists, with no host to send to.
+pub fn cluster_load_assignment(eds_name: &str, endpoints: &[Endpoint]) -> Any {
+    proto::any(&load_assignment(eds_name, endpoints))
+}
+
+/// The ClusterLoadAssignment behind [`cluster_load_assignment`], not yet encoded.
+pub fn load_assignment(
+    eds_name: &str,
+    endpoints: &[Endpoint],
+) -> endpoint_v3::ClusterLoadAssignment {
+    let localities = if endpoints.is_empty() {
+        Vec::new()
+    } else {
+        vec![endpoint_v3::LocalityLbEndpoints {
+            lb_endpoints: endpoints.iter().map(lb_endpoint).collect(),
+            ..Default::default()
+        }]
+    };
+    endpoint_v3::ClusterLoadAssignment {
+        cluster_name: eds_name.to_string(),
+        endpoints: localities,
+        ..Default::default()
+    }
+}
+
+fn lb_endpoint(endpoint: &Endpoint) -> endpoint_v3::LbEndpoint {
+    endpoint_v3::LbEndpoint {
+        host_identifier: Some(endpoint_v3::lb_endpoint::HostIdentifier::Endpoint(
+            endpoint_v3::Endpoint {
+                address: Some(proto::socket_address(
+                    endpoint.ip.clone(),
+                    u32::from(endpoint.port),
+                )),
+                ..Default::default()
+            },
+        )),
+        ..Default::default()
+    }
+}
+
+/// One ClusterLoadAssignment per distinct EDS name among the DAG's clusters, by EDS name. Every
+/// cluster gets one, empty when its Service has no ready endpoint.
+pub fn endpoints(dag: &Dag, snapshot: &Snapshot) -> BTreeMap<String, Any> {
+    assignments(dag.clusters.values(), snapshot)
+}
+
+/// The ClusterLoadAssignments of the DAG's clusters whose Service is in `services`, by EDS name:
+/// what an endpoint-only change needs, without building the DAG again.
+pub fn service_endpoints(
+    dag: &Dag,
+    snapshot: &Snapshot,
+    services: &BTreeSet<NamespacedName>,
+) -> BTreeMap<String, Any> {
+    // A linear scan over the clusters: cheap comparisons only, and the endpoint lookups (the
+    // costly part) happen just for the Services that changed.
+    assignments(
+        dag.clusters
+            .values()
+            .filter(|c| services.contains(&c.service)),
+        snapshot,
+    )
+}
+
+fn assignments<'a>(
+    clusters: impl Iterator<Item = &'a Cluster>,
+    snapshot: &Snapshot,
+) -> BTreeMap<String, Any> {
+    let mut out = BTreeMap::new();
+    for cluster in clusters {
+        // Several clusters (e.g. differing only in protocol) share one EDS name.
+        if out.contains_key(&cluster.eds_name) {
+            continue;
+        }
+        let endpoints = cluster_endpoints(snapshot, &cluster.service, &cluster.port_name);
+        out.insert(
+            cluster.eds_name.clone(),
+            cluster_load_assignment(&cluster.eds_name, &endpoints),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

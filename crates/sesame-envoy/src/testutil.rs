@@ -1,0 +1,106 @@
+//! Helpers shared by the golden tests: small hand-made DAG parts and decoding.
+
+use envoy_types::pb::google::protobuf::Any;
+use prost::{Message, Name};
+use sesame_dag::dag::{
+    CircuitBreakers, Cluster, Forward, PathMatch, Route, RouteAction, SecureVirtualHost, TlsSecret,
+    TlsVersion, UpstreamProtocol, VirtualHost, WeightedCluster,
+};
+use sesame_dag::{Dag, Kind, NamespacedName, ObjectKey};
+
+/// Decodes an `Any`, checking its type URL first.
+pub fn decode<T: Message + Name + Default>(any: &Any) -> T {
+    assert_eq!(any.type_url, T::type_url(), "type url");
+    match T::decode(any.value.as_slice()) {
+        Ok(m) => m,
+        Err(e) => panic!("cannot decode {}: {e}", T::full_name()),
+    }
+}
+
+/// A route with no header match forwarding to one cluster.
+pub fn forward_route(path: PathMatch, cluster: &str) -> Route {
+    Route {
+        path,
+        headers: Vec::new(),
+        action: RouteAction::Forward(Forward {
+            clusters: vec![WeightedCluster {
+                name: cluster.to_string(),
+                weight: 100,
+            }],
+            ..Default::default()
+        }),
+        origin: ObjectKey::new(Kind::Ingress, NamespacedName::new("default", "ing")),
+    }
+}
+
+/// A virtual host.
+pub fn vhost(hostname: &str, routes: Vec<Route>) -> VirtualHost {
+    VirtualHost {
+        hostname: hostname.to_string(),
+        routes,
+    }
+}
+
+/// A secure virtual host with TLS 1.2 to 1.3 and the secret `default/<hostname>-tls/abcde`.
+pub fn secure_vhost(hostname: &str, routes: Vec<Route>) -> SecureVirtualHost {
+    SecureVirtualHost {
+        virtual_host: vhost(hostname, routes),
+        secret: format!("default/{hostname}-tls/abcde"),
+        min_tls_version: TlsVersion::V1_2,
+        max_tls_version: TlsVersion::V1_3,
+    }
+}
+
+/// A cluster for port 80 (named `http`) of `default/<service>`.
+pub fn cluster(service: &str, protocol: UpstreamProtocol) -> Cluster {
+    Cluster {
+        name: format!("default/{service}/80/da39a3ee5e"),
+        service: NamespacedName::new("default", service),
+        port: 80,
+        port_name: "http".to_string(),
+        eds_name: format!("default/{service}/http"),
+        protocol,
+        circuit_breakers: CircuitBreakers::default(),
+    }
+}
+
+/// A TLS secret with placeholder PEM bytes.
+pub fn tls_secret(name: &str) -> TlsSecret {
+    TlsSecret {
+        name: name.to_string(),
+        source: NamespacedName::new("default", "tls"),
+        certificate_chain: b"-----BEGIN CERTIFICATE-----\n".to_vec(),
+        private_key: b"-----BEGIN PRIVATE KEY-----\n".to_vec(),
+    }
+}
+
+/// A DAG with one plain vhost `foo.com` (`/` → `default/svc`), one secure vhost `secure.com`
+/// and its secret, and the cluster.
+pub fn sample_dag() -> Dag {
+    let mut dag = Dag::default();
+    let c = cluster("svc", UpstreamProtocol::Http1);
+    dag.http.insert(
+        "foo.com".to_string(),
+        vhost(
+            "foo.com",
+            vec![forward_route(PathMatch::Prefix("/".into()), &c.name)],
+        ),
+    );
+    let secure = secure_vhost(
+        "secure.com",
+        vec![forward_route(PathMatch::Prefix("/".into()), &c.name)],
+    );
+    dag.secrets
+        .insert(secure.secret.clone(), tls_secret(&secure.secret));
+    dag.https.insert("secure.com".to_string(), secure);
+    dag.clusters.insert(c.name.clone(), c);
+    dag
+}
+
+/// A protobuf duration of whole seconds.
+pub fn seconds(s: i64) -> envoy_types::pb::google::protobuf::Duration {
+    envoy_types::pb::google::protobuf::Duration {
+        seconds: s,
+        nanos: 0,
+    }
+}
