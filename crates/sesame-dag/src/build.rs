@@ -1,8 +1,18 @@
 //! `build`: the pure function from a [`Snapshot`] to a [`Dag`] and a [`StatusReport`].
 
+use std::collections::BTreeMap;
+
+use crate::annotation;
 use crate::dag::{Dag, TlsVersion};
+use crate::object::{Kind, ObjectKey};
+use crate::secret::Secrets;
+use crate::service::Services;
 use crate::snapshot::Snapshot;
 use crate::status::StatusReport;
+use crate::vhost::{self, RouteTable, TlsHost};
+
+/// The Ingress class served when no class names are configured.
+pub const DEFAULT_INGRESS_CLASS: &str = "sesame";
 
 /// Installation-wide settings that shape the build.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,7 +29,11 @@ pub struct BuildConfig {
 impl Default for BuildConfig {
     /// Contour's defaults: no class filter beyond `sesame`, TLS 1.2 to 1.3.
     fn default() -> Self {
-        BuildConfig { ingress_class_names: Vec::new(), min_tls_version: TlsVersion::V1_2, max_tls_version: TlsVersion::V1_3 }
+        BuildConfig {
+            ingress_class_names: Vec::new(),
+            min_tls_version: TlsVersion::V1_2,
+            max_tls_version: TlsVersion::V1_3,
+        }
     }
 }
 
@@ -35,6 +49,78 @@ pub struct BuildOutput {
 /// Builds the DAG and the status of every object from a snapshot. Pure, infallible and
 /// deterministic: the same snapshot and config always give the same output.
 pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
-    let _ = (snapshot, config);
-    BuildOutput::default()
+    let mut builder = Builder::new(snapshot, config);
+    for (name, ingress) in &snapshot.ingresses {
+        let spec_class = ingress
+            .spec
+            .as_ref()
+            .and_then(|s| s.ingress_class_name.as_deref());
+        let class = annotation::ingress_class(&ingress.metadata, spec_class);
+        if !config.serves_class(class) {
+            continue;
+        }
+        builder.ingress(
+            &ObjectKey::new(Kind::Ingress, name.clone()),
+            &name.namespace,
+            ingress,
+        );
+    }
+    builder.finish()
 }
+
+impl BuildConfig {
+    /// Whether an object of Ingress class `class` (`None` when it names none) is served.
+    pub fn serves_class(&self, class: Option<&str>) -> bool {
+        if self.ingress_class_names.is_empty() {
+            class.is_none_or(|c| c == DEFAULT_INGRESS_CLASS)
+        } else {
+            class.is_some_and(|c| self.ingress_class_names.iter().any(|n| n == c))
+        }
+    }
+}
+
+/// The state of one build: what is built so far and what was looked up.
+pub(crate) struct Builder<'a> {
+    /// The objects.
+    pub snapshot: &'a Snapshot,
+    /// The installation's settings.
+    pub config: &'a BuildConfig,
+    /// Clusters, secrets and references so far (virtual hosts are placed at the end).
+    pub dag: Dag,
+    /// Status so far.
+    pub status: StatusReport,
+    /// Services looked up.
+    pub services: Services<'a>,
+    /// Secrets looked up and their verdicts.
+    pub secrets: Secrets<'a>,
+    /// Routes by host.
+    pub hosts: BTreeMap<String, RouteTable>,
+    /// The certificate of each host served with TLS (the first valid claim in key order).
+    pub tls: BTreeMap<String, TlsHost>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(snapshot: &'a Snapshot, config: &'a BuildConfig) -> Self {
+        Builder {
+            snapshot,
+            config,
+            dag: Dag::default(),
+            status: StatusReport::default(),
+            services: Services::default(),
+            secrets: Secrets::default(),
+            hosts: BTreeMap::new(),
+            tls: BTreeMap::new(),
+        }
+    }
+
+    fn finish(mut self) -> BuildOutput {
+        vhost::place(&mut self.dag, self.hosts, &self.tls);
+        BuildOutput {
+            dag: self.dag,
+            status: self.status,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

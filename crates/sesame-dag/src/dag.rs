@@ -100,7 +100,10 @@ impl PathMatch {
     /// The path or pattern text.
     pub fn value(&self) -> &str {
         match self {
-            PathMatch::Prefix(s) | PathMatch::SegmentPrefix(s) | PathMatch::Exact(s) | PathMatch::Regex(s) => s,
+            PathMatch::Prefix(s)
+            | PathMatch::SegmentPrefix(s)
+            | PathMatch::Exact(s)
+            | PathMatch::Regex(s) => s,
         }
     }
 }
@@ -251,6 +254,9 @@ pub struct TlsSecret {
 
 impl std::fmt::Debug for TlsSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsSecret").field("name", &self.name).field("source", &self.source).finish_non_exhaustive()
+        f.debug_struct("TlsSecret")
+            .field("name", &self.name)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
     }
 }

@@ -19,6 +19,10 @@ mod path;
 mod regex;
 mod secret;
 mod service;
+mod vhost;
+
+#[cfg(test)]
+mod testutil;
 
 pub use build::{BuildConfig, BuildOutput, build};
 pub use dag::Dag;

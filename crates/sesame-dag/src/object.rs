@@ -54,13 +54,19 @@ pub struct NamespacedName {
 impl NamespacedName {
     /// A name in a namespace.
     pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
-        NamespacedName { namespace: namespace.into(), name: name.into() }
+        NamespacedName {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
     }
 
     /// The namespace and name of an object's metadata (`default` when the namespace is unset).
     pub fn of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Self {
         NamespacedName {
-            namespace: meta.namespace.clone().unwrap_or_else(|| "default".to_string()),
+            namespace: meta
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".to_string()),
             name: meta.name.clone().unwrap_or_default(),
         }
     }

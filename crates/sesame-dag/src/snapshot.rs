@@ -63,10 +63,17 @@ impl Touched {
             Touched::Endpoints(services) => {
                 let used: BTreeSet<NamespacedName> = services
                     .iter()
-                    .filter(|s| dag.references.contains(&ObjectKey::new(Kind::Service, (*s).clone())))
+                    .filter(|s| {
+                        dag.references
+                            .contains(&ObjectKey::new(Kind::Service, (*s).clone()))
+                    })
                     .cloned()
                     .collect();
-                if used.is_empty() { Impact::None } else { Impact::Endpoints(used) }
+                if used.is_empty() {
+                    Impact::None
+                } else {
+                    Impact::Endpoints(used)
+                }
             }
         }
     }
@@ -142,7 +149,10 @@ impl Snapshot {
                         self.unlink_slice(&old_service, &key);
                     }
                 }
-                self.slices_by_service.entry(service).or_default().insert(key.clone());
+                self.slices_by_service
+                    .entry(service)
+                    .or_default()
+                    .insert(key.clone());
                 upsert(&mut self.endpoint_slices, key, o)
             }
         }
@@ -197,7 +207,11 @@ pub fn slice_service(slice: &EndpointSlice) -> NamespacedName {
     NamespacedName::new(own.namespace, name)
 }
 
-fn upsert<T: PartialEq>(map: &mut BTreeMap<NamespacedName, Arc<T>>, key: NamespacedName, value: Arc<T>) -> bool {
+fn upsert<T: PartialEq>(
+    map: &mut BTreeMap<NamespacedName, Arc<T>>,
+    key: NamespacedName,
+    value: Arc<T>,
+) -> bool {
     match map.get(&key) {
         Some(old) if Arc::ptr_eq(old, &value) || **old == *value => false,
         _ => {

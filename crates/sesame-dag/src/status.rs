@@ -16,7 +16,9 @@ pub struct StatusReport {
 impl StatusReport {
     /// The status of one object, created valid on first use.
     pub fn entry(&mut self, key: &ObjectKey, generation: Option<i64>) -> &mut ObjectStatus {
-        self.objects.entry(key.clone()).or_insert_with(|| ObjectStatus::valid(generation))
+        self.objects
+            .entry(key.clone())
+            .or_insert_with(|| ObjectStatus::valid(generation))
     }
 }
 
@@ -36,7 +38,12 @@ pub struct ObjectStatus {
 impl ObjectStatus {
     /// A valid status with nothing to report.
     pub fn valid(observed_generation: Option<i64>) -> Self {
-        ObjectStatus { observed_generation, current: Validity::Valid, errors: Vec::new(), warnings: Vec::new() }
+        ObjectStatus {
+            observed_generation,
+            current: Validity::Valid,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        }
     }
 
     /// Records an error: the object, or the part of it named in the message, is not served.
@@ -44,12 +51,20 @@ impl ObjectStatus {
         if self.current == Validity::Valid {
             self.current = Validity::Invalid;
         }
-        self.errors.push(Problem { kind, reason, message: message.into() });
+        self.errors.push(Problem {
+            kind,
+            reason,
+            message: message.into(),
+        });
     }
 
     /// Records a warning: something was ignored, the rest is served.
     pub fn warning(&mut self, kind: ProblemKind, reason: Reason, message: impl Into<String>) {
-        self.warnings.push(Problem { kind, reason, message: message.into() });
+        self.warnings.push(Problem {
+            kind,
+            reason,
+            message: message.into(),
+        });
     }
 
     /// A one-line description, as a user reads it.
@@ -141,6 +156,10 @@ pub enum Reason {
     AnnotationValueInvalid,
     /// Two routes of the same host match exactly the same requests.
     DuplicateMatchConditions,
+    /// A Secret in another namespace is referenced without a delegation that permits it.
+    DelegationNotPermitted,
+    /// A host is already served with a different certificate by an earlier object.
+    CertificateConflict,
 }
 
 impl Reason {
@@ -159,6 +178,8 @@ impl Reason {
             Reason::TLSConfigNotValid => "TLSConfigNotValid",
             Reason::AnnotationValueInvalid => "AnnotationValueInvalid",
             Reason::DuplicateMatchConditions => "DuplicateMatchConditions",
+            Reason::DelegationNotPermitted => "DelegationNotPermitted",
+            Reason::CertificateConflict => "CertificateConflict",
         }
     }
 }

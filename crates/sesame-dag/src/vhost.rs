@@ -1,0 +1,146 @@
+//! Route tables per host, kept in Sesame's route order, and their placement on the HTTP and
+//! HTTPS listeners.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::dag::{
+    Dag, HeaderMatch, PathMatch, Route, RouteAction, SecureVirtualHost, TlsSecret, TlsVersion,
+    VirtualHost,
+};
+use crate::object::ObjectKey;
+
+/// What a route matches. Ordered most specific first: exact paths, then regexes, then prefixes,
+/// longer before shorter, then more header matches first, then by value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RouteKey {
+    /// The path match.
+    pub path: PathMatch,
+    /// The header matches.
+    pub headers: Vec<HeaderMatch>,
+}
+
+fn rank(path: &PathMatch) -> (u8, u8) {
+    match path {
+        PathMatch::Exact(_) => (0, 0),
+        PathMatch::Regex(_) => (1, 0),
+        PathMatch::SegmentPrefix(_) => (2, 0),
+        PathMatch::Prefix(_) => (2, 1),
+    }
+}
+
+impl Ord for RouteKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let (a, b) = (self.path.value(), other.path.value());
+        rank(&self.path)
+            .0
+            .cmp(&rank(&other.path).0)
+            .then_with(|| b.len().cmp(&a.len()))
+            .then_with(|| other.headers.len().cmp(&self.headers.len()))
+            .then_with(|| a.cmp(b))
+            .then_with(|| rank(&self.path).1.cmp(&rank(&other.path).1))
+            .then_with(|| self.headers.cmp(&other.headers))
+    }
+}
+
+impl PartialOrd for RouteKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A route waiting for placement.
+#[derive(Clone, Debug)]
+pub(crate) struct PendingRoute {
+    /// What the route does on HTTPS (and on HTTP unless redirected).
+    pub action: RouteAction,
+    /// The object it came from.
+    pub origin: ObjectKey,
+    /// Serve it on plain HTTP.
+    pub allow_http: bool,
+    /// Answer plain HTTP with a redirect to HTTPS instead.
+    pub force_ssl_redirect: bool,
+}
+
+/// The routes of one host, in route order.
+pub(crate) type RouteTable = BTreeMap<RouteKey, PendingRoute>;
+
+/// The certificate and TLS versions a host is served with.
+#[derive(Clone, Debug)]
+pub(crate) struct TlsHost {
+    /// The validated secret.
+    pub secret: Arc<TlsSecret>,
+    /// The lowest TLS version.
+    pub min: TlsVersion,
+    /// The highest TLS version.
+    pub max: TlsVersion,
+    /// The object whose TLS section claimed the host.
+    pub origin: ObjectKey,
+}
+
+/// Places every host's routes on the HTTP and HTTPS listeners of `dag`, dropping hosts left
+/// without routes, and adds the secrets of the secure hosts that remain.
+pub(crate) fn place(
+    dag: &mut Dag,
+    hosts: BTreeMap<String, RouteTable>,
+    tls: &BTreeMap<String, TlsHost>,
+) {
+    for (host, table) in hosts {
+        let tls = if host == "*" { None } else { tls.get(&host) };
+        let mut http = Vec::with_capacity(table.len());
+        let mut https = Vec::new();
+        for (key, pending) in table {
+            if tls.is_some() {
+                https.push(Route {
+                    path: key.path.clone(),
+                    headers: key.headers.clone(),
+                    action: pending.action.clone(),
+                    origin: pending.origin.clone(),
+                });
+            }
+            let action = match (pending.force_ssl_redirect, pending.allow_http) {
+                (true, _) => RouteAction::HttpsRedirect,
+                (false, true) => pending.action,
+                (false, false) => continue,
+            };
+            http.push(Route {
+                path: key.path,
+                headers: key.headers,
+                action,
+                origin: pending.origin,
+            });
+        }
+        if let Some(tls) = tls.filter(|_| !https.is_empty()) {
+            let secret = tls.secret.name.clone();
+            dag.secrets
+                .entry(secret.clone())
+                .or_insert_with(|| TlsSecret::clone(&tls.secret));
+            let virtual_host = VirtualHost {
+                hostname: host.clone(),
+                routes: https,
+            };
+            dag.https.insert(
+                host.clone(),
+                SecureVirtualHost {
+                    virtual_host,
+                    secret,
+                    min_tls_version: tls.min,
+                    max_tls_version: tls.max,
+                },
+            );
+        }
+        if !http.is_empty() {
+            dag.http.insert(
+                host.clone(),
+                VirtualHost {
+                    hostname: host,
+                    routes: http,
+                },
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
