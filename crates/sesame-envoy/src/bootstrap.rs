@@ -242,4 +242,4 @@ fn load_assignment(cluster: &str, address: Value) -> Value {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -19,6 +19,9 @@ mod testutil;
 
 pub use resource::{ResourceType, Resources};
 
+/// The endpoint translation under the name callers first used (`sesame_envoy::endpoints::endpoints`).
+pub use endpoint as endpoints;
+
 use std::net::SocketAddr;
 
 use sesame_dag::Dag;
