@@ -147,7 +147,6 @@ fn slice(name: &str, service: &str, ips: &[(&str, bool)], port: i32) -> Endpoint
 
 /// Needs `sesame_dag::endpoints::cluster_endpoints`, which reads the EndpointSlices.
 #[test]
-#[ignore = "sesame_dag::endpoints::cluster_endpoints is still a stub returning no endpoints"]
 fn endpoints_from_endpoint_slices() {
     let mut snapshot = Snapshot::new();
     for s in [
