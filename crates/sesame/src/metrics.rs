@@ -114,5 +114,16 @@ impl Metrics {
 
 /// Copies the xDS store's counters into the metrics before a scrape.
 pub fn mirror_xds(metrics: &Metrics, store: &sesame_xds::SnapshotStore) {
-    let _ = (metrics, store);
+    let stats = store.stats();
+    for ty in sesame_envoy::ResourceType::ALL {
+        let label = TypeLabel { r#type: short_type_name(ty).to_string() };
+        metrics.xds_nacks.get_or_create(&label).set(stats.nacks(ty) as i64);
+        metrics.xds_responses.get_or_create(&label).set(stats.responses_sent(ty) as i64);
+    }
+    metrics.xds_streams.set(stats.connected_streams as i64);
+}
+
+/// The short name of a resource type, for labels.
+fn short_type_name(ty: sesame_envoy::ResourceType) -> &'static str {
+    ty.type_url().rsplit('.').next().unwrap_or("unknown")
 }
