@@ -65,7 +65,7 @@ pub enum XdsTls {}
 pub enum AdminAddress {
     /// A TCP address; keep it on loopback.
     Tcp {
-        /// The IP address.
+        /// The IP address (`localhost` is written as `127.0.0.1`: Envoy wants an IP here).
         address: String,
         /// The port.
         port: u16,
@@ -227,6 +227,12 @@ fn admin_cluster(admin: &AdminAddress) -> Value {
 fn admin_address(admin: &AdminAddress) -> Value {
     match admin {
         AdminAddress::Tcp { address, port } => {
+            // Envoy's admin and STATIC clusters take IP literals only.
+            let address = if address == "localhost" {
+                "127.0.0.1"
+            } else {
+                address.as_str()
+            };
             json!({ "socket_address": { "address": address, "port_value": port } })
         }
         AdminAddress::Unix(path) => json!({ "pipe": { "path": path } }),

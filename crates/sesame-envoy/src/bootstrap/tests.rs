@@ -200,6 +200,16 @@ fn envoy_accepts_the_bootstrap() {
     let configs = [
         ("tcp.json", BootstrapConfig::default()),
         (
+            "localhost.json",
+            BootstrapConfig {
+                admin: AdminAddress::Tcp {
+                    address: "localhost".into(),
+                    port: 9001,
+                },
+                ..Default::default()
+            },
+        ),
+        (
             "unix.json",
             BootstrapConfig {
                 xds_address: "localhost".into(),
