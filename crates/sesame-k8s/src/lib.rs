@@ -1,1 +1,13 @@
-//! placeholder
+//! Sesame's sources of Kubernetes objects: the manifests directory (and later the API-server
+//! watchers, the status writer and leader election).
+//!
+//! Stage: the left edge of the pipeline. Sources read objects from the outside world and send
+//! [`Change`](sesame_dag::Change)s (wrapped in [`SourceEvent`]s) to the rebuild loop. The pure
+//! parts (decoding an object, per-file manifest state) are sync and tested on their own; the
+//! async parts only do I/O around them. Must not depend on tonic or `sesame-xds`.
+
+pub mod decode;
+pub mod manifests;
+pub mod source;
+
+pub use source::SourceEvent;

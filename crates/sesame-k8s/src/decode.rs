@@ -1,0 +1,191 @@
+//! Typed objects from raw Kubernetes JSON: the one place every source (manifest files, later the
+//! API-server watcher) turns a document into an [`Object`].
+//!
+//! Nothing here knows about files or watches: a [`serde_json::Value`] goes in, an [`Object`]
+//! (or `None` for a kind Sesame does not read) comes out.
+
+use std::fmt;
+use std::sync::Arc;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sesame_dag::object::{Kind, Object};
+
+/// The namespace of an object that does not name one, as `kubectl apply` assumes.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// Why a document could not be turned into an [`Object`].
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The document is not a mapping (a bare string, number or list).
+    #[error("expected a kubernetes object, found {found}")]
+    NotAnObject {
+        /// The JSON type found instead.
+        found: &'static str,
+    },
+    /// The object has no `apiVersion` or no `kind`.
+    #[error("object {object} has no apiVersion or kind")]
+    MissingTypeMeta {
+        /// What the object says about itself.
+        object: Box<TypeInfo>,
+    },
+    /// A kind Sesame reads, without `metadata.name`.
+    #[error("{object} has no metadata.name")]
+    MissingName {
+        /// What the object says about itself.
+        object: Box<TypeInfo>,
+    },
+    /// A kind Sesame reads that does not deserialize into its type.
+    #[error("invalid {object}: {source}")]
+    Invalid {
+        /// What the object says about itself.
+        object: Box<TypeInfo>,
+        /// The serde error, with the path of the field that failed.
+        source: serde_path_to_error::Error<serde_json::Error>,
+    },
+}
+
+/// The identifying fields of an undecoded object, for messages about it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TypeInfo {
+    /// `apiVersion`, empty when absent.
+    pub api_version: String,
+    /// `kind`, empty when absent.
+    pub kind: String,
+    /// `metadata.namespace`, when set.
+    pub namespace: Option<String>,
+    /// `metadata.name`, empty when absent.
+    pub name: String,
+}
+
+impl TypeInfo {
+    /// Reads the identifying fields of a raw object; missing or non-string fields read as empty.
+    pub fn of(value: &Value) -> Self {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
+        let meta = value.get("metadata");
+        TypeInfo {
+            api_version: text(value.get("apiVersion")),
+            kind: text(value.get("kind")),
+            namespace: meta
+                .and_then(|m| m.get("namespace"))
+                .and_then(Value::as_str)
+                .filter(|ns| !ns.is_empty())
+                .map(str::to_string),
+            name: text(meta.and_then(|m| m.get("name"))),
+        }
+    }
+}
+
+impl fmt::Display for TypeInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.kind.is_empty() {
+            "object"
+        } else {
+            &self.kind
+        };
+        match &self.namespace {
+            Some(ns) => write!(f, "{kind} {ns}/{}", self.name)?,
+            None => write!(f, "{kind} {}", self.name)?,
+        }
+        if !self.api_version.is_empty() {
+            write!(f, " ({})", self.api_version)?;
+        }
+        Ok(())
+    }
+}
+
+/// The kind Sesame reads for an `apiVersion` and `kind`, if any.
+pub fn known_kind(api_version: &str, kind: &str) -> Option<Kind> {
+    match (api_version, kind) {
+        ("networking.k8s.io/v1", "Ingress") => Some(Kind::Ingress),
+        ("v1", "Service") => Some(Kind::Service),
+        ("discovery.k8s.io/v1", "EndpointSlice") => Some(Kind::EndpointSlice),
+        ("v1", "Endpoints") => Some(Kind::Endpoints),
+        ("v1", "Secret") => Some(Kind::Secret),
+        _ => None,
+    }
+}
+
+/// Decodes one raw object. Kinds Sesame does not read give `Ok(None)`.
+///
+/// The stored object has no `metadata.managedFields`, always has a namespace (`default` when the
+/// document named none), and a Secret's `stringData` is merged into `data` (taking precedence,
+/// as the API server does) and then dropped.
+pub fn decode_object(mut value: Value) -> Result<Option<Object>, DecodeError> {
+    if !value.is_object() {
+        return Err(DecodeError::NotAnObject {
+            found: json_type(&value),
+        });
+    }
+    let object = TypeInfo::of(&value);
+    if object.api_version.is_empty() || object.kind.is_empty() {
+        return Err(DecodeError::MissingTypeMeta {
+            object: Box::new(object),
+        });
+    }
+    let Some(kind) = known_kind(&object.api_version, &object.kind) else {
+        return Ok(None);
+    };
+    if object.name.is_empty() {
+        return Err(DecodeError::MissingName {
+            object: Box::new(object),
+        });
+    }
+    if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    let decoded = match kind {
+        Kind::Ingress => Object::Ingress(Arc::new(typed(value, &object)?)),
+        Kind::Service => Object::Service(Arc::new(typed(value, &object)?)),
+        Kind::EndpointSlice => Object::EndpointSlice(Arc::new(typed(value, &object)?)),
+        Kind::Endpoints => Object::Endpoints(Arc::new(typed(value, &object)?)),
+        Kind::Secret => Object::Secret(Arc::new(merge_string_data(typed(value, &object)?))),
+    };
+    Ok(Some(decoded))
+}
+
+/// Deserializes `value` as `T` and normalises its metadata.
+fn typed<T>(value: Value, object: &TypeInfo) -> Result<T, DecodeError>
+where
+    T: DeserializeOwned + k8s_openapi::Metadata<Ty = ObjectMeta>,
+{
+    let mut typed: T =
+        serde_path_to_error::deserialize(value).map_err(|source| DecodeError::Invalid {
+            object: Box::new(object.clone()),
+            source,
+        })?;
+    let meta = typed.metadata_mut();
+    meta.managed_fields = None;
+    if meta.namespace.as_deref().is_none_or(str::is_empty) {
+        meta.namespace = Some(DEFAULT_NAMESPACE.to_string());
+    }
+    Ok(typed)
+}
+
+/// Merges `stringData` into `data`, as the API server does on write.
+fn merge_string_data(mut secret: Secret) -> Secret {
+    if let Some(string_data) = secret.string_data.take() {
+        let data = secret.data.get_or_insert_with(Default::default);
+        for (key, value) in string_data {
+            data.insert(key, ByteString(value.into_bytes()));
+        }
+    }
+    secret
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests;
