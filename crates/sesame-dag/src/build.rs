@@ -60,7 +60,7 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
             continue;
         }
         builder.ingress(
-            &ObjectKey::new(Kind::Ingress, name.clone()),
+            ObjectKey::new(Kind::Ingress, name.clone()),
             &name.namespace,
             ingress,
         );

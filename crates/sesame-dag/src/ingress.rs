@@ -32,9 +32,9 @@ struct Context<'a, 'k> {
 
 impl<'a> Builder<'a> {
     /// Adds one Ingress (already selected by class) to the build and records its status.
-    pub(crate) fn ingress(&mut self, key: &ObjectKey, namespace: &'a str, ingress: &'a Ingress) {
+    pub(crate) fn ingress(&mut self, key: ObjectKey, namespace: &'a str, ingress: &'a Ingress) {
         let mut status = ObjectStatus::valid(ingress.metadata.generation);
-        let mut warnings = Warnings::new(key);
+        let mut warnings = Warnings::new(&key);
         let annotations = IngressAnnotations::parse(&ingress.metadata, &mut warnings);
         for ignored in warnings.ignored {
             status.warning(
@@ -44,7 +44,7 @@ impl<'a> Builder<'a> {
             );
         }
         let mut cx = Context {
-            key,
+            key: &key,
             namespace,
             annotations,
             status,
@@ -84,7 +84,8 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        self.status.objects.insert(key.clone(), cx.status);
+        let status = cx.status;
+        self.status.objects.insert(key, status);
     }
 
     fn path(
@@ -201,14 +202,19 @@ impl<'a> Builder<'a> {
             let Some(secret_name) = section.secret_name.as_deref().filter(|s| !s.is_empty()) else {
                 continue;
             };
-            if secret_name.contains('/') {
-                cx.status.error(
-                    ProblemKind::TLSError,
-                    Reason::DelegationNotPermitted,
-                    format!("secret {secret_name:?}: certificate delegation not permitted"),
-                );
-                continue;
-            }
+            // `namespace/name` names a Secret in another namespace, which needs a delegation.
+            let secret_name = match secret_name.split_once('/') {
+                Some((ns, name)) if ns == cx.namespace => name,
+                Some(_) => {
+                    cx.status.error(
+                        ProblemKind::TLSError,
+                        Reason::DelegationNotPermitted,
+                        format!("secret {secret_name:?}: certificate delegation not permitted"),
+                    );
+                    continue;
+                }
+                None => secret_name,
+            };
             let secret =
                 match self
                     .secrets
