@@ -226,21 +226,9 @@ impl IngressAnnotations {
                 per_try_timeout,
             });
         }
-        if let Some(value) = map.get(WEBSOCKET_ROUTES) {
-            for path in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                if path.starts_with('/')
-                    && !path.contains(|c: char| c.is_control() || c.is_whitespace())
-                {
-                    out.websocket_routes.push(path.to_string());
-                } else {
-                    warnings.ignore(
-                        WEBSOCKET_ROUTES,
-                        path,
-                        &AnnotationError::NotPath(path.to_string()),
-                    );
-                }
-            }
-        }
+        out.websocket_routes = warnings
+            .parse(map, WEBSOCKET_ROUTES, parse_paths)
+            .unwrap_or_default();
         out.min_tls = warnings.parse(map, TLS_MIN, parse_tls_version);
         out.max_tls = warnings.parse(map, TLS_MAX, parse_tls_version);
         out
@@ -371,6 +359,23 @@ pub(crate) fn parse_tls_version(value: &str) -> Result<TlsVersion, AnnotationErr
         Some(v @ (TlsVersion::V1_2 | TlsVersion::V1_3)) => Ok(v),
         _ => Err(AnnotationError::TlsVersion),
     }
+}
+
+/// A comma list of request paths; one bad entry refuses the whole list.
+pub(crate) fn parse_paths(value: &str) -> Result<Vec<String>, AnnotationError> {
+    let mut out = Vec::new();
+    for path in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if !path.starts_with('/') || path.contains(|c: char| c.is_control() || c.is_whitespace()) {
+            return Err(AnnotationError::NotPath(
+                path.chars().take(QUOTE_LIMIT).collect(),
+            ));
+        }
+        out.push(path.to_string());
+    }
+    if out.is_empty() {
+        return Err(AnnotationError::EmptyList);
+    }
+    Ok(out)
 }
 
 /// A comma list of Service port numbers or names.

@@ -155,33 +155,10 @@ impl<'a> Builder<'a> {
             );
             return;
         }
-        let action = match self.services.cluster(
-            self.snapshot,
-            cx.namespace,
-            backend,
-            &mut self.dag,
-            &mut self.status,
-        ) {
-            Ok(cluster) => {
-                let websocket = cx
-                    .annotations
-                    .websocket(raw_path.unwrap_or("/"), key.path.value());
-                RouteAction::Forward(Forward {
-                    clusters: vec![WeightedCluster {
-                        name: cluster,
-                        weight: 1,
-                    }],
-                    timeout: cx.annotations.timeout,
-                    retry: cx.annotations.retry.clone(),
-                    websocket,
-                })
-            }
-            Err(problem) => {
-                cx.status
-                    .error(problem.kind, problem.reason, problem.message);
-                UNAVAILABLE
-            }
-        };
+        let websocket = cx
+            .annotations
+            .websocket(raw_path.unwrap_or("/"), key.path.value());
+        let action = self.action(cx, backend, websocket);
         let pending = PendingRoute {
             action,
             origin: cx.key.clone(),
@@ -191,6 +168,38 @@ impl<'a> Builder<'a> {
         // The table's borrow ended for the service lookup: find it again.
         if let Some(table) = self.hosts.get_mut(host) {
             table.insert(key, pending);
+        }
+    }
+
+    /// What a route to `backend` does: forward to its cluster, or answer 503 when the backend
+    /// cannot be resolved (the status says why).
+    fn action(
+        &mut self,
+        cx: &mut Context<'a, '_>,
+        backend: &'a IngressBackend,
+        websocket: bool,
+    ) -> RouteAction {
+        match self.services.cluster(
+            self.snapshot,
+            cx.namespace,
+            backend,
+            &mut self.dag,
+            &mut self.status,
+        ) {
+            Ok(cluster) => RouteAction::Forward(Forward {
+                clusters: vec![WeightedCluster {
+                    name: cluster,
+                    weight: 1,
+                }],
+                timeout: cx.annotations.timeout,
+                retry: cx.annotations.retry.clone(),
+                websocket,
+            }),
+            Err(problem) => {
+                cx.status
+                    .error(problem.kind, problem.reason, problem.message);
+                UNAVAILABLE
+            }
         }
     }
 

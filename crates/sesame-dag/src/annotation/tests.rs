@@ -165,13 +165,7 @@ fn bad_ingress_annotations_are_ignored_with_a_warning() {
         ]),
         &mut w,
     );
-    assert_eq!(
-        a,
-        IngressAnnotations {
-            websocket_routes: vec!["/ok".into()],
-            ..IngressAnnotations::default()
-        }
-    );
+    assert_eq!(a, IngressAnnotations::default());
     assert_eq!(w.ignored.len(), 7, "{:?}", w.ignored);
     let timeout = w
         .ignored
@@ -241,6 +235,30 @@ fn service_annotations() {
         a.protocol(&port(None, 443, Some("custom"))),
         UpstreamProtocol::H2
     );
+}
+
+#[test]
+fn websocket_paths() {
+    assert_eq!(
+        parse_paths(" /a, /b/ "),
+        Ok(vec!["/a".to_string(), "/b/".to_string()])
+    );
+    assert_eq!(
+        parse_paths("/a,b"),
+        Err(AnnotationError::NotPath("b".into()))
+    );
+    assert_eq!(
+        parse_paths("/a b"),
+        Err(AnnotationError::NotPath("/a b".into()))
+    );
+    assert_eq!(parse_paths(","), Err(AnnotationError::EmptyList));
+    // A huge hostile list is one warning, not one per entry.
+    let k = key();
+    let mut w = Warnings::new(&k);
+    let hostile = "x,".repeat(100_000);
+    let a = IngressAnnotations::parse(&meta(&[(WEBSOCKET_ROUTES, &hostile)]), &mut w);
+    assert!(a.websocket_routes.is_empty());
+    assert_eq!(w.ignored.len(), 1);
 }
 
 #[test]
