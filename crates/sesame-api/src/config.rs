@@ -52,10 +52,18 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct TlsParameters {
     /// The lowest TLS version served (`1.2` by default; `1.1` is honoured with a warning).
-    #[serde(default, rename = "minimum-protocol-version", alias = "minimumProtocolVersion")]
+    #[serde(
+        default,
+        rename = "minimum-protocol-version",
+        alias = "minimumProtocolVersion"
+    )]
     pub minimum_protocol_version: Option<String>,
     /// The highest TLS version served (`1.3` by default).
-    #[serde(default, rename = "maximum-protocol-version", alias = "maximumProtocolVersion")]
+    #[serde(
+        default,
+        rename = "maximum-protocol-version",
+        alias = "maximumProtocolVersion"
+    )]
     pub maximum_protocol_version: Option<String>,
 }
 
@@ -87,17 +95,29 @@ impl Config {
     /// Checks every value; parsing already refused unknown keys and wrong types.
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (key, value) in [
-            ("tls.minimum-protocol-version", &self.tls.minimum_protocol_version),
-            ("tls.maximum-protocol-version", &self.tls.maximum_protocol_version),
+            (
+                "tls.minimum-protocol-version",
+                &self.tls.minimum_protocol_version,
+            ),
+            (
+                "tls.maximum-protocol-version",
+                &self.tls.maximum_protocol_version,
+            ),
         ] {
             if let Some(v) = value
                 && !matches!(v.as_str(), "1.1" | "1.2" | "1.3")
             {
-                return Err(ConfigError::InvalidValue { key, value: v.clone(), reason: "expected 1.1, 1.2 or 1.3" });
+                return Err(ConfigError::InvalidValue {
+                    key,
+                    value: v.clone(),
+                    reason: "expected 1.1, 1.2 or 1.3",
+                });
             }
         }
-        if let (Some(min), Some(max)) = (&self.tls.minimum_protocol_version, &self.tls.maximum_protocol_version)
-            && min > max
+        if let (Some(min), Some(max)) = (
+            &self.tls.minimum_protocol_version,
+            &self.tls.maximum_protocol_version,
+        ) && min > max
         {
             return Err(ConfigError::InvalidValue {
                 key: "tls.minimum-protocol-version",

@@ -42,7 +42,9 @@ fn main() {
         .unwrap_or_else(|| vec![1_000, 10_000]);
     let build_config = BuildConfig::default();
     let translate_config = TranslateConfig::default();
-    println!("| N Ingresses | build | translate | endpoints (all) | build + translate + endpoints | per object | one EDS-only update |");
+    println!(
+        "| N Ingresses | build | translate | endpoints (all) | build + translate + endpoints | per object | one EDS-only update |"
+    );
     println!("|---:|---:|---:|---:|---:|---:|---:|");
     for n in sizes {
         let mut snapshot = Snapshot::new();
@@ -53,18 +55,27 @@ fn main() {
         }
         let runs = if n >= 10_000 { 7 } else { 21 };
         let output = build(&snapshot, &build_config);
-        assert_eq!(output.dag.clusters.len(), n, "every fixture builds a cluster");
+        assert_eq!(
+            output.dag.clusters.len(),
+            n,
+            "every fixture builds a cluster"
+        );
         let t_build = time(runs, || build(&snapshot, &build_config));
         let t_translate = time(runs, || translate(&output.dag, &translate_config));
-        let t_endpoints = time(runs, || sesame_envoy::endpoints::endpoints(&output.dag, &snapshot));
+        let t_endpoints = time(runs, || {
+            sesame_envoy::endpoints::endpoints(&output.dag, &snapshot)
+        });
         let t_total = time(runs, || {
             let output = build(&snapshot, &build_config);
             let resources = translate(&output.dag, &translate_config);
             let endpoints = sesame_envoy::endpoints::endpoints(&output.dag, &snapshot);
             (output, resources, endpoints)
         });
-        let one: BTreeSet<NamespacedName> = [NamespacedName::new("bench", format!("app-{}", n / 2))].into();
-        let t_eds = time(runs, || sesame_envoy::endpoints::service_endpoints(&output.dag, &snapshot, &one));
+        let one: BTreeSet<NamespacedName> =
+            [NamespacedName::new("bench", format!("app-{}", n / 2))].into();
+        let t_eds = time(runs, || {
+            sesame_envoy::endpoints::service_endpoints(&output.dag, &snapshot, &one)
+        });
         let per_object = t_total.as_secs_f64() * 1e6 / n as f64;
         println!(
             "| {n} | {} | {} | {} | {} | {per_object:.1} µs | {:.1} µs |",

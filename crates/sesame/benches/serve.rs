@@ -48,9 +48,17 @@ fn ms(d: Duration) -> String {
 async fn rss(n: usize) {
     let chunk = 1000;
     let files: Vec<(String, String)> = (0..n.div_ceil(chunk))
-        .map(|c| (format!("fixtures-{c:03}.json"), fixtures::manifest(c * chunk..((c + 1) * chunk).min(n), 8080)))
+        .map(|c| {
+            (
+                format!("fixtures-{c:03}.json"),
+                fixtures::manifest(c * chunk..((c + 1) * chunk).min(n), 8080),
+            )
+        })
         .collect();
-    let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
     let started = Instant::now();
     let cluster = harness::Cluster::sesame_only(&refs, &[]);
     drop(files);
@@ -68,19 +76,33 @@ async fn rss(n: usize) {
 }
 
 async fn latency(n: usize, samples: usize) {
-    let (a, b) = (harness::backend("probe-a").await, harness::backend("probe-b").await);
+    let (a, b) = (
+        harness::backend("probe-a").await,
+        harness::backend("probe-b").await,
+    );
     let probe = |svc: &str| {
         format!(
             "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {{name: probe, namespace: default}}\nspec:\n  rules:\n  - host: probe.bench.example.com\n    http:\n      paths:\n      - {{path: /, pathType: Prefix, backend: {{service: {{name: {svc}, port: {{number: 80}}}}}}}}\n"
         )
     };
     let fixtures = fixtures::manifest(0..n, 8080);
-    let services = [harness::service("probe-a", &a), harness::service("probe-b", &b)].join("\n---\n");
+    let services = [
+        harness::service("probe-a", &a),
+        harness::service("probe-b", &b),
+    ]
+    .join("\n---\n");
     let probe_a = probe("probe-a");
-    let cluster =
-        harness::Cluster::start(&[("fixtures.json", &fixtures), ("probe-svc.json", &services), ("probe.yaml", &probe_a)])
-            .await;
-    cluster.eventually_http("probe.bench.example.com", "/", "probe route", |r| r.from("probe-a")).await;
+    let cluster = harness::Cluster::start(&[
+        ("fixtures.json", &fixtures),
+        ("probe-svc.yaml", &services),
+        ("probe.yaml", &probe_a),
+    ])
+    .await;
+    cluster
+        .eventually_http("probe.bench.example.com", "/", "probe route", |r| {
+            r.from("probe-a")
+        })
+        .await;
     let mut results = Vec::with_capacity(samples);
     for s in 0..samples {
         // Space changes out so that each one is isolated, as a user's edit is.
@@ -93,7 +115,11 @@ async fn latency(n: usize, samples: usize) {
             if reply.from(target) {
                 break;
             }
-            assert!(started.elapsed() < Duration::from_secs(30), "the change never arrived\n{}", cluster.logs());
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the change never arrived\n{}",
+                cluster.logs()
+            );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         results.push(started.elapsed());
@@ -112,7 +138,9 @@ async fn latency(n: usize, samples: usize) {
 async fn main() {
     // `cargo bench` passes `--bench`; nothing else is accepted.
     println!("### Peak memory and cold start of `sesame serve --manifests`\n");
-    println!("| N Ingresses (+ N Services, N EndpointSlices) | peak RSS (VmHWM) | RSS after build | start → first build |");
+    println!(
+        "| N Ingresses (+ N Services, N EndpointSlices) | peak RSS (VmHWM) | RSS after build | start → first build |"
+    );
     println!("|---:|---:|---:|---:|");
     for n in sizes("SESAME_BENCH_RSS_SIZES", &[1_000, 10_000]) {
         rss(n).await;
@@ -120,7 +148,10 @@ async fn main() {
     println!("\n### Manifest write → Envoy routing the new backend (isolated changes)\n");
     println!("| N Ingresses | samples | p50 | p90 | p99 | min |");
     println!("|---:|---:|---:|---:|---:|---:|");
-    let samples = std::env::var("SESAME_BENCH_LATENCY_SAMPLES").ok().and_then(|s| s.parse().ok()).unwrap_or(40);
+    let samples = std::env::var("SESAME_BENCH_LATENCY_SAMPLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40);
     for n in sizes("SESAME_BENCH_LATENCY_SIZES", &[100, 1_000]) {
         latency(n, samples).await;
     }

@@ -39,8 +39,12 @@ fn parse_family(s: &str) -> Result<DnsLookupFamily, String> {
 
 /// Writes the bootstrap.
 pub fn run(args: &BootstrapArgs) -> anyhow::Result<()> {
-    let admin = if args.admin_address.parse::<IpAddr>().is_ok() || args.admin_address == "localhost" {
-        AdminAddress::Tcp { address: args.admin_address.clone(), port: args.admin_port }
+    let admin = if args.admin_address.parse::<IpAddr>().is_ok() || args.admin_address == "localhost"
+    {
+        AdminAddress::Tcp {
+            address: args.admin_address.clone(),
+            port: args.admin_port,
+        }
     } else {
         AdminAddress::Unix(args.admin_address.clone())
     };
@@ -52,12 +56,16 @@ pub fn run(args: &BootstrapArgs) -> anyhow::Result<()> {
         namespace: args.namespace.clone(),
         ..BootstrapConfig::default()
     };
-    let mut text = serde_json::to_string_pretty(&bootstrap(&config)).context("encoding the bootstrap")?;
+    let mut text =
+        serde_json::to_string_pretty(&bootstrap(&config)).context("encoding the bootstrap")?;
     text.push('\n');
     if args.path.as_os_str() == "-" {
-        std::io::stdout().write_all(text.as_bytes()).context("writing the bootstrap to stdout")?;
+        std::io::stdout()
+            .write_all(text.as_bytes())
+            .context("writing the bootstrap to stdout")?;
     } else {
-        std::fs::write(&args.path, text).with_context(|| format!("writing the bootstrap to {}", args.path.display()))?;
+        std::fs::write(&args.path, text)
+            .with_context(|| format!("writing the bootstrap to {}", args.path.display()))?;
     }
     Ok(())
 }

@@ -87,7 +87,9 @@ impl Controller {
     fn apply(&mut self, changes: Vec<Change>) {
         let now = Instant::now();
         for change in changes {
-            let Some(touched) = self.snapshot.apply(change) else { continue };
+            let Some(touched) = self.snapshot.apply(change) else {
+                continue;
+            };
             if !self.synced {
                 continue;
             }
@@ -152,14 +154,28 @@ impl Controller {
         log_status_changes(&self.last, &output);
         let output = Arc::new(output);
         self.last = output.clone();
-        self.published.send_replace(Published { output: Some(output) });
+        self.published.send_replace(Published {
+            output: Some(output),
+        });
     }
 
     fn update_endpoints(&mut self) {
-        let upserts = sesame_envoy::endpoints::service_endpoints(&self.last.dag, &self.snapshot, &self.pending.endpoints);
-        tracing::debug!(services = self.pending.endpoints.len(), assignments = upserts.len(), "endpoints changed: updating EDS only");
+        let upserts = sesame_envoy::endpoints::service_endpoints(
+            &self.last.dag,
+            &self.snapshot,
+            &self.pending.endpoints,
+        );
+        tracing::debug!(
+            services = self.pending.endpoints.len(),
+            assignments = upserts.len(),
+            "endpoints changed: updating EDS only"
+        );
         self.metrics.observe_endpoint_update();
-        self.store.patch(ResourceType::ClusterLoadAssignment, upserts, BTreeSet::new());
+        self.store.patch(
+            ResourceType::ClusterLoadAssignment,
+            upserts,
+            BTreeSet::new(),
+        );
     }
 }
 
@@ -186,9 +202,16 @@ fn log_status_changes(before: &BuildOutput, after: &BuildOutput) {
 }
 
 fn log_status(key: &sesame_dag::ObjectKey, status: &ObjectStatus) {
-    let errors: Vec<String> = status.errors.iter().map(|p| format!("{:?}/{}: {}", p.kind, p.reason.as_str(), p.message)).collect();
-    let warnings: Vec<String> =
-        status.warnings.iter().map(|p| format!("{:?}/{}: {}", p.kind, p.reason.as_str(), p.message)).collect();
+    let errors: Vec<String> = status
+        .errors
+        .iter()
+        .map(|p| format!("{:?}/{}: {}", p.kind, p.reason.as_str(), p.message))
+        .collect();
+    let warnings: Vec<String> = status
+        .warnings
+        .iter()
+        .map(|p| format!("{:?}/{}: {}", p.kind, p.reason.as_str(), p.message))
+        .collect();
     if errors.is_empty() && warnings.is_empty() {
         tracing::info!(object = %key, status = status.current.as_str(), "status changed");
     } else {

@@ -21,7 +21,12 @@ pub struct Holdoff {
 impl Holdoff {
     /// A timer with Contour's defaults or the values of `--holdoff-delay`/`--holdoff-max-delay`.
     pub fn new(delay: Duration, max_delay: Duration) -> Self {
-        Holdoff { delay, max_delay: max_delay.max(delay), last_build: None, deadline: None }
+        Holdoff {
+            delay,
+            max_delay: max_delay.max(delay),
+            last_build: None,
+            deadline: None,
+        }
     }
 
     /// A change arrived at `now`: schedule (or keep) the next build.

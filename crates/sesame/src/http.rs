@@ -30,12 +30,21 @@ pub async fn serve_metrics(
         .route("/healthz", get(healthz))
         .route("/health", get(healthz))
         .with_state((metrics, store));
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn metrics_text(State((metrics, store)): State<(Metrics, SnapshotStore)>) -> Response {
     crate::metrics::mirror_xds(&metrics, &store);
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], metrics.encode()).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics.encode(),
+    )
+        .into_response()
 }
 
 async fn healthz() -> &'static str {
@@ -48,8 +57,13 @@ pub async fn serve_debug(
     published: watch::Receiver<Published>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = Router::new().route("/status", get(status)).route("/debug/dag", get(dag)).with_state(published);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let app = Router::new()
+        .route("/status", get(status))
+        .route("/debug/dag", get(dag))
+        .with_state(published);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// One object's status as `/status` shows it.
@@ -65,8 +79,12 @@ async fn status(State(published): State<watch::Receiver<Published>>) -> Response
     let Some(output) = published.borrow().output.clone() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "no build yet\n").into_response();
     };
-    let entries: Vec<StatusEntry<'_>> =
-        output.status.objects.iter().map(|(object, status)| StatusEntry { object, status }).collect();
+    let entries: Vec<StatusEntry<'_>> = output
+        .status
+        .objects
+        .iter()
+        .map(|(object, status)| StatusEntry { object, status })
+        .collect();
     axum::Json(entries).into_response()
 }
 

@@ -51,17 +51,37 @@ impl Metrics {
         let rebuilds = Counter::default();
         registry.register("dagrebuild", "DAG builds", rebuilds.clone());
         let rebuild_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 18));
-        registry.register("dagrebuild_seconds", "Time to build and translate the configuration", rebuild_seconds.clone());
+        registry.register(
+            "dagrebuild_seconds",
+            "Time to build and translate the configuration",
+            rebuild_seconds.clone(),
+        );
         let rebuild_timestamp = Gauge::<f64, AtomicU64>::default();
-        registry.register("dagrebuild_timestamp", "Unix time of the last build", rebuild_timestamp.clone());
+        registry.register(
+            "dagrebuild_timestamp",
+            "Unix time of the last build",
+            rebuild_timestamp.clone(),
+        );
         let endpoint_updates = Counter::default();
-        registry.register("eds_update", "Endpoint-only updates that skipped the DAG build", endpoint_updates.clone());
+        registry.register(
+            "eds_update",
+            "Endpoint-only updates that skipped the DAG build",
+            endpoint_updates.clone(),
+        );
         let objects = Family::<KindLabel, Gauge>::default();
         registry.register("dag_cache_object", "Objects held, by kind", objects.clone());
         let xds_nacks = Family::<TypeLabel, Gauge>::default();
-        registry.register("xds_nack", "NACKs received from Envoy, by resource type", xds_nacks.clone());
+        registry.register(
+            "xds_nack",
+            "NACKs received from Envoy, by resource type",
+            xds_nacks.clone(),
+        );
         let xds_responses = Family::<TypeLabel, Gauge>::default();
-        registry.register("xds_responses", "xDS responses sent, by resource type", xds_responses.clone());
+        registry.register(
+            "xds_responses",
+            "xDS responses sent, by resource type",
+            xds_responses.clone(),
+        );
         let xds_streams = Gauge::default();
         registry.register("xds_streams", "Open xDS streams", xds_streams.clone());
         Metrics {
@@ -81,7 +101,9 @@ impl Metrics {
     pub fn observe_rebuild(&self, elapsed: Duration) {
         self.rebuilds.inc();
         self.rebuild_seconds.observe(elapsed.as_secs_f64());
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
         self.rebuild_timestamp.set(now.as_secs_f64());
     }
 
@@ -99,7 +121,11 @@ impl Metrics {
             ("EndpointSlice", snapshot.endpoint_slices.len()),
             ("Endpoints", snapshot.endpoints.len()),
         ] {
-            self.objects.get_or_create(&KindLabel { kind: kind.to_string() }).set(n as i64);
+            self.objects
+                .get_or_create(&KindLabel {
+                    kind: kind.to_string(),
+                })
+                .set(n as i64);
         }
     }
 
@@ -116,9 +142,17 @@ impl Metrics {
 pub fn mirror_xds(metrics: &Metrics, store: &sesame_xds::SnapshotStore) {
     let stats = store.stats();
     for ty in sesame_envoy::ResourceType::ALL {
-        let label = TypeLabel { r#type: short_type_name(ty).to_string() };
-        metrics.xds_nacks.get_or_create(&label).set(stats.nacks(ty) as i64);
-        metrics.xds_responses.get_or_create(&label).set(stats.responses_sent(ty) as i64);
+        let label = TypeLabel {
+            r#type: short_type_name(ty).to_string(),
+        };
+        metrics
+            .xds_nacks
+            .get_or_create(&label)
+            .set(stats.nacks(ty) as i64);
+        metrics
+            .xds_responses
+            .get_or_create(&label)
+            .set(stats.responses_sent(ty) as i64);
     }
     metrics.xds_streams.set(stats.connected_streams as i64);
 }

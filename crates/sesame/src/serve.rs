@@ -81,31 +81,55 @@ pub struct ServeArgs {
 impl ServeArgs {
     fn build_config(&self, config: &Config) -> BuildConfig {
         let defaults = BuildConfig::default();
-        let tls = |v: &Option<String>, default| v.as_deref().and_then(TlsVersion::parse).unwrap_or(default);
+        let tls = |v: &Option<String>, default| {
+            v.as_deref().and_then(TlsVersion::parse).unwrap_or(default)
+        };
         BuildConfig {
-            ingress_class_names: self.ingress_class_name.iter().filter(|s| !s.is_empty()).cloned().collect(),
-            min_tls_version: tls(&config.tls.minimum_protocol_version, defaults.min_tls_version),
-            max_tls_version: tls(&config.tls.maximum_protocol_version, defaults.max_tls_version),
+            ingress_class_names: self
+                .ingress_class_name
+                .iter()
+                .filter(|s| !s.is_empty())
+                .cloned()
+                .collect(),
+            min_tls_version: tls(
+                &config.tls.minimum_protocol_version,
+                defaults.min_tls_version,
+            ),
+            max_tls_version: tls(
+                &config.tls.maximum_protocol_version,
+                defaults.max_tls_version,
+            ),
         }
     }
 
     fn translate_config(&self) -> TranslateConfig {
         TranslateConfig {
-            http_listener: SocketAddr::new(self.envoy_service_http_address, self.envoy_service_http_port),
-            https_listener: SocketAddr::new(self.envoy_service_https_address, self.envoy_service_https_port),
+            http_listener: SocketAddr::new(
+                self.envoy_service_http_address,
+                self.envoy_service_http_port,
+            ),
+            https_listener: SocketAddr::new(
+                self.envoy_service_https_address,
+                self.envoy_service_https_port,
+            ),
             stats_listener: SocketAddr::new(self.stats_address, self.stats_port),
-            ..TranslateConfig::default()
         }
     }
 }
 
 /// Loads the configuration file, if one was named.
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
-    let Some(path) = path else { return Ok(Config::default()) };
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
-    let config = Config::from_yaml(&text).with_context(|| format!("loading config file {}", path.display()))?;
+    let Some(path) = path else {
+        return Ok(Config::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    let config = Config::from_yaml(&text)
+        .with_context(|| format!("loading config file {}", path.display()))?;
     if config.tls.minimum_protocol_version.as_deref() == Some("1.1") {
-        tracing::warn!("config tls.minimum-protocol-version 1.1: TLS 1.1 is obsolete and insecure; honouring it as asked");
+        tracing::warn!(
+            "config tls.minimum-protocol-version 1.1: TLS 1.1 is obsolete and insecure; honouring it as asked"
+        );
     }
     Ok(config)
 }
@@ -119,7 +143,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if args.manifests.is_empty() {
         bail!("no source of objects: pass --manifests DIR");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(serve(args, config))
 }
 
@@ -129,12 +156,17 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     let (published_tx, published_rx) = watch::channel(Published::default());
 
     let xds_addr = SocketAddr::new(args.xds_address, args.xds_port);
-    let xds_listener = tokio::net::TcpListener::bind(xds_addr).await.with_context(|| format!("--xds-port: binding {xds_addr}"))?;
+    let xds_listener = tokio::net::TcpListener::bind(xds_addr)
+        .await
+        .with_context(|| format!("--xds-port: binding {xds_addr}"))?;
     let http_addr = SocketAddr::new(args.http_address, args.http_port);
-    let http_listener = tokio::net::TcpListener::bind(http_addr).await.with_context(|| format!("--http-port: binding {http_addr}"))?;
+    let http_listener = tokio::net::TcpListener::bind(http_addr)
+        .await
+        .with_context(|| format!("--http-port: binding {http_addr}"))?;
     let debug_addr = SocketAddr::new(args.debug_http_address, args.debug_http_port);
-    let debug_listener =
-        tokio::net::TcpListener::bind(debug_addr).await.with_context(|| format!("--debug-http-port: binding {debug_addr}"))?;
+    let debug_listener = tokio::net::TcpListener::bind(debug_addr)
+        .await
+        .with_context(|| format!("--debug-http-port: binding {debug_addr}"))?;
     tracing::info!(xds = %xds_addr, metrics = %http_addr, debug = %debug_addr, "sesame listening");
 
     let (source_tx, source_rx) = mpsc::channel(64);
@@ -155,9 +187,22 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     let shutdown = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let xds = tokio::spawn(sesame_xds::serve(xds_listener, store.clone(), shutdown(shutdown_rx.clone())));
-    let http = tokio::spawn(crate::http::serve_metrics(http_listener, metrics.clone(), store.clone(), shutdown(shutdown_rx.clone())));
-    let debug = tokio::spawn(crate::http::serve_debug(debug_listener, published_rx, shutdown(shutdown_rx.clone())));
+    let xds = tokio::spawn(sesame_xds::serve(
+        xds_listener,
+        store.clone(),
+        shutdown(shutdown_rx.clone()),
+    ));
+    let http = tokio::spawn(crate::http::serve_metrics(
+        http_listener,
+        metrics.clone(),
+        store.clone(),
+        shutdown(shutdown_rx.clone()),
+    ));
+    let debug = tokio::spawn(crate::http::serve_debug(
+        debug_listener,
+        published_rx,
+        shutdown(shutdown_rx.clone()),
+    ));
 
     tokio::select! {
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted, shutting down"),
@@ -171,7 +216,11 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         r = xds => { let _ = shutdown_tx.send(true); r.context("xDS server panicked")?.context("xDS server failed")?; bail!("xDS server ended"); }
     }
     let _ = shutdown_tx.send(true);
-    let _ = tokio::time::timeout(Duration::from_secs(2), async { let _ = http.await; let _ = debug.await; }).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let _ = http.await;
+        let _ = debug.await;
+    })
+    .await;
     Ok(())
 }
 

@@ -81,7 +81,8 @@ async fn manifests_reach_an_ads_client_and_status() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mut client = client.unwrap_or_else(|| panic!("xDS server never listened\n{}", cluster.logs()));
+    let mut client =
+        client.unwrap_or_else(|| panic!("xDS server never listened\n{}", cluster.logs()));
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     let mut responses = client
         .stream_aggregated_resources(tokio_stream::wrappers::ReceiverStream::new(rx))
@@ -99,31 +100,54 @@ async fn manifests_reach_an_ads_client_and_status() {
     request(&tx, CLUSTER, &[], None).await;
     let clusters = next().await;
     assert_eq!(clusters.type_url, CLUSTER);
-    let names: Vec<String> =
-        clusters.resources.iter().map(|a| ClusterProto::decode(a.value.as_slice()).expect("cluster").name).collect();
+    let names: Vec<String> = clusters
+        .resources
+        .iter()
+        .map(|a| {
+            ClusterProto::decode(a.value.as_slice())
+                .expect("cluster")
+                .name
+        })
+        .collect();
     assert_eq!(names, vec!["shop/web/80/da39a3ee5e".to_string()]);
     request(&tx, CLUSTER, &[], Some(&clusters)).await;
 
     request(&tx, LISTENER, &[], None).await;
     let listeners = next().await;
     assert_eq!(listeners.type_url, LISTENER);
-    let mut names: Vec<String> =
-        listeners.resources.iter().map(|a| Listener::decode(a.value.as_slice()).expect("listener").name).collect();
+    let mut names: Vec<String> = listeners
+        .resources
+        .iter()
+        .map(|a| Listener::decode(a.value.as_slice()).expect("listener").name)
+        .collect();
     names.sort();
-    assert_eq!(names, vec!["ingress_http".to_string(), "stats-health".to_string()]);
+    assert_eq!(
+        names,
+        vec!["ingress_http".to_string(), "stats-health".to_string()]
+    );
     request(&tx, LISTENER, &[], Some(&listeners)).await;
 
     request(&tx, ROUTE, &["ingress_http"], None).await;
     let routes = next().await;
-    let config = RouteConfiguration::decode(routes.resources[0].value.as_slice()).expect("route configuration");
-    let domains: Vec<&str> = config.virtual_hosts.iter().flat_map(|v| v.domains.iter().map(String::as_str)).collect();
+    let config = RouteConfiguration::decode(routes.resources[0].value.as_slice())
+        .expect("route configuration");
+    let domains: Vec<&str> = config
+        .virtual_hosts
+        .iter()
+        .flat_map(|v| v.domains.iter().map(String::as_str))
+        .collect();
     assert_eq!(domains, vec!["shop.example.com"]);
 
     let status = cluster.debug("/status").await;
     assert_eq!(status.status, 200);
     let entries: serde_json::Value = serde_json::from_str(&status.body).expect("status json");
     let find = |name: &str| {
-        entries.as_array().expect("array").iter().find(|e| e["kind"] == "Ingress" && e["name"] == name).cloned()
+        entries
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|e| e["kind"] == "Ingress" && e["name"] == name)
+            .cloned()
     };
     assert_eq!(find("web").expect("web status")["current"], "valid");
     let broken = find("broken").expect("broken status");

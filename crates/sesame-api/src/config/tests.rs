@@ -11,19 +11,29 @@ fn seed_release_sample_loads() {
     let config = Config::from_yaml(text).unwrap();
     assert!(config.incluster);
     assert_eq!(config.tls.minimum_protocol_version.as_deref(), Some("1.1"));
-    assert_eq!(config.leaderelection.configmap_name.as_deref(), Some("leader-elect"));
+    assert_eq!(
+        config.leaderelection.configmap_name.as_deref(),
+        Some("leader-elect")
+    );
 }
 
 #[test]
 fn unknown_key_is_named() {
-    let err = Config::from_yaml("incluster: true\nnot-a-key: 3\n").unwrap_err().to_string();
+    let err = Config::from_yaml("incluster: true\nnot-a-key: 3\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not-a-key"), "{err}");
 }
 
 #[test]
 fn bad_tls_version_is_named() {
-    let err = Config::from_yaml("tls:\n  minimum-protocol-version: \"1.7\"\n").unwrap_err().to_string();
-    assert!(err.contains("tls.minimum-protocol-version") && err.contains("1.7"), "{err}");
+    let err = Config::from_yaml("tls:\n  minimum-protocol-version: \"1.7\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("tls.minimum-protocol-version") && err.contains("1.7"),
+        "{err}"
+    );
 }
 
 #[test]

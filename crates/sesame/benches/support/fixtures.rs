@@ -5,8 +5,8 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::api::networking::v1::{
-    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec,
-    ServiceBackendPort,
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
+    IngressServiceBackend, IngressSpec, ServiceBackendPort,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use sesame_dag::Object;
@@ -24,7 +24,9 @@ fn meta(name: &str, labels: Option<(&str, &str)>) -> ObjectMeta {
 /// The Ingress number `i`, routing host `app-<i>.bench.example.com` to Service `app-<i>` (or
 /// `target` when given).
 pub fn ingress(i: usize, target: Option<&str>) -> Ingress {
-    let service = target.map(str::to_string).unwrap_or_else(|| format!("app-{i}"));
+    let service = target
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("app-{i}"));
     Ingress {
         metadata: meta(&format!("app-{i}"), None),
         spec: Some(IngressSpec {
@@ -37,7 +39,10 @@ pub fn ingress(i: usize, target: Option<&str>) -> Ingress {
                         backend: IngressBackend {
                             service: Some(IngressServiceBackend {
                                 name: service,
-                                port: Some(ServiceBackendPort { number: Some(80), name: None }),
+                                port: Some(ServiceBackendPort {
+                                    number: Some(80),
+                                    name: None,
+                                }),
                             }),
                             resource: None,
                         },
@@ -58,7 +63,9 @@ pub fn service(i: usize) -> Service {
             ports: Some(vec![ServicePort {
                 name: Some("http".to_string()),
                 port: 80,
-                target_port: Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(8080)),
+                target_port: Some(
+                    k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(8080),
+                ),
                 ..Default::default()
             }]),
             ..Default::default()
@@ -70,12 +77,18 @@ pub fn service(i: usize) -> Service {
 /// The EndpointSlice of Service `app-<i>`: three ready endpoints on port `port`.
 pub fn endpoint_slice(i: usize, port: i32) -> EndpointSlice {
     EndpointSlice {
-        metadata: meta(&format!("app-{i}-1"), Some(("kubernetes.io/service-name", &format!("app-{i}")))),
+        metadata: meta(
+            &format!("app-{i}-1"),
+            Some(("kubernetes.io/service-name", &format!("app-{i}"))),
+        ),
         address_type: "IPv4".to_string(),
         endpoints: (1..=3)
             .map(|n| Endpoint {
                 addresses: vec![format!("127.0.{}.{}", (i / 250) % 250, n + (i % 250) % 250)],
-                conditions: Some(EndpointConditions { ready: Some(true), ..Default::default() }),
+                conditions: Some(EndpointConditions {
+                    ready: Some(true),
+                    ..Default::default()
+                }),
                 ..Default::default()
             })
             .collect(),
@@ -103,15 +116,27 @@ pub fn objects(i: usize) -> [Object; 3] {
 pub fn manifest(range: std::ops::Range<usize>, port: i32) -> String {
     let mut items = Vec::with_capacity(range.len() * 3);
     for i in range {
-        items.push(with_type(serde_json::to_value(ingress(i, None)), "networking.k8s.io/v1", "Ingress"));
+        items.push(with_type(
+            serde_json::to_value(ingress(i, None)),
+            "networking.k8s.io/v1",
+            "Ingress",
+        ));
         items.push(with_type(serde_json::to_value(service(i)), "v1", "Service"));
-        items.push(with_type(serde_json::to_value(endpoint_slice(i, port)), "discovery.k8s.io/v1", "EndpointSlice"));
+        items.push(with_type(
+            serde_json::to_value(endpoint_slice(i, port)),
+            "discovery.k8s.io/v1",
+            "EndpointSlice",
+        ));
     }
     serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string()
 }
 
 /// A JSON object with its `apiVersion` and `kind` set.
-pub fn with_type(value: Result<serde_json::Value, serde_json::Error>, api_version: &str, kind: &str) -> serde_json::Value {
+pub fn with_type(
+    value: Result<serde_json::Value, serde_json::Error>,
+    api_version: &str,
+    kind: &str,
+) -> serde_json::Value {
     let mut value = value.unwrap_or_default();
     value["apiVersion"] = api_version.into();
     value["kind"] = kind.into();

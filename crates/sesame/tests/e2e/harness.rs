@@ -20,7 +20,10 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// The Envoy binary: `SESAME_ENVOY`, else the project's `.venv/bin/envoy`.
@@ -29,7 +32,11 @@ pub fn envoy_binary() -> PathBuf {
         return PathBuf::from(path);
     }
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/envoy");
-    assert!(path.exists(), "no Envoy at {}: run scripts/setup-envoy.sh or set SESAME_ENVOY", path.display());
+    assert!(
+        path.exists(),
+        "no Envoy at {}: run scripts/setup-envoy.sh or set SESAME_ENVOY",
+        path.display()
+    );
     path
 }
 
@@ -42,7 +49,11 @@ pub struct Process {
 impl Process {
     fn spawn(command: &mut Command, log: PathBuf) -> Process {
         let file = std::fs::File::create(&log).expect("log file");
-        let child = command.stdout(Stdio::null()).stderr(file).spawn().expect("spawn");
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("spawn");
         Process { child, log }
     }
 
@@ -54,11 +65,6 @@ impl Process {
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
-    }
-
-    /// Whether the process is still running.
-    pub fn running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
     }
 }
 
@@ -144,16 +150,52 @@ impl Cluster {
             .arg("--insecure")
             .arg("--manifests")
             .arg(&manifests)
-            .args(["--xds-address", "127.0.0.1", "--xds-port", &ports.xds.to_string()])
-            .args(["--http-address", "127.0.0.1", "--http-port", &ports.metrics.to_string()])
-            .args(["--debug-http-address", "127.0.0.1", "--debug-http-port", &ports.debug.to_string()])
-            .args(["--envoy-service-http-address", "127.0.0.1", "--envoy-service-http-port", &ports.http.to_string()])
-            .args(["--envoy-service-https-address", "127.0.0.1", "--envoy-service-https-port", &ports.https.to_string()])
-            .args(["--stats-address", "127.0.0.1", "--stats-port", &ports.stats.to_string()])
+            .args([
+                "--xds-address",
+                "127.0.0.1",
+                "--xds-port",
+                &ports.xds.to_string(),
+            ])
+            .args([
+                "--http-address",
+                "127.0.0.1",
+                "--http-port",
+                &ports.metrics.to_string(),
+            ])
+            .args([
+                "--debug-http-address",
+                "127.0.0.1",
+                "--debug-http-port",
+                &ports.debug.to_string(),
+            ])
+            .args([
+                "--envoy-service-http-address",
+                "127.0.0.1",
+                "--envoy-service-http-port",
+                &ports.http.to_string(),
+            ])
+            .args([
+                "--envoy-service-https-address",
+                "127.0.0.1",
+                "--envoy-service-https-port",
+                &ports.https.to_string(),
+            ])
+            .args([
+                "--stats-address",
+                "127.0.0.1",
+                "--stats-port",
+                &ports.stats.to_string(),
+            ])
             .args(extra)
             .env("SESAME_LOG", "info");
         let sesame = Process::spawn(&mut command, dir.path().join("sesame.log"));
-        Cluster { ports, manifests, sesame, envoy: None, dir }
+        Cluster {
+            ports,
+            manifests,
+            sesame,
+            envoy: None,
+            dir,
+        }
     }
 
     /// Writes Envoy's bootstrap with `sesame bootstrap`, starts Envoy, and waits until it is ready.
@@ -162,8 +204,18 @@ impl Cluster {
         let status = Command::new(env!("CARGO_BIN_EXE_sesame"))
             .arg("bootstrap")
             .arg(&bootstrap)
-            .args(["--xds-address", "127.0.0.1", "--xds-port", &self.ports.xds.to_string()])
-            .args(["--admin-address", "127.0.0.1", "--admin-port", &self.ports.admin.to_string()])
+            .args([
+                "--xds-address",
+                "127.0.0.1",
+                "--xds-port",
+                &self.ports.xds.to_string(),
+            ])
+            .args([
+                "--admin-address",
+                "127.0.0.1",
+                "--admin-port",
+                &self.ports.admin.to_string(),
+            ])
             .status()
             .expect("sesame bootstrap");
         assert!(status.success(), "sesame bootstrap failed");
@@ -171,9 +223,18 @@ impl Cluster {
         command
             .arg("-c")
             .arg(&bootstrap)
-            .args(["--service-cluster", "sesame", "--service-node", "e2e", "--disable-hot-restart"])
+            .args([
+                "--service-cluster",
+                "sesame",
+                "--service-node",
+                "e2e",
+                "--disable-hot-restart",
+            ])
             .args(["--log-level", "warn", "--concurrency", "1"]);
-        self.envoy = Some(Process::spawn(&mut command, self.dir.path().join("envoy.log")));
+        self.envoy = Some(Process::spawn(
+            &mut command,
+            self.dir.path().join("envoy.log"),
+        ));
         let ready = format!("http://127.0.0.1:{}/ready", self.ports.stats);
         let stats = self.ports.stats;
         let ok = eventually(PATIENCE, || async move {
@@ -206,16 +267,26 @@ impl Cluster {
 
     /// A plain-HTTP request through Envoy.
     pub async fn http(&self, host: &str, path: &str) -> Reply {
-        get_plain(self.ports.http, host, path).await.unwrap_or_else(|e| Reply::failed(e))
+        get_plain(self.ports.http, host, path)
+            .await
+            .unwrap_or_else(Reply::failed)
     }
 
     /// An HTTPS request through Envoy with SNI `host`, trusting `ca`.
     pub async fn https(&self, host: &str, path: &str, ca: &[u8]) -> Reply {
-        get_tls(self.ports.https, host, path, ca).await.unwrap_or_else(|e| Reply::failed(e))
+        get_tls(self.ports.https, host, path, ca)
+            .await
+            .unwrap_or_else(Reply::failed)
     }
 
     /// Polls `check` on plain-HTTP replies until it holds; panics with the logs if it never does.
-    pub async fn eventually_http(&self, host: &str, path: &str, what: &str, check: impl Fn(&Reply) -> bool) -> Reply {
+    pub async fn eventually_http(
+        &self,
+        host: &str,
+        path: &str,
+        what: &str,
+        check: impl Fn(&Reply) -> bool,
+    ) -> Reply {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let reply = self.http(host, path).await;
@@ -223,7 +294,10 @@ impl Cluster {
                 return reply;
             }
             if Instant::now() > deadline {
-                panic!("{what}: last reply for {host}{path}: {reply:?}\n{}", self.logs());
+                panic!(
+                    "{what}: last reply for {host}{path}: {reply:?}\n{}",
+                    self.logs()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -231,7 +305,9 @@ impl Cluster {
 
     /// GET on Sesame's debug port.
     pub async fn debug(&self, path: &str) -> Reply {
-        get_plain(self.ports.debug, "127.0.0.1", path).await.unwrap_or_else(|e| Reply::failed(e))
+        get_plain(self.ports.debug, "127.0.0.1", path)
+            .await
+            .unwrap_or_else(Reply::failed)
     }
 }
 
@@ -252,7 +328,10 @@ pub struct Reply {
 
 impl Reply {
     fn failed(error: String) -> Reply {
-        Reply { body: error, ..Reply::default() }
+        Reply {
+            body: error,
+            ..Reply::default()
+        }
     }
 
     /// Whether the request reached the echo backend `name`.
@@ -283,8 +362,9 @@ async fn send<IO>(io: IO, host: &str, path: &str) -> Result<Reply, String>
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(TokioIo::new(io)).await.map_err(|e| format!("handshake: {e}"))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -293,19 +373,43 @@ where
         .header("connection", "close")
         .body(Empty::<Bytes>::new())
         .map_err(|e| e.to_string())?;
-    let response = sender.send_request(request).await.map_err(|e| format!("request: {e}"))?;
-    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| format!("request: {e}"))?;
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let status = response.status().as_u16();
     let location = header("location");
     let backend = header("x-backend");
-    let body = response.into_body().collect().await.map_err(|e| format!("body: {e}"))?.to_bytes();
-    Ok(Reply { status, location, backend, body: String::from_utf8_lossy(&body).into_owned(), server_names: Vec::new() })
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("body: {e}"))?
+        .to_bytes();
+    Ok(Reply {
+        status,
+        location,
+        backend,
+        body: String::from_utf8_lossy(&body).into_owned(),
+        server_names: Vec::new(),
+    })
 }
 
 /// GET `path` from 127.0.0.1:`port` with a `Host` header.
 pub async fn get_plain(port: u16, host: &str, path: &str) -> Result<Reply, String> {
-    let stream = TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| format!("connect: {e}"))?;
-    tokio::time::timeout(Duration::from_secs(10), send(stream, host, path)).await.map_err(|_| "timed out".to_string())?
+    let stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    tokio::time::timeout(Duration::from_secs(10), send(stream, host, path))
+        .await
+        .map_err(|_| "timed out".to_string())?
 }
 
 /// GET `path` over TLS from 127.0.0.1:`port` with SNI and `Host` set to `host`, trusting the
@@ -325,22 +429,35 @@ pub async fn get_tls(port: u16, host: &str, path: &str, ca: &[u8]) -> Result<Rep
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
-    let stream = TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| format!("connect: {e}"))?;
+    let stream = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
     let tls = tokio::time::timeout(Duration::from_secs(10), connector.connect(name, stream))
         .await
         .map_err(|_| "tls handshake timed out".to_string())?
         .map_err(|e| format!("tls: {e}"))?;
-    let server_names = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(subject_names).unwrap_or_default();
-    let mut reply =
-        tokio::time::timeout(Duration::from_secs(10), send(tls, host, path)).await.map_err(|_| "timed out".to_string())??;
+    let server_names = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(subject_names)
+        .unwrap_or_default();
+    let mut reply = tokio::time::timeout(Duration::from_secs(10), send(tls, host, path))
+        .await
+        .map_err(|_| "timed out".to_string())??;
     reply.server_names = server_names;
     Ok(reply)
 }
 
 fn subject_names(cert: &CertificateDer<'_>) -> Vec<String> {
     use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
-    let Ok((_, cert)) = X509Certificate::from_der(cert.as_ref()) else { return Vec::new() };
-    let Ok(Some(san)) = cert.subject_alternative_name() else { return Vec::new() };
+    let Ok((_, cert)) = X509Certificate::from_der(cert.as_ref()) else {
+        return Vec::new();
+    };
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
     san.value
         .general_names
         .iter()
@@ -354,8 +471,6 @@ fn subject_names(cert: &CertificateDer<'_>) -> Vec<String> {
 /// An echo backend on 127.0.0.1: answers every request with `x-backend: <name>` and a body
 /// naming the backend and the path.
 pub struct Backend {
-    /// The backend's name.
-    pub name: String,
     /// Its address.
     pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
@@ -370,7 +485,9 @@ impl Drop for Backend {
 /// Starts an echo backend.
 pub async fn backend(name: &str) -> Backend {
     use axum::extract::Request as AxumRequest;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind backend");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind backend");
     let addr = listener.local_addr().expect("backend addr");
     let owned = name.to_string();
     let app = axum::Router::new().fallback(move |req: AxumRequest| {
@@ -383,7 +500,7 @@ pub async fn backend(name: &str) -> Backend {
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Backend { name: name.to_string(), addr, task }
+    Backend { addr, task }
 }
 
 /// A Service named `name` with one port 80 (named `http`) and an EndpointSlice pointing at
@@ -402,8 +519,10 @@ pub fn service(name: &str, backend: &Backend) -> String {
         "endpoints": [{"addresses": [backend.addr.ip().to_string()], "conditions": {"ready": true}}],
         "ports": [{"name": "http", "port": backend.addr.port(), "protocol": "TCP"}]
     });
-    serde_json::to_string(&serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [svc, slice]}))
-        .expect("json")
+    serde_json::to_string(
+        &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [svc, slice]}),
+    )
+    .expect("json")
 }
 
 /// A CA and leaf certificates it signs.
@@ -418,16 +537,22 @@ impl Pki {
     pub fn new() -> Pki {
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
         params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.distinguished_name.push(rcgen::DnType::CommonName, "sesame e2e ca");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "sesame e2e ca");
         let key = rcgen::KeyPair::generate().expect("ca key");
         let cert = params.self_signed(&key).expect("ca cert");
-        Pki { ca_pem: cert.pem(), issuer: rcgen::Issuer::new(params, key) }
+        Pki {
+            ca_pem: cert.pem(),
+            issuer: rcgen::Issuer::new(params, key),
+        }
     }
 
     /// A leaf certificate for `hosts`, as (cert PEM, key PEM).
     pub fn leaf(&self, hosts: &[&str]) -> (String, String) {
         let params =
-            rcgen::CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>()).expect("leaf params");
+            rcgen::CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>())
+                .expect("leaf params");
         let key = rcgen::KeyPair::generate().expect("leaf key");
         let cert = params.signed_by(&key, &self.issuer).expect("leaf cert");
         (cert.pem(), key.serialize_pem())
@@ -451,8 +576,11 @@ pub fn tls_secret(name: &str, cert: &[u8], key: &[u8]) -> String {
         },
         type_: Some("kubernetes.io/tls".to_string()),
         data: Some(
-            [("tls.crt".to_string(), ByteString(cert.to_vec())), ("tls.key".to_string(), ByteString(key.to_vec()))]
-                .into(),
+            [
+                ("tls.crt".to_string(), ByteString(cert.to_vec())),
+                ("tls.key".to_string(), ByteString(key.to_vec())),
+            ]
+            .into(),
         ),
         ..Default::default()
     };

@@ -3,7 +3,9 @@
 use crate::harness::{Cluster, backend, service};
 
 fn ingress(name: &str, class: Option<&str>, rules: &str) -> String {
-    let class = class.map(|c| format!("  ingressClassName: {c}\n")).unwrap_or_default();
+    let class = class
+        .map(|c| format!("  ingressClassName: {c}\n"))
+        .unwrap_or_default();
     format!(
         "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: {name}\n  namespace: default\nspec:\n{class}  rules:\n{rules}"
     )
@@ -16,7 +18,10 @@ fn path(path: &str, path_type: &str, service: &str) -> String {
 }
 
 fn rule(host: &str, paths: &[String]) -> String {
-    format!("  - host: {host}\n    http:\n      paths:\n{}", paths.concat())
+    format!(
+        "  - host: \"{host}\"\n    http:\n      paths:\n{}",
+        paths.concat()
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,12 +47,22 @@ async fn host_and_path_routing() {
         .concat(),
     );
     let cluster = Cluster::start(&[
-        ("svc.json", &[service("svc-a", &a), service("svc-b", &b), service("svc-c", &c)].join("\n---\n")),
+        (
+            "svc.yaml",
+            &[
+                service("svc-a", &a),
+                service("svc-b", &b),
+                service("svc-c", &c),
+            ]
+            .join("\n---\n"),
+        ),
         ("ingress.yaml", &routes),
     ])
     .await;
 
-    cluster.eventually_http("a.example.com", "/", "host a routes to a", |r| r.from("a")).await;
+    cluster
+        .eventually_http("a.example.com", "/", "host a routes to a", |r| r.from("a"))
+        .await;
     assert!(cluster.http("b.example.com", "/x").await.from("b"));
     // A Host header with a port still matches.
     assert!(cluster.http("b.example.com:8080", "/x").await.from("b"));
@@ -62,10 +77,20 @@ async fn host_and_path_routing() {
     assert!(cluster.http("paths.example.com", "/bc").await.from("a"));
     // Exact matches only the exact path.
     assert!(cluster.http("paths.example.com", "/exact").await.from("c"));
-    assert!(cluster.http("paths.example.com", "/exact/more").await.from("a"));
+    assert!(
+        cluster
+            .http("paths.example.com", "/exact/more")
+            .await
+            .from("a")
+    );
     // ImplementationSpecific without metacharacters is a plain prefix.
     assert!(cluster.http("paths.example.com", "/impl").await.from("c"));
-    assert!(cluster.http("paths.example.com", "/implied").await.from("c"));
+    assert!(
+        cluster
+            .http("paths.example.com", "/implied")
+            .await
+            .from("c")
+    );
     // ...and with metacharacters a regular expression over the whole path.
     assert!(cluster.http("paths.example.com", "/re/42").await.from("b"));
     assert!(cluster.http("paths.example.com", "/re/abc").await.from("a"));
@@ -79,40 +104,109 @@ async fn default_backend_and_wildcard_hosts() {
         rule("*.wild.example.com", &[path("/", "Prefix", "svc-b")])
     );
     let cluster = Cluster::start(&[
-        ("svc.json", &[service("svc-a", &a), service("svc-b", &b)].join("\n---\n")),
+        (
+            "svc.yaml",
+            &[service("svc-a", &a), service("svc-b", &b)].join("\n---\n"),
+        ),
         ("ingress.yaml", &manifest),
     ])
     .await;
-    cluster.eventually_http("anything.test", "/any/path", "default backend serves unknown hosts", |r| r.from("a")).await;
+    cluster
+        .eventually_http(
+            "anything.test",
+            "/any/path",
+            "default backend serves unknown hosts",
+            |r| r.from("a"),
+        )
+        .await;
     assert!(cluster.http("one.wild.example.com", "/").await.from("b"));
-    // A wildcard matches exactly one label: deeper names fall through to the default backend.
-    assert!(cluster.http("two.one.wild.example.com", "/").await.from("a"));
+    // A wildcard matches exactly one label: deeper names are not routed by it (404, as in Contour).
+    assert_eq!(
+        cluster.http("two.one.wild.example.com", "/").await.status,
+        404
+    );
+    // Exact hosts not otherwise routed fall to the default backend.
+    assert!(cluster.http("wild.example.com", "/").await.from("a"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingress_class_filtering() {
     let (a, b, c) = (backend("a").await, backend("b").await, backend("c").await);
     let cluster = Cluster::start(&[
-        ("svc.json", &[service("svc-a", &a), service("svc-b", &b), service("svc-c", &c)].join("\n---\n")),
-        ("none.yaml", &ingress("none", None, &rule("none.example.com", &[path("/", "Prefix", "svc-a")]))),
-        ("ours.yaml", &ingress("ours", Some("sesame"), &rule("ours.example.com", &[path("/", "Prefix", "svc-b")]))),
-        ("other.yaml", &ingress("other", Some("nginx"), &rule("other.example.com", &[path("/", "Prefix", "svc-c")]))),
+        (
+            "svc.yaml",
+            &[
+                service("svc-a", &a),
+                service("svc-b", &b),
+                service("svc-c", &c),
+            ]
+            .join("\n---\n"),
+        ),
+        (
+            "none.yaml",
+            &ingress(
+                "none",
+                None,
+                &rule("none.example.com", &[path("/", "Prefix", "svc-a")]),
+            ),
+        ),
+        (
+            "ours.yaml",
+            &ingress(
+                "ours",
+                Some("sesame"),
+                &rule("ours.example.com", &[path("/", "Prefix", "svc-b")]),
+            ),
+        ),
+        (
+            "other.yaml",
+            &ingress(
+                "other",
+                Some("nginx"),
+                &rule("other.example.com", &[path("/", "Prefix", "svc-c")]),
+            ),
+        ),
     ])
     .await;
-    cluster.eventually_http("none.example.com", "/", "no class is served", |r| r.from("a")).await;
+    cluster
+        .eventually_http("none.example.com", "/", "no class is served", |r| {
+            r.from("a")
+        })
+        .await;
     assert!(cluster.http("ours.example.com", "/").await.from("b"));
     assert_eq!(cluster.http("other.example.com", "/").await.status, 404);
 
     // With --ingress-class-name, only that class is served.
     let cluster = Cluster::start_with(
         &[
-            ("svc.json", &[service("svc-a", &a), service("svc-c", &c)].join("\n---\n")),
-            ("none.yaml", &ingress("none", None, &rule("none.example.com", &[path("/", "Prefix", "svc-a")]))),
-            ("other.yaml", &ingress("other", Some("nginx"), &rule("other.example.com", &[path("/", "Prefix", "svc-c")]))),
+            (
+                "svc.yaml",
+                &[service("svc-a", &a), service("svc-c", &c)].join("\n---\n"),
+            ),
+            (
+                "none.yaml",
+                &ingress(
+                    "none",
+                    None,
+                    &rule("none.example.com", &[path("/", "Prefix", "svc-a")]),
+                ),
+            ),
+            (
+                "other.yaml",
+                &ingress(
+                    "other",
+                    Some("nginx"),
+                    &rule("other.example.com", &[path("/", "Prefix", "svc-c")]),
+                ),
+            ),
         ],
         &["--ingress-class-name", "nginx"],
     )
     .await;
-    cluster.eventually_http("other.example.com", "/", "the named class is served", |r| r.from("c")).await;
+    cluster
+        .eventually_http("other.example.com", "/", "the named class is served", |r| {
+            r.from("c")
+        })
+        .await;
     assert_eq!(cluster.http("none.example.com", "/").await.status, 404);
 }

@@ -7,7 +7,9 @@ fn tls_ingress(name: &str, annotations: &str, hosts: &[(&str, &str, &str)]) -> S
     let mut tls = String::new();
     let mut rules = String::new();
     for (host, secret, svc) in hosts {
-        tls.push_str(&format!("  - hosts: [\"{host}\"]\n    secretName: {secret}\n"));
+        tls.push_str(&format!(
+            "  - hosts: [\"{host}\"]\n    secretName: {secret}\n"
+        ));
         rules.push_str(&format!(
             "  - host: {host}\n    http:\n      paths:\n      - path: /\n        pathType: Prefix\n        backend:\n          service:\n            name: {svc}\n            port:\n              number: 80\n"
         ));
@@ -22,17 +24,32 @@ async fn each_host_gets_its_own_certificate() {
     let (a, b) = (backend("a").await, backend("b").await);
     let pki = Pki::new();
     let cluster = Cluster::start(&[
-        ("svc.json", &[service("svc-a", &a), service("svc-b", &b)].join("\n---\n")),
+        (
+            "svc.yaml",
+            &[service("svc-a", &a), service("svc-b", &b)].join("\n---\n"),
+        ),
         ("secret-a.json", &pki.secret("cert-a", &["a.tls.test"])),
         ("secret-b.json", &pki.secret("cert-b", &["b.tls.test"])),
         (
             "ingress.yaml",
-            &tls_ingress("tls", "    {}\n", &[("a.tls.test", "cert-a", "svc-a"), ("b.tls.test", "cert-b", "svc-b")]),
+            &tls_ingress(
+                "tls",
+                "    {}\n",
+                &[
+                    ("a.tls.test", "cert-a", "svc-a"),
+                    ("b.tls.test", "cert-b", "svc-b"),
+                ],
+            ),
         ),
     ])
     .await;
     let ca = pki.ca_pem.as_bytes();
-    let reply = loop_until(|| cluster.https("a.tls.test", "/", ca), |r| r.from("a"), &cluster).await;
+    let reply = loop_until(
+        || cluster.https("a.tls.test", "/", ca),
+        |r| r.from("a"),
+        &cluster,
+    )
+    .await;
     assert_eq!(reply.server_names, vec!["a.tls.test".to_string()]);
     let reply = cluster.https("b.tls.test", "/", ca).await;
     assert!(reply.from("b"), "{reply:?}");
@@ -46,8 +63,14 @@ async fn force_ssl_redirect_and_allow_http() {
     let (a, b) = (backend("a").await, backend("b").await);
     let pki = Pki::new();
     let cluster = Cluster::start(&[
-        ("svc.json", &[service("svc-a", &a), service("svc-b", &b)].join("\n---\n")),
-        ("secret.json", &pki.secret("cert", &["redirect.test", "nohttp.test"])),
+        (
+            "svc.yaml",
+            &[service("svc-a", &a), service("svc-b", &b)].join("\n---\n"),
+        ),
+        (
+            "secret.json",
+            &pki.secret("cert", &["redirect.test", "nohttp.test"]),
+        ),
         (
             "redirect.yaml",
             &tls_ingress(
@@ -58,14 +81,26 @@ async fn force_ssl_redirect_and_allow_http() {
         ),
         (
             "nohttp.yaml",
-            &tls_ingress("nohttp", "    kubernetes.io/ingress.allow-http: \"false\"\n", &[("nohttp.test", "cert", "svc-b")]),
+            &tls_ingress(
+                "nohttp",
+                "    kubernetes.io/ingress.allow-http: \"false\"\n",
+                &[("nohttp.test", "cert", "svc-b")],
+            ),
         ),
     ])
     .await;
     let reply = cluster
-        .eventually_http("redirect.test", "/some/path?q=1&r=2", "plain HTTP is redirected", |r| r.status == 301)
+        .eventually_http(
+            "redirect.test",
+            "/some/path?q=1&r=2",
+            "plain HTTP is redirected",
+            |r| r.status == 301,
+        )
         .await;
-    assert_eq!(reply.location.as_deref(), Some("https://redirect.test/some/path?q=1&r=2"));
+    assert_eq!(
+        reply.location.as_deref(),
+        Some("https://redirect.test/some/path?q=1&r=2")
+    );
     let ca = pki.ca_pem.as_bytes();
     assert!(cluster.https("redirect.test", "/", ca).await.from("a"));
     // allow-http false: no plain-HTTP route at all, HTTPS still served.
@@ -80,17 +115,35 @@ async fn broken_secret_leaves_other_hosts_serving() {
     let (cert, _) = pki.leaf(&["bad.tls.test"]);
     let (_, other_key) = pki.leaf(&["bad.tls.test"]);
     let cluster = Cluster::start(&[
-        ("svc.json", &[service("svc-a", &a), service("svc-b", &b)].join("\n---\n")),
+        (
+            "svc.yaml",
+            &[service("svc-a", &a), service("svc-b", &b)].join("\n---\n"),
+        ),
         ("good.json", &pki.secret("good", &["good.tls.test"])),
-        ("bad.json", &crate::harness::tls_secret("bad", cert.as_bytes(), other_key.as_bytes())),
+        (
+            "bad.json",
+            &crate::harness::tls_secret("bad", cert.as_bytes(), other_key.as_bytes()),
+        ),
         (
             "ingress.yaml",
-            &tls_ingress("mixed", "    {}\n", &[("good.tls.test", "good", "svc-a"), ("bad.tls.test", "bad", "svc-b")]),
+            &tls_ingress(
+                "mixed",
+                "    {}\n",
+                &[
+                    ("good.tls.test", "good", "svc-a"),
+                    ("bad.tls.test", "bad", "svc-b"),
+                ],
+            ),
         ),
     ])
     .await;
     let ca = pki.ca_pem.as_bytes();
-    loop_until(|| cluster.https("good.tls.test", "/", ca), |r| r.from("a"), &cluster).await;
+    loop_until(
+        || cluster.https("good.tls.test", "/", ca),
+        |r| r.from("a"),
+        &cluster,
+    )
+    .await;
     // The host whose key does not match its certificate gets no TLS, says why, and keeps plain HTTP.
     assert!(cluster.https("bad.tls.test", "/", ca).await.status == 0);
     assert!(cluster.http("bad.tls.test", "/").await.from("b"));
