@@ -9,6 +9,7 @@ mod harness;
 use std::time::Duration;
 
 use envoy_types::pb::envoy::config::cluster::v3::Cluster as ClusterProto;
+use envoy_types::pb::envoy::config::endpoint::v3::ClusterLoadAssignment;
 use envoy_types::pb::envoy::config::listener::v3::Listener;
 use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
@@ -16,6 +17,7 @@ use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, Discovery
 use prost::Message;
 use tokio_stream::StreamExt;
 
+const ENDPOINTS: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
 const CLUSTER: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
 const LISTENER: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
 const ROUTE: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
@@ -153,4 +155,122 @@ async fn manifests_reach_an_ads_client_and_status() {
     let broken = find("broken").expect("broken status");
     assert_eq!(broken["current"], "invalid");
     assert_eq!(broken["errors"][0]["reason"], "InvalidHostname");
+}
+
+fn slice(ip: &str) -> String {
+    format!(
+        "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: web-1, namespace: shop, labels: {{kubernetes.io/service-name: web}}}}\naddressType: IPv4\nendpoints: [{{addresses: [\"{ip}\"], conditions: {{ready: true}}}}]\nports: [{{name: http, port: 8080, protocol: TCP}}]\n"
+    )
+}
+
+fn secret(value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: unrelated, namespace: shop}}\ntype: Opaque\nstringData: {{key: \"{value}\"}}\n"
+    )
+}
+
+async fn metric(cluster: &harness::Cluster, name: &str) -> f64 {
+    let reply = harness::get_plain(cluster.ports.metrics, "127.0.0.1", "/metrics")
+        .await
+        .unwrap_or_default();
+    reply
+        .body
+        .lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+fn endpoint_ips(response: &DiscoveryResponse) -> Vec<String> {
+    response
+        .resources
+        .iter()
+        .map(|a| ClusterLoadAssignment::decode(a.value.as_slice()).expect("assignment"))
+        .flat_map(|cla| cla.endpoints.into_iter().flat_map(|l| l.lb_endpoints))
+        .filter_map(|e| match e.host_identifier {
+            Some(
+                envoy_types::pb::envoy::config::endpoint::v3::lb_endpoint::HostIdentifier::Endpoint(
+                    ep,
+                ),
+            ) => ep.address,
+            _ => None,
+        })
+        .filter_map(|a| match a.address {
+            Some(envoy_types::pb::envoy::config::core::v3::address::Address::SocketAddress(sa)) => {
+                Some(sa.address)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoint_changes_skip_the_build_and_unreferenced_objects_cost_nothing() {
+    let cluster = harness::Cluster::sesame_only(
+        &[
+            ("objects.yaml", MANIFESTS),
+            ("slice.yaml", &slice("10.0.0.1")),
+            ("secret.yaml", &secret("one")),
+        ],
+        &[],
+    );
+    let endpoint = format!("http://127.0.0.1:{}", cluster.ports.xds);
+    let mut client = None;
+    for _ in 0..200 {
+        if let Ok(c) = AggregatedDiscoveryServiceClient::connect(endpoint.clone()).await {
+            client = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut client =
+        client.unwrap_or_else(|| panic!("xDS server never listened\n{}", cluster.logs()));
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let mut responses = client
+        .stream_aggregated_resources(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .expect("ADS stream")
+        .into_inner();
+    let mut next = async || -> DiscoveryResponse {
+        tokio::time::timeout(Duration::from_secs(20), responses.next())
+            .await
+            .expect("a response in time")
+            .expect("stream open")
+            .expect("response ok")
+    };
+    request(&tx, ENDPOINTS, &["shop/web/http"], None).await;
+    let first = next().await;
+    assert_eq!(endpoint_ips(&first), vec!["10.0.0.1".to_string()]);
+    request(&tx, ENDPOINTS, &["shop/web/http"], Some(&first)).await;
+    assert_eq!(metric(&cluster, "sesame_dagrebuild_total").await, 1.0);
+
+    // A Secret nothing references changes, then the Service's endpoints change.
+    cluster.write("secret.yaml", &secret("two"));
+    cluster.write("slice.yaml", &slice("10.0.0.2"));
+    let second = next().await;
+    assert_eq!(endpoint_ips(&second), vec!["10.0.0.2".to_string()]);
+    assert_ne!(second.version_info, first.version_info);
+    // EDS changed without a build; the unreferenced Secret rebuilt nothing.
+    assert_eq!(
+        metric(&cluster, "sesame_eds_update_total").await,
+        1.0,
+        "{}",
+        cluster.logs()
+    );
+    assert_eq!(
+        metric(&cluster, "sesame_dagrebuild_total").await,
+        1.0,
+        "{}",
+        cluster.logs()
+    );
+
+    // A referenced object does rebuild.
+    let edited = MANIFESTS.replace("targetPort: 8080", "targetPort: 9090");
+    cluster.write("objects.yaml", &edited);
+    let rebuilt = harness::eventually(Duration::from_secs(20), || async {
+        metric(&cluster, "sesame_dagrebuild_total").await == 2.0
+    })
+    .await;
+    assert!(rebuilt, "{}", cluster.logs());
 }

@@ -1,0 +1,113 @@
+//! The command line as a user meets it: bad flags and config files fail at start, naming what
+//! is wrong; `bootstrap` and `version` print what they should.
+#![allow(missing_docs)]
+
+use std::process::{Command, Output};
+
+fn sesame(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sesame"))
+        .args(args)
+        .output()
+        .expect("run sesame")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn bad_flag_value_names_the_flag() {
+    let dir = tempfile::tempdir().expect("dir");
+    let dir = dir.path().to_str().expect("utf-8 path");
+    for (flag, value) in [
+        ("--xds-port", "eighty"),
+        ("--xds-address", "not-an-ip"),
+        ("--holdoff-delay", "soon"),
+    ] {
+        let out = sesame(&["serve", "--insecure", "--manifests", dir, flag, value]);
+        assert!(!out.status.success(), "{flag} {value} was accepted");
+        assert!(stderr(&out).contains(flag), "{flag}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn config_file_with_unknown_key_or_bad_value_stops_start_up() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("sesame.yaml");
+    let manifests = dir.path().to_str().expect("utf-8 path");
+    std::fs::write(&config, "incluster: false\nnotAKey: 1\n").expect("write");
+    let out = sesame(&[
+        "serve",
+        "--insecure",
+        "--manifests",
+        manifests,
+        "-c",
+        config.to_str().expect("path"),
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("notAKey"), "{}", stderr(&out));
+
+    std::fs::write(&config, "tls:\n  minimum-protocol-version: \"0.9\"\n").expect("write");
+    let out = sesame(&[
+        "serve",
+        "--insecure",
+        "--manifests",
+        manifests,
+        "-c",
+        config.to_str().expect("path"),
+    ]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("tls.minimum-protocol-version") && err.contains("0.9"),
+        "{err}"
+    );
+}
+
+#[test]
+fn serve_without_insecure_is_refused_until_mtls_exists() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = sesame(&["serve", "--manifests", dir.path().to_str().expect("path")]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--insecure"), "{}", stderr(&out));
+}
+
+#[test]
+fn bootstrap_to_stdout_points_envoy_at_sesame() {
+    let out = sesame(&[
+        "bootstrap",
+        "-",
+        "--xds-address",
+        "10.1.2.3",
+        "--xds-port",
+        "9999",
+        "--admin-port",
+        "9101",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bootstrap is JSON");
+    assert_eq!(json["dynamic_resources"]["ads_config"]["api_type"], "GRPC");
+    let text = json.to_string();
+    assert!(
+        text.contains("10.1.2.3") && text.contains("9999") && text.contains("9101"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bootstrap_rejects_an_unknown_dns_family() {
+    let out = sesame(&["bootstrap", "-", "--dns-lookup-family", "v5"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--dns-lookup-family"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn version_prints_the_version() {
+    let out = sesame(&["version"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
