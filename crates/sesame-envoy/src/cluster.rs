@@ -16,7 +16,6 @@ use crate::proto::{self, u32_value};
 pub const HTTP_PROTOCOL_OPTIONS: &str = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 
 /// The name of Envoy's TLS transport socket.
-pub(crate) const TLS_TRANSPORT_SOCKET: &str = "envoy.transport_sockets.tls";
 
 /// How long Envoy waits for an upstream connection (Contour's default).
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -87,12 +86,7 @@ fn upstream_tls(alpn: &[&str]) -> core_v3::TransportSocket {
         }),
         ..Default::default()
     };
-    core_v3::TransportSocket {
-        name: TLS_TRANSPORT_SOCKET.to_string(),
-        config_type: Some(core_v3::transport_socket::ConfigType::TypedConfig(
-            proto::any(&context),
-        )),
-    }
+    proto::tls_transport_socket(&context)
 }
 
 /// One DEFAULT-priority threshold with only the limits the Service sets; `None` when it sets none.

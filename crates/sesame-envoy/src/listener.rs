@@ -17,7 +17,6 @@ use envoy_types::pb::google::protobuf::Any;
 use sesame_dag::Dag;
 use sesame_dag::dag::{SecureVirtualHost, TlsVersion};
 
-use crate::cluster::TLS_TRANSPORT_SOCKET;
 use crate::route::{HTTP_ROUTE_CONFIG, https_route_config_name};
 use crate::{TranslateConfig, proto};
 
@@ -135,12 +134,7 @@ fn downstream_tls(vhost: &SecureVirtualHost) -> core_v3::TransportSocket {
         }),
         ..Default::default()
     };
-    core_v3::TransportSocket {
-        name: TLS_TRANSPORT_SOCKET.to_string(),
-        config_type: Some(core_v3::transport_socket::ConfigType::TypedConfig(
-            proto::any(&context),
-        )),
-    }
+    proto::tls_transport_socket(&context)
 }
 
 /// Envoy's name for a TLS version.

@@ -68,3 +68,16 @@ pub(crate) fn socket_address(ip: String, port: u32) -> core_v3::Address {
 pub(crate) fn listener_address(addr: SocketAddr) -> core_v3::Address {
     socket_address(addr.ip().to_string(), u32::from(addr.port()))
 }
+
+/// The name of Envoy's TLS transport socket.
+pub(crate) const TLS_TRANSPORT_SOCKET: &str = "envoy.transport_sockets.tls";
+
+/// A TLS transport socket carrying `context` (an upstream or downstream TLS context).
+pub(crate) fn tls_transport_socket<T: Message + Name>(context: &T) -> core_v3::TransportSocket {
+    core_v3::TransportSocket {
+        name: TLS_TRANSPORT_SOCKET.to_string(),
+        config_type: Some(core_v3::transport_socket::ConfigType::TypedConfig(any(
+            context,
+        ))),
+    }
+}

@@ -7,6 +7,7 @@ use envoy_types::pb::envoy::config::core::v3 as core_v3;
 use envoy_types::pb::envoy::config::route::v3 as route_v3;
 use envoy_types::pb::envoy::r#type::matcher::v3 as matcher_v3;
 use envoy_types::pb::google::protobuf::Any;
+use prost::Message;
 use sesame_dag::Dag;
 use sesame_dag::dag::{
     Forward, HeaderMatch, HeaderValueMatch, PathMatch, RetryPolicy, Route, RouteAction, Timeout,
@@ -31,14 +32,34 @@ pub fn https_route_config_name(hostname: &str) -> String {
 /// even when it has no virtual hosts.
 pub fn route_configurations(dag: &Dag) -> BTreeMap<String, Any> {
     let mut out = BTreeMap::new();
-    let http = route_configuration(HTTP_ROUTE_CONFIG.to_string(), dag.http.values());
-    out.insert(HTTP_ROUTE_CONFIG.to_string(), proto::any(&http));
+    let http = encoded_route_configuration(HTTP_ROUTE_CONFIG.to_string(), dag.http.values());
+    out.insert(HTTP_ROUTE_CONFIG.to_string(), http);
     for (hostname, secure) in &dag.https {
         let name = https_route_config_name(hostname);
-        let rc = route_configuration(name.clone(), std::iter::once(&secure.virtual_host));
-        out.insert(name, proto::any(&rc));
+        let rc = encoded_route_configuration(name.clone(), std::iter::once(&secure.virtual_host));
+        out.insert(name, rc);
     }
     out
+}
+
+/// The field number of `RouteConfiguration.virtual_hosts`.
+const VIRTUAL_HOSTS_FIELD: u32 = 2;
+
+/// [`route_configuration`], encoded one virtual host at a time: the same message once decoded,
+/// without ever holding every virtual host's proto in memory at once (at 10 000 hosts that
+/// intermediate is tens of megabytes, and encoding it whole re-walks it for lengths).
+pub fn encoded_route_configuration<'a>(
+    name: String,
+    virtual_hosts: impl IntoIterator<Item = &'a VirtualHost>,
+) -> Any {
+    let mut value = route_configuration(name, std::iter::empty()).encode_to_vec();
+    for vhost in virtual_hosts {
+        prost::encoding::message::encode(VIRTUAL_HOSTS_FIELD, &virtual_host(vhost), &mut value);
+    }
+    Any {
+        type_url: <route_v3::RouteConfiguration as prost::Name>::type_url(),
+        value,
+    }
 }
 
 /// A RouteConfiguration holding these virtual hosts. The port of the `Host` header is ignored

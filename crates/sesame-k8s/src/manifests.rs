@@ -13,7 +13,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use notify::event::{AccessKind, AccessMode};
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind};
 use notify::{Event, EventKind, RecursiveMode, Watcher};
 use sesame_dag::snapshot::Change;
 use tokio::sync::mpsc;
@@ -24,8 +24,10 @@ pub use crate::source::SourceEvent;
 pub use parse::{Format, ParseError};
 pub use state::{ManifestState, manifest_format};
 
-/// How long the file system must stay quiet before a burst of events is processed.
-pub const DEBOUNCE: Duration = Duration::from_millis(50);
+/// How long the file system must stay quiet, once every file written in a burst has been
+/// closed, before the burst is processed: just long enough to gather events that arrive
+/// together (a rename and the delete of its source, several files copied at once).
+pub const DEBOUNCE: Duration = Duration::from_millis(2);
 
 /// The longest a burst is held back: under a steady stream of writes, changes still go out.
 pub const MAX_DELAY: Duration = Duration::from_millis(500);
@@ -151,6 +153,8 @@ pub async fn run(dirs: Vec<PathBuf>, tx: mpsc::Sender<SourceEvent>) -> Result<()
 struct Burst {
     paths: BTreeSet<PathBuf>,
     rescan_all: bool,
+    /// Files created or modified and not yet closed: reading them now could see half a write.
+    writing: BTreeSet<PathBuf>,
 }
 
 impl Burst {
@@ -167,17 +171,31 @@ impl Burst {
             self.rescan_all = true;
         }
         match event.kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+                for path in &event.paths {
+                    self.writing.remove(path);
+                }
+            }
             // Opening and reading (ours included) change nothing.
-            EventKind::Access(AccessKind::Close(AccessMode::Write)) => {}
             EventKind::Access(_) => return,
+            EventKind::Create(CreateKind::File)
+            | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => {
+                self.writing.extend(event.paths.iter().cloned());
+            }
             _ => {}
         }
         self.paths.extend(event.paths);
     }
+
+    /// Whether every file written in this burst has been closed (a rename or delete needs no
+    /// wait). Watchers that report no close events never settle, and wait for [`MAX_DELAY`].
+    fn settled(&self) -> bool {
+        self.writing.is_empty()
+    }
 }
 
-/// Waits for an event, then for the file system to stay quiet for `debounce` (at most
-/// [`MAX_DELAY`] in all). `None` when the watcher is gone.
+/// Waits for an event, then until every file written has been closed and the file system has
+/// stayed quiet for `debounce` (at most [`MAX_DELAY`] in all). `None` when the watcher is gone.
 async fn next_burst(
     events: &mut mpsc::UnboundedReceiver<notify::Result<Event>>,
     debounce: Duration,
@@ -186,7 +204,11 @@ async fn next_burst(
     burst.add(events.recv().await?);
     let deadline = Instant::now() + MAX_DELAY;
     loop {
-        let until = (Instant::now() + debounce).min(deadline);
+        let until = if burst.settled() {
+            (Instant::now() + debounce).min(deadline)
+        } else {
+            deadline
+        };
         match tokio::time::timeout_at(until, events.recv()).await {
             Ok(Some(event)) => burst.add(event),
             Ok(None) | Err(_) => return Some(burst),

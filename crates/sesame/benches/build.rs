@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 use sesame_dag::{BuildConfig, Change, NamespacedName, Snapshot, build};
 use sesame_envoy::{TranslateConfig, translate};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]

@@ -37,6 +37,30 @@ fn memory_mib(pid: u32) -> (f64, f64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
+/// Milliseconds since the Unix epoch.
+fn unix_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+        * 1e3
+}
+
+/// The value of the first line starting with `prefix` (then a space) at `path` on `port`.
+async fn stat(port: u16, path: &str, prefix: &str) -> f64 {
+    let reply = harness::get_plain(port, "127.0.0.1", path)
+        .await
+        .unwrap_or_default();
+    reply
+        .body
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(prefix)
+                .and_then(|rest| rest.trim().parse().ok())
+        })
+        .unwrap_or(f64::NAN)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -104,11 +128,14 @@ async fn latency(n: usize, samples: usize) {
         })
         .await;
     let mut results = Vec::with_capacity(samples);
+    let mut sesame_share = Vec::with_capacity(samples);
+    let mut envoy_applied = Vec::with_capacity(samples);
     for s in 0..samples {
         // Space changes out so that each one is isolated, as a user's edit is.
         tokio::time::sleep(Duration::from_millis(700)).await;
         let target = if s % 2 == 0 { "probe-b" } else { "probe-a" };
         let started = Instant::now();
+        let wall = unix_ms();
         cluster.write("probe.yaml", &probe(target));
         loop {
             let reply = cluster.http("probe.bench.example.com", "/").await;
@@ -123,14 +150,33 @@ async fn latency(n: usize, samples: usize) {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         results.push(started.elapsed());
+        let built = stat(
+            cluster.ports.metrics,
+            "/metrics",
+            "sesame_dagrebuild_timestamp",
+        )
+        .await
+            * 1e3;
+        let applied = stat(
+            cluster.ports.admin,
+            "/stats?filter=^http.ingress_http.rds.ingress_http.update_time$",
+            "http.ingress_http.rds.ingress_http.update_time:",
+        )
+        .await;
+        sesame_share.push(Duration::from_secs_f64(((built - wall) / 1e3).max(0.0)));
+        envoy_applied.push(Duration::from_secs_f64(((applied - wall) / 1e3).max(0.0)));
     }
     results.sort();
+    sesame_share.sort();
+    envoy_applied.sort();
     println!(
-        "| {n} | {samples} | {} | {} | {} | {} |",
+        "| {n} | {samples} | {} | {} | {} | {} | {} | {} |",
         ms(percentile(&results, 0.5)),
         ms(percentile(&results, 0.9)),
         ms(percentile(&results, 0.99)),
-        ms(results[0])
+        ms(results[0]),
+        ms(percentile(&sesame_share, 0.5)),
+        ms(percentile(&envoy_applied, 0.5)),
     );
 }
 
@@ -146,8 +192,10 @@ async fn main() {
         rss(n).await;
     }
     println!("\n### Manifest write → Envoy routing the new backend (isolated changes)\n");
-    println!("| N Ingresses | samples | p50 | p90 | p99 | min |");
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!(
+        "| N Ingresses | samples | p50 | p90 | p99 | min | write → Sesame built (p50) | write → Envoy applied RDS (p50) |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     let samples = std::env::var("SESAME_BENCH_LATENCY_SAMPLES")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -71,36 +71,51 @@ async fn request(
     tx.send(request).await.expect("send request");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn manifests_reach_an_ads_client_and_status() {
-    let cluster = harness::Cluster::sesame_only(&[("objects.yaml", MANIFESTS)], &[]);
-    let endpoint = format!("http://127.0.0.1:{}", cluster.ports.xds);
-    let mut client = None;
-    for _ in 0..200 {
-        if let Ok(c) = AggregatedDiscoveryServiceClient::connect(endpoint.clone()).await {
-            client = Some(c);
-            break;
+/// An ADS stream to the Sesame of `cluster`: a sender of requests and a function awaiting the
+/// next response.
+struct Ads {
+    tx: tokio::sync::mpsc::Sender<DiscoveryRequest>,
+    responses: tonic::Streaming<DiscoveryResponse>,
+}
+
+impl Ads {
+    async fn connect(cluster: &harness::Cluster) -> Ads {
+        let endpoint = format!("http://127.0.0.1:{}", cluster.ports.xds);
+        let mut client = None;
+        for _ in 0..200 {
+            if let Ok(c) = AggregatedDiscoveryServiceClient::connect(endpoint.clone()).await {
+                client = Some(c);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut client =
+            client.unwrap_or_else(|| panic!("xDS server never listened\n{}", cluster.logs()));
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let responses = client
+            .stream_aggregated_resources(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+            .expect("ADS stream")
+            .into_inner();
+        Ads { tx, responses }
     }
-    let mut client =
-        client.unwrap_or_else(|| panic!("xDS server never listened\n{}", cluster.logs()));
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    let mut responses = client
-        .stream_aggregated_resources(tokio_stream::wrappers::ReceiverStream::new(rx))
-        .await
-        .expect("ADS stream")
-        .into_inner();
-    let mut next = async || -> DiscoveryResponse {
-        tokio::time::timeout(Duration::from_secs(20), responses.next())
+
+    async fn next(&mut self) -> DiscoveryResponse {
+        tokio::time::timeout(Duration::from_secs(20), self.responses.next())
             .await
             .expect("a response in time")
             .expect("stream open")
             .expect("response ok")
-    };
+    }
+}
 
-    request(&tx, CLUSTER, &[], None).await;
-    let clusters = next().await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifests_reach_an_ads_client_and_status() {
+    let cluster = harness::Cluster::sesame_only(&[("objects.yaml", MANIFESTS)], &[]);
+    let mut ads = Ads::connect(&cluster).await;
+
+    request(&ads.tx, CLUSTER, &[], None).await;
+    let clusters = ads.next().await;
     assert_eq!(clusters.type_url, CLUSTER);
     let names: Vec<String> = clusters
         .resources
@@ -112,10 +127,10 @@ async fn manifests_reach_an_ads_client_and_status() {
         })
         .collect();
     assert_eq!(names, vec!["shop/web/80/da39a3ee5e".to_string()]);
-    request(&tx, CLUSTER, &[], Some(&clusters)).await;
+    request(&ads.tx, CLUSTER, &[], Some(&clusters)).await;
 
-    request(&tx, LISTENER, &[], None).await;
-    let listeners = next().await;
+    request(&ads.tx, LISTENER, &[], None).await;
+    let listeners = ads.next().await;
     assert_eq!(listeners.type_url, LISTENER);
     let mut names: Vec<String> = listeners
         .resources
@@ -127,10 +142,10 @@ async fn manifests_reach_an_ads_client_and_status() {
         names,
         vec!["ingress_http".to_string(), "stats-health".to_string()]
     );
-    request(&tx, LISTENER, &[], Some(&listeners)).await;
+    request(&ads.tx, LISTENER, &[], Some(&listeners)).await;
 
-    request(&tx, ROUTE, &["ingress_http"], None).await;
-    let routes = next().await;
+    request(&ads.tx, ROUTE, &["ingress_http"], None).await;
+    let routes = ads.next().await;
     let config = RouteConfiguration::decode(routes.resources[0].value.as_slice())
         .expect("route configuration");
     let domains: Vec<&str> = config
@@ -215,40 +230,17 @@ async fn endpoint_changes_skip_the_build_and_unreferenced_objects_cost_nothing()
         ],
         &[],
     );
-    let endpoint = format!("http://127.0.0.1:{}", cluster.ports.xds);
-    let mut client = None;
-    for _ in 0..200 {
-        if let Ok(c) = AggregatedDiscoveryServiceClient::connect(endpoint.clone()).await {
-            client = Some(c);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut client =
-        client.unwrap_or_else(|| panic!("xDS server never listened\n{}", cluster.logs()));
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    let mut responses = client
-        .stream_aggregated_resources(tokio_stream::wrappers::ReceiverStream::new(rx))
-        .await
-        .expect("ADS stream")
-        .into_inner();
-    let mut next = async || -> DiscoveryResponse {
-        tokio::time::timeout(Duration::from_secs(20), responses.next())
-            .await
-            .expect("a response in time")
-            .expect("stream open")
-            .expect("response ok")
-    };
-    request(&tx, ENDPOINTS, &["shop/web/http"], None).await;
-    let first = next().await;
+    let mut ads = Ads::connect(&cluster).await;
+    request(&ads.tx, ENDPOINTS, &["shop/web/http"], None).await;
+    let first = ads.next().await;
     assert_eq!(endpoint_ips(&first), vec!["10.0.0.1".to_string()]);
-    request(&tx, ENDPOINTS, &["shop/web/http"], Some(&first)).await;
+    request(&ads.tx, ENDPOINTS, &["shop/web/http"], Some(&first)).await;
     assert_eq!(metric(&cluster, "sesame_dagrebuild_total").await, 1.0);
 
     // A Secret nothing references changes, then the Service's endpoints change.
     cluster.write("secret.yaml", &secret("two"));
     cluster.write("slice.yaml", &slice("10.0.0.2"));
-    let second = next().await;
+    let second = ads.next().await;
     assert_eq!(endpoint_ips(&second), vec!["10.0.0.2".to_string()]);
     assert_ne!(second.version_info, first.version_info);
     // EDS changed without a build; the unreferenced Secret rebuilt nothing.

@@ -384,3 +384,23 @@ fn long_vhost_names_are_shortened() {
     let vh = virtual_host(&vhost(&long, Vec::new()));
     assert_eq!((vh.name, vh.domains), (name, vec![long]));
 }
+
+#[test]
+fn encoded_route_configuration_decodes_to_the_whole_message() {
+    use prost::Message;
+    let hosts: Vec<VirtualHost> = (0..3)
+        .map(|i| VirtualHost {
+            hostname: format!("h{i}.example.com"),
+            routes: vec![],
+        })
+        .collect();
+    let whole = route_configuration("ingress_http".to_string(), hosts.iter());
+    let any = encoded_route_configuration("ingress_http".to_string(), hosts.iter());
+    assert_eq!(
+        any.type_url,
+        "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
+    );
+    let decoded = route_v3::RouteConfiguration::decode(any.value.as_slice()).unwrap();
+    assert_eq!(decoded, whole);
+    assert_eq!(decoded.virtual_hosts.len(), 3);
+}

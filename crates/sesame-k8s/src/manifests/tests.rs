@@ -350,3 +350,39 @@ async fn kubernetes_volume_data_swap() {
     fs::remove_dir_all(d.join("..v1")).expect("cleanup");
     model.wait_for(&["Service default/a:81"]).await;
 }
+
+#[tokio::test]
+async fn a_file_still_being_written_is_not_read_until_it_is_closed() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("svc.yaml");
+    fs::write(
+        &path,
+        format!("{}---\n{}", service_yaml("a", 80), service_yaml("b", 81)),
+    )
+    .unwrap();
+    let mut model = Model::start(&[dir.path()]).await;
+    assert_eq!(
+        model.summary(),
+        vec!["Service default/a:80", "Service default/b:81"]
+    );
+
+    // An editor rewrites the file in place: truncate, write the first half, pause.
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    file.write_all(service_yaml("a", 90).as_bytes()).unwrap();
+    file.flush().unwrap();
+    // Reading now would see `b` gone. Nothing may be sent while the file is open.
+    let early = timeout(Duration::from_millis(300), model.rx.recv()).await;
+    assert!(early.is_err(), "read a half-written file: {early:?}");
+
+    file.write_all(format!("---\n{}", service_yaml("b", 91)).as_bytes())
+        .unwrap();
+    drop(file);
+    model
+        .wait_for(&["Service default/a:90", "Service default/b:91"])
+        .await;
+}
