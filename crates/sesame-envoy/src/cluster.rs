@@ -15,8 +15,6 @@ use crate::proto::{self, u32_value};
 /// The key of the upstream HTTP protocol options in `typed_extension_protocol_options`.
 pub const HTTP_PROTOCOL_OPTIONS: &str = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 
-/// The name of Envoy's TLS transport socket.
-
 /// How long Envoy waits for an upstream connection (Contour's default).
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
