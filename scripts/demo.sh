@@ -22,7 +22,7 @@ python3 scripts/echo_server.py echo-b 18082 & pids+=($!)
   --http-address 127.0.0.1 2>"$work/sesame.log" & pids+=($!)
 "$sesame" bootstrap "$work/envoy.json" --xds-address 127.0.0.1 --xds-port 8001 --admin-port 9001
 .venv/bin/envoy -c "$work/envoy.json" --service-cluster sesame --service-node demo \
-  --disable-hot-restart --log-level warn 2>"$work/envoy.log" & pids+=($!)
+  --disable-hot-restart --log-level warn >"$work/envoy.log" 2>&1 & pids+=($!)
 
 for _ in $(seq 1 100); do
   curl -fsS -o /dev/null http://127.0.0.1:8002/ready 2>/dev/null && break
