@@ -10,7 +10,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use thiserror::Error;
 
 use crate::dag::{CircuitBreakers, RetryPolicy, Timeout, TlsVersion, UpstreamProtocol};
-use crate::object::ObjectKey;
 
 mod duration;
 
@@ -103,26 +102,23 @@ pub(crate) struct Ignored {
     pub message: String,
 }
 
-/// Collects ignored annotations for one object, logging each.
-pub(crate) struct Warnings<'a> {
-    object: &'a ObjectKey,
+/// Collects ignored annotations for one object. They become status warnings; the build logs
+/// nothing itself (the controller logs each status change once).
+#[derive(Default)]
+pub(crate) struct Warnings {
     /// The ignored annotations, in the order found.
     pub ignored: Vec<Ignored>,
 }
 
-impl<'a> Warnings<'a> {
-    /// No warnings yet, for `object`.
-    pub(crate) fn new(object: &'a ObjectKey) -> Self {
-        Warnings {
-            object,
-            ignored: Vec::new(),
-        }
+impl Warnings {
+    /// No warnings yet.
+    pub(crate) fn new() -> Self {
+        Warnings::default()
     }
 
     /// Records that `annotation`'s `value` was ignored because of `error`.
     fn ignore(&mut self, annotation: &str, value: &str, error: &AnnotationError) {
         let quoted = quote(value);
-        tracing::warn!(object = %self.object, annotation, value = %quoted, %error, "ignoring invalid annotation value");
         self.ignored.push(Ignored {
             message: format!(
                 "annotation {annotation} has invalid value {quoted}: {error}; ignored"
@@ -205,7 +201,7 @@ impl Default for IngressAnnotations {
 
 impl IngressAnnotations {
     /// Parses an Ingress's annotations, recording every ignored value in `warnings`.
-    pub(crate) fn parse(meta: &ObjectMeta, warnings: &mut Warnings<'_>) -> Self {
+    pub(crate) fn parse(meta: &ObjectMeta, warnings: &mut Warnings) -> Self {
         let mut out = IngressAnnotations::default();
         let Some(map) = meta.annotations.as_ref().filter(|m| !m.is_empty()) else {
             return out;
@@ -255,7 +251,7 @@ pub(crate) struct ServiceAnnotations {
 
 impl ServiceAnnotations {
     /// Parses a Service's annotations, recording every ignored value in `warnings`.
-    pub(crate) fn parse(meta: &ObjectMeta, warnings: &mut Warnings<'_>) -> Self {
+    pub(crate) fn parse(meta: &ObjectMeta, warnings: &mut Warnings) -> Self {
         let mut out = ServiceAnnotations::default();
         let Some(map) = meta.annotations.as_ref().filter(|m| !m.is_empty()) else {
             return out;

@@ -34,7 +34,7 @@ impl<'a> Builder<'a> {
     /// Adds one Ingress (already selected by class) to the build and records its status.
     pub(crate) fn ingress(&mut self, key: ObjectKey, namespace: &'a str, ingress: &'a Ingress) {
         let mut status = ObjectStatus::valid(ingress.metadata.generation);
-        let mut warnings = Warnings::new(&key);
+        let mut warnings = Warnings::new();
         let annotations = IngressAnnotations::parse(&ingress.metadata, &mut warnings);
         for ignored in warnings.ignored {
             status.warning(

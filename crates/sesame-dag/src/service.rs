@@ -135,7 +135,7 @@ fn lookup<'a>(
     let object = ObjectKey::new(Kind::Service, key.clone());
     let service = snapshot.services.get(&key).map(AsRef::as_ref);
     let resolved = service.map(|service| {
-        let mut warnings = Warnings::new(&object);
+        let mut warnings = Warnings::new();
         let annotations = ServiceAnnotations::parse(&service.metadata, &mut warnings);
         if !warnings.ignored.is_empty() {
             let entry = status.entry(&object, service.metadata.generation);

@@ -2,7 +2,6 @@ use std::time::Duration;
 
 use super::duration::parse_duration;
 use super::*;
-use crate::object::{Kind, NamespacedName};
 
 fn meta(pairs: &[(&str, &str)]) -> ObjectMeta {
     ObjectMeta {
@@ -14,10 +13,6 @@ fn meta(pairs: &[(&str, &str)]) -> ObjectMeta {
         ),
         ..ObjectMeta::default()
     }
-}
-
-fn key() -> ObjectKey {
-    ObjectKey::new(Kind::Ingress, NamespacedName::new("default", "ing"))
 }
 
 #[test]
@@ -81,8 +76,7 @@ fn ingress_class_precedence() {
 
 #[test]
 fn good_ingress_annotations() {
-    let k = key();
-    let mut w = Warnings::new(&k);
+    let mut w = Warnings::new();
     let a = IngressAnnotations::parse(
         &meta(&[
             (FORCE_SSL_REDIRECT, "true"),
@@ -129,8 +123,7 @@ fn num_retries_rule() {
 
 #[test]
 fn retries_need_retry_on() {
-    let k = key();
-    let mut w = Warnings::new(&k);
+    let mut w = Warnings::new();
     let a = IngressAnnotations::parse(
         &meta(&[(NUM_RETRIES, "3"), (PER_TRY_TIMEOUT, "1s")]),
         &mut w,
@@ -150,8 +143,7 @@ fn retries_need_retry_on() {
 
 #[test]
 fn bad_ingress_annotations_are_ignored_with_a_warning() {
-    let k = key();
-    let mut w = Warnings::new(&k);
+    let mut w = Warnings::new();
     let hostile = format!("1s\n}}\n;\"${{}}{}", "x".repeat(300 * 1024));
     let a = IngressAnnotations::parse(
         &meta(&[
@@ -181,8 +173,7 @@ fn bad_ingress_annotations_are_ignored_with_a_warning() {
 
 #[test]
 fn service_annotations() {
-    let k = ObjectKey::new(Kind::Service, NamespacedName::new("default", "svc"));
-    let mut w = Warnings::new(&k);
+    let mut w = Warnings::new();
     let a = ServiceAnnotations::parse(
         &meta(&[
             (UPSTREAM_H2, "443,grpc"),
@@ -253,8 +244,7 @@ fn websocket_paths() {
     );
     assert_eq!(parse_paths(","), Err(AnnotationError::EmptyList));
     // A huge hostile list is one warning, not one per entry.
-    let k = key();
-    let mut w = Warnings::new(&k);
+    let mut w = Warnings::new();
     let hostile = "x,".repeat(100_000);
     let a = IngressAnnotations::parse(&meta(&[(WEBSOCKET_ROUTES, &hostile)]), &mut w);
     assert!(a.websocket_routes.is_empty());

@@ -727,29 +727,3 @@ fn same_objects_in_any_order_build_the_same_output() {
     assert_eq!(forward.dag.https.len(), 1);
     assert_eq!(forward.status.objects.len(), 3);
 }
-
-/// Rough cost of a build per simple Ingress (one host, one path, one Service). Run with
-/// `cargo test -p sesame-dag build_cost -- --ignored --nocapture`; meaningful in release builds.
-#[test]
-#[ignore]
-fn build_cost_per_ingress() {
-    let n = 2000;
-    let mut objs = Vec::new();
-    for i in 0..n {
-        objs.extend(objects(&service_yaml(&format!("svc{i}"))));
-        objs.extend(objects(&ingress(
-            &format!("ing{i}"),
-            &format!("  rules:\n  - host: host{i}.example.com\n    http:\n      paths:\n      - {{path: /, pathType: Prefix, backend: {{service: {{name: svc{i}, port: {{number: 80}}}}}}}}\n"),
-        )));
-    }
-    let snapshot = snapshot_of(objs);
-    let config = BuildConfig::default();
-    let start = std::time::Instant::now();
-    let rounds = 5;
-    for _ in 0..rounds {
-        let out = build(&snapshot, &config);
-        assert_eq!(out.dag.http.len(), n);
-    }
-    let per = start.elapsed() / (rounds * n as u32);
-    println!("build: {per:?} per simple Ingress");
-}
