@@ -210,3 +210,43 @@ async fn ingress_class_filtering() {
         .await;
     assert_eq!(cluster.http("none.example.com", "/").await.status, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_listener_exposes_only_ready_and_stats() {
+    let cluster = Cluster::start(&[]).await;
+    let stats = cluster.ports.stats;
+    let get = |path: &'static str| async move {
+        crate::harness::get_plain(stats, "127.0.0.1", path)
+            .await
+            .unwrap_or_default()
+    };
+    assert_eq!(get("/ready").await.status, 200);
+    let prometheus = get("/stats/prometheus").await;
+    assert_eq!(prometheus.status, 200);
+    assert!(prometheus.body.contains("envoy_"), "{}", prometheus.body);
+    assert_eq!(get("/stats").await.status, 200);
+    // Nothing else of Envoy's admin is reachable, however the path is spelled.
+    for path in [
+        "/config_dump",
+        "/quitquitquit",
+        "/healthcheck/fail",
+        "/stats/../config_dump",
+        "/stats/prometheus/../../config_dump",
+        "/stats/%2e%2e/config_dump",
+        "/ready/",
+        "/clusters",
+    ] {
+        let reply = get(path).await;
+        assert_ne!(
+            reply.status, 200,
+            "{path} reached the admin: {}",
+            reply.body
+        );
+        assert!(
+            !reply.body.contains("configs"),
+            "{path} leaked the config dump"
+        );
+    }
+    // Envoy is still serving after all of that.
+    assert_eq!(get("/ready").await.status, 200);
+}
