@@ -189,10 +189,11 @@ async fn sleep_until(deadline: Option<Instant>) {
 /// Logs each object whose status differs from the previous build, once.
 fn log_status_changes(before: &BuildOutput, after: &BuildOutput) {
     for (key, status) in &after.status.objects {
-        if before.status.objects.get(key) == Some(status) {
+        let previous = before.status.objects.get(key);
+        if previous == Some(status) {
             continue;
         }
-        log_status(key, status);
+        log_status(key, status, previous.is_none());
     }
     for key in before.status.objects.keys() {
         if !after.status.objects.contains_key(key) {
@@ -201,7 +202,7 @@ fn log_status_changes(before: &BuildOutput, after: &BuildOutput) {
     }
 }
 
-fn log_status(key: &sesame_dag::ObjectKey, status: &ObjectStatus) {
+fn log_status(key: &sesame_dag::ObjectKey, status: &ObjectStatus, first_seen: bool) {
     let errors: Vec<String> = status
         .errors
         .iter()
@@ -213,7 +214,12 @@ fn log_status(key: &sesame_dag::ObjectKey, status: &ObjectStatus) {
         .map(|p| format!("{:?}/{}: {}", p.kind, p.reason.as_str(), p.message))
         .collect();
     if errors.is_empty() && warnings.is_empty() {
-        tracing::info!(object = %key, status = status.current.as_str(), "status changed");
+        // A valid object appearing is the normal case: worth a line only when debugging.
+        if first_seen {
+            tracing::debug!(object = %key, status = status.current.as_str(), "status");
+        } else {
+            tracing::info!(object = %key, status = status.current.as_str(), "status changed");
+        }
     } else {
         tracing::warn!(object = %key, status = status.current.as_str(), ?errors, ?warnings, "status changed");
     }
