@@ -30,34 +30,31 @@ fn bad_flag_value_names_the_flag() {
     }
 }
 
-#[test]
-fn config_file_with_unknown_key_or_bad_value_stops_start_up() {
+/// Runs `sesame serve` with a config file holding `text`; returns its standard error, after
+/// checking that it refused to start.
+fn serve_with_config(text: &str) -> String {
     let dir = tempfile::tempdir().expect("dir");
     let config = dir.path().join("sesame.yaml");
+    std::fs::write(&config, text).expect("write");
     let manifests = dir.path().to_str().expect("utf-8 path");
-    std::fs::write(&config, "incluster: false\nnotAKey: 1\n").expect("write");
+    let config = config.to_str().expect("utf-8 path");
     let out = sesame(&[
         "serve",
         "--insecure",
         "--manifests",
         manifests,
         "-c",
-        config.to_str().expect("path"),
+        config,
     ]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("notAKey"), "{}", stderr(&out));
+    assert!(!out.status.success(), "started with config {text:?}");
+    stderr(&out)
+}
 
-    std::fs::write(&config, "tls:\n  minimum-protocol-version: \"0.9\"\n").expect("write");
-    let out = sesame(&[
-        "serve",
-        "--insecure",
-        "--manifests",
-        manifests,
-        "-c",
-        config.to_str().expect("path"),
-    ]);
-    assert!(!out.status.success());
-    let err = stderr(&out);
+#[test]
+fn config_file_with_unknown_key_or_bad_value_stops_start_up() {
+    let err = serve_with_config("incluster: false\nnotAKey: 1\n");
+    assert!(err.contains("notAKey"), "{err}");
+    let err = serve_with_config("tls:\n  minimum-protocol-version: \"0.9\"\n");
     assert!(
         err.contains("tls.minimum-protocol-version") && err.contains("0.9"),
         "{err}"
