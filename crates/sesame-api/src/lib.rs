@@ -1,8 +1,24 @@
-//! Sesame's API types: the configuration file schema (and, later, the CRDs).
+//! Sesame's API types: the custom resources (`HTTPProxy`, `TLSCertificateDelegation`, group
+//! `projectsesame.io/v1`), their CRDs, and the configuration file schema.
 //!
-//! Stage: shared vocabulary for every other crate. Depends only on serde and schemars; it must
-//! not depend on tokio, kube-client or tonic.
+//! Stage: shared vocabulary for every other crate. Depends only on serde, schemars, k8s-openapi
+//! and kube's core and derive crates; it must not depend on tokio, kube-client or tonic.
 
+pub mod condition;
 pub mod config;
+pub mod crd;
+pub mod httpproxy;
+pub mod tlscertificatedelegation;
 
+pub use condition::{DetailedCondition, SubCondition};
 pub use config::{Config, ConfigError};
+pub use crd::{crds, crds_yaml};
+pub use httpproxy::{HTTPProxy, HTTPProxySpec, HTTPProxyStatus};
+pub use tlscertificatedelegation::{
+    TLSCertificateDelegation, TLSCertificateDelegationSpec, TLSCertificateDelegationStatus,
+};
+
+/// For `skip_serializing_if`: leaves a `false` flag out, as Go's `omitempty` does.
+fn is_false(value: &bool) -> bool {
+    !*value
+}

@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::{Endpoints, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use serde::Serialize;
+use sesame_api::{HTTPProxy, TLSCertificateDelegation};
 
 /// The kinds of object Sesame reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -21,6 +22,10 @@ pub enum Kind {
     Endpoints,
     /// `v1` Secret.
     Secret,
+    /// `projectsesame.io/v1` HTTPProxy.
+    HTTPProxy,
+    /// `projectsesame.io/v1` TLSCertificateDelegation.
+    TLSCertificateDelegation,
 }
 
 impl Kind {
@@ -32,6 +37,8 @@ impl Kind {
             Kind::EndpointSlice => "EndpointSlice",
             Kind::Endpoints => "Endpoints",
             Kind::Secret => "Secret",
+            Kind::HTTPProxy => "HTTPProxy",
+            Kind::TLSCertificateDelegation => "TLSCertificateDelegation",
         }
     }
 }
@@ -114,6 +121,10 @@ pub enum Object {
     Endpoints(Arc<Endpoints>),
     /// A Secret.
     Secret(Arc<Secret>),
+    /// An HTTPProxy.
+    HTTPProxy(Arc<HTTPProxy>),
+    /// A TLSCertificateDelegation.
+    TLSCertificateDelegation(Arc<TLSCertificateDelegation>),
 }
 
 impl Object {
@@ -125,6 +136,8 @@ impl Object {
             Object::EndpointSlice(_) => Kind::EndpointSlice,
             Object::Endpoints(_) => Kind::Endpoints,
             Object::Secret(_) => Kind::Secret,
+            Object::HTTPProxy(_) => Kind::HTTPProxy,
+            Object::TLSCertificateDelegation(_) => Kind::TLSCertificateDelegation,
         }
     }
 
@@ -136,6 +149,8 @@ impl Object {
             Object::EndpointSlice(o) => &o.metadata,
             Object::Endpoints(o) => &o.metadata,
             Object::Secret(o) => &o.metadata,
+            Object::HTTPProxy(o) => &o.metadata,
+            Object::TLSCertificateDelegation(o) => &o.metadata,
         }
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Endpoints, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
+use sesame_api::{HTTPProxy, TLSCertificateDelegation};
 
 use crate::dag::Dag;
 use crate::object::{Kind, NamespacedName, Object, ObjectKey};
@@ -46,7 +47,7 @@ pub enum Impact {
 /// What an applied change touched.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Touched {
-    /// An object the build reads directly (Ingress, Service, Secret).
+    /// An object the build reads directly (Ingress, HTTPProxy, Service, Secret, ...).
     Object(ObjectKey),
     /// The endpoints of these Services (an EndpointSlice may move between two).
     Endpoints(BTreeSet<NamespacedName>),
@@ -58,7 +59,13 @@ impl Touched {
         match self {
             Touched::Object(key) => match key.kind {
                 Kind::Service | Kind::Secret if !dag.references.contains(key) => Impact::None,
-                _ => Impact::Rebuild,
+                Kind::Ingress
+                | Kind::Service
+                | Kind::Secret
+                | Kind::EndpointSlice
+                | Kind::Endpoints
+                | Kind::HTTPProxy
+                | Kind::TLSCertificateDelegation => Impact::Rebuild,
             },
             Touched::Endpoints(services) => {
                 let used: BTreeSet<NamespacedName> = services
@@ -93,6 +100,10 @@ pub struct Snapshot {
     pub endpoint_slices: BTreeMap<NamespacedName, Arc<EndpointSlice>>,
     /// Endpoints, by their Service's name.
     pub endpoints: BTreeMap<NamespacedName, Arc<Endpoints>>,
+    /// HTTPProxies.
+    pub httpproxies: BTreeMap<NamespacedName, Arc<HTTPProxy>>,
+    /// TLSCertificateDelegations.
+    pub tls_certificate_delegations: BTreeMap<NamespacedName, Arc<TLSCertificateDelegation>>,
     /// The EndpointSlices of each Service, by the slice's `kubernetes.io/service-name` label.
     slices_by_service: BTreeMap<NamespacedName, BTreeSet<NamespacedName>>,
 }
@@ -141,6 +152,10 @@ impl Snapshot {
             Object::Service(o) => upsert(&mut self.services, key, o),
             Object::Secret(o) => upsert(&mut self.secrets, key, o),
             Object::Endpoints(o) => upsert(&mut self.endpoints, key, o),
+            Object::HTTPProxy(o) => upsert(&mut self.httpproxies, key, o),
+            Object::TLSCertificateDelegation(o) => {
+                upsert(&mut self.tls_certificate_delegations, key, o)
+            }
             Object::EndpointSlice(o) => {
                 let service = slice_service(&o);
                 if let Some(old) = self.endpoint_slices.get(&key) {
@@ -165,6 +180,10 @@ impl Snapshot {
             Kind::Service => self.services.remove(name).is_some(),
             Kind::Secret => self.secrets.remove(name).is_some(),
             Kind::Endpoints => self.endpoints.remove(name).is_some(),
+            Kind::HTTPProxy => self.httpproxies.remove(name).is_some(),
+            Kind::TLSCertificateDelegation => {
+                self.tls_certificate_delegations.remove(name).is_some()
+            }
             Kind::EndpointSlice => match self.endpoint_slices.remove(name) {
                 Some(old) => {
                     self.unlink_slice(&slice_service(&old), name);
@@ -220,3 +239,6 @@ fn upsert<T: PartialEq>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -8,10 +8,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Endpoints, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use sesame_api::{HTTPProxy, TLSCertificateDelegation};
 use sesame_dag::object::{Kind, Object};
 
 /// The namespace of an object that does not name one, as `kubectl apply` assumes.
@@ -105,6 +108,8 @@ pub fn known_kind(api_version: &str, kind: &str) -> Option<Kind> {
         ("discovery.k8s.io/v1", "EndpointSlice") => Some(Kind::EndpointSlice),
         ("v1", "Endpoints") => Some(Kind::Endpoints),
         ("v1", "Secret") => Some(Kind::Secret),
+        ("projectsesame.io/v1", "HTTPProxy") => Some(Kind::HTTPProxy),
+        ("projectsesame.io/v1", "TLSCertificateDelegation") => Some(Kind::TLSCertificateDelegation),
         _ => None,
     }
 }
@@ -143,6 +148,10 @@ pub fn decode_object(mut value: Value) -> Result<Option<Object>, DecodeError> {
         Kind::EndpointSlice => Object::EndpointSlice(Arc::new(typed(value, &object)?)),
         Kind::Endpoints => Object::Endpoints(Arc::new(typed(value, &object)?)),
         Kind::Secret => Object::Secret(Arc::new(merge_string_data(typed(value, &object)?))),
+        Kind::HTTPProxy => Object::HTTPProxy(Arc::new(typed(value, &object)?)),
+        Kind::TLSCertificateDelegation => {
+            Object::TLSCertificateDelegation(Arc::new(typed(value, &object)?))
+        }
     };
     Ok(Some(decoded))
 }
@@ -150,20 +159,48 @@ pub fn decode_object(mut value: Value) -> Result<Option<Object>, DecodeError> {
 /// Deserializes `value` as `T` and normalises its metadata.
 fn typed<T>(value: Value, object: &TypeInfo) -> Result<T, DecodeError>
 where
-    T: DeserializeOwned + k8s_openapi::Metadata<Ty = ObjectMeta>,
+    T: DeserializeOwned + Meta,
 {
     let mut typed: T =
         serde_path_to_error::deserialize(value).map_err(|source| DecodeError::Invalid {
             object: Box::new(object.clone()),
             source,
         })?;
-    let meta = typed.metadata_mut();
+    let meta = typed.meta_mut();
     meta.managed_fields = None;
     if meta.namespace.as_deref().is_none_or(str::is_empty) {
         meta.namespace = Some(DEFAULT_NAMESPACE.to_string());
     }
     Ok(typed)
 }
+
+/// Mutable access to the metadata of every type [`decode_object`] produces. k8s-openapi's
+/// `Metadata` trait covers the built-in kinds but not Sesame's custom resources, whose metadata
+/// kube's derive exposes through a different trait; this one covers both without a kube
+/// dependency here.
+trait Meta {
+    fn meta_mut(&mut self) -> &mut ObjectMeta;
+}
+
+macro_rules! impl_meta {
+    ($($ty:ty),* $(,)?) => {
+        $(impl Meta for $ty {
+            fn meta_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        })*
+    };
+}
+
+impl_meta!(
+    Ingress,
+    Service,
+    EndpointSlice,
+    Endpoints,
+    Secret,
+    HTTPProxy,
+    TLSCertificateDelegation,
+);
 
 /// Merges `stringData` into `data`, as the API server does on write.
 fn merge_string_data(mut secret: Secret) -> Secret {

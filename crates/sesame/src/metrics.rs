@@ -120,6 +120,11 @@ impl Metrics {
             ("Secret", snapshot.secrets.len()),
             ("EndpointSlice", snapshot.endpoint_slices.len()),
             ("Endpoints", snapshot.endpoints.len()),
+            ("HTTPProxy", snapshot.httpproxies.len()),
+            (
+                "TLSCertificateDelegation",
+                snapshot.tls_certificate_delegations.len(),
+            ),
         ] {
             self.objects
                 .get_or_create(&KindLabel {

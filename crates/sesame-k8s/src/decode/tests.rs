@@ -34,6 +34,14 @@ fn decodes_each_known_kind() {
             json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a", "namespace": "ns"}}),
             Kind::Secret,
         ),
+        (
+            json!({"apiVersion": "projectsesame.io/v1", "kind": "HTTPProxy", "metadata": {"name": "a", "namespace": "ns"}, "spec": {}}),
+            Kind::HTTPProxy,
+        ),
+        (
+            json!({"apiVersion": "projectsesame.io/v1", "kind": "TLSCertificateDelegation", "metadata": {"name": "a", "namespace": "ns"}, "spec": {}}),
+            Kind::TLSCertificateDelegation,
+        ),
     ];
     for (value, kind) in cases {
         let object = decode(value);
@@ -50,7 +58,10 @@ fn unknown_kinds_and_versions_are_skipped() {
         ("apps/v1", "Deployment"),
         ("networking.k8s.io/v1beta1", "Ingress"),
         ("v1", "ConfigMap"),
-        ("projectsesame.io/v1", "TLSCertificateDelegation"),
+        ("projectcontour.io/v1", "HTTPProxy"),
+        ("projectcontour.io/v1", "TLSCertificateDelegation"),
+        ("projectsesame.io/v1alpha1", "HTTPProxy"),
+        ("projectsesame.io/v1", "ExtensionService"),
     ] {
         let value = json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": "x"}});
         assert!(
@@ -171,4 +182,226 @@ fn type_info_display() {
         &json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "x"}}),
     );
     assert_eq!(info.to_string(), "Deployment x/d (apps/v1)");
+}
+
+/// A root HTTPProxy as Contour's documentation writes them: includes, conditions, weighted
+/// services and route policies; no namespace, and managedFields as the API server returns them.
+const ROOT_PROXY: &str = r#"
+apiVersion: projectsesame.io/v1
+kind: HTTPProxy
+metadata:
+  name: root
+  managedFields:
+  - manager: kubectl
+    operation: Apply
+    fieldsType: FieldsV1
+    fieldsV1: {"f:spec": {}}
+spec:
+  virtualhost:
+    fqdn: www.example.com
+    tls:
+      secretName: certs/www
+      minimumProtocolVersion: "1.3"
+  includes:
+  - name: blog
+    namespace: marketing
+    conditions:
+    - prefix: /blog
+  routes:
+  - conditions:
+    - prefix: /api
+    - header:
+        name: x-canary
+        exact: "true"
+    services:
+    - name: api
+      port: 8080
+      weight: 80
+    - name: api-canary
+      port: 8080
+      weight: 20
+    timeoutPolicy:
+      response: 5s
+    retryPolicy:
+      count: 2
+      perTryTimeout: 1s
+    loadBalancerPolicy:
+      strategy: Cookie
+    requestHeadersPolicy:
+      set:
+      - name: X-Forwarded-Prefix
+        value: /api
+    responseHeadersPolicy:
+      remove: [Server]
+  - conditions:
+    - prefix: /
+    services:
+    - name: web
+      port: 80
+    permitInsecure: true
+    enableWebsockets: true
+    pathRewritePolicy:
+      replacePrefix:
+      - replacement: /site
+"#;
+
+fn yaml(text: &str) -> Value {
+    serde_saphyr::from_str(text).unwrap()
+}
+
+#[test]
+fn a_root_httpproxy_decodes_with_normalised_metadata() {
+    let object = decode(yaml(ROOT_PROXY));
+    assert_eq!(
+        object.key(),
+        ObjectKey::new(Kind::HTTPProxy, NamespacedName::new("default", "root"))
+    );
+    let Object::HTTPProxy(proxy) = object else {
+        panic!("not an HTTPProxy")
+    };
+    assert_eq!(proxy.metadata.managed_fields, None);
+    assert_eq!(proxy.metadata.namespace.as_deref(), Some("default"));
+
+    let spec = &proxy.spec;
+    let vhost = spec.virtualhost.as_ref().unwrap();
+    assert_eq!(vhost.fqdn.as_deref(), Some("www.example.com"));
+    let tls = vhost.tls.as_ref().unwrap();
+    assert_eq!(tls.secret_name.as_deref(), Some("certs/www"));
+    assert_eq!(tls.minimum_protocol_version.as_deref(), Some("1.3"));
+    assert_eq!(spec.includes[0].namespace.as_deref(), Some("marketing"));
+    assert_eq!(
+        spec.includes[0].conditions[0].prefix.as_deref(),
+        Some("/blog")
+    );
+
+    let [api, web] = spec.routes.as_slice() else {
+        panic!("two routes expected")
+    };
+    assert_eq!(
+        api.conditions[1]
+            .header
+            .as_ref()
+            .and_then(|h| h.exact.as_deref()),
+        Some("true")
+    );
+    let weights: Vec<_> = api
+        .services
+        .iter()
+        .map(|s| (s.name.as_deref().unwrap_or_default(), s.port, s.weight))
+        .collect();
+    assert_eq!(
+        weights,
+        [
+            ("api", Some(8080), Some(80)),
+            ("api-canary", Some(8080), Some(20))
+        ]
+    );
+    assert_eq!(api.retry_policy.as_ref().and_then(|r| r.count), Some(2));
+    assert_eq!(
+        api.load_balancer_policy
+            .as_ref()
+            .and_then(|l| l.strategy.as_deref()),
+        Some("Cookie")
+    );
+    assert_eq!(
+        api.response_headers_policy
+            .as_ref()
+            .map(|p| p.remove.clone()),
+        Some(vec!["Server".to_string()])
+    );
+    assert!(web.permit_insecure && web.enable_websockets && !api.permit_insecure);
+    assert_eq!(
+        web.path_rewrite_policy.as_ref().unwrap().replace_prefix[0]
+            .replacement
+            .as_deref(),
+        Some("/site")
+    );
+}
+
+#[test]
+fn a_tls_certificate_delegation_decodes() {
+    let object = decode(yaml(
+        r#"
+apiVersion: projectsesame.io/v1
+kind: TLSCertificateDelegation
+metadata:
+  name: delegation
+  namespace: certs
+spec:
+  delegations:
+  - secretName: www
+    targetNamespaces: [default, marketing]
+  - secretName: wildcard
+    targetNamespaces: ["*"]
+"#,
+    ));
+    assert_eq!(
+        object.key(),
+        ObjectKey::new(
+            Kind::TLSCertificateDelegation,
+            NamespacedName::new("certs", "delegation")
+        )
+    );
+    let Object::TLSCertificateDelegation(delegation) = object else {
+        panic!("not a TLSCertificateDelegation")
+    };
+    let delegations: Vec<_> = delegation
+        .spec
+        .delegations
+        .iter()
+        .map(|d| {
+            (
+                d.secret_name.as_deref().unwrap_or_default(),
+                d.target_namespaces.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        delegations,
+        [
+            ("www", vec!["default".to_string(), "marketing".to_string()]),
+            ("wildcard", vec!["*".to_string()]),
+        ]
+    );
+}
+
+#[test]
+fn unknown_fields_in_a_custom_resource_are_ignored() {
+    // The API server prunes fields its schema does not know; Sesame does the same.
+    let object = decode(json!({
+        "apiVersion": "projectsesame.io/v1", "kind": "HTTPProxy", "metadata": {"name": "p"},
+        "spec": {
+            "notAField": true,
+            "routes": [{"services": [{"name": "s", "port": 80, "slowStart": "later"}]}],
+        },
+    }));
+    let Object::HTTPProxy(proxy) = object else {
+        panic!("not an HTTPProxy")
+    };
+    assert_eq!(proxy.spec.routes[0].services[0].port, Some(80));
+}
+
+#[test]
+fn a_mistyped_httpproxy_field_names_the_object_and_the_path() {
+    let err = decode_object(json!({
+        "apiVersion": "projectsesame.io/v1", "kind": "HTTPProxy",
+        "metadata": {"name": "p", "namespace": "shop"},
+        "spec": {"routes": [{"services": [{"name": "s", "port": "http"}]}]},
+    }))
+    .expect_err("a string port must not decode");
+    let message = err.to_string();
+    assert!(message.contains("HTTPProxy shop/p"), "{message}");
+    assert!(
+        message.contains("spec.routes[0].services[0].port"),
+        "{message}"
+    );
+}
+
+#[test]
+fn an_httpproxy_without_spec_is_invalid_as_the_api_server_says() {
+    let err = decode_object(json!({
+        "apiVersion": "projectsesame.io/v1", "kind": "HTTPProxy", "metadata": {"name": "p"},
+    }))
+    .expect_err("spec is required");
+    assert!(err.to_string().contains("spec"), "{err}");
 }
