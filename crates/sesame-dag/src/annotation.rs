@@ -220,6 +220,7 @@ impl IngressAnnotations {
                 retry_on,
                 num_retries,
                 per_try_timeout,
+                retriable_status_codes: Vec::new(),
             });
         }
         out.websocket_routes = warnings

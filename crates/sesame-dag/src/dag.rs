@@ -76,6 +76,8 @@ pub struct Route {
     pub path: PathMatch,
     /// Header matches, all of which must hold.
     pub headers: Vec<HeaderMatch>,
+    /// Query parameter matches, all of which must hold.
+    pub query_params: Vec<QueryParamMatch>,
     /// What the route does.
     pub action: RouteAction,
     /// The object the route came from.
@@ -117,6 +119,9 @@ pub struct HeaderMatch {
     pub value: HeaderValueMatch,
     /// Match when the condition does *not* hold.
     pub invert: bool,
+    /// Compare the value case-insensitively. Ignored for [`HeaderValueMatch::Present`] and
+    /// [`HeaderValueMatch::Regex`] (Envoy rejects it there: write `(?i)` in the expression).
+    pub ignore_case: bool,
 }
 
 /// How a header value is matched.
@@ -130,10 +135,64 @@ pub enum HeaderValueMatch {
     Contains(String),
     /// The whole value matches this validated RE2 expression.
     Regex(String),
+    /// The value starts with this non-empty string.
+    Prefix(String),
+    /// The value ends with this non-empty string.
+    Suffix(String),
+}
+
+/// A match on one query parameter of the request.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct QueryParamMatch {
+    /// The parameter name, as it appears in the query string.
+    pub name: String,
+    /// How its value is matched.
+    pub value: QueryValueMatch,
+    /// Compare the value case-insensitively. Ignored for [`QueryValueMatch::Present`] and
+    /// [`QueryValueMatch::Regex`] (Envoy rejects it there: write `(?i)` in the expression).
+    pub ignore_case: bool,
+}
+
+/// How a query parameter value is matched.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum QueryValueMatch {
+    /// The parameter is present, with any value.
+    Present,
+    /// The value equals this string.
+    Exact(String),
+    /// The value starts with this non-empty string.
+    Prefix(String),
+    /// The value ends with this non-empty string.
+    Suffix(String),
+    /// The value contains this non-empty string.
+    Contains(String),
+    /// The whole value matches this validated RE2 expression.
+    Regex(String),
+}
+
+/// Headers to set and remove on a request or a response. Names are lower case and, like the
+/// values, validated upstream of translation (Envoy rejects `host` and `:`-prefixed names here).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct HeadersPolicy {
+    /// Headers to set, by name: each overwrites the header if present, or adds it.
+    pub set: Vec<(String, String)>,
+    /// Names of headers to remove.
+    pub remove: Vec<String>,
+}
+
+impl HeadersPolicy {
+    /// Whether the policy neither sets nor removes anything.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.remove.is_empty()
+    }
 }
 
 /// What a route does with a request.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "nearly every route forwards: boxing Forward would add an allocation per route and save nothing"
+)]
 pub enum RouteAction {
     /// Proxy to upstream clusters.
     Forward(Forward),
@@ -146,6 +205,32 @@ pub enum RouteAction {
         /// The body, if any.
         body: Option<String>,
     },
+    /// Answer with a redirect built from the request URL.
+    Redirect(Redirect),
+}
+
+/// A redirect: each part left `None` keeps that part of the request URL.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Redirect {
+    /// The new scheme (`http` or `https`).
+    pub scheme: Option<String>,
+    /// The new host.
+    pub host: Option<String>,
+    /// The new port.
+    pub port: Option<u32>,
+    /// The new path, or the replacement of the matched prefix.
+    pub path: Option<RedirectPath>,
+    /// The status code: 301, 302, 303, 307 or 308 (anything else is answered as 301).
+    pub status: u16,
+}
+
+/// How a redirect rewrites the path.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum RedirectPath {
+    /// Replace the whole path.
+    Full(String),
+    /// Replace the prefix the route matched.
+    Prefix(String),
 }
 
 /// Proxying to one or more clusters.
@@ -159,6 +244,20 @@ pub struct Forward {
     pub retry: Option<RetryPolicy>,
     /// Allow the websocket upgrade.
     pub websocket: bool,
+    /// How long a stream may be idle: `None` leaves Envoy's default (the listener's).
+    pub idle_timeout: Option<Timeout>,
+    /// Replace the matched path prefix with this before forwarding.
+    pub prefix_rewrite: Option<String>,
+    /// Replace the `Host` header with this before forwarding.
+    pub host_rewrite: Option<String>,
+    /// Headers set and removed on the request, whichever cluster it goes to.
+    pub request_headers: HeadersPolicy,
+    /// Headers set and removed on the response, whichever cluster it came from.
+    pub response_headers: HeadersPolicy,
+    /// Clusters that also get a copy of (a share of) the requests; their answers are dropped.
+    pub mirrors: Vec<Mirror>,
+    /// How to hash a request to pick an upstream host (for [`LbPolicy::RingHash`]), in order.
+    pub hash_policies: Vec<HashPolicy>,
 }
 
 /// A cluster and its share of the traffic.
@@ -168,6 +267,70 @@ pub struct WeightedCluster {
     pub name: String,
     /// The relative weight.
     pub weight: u32,
+    /// Headers set and removed on requests sent to this cluster.
+    pub request_headers: HeadersPolicy,
+    /// Headers set and removed on responses from this cluster.
+    pub response_headers: HeadersPolicy,
+    /// Replace the `Host` header with this on requests sent to this cluster.
+    pub host_rewrite: Option<String>,
+}
+
+impl WeightedCluster {
+    /// A cluster with this weight and no per-cluster policies.
+    pub fn new(name: impl Into<String>, weight: u32) -> WeightedCluster {
+        WeightedCluster {
+            name: name.into(),
+            weight,
+            request_headers: HeadersPolicy::default(),
+            response_headers: HeadersPolicy::default(),
+            host_rewrite: None,
+        }
+    }
+
+    /// Whether the cluster carries a policy of its own (headers or host rewrite).
+    pub fn has_policies(&self) -> bool {
+        !self.request_headers.is_empty()
+            || !self.response_headers.is_empty()
+            || self.host_rewrite.is_some()
+    }
+}
+
+/// A cluster that receives a copy of a share of a route's requests.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Mirror {
+    /// The cluster name (a key of [`Dag::clusters`]).
+    pub cluster: String,
+    /// The share of requests mirrored, in percent (0 to 100).
+    pub percent: u32,
+}
+
+/// One input of the hash that picks an upstream host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HashPolicy {
+    /// What is hashed.
+    pub kind: HashPolicyKind,
+    /// Stop at this policy if it yields a hash, ignoring the ones after it.
+    pub terminal: bool,
+}
+
+/// What a hash policy hashes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum HashPolicyKind {
+    /// The value of this request header.
+    Header(String),
+    /// The value of this query parameter.
+    QueryParameter(String),
+    /// The client's source IP address.
+    SourceIp,
+    /// The value of a cookie, which Envoy sets when absent and a `ttl` is given.
+    Cookie {
+        /// The cookie name.
+        name: String,
+        /// The lifetime of the cookie Envoy generates; `None` never generates one.
+        ttl: Option<Duration>,
+        /// The path of the cookie Envoy generates.
+        path: Option<String>,
+    },
 }
 
 /// A timeout that may be switched off.
@@ -188,6 +351,8 @@ pub struct RetryPolicy {
     pub num_retries: u32,
     /// The timeout of each try.
     pub per_try_timeout: Option<Timeout>,
+    /// Status codes that are retried when `retry_on` holds `retriable-status-codes`.
+    pub retriable_status_codes: Vec<u32>,
 }
 
 /// An upstream cluster: one port of one Service.
@@ -208,6 +373,82 @@ pub struct Cluster {
     pub protocol: UpstreamProtocol,
     /// Circuit-breaker thresholds set on the Service; `None` keeps Envoy's default.
     pub circuit_breakers: CircuitBreakers,
+    /// How an upstream host is picked.
+    pub lb_policy: LbPolicy,
+    /// Active HTTP health checking of the upstream hosts, if any.
+    pub health_check: Option<HttpHealthCheck>,
+    /// Verify the upstream's certificate (only for [`UpstreamProtocol::Tls`] and
+    /// [`UpstreamProtocol::H2`]); `None` accepts any certificate.
+    pub upstream_validation: Option<UpstreamValidation>,
+    /// How long an upstream connection may be idle before Envoy closes it: `None` leaves
+    /// Envoy's default (1 hour).
+    pub idle_connection_timeout: Option<Timeout>,
+}
+
+/// How a cluster picks an upstream host.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum LbPolicy {
+    /// Each host in turn (Envoy's and Contour's default).
+    #[default]
+    RoundRobin,
+    /// The host with the fewest active requests, of two picked at random.
+    LeastRequest,
+    /// A host at random.
+    Random,
+    /// Consistent hashing over the route's hash policies.
+    RingHash,
+}
+
+/// Active HTTP health checking of a cluster's hosts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HttpHealthCheck {
+    /// The path requested.
+    pub path: String,
+    /// The `Host` header sent.
+    pub host: String,
+    /// The time between two checks.
+    pub interval: Duration,
+    /// How long to wait for an answer.
+    pub timeout: Duration,
+    /// Failed checks in a row after which a host is unhealthy.
+    pub unhealthy_threshold: u32,
+    /// Passed checks in a row after which an unhealthy host is healthy again.
+    pub healthy_threshold: u32,
+}
+
+impl Default for HttpHealthCheck {
+    /// Contour's defaults: `/`, host `sesame-envoy-healthcheck` (Contour's
+    /// `contour-envoy-healthcheck`), every 5 s, 2 s timeout, 3 failures, 2 successes.
+    fn default() -> Self {
+        HttpHealthCheck {
+            path: "/".to_string(),
+            host: "sesame-envoy-healthcheck".to_string(),
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(2),
+            unhealthy_threshold: 3,
+            healthy_threshold: 2,
+        }
+    }
+}
+
+/// How Envoy verifies an upstream's certificate.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct UpstreamValidation {
+    /// The PEM bundle of CA certificates the upstream's chain must lead to (already validated).
+    #[serde(skip)]
+    pub ca_pem: Vec<u8>,
+    /// DNS names, one of which the certificate must carry as a subject alternative name;
+    /// empty accepts any name.
+    pub subject_names: Vec<String>,
+}
+
+impl std::fmt::Debug for UpstreamValidation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamValidation")
+            .field("ca_pem_len", &self.ca_pem.len())
+            .field("subject_names", &self.subject_names)
+            .finish()
+    }
 }
 
 /// The protocol spoken to an upstream.

@@ -78,6 +78,7 @@ impl<'a> Builder<'a> {
                     name: ":authority".to_string(),
                     value: HeaderValueMatch::Regex(hostname::authority_regex(&host)),
                     invert: false,
+                    ignore_case: false,
                 });
                 for path in &http.paths {
                     self.path(&mut cx, &host, authority.as_ref(), path);
@@ -187,13 +188,11 @@ impl<'a> Builder<'a> {
             &mut self.status,
         ) {
             Ok(cluster) => RouteAction::Forward(Forward {
-                clusters: vec![WeightedCluster {
-                    name: cluster,
-                    weight: 1,
-                }],
+                clusters: vec![WeightedCluster::new(cluster, 1)],
                 timeout: cx.annotations.timeout,
                 retry: cx.annotations.retry.clone(),
                 websocket,
+                ..Default::default()
             }),
             Err(problem) => {
                 cx.status

@@ -8,7 +8,7 @@ use k8s_openapi::api::networking::v1::IngressBackend;
 use sha1::{Digest, Sha1};
 
 use crate::annotation::{ServiceAnnotations, Warnings};
-use crate::dag::{Cluster, Dag, UpstreamProtocol};
+use crate::dag::{Cluster, Dag, LbPolicy, UpstreamProtocol};
 use crate::object::{Kind, NamespacedName, ObjectKey};
 use crate::snapshot::Snapshot;
 use crate::status::{ProblemKind, Reason, StatusReport};
@@ -176,6 +176,10 @@ fn add_cluster(resolved: &Resolved<'_>, port: &ServicePort, dag: &mut Dag) -> St
             eds_name,
             protocol,
             circuit_breakers: resolved.annotations.circuit_breakers,
+            lb_policy: LbPolicy::default(),
+            health_check: None,
+            upstream_validation: None,
+            idle_connection_timeout: None,
         };
         dag.clusters.insert(name.clone(), cluster);
     }

@@ -95,6 +95,7 @@ pub(crate) fn place(
                 https.push(Route {
                     path: key.path.clone(),
                     headers: key.headers.clone(),
+                    query_params: Vec::new(),
                     action: pending.action.clone(),
                     origin: pending.origin.clone(),
                 });
@@ -107,6 +108,7 @@ pub(crate) fn place(
             http.push(Route {
                 path: key.path,
                 headers: key.headers,
+                query_params: Vec::new(),
                 action,
                 origin: pending.origin,
             });

@@ -6,9 +6,13 @@ use envoy_types::pb::envoy::config::cluster::v3 as cluster_v3;
 use envoy_types::pb::envoy::config::core::v3 as core_v3;
 use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3 as tls_v3;
 use envoy_types::pb::envoy::extensions::upstreams::http::v3 as upstream_http_v3;
+use envoy_types::pb::envoy::r#type::matcher::v3 as matcher_v3;
+use envoy_types::pb::envoy::r#type::v3 as type_v3;
 use envoy_types::pb::google::protobuf::Any;
 use sesame_dag::Dag;
-use sesame_dag::dag::{CircuitBreakers, Cluster, UpstreamProtocol};
+use sesame_dag::dag::{
+    CircuitBreakers, Cluster, HttpHealthCheck, LbPolicy, UpstreamProtocol, UpstreamValidation,
+};
 
 use crate::proto::{self, u32_value};
 
@@ -26,8 +30,8 @@ pub fn clusters(dag: &Dag) -> BTreeMap<String, Any> {
         .collect()
 }
 
-/// An EDS cluster fed over ADS, round robin, with the upstream protocol and circuit breakers
-/// of the Service.
+/// An EDS cluster fed over ADS with the upstream protocol, circuit breakers, load-balancing
+/// policy, health check, upstream validation and idle timeout of the Service.
 pub fn cluster(c: &Cluster) -> cluster_v3::Cluster {
     let mut out = cluster_v3::Cluster {
         name: c.name.clone(),
@@ -40,22 +44,58 @@ pub fn cluster(c: &Cluster) -> cluster_v3::Cluster {
             service_name: c.eds_name.clone(),
         }),
         connect_timeout: Some(proto::duration(CONNECT_TIMEOUT)),
-        lb_policy: cluster_v3::cluster::LbPolicy::RoundRobin as i32,
+        lb_policy: lb_policy(c.lb_policy) as i32,
         circuit_breakers: circuit_breakers(&c.circuit_breakers),
         ..Default::default()
     };
-    if matches!(c.protocol, UpstreamProtocol::H2 | UpstreamProtocol::H2c) {
-        out.typed_extension_protocol_options.insert(
-            HTTP_PROTOCOL_OPTIONS.to_string(),
-            proto::any(&http2_options()),
-        );
+    if let Some(options) = protocol_options(c) {
+        out.typed_extension_protocol_options
+            .insert(HTTP_PROTOCOL_OPTIONS.to_string(), proto::any(&options));
     }
+    let validation = c.upstream_validation.as_ref();
     match c.protocol {
-        UpstreamProtocol::H2 => out.transport_socket = Some(upstream_tls(&["h2"])),
-        UpstreamProtocol::Tls => out.transport_socket = Some(upstream_tls(&[])),
+        UpstreamProtocol::H2 => out.transport_socket = Some(upstream_tls(&["h2"], validation)),
+        UpstreamProtocol::Tls => out.transport_socket = Some(upstream_tls(&[], validation)),
         UpstreamProtocol::Http1 | UpstreamProtocol::H2c => {}
     }
+    if let Some(hc) = &c.health_check {
+        out.health_checks = vec![health_check(hc, c.protocol)];
+        // A host that leaves EDS is dropped at once, healthy or not (as Contour does).
+        out.ignore_health_on_host_removal = true;
+    }
     out
+}
+
+/// The Envoy load-balancing policy.
+fn lb_policy(policy: LbPolicy) -> cluster_v3::cluster::LbPolicy {
+    use cluster_v3::cluster::LbPolicy as Envoy;
+    match policy {
+        LbPolicy::RoundRobin => Envoy::RoundRobin,
+        LbPolicy::LeastRequest => Envoy::LeastRequest,
+        LbPolicy::Random => Envoy::Random,
+        LbPolicy::RingHash => Envoy::RingHash,
+    }
+}
+
+/// The upstream HTTP protocol options of a cluster, if it needs any: HTTP/2 for `h2` and `h2c`,
+/// and the idle connection timeout (with HTTP/1.1 made explicit, as Envoy requires a protocol).
+fn protocol_options(c: &Cluster) -> Option<upstream_http_v3::HttpProtocolOptions> {
+    let http2 = matches!(c.protocol, UpstreamProtocol::H2 | UpstreamProtocol::H2c);
+    if !http2 && c.idle_connection_timeout.is_none() {
+        return None;
+    }
+    let mut options = if http2 {
+        http2_options()
+    } else {
+        http1_options()
+    };
+    options.common_http_protocol_options =
+        c.idle_connection_timeout
+            .map(|idle| core_v3::HttpProtocolOptions {
+                idle_timeout: Some(proto::timeout(idle)),
+                ..Default::default()
+            });
+    Some(options)
 }
 
 /// Upstream protocol options that make Envoy speak HTTP/2 to the upstream.
@@ -75,16 +115,92 @@ pub fn http2_options() -> upstream_http_v3::HttpProtocolOptions {
     }
 }
 
-/// A TLS transport socket to the upstream, offering these ALPN protocols.
-fn upstream_tls(alpn: &[&str]) -> core_v3::TransportSocket {
+/// Upstream protocol options that make Envoy speak HTTP/1.1 to the upstream (its default,
+/// made explicit).
+fn http1_options() -> upstream_http_v3::HttpProtocolOptions {
+    use upstream_http_v3::http_protocol_options::{
+        ExplicitHttpConfig, UpstreamProtocolOptions, explicit_http_config::ProtocolConfig,
+    };
+    upstream_http_v3::HttpProtocolOptions {
+        upstream_protocol_options: Some(UpstreamProtocolOptions::ExplicitHttpConfig(
+            ExplicitHttpConfig {
+                protocol_config: Some(ProtocolConfig::HttpProtocolOptions(
+                    core_v3::Http1ProtocolOptions::default(),
+                )),
+            },
+        )),
+        ..Default::default()
+    }
+}
+
+/// A TLS transport socket to the upstream, offering these ALPN protocols, and verifying the
+/// upstream's certificate when asked to.
+fn upstream_tls(
+    alpn: &[&str],
+    validation: Option<&UpstreamValidation>,
+) -> core_v3::TransportSocket {
+    use tls_v3::common_tls_context::ValidationContextType;
     let context = tls_v3::UpstreamTlsContext {
         common_tls_context: Some(tls_v3::CommonTlsContext {
             alpn_protocols: alpn.iter().map(|p| p.to_string()).collect(),
+            validation_context_type: validation
+                .map(|v| ValidationContextType::ValidationContext(validation_context(v))),
             ..Default::default()
         }),
         ..Default::default()
     };
     proto::tls_transport_socket(&context)
+}
+
+/// The CA bundle (inline) and the DNS names the upstream's certificate must carry.
+pub fn validation_context(v: &UpstreamValidation) -> tls_v3::CertificateValidationContext {
+    use tls_v3::subject_alt_name_matcher::SanType;
+    tls_v3::CertificateValidationContext {
+        trusted_ca: Some(core_v3::DataSource {
+            specifier: Some(core_v3::data_source::Specifier::InlineBytes(
+                v.ca_pem.clone(),
+            )),
+            ..Default::default()
+        }),
+        match_typed_subject_alt_names: v
+            .subject_names
+            .iter()
+            .map(|name| tls_v3::SubjectAltNameMatcher {
+                san_type: SanType::Dns as i32,
+                matcher: Some(matcher_v3::StringMatcher {
+                    match_pattern: Some(matcher_v3::string_matcher::MatchPattern::Exact(
+                        name.clone(),
+                    )),
+                    ignore_case: false,
+                }),
+                oid: String::new(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+/// An active HTTP health check; over HTTP/2 when the cluster speaks HTTP/2 to its hosts.
+pub fn health_check(hc: &HttpHealthCheck, protocol: UpstreamProtocol) -> core_v3::HealthCheck {
+    use core_v3::health_check::{HealthChecker, HttpHealthCheck as EnvoyHttp};
+    let codec = if matches!(protocol, UpstreamProtocol::H2 | UpstreamProtocol::H2c) {
+        type_v3::CodecClientType::Http2
+    } else {
+        type_v3::CodecClientType::Http1
+    };
+    core_v3::HealthCheck {
+        timeout: Some(proto::duration(hc.timeout)),
+        interval: Some(proto::duration(hc.interval)),
+        unhealthy_threshold: u32_value(hc.unhealthy_threshold),
+        healthy_threshold: u32_value(hc.healthy_threshold),
+        health_checker: Some(HealthChecker::HttpHealthCheck(EnvoyHttp {
+            host: hc.host.clone(),
+            path: hc.path.clone(),
+            codec_client_type: codec as i32,
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
 }
 
 /// One DEFAULT-priority threshold with only the limits the Service sets; `None` when it sets none.
@@ -105,5 +221,7 @@ pub fn circuit_breakers(cb: &CircuitBreakers) -> Option<cluster_v3::CircuitBreak
     })
 }
 
+#[cfg(test)]
+mod feature_tests;
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use envoy_types::pb::envoy::config::core::v3 as core_v3;
 use envoy_types::pb::google::protobuf::{Any, BoolValue, Duration, UInt32Value};
 use prost::{Message, Name};
+use sesame_dag::dag::Timeout;
 
 /// Encodes a message into an `Any` with its type URL.
 pub(crate) fn any<T: Message + Name>(message: &T) -> Any {
@@ -38,6 +39,17 @@ pub(crate) fn duration(d: std::time::Duration) -> Duration {
     Duration {
         seconds: d.as_secs() as i64,
         nanos: d.subsec_nanos() as i32,
+    }
+}
+
+/// A timeout: infinite is `0s`, which Envoy reads as "no timeout".
+pub(crate) fn timeout(t: Timeout) -> Duration {
+    match t {
+        Timeout::Infinite => Duration {
+            seconds: 0,
+            nanos: 0,
+        },
+        Timeout::After(d) => duration(d),
     }
 }
 

@@ -6,16 +6,18 @@ use std::collections::BTreeMap;
 use envoy_types::pb::envoy::config::core::v3 as core_v3;
 use envoy_types::pb::envoy::config::route::v3 as route_v3;
 use envoy_types::pb::envoy::r#type::matcher::v3 as matcher_v3;
+use envoy_types::pb::envoy::r#type::v3 as type_v3;
 use envoy_types::pb::google::protobuf::Any;
 use prost::Message;
 use sesame_dag::Dag;
 use sesame_dag::dag::{
-    Forward, HeaderMatch, HeaderValueMatch, PathMatch, RetryPolicy, Route, RouteAction, Timeout,
-    VirtualHost,
+    Forward, HashPolicy, HashPolicyKind, HeaderMatch, HeaderValueMatch, HeadersPolicy, Mirror,
+    PathMatch, QueryParamMatch, QueryValueMatch, Redirect, RedirectPath, RetryPolicy, Route,
+    RouteAction, VirtualHost, WeightedCluster,
 };
 use sha1::{Digest, Sha1};
 
-use crate::proto::{self, u32_value};
+use crate::proto::{self, timeout, u32_value};
 
 /// The name of the RouteConfiguration of the plain-HTTP listener.
 pub const HTTP_ROUTE_CONFIG: &str = "ingress_http";
@@ -100,17 +102,33 @@ pub fn virtual_host_name(hostname: &str) -> String {
     format!("{}-{}", &hostname[..keep], &hash[..6])
 }
 
-/// An Envoy route: the match and the action.
+/// An Envoy route: the match, the action, and the header policies of a forward that apply
+/// whichever cluster serves the request.
 pub fn route(route: &Route) -> route_v3::Route {
-    route_v3::Route {
-        r#match: Some(route_match(&route.path, &route.headers)),
+    let mut out = route_v3::Route {
+        r#match: Some(route_match(
+            &route.path,
+            &route.headers,
+            &route.query_params,
+        )),
         action: Some(action(&route.action)),
         ..Default::default()
+    };
+    if let RouteAction::Forward(forward) = &route.action {
+        out.request_headers_to_add = headers_to_add(&forward.request_headers);
+        out.request_headers_to_remove = forward.request_headers.remove.clone();
+        out.response_headers_to_add = headers_to_add(&forward.response_headers);
+        out.response_headers_to_remove = forward.response_headers.remove.clone();
     }
+    out
 }
 
-/// The match of a route: its path and headers.
-pub fn route_match(path: &PathMatch, headers: &[HeaderMatch]) -> route_v3::RouteMatch {
+/// The match of a route: its path, headers and query parameters.
+pub fn route_match(
+    path: &PathMatch,
+    headers: &[HeaderMatch],
+    query_params: &[QueryParamMatch],
+) -> route_v3::RouteMatch {
     use route_v3::route_match::PathSpecifier;
     let path_specifier = match path {
         PathMatch::Prefix(p) => PathSpecifier::Prefix(p.clone()),
@@ -121,31 +139,68 @@ pub fn route_match(path: &PathMatch, headers: &[HeaderMatch]) -> route_v3::Route
     route_v3::RouteMatch {
         path_specifier: Some(path_specifier),
         headers: headers.iter().map(header_matcher).collect(),
+        query_parameters: query_params.iter().map(query_parameter_matcher).collect(),
         ..Default::default()
     }
 }
 
 /// A header matcher.
 pub fn header_matcher(header: &HeaderMatch) -> route_v3::HeaderMatcher {
-    use matcher_v3::string_matcher::MatchPattern;
     use route_v3::header_matcher::HeaderMatchSpecifier;
-    let string_match = |pattern| {
-        HeaderMatchSpecifier::StringMatch(matcher_v3::StringMatcher {
-            match_pattern: Some(pattern),
-            ignore_case: false,
-        })
-    };
+    let string_match =
+        |pattern| HeaderMatchSpecifier::StringMatch(string_matcher(pattern, header.ignore_case));
+    use matcher_v3::string_matcher::MatchPattern;
     let specifier = match &header.value {
         HeaderValueMatch::Present => HeaderMatchSpecifier::PresentMatch(true),
         HeaderValueMatch::Exact(v) => string_match(MatchPattern::Exact(v.clone())),
         HeaderValueMatch::Contains(v) => string_match(MatchPattern::Contains(v.clone())),
         HeaderValueMatch::Regex(r) => string_match(MatchPattern::SafeRegex(regex_matcher(r))),
+        HeaderValueMatch::Prefix(v) => string_match(MatchPattern::Prefix(v.clone())),
+        HeaderValueMatch::Suffix(v) => string_match(MatchPattern::Suffix(v.clone())),
     };
     route_v3::HeaderMatcher {
         name: header.name.clone(),
         invert_match: header.invert,
         header_match_specifier: Some(specifier),
         ..Default::default()
+    }
+}
+
+/// A query parameter matcher: presence, or a string match on the value.
+pub fn query_parameter_matcher(param: &QueryParamMatch) -> route_v3::QueryParameterMatcher {
+    use matcher_v3::string_matcher::MatchPattern;
+    use route_v3::query_parameter_matcher::QueryParameterMatchSpecifier;
+    let pattern = match &param.value {
+        QueryValueMatch::Present => None,
+        QueryValueMatch::Exact(v) => Some(MatchPattern::Exact(v.clone())),
+        QueryValueMatch::Prefix(v) => Some(MatchPattern::Prefix(v.clone())),
+        QueryValueMatch::Suffix(v) => Some(MatchPattern::Suffix(v.clone())),
+        QueryValueMatch::Contains(v) => Some(MatchPattern::Contains(v.clone())),
+        QueryValueMatch::Regex(r) => Some(MatchPattern::SafeRegex(regex_matcher(r))),
+    };
+    let specifier = match pattern {
+        None => QueryParameterMatchSpecifier::PresentMatch(true),
+        Some(pattern) => {
+            QueryParameterMatchSpecifier::StringMatch(string_matcher(pattern, param.ignore_case))
+        }
+    };
+    route_v3::QueryParameterMatcher {
+        name: param.name.clone(),
+        query_parameter_match_specifier: Some(specifier),
+    }
+}
+
+/// A string matcher. `ignore_case` is dropped for a regex, where Envoy rejects it (a regex
+/// says `(?i)` itself).
+fn string_matcher(
+    pattern: matcher_v3::string_matcher::MatchPattern,
+    ignore_case: bool,
+) -> matcher_v3::StringMatcher {
+    use matcher_v3::string_matcher::MatchPattern;
+    let ignore_case = ignore_case && !matches!(pattern, MatchPattern::SafeRegex(_));
+    matcher_v3::StringMatcher {
+        match_pattern: Some(pattern),
+        ignore_case,
     }
 }
 
@@ -181,6 +236,39 @@ pub fn action(action: &RouteAction) -> route_v3::route::Action {
                 ..Default::default()
             })
         }
+        RouteAction::Redirect(redirect) => Action::Redirect(redirect_action(redirect)),
+    }
+}
+
+/// A redirect: only the parts the DAG sets are rewritten.
+pub fn redirect_action(redirect: &Redirect) -> route_v3::RedirectAction {
+    use route_v3::redirect_action::{PathRewriteSpecifier, SchemeRewriteSpecifier};
+    route_v3::RedirectAction {
+        scheme_rewrite_specifier: redirect
+            .scheme
+            .clone()
+            .map(SchemeRewriteSpecifier::SchemeRedirect),
+        host_redirect: redirect.host.clone().unwrap_or_default(),
+        port_redirect: redirect.port.unwrap_or_default(),
+        path_rewrite_specifier: redirect.path.as_ref().map(|path| match path {
+            RedirectPath::Full(p) => PathRewriteSpecifier::PathRedirect(p.clone()),
+            RedirectPath::Prefix(p) => PathRewriteSpecifier::PrefixRewrite(p.clone()),
+        }),
+        response_code: redirect_response_code(redirect.status) as i32,
+        strip_query: false,
+    }
+}
+
+/// The Envoy enum for a redirect status; anything but 302, 303, 307 and 308 is 301 (the
+/// DAG only holds those five).
+fn redirect_response_code(status: u16) -> route_v3::redirect_action::RedirectResponseCode {
+    use route_v3::redirect_action::RedirectResponseCode as Code;
+    match status {
+        302 => Code::Found,
+        303 => Code::SeeOther,
+        307 => Code::TemporaryRedirect,
+        308 => Code::PermanentRedirect,
+        _ => Code::MovedPermanently,
     }
 }
 
@@ -193,16 +281,19 @@ fn no_upstream() -> route_v3::DirectResponseAction {
     }
 }
 
-/// Proxying to one cluster, or splitting between several by weight.
+/// Proxying to one cluster, or splitting between several by weight. A single cluster with
+/// policies of its own (headers, host rewrite) is sent as a one-entry weighted cluster, so
+/// Envoy applies them exactly as it would in a split.
 pub fn route_action(forward: &Forward) -> route_v3::RouteAction {
-    use route_v3::route_action::ClusterSpecifier;
+    use route_v3::route_action::{ClusterSpecifier, HostRewriteSpecifier};
     let cluster_specifier = match forward.clusters.as_slice() {
-        [one] => ClusterSpecifier::Cluster(one.name.clone()),
+        [one] if !one.has_policies() => ClusterSpecifier::Cluster(one.name.clone()),
         many => ClusterSpecifier::WeightedClusters(weighted_clusters(many)),
     };
     route_v3::RouteAction {
         cluster_specifier: Some(cluster_specifier),
         timeout: forward.timeout.map(timeout),
+        idle_timeout: forward.idle_timeout.map(timeout),
         retry_policy: forward.retry.as_ref().map(retry_policy),
         upgrade_configs: if forward.websocket {
             vec![route_v3::route_action::UpgradeConfig {
@@ -212,13 +303,22 @@ pub fn route_action(forward: &Forward) -> route_v3::RouteAction {
         } else {
             Vec::new()
         },
+        prefix_rewrite: forward.prefix_rewrite.clone().unwrap_or_default(),
+        host_rewrite_specifier: forward
+            .host_rewrite
+            .clone()
+            .map(HostRewriteSpecifier::HostRewriteLiteral),
+        request_mirror_policies: forward.mirrors.iter().map(mirror_policy).collect(),
+        hash_policy: forward.hash_policies.iter().map(hash_policy).collect(),
         ..Default::default()
     }
 }
 
 /// Weighted clusters with the weights as given; when every weight is 0 each cluster gets 1
-/// (an even split, as Contour does), since Envoy rejects a total weight of 0.
-fn weighted_clusters(clusters: &[sesame_dag::dag::WeightedCluster]) -> route_v3::WeightedCluster {
+/// (an even split, as Contour does), since Envoy rejects a total weight of 0. Each cluster
+/// carries its own header policies and host rewrite.
+fn weighted_clusters(clusters: &[WeightedCluster]) -> route_v3::WeightedCluster {
+    use route_v3::weighted_cluster::cluster_weight::HostRewriteSpecifier;
     let all_zero = clusters.iter().all(|c| c.weight == 0);
     route_v3::WeightedCluster {
         clusters: clusters
@@ -226,6 +326,14 @@ fn weighted_clusters(clusters: &[sesame_dag::dag::WeightedCluster]) -> route_v3:
             .map(|c| route_v3::weighted_cluster::ClusterWeight {
                 name: c.name.clone(),
                 weight: u32_value(if all_zero { 1 } else { c.weight }),
+                request_headers_to_add: headers_to_add(&c.request_headers),
+                request_headers_to_remove: c.request_headers.remove.clone(),
+                response_headers_to_add: headers_to_add(&c.response_headers),
+                response_headers_to_remove: c.response_headers.remove.clone(),
+                host_rewrite_specifier: c
+                    .host_rewrite
+                    .clone()
+                    .map(HostRewriteSpecifier::HostRewriteLiteral),
                 ..Default::default()
             })
             .collect(),
@@ -233,14 +341,64 @@ fn weighted_clusters(clusters: &[sesame_dag::dag::WeightedCluster]) -> route_v3:
     }
 }
 
-/// A timeout: infinite is `0s`, which Envoy reads as "no timeout".
-fn timeout(t: Timeout) -> envoy_types::pb::google::protobuf::Duration {
-    match t {
-        Timeout::Infinite => envoy_types::pb::google::protobuf::Duration {
-            seconds: 0,
-            nanos: 0,
-        },
-        Timeout::After(d) => proto::duration(d),
+/// The headers a policy sets, each overwriting the header if present or adding it.
+pub fn headers_to_add(policy: &HeadersPolicy) -> Vec<core_v3::HeaderValueOption> {
+    use core_v3::header_value_option::HeaderAppendAction;
+    policy
+        .set
+        .iter()
+        .map(|(key, value)| core_v3::HeaderValueOption {
+            header: Some(core_v3::HeaderValue {
+                key: key.clone(),
+                value: value.clone(),
+                ..Default::default()
+            }),
+            append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// A mirror policy; the runtime fraction is left out at 100 %, where Envoy mirrors everything.
+pub fn mirror_policy(mirror: &Mirror) -> route_v3::route_action::RequestMirrorPolicy {
+    let runtime_fraction = (mirror.percent < 100).then(|| core_v3::RuntimeFractionalPercent {
+        default_value: Some(type_v3::FractionalPercent {
+            numerator: mirror.percent,
+            denominator: type_v3::fractional_percent::DenominatorType::Hundred as i32,
+        }),
+        runtime_key: String::new(),
+    });
+    route_v3::route_action::RequestMirrorPolicy {
+        cluster: mirror.cluster.clone(),
+        runtime_fraction,
+        ..Default::default()
+    }
+}
+
+/// A hash policy: a header, a query parameter, the source IP or a cookie.
+pub fn hash_policy(policy: &HashPolicy) -> route_v3::route_action::HashPolicy {
+    use route_v3::route_action::hash_policy::{self as hp, PolicySpecifier};
+    let specifier = match &policy.kind {
+        HashPolicyKind::Header(name) => PolicySpecifier::Header(hp::Header {
+            header_name: name.clone(),
+            regex_rewrite: None,
+        }),
+        HashPolicyKind::QueryParameter(name) => {
+            PolicySpecifier::QueryParameter(hp::QueryParameter { name: name.clone() })
+        }
+        HashPolicyKind::SourceIp => {
+            PolicySpecifier::ConnectionProperties(hp::ConnectionProperties { source_ip: true })
+        }
+        HashPolicyKind::Cookie { name, ttl, path } => PolicySpecifier::Cookie(hp::Cookie {
+            name: name.clone(),
+            ttl: ttl.map(proto::duration),
+            path: path.clone().unwrap_or_default(),
+            attributes: Vec::new(),
+        }),
+    };
+    route_v3::route_action::HashPolicy {
+        terminal: policy.terminal,
+        policy_specifier: Some(specifier),
     }
 }
 
@@ -250,9 +408,12 @@ pub fn retry_policy(retry: &RetryPolicy) -> route_v3::RetryPolicy {
         retry_on: retry.retry_on.join(","),
         num_retries: u32_value(retry.num_retries),
         per_try_timeout: retry.per_try_timeout.map(timeout),
+        retriable_status_codes: retry.retriable_status_codes.clone(),
         ..Default::default()
     }
 }
 
+#[cfg(test)]
+mod feature_tests;
 #[cfg(test)]
 mod tests;

@@ -62,6 +62,51 @@ fn big_dag(reverse: bool) -> Dag {
     dag
 }
 
+/// SHA-1 over the names, type URLs and encoded bytes of the chosen resource maps, in order.
+fn digest(
+    maps: &[&std::collections::BTreeMap<String, envoy_types::pb::google::protobuf::Any>],
+) -> String {
+    use sha1::{Digest, Sha1};
+    let mut h = Sha1::new();
+    for map in maps {
+        for (name, any) in *map {
+            for part in [
+                name.as_bytes(),
+                any.type_url.as_bytes(),
+                any.value.as_slice(),
+            ] {
+                h.update((part.len() as u64).to_be_bytes());
+                h.update(part);
+            }
+        }
+    }
+    hex::encode(h.finalize())
+}
+
+/// The DAG fields added for HTTPProxy all default to nothing: what existed before them still
+/// translates byte for byte as it did (digests recorded before the fields were added).
+#[test]
+fn defaults_translate_byte_identically() {
+    let r = translate(&sample_dag(), &TranslateConfig::default());
+    let sample = digest(&[&r.listeners, &r.routes, &r.clusters, &r.secrets]);
+    let r = translate(&big_dag(false), &TranslateConfig::default());
+    let big = digest(&[&r.listeners, &r.routes, &r.clusters, &r.secrets]);
+    // The secrets of this DAG carry fresh keys, so they are left out.
+    let r = translate(
+        &envoy_validation::ingress_feature_dag(),
+        &TranslateConfig::default(),
+    );
+    let ingress = digest(&[&r.listeners, &r.routes, &r.clusters]);
+    assert_eq!(
+        (sample.as_str(), big.as_str(), ingress.as_str()),
+        (
+            "5426035641634bf7a29be4f7260c37d7d78f4327",
+            "85792bbf3b3fdf8e95a8646caa40e8f725188995",
+            "f9f03d4af03df55f0c579a4225a96dcca7e82bdf",
+        )
+    );
+}
+
 #[test]
 fn translation_is_deterministic() {
     let config = TranslateConfig::default();
@@ -94,16 +139,18 @@ mod envoy_validation {
     use pretty_assertions::assert_eq;
     use prost::Message;
     use sesame_dag::dag::{
-        CircuitBreakers, Forward, HeaderMatch, HeaderValueMatch, PathMatch, RetryPolicy, Route,
-        RouteAction, Timeout, TlsVersion, UpstreamProtocol, WeightedCluster,
+        CircuitBreakers, Forward, HashPolicy, HashPolicyKind, HeaderMatch, HeaderValueMatch,
+        HeadersPolicy, HttpHealthCheck, LbPolicy, Mirror, PathMatch, QueryParamMatch,
+        QueryValueMatch, Redirect, RedirectPath, RetryPolicy, Route, RouteAction, Timeout,
+        TlsVersion, UpstreamProtocol, UpstreamValidation, WeightedCluster,
     };
 
     use super::*;
     use crate::bootstrap::tests::{envoy_binary, envoy_validate};
     use crate::testutil::{cluster, decode, forward_route, secure_vhost, vhost};
 
-    /// A DAG using every feature the translation knows.
-    fn every_feature_dag() -> Dag {
+    /// A DAG using every feature the Ingress translation used before HTTPProxy's additions.
+    pub(super) fn ingress_feature_dag() -> Dag {
         let mut dag = Dag::default();
         let protocols = [
             UpstreamProtocol::Http1,
@@ -129,6 +176,7 @@ mod envoy_validation {
             name: "x-h".into(),
             value,
             invert,
+            ignore_case: false,
         };
         let mut routes = vec![
             forward_route(PathMatch::Exact("/exact".into()), &names[0]),
@@ -146,22 +194,18 @@ mod envoy_validation {
         let mut split = forward_route(PathMatch::Prefix("/split".into()), &names[0]);
         split.action = RouteAction::Forward(Forward {
             clusters: vec![
-                WeightedCluster {
-                    name: names[0].clone(),
-                    weight: 90,
-                },
-                WeightedCluster {
-                    name: names[1].clone(),
-                    weight: 10,
-                },
+                WeightedCluster::new(names[0].clone(), 90),
+                WeightedCluster::new(names[1].clone(), 10),
             ],
             timeout: Some(Timeout::After(Duration::from_millis(2500))),
             retry: Some(RetryPolicy {
                 retry_on: vec!["5xx".into(), "reset".into()],
                 num_retries: 2,
                 per_try_timeout: Some(Timeout::Infinite),
+                retriable_status_codes: Vec::new(),
             }),
             websocket: true,
+            ..Default::default()
         });
         routes.push(split);
         let mut direct = forward_route(PathMatch::Prefix("/direct".into()), &names[0]);
@@ -214,6 +258,207 @@ mod envoy_validation {
             );
             dag.https.insert(host.into(), s);
         }
+        dag
+    }
+
+    /// [`ingress_feature_dag`] plus every feature added for HTTPProxy, on the plain vhost
+    /// `proxy.com` and the secure vhost `secure-proxy.com`.
+    fn every_feature_dag() -> Dag {
+        let mut dag = ingress_feature_dag();
+        let ca = match rcgen::generate_simple_self_signed(vec!["backend.example.com".into()]) {
+            Ok(k) => k.cert.pem().into_bytes(),
+            Err(e) => panic!("rcgen: {e}"),
+        };
+        let health = HttpHealthCheck {
+            path: "/healthz".into(),
+            host: "health.local".into(),
+            ..Default::default()
+        };
+        let settings = [
+            ("lr", UpstreamProtocol::Http1, LbPolicy::LeastRequest, true),
+            ("rand", UpstreamProtocol::H2c, LbPolicy::Random, false),
+            ("ring", UpstreamProtocol::Tls, LbPolicy::RingHash, true),
+            ("h2v", UpstreamProtocol::H2, LbPolicy::RoundRobin, true),
+            (
+                "mirror",
+                UpstreamProtocol::Http1,
+                LbPolicy::RoundRobin,
+                false,
+            ),
+        ];
+        let mut names = Vec::new();
+        for (i, (name, protocol, lb_policy, checked)) in settings.into_iter().enumerate() {
+            let mut c = cluster(name, protocol);
+            c.lb_policy = lb_policy;
+            c.health_check = checked.then(|| health.clone());
+            c.idle_connection_timeout = match i {
+                0 => Some(Timeout::After(Duration::from_secs(60))),
+                1 => Some(Timeout::Infinite),
+                3 => Some(Timeout::After(Duration::from_millis(1500))),
+                _ => None,
+            };
+            if matches!(protocol, UpstreamProtocol::Tls | UpstreamProtocol::H2) {
+                c.upstream_validation = Some(UpstreamValidation {
+                    ca_pem: ca.clone(),
+                    subject_names: if i == 2 {
+                        vec!["backend.example.com".into(), "alt.example.com".into()]
+                    } else {
+                        Vec::new()
+                    },
+                });
+            }
+            names.push(c.name.clone());
+            dag.clusters.insert(c.name.clone(), c);
+        }
+        let policy = |set: &[(&str, &str)], remove: &[&str]| HeadersPolicy {
+            set: set
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            remove: remove.iter().map(|r| r.to_string()).collect(),
+        };
+
+        let mut matched = forward_route(PathMatch::Prefix("/match".into()), &names[0]);
+        matched.headers = [
+            HeaderValueMatch::Exact("A".into()),
+            HeaderValueMatch::Prefix("pre".into()),
+            HeaderValueMatch::Suffix("suf".into()),
+            HeaderValueMatch::Contains("mid".into()),
+            HeaderValueMatch::Regex("r.*".into()),
+            HeaderValueMatch::Present,
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| HeaderMatch {
+            name: format!("x-h{i}"),
+            value,
+            invert: i == 1,
+            ignore_case: true,
+        })
+        .collect();
+        matched.query_params = [
+            QueryValueMatch::Present,
+            QueryValueMatch::Exact("e".into()),
+            QueryValueMatch::Prefix("p".into()),
+            QueryValueMatch::Suffix("s".into()),
+            QueryValueMatch::Contains("c".into()),
+            QueryValueMatch::Regex("[0-9]+".into()),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| QueryParamMatch {
+            name: format!("q{i}"),
+            value,
+            ignore_case: i % 2 == 0,
+        })
+        .collect();
+
+        let mut a = WeightedCluster::new(names[0].clone(), 60);
+        a.request_headers = policy(&[("x-to", "lr")], &["x-old"]);
+        a.response_headers = policy(&[("x-from", "lr")], &["x-secret"]);
+        a.host_rewrite = Some("lr.internal".into());
+        let everything = Forward {
+            clusters: vec![
+                a.clone(),
+                WeightedCluster::new(names[1].clone(), 30),
+                WeightedCluster::new(names[2].clone(), 10),
+            ],
+            timeout: Some(Timeout::After(Duration::from_secs(30))),
+            retry: Some(RetryPolicy {
+                retry_on: vec!["5xx".into(), "retriable-status-codes".into()],
+                num_retries: 3,
+                per_try_timeout: Some(Timeout::After(Duration::from_secs(5))),
+                retriable_status_codes: vec![502, 503, 504],
+            }),
+            websocket: true,
+            idle_timeout: Some(Timeout::After(Duration::from_secs(300))),
+            prefix_rewrite: Some("/backend/".into()),
+            host_rewrite: Some("backend.internal".into()),
+            request_headers: policy(&[("x-a", "1"), ("x-b", "two words")], &["x-drop"]),
+            response_headers: policy(&[("x-served-by", "sesame")], &["server"]),
+            mirrors: vec![
+                Mirror {
+                    cluster: names[4].clone(),
+                    percent: 100,
+                },
+                Mirror {
+                    cluster: names[3].clone(),
+                    percent: 10,
+                },
+            ],
+            hash_policies: vec![
+                HashPolicy {
+                    kind: HashPolicyKind::Header("x-user".into()),
+                    terminal: true,
+                },
+                HashPolicy {
+                    kind: HashPolicyKind::QueryParameter("id".into()),
+                    terminal: false,
+                },
+                HashPolicy {
+                    kind: HashPolicyKind::SourceIp,
+                    terminal: false,
+                },
+                HashPolicy {
+                    kind: HashPolicyKind::Cookie {
+                        name: "session".into(),
+                        ttl: Some(Duration::from_secs(3600)),
+                        path: Some("/".into()),
+                    },
+                    terminal: false,
+                },
+            ],
+        };
+        let mut all = forward_route(PathMatch::Prefix("/all".into()), &names[0]);
+        all.action = RouteAction::Forward(everything);
+        let mut single = forward_route(PathMatch::Prefix("/single".into()), &names[3]);
+        single.action = RouteAction::Forward(Forward {
+            clusters: vec![a],
+            idle_timeout: Some(Timeout::Infinite),
+            ..Default::default()
+        });
+
+        let redirect = |path, status, scheme: Option<&str>, port| {
+            let mut r = forward_route(PathMatch::Prefix(format!("/redirect{status}")), "");
+            r.action = RouteAction::Redirect(Redirect {
+                scheme: scheme.map(str::to_string),
+                host: Some("example.com".into()),
+                port,
+                path,
+                status,
+            });
+            r
+        };
+        let mut routes = vec![matched, all, single];
+        routes.extend([
+            redirect(
+                Some(RedirectPath::Full("/new".into())),
+                301,
+                Some("https"),
+                Some(8443),
+            ),
+            redirect(Some(RedirectPath::Prefix("/v2".into())), 302, None, None),
+            redirect(None, 303, Some("http"), Some(8080)),
+            redirect(None, 307, None, None),
+            redirect(Some(RedirectPath::Full("/".into())), 308, None, None),
+        ]);
+        dag.http
+            .insert("proxy.com".into(), vhost("proxy.com", routes.clone()));
+        let secure = secure_vhost("secure-proxy.com", routes);
+        let key = match rcgen::generate_simple_self_signed(vec!["secure-proxy.com".into()]) {
+            Ok(k) => k,
+            Err(e) => panic!("rcgen: {e}"),
+        };
+        dag.secrets.insert(
+            secure.secret.clone(),
+            sesame_dag::dag::TlsSecret {
+                name: secure.secret.clone(),
+                source: sesame_dag::NamespacedName::new("default", "secure-proxy"),
+                certificate_chain: key.cert.pem().into_bytes(),
+                private_key: key.signing_key.serialize_pem().into_bytes(),
+            },
+        );
+        dag.https.insert("secure-proxy.com".into(), secure);
         dag
     }
 
@@ -314,7 +559,7 @@ mod envoy_validation {
         let dag = every_feature_dag();
         let resources = translate(&dag, &TranslateConfig::default());
         assert_eq!(resources.listeners.len(), 3);
-        assert_eq!(resources.routes.len(), 3);
+        assert_eq!(resources.routes.len(), 4);
         let Some(envoy) = envoy_binary() else { return };
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("static.pb");

@@ -3,8 +3,8 @@
 use envoy_types::pb::google::protobuf::Any;
 use prost::{Message, Name};
 use sesame_dag::dag::{
-    CircuitBreakers, Cluster, Forward, PathMatch, Route, RouteAction, SecureVirtualHost, TlsSecret,
-    TlsVersion, UpstreamProtocol, VirtualHost, WeightedCluster,
+    CircuitBreakers, Cluster, Forward, LbPolicy, PathMatch, Route, RouteAction, SecureVirtualHost,
+    TlsSecret, TlsVersion, UpstreamProtocol, VirtualHost, WeightedCluster,
 };
 use sesame_dag::{Dag, Kind, NamespacedName, ObjectKey};
 
@@ -22,11 +22,9 @@ pub fn forward_route(path: PathMatch, cluster: &str) -> Route {
     Route {
         path,
         headers: Vec::new(),
+        query_params: Vec::new(),
         action: RouteAction::Forward(Forward {
-            clusters: vec![WeightedCluster {
-                name: cluster.to_string(),
-                weight: 100,
-            }],
+            clusters: vec![WeightedCluster::new(cluster, 100)],
             ..Default::default()
         }),
         origin: ObjectKey::new(Kind::Ingress, NamespacedName::new("default", "ing")),
@@ -61,6 +59,10 @@ pub fn cluster(service: &str, protocol: UpstreamProtocol) -> Cluster {
         eds_name: format!("default/{service}/http"),
         protocol,
         circuit_breakers: CircuitBreakers::default(),
+        lb_policy: LbPolicy::default(),
+        health_check: None,
+        upstream_validation: None,
+        idle_connection_timeout: None,
     }
 }
 

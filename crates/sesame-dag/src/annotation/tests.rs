@@ -102,6 +102,7 @@ fn good_ingress_annotations() {
                 retry_on: vec!["5xx".into(), "gateway-error".into()],
                 num_retries: 0,
                 per_try_timeout: Some(Timeout::After(Duration::from_millis(500))),
+                retriable_status_codes: Vec::new(),
             }),
             websocket_routes: vec!["/ws".into(), "/chat".into()],
             min_tls: Some(TlsVersion::V1_3),
@@ -135,7 +136,8 @@ fn retries_need_retry_on() {
         Some(RetryPolicy {
             retry_on: vec!["reset".into()],
             num_retries: 1,
-            per_try_timeout: None
+            per_try_timeout: None,
+            retriable_status_codes: Vec::new(),
         })
     );
     assert!(w.ignored.is_empty());

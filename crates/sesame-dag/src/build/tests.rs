@@ -63,6 +63,10 @@ fn default_backend_serves_every_host_at_root() {
             eds_name: "default/kuard".into(),
             protocol: UpstreamProtocol::Http1,
             circuit_breakers: Default::default(),
+            lb_policy: Default::default(),
+            health_check: None,
+            upstream_validation: None,
+            idle_connection_timeout: None,
         }]
     );
     assert!(out.dag.https.is_empty() && out.dag.secrets.is_empty());
@@ -142,6 +146,7 @@ fn wildcard_host_matches_one_label_only() {
                 r"(?i)^[a-z0-9]([-a-z0-9]*[a-z0-9])?\.foo\.com(:[0-9]+)?$".into()
             ),
             invert: false,
+            ignore_case: false,
         }]
     );
     let HeaderValueMatch::Regex(re) = &route.headers[0].value else {

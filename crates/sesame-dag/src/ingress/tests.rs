@@ -83,6 +83,7 @@ fn route_annotations() {
             retry_on: vec!["5xx".into(), "reset".into()],
             num_retries: 3,
             per_try_timeout: Some(Timeout::After(Duration::from_millis(500))),
+            retriable_status_codes: Vec::new(),
         })
     );
     let status = status_of(&out, &ingress_key("web"));

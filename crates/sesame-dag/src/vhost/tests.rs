@@ -7,6 +7,7 @@ fn key(path: PathMatch, headers: usize) -> RouteKey {
             name: format!("h{i}"),
             value: HeaderValueMatch::Present,
             invert: false,
+            ignore_case: false,
         })
         .collect();
     RouteKey { path, headers }

@@ -35,10 +35,7 @@ fn forward(clusters: &[(&str, u32)]) -> Forward {
     Forward {
         clusters: clusters
             .iter()
-            .map(|(n, w)| WeightedCluster {
-                name: n.to_string(),
-                weight: *w,
-            })
+            .map(|(n, w)| WeightedCluster::new(*n, *w))
             .collect(),
         ..Default::default()
     }
@@ -108,6 +105,7 @@ fn header_matchers() {
             name: "x-h".into(),
             value,
             invert,
+            ignore_case: false,
         }];
         let got = route(&r).r#match.expect("match").headers;
         assert_eq!(
@@ -202,6 +200,7 @@ fn retries_and_websocket() {
         retry_on: vec!["5xx".into(), "gateway-error".into()],
         num_retries: 3,
         per_try_timeout: Some(Timeout::After(Duration::from_secs(2))),
+        retriable_status_codes: Vec::new(),
     });
     f.websocket = true;
     let a = route_action_of(RouteAction::Forward(f));
