@@ -181,6 +181,12 @@ pub struct HeadersPolicy {
 }
 
 impl HeadersPolicy {
+    /// A policy that sets and removes nothing.
+    pub const NONE: HeadersPolicy = HeadersPolicy {
+        set: Vec::new(),
+        remove: Vec::new(),
+    };
+
     /// Whether the policy neither sets nor removes anything.
     pub fn is_empty(&self) -> bool {
         self.set.is_empty() && self.remove.is_empty()
@@ -244,6 +250,27 @@ pub struct Forward {
     pub retry: Option<RetryPolicy>,
     /// Allow the websocket upgrade.
     pub websocket: bool,
+    /// Rewrites, header policies, mirrors and hash policies: HTTPProxy features most routes do
+    /// not use, boxed so a plain route stays small.
+    pub policies: Option<Box<ForwardPolicies>>,
+}
+
+impl Forward {
+    /// The route's policies (empty when it has none).
+    pub fn policies(&self) -> &ForwardPolicies {
+        static NONE: ForwardPolicies = ForwardPolicies::NONE;
+        self.policies.as_deref().unwrap_or(&NONE)
+    }
+
+    /// The route's policies, to set them.
+    pub fn policies_mut(&mut self) -> &mut ForwardPolicies {
+        self.policies.get_or_insert_with(Box::default)
+    }
+}
+
+/// What a forwarding route may do besides picking clusters.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ForwardPolicies {
     /// How long a stream may be idle: `None` leaves Envoy's default (the listener's).
     pub idle_timeout: Option<Timeout>,
     /// Replace the matched path prefix with this before forwarding.
@@ -260,6 +287,19 @@ pub struct Forward {
     pub hash_policies: Vec<HashPolicy>,
 }
 
+impl ForwardPolicies {
+    /// No policies at all.
+    pub const NONE: ForwardPolicies = ForwardPolicies {
+        idle_timeout: None,
+        prefix_rewrite: None,
+        host_rewrite: None,
+        request_headers: HeadersPolicy::NONE,
+        response_headers: HeadersPolicy::NONE,
+        mirrors: Vec::new(),
+        hash_policies: Vec::new(),
+    };
+}
+
 /// A cluster and its share of the traffic.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct WeightedCluster {
@@ -267,6 +307,13 @@ pub struct WeightedCluster {
     pub name: String,
     /// The relative weight.
     pub weight: u32,
+    /// Per-cluster header policies and host rewrite, boxed: most clusters have none.
+    pub rewrites: Option<Box<ClusterRewrites>>,
+}
+
+/// Header policies and a host rewrite applied to the requests sent to one cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ClusterRewrites {
     /// Headers set and removed on requests sent to this cluster.
     pub request_headers: HeadersPolicy,
     /// Headers set and removed on responses from this cluster.
@@ -275,23 +322,40 @@ pub struct WeightedCluster {
     pub host_rewrite: Option<String>,
 }
 
+impl ClusterRewrites {
+    /// No rewrites.
+    pub const NONE: ClusterRewrites = ClusterRewrites {
+        request_headers: HeadersPolicy::NONE,
+        response_headers: HeadersPolicy::NONE,
+        host_rewrite: None,
+    };
+}
+
 impl WeightedCluster {
     /// A cluster with this weight and no per-cluster policies.
     pub fn new(name: impl Into<String>, weight: u32) -> WeightedCluster {
         WeightedCluster {
             name: name.into(),
             weight,
-            request_headers: HeadersPolicy::default(),
-            response_headers: HeadersPolicy::default(),
-            host_rewrite: None,
+            rewrites: None,
         }
+    }
+
+    /// The cluster's rewrites (empty when it has none).
+    pub fn rewrites(&self) -> &ClusterRewrites {
+        static NONE: ClusterRewrites = ClusterRewrites::NONE;
+        self.rewrites.as_deref().unwrap_or(&NONE)
+    }
+
+    /// The cluster's rewrites, to set them.
+    pub fn rewrites_mut(&mut self) -> &mut ClusterRewrites {
+        self.rewrites.get_or_insert_with(Box::default)
     }
 
     /// Whether the cluster carries a policy of its own (headers or host rewrite).
     pub fn has_policies(&self) -> bool {
-        !self.request_headers.is_empty()
-            || !self.response_headers.is_empty()
-            || self.host_rewrite.is_some()
+        let r = self.rewrites();
+        !r.request_headers.is_empty() || !r.response_headers.is_empty() || r.host_rewrite.is_some()
     }
 }
 
@@ -376,10 +440,10 @@ pub struct Cluster {
     /// How an upstream host is picked.
     pub lb_policy: LbPolicy,
     /// Active HTTP health checking of the upstream hosts, if any.
-    pub health_check: Option<HttpHealthCheck>,
+    pub health_check: Option<Box<HttpHealthCheck>>,
     /// Verify the upstream's certificate (only for [`UpstreamProtocol::Tls`] and
     /// [`UpstreamProtocol::H2`]); `None` accepts any certificate.
-    pub upstream_validation: Option<UpstreamValidation>,
+    pub upstream_validation: Option<Box<UpstreamValidation>>,
     /// How long an upstream connection may be idle before Envoy closes it: `None` leaves
     /// Envoy's default (1 hour).
     pub idle_connection_timeout: Option<Timeout>,

@@ -52,7 +52,7 @@ pub fn cluster(c: &Cluster) -> cluster_v3::Cluster {
         out.typed_extension_protocol_options
             .insert(HTTP_PROTOCOL_OPTIONS.to_string(), proto::any(&options));
     }
-    let validation = c.upstream_validation.as_ref();
+    let validation = c.upstream_validation.as_deref();
     match c.protocol {
         UpstreamProtocol::H2 => out.transport_socket = Some(upstream_tls(&["h2"], validation)),
         UpstreamProtocol::Tls => out.transport_socket = Some(upstream_tls(&[], validation)),

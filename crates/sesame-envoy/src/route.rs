@@ -115,10 +115,11 @@ pub fn route(route: &Route) -> route_v3::Route {
         ..Default::default()
     };
     if let RouteAction::Forward(forward) = &route.action {
-        out.request_headers_to_add = headers_to_add(&forward.request_headers);
-        out.request_headers_to_remove = forward.request_headers.remove.clone();
-        out.response_headers_to_add = headers_to_add(&forward.response_headers);
-        out.response_headers_to_remove = forward.response_headers.remove.clone();
+        let policies = forward.policies();
+        out.request_headers_to_add = headers_to_add(&policies.request_headers);
+        out.request_headers_to_remove = policies.request_headers.remove.clone();
+        out.response_headers_to_add = headers_to_add(&policies.response_headers);
+        out.response_headers_to_remove = policies.response_headers.remove.clone();
     }
     out
 }
@@ -293,7 +294,7 @@ pub fn route_action(forward: &Forward) -> route_v3::RouteAction {
     route_v3::RouteAction {
         cluster_specifier: Some(cluster_specifier),
         timeout: forward.timeout.map(timeout),
-        idle_timeout: forward.idle_timeout.map(timeout),
+        idle_timeout: forward.policies().idle_timeout.map(timeout),
         retry_policy: forward.retry.as_ref().map(retry_policy),
         upgrade_configs: if forward.websocket {
             vec![route_v3::route_action::UpgradeConfig {
@@ -303,13 +304,28 @@ pub fn route_action(forward: &Forward) -> route_v3::RouteAction {
         } else {
             Vec::new()
         },
-        prefix_rewrite: forward.prefix_rewrite.clone().unwrap_or_default(),
+        prefix_rewrite: forward
+            .policies()
+            .prefix_rewrite
+            .clone()
+            .unwrap_or_default(),
         host_rewrite_specifier: forward
+            .policies()
             .host_rewrite
             .clone()
             .map(HostRewriteSpecifier::HostRewriteLiteral),
-        request_mirror_policies: forward.mirrors.iter().map(mirror_policy).collect(),
-        hash_policy: forward.hash_policies.iter().map(hash_policy).collect(),
+        request_mirror_policies: forward
+            .policies()
+            .mirrors
+            .iter()
+            .map(mirror_policy)
+            .collect(),
+        hash_policy: forward
+            .policies()
+            .hash_policies
+            .iter()
+            .map(hash_policy)
+            .collect(),
         ..Default::default()
     }
 }
@@ -326,11 +342,12 @@ fn weighted_clusters(clusters: &[WeightedCluster]) -> route_v3::WeightedCluster 
             .map(|c| route_v3::weighted_cluster::ClusterWeight {
                 name: c.name.clone(),
                 weight: u32_value(if all_zero { 1 } else { c.weight }),
-                request_headers_to_add: headers_to_add(&c.request_headers),
-                request_headers_to_remove: c.request_headers.remove.clone(),
-                response_headers_to_add: headers_to_add(&c.response_headers),
-                response_headers_to_remove: c.response_headers.remove.clone(),
+                request_headers_to_add: headers_to_add(&c.rewrites().request_headers),
+                request_headers_to_remove: c.rewrites().request_headers.remove.clone(),
+                response_headers_to_add: headers_to_add(&c.rewrites().response_headers),
+                response_headers_to_remove: c.rewrites().response_headers.remove.clone(),
                 host_rewrite_specifier: c
+                    .rewrites()
                     .host_rewrite
                     .clone()
                     .map(HostRewriteSpecifier::HostRewriteLiteral),

@@ -139,10 +139,10 @@ mod envoy_validation {
     use pretty_assertions::assert_eq;
     use prost::Message;
     use sesame_dag::dag::{
-        CircuitBreakers, Forward, HashPolicy, HashPolicyKind, HeaderMatch, HeaderValueMatch,
-        HeadersPolicy, HttpHealthCheck, LbPolicy, Mirror, PathMatch, QueryParamMatch,
-        QueryValueMatch, Redirect, RedirectPath, RetryPolicy, Route, RouteAction, Timeout,
-        TlsVersion, UpstreamProtocol, UpstreamValidation, WeightedCluster,
+        CircuitBreakers, Forward, ForwardPolicies, HashPolicy, HashPolicyKind, HeaderMatch,
+        HeaderValueMatch, HeadersPolicy, HttpHealthCheck, LbPolicy, Mirror, PathMatch,
+        QueryParamMatch, QueryValueMatch, Redirect, RedirectPath, RetryPolicy, Route, RouteAction,
+        Timeout, TlsVersion, UpstreamProtocol, UpstreamValidation, WeightedCluster,
     };
 
     use super::*;
@@ -290,7 +290,7 @@ mod envoy_validation {
         for (i, (name, protocol, lb_policy, checked)) in settings.into_iter().enumerate() {
             let mut c = cluster(name, protocol);
             c.lb_policy = lb_policy;
-            c.health_check = checked.then(|| health.clone());
+            c.health_check = checked.then(|| Box::new(health.clone()));
             c.idle_connection_timeout = match i {
                 0 => Some(Timeout::After(Duration::from_secs(60))),
                 1 => Some(Timeout::Infinite),
@@ -298,14 +298,14 @@ mod envoy_validation {
                 _ => None,
             };
             if matches!(protocol, UpstreamProtocol::Tls | UpstreamProtocol::H2) {
-                c.upstream_validation = Some(UpstreamValidation {
+                c.upstream_validation = Some(Box::new(UpstreamValidation {
                     ca_pem: ca.clone(),
                     subject_names: if i == 2 {
                         vec!["backend.example.com".into(), "alt.example.com".into()]
                     } else {
                         Vec::new()
                     },
-                });
+                }));
             }
             names.push(c.name.clone());
             dag.clusters.insert(c.name.clone(), c);
@@ -354,9 +354,9 @@ mod envoy_validation {
         .collect();
 
         let mut a = WeightedCluster::new(names[0].clone(), 60);
-        a.request_headers = policy(&[("x-to", "lr")], &["x-old"]);
-        a.response_headers = policy(&[("x-from", "lr")], &["x-secret"]);
-        a.host_rewrite = Some("lr.internal".into());
+        a.rewrites_mut().request_headers = policy(&[("x-to", "lr")], &["x-old"]);
+        a.rewrites_mut().response_headers = policy(&[("x-from", "lr")], &["x-secret"]);
+        a.rewrites_mut().host_rewrite = Some("lr.internal".into());
         let everything = Forward {
             clusters: vec![
                 a.clone(),
@@ -371,50 +371,55 @@ mod envoy_validation {
                 retriable_status_codes: vec![502, 503, 504],
             }),
             websocket: true,
-            idle_timeout: Some(Timeout::After(Duration::from_secs(300))),
-            prefix_rewrite: Some("/backend/".into()),
-            host_rewrite: Some("backend.internal".into()),
-            request_headers: policy(&[("x-a", "1"), ("x-b", "two words")], &["x-drop"]),
-            response_headers: policy(&[("x-served-by", "sesame")], &["server"]),
-            mirrors: vec![
-                Mirror {
-                    cluster: names[4].clone(),
-                    percent: 100,
-                },
-                Mirror {
-                    cluster: names[3].clone(),
-                    percent: 10,
-                },
-            ],
-            hash_policies: vec![
-                HashPolicy {
-                    kind: HashPolicyKind::Header("x-user".into()),
-                    terminal: true,
-                },
-                HashPolicy {
-                    kind: HashPolicyKind::QueryParameter("id".into()),
-                    terminal: false,
-                },
-                HashPolicy {
-                    kind: HashPolicyKind::SourceIp,
-                    terminal: false,
-                },
-                HashPolicy {
-                    kind: HashPolicyKind::Cookie {
-                        name: "session".into(),
-                        ttl: Some(Duration::from_secs(3600)),
-                        path: Some("/".into()),
+            policies: Some(Box::new(ForwardPolicies {
+                idle_timeout: Some(Timeout::After(Duration::from_secs(300))),
+                prefix_rewrite: Some("/backend/".into()),
+                host_rewrite: Some("backend.internal".into()),
+                request_headers: policy(&[("x-a", "1"), ("x-b", "two words")], &["x-drop"]),
+                response_headers: policy(&[("x-served-by", "sesame")], &["server"]),
+                mirrors: vec![
+                    Mirror {
+                        cluster: names[4].clone(),
+                        percent: 100,
                     },
-                    terminal: false,
-                },
-            ],
+                    Mirror {
+                        cluster: names[3].clone(),
+                        percent: 10,
+                    },
+                ],
+                hash_policies: vec![
+                    HashPolicy {
+                        kind: HashPolicyKind::Header("x-user".into()),
+                        terminal: true,
+                    },
+                    HashPolicy {
+                        kind: HashPolicyKind::QueryParameter("id".into()),
+                        terminal: false,
+                    },
+                    HashPolicy {
+                        kind: HashPolicyKind::SourceIp,
+                        terminal: false,
+                    },
+                    HashPolicy {
+                        kind: HashPolicyKind::Cookie {
+                            name: "session".into(),
+                            ttl: Some(Duration::from_secs(3600)),
+                            path: Some("/".into()),
+                        },
+                        terminal: false,
+                    },
+                ],
+            })),
         };
         let mut all = forward_route(PathMatch::Prefix("/all".into()), &names[0]);
         all.action = RouteAction::Forward(everything);
         let mut single = forward_route(PathMatch::Prefix("/single".into()), &names[3]);
         single.action = RouteAction::Forward(Forward {
             clusters: vec![a],
-            idle_timeout: Some(Timeout::Infinite),
+            policies: Some(Box::new(ForwardPolicies {
+                idle_timeout: Some(Timeout::Infinite),
+                ..Default::default()
+            })),
             ..Default::default()
         });
 

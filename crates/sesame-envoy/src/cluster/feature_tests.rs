@@ -81,7 +81,7 @@ fn http_health_check() {
         (UpstreamProtocol::H2c, type_v3::CodecClientType::Http2),
     ] {
         let mut c = testutil::cluster("s", protocol);
-        c.health_check = Some(hc.clone());
+        c.health_check = Some(Box::new(hc.clone()));
         let got = cluster(&c);
         assert_eq!(got.health_checks, vec![want(codec)], "{protocol:?}");
         assert!(got.ignore_health_on_host_removal);
@@ -141,7 +141,7 @@ fn upstream_validation_only_with_tls() {
         (UpstreamProtocol::H2, vec!["h2".to_string()]),
     ] {
         let mut c = testutil::cluster("s", protocol);
-        c.upstream_validation = Some(validation.clone());
+        c.upstream_validation = Some(Box::new(validation.clone()));
         assert_eq!(
             tls_context(&cluster(&c)),
             Some(tls_v3::UpstreamTlsContext {
@@ -160,7 +160,7 @@ fn upstream_validation_only_with_tls() {
     // Without TLS there is nothing to validate.
     for protocol in [UpstreamProtocol::Http1, UpstreamProtocol::H2c] {
         let mut c = testutil::cluster("s", protocol);
-        c.upstream_validation = Some(validation.clone());
+        c.upstream_validation = Some(Box::new(validation.clone()));
         assert_eq!(cluster(&c).transport_socket, None, "{protocol:?}");
     }
 }

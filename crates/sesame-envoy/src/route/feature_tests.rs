@@ -190,9 +190,9 @@ fn query_parameter_matches() {
 fn rewrites_and_idle_timeout() {
     use route_v3::route_action::HostRewriteSpecifier;
     let mut f = forward_to("c");
-    f.idle_timeout = Some(Timeout::After(Duration::from_secs(90)));
-    f.prefix_rewrite = Some("/new/".into());
-    f.host_rewrite = Some("backend.internal".into());
+    f.policies_mut().idle_timeout = Some(Timeout::After(Duration::from_secs(90)));
+    f.policies_mut().prefix_rewrite = Some("/new/".into());
+    f.policies_mut().host_rewrite = Some("backend.internal".into());
     assert_eq!(
         route_action_of(f),
         route_v3::RouteAction {
@@ -207,15 +207,16 @@ fn rewrites_and_idle_timeout() {
     );
 
     let mut f = forward_to("c");
-    f.idle_timeout = Some(Timeout::Infinite);
+    f.policies_mut().idle_timeout = Some(Timeout::Infinite);
     assert_eq!(route_action_of(f).idle_timeout, Some(seconds(0)));
 }
 
 #[test]
 fn route_level_header_policies() {
     let mut f = forward_to("c");
-    f.request_headers = policy(&[("x-a", "1"), ("x-b", "two")], &["x-drop"]);
-    f.response_headers = policy(&[("x-served-by", "sesame")], &["server", "x-internal"]);
+    f.policies_mut().request_headers = policy(&[("x-a", "1"), ("x-b", "two")], &["x-drop"]);
+    f.policies_mut().response_headers =
+        policy(&[("x-served-by", "sesame")], &["server", "x-internal"]);
     let r = route_of(f);
     assert_eq!(
         r.request_headers_to_add,
@@ -245,9 +246,9 @@ fn per_cluster_policies_and_host_rewrite() {
     use route_v3::weighted_cluster::ClusterWeight;
     use route_v3::weighted_cluster::cluster_weight::HostRewriteSpecifier;
     let mut a = WeightedCluster::new("a", 70);
-    a.request_headers = policy(&[("x-to", "a")], &["x-old"]);
-    a.response_headers = policy(&[("x-from", "a")], &["x-secret"]);
-    a.host_rewrite = Some("a.internal".into());
+    a.rewrites_mut().request_headers = policy(&[("x-to", "a")], &["x-old"]);
+    a.rewrites_mut().response_headers = policy(&[("x-from", "a")], &["x-secret"]);
+    a.rewrites_mut().host_rewrite = Some("a.internal".into());
     let b = WeightedCluster::new("b", 30);
     let f = Forward {
         clusters: vec![a.clone(), b],
@@ -306,7 +307,7 @@ fn per_cluster_policies_and_host_rewrite() {
 #[test]
 fn mirrors() {
     let mut f = forward_to("c");
-    f.mirrors = vec![
+    f.policies_mut().mirrors = vec![
         Mirror {
             cluster: "all".into(),
             percent: 100,
@@ -343,7 +344,7 @@ fn hash_policies() {
     use route_v3::route_action::HashPolicy as Envoy;
     use route_v3::route_action::hash_policy::{self as hp, PolicySpecifier as P};
     let mut f = forward_to("c");
-    f.hash_policies = vec![
+    f.policies_mut().hash_policies = vec![
         HashPolicy {
             kind: HashPolicyKind::Header("x-user".into()),
             terminal: true,
@@ -509,8 +510,8 @@ fn new_features_survive_encoding() {
         ignore_case: false,
     }];
     let mut f = forward_to("c");
-    f.prefix_rewrite = Some("/x".into());
-    f.request_headers = policy(&[("x-a", "1")], &[]);
+    f.policies_mut().prefix_rewrite = Some("/x".into());
+    f.policies_mut().request_headers = policy(&[("x-a", "1")], &[]);
     r.action = RouteAction::Forward(f);
     let vh = sesame_dag::dag::VirtualHost {
         hostname: "foo.com".into(),
