@@ -195,10 +195,6 @@ impl HeadersPolicy {
 
 /// What a route does with a request.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "nearly every route forwards: boxing Forward would add an allocation per route and save nothing"
-)]
 pub enum RouteAction {
     /// Proxy to upstream clusters.
     Forward(Forward),
