@@ -7,6 +7,7 @@
 pub mod condition;
 pub mod config;
 pub mod crd;
+pub mod duration;
 pub mod httpproxy;
 pub mod tlscertificatedelegation;
 

@@ -6,7 +6,6 @@
 
 mod bootstrap;
 mod controller;
-mod duration;
 mod holdoff;
 mod http;
 mod metrics;

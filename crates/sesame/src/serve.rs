@@ -14,7 +14,6 @@ use sesame_xds::SnapshotStore;
 use tokio::sync::{mpsc, watch};
 
 use crate::controller::{Controller, Published};
-use crate::duration;
 use crate::holdoff::Holdoff;
 use crate::metrics::Metrics;
 
@@ -71,10 +70,10 @@ pub struct ServeArgs {
     #[arg(short = 'c', long = "config-path")]
     pub config_path: Option<PathBuf>,
     /// Wait this long after a change for more before building, when the last build was recent.
-    #[arg(long, default_value = "100ms", value_parser = duration::parse)]
+    #[arg(long, default_value = "100ms", value_parser = parse_duration)]
     pub holdoff_delay: Duration,
     /// Never hold a waiting change back longer than this after the previous build.
-    #[arg(long, default_value = "500ms", value_parser = duration::parse)]
+    #[arg(long, default_value = "500ms", value_parser = parse_duration)]
     pub holdoff_max_delay: Duration,
 }
 
@@ -115,6 +114,11 @@ impl ServeArgs {
             stats_listener: SocketAddr::new(self.stats_address, self.stats_port),
         }
     }
+}
+
+/// A Go-style duration flag value (`100ms`, `1m30s`); a bad one fails start-up naming the flag.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    sesame_api::duration::parse_duration(text).map_err(|e| e.to_string())
 }
 
 /// Loads the configuration file, if one was named.
