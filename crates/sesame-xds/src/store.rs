@@ -66,11 +66,19 @@ impl TypeSnapshot {
 
     /// A type snapshot from encoded resources, dropping any whose type URL is not `ty`'s
     /// (Envoy would reject the whole response for it).
-    fn build(ty: ResourceType, resources: BTreeMap<String, Any>) -> Self {
+    fn build(ty: ResourceType, resources: BTreeMap<String, Any>, current: &TypeSnapshot) -> Self {
         let resources = resources
             .into_iter()
             .filter(|(name, any)| type_matches(ty, name, any))
-            .map(|(name, any)| (name, Arc::new(Resource::new(any))))
+            .map(|(name, any)| {
+                // Most resources are unchanged from one build to the next: comparing bytes is far
+                // cheaper than hashing them again, and keeps one copy of them.
+                let resource = match current.resources.get(&name) {
+                    Some(old) if old.any == any => Arc::clone(old),
+                    _ => Arc::new(Resource::new(any)),
+                };
+                (name, resource)
+            })
             .collect();
         TypeSnapshot::from_resources(resources)
     }
@@ -171,9 +179,13 @@ impl SnapshotStore {
     /// Replaces the full set of each listed type at once (unlisted types stay as they are) and
     /// wakes every connection once, if anything changed.
     pub fn publish(&self, update: Vec<(ResourceType, BTreeMap<String, Any>)>) {
+        let current = self.view();
         let built: Vec<_> = update
             .into_iter()
-            .map(|(ty, resources)| (ty, Arc::new(TypeSnapshot::build(ty, resources))))
+            .map(|(ty, resources)| {
+                let set = TypeSnapshot::build(ty, resources, current.get(ty));
+                (ty, Arc::new(set))
+            })
             .collect();
         self.inner.view.send_if_modified(|view| {
             let mut next = StoreView::clone(view);
