@@ -110,11 +110,7 @@ async fn latency(n: usize, samples: usize) {
         )
     };
     let fixtures = fixtures::manifest(0..n, 8080);
-    let services = [
-        harness::service("probe-a", &a),
-        harness::service("probe-b", &b),
-    ]
-    .join("\n---\n");
+    let services = harness::services(&[("probe-a", &a), ("probe-b", &b)]);
     let probe_a = probe("probe-a");
     let cluster = harness::Cluster::start(&[
         ("fixtures.json", &fixtures),

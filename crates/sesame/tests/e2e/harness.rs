@@ -503,6 +503,15 @@ pub async fn backend(name: &str) -> Backend {
     Backend { addr, task }
 }
 
+/// The [`service`] manifests of several backends, as one multi-document YAML file.
+pub fn services(backends: &[(&str, &Backend)]) -> String {
+    backends
+        .iter()
+        .map(|(name, backend)| service(name, backend))
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+}
+
 /// A Service named `name` with one port 80 (named `http`) and an EndpointSlice pointing at
 /// `backend`, as a JSON manifest.
 pub fn service(name: &str, backend: &Backend) -> String {

@@ -1,6 +1,6 @@
 //! Host and path routing through a real Envoy.
 
-use crate::harness::{Cluster, backend, service};
+use crate::harness::{Cluster, backend, services};
 
 fn ingress(name: &str, class: Option<&str>, rules: &str) -> String {
     let class = class
@@ -49,12 +49,7 @@ async fn host_and_path_routing() {
     let cluster = Cluster::start(&[
         (
             "svc.yaml",
-            &[
-                service("svc-a", &a),
-                service("svc-b", &b),
-                service("svc-c", &c),
-            ]
-            .join("\n---\n"),
+            &services(&[("svc-a", &a), ("svc-b", &b), ("svc-c", &c)]),
         ),
         ("ingress.yaml", &routes),
     ])
@@ -104,10 +99,7 @@ async fn default_backend_and_wildcard_hosts() {
         rule("*.wild.example.com", &[path("/", "Prefix", "svc-b")])
     );
     let cluster = Cluster::start(&[
-        (
-            "svc.yaml",
-            &[service("svc-a", &a), service("svc-b", &b)].join("\n---\n"),
-        ),
+        ("svc.yaml", &services(&[("svc-a", &a), ("svc-b", &b)])),
         ("ingress.yaml", &manifest),
     ])
     .await;
@@ -135,12 +127,7 @@ async fn ingress_class_filtering() {
     let cluster = Cluster::start(&[
         (
             "svc.yaml",
-            &[
-                service("svc-a", &a),
-                service("svc-b", &b),
-                service("svc-c", &c),
-            ]
-            .join("\n---\n"),
+            &services(&[("svc-a", &a), ("svc-b", &b), ("svc-c", &c)]),
         ),
         (
             "none.yaml",
@@ -179,10 +166,7 @@ async fn ingress_class_filtering() {
     // With --ingress-class-name, only that class is served.
     let cluster = Cluster::start_with(
         &[
-            (
-                "svc.yaml",
-                &[service("svc-a", &a), service("svc-c", &c)].join("\n---\n"),
-            ),
+            ("svc.yaml", &services(&[("svc-a", &a), ("svc-c", &c)])),
             (
                 "none.yaml",
                 &ingress(

@@ -1,6 +1,6 @@
 //! TLS termination through a real Envoy: certificates per SNI, redirects, allow-http.
 
-use crate::harness::{Cluster, Pki, backend, service};
+use crate::harness::{Cluster, Pki, backend, services};
 
 fn tls_ingress(name: &str, annotations: &str, hosts: &[(&str, &str, &str)]) -> String {
     // hosts: (host, secret, service)
@@ -24,10 +24,7 @@ async fn each_host_gets_its_own_certificate() {
     let (a, b) = (backend("a").await, backend("b").await);
     let pki = Pki::new();
     let cluster = Cluster::start(&[
-        (
-            "svc.yaml",
-            &[service("svc-a", &a), service("svc-b", &b)].join("\n---\n"),
-        ),
+        ("svc.yaml", &services(&[("svc-a", &a), ("svc-b", &b)])),
         ("secret-a.json", &pki.secret("cert-a", &["a.tls.test"])),
         ("secret-b.json", &pki.secret("cert-b", &["b.tls.test"])),
         (
@@ -63,10 +60,7 @@ async fn force_ssl_redirect_and_allow_http() {
     let (a, b) = (backend("a").await, backend("b").await);
     let pki = Pki::new();
     let cluster = Cluster::start(&[
-        (
-            "svc.yaml",
-            &[service("svc-a", &a), service("svc-b", &b)].join("\n---\n"),
-        ),
+        ("svc.yaml", &services(&[("svc-a", &a), ("svc-b", &b)])),
         (
             "secret.json",
             &pki.secret("cert", &["redirect.test", "nohttp.test"]),
@@ -115,10 +109,7 @@ async fn broken_secret_leaves_other_hosts_serving() {
     let (cert, _) = pki.leaf(&["bad.tls.test"]);
     let (_, other_key) = pki.leaf(&["bad.tls.test"]);
     let cluster = Cluster::start(&[
-        (
-            "svc.yaml",
-            &[service("svc-a", &a), service("svc-b", &b)].join("\n---\n"),
-        ),
+        ("svc.yaml", &services(&[("svc-a", &a), ("svc-b", &b)])),
         ("good.json", &pki.secret("good", &["good.tls.test"])),
         (
             "bad.json",

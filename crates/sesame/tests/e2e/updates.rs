@@ -1,6 +1,6 @@
 //! Changes to the manifests directory reaching a running Envoy.
 
-use crate::harness::{Cluster, backend, service};
+use crate::harness::{Cluster, backend, services};
 
 fn simple(name: &str, host: &str, svc: &str) -> String {
     format!(
@@ -12,10 +12,7 @@ fn simple(name: &str, host: &str, svc: &str) -> String {
 async fn edited_manifest_moves_traffic_and_deleted_manifest_leaves_no_route() {
     let (a, b) = (backend("a").await, backend("b").await);
     let cluster = Cluster::start(&[
-        (
-            "svc.yaml",
-            &[service("svc-a", &a), service("svc-b", &b)].join("\n---\n"),
-        ),
+        ("svc.yaml", &services(&[("svc-a", &a), ("svc-b", &b)])),
         ("app.yaml", &simple("app", "app.example.com", "svc-a")),
         ("other.yaml", &simple("other", "other.example.com", "svc-a")),
     ])
@@ -47,10 +44,7 @@ async fn edited_manifest_moves_traffic_and_deleted_manifest_leaves_no_route() {
 async fn broken_file_and_invalid_objects_leave_other_routes_serving() {
     let (a, b) = (backend("a").await, backend("b").await);
     let cluster = Cluster::start(&[
-        (
-            "svc.yaml",
-            &[service("svc-a", &a), service("svc-b", &b)].join("\n---\n"),
-        ),
+        ("svc.yaml", &services(&[("svc-a", &a), ("svc-b", &b)])),
         ("keep.yaml", &simple("keep", "keep.example.com", "svc-a")),
         ("flaky.yaml", &simple("flaky", "flaky.example.com", "svc-b")),
     ])
