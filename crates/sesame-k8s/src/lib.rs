@@ -10,4 +10,7 @@ pub mod decode;
 pub mod manifests;
 pub mod source;
 
+#[cfg(test)]
+mod testutil;
+
 pub use source::SourceEvent;

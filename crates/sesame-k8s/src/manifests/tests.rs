@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout, timeout_at};
 
 use super::*;
+use crate::testutil::port_suffix;
 
 /// How long to wait for an expected event: generous, these are behaviour checks.
 const WAIT: Duration = Duration::from_secs(10);
@@ -82,19 +83,7 @@ impl Model {
     fn summary(&self) -> Vec<String> {
         self.objects
             .values()
-            .map(|o| {
-                let port = match o {
-                    Object::Service(s) => s
-                        .spec
-                        .as_ref()
-                        .and_then(|s| s.ports.as_ref())
-                        .and_then(|p| p.first())
-                        .map(|p| format!(":{}", p.port))
-                        .unwrap_or_default(),
-                    _ => String::new(),
-                };
-                format!("{}{port}", o.key())
-            })
+            .map(|o| format!("{}{}", o.key(), port_suffix(o)))
             .collect()
     }
 }

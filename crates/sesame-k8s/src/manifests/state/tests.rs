@@ -5,6 +5,7 @@ use sesame_dag::object::{Kind, NamespacedName, Object, ObjectKey};
 use sesame_dag::snapshot::Change;
 
 use super::*;
+use crate::testutil::port_suffix;
 
 const DIR_A: &str = "/manifests/a";
 const DIR_B: &str = "/manifests/b";
@@ -37,19 +38,6 @@ fn summary(changes: &[Change]) -> Vec<String> {
             Change::Delete(k) => format!("-{k}"),
         })
         .collect()
-}
-
-fn port_suffix(object: &Object) -> String {
-    match object {
-        Object::Service(s) => s
-            .spec
-            .as_ref()
-            .and_then(|s| s.ports.as_ref())
-            .and_then(|p| p.first())
-            .map(|p| format!(":{}", p.port))
-            .unwrap_or_default(),
-        _ => String::new(),
-    }
 }
 
 fn in_force(state: &ManifestState) -> Vec<String> {
