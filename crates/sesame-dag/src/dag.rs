@@ -19,6 +19,12 @@ pub struct Dag {
     pub clusters: BTreeMap<String, Cluster>,
     /// TLS certificates served over SDS, by SDS name.
     pub secrets: BTreeMap<String, TlsSecret>,
+    /// Hosts whose TLS connections are passed through, not terminated, to TCP backends, by the
+    /// hostname matched on SNI.
+    pub passthrough: BTreeMap<String, TcpProxy>,
+    /// The certificate served to clients that send no SNI, for the secure virtual hosts that
+    /// enable it (a key of [`Dag::secrets`]); `None` when no host uses it.
+    pub fallback_secret: Option<String>,
     /// Every Service and Secret the build looked up, found or not. A change to a Service or
     /// Secret outside this set cannot change the DAG, so it rebuilds nothing.
     pub references: BTreeSet<ObjectKey>,
@@ -44,6 +50,76 @@ pub struct SecureVirtualHost {
     pub min_tls_version: TlsVersion,
     /// The highest TLS version accepted.
     pub max_tls_version: TlsVersion,
+    /// Client certificate verification, if any.
+    pub client_validation: Option<Box<ClientValidation>>,
+    /// Also serve this host's routes to clients that send no SNI, with [`Dag::fallback_secret`].
+    pub fallback_certificate: bool,
+    /// Proxy the decrypted connection to TCP backends instead of serving HTTP routes (the routes
+    /// are then empty).
+    pub tcp_proxy: Option<TcpProxy>,
+}
+
+/// How a secure virtual host verifies client certificates.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct ClientValidation {
+    /// The PEM bundle of CA certificates a client chain must lead to (already validated); empty
+    /// only when `skip_verification` is set.
+    #[serde(skip)]
+    pub ca_pem: Vec<u8>,
+    /// A PEM certificate revocation list, if any.
+    #[serde(skip)]
+    pub crl_pem: Option<Vec<u8>>,
+    /// Check only the leaf certificate against the revocation list.
+    pub crl_only_leaf: bool,
+    /// Accept connections without a client certificate (a certificate sent is still verified).
+    pub optional: bool,
+    /// Require a client certificate but do not verify it.
+    pub skip_verification: bool,
+    /// Which details of the client certificate are passed upstream in
+    /// `x-forwarded-client-cert`; all false forwards none.
+    pub forward: ForwardClientCertificate,
+}
+
+impl std::fmt::Debug for ClientValidation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientValidation")
+            .field("ca_pem_len", &self.ca_pem.len())
+            .field("crl", &self.crl_pem.is_some())
+            .field("crl_only_leaf", &self.crl_only_leaf)
+            .field("optional", &self.optional)
+            .field("skip_verification", &self.skip_verification)
+            .field("forward", &self.forward)
+            .finish()
+    }
+}
+
+/// The client certificate details passed upstream in `x-forwarded-client-cert`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ForwardClientCertificate {
+    /// The subject.
+    pub subject: bool,
+    /// The whole client certificate, URL-encoded PEM.
+    pub cert: bool,
+    /// The whole client chain, URL-encoded PEM.
+    pub chain: bool,
+    /// The DNS subject alternative names.
+    pub dns: bool,
+    /// The URI subject alternative names.
+    pub uri: bool,
+}
+
+impl ForwardClientCertificate {
+    /// Whether any detail is forwarded.
+    pub fn any(&self) -> bool {
+        self.subject || self.cert || self.chain || self.dns || self.uri
+    }
+}
+
+/// Proxying whole TCP connections to one or more clusters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TcpProxy {
+    /// The clusters, by name, with their weights (per-cluster rewrites do not apply).
+    pub clusters: Vec<WeightedCluster>,
 }
 
 /// A TLS protocol version.

@@ -129,6 +129,9 @@ pub(crate) fn place(
                     secret,
                     min_tls_version: tls.min,
                     max_tls_version: tls.max,
+                    client_validation: None,
+                    fallback_certificate: false,
+                    tcp_proxy: None,
                 },
             );
         }

@@ -46,6 +46,9 @@ pub fn secure_vhost(hostname: &str, routes: Vec<Route>) -> SecureVirtualHost {
         secret: format!("default/{hostname}-tls/abcde"),
         min_tls_version: TlsVersion::V1_2,
         max_tls_version: TlsVersion::V1_3,
+        client_validation: None,
+        fallback_certificate: false,
+        tcp_proxy: None,
     }
 }
 
