@@ -133,8 +133,8 @@ impl<'a> Builder<'a> {
             }
         };
         let key = RouteKey {
-            path: path_match,
             headers: authority.into_iter().cloned().collect(),
+            ..RouteKey::path(path_match)
         };
         let table = match self.hosts.get_mut(host) {
             Some(table) => table,
@@ -259,7 +259,7 @@ impl<'a> Builder<'a> {
                 };
                 match self.tls.entry(host.into_owned()) {
                     Entry::Vacant(v) => {
-                        v.insert(TlsHost { secret: secret.clone(), min, max, origin: cx.key.clone() });
+                        v.insert(TlsHost::new(secret.clone(), min, max, cx.key.clone()));
                     }
                     Entry::Occupied(o) if o.get().secret.name == secret.name => {}
                     Entry::Occupied(o) => cx.status.error(

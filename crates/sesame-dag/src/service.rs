@@ -8,7 +8,9 @@ use k8s_openapi::api::networking::v1::IngressBackend;
 use sha1::{Digest, Sha1};
 
 use crate::annotation::{ServiceAnnotations, Warnings};
-use crate::dag::{Cluster, Dag, LbPolicy, UpstreamProtocol};
+use crate::dag::{
+    Cluster, Dag, HttpHealthCheck, LbPolicy, Timeout, UpstreamProtocol, UpstreamValidation,
+};
 use crate::object::{Kind, NamespacedName, ObjectKey};
 use crate::snapshot::Snapshot;
 use crate::status::{ProblemKind, Reason, StatusReport};
@@ -72,37 +74,26 @@ impl<'a> Services<'a> {
                 format!("{what}; use backend.service"),
             ));
         };
-        let resolved = self
-            .services
-            .entry((namespace, svc.name.as_str()))
-            .or_insert_with(|| lookup(snapshot, namespace, &svc.name, dag, status));
-        let Some(resolved) = resolved.as_ref() else {
-            return Err(BackendProblem::new(
-                ProblemKind::ServiceError,
-                Reason::ServiceUnresolvedReference,
-                format!("service {namespace}/{} not found", svc.name),
-            ));
-        };
-        let port = svc.port.as_ref();
-        let ports = resolved
-            .service
-            .spec
-            .as_ref()
-            .and_then(|s| s.ports.as_deref())
-            .unwrap_or_default();
-        let found = match (
-            port.and_then(|p| p.number),
-            port.and_then(|p| p.name.as_deref()),
+        let port = match (
+            svc.port.as_ref().and_then(|p| p.number),
+            svc.port.as_ref().and_then(|p| p.name.as_deref()),
         ) {
-            (Some(number), _) => ports
-                .iter()
-                .find(|p| p.port == number)
-                .ok_or_else(|| format!("port {number}")),
-            (None, Some(name)) => ports
-                .iter()
-                .find(|p| p.name.as_deref() == Some(name))
-                .ok_or_else(|| format!("port named {name:?}")),
+            (Some(number), _) => PortRef::Number(number),
+            (None, Some(name)) => PortRef::Name(name),
             (None, None) => {
+                // A missing Service is the first thing to report.
+                self.resolve(
+                    snapshot,
+                    namespace,
+                    &svc.name,
+                    PortRef::Number(0),
+                    &ClusterSettings::default(),
+                    dag,
+                    status,
+                )
+                .err()
+                .filter(|p| p.reason == Reason::ServiceUnresolvedReference)
+                .map_or(Ok(()), Err)?;
                 return Err(BackendProblem::new(
                     ProblemKind::ServiceError,
                     Reason::BackendNotValid,
@@ -113,14 +104,131 @@ impl<'a> Services<'a> {
                 ));
             }
         };
-        let port = found.map_err(|what| {
-            BackendProblem::new(
+        self.resolve(
+            snapshot,
+            namespace,
+            &svc.name,
+            port,
+            &ClusterSettings::default(),
+            dag,
+            status,
+        )
+    }
+
+    /// The cluster for port `port` of Service `namespace/name` with `settings`, adding it to
+    /// `dag.clusters`. The lookup is recorded in `dag.references`.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the build's parts are borrowed separately"
+    )]
+    pub(crate) fn resolve(
+        &mut self,
+        snapshot: &'a Snapshot,
+        namespace: &'a str,
+        name: &'a str,
+        port: PortRef<'_>,
+        settings: &ClusterSettings,
+        dag: &mut Dag,
+        status: &mut StatusReport,
+    ) -> Result<String, BackendProblem> {
+        let resolved = self
+            .services
+            .entry((namespace, name))
+            .or_insert_with(|| lookup(snapshot, namespace, name, dag, status));
+        let Some(resolved) = resolved.as_ref() else {
+            return Err(BackendProblem::new(
+                ProblemKind::ServiceError,
+                Reason::ServiceUnresolvedReference,
+                format!("service {namespace}/{name} not found"),
+            ));
+        };
+        let ports = resolved
+            .service
+            .spec
+            .as_ref()
+            .and_then(|s| s.ports.as_deref())
+            .unwrap_or_default();
+        let found = match port {
+            PortRef::Number(number) => ports.iter().find(|p| p.port == number),
+            PortRef::Name(wanted) => ports.iter().find(|p| p.name.as_deref() == Some(wanted)),
+        };
+        let Some(port_spec) = found else {
+            return Err(BackendProblem::new(
                 ProblemKind::ServiceError,
                 Reason::ServicePortInvalid,
-                format!("service {} has no {what}", resolved.name),
-            )
-        })?;
-        Ok(add_cluster(resolved, port, dag))
+                format!("service {} has no {port}", resolved.name),
+            ));
+        };
+        Ok(add_cluster(resolved, port_spec, settings, dag))
+    }
+}
+
+/// A Service port, by number or by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PortRef<'p> {
+    /// The port number.
+    Number(i32),
+    /// The port name.
+    Name(&'p str),
+}
+
+impl std::fmt::Display for PortRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PortRef::Number(n) => write!(f, "port {n}"),
+            PortRef::Name(name) => write!(f, "port named {name:?}"),
+        }
+    }
+}
+
+/// Settings a route asks of the clusters it uses, beyond what the Service itself says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ClusterSettings {
+    /// The protocol, overriding the Service's annotation.
+    pub protocol: Option<UpstreamProtocol>,
+    /// How an upstream host is picked.
+    pub lb_policy: LbPolicy,
+    /// Active health checking.
+    pub health_check: Option<Box<HttpHealthCheck>>,
+    /// Verification of the upstream's certificate.
+    pub upstream_validation: Option<Box<UpstreamValidation>>,
+    /// How long an upstream connection may stay idle.
+    pub idle_connection_timeout: Option<Timeout>,
+}
+
+impl ClusterSettings {
+    /// The canonical text of the settings other than the protocol: empty when all are defaults,
+    /// so a cluster without them keeps the name it has without them.
+    fn canonical(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        if self.lb_policy != LbPolicy::default() {
+            let _ = write!(out, "|lb={:?}", self.lb_policy);
+        }
+        if let Some(hc) = &self.health_check {
+            let _ = write!(
+                out,
+                "|hc={:?}/{:?}/{:?}/{:?}/{}/{}",
+                hc.path,
+                hc.host,
+                hc.interval,
+                hc.timeout,
+                hc.unhealthy_threshold,
+                hc.healthy_threshold
+            );
+        }
+        if let Some(v) = &self.upstream_validation {
+            let _ = write!(
+                out,
+                "|ca={}|san={:?}",
+                short_sha1(&v.ca_pem),
+                v.subject_names
+            );
+        }
+        if let Some(t) = &self.idle_connection_timeout {
+            let _ = write!(out, "|idle={t:?}");
+        }
+        out
     }
 }
 
@@ -158,9 +266,28 @@ fn lookup<'a>(
 }
 
 /// Adds the cluster for one port of a resolved Service (if new) and returns its name.
-fn add_cluster(resolved: &Resolved<'_>, port: &ServicePort, dag: &mut Dag) -> String {
-    let protocol = resolved.annotations.protocol(port);
-    let name = cluster_name(&resolved.name, port.port, protocol);
+fn add_cluster(
+    resolved: &Resolved<'_>,
+    port: &ServicePort,
+    settings: &ClusterSettings,
+    dag: &mut Dag,
+) -> String {
+    let protocol = settings
+        .protocol
+        .unwrap_or_else(|| resolved.annotations.protocol(port));
+    let extra = settings.canonical();
+    let name = if extra.is_empty() {
+        cluster_name(&resolved.name, port.port, protocol)
+    } else {
+        let text = format!("{}{extra}", settings_text(protocol));
+        format!(
+            "{}/{}/{}/{}",
+            resolved.name.namespace,
+            resolved.name.name,
+            port.port,
+            short_sha1(text.as_bytes())
+        )
+    };
     if !dag.clusters.contains_key(&name) {
         let port_name = port.name.clone().unwrap_or_default();
         let eds_name = if port_name.is_empty() {
@@ -176,10 +303,10 @@ fn add_cluster(resolved: &Resolved<'_>, port: &ServicePort, dag: &mut Dag) -> St
             eds_name,
             protocol,
             circuit_breakers: resolved.annotations.circuit_breakers,
-            lb_policy: LbPolicy::default(),
-            health_check: None,
-            upstream_validation: None,
-            idle_connection_timeout: None,
+            lb_policy: settings.lb_policy,
+            health_check: settings.health_check.clone(),
+            upstream_validation: settings.upstream_validation.clone(),
+            idle_connection_timeout: settings.idle_connection_timeout,
         };
         dag.clusters.insert(name.clone(), cluster);
     }
@@ -211,7 +338,7 @@ fn settings_hash(protocol: UpstreamProtocol) -> &'static str {
             UpstreamProtocol::H2c,
             UpstreamProtocol::Tls,
         ]
-        .map(|p| short_sha1(settings(p).as_bytes()))
+        .map(|p| short_sha1(settings_text(p).as_bytes()))
     });
     match protocol {
         UpstreamProtocol::Http1 => &hashes[0],
@@ -222,7 +349,7 @@ fn settings_hash(protocol: UpstreamProtocol) -> &'static str {
 }
 
 /// The canonical string of a cluster's settings: empty for a plain HTTP/1.1 cluster.
-fn settings(protocol: UpstreamProtocol) -> &'static str {
+fn settings_text(protocol: UpstreamProtocol) -> &'static str {
     match protocol {
         UpstreamProtocol::Http1 => "",
         UpstreamProtocol::H2 => "h2",

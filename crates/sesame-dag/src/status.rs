@@ -47,24 +47,28 @@ impl ObjectStatus {
     }
 
     /// Records an error: the object, or the part of it named in the message, is not served.
+    /// The same problem found twice (an HTTPProxy included from two places) is recorded once.
     pub fn error(&mut self, kind: ProblemKind, reason: Reason, message: impl Into<String>) {
         if self.current == Validity::Valid {
             self.current = Validity::Invalid;
         }
-        self.errors.push(Problem {
-            kind,
-            reason,
-            message: message.into(),
-        });
+        push_once(&mut self.errors, kind, reason, message.into());
     }
 
     /// Records a warning: something was ignored, the rest is served.
     pub fn warning(&mut self, kind: ProblemKind, reason: Reason, message: impl Into<String>) {
-        self.warnings.push(Problem {
-            kind,
-            reason,
-            message: message.into(),
-        });
+        push_once(&mut self.warnings, kind, reason, message.into());
+    }
+
+    /// Marks the object as reached by nothing (an HTTPProxy no root includes).
+    pub fn orphan(&mut self) {
+        self.current = Validity::Orphaned;
+        push_once(
+            &mut self.errors,
+            ProblemKind::Orphaned,
+            Reason::Orphaned,
+            ORPHANED.to_string(),
+        );
     }
 
     /// A one-line description, as a user reads it.
@@ -74,6 +78,20 @@ impl ObjectStatus {
             (_, Some(p)) => p.message.clone(),
             (v, None) => v.as_str().to_string(),
         }
+    }
+}
+
+/// The description of an HTTPProxy no root includes (Contour's words).
+pub const ORPHANED: &str = "this HTTPProxy is not part of a delegation chain from a root HTTPProxy";
+
+fn push_once(problems: &mut Vec<Problem>, kind: ProblemKind, reason: Reason, message: String) {
+    let problem = Problem {
+        kind,
+        reason,
+        message,
+    };
+    if !problems.contains(&problem) {
+        problems.push(problem);
     }
 }
 
@@ -127,6 +145,38 @@ pub enum ProblemKind {
     RouteError,
     /// An annotation.
     AnnotationError,
+    /// An include of an HTTPProxy.
+    IncludeError,
+    /// The object is reached by no root.
+    Orphaned,
+    /// A root HTTPProxy outside the root namespaces.
+    RootNamespaceError,
+    /// A TCP proxy.
+    TCPProxyError,
+    /// The include of a TCP proxy.
+    TCPProxyIncludeError,
+    /// A path prefix replacement.
+    PrefixReplaceError,
+}
+
+impl ProblemKind {
+    /// The type as it appears in status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProblemKind::SpecError => "SpecError",
+            ProblemKind::VirtualHostError => "VirtualHostError",
+            ProblemKind::TLSError => "TLSError",
+            ProblemKind::ServiceError => "ServiceError",
+            ProblemKind::RouteError => "RouteError",
+            ProblemKind::AnnotationError => "AnnotationError",
+            ProblemKind::IncludeError => "IncludeError",
+            ProblemKind::Orphaned => "Orphaned",
+            ProblemKind::RootNamespaceError => "RootNamespaceError",
+            ProblemKind::TCPProxyError => "TCPProxyError",
+            ProblemKind::TCPProxyIncludeError => "TCPProxyIncludeError",
+            ProblemKind::PrefixReplaceError => "PrefixReplaceError",
+        }
+    }
 }
 
 /// Why an object, or part of it, was not served as written.
@@ -160,6 +210,70 @@ pub enum Reason {
     DelegationNotPermitted,
     /// A host is already served with a different certificate by an earlier object.
     CertificateConflict,
+    /// A root HTTPProxy names no `virtualhost.fqdn`.
+    FQDNNotSpecified,
+    /// Several root HTTPProxies claim the same fqdn.
+    DuplicateVhost,
+    /// A root HTTPProxy outside the configured root namespaces.
+    RootProxyNotAllowedInNamespace,
+    /// An HTTPProxy with no routes, includes or TCP proxy.
+    NothingDefined,
+    /// An included HTTPProxy does not exist.
+    IncludeNotFound,
+    /// An include leads back to an HTTPProxy already on the include path.
+    IncludeCreatesCycle,
+    /// An include names another root HTTPProxy.
+    RootIncludesRoot,
+    /// Path conditions that are malformed or contradict each other.
+    PathMatchConditionsNotValid,
+    /// Header conditions that are malformed or contradict each other.
+    HeaderMatchConditionsNotValid,
+    /// Query parameter conditions that are malformed or contradict each other.
+    QueryParameterMatchConditionsNotValid,
+    /// Conditions an include may not have.
+    IncludeMatchConditionsNotValid,
+    /// An upstream protocol Sesame does not know.
+    UnsupportedProtocol,
+    /// More than one mirror service on a route.
+    OnlyOneMirror,
+    /// Service weights that are negative or sum to zero.
+    WeightsNotValid,
+    /// TLS features that cannot be combined.
+    TLSIncompatibleFeatures,
+    /// The fallback certificate is requested but none is configured.
+    FallbackNotPresent,
+    /// The fallback certificate is not delegated to the HTTPProxy's namespace.
+    FallbackNotDelegated,
+    /// The configured fallback certificate cannot serve TLS.
+    FallbackNotValid,
+    /// A TCP proxy without TLS on its virtual host.
+    TLSMustBeConfigured,
+    /// A TCP proxy with both services and an include, or neither.
+    NoServicesAndInclude,
+    /// A route with not exactly one of services, a redirect or a direct response.
+    RouteActionCountNotValid,
+    /// A timeout that cannot be parsed or is out of range.
+    TimeoutPolicyNotValid,
+    /// A retry policy Envoy would refuse.
+    RetryPolicyNotValid,
+    /// A header policy with a name or value Envoy would refuse.
+    HeadersPolicyNotValid,
+    /// A health check policy Envoy would refuse.
+    HealthCheckPolicyNotValid,
+    /// A load balancer policy Sesame does not know.
+    LoadBalancerPolicyNotValid,
+    /// A redirect policy Envoy would refuse.
+    RedirectPolicyNotValid,
+    /// A direct response policy Envoy would refuse.
+    DirectResponsePolicyNotValid,
+    /// A path prefix replacement that cannot apply.
+    PrefixReplaceNotValid,
+    /// The includes of a root expand to more routes than Sesame follows.
+    IncludeLimitExceeded,
+    /// A field Sesame does not implement yet.
+    NotSupported,
+    /// No root HTTPProxy includes the object.
+    Orphaned,
 }
 
 impl Reason {
@@ -180,6 +294,40 @@ impl Reason {
             Reason::DuplicateMatchConditions => "DuplicateMatchConditions",
             Reason::DelegationNotPermitted => "DelegationNotPermitted",
             Reason::CertificateConflict => "CertificateConflict",
+            Reason::FQDNNotSpecified => "FQDNNotSpecified",
+            Reason::DuplicateVhost => "DuplicateVhost",
+            Reason::RootProxyNotAllowedInNamespace => "RootProxyNotAllowedInNamespace",
+            Reason::NothingDefined => "NothingDefined",
+            Reason::IncludeNotFound => "IncludeNotFound",
+            Reason::IncludeCreatesCycle => "IncludeCreatesCycle",
+            Reason::RootIncludesRoot => "RootIncludesRoot",
+            Reason::PathMatchConditionsNotValid => "PathMatchConditionsNotValid",
+            Reason::HeaderMatchConditionsNotValid => "HeaderMatchConditionsNotValid",
+            Reason::QueryParameterMatchConditionsNotValid => {
+                "QueryParameterMatchConditionsNotValid"
+            }
+            Reason::IncludeMatchConditionsNotValid => "IncludeMatchConditionsNotValid",
+            Reason::UnsupportedProtocol => "UnsupportedProtocol",
+            Reason::OnlyOneMirror => "OnlyOneMirror",
+            Reason::WeightsNotValid => "WeightsNotValid",
+            Reason::TLSIncompatibleFeatures => "TLSIncompatibleFeatures",
+            Reason::FallbackNotPresent => "FallbackNotPresent",
+            Reason::FallbackNotDelegated => "FallbackNotDelegated",
+            Reason::FallbackNotValid => "FallbackNotValid",
+            Reason::TLSMustBeConfigured => "TLSMustBeConfigured",
+            Reason::NoServicesAndInclude => "NoServicesAndInclude",
+            Reason::RouteActionCountNotValid => "RouteActionCountNotValid",
+            Reason::TimeoutPolicyNotValid => "TimeoutPolicyNotValid",
+            Reason::RetryPolicyNotValid => "RetryPolicyNotValid",
+            Reason::HeadersPolicyNotValid => "HeadersPolicyNotValid",
+            Reason::HealthCheckPolicyNotValid => "HealthCheckPolicyNotValid",
+            Reason::LoadBalancerPolicyNotValid => "LoadBalancerPolicyNotValid",
+            Reason::RedirectPolicyNotValid => "RedirectPolicyNotValid",
+            Reason::DirectResponsePolicyNotValid => "DirectResponsePolicyNotValid",
+            Reason::PrefixReplaceNotValid => "PrefixReplaceNotValid",
+            Reason::IncludeLimitExceeded => "IncludeLimitExceeded",
+            Reason::NotSupported => "NotSupported",
+            Reason::Orphaned => "Orphaned",
         }
     }
 }

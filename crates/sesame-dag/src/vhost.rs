@@ -6,19 +6,32 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::dag::{
-    Dag, HeaderMatch, PathMatch, Route, RouteAction, SecureVirtualHost, TlsSecret, TlsVersion,
-    VirtualHost,
+    ClientValidation, Dag, HeaderMatch, PathMatch, QueryParamMatch, Route, RouteAction,
+    SecureVirtualHost, TcpProxy, TlsSecret, TlsVersion, VirtualHost,
 };
 use crate::object::ObjectKey;
 
 /// What a route matches. Ordered most specific first: exact paths, then regexes, then prefixes,
-/// longer before shorter, then more header matches first, then by value.
+/// longer before shorter, then more header and query parameter matches first, then by value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RouteKey {
     /// The path match.
     pub path: PathMatch,
     /// The header matches.
     pub headers: Vec<HeaderMatch>,
+    /// The query parameter matches.
+    pub query_params: Vec<QueryParamMatch>,
+}
+
+impl RouteKey {
+    /// A key matching on the path alone.
+    pub fn path(path: PathMatch) -> RouteKey {
+        RouteKey {
+            path,
+            headers: Vec::new(),
+            query_params: Vec::new(),
+        }
+    }
 }
 
 fn rank(path: &PathMatch) -> (u8, u8) {
@@ -38,9 +51,11 @@ impl Ord for RouteKey {
             .cmp(&rank(&other.path).0)
             .then_with(|| b.len().cmp(&a.len()))
             .then_with(|| other.headers.len().cmp(&self.headers.len()))
+            .then_with(|| other.query_params.len().cmp(&self.query_params.len()))
             .then_with(|| a.cmp(b))
             .then_with(|| rank(&self.path).1.cmp(&rank(&other.path).1))
             .then_with(|| self.headers.cmp(&other.headers))
+            .then_with(|| self.query_params.cmp(&other.query_params))
     }
 }
 
@@ -77,25 +92,58 @@ pub(crate) struct TlsHost {
     pub max: TlsVersion,
     /// The object whose TLS section claimed the host.
     pub origin: ObjectKey,
+    /// Client certificate verification, if any.
+    pub client_validation: Option<Box<ClientValidation>>,
+    /// Also serve the host to clients without SNI, with the fallback certificate.
+    pub fallback_certificate: bool,
+    /// Proxy decrypted connections to TCP backends instead of serving routes.
+    pub tcp_proxy: Option<TcpProxy>,
+}
+
+impl TlsHost {
+    /// A host served with this certificate and these versions, and nothing more.
+    pub fn new(
+        secret: Arc<TlsSecret>,
+        min: TlsVersion,
+        max: TlsVersion,
+        origin: ObjectKey,
+    ) -> Self {
+        TlsHost {
+            secret,
+            min,
+            max,
+            origin,
+            client_validation: None,
+            fallback_certificate: false,
+            tcp_proxy: None,
+        }
+    }
 }
 
 /// Places every host's routes on the HTTP and HTTPS listeners of `dag`, dropping hosts left
-/// without routes, and adds the secrets of the secure hosts that remain.
+/// without routes (unless a TCP proxy serves them), and adds the secrets of the secure hosts
+/// that remain.
 pub(crate) fn place(
     dag: &mut Dag,
-    hosts: BTreeMap<String, RouteTable>,
+    mut hosts: BTreeMap<String, RouteTable>,
     tls: &BTreeMap<String, TlsHost>,
 ) {
+    for (host, tls) in tls {
+        if tls.tcp_proxy.is_some() {
+            hosts.entry(host.clone()).or_default();
+        }
+    }
     for (host, table) in hosts {
         let tls = if host == "*" { None } else { tls.get(&host) };
+        let terminate_http = tls.is_some_and(|t| t.tcp_proxy.is_none());
         let mut http = Vec::with_capacity(table.len());
         let mut https = Vec::new();
         for (key, pending) in table {
-            if tls.is_some() {
+            if terminate_http {
                 https.push(Route {
                     path: key.path.clone(),
                     headers: key.headers.clone(),
-                    query_params: Vec::new(),
+                    query_params: key.query_params.clone(),
                     action: pending.action.clone(),
                     origin: pending.origin.clone(),
                 });
@@ -108,12 +156,12 @@ pub(crate) fn place(
             http.push(Route {
                 path: key.path,
                 headers: key.headers,
-                query_params: Vec::new(),
+                query_params: key.query_params,
                 action,
                 origin: pending.origin,
             });
         }
-        if let Some(tls) = tls.filter(|_| !https.is_empty()) {
+        if let Some(tls) = tls.filter(|t| !https.is_empty() || t.tcp_proxy.is_some()) {
             let secret = tls.secret.name.clone();
             dag.secrets
                 .entry(secret.clone())
@@ -129,9 +177,9 @@ pub(crate) fn place(
                     secret,
                     min_tls_version: tls.min,
                     max_tls_version: tls.max,
-                    client_validation: None,
-                    fallback_certificate: false,
-                    tcp_proxy: None,
+                    client_validation: tls.client_validation.clone(),
+                    fallback_certificate: tls.fallback_certificate,
+                    tcp_proxy: tls.tcp_proxy.clone(),
                 },
             );
         }

@@ -10,7 +10,10 @@ fn key(path: PathMatch, headers: usize) -> RouteKey {
             ignore_case: false,
         })
         .collect();
-    RouteKey { path, headers }
+    RouteKey {
+        headers,
+        ..RouteKey::path(path)
+    }
 }
 
 #[test]
