@@ -1,5 +1,5 @@
-//! Listeners (LDS): `ingress_http`, `ingress_https` (only with secure virtual hosts) and the
-//! static `stats-health` listener.
+//! Listeners (LDS): `ingress_http`, `ingress_https` (only with secure virtual hosts or TLS
+//! passthrough hosts) and the static `stats-health` listener.
 
 use std::collections::BTreeMap;
 
@@ -11,13 +11,18 @@ use envoy_types::pb::envoy::extensions::access_loggers::file::v3 as file_v3;
 use envoy_types::pb::envoy::extensions::filters::http::router::v3 as router_v3;
 use envoy_types::pb::envoy::extensions::filters::listener::tls_inspector::v3 as tls_inspector_v3;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm_v3;
+use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3 as tcp_proxy_v3;
 use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3 as tls_v3;
 use envoy_types::pb::envoy::r#type::matcher::v3 as matcher_v3;
 use envoy_types::pb::google::protobuf::Any;
 use sesame_dag::Dag;
-use sesame_dag::dag::{SecureVirtualHost, TlsVersion};
+use sesame_dag::dag::{
+    ClientValidation, ForwardClientCertificate, SecureVirtualHost, TcpProxy, TlsVersion,
+};
 
-use crate::route::{HTTP_ROUTE_CONFIG, https_route_config_name};
+use crate::route::{
+    FALLBACK_ROUTE_CONFIG, HTTP_ROUTE_CONFIG, fallback_virtual_hosts, https_route_config_name,
+};
 use crate::{TranslateConfig, proto};
 
 /// The name of the plain-HTTP listener.
@@ -32,12 +37,13 @@ pub const ADMIN_CLUSTER: &str = "envoy-admin";
 pub const STATS_PATHS: [&str; 3] = ["/ready", "/stats", "/stats/prometheus"];
 
 const HCM_FILTER: &str = "envoy.filters.network.http_connection_manager";
+const TCP_PROXY_FILTER: &str = "envoy.filters.network.tcp_proxy";
 const ROUTER_FILTER: &str = "envoy.filters.http.router";
 const TLS_INSPECTOR: &str = "envoy.filters.listener.tls_inspector";
 const FILE_ACCESS_LOG: &str = "envoy.access_loggers.file";
 
 /// Every listener, encoded, by name: `ingress_http` and `stats-health` always, `ingress_https`
-/// when the DAG has secure virtual hosts.
+/// when the DAG has secure virtual hosts or passthrough hosts.
 pub fn listeners(dag: &Dag, config: &TranslateConfig) -> BTreeMap<String, Any> {
     let mut out = BTreeMap::new();
     out.insert(
@@ -68,10 +74,11 @@ pub fn http_listener(config: &TranslateConfig) -> listener_v3::Listener {
     }
 }
 
-/// The HTTPS listener: TLS inspection, then one filter chain per secure virtual host chosen by
-/// SNI, in hostname order. `None` when there is no secure virtual host.
+/// The HTTPS listener: TLS inspection, then the [`https_filter_chains`]. `None` when there is
+/// no filter chain (Envoy rejects a listener without one).
 pub fn https_listener(dag: &Dag, config: &TranslateConfig) -> Option<listener_v3::Listener> {
-    if dag.https.is_empty() {
+    let filter_chains = https_filter_chains(dag);
+    if filter_chains.is_empty() {
         return None;
     }
     let tls_inspector = listener_v3::ListenerFilter {
@@ -85,56 +92,269 @@ pub fn https_listener(dag: &Dag, config: &TranslateConfig) -> Option<listener_v3
         name: HTTPS_LISTENER.to_string(),
         address: Some(proto::listener_address(config.https_listener)),
         listener_filters: vec![tls_inspector],
-        filter_chains: dag.https.values().map(secure_filter_chain).collect(),
+        filter_chains,
         ..Default::default()
     })
 }
 
-/// The filter chain of one secure virtual host: matched on SNI, terminating TLS with the
-/// certificate served over SDS, routes from RDS `https/<hostname>`.
-pub fn secure_filter_chain(vhost: &SecureVirtualHost) -> listener_v3::FilterChain {
-    let hostname = &vhost.virtual_host.hostname;
-    let filter_chain_match = if hostname == "*" {
-        // Any SNI, or none: match on the protocol alone.
-        listener_v3::FilterChainMatch {
-            transport_protocol: "tls".to_string(),
-            ..Default::default()
-        }
+/// What the TLS connections for one SNI hostname lead to.
+enum SniTarget<'a> {
+    /// A secure virtual host: TLS is terminated.
+    Terminated(&'a SecureVirtualHost),
+    /// A passthrough host: the encrypted connection goes to TCP backends.
+    Passthrough(&'a TcpProxy),
+}
+
+/// The filter chains of the HTTPS listener: one per SNI hostname, secure or passthrough, in
+/// hostname order, then the fallback certificate's chain, if any. Every chain has a match of
+/// its own, as Envoy requires: a hostname both secure and passthrough gets the secure virtual
+/// host's chain only, a TCP proxy without clusters gets none, and the fallback chain (TLS
+/// without SNI) exists only when no `*` host, whose chain matches the same, does (see
+/// [`fallback_virtual_hosts`]).
+pub fn https_filter_chains(dag: &Dag) -> Vec<listener_v3::FilterChain> {
+    let mut targets: BTreeMap<&str, SniTarget<'_>> = dag
+        .passthrough
+        .iter()
+        .map(|(hostname, proxy)| (hostname.as_str(), SniTarget::Passthrough(proxy)))
+        .collect();
+    targets.extend(
+        dag.https
+            .iter()
+            .map(|(hostname, vhost)| (hostname.as_str(), SniTarget::Terminated(vhost))),
+    );
+    let mut chains: Vec<_> = targets
+        .into_iter()
+        .filter_map(|(hostname, target)| match target {
+            SniTarget::Terminated(vhost) => secure_filter_chain(vhost),
+            SniTarget::Passthrough(proxy) => passthrough_filter_chain(hostname, proxy),
+        })
+        .collect();
+    chains.extend(fallback_filter_chain(dag));
+    chains
+}
+
+/// The match of the filter chain for one SNI hostname: the name itself, or for `*` any TLS
+/// connection, with any SNI or none.
+fn sni_match(hostname: &str) -> listener_v3::FilterChainMatch {
+    if hostname == "*" {
+        tls_without_server_names()
     } else {
         listener_v3::FilterChainMatch {
-            server_names: vec![hostname.clone()],
+            server_names: vec![hostname.to_string()],
             ..Default::default()
         }
-    };
-    let hcm = http_connection_manager(HTTPS_LISTENER, rds(https_route_config_name(hostname)), true);
-    listener_v3::FilterChain {
-        filter_chain_match: Some(filter_chain_match),
-        filters: vec![hcm_filter(&hcm)],
-        transport_socket: Some(downstream_tls(vhost)),
+    }
+}
+
+/// A match on the transport protocol alone: any TLS connection the other chains do not take,
+/// including those without SNI.
+fn tls_without_server_names() -> listener_v3::FilterChainMatch {
+    listener_v3::FilterChainMatch {
+        transport_protocol: "tls".to_string(),
         ..Default::default()
     }
 }
 
-/// The TLS context of a secure virtual host: certificate by SDS over ADS, its TLS versions, and
-/// ALPN `h2`, `http/1.1`.
-fn downstream_tls(vhost: &SecureVirtualHost) -> core_v3::TransportSocket {
+/// The filter chain of one secure virtual host: matched on SNI, terminating TLS with the
+/// certificate served over SDS, then routes from RDS `https/<hostname>`, or with a TCP proxy the
+/// decrypted connection to its clusters (`None` when it has no cluster).
+pub fn secure_filter_chain(vhost: &SecureVirtualHost) -> Option<listener_v3::FilterChain> {
+    let hostname = &vhost.virtual_host.hostname;
+    let filter = match &vhost.tcp_proxy {
+        Some(proxy) => tcp_proxy_filter(proxy)?,
+        None => {
+            let mut hcm = http_connection_manager(
+                HTTPS_LISTENER,
+                rds(https_route_config_name(hostname)),
+                true,
+            );
+            if let Some(validation) = &vhost.client_validation {
+                forward_client_certificate(&mut hcm, &validation.forward);
+            }
+            hcm_filter(&hcm)
+        }
+    };
+    let alpn = vhost.tcp_proxy.is_none();
+    Some(listener_v3::FilterChain {
+        filter_chain_match: Some(sni_match(hostname)),
+        filters: vec![filter],
+        transport_socket: Some(downstream_tls(vhost, alpn)),
+        ..Default::default()
+    })
+}
+
+/// The filter chain of one passthrough host: matched on SNI, the still-encrypted connection
+/// proxied to the clusters (`None` when there is none).
+pub fn passthrough_filter_chain(
+    hostname: &str,
+    proxy: &TcpProxy,
+) -> Option<listener_v3::FilterChain> {
+    Some(listener_v3::FilterChain {
+        filter_chain_match: Some(sni_match(hostname)),
+        filters: vec![tcp_proxy_filter(proxy)?],
+        ..Default::default()
+    })
+}
+
+/// The filter chain for TLS clients that send no SNI: terminating TLS with
+/// [`Dag::fallback_secret`] and serving the routes of RDS `ingress_fallbackcert`. Its TLS
+/// versions are the strictest minimum and the highest maximum of the hosts it serves. `None`
+/// when [`fallback_virtual_hosts`] is empty.
+pub fn fallback_filter_chain(dag: &Dag) -> Option<listener_v3::FilterChain> {
+    let secret = dag.fallback_secret.as_ref()?;
+    let vhosts = fallback_virtual_hosts(dag);
+    let min = vhosts.iter().map(|v| v.min_tls_version).max()?;
+    let max = vhosts.iter().map(|v| v.max_tls_version).max()?;
+    let hcm = http_connection_manager(HTTPS_LISTENER, rds(FALLBACK_ROUTE_CONFIG.to_string()), true);
     let context = tls_v3::DownstreamTlsContext {
-        common_tls_context: Some(tls_v3::CommonTlsContext {
-            tls_params: Some(tls_v3::TlsParameters {
-                tls_minimum_protocol_version: tls_protocol(vhost.min_tls_version) as i32,
-                tls_maximum_protocol_version: tls_protocol(vhost.max_tls_version) as i32,
-                ..Default::default()
-            }),
-            tls_certificate_sds_secret_configs: vec![tls_v3::SdsSecretConfig {
-                name: vhost.secret.clone(),
-                sds_config: Some(proto::ads_config_source()),
-            }],
-            alpn_protocols: vec!["h2".to_string(), "http/1.1".to_string()],
-            ..Default::default()
-        }),
+        common_tls_context: Some(common_tls_context(secret, min, max, true)),
         ..Default::default()
     };
+    Some(listener_v3::FilterChain {
+        filter_chain_match: Some(tls_without_server_names()),
+        filters: vec![hcm_filter(&hcm)],
+        transport_socket: Some(proto::tls_transport_socket(&context)),
+        ..Default::default()
+    })
+}
+
+/// The TLS context of a secure virtual host: certificate by SDS over ADS, its TLS versions,
+/// client certificate verification if it has any, and when `alpn` is set ALPN `h2`,
+/// `http/1.1` (a TCP proxy offers none: its backend chooses the protocol).
+fn downstream_tls(vhost: &SecureVirtualHost, alpn: bool) -> core_v3::TransportSocket {
+    let mut common = common_tls_context(
+        &vhost.secret,
+        vhost.min_tls_version,
+        vhost.max_tls_version,
+        alpn,
+    );
+    let mut context = tls_v3::DownstreamTlsContext::default();
+    if let Some(validation) = &vhost.client_validation {
+        common.validation_context_type = Some(
+            tls_v3::common_tls_context::ValidationContextType::ValidationContext(
+                validation_context(validation),
+            ),
+        );
+        context.require_client_certificate = proto::bool_value(!validation.optional);
+    }
+    context.common_tls_context = Some(common);
     proto::tls_transport_socket(&context)
+}
+
+/// A TLS context serving the certificate `secret` by SDS over ADS with these TLS versions and,
+/// when `alpn` is set, ALPN `h2`, `http/1.1`.
+fn common_tls_context(
+    secret: &str,
+    min: TlsVersion,
+    max: TlsVersion,
+    alpn: bool,
+) -> tls_v3::CommonTlsContext {
+    tls_v3::CommonTlsContext {
+        tls_params: Some(tls_v3::TlsParameters {
+            tls_minimum_protocol_version: tls_protocol(min) as i32,
+            tls_maximum_protocol_version: tls_protocol(max) as i32,
+            ..Default::default()
+        }),
+        tls_certificate_sds_secret_configs: vec![tls_v3::SdsSecretConfig {
+            name: secret.to_string(),
+            sds_config: Some(proto::ads_config_source()),
+        }],
+        alpn_protocols: if alpn {
+            vec!["h2".to_string(), "http/1.1".to_string()]
+        } else {
+            Vec::new()
+        },
+        ..Default::default()
+    }
+}
+
+/// How client certificates are verified: against the CA bundle and the revocation list, both
+/// inline, or with `skip_verification` not at all (any certificate is accepted). A revocation
+/// list without a CA bundle is left out: Envoy checks revocation only along a verified chain,
+/// and rejects a list it cannot tie to a trusted CA.
+fn validation_context(validation: &ClientValidation) -> tls_v3::CertificateValidationContext {
+    use tls_v3::certificate_validation_context::TrustChainVerification;
+    let inline = |bytes: &[u8]| core_v3::DataSource {
+        specifier: Some(core_v3::data_source::Specifier::InlineBytes(bytes.to_vec())),
+        ..Default::default()
+    };
+    let has_ca = !validation.ca_pem.is_empty();
+    tls_v3::CertificateValidationContext {
+        trusted_ca: has_ca.then(|| inline(&validation.ca_pem)),
+        crl: validation.crl_pem.as_deref().filter(|_| has_ca).map(inline),
+        only_verify_leaf_cert_crl: validation.crl_only_leaf,
+        trust_chain_verification: if validation.skip_verification {
+            TrustChainVerification::AcceptUntrusted as i32
+        } else {
+            TrustChainVerification::VerifyTrustChain as i32
+        },
+        ..Default::default()
+    }
+}
+
+/// Passes the chosen details of a verified client certificate upstream in
+/// `x-forwarded-client-cert`, replacing any the client sent. Forwarding nothing keeps Envoy's
+/// default: the header is removed.
+fn forward_client_certificate(
+    hcm: &mut hcm_v3::HttpConnectionManager,
+    forward: &ForwardClientCertificate,
+) {
+    use hcm_v3::http_connection_manager::{ForwardClientCertDetails, SetCurrentClientCertDetails};
+    if !forward.any() {
+        return;
+    }
+    hcm.forward_client_cert_details = ForwardClientCertDetails::SanitizeSet as i32;
+    hcm.set_current_client_cert_details = Some(SetCurrentClientCertDetails {
+        subject: proto::bool_value(forward.subject),
+        cert: forward.cert,
+        chain: forward.chain,
+        dns: forward.dns,
+        uri: forward.uri,
+        ..Default::default()
+    });
+}
+
+/// The network filter proxying whole connections to the clusters of `proxy`: one cluster
+/// directly, several by weight. `None` when there is no cluster.
+fn tcp_proxy_filter(proxy: &TcpProxy) -> Option<listener_v3::Filter> {
+    let tcp_proxy = tcp_proxy_v3::TcpProxy {
+        stat_prefix: HTTPS_LISTENER.to_string(),
+        cluster_specifier: Some(tcp_proxy_clusters(proxy)?),
+        access_log: vec![stdout_access_log()],
+        ..Default::default()
+    };
+    Some(listener_v3::Filter {
+        name: TCP_PROXY_FILTER.to_string(),
+        config_type: Some(listener_v3::filter::ConfigType::TypedConfig(proto::any(
+            &tcp_proxy,
+        ))),
+    })
+}
+
+/// The clusters of a TCP proxy. Envoy requires every weight of a TCP proxy to be at least 1,
+/// so clusters of weight 0 are left out (they get no traffic), and when every weight is 0 each
+/// cluster gets 1, an even split as for routes. One cluster left is named directly.
+fn tcp_proxy_clusters(proxy: &TcpProxy) -> Option<tcp_proxy_v3::tcp_proxy::ClusterSpecifier> {
+    use tcp_proxy_v3::tcp_proxy::weighted_cluster::ClusterWeight;
+    use tcp_proxy_v3::tcp_proxy::{ClusterSpecifier, WeightedCluster};
+    let all_zero = proxy.clusters.iter().all(|c| c.weight == 0);
+    let weighted: Vec<ClusterWeight> = proxy
+        .clusters
+        .iter()
+        .filter(|c| all_zero || c.weight > 0)
+        .map(|c| ClusterWeight {
+            name: c.name.clone(),
+            weight: if all_zero { 1 } else { c.weight },
+            ..Default::default()
+        })
+        .collect();
+    match weighted.as_slice() {
+        [] => None,
+        [one] => Some(ClusterSpecifier::Cluster(one.name.clone())),
+        _ => Some(ClusterSpecifier::WeightedClusters(WeightedCluster {
+            clusters: weighted,
+        })),
+    }
 }
 
 /// Envoy's name for a TLS version.
@@ -277,3 +497,5 @@ fn hcm_filter(hcm: &hcm_v3::HttpConnectionManager) -> listener_v3::Filter {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;

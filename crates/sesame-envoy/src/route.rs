@@ -1,5 +1,6 @@
-//! RouteConfigurations (RDS): `ingress_http` for the plain-HTTP virtual hosts and
-//! `https/<hostname>` for each secure virtual host.
+//! RouteConfigurations (RDS): `ingress_http` for the plain-HTTP virtual hosts,
+//! `https/<hostname>` for each secure virtual host that serves HTTP, and `ingress_fallbackcert`
+//! for the hosts also served to TLS clients that send no SNI.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,7 @@ use sesame_dag::Dag;
 use sesame_dag::dag::{
     Forward, HashPolicy, HashPolicyKind, HeaderMatch, HeaderValueMatch, HeadersPolicy, Mirror,
     PathMatch, QueryParamMatch, QueryValueMatch, Redirect, RedirectPath, RetryPolicy, Route,
-    RouteAction, VirtualHost, WeightedCluster,
+    RouteAction, SecureVirtualHost, VirtualHost, WeightedCluster,
 };
 use sha1::{Digest, Sha1};
 
@@ -21,6 +22,9 @@ use crate::proto::{self, timeout, u32_value};
 
 /// The name of the RouteConfiguration of the plain-HTTP listener.
 pub const HTTP_ROUTE_CONFIG: &str = "ingress_http";
+
+/// The name of the RouteConfiguration served to TLS clients that send no SNI (Contour's).
+pub const FALLBACK_ROUTE_CONFIG: &str = "ingress_fallbackcert";
 
 /// Virtual host names longer than this are shortened (Contour's limit).
 const MAX_VIRTUAL_HOST_NAME: usize = 60;
@@ -31,17 +35,50 @@ pub fn https_route_config_name(hostname: &str) -> String {
 }
 
 /// Every RouteConfiguration of the DAG, encoded, by name. `ingress_http` is always present,
-/// even when it has no virtual hosts.
+/// even when it has no virtual hosts; a secure virtual host that proxies TCP has none;
+/// `ingress_fallbackcert` is present when [`fallback_virtual_hosts`] is not empty.
 pub fn route_configurations(dag: &Dag) -> BTreeMap<String, Any> {
     let mut out = BTreeMap::new();
     let http = encoded_route_configuration(HTTP_ROUTE_CONFIG.to_string(), dag.http.values());
     out.insert(HTTP_ROUTE_CONFIG.to_string(), http);
     for (hostname, secure) in &dag.https {
+        if secure.tcp_proxy.is_some() {
+            continue;
+        }
         let name = https_route_config_name(hostname);
         let rc = encoded_route_configuration(name.clone(), std::iter::once(&secure.virtual_host));
         out.insert(name, rc);
     }
+    let fallback = fallback_virtual_hosts(dag);
+    if !fallback.is_empty() {
+        let vhosts = fallback.iter().map(|secure| &secure.virtual_host);
+        let rc = encoded_route_configuration(FALLBACK_ROUTE_CONFIG.to_string(), vhosts);
+        out.insert(FALLBACK_ROUTE_CONFIG.to_string(), rc);
+    }
     out
+}
+
+/// The secure virtual hosts also served to TLS clients that send no SNI, with the certificate
+/// [`Dag::fallback_secret`], in hostname order: those with `fallback_certificate` that serve
+/// HTTP routes and do not verify client certificates (the fallback filter chain verifies none;
+/// Contour rejects the combination). Empty when there is no fallback secret, and when a `*`
+/// host (secure or passthrough) already takes every TLS client without SNI: its filter chain
+/// and the fallback chain would have the same match, which Envoy rejects.
+pub fn fallback_virtual_hosts(dag: &Dag) -> Vec<&SecureVirtualHost> {
+    if dag.fallback_secret.is_none()
+        || dag.https.contains_key("*")
+        || dag.passthrough.contains_key("*")
+    {
+        return Vec::new();
+    }
+    dag.https
+        .values()
+        .filter(|secure| {
+            secure.fallback_certificate
+                && secure.tcp_proxy.is_none()
+                && secure.client_validation.is_none()
+        })
+        .collect()
 }
 
 /// The field number of `RouteConfiguration.virtual_hosts`.

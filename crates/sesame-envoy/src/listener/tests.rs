@@ -214,7 +214,7 @@ fn https_listener_one_chain_per_vhost_in_hostname_order() {
 
 #[test]
 fn wildcard_secure_vhost_matches_any_tls() {
-    let chain = secure_filter_chain(&secure_vhost("*", Vec::new()));
+    let chain = secure_filter_chain(&secure_vhost("*", Vec::new())).expect("a chain");
     assert_eq!(
         chain.filter_chain_match,
         Some(listener_v3::FilterChainMatch {

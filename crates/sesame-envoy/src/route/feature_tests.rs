@@ -523,3 +523,69 @@ fn new_features_survive_encoding() {
     ));
     assert_eq!(rc.virtual_hosts[0].routes, vec![route(&r)]);
 }
+
+/// A DAG with secure `a.com` and `b.com` (fallback), `c.com` (no fallback), `d.com` (fallback
+/// but TCP proxied) and the fallback secret.
+fn fallback_dag() -> Dag {
+    use crate::testutil::secure_vhost;
+    let mut dag = Dag::default();
+    for host in ["a.com", "b.com", "c.com", "d.com"] {
+        let mut v = secure_vhost(
+            host,
+            vec![forward_route(PathMatch::Prefix("/".into()), host)],
+        );
+        v.fallback_certificate = host != "c.com";
+        if host == "d.com" {
+            v.virtual_host.routes.clear();
+            v.tcp_proxy = Some(sesame_dag::dag::TcpProxy {
+                clusters: vec![WeightedCluster::new("backend", 1)],
+            });
+        }
+        dag.https.insert(host.into(), v);
+    }
+    dag.fallback_secret = Some("default/fallback/12345".into());
+    dag
+}
+
+#[test]
+fn fallback_route_configuration_holds_each_fallback_host() {
+    let dag = fallback_dag();
+    let all = route_configurations(&dag);
+    assert_eq!(
+        all.keys().collect::<Vec<_>>(),
+        vec![
+            "https/a.com",
+            "https/b.com",
+            "https/c.com",
+            "ingress_fallbackcert",
+            "ingress_http"
+        ],
+        "no https/d.com: a TCP proxy has no routes"
+    );
+    let fallback: route_v3::RouteConfiguration = decode(&all["ingress_fallbackcert"]);
+    assert_eq!(
+        fallback,
+        route_configuration(
+            "ingress_fallbackcert".into(),
+            ["a.com", "b.com"].map(|h| &dag.https[h].virtual_host)
+        )
+    );
+    // Each virtual host is the same as in its own route configuration.
+    for host in ["a.com", "b.com"] {
+        let own: route_v3::RouteConfiguration = decode(&all[&format!("https/{host}")]);
+        assert!(fallback.virtual_hosts.contains(&own.virtual_hosts[0]));
+    }
+}
+
+#[test]
+fn no_fallback_route_configuration_when_no_chain_serves_it() {
+    let mut dag = fallback_dag();
+    dag.fallback_secret = None;
+    assert!(!route_configurations(&dag).contains_key("ingress_fallbackcert"));
+
+    let mut dag = fallback_dag();
+    dag.https
+        .insert("*".into(), crate::testutil::secure_vhost("*", Vec::new()));
+    assert!(!route_configurations(&dag).contains_key("ingress_fallbackcert"));
+    assert!(fallback_virtual_hosts(&dag).is_empty());
+}
