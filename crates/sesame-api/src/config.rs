@@ -65,6 +65,23 @@ pub struct TlsParameters {
         alias = "maximumProtocolVersion"
     )]
     pub maximum_protocol_version: Option<String>,
+    /// The Secret served to TLS clients that send no SNI, by the HTTPProxies that enable it.
+    #[serde(
+        default,
+        rename = "fallback-certificate",
+        alias = "fallbackCertificate"
+    )]
+    pub fallback_certificate: Option<SecretReference>,
+}
+
+/// A Secret, by namespace and name.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretReference {
+    /// The Secret's name.
+    pub name: String,
+    /// The Secret's namespace.
+    pub namespace: String,
 }
 
 /// Leader election settings (`leaderelection:`). `configmap-name`/`configmap-namespace` of older
@@ -112,6 +129,20 @@ impl Config {
                     value: v.clone(),
                     reason: "expected 1.1, 1.2 or 1.3",
                 });
+            }
+        }
+        if let Some(fallback) = &self.tls.fallback_certificate {
+            for (key, value) in [
+                ("tls.fallback-certificate.name", &fallback.name),
+                ("tls.fallback-certificate.namespace", &fallback.namespace),
+            ] {
+                if value.is_empty() || value.contains('/') {
+                    return Err(ConfigError::InvalidValue {
+                        key,
+                        value: value.clone(),
+                        reason: "expected a non-empty Kubernetes object name",
+                    });
+                }
             }
         }
         if let (Some(min), Some(max)) = (

@@ -11,7 +11,7 @@ use thiserror::Error;
 
 use crate::dag::{CircuitBreakers, RetryPolicy, Timeout, TlsVersion, UpstreamProtocol};
 
-mod duration;
+pub(crate) mod duration;
 
 pub(crate) use duration::parse_timeout;
 
@@ -40,7 +40,7 @@ const MAX_RETRIES: &str = "projectsesame.io/max-retries";
 const QUOTE_LIMIT: usize = 100;
 
 /// Envoy's `retry_on` conditions.
-const RETRY_ON_VALUES: &[&str] = &[
+pub(crate) const RETRY_ON_VALUES: &[&str] = &[
     "5xx",
     "gateway-error",
     "reset",

@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 
 use crate::annotation;
-use crate::dag::{Dag, TlsVersion};
-use crate::object::{Kind, ObjectKey};
+use std::sync::Arc;
+
+use crate::dag::{Dag, TlsSecret, TlsVersion};
+use crate::object::{Kind, NamespacedName, ObjectKey};
 use crate::secret::Secrets;
 use crate::service::Services;
 use crate::snapshot::Snapshot;
@@ -24,6 +26,13 @@ pub struct BuildConfig {
     pub min_tls_version: TlsVersion,
     /// The highest TLS version served unless an object asks for lower.
     pub max_tls_version: TlsVersion,
+    /// Namespaces where root HTTPProxies may live (`--root-namespaces`); empty allows all.
+    pub root_namespaces: Vec<String>,
+    /// Ignore `permitInsecure` on HTTPProxy routes (config `disablePermitInsecure`).
+    pub disable_permit_insecure: bool,
+    /// The Secret served to clients without SNI by hosts that enable the fallback certificate
+    /// (config `tls.fallback-certificate`).
+    pub fallback_certificate: Option<NamespacedName>,
 }
 
 impl Default for BuildConfig {
@@ -33,6 +42,9 @@ impl Default for BuildConfig {
             ingress_class_names: Vec::new(),
             min_tls_version: TlsVersion::V1_2,
             max_tls_version: TlsVersion::V1_3,
+            root_namespaces: Vec::new(),
+            disable_permit_insecure: false,
+            fallback_certificate: None,
         }
     }
 }
@@ -65,6 +77,7 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
             ingress,
         );
     }
+    builder.httpproxies();
     builder.finish()
 }
 
@@ -97,6 +110,8 @@ pub(crate) struct Builder<'a> {
     pub hosts: BTreeMap<String, RouteTable>,
     /// The certificate of each host served with TLS (the first valid claim in key order).
     pub tls: BTreeMap<String, TlsHost>,
+    /// The fallback certificate, once a host has asked for it.
+    pub fallback: Option<Arc<TlsSecret>>,
 }
 
 impl<'a> Builder<'a> {
@@ -110,11 +125,20 @@ impl<'a> Builder<'a> {
             secrets: Secrets::default(),
             hosts: BTreeMap::new(),
             tls: BTreeMap::new(),
+            fallback: None,
         }
     }
 
     fn finish(mut self) -> BuildOutput {
         vhost::place(&mut self.dag, self.hosts, &self.tls);
+        let fallback_used = self.dag.https.values().any(|v| v.fallback_certificate);
+        if let Some(fallback) = self.fallback.filter(|_| fallback_used) {
+            self.dag
+                .secrets
+                .entry(fallback.name.clone())
+                .or_insert_with(|| TlsSecret::clone(&fallback));
+            self.dag.fallback_secret = Some(fallback.name.clone());
+        }
         BuildOutput {
             dag: self.dag,
             status: self.status,

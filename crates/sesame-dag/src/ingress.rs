@@ -10,11 +10,12 @@ use crate::build::Builder;
 use crate::dag::{
     Forward, HeaderMatch, HeaderValueMatch, RouteAction, TlsVersion, WeightedCluster,
 };
-use crate::hostname;
+use crate::object::NamespacedName;
 use crate::object::ObjectKey;
 use crate::path::{self, PathError};
 use crate::status::{ObjectStatus, ProblemKind, Reason};
 use crate::vhost::{PendingRoute, RouteKey, TlsHost};
+use crate::{delegation, hostname};
 
 /// The answer of a route whose backend cannot be reached.
 const UNAVAILABLE: RouteAction = RouteAction::DirectResponse {
@@ -211,22 +212,20 @@ impl<'a> Builder<'a> {
                 continue;
             };
             // `namespace/name` names a Secret in another namespace, which needs a delegation.
-            let secret_name = match secret_name.split_once('/') {
-                Some((ns, name)) if ns == cx.namespace => name,
-                Some(_) => {
-                    cx.status.error(
-                        ProblemKind::TLSError,
-                        Reason::DelegationNotPermitted,
-                        format!("secret {secret_name:?}: certificate delegation not permitted"),
-                    );
-                    continue;
-                }
-                None => secret_name,
-            };
+            let (secret_namespace, secret_name) = delegation::split_ref(secret_name, cx.namespace);
+            let reference = NamespacedName::new(secret_namespace, secret_name);
+            if !delegation::permits_secret(self.snapshot, &reference, cx.namespace) {
+                cx.status.error(
+                    ProblemKind::TLSError,
+                    Reason::DelegationNotPermitted,
+                    format!("secret {reference}: certificate delegation not permitted"),
+                );
+                continue;
+            }
             let secret =
                 match self
                     .secrets
-                    .get(self.snapshot, cx.namespace, secret_name, &mut self.dag)
+                    .get(self.snapshot, secret_namespace, secret_name, &mut self.dag)
                 {
                     Ok(secret) => secret.clone(),
                     Err(e) => {
@@ -236,8 +235,7 @@ impl<'a> Builder<'a> {
                             Reason::SecretNotValid
                         };
                         let message = format!(
-                            "secret {}/{secret_name}: {e}; hosts {} are served without TLS",
-                            cx.namespace,
+                            "secret {reference}: {e}; hosts {} are served without TLS",
                             hosts.join(", ")
                         );
                         cx.status.error(ProblemKind::TLSError, reason, message);
@@ -266,11 +264,10 @@ impl<'a> Builder<'a> {
                         ProblemKind::TLSError,
                         Reason::CertificateConflict,
                         format!(
-                            "host {:?} is already served with secret {} by {}; secret {}/{secret_name} ignored",
+                            "host {:?} is already served with secret {} by {}; secret {reference} ignored",
                             o.key(),
                             o.get().secret.source,
                             o.get().origin,
-                            cx.namespace
                         ),
                     ),
                 }

@@ -13,7 +13,9 @@ pub mod snapshot;
 pub mod status;
 
 mod annotation;
+mod delegation;
 mod hostname;
+mod httpproxy;
 mod ingress;
 mod path;
 mod regex;

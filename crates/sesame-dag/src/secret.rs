@@ -133,13 +133,6 @@ impl<'a> Secrets<'a> {
 
     /// The validated PEM CA bundle (`ca.crt`) of the Secret `namespace/name`, looked up and
     /// checked at most once per build. Records the lookup in `dag.references`.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the HTTPProxy client validation, landing next, calls it"
-        )
-    )]
     pub(crate) fn ca(
         &mut self,
         snapshot: &Snapshot,
@@ -154,13 +147,6 @@ impl<'a> Secrets<'a> {
 
     /// The validated PEM revocation lists (`crl.pem`) of the Secret `namespace/name`, looked up
     /// and checked at most once per build. Records the lookup in `dag.references`.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "the HTTPProxy client validation, landing next, calls it"
-        )
-    )]
     pub(crate) fn crl(
         &mut self,
         snapshot: &Snapshot,

@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use sesame_api::Config;
-use sesame_dag::BuildConfig;
 use sesame_dag::dag::TlsVersion;
+use sesame_dag::{BuildConfig, NamespacedName};
 use sesame_envoy::TranslateConfig;
 use sesame_xds::SnapshotStore;
 use tokio::sync::{mpsc, watch};
@@ -66,6 +66,9 @@ pub struct ServeArgs {
     /// Serve only Ingresses of these classes (comma-separated). Unset: no class, or `sesame`.
     #[arg(long, value_delimiter = ',')]
     pub ingress_class_name: Vec<String>,
+    /// Namespaces where root HTTPProxies may live (comma-separated). Unset: all namespaces.
+    #[arg(long, value_delimiter = ',')]
+    pub root_namespaces: Vec<String>,
     /// Path to the configuration file.
     #[arg(short = 'c', long = "config-path")]
     pub config_path: Option<PathBuf>,
@@ -98,6 +101,18 @@ impl ServeArgs {
                 &config.tls.maximum_protocol_version,
                 defaults.max_tls_version,
             ),
+            root_namespaces: self
+                .root_namespaces
+                .iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            disable_permit_insecure: config.disable_permit_insecure,
+            fallback_certificate: config
+                .tls
+                .fallback_certificate
+                .as_ref()
+                .map(|f| NamespacedName::new(f.namespace.as_str(), f.name.as_str())),
         }
     }
 

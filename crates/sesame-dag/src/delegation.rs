@@ -1,0 +1,122 @@
+//! Consent for cross-namespace references: the one check every reference to an object in
+//! another namespace goes through.
+
+use crate::object::NamespacedName;
+use crate::snapshot::Snapshot;
+
+/// The target namespace that stands for every namespace in a delegation.
+const ALL_NAMESPACES: &str = "*";
+
+/// Whether an object in `namespace` may use the TLS Secret `secret`: always within its own
+/// namespace; across namespaces only when a TLSCertificateDelegation in the Secret's namespace
+/// names the Secret and `namespace` (or `*`) among its targets.
+pub(crate) fn permits_secret(
+    snapshot: &Snapshot,
+    secret: &NamespacedName,
+    namespace: &str,
+) -> bool {
+    if secret.namespace == namespace {
+        return true;
+    }
+    let start = NamespacedName::new(secret.namespace.as_str(), "");
+    snapshot
+        .tls_certificate_delegations
+        .range(start..)
+        .take_while(|(key, _)| key.namespace == secret.namespace)
+        .flat_map(|(_, delegation)| &delegation.spec.delegations)
+        .any(|d| {
+            d.secret_name.as_deref() == Some(secret.name.as_str())
+                && d.target_namespaces
+                    .iter()
+                    .any(|t| t == namespace || t == ALL_NAMESPACES)
+        })
+}
+
+/// Splits a Secret reference into namespace and name: `namespace/name`, or `name` in
+/// `default_namespace`.
+pub(crate) fn split_ref<'r>(reference: &'r str, default_namespace: &'r str) -> (&'r str, &'r str) {
+    reference
+        .split_once('/')
+        .unwrap_or((default_namespace, reference))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use sesame_api::tlscertificatedelegation::{
+        CertificateDelegation, TLSCertificateDelegation, TLSCertificateDelegationSpec,
+    };
+
+    use super::*;
+
+    fn delegation(namespace: &str, secret: &str, targets: &[&str]) -> Snapshot {
+        let mut snapshot = Snapshot::new();
+        let mut object = TLSCertificateDelegation::new(
+            "delegate",
+            TLSCertificateDelegationSpec {
+                delegations: vec![CertificateDelegation {
+                    secret_name: Some(secret.to_string()),
+                    target_namespaces: targets.iter().map(|t| t.to_string()).collect(),
+                }],
+            },
+        );
+        object.metadata.namespace = Some(namespace.to_string());
+        snapshot
+            .tls_certificate_delegations
+            .insert(NamespacedName::new(namespace, "delegate"), Arc::new(object));
+        snapshot
+    }
+
+    #[test]
+    fn same_namespace_needs_no_delegation() {
+        let snapshot = Snapshot::new();
+        assert!(permits_secret(
+            &snapshot,
+            &NamespacedName::new("a", "s"),
+            "a"
+        ));
+        assert!(!permits_secret(
+            &snapshot,
+            &NamespacedName::new("a", "s"),
+            "b"
+        ));
+    }
+
+    #[test]
+    fn a_delegation_permits_its_targets_only() {
+        let snapshot = delegation("certs", "wild", &["team-a"]);
+        let secret = NamespacedName::new("certs", "wild");
+        assert!(permits_secret(&snapshot, &secret, "team-a"));
+        assert!(!permits_secret(&snapshot, &secret, "team-b"));
+        assert!(!permits_secret(
+            &snapshot,
+            &NamespacedName::new("certs", "other"),
+            "team-a"
+        ));
+    }
+
+    #[test]
+    fn a_delegation_in_another_namespace_permits_nothing() {
+        let snapshot = delegation("elsewhere", "wild", &["*"]);
+        assert!(!permits_secret(
+            &snapshot,
+            &NamespacedName::new("certs", "wild"),
+            "team-a"
+        ));
+    }
+
+    #[test]
+    fn star_targets_every_namespace() {
+        let snapshot = delegation("certs", "wild", &["*"]);
+        let secret = NamespacedName::new("certs", "wild");
+        assert!(permits_secret(&snapshot, &secret, "team-a"));
+        assert!(permits_secret(&snapshot, &secret, "anything"));
+    }
+
+    #[test]
+    fn secret_references_split_on_the_slash() {
+        assert_eq!(split_ref("s", "ns"), ("ns", "s"));
+        assert_eq!(split_ref("other/s", "ns"), ("other", "s"));
+    }
+}
