@@ -396,6 +396,8 @@ fn weighted_clusters(clusters: &[WeightedCluster]) -> route_v3::WeightedCluster 
 }
 
 /// The headers a policy sets, each overwriting the header if present or adding it.
+/// Header values are literal in the DAG; Envoy reads `%` as the start of a substitution
+/// command, so each one is doubled (`%%` is Envoy's literal percent sign).
 pub fn headers_to_add(policy: &HeadersPolicy) -> Vec<core_v3::HeaderValueOption> {
     use core_v3::header_value_option::HeaderAppendAction;
     policy
@@ -404,7 +406,7 @@ pub fn headers_to_add(policy: &HeadersPolicy) -> Vec<core_v3::HeaderValueOption>
         .map(|(key, value)| core_v3::HeaderValueOption {
             header: Some(core_v3::HeaderValue {
                 key: key.clone(),
-                value: value.clone(),
+                value: value.replace('%', "%%"),
                 ..Default::default()
             }),
             append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,

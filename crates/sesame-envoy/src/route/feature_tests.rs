@@ -242,6 +242,20 @@ fn route_level_header_policies() {
 }
 
 #[test]
+fn percent_signs_in_header_values_stay_literal() {
+    let mut f = forward_to("c");
+    f.policies_mut().request_headers = policy(&[("x-share", "100%"), ("x-var", "%REQ(x)%")], &[]);
+    let r = route_of(f);
+    assert_eq!(
+        r.request_headers_to_add,
+        vec![
+            overwrite("x-share", "100%%"),
+            overwrite("x-var", "%%REQ(x)%%")
+        ]
+    );
+}
+
+#[test]
 fn per_cluster_policies_and_host_rewrite() {
     use route_v3::weighted_cluster::ClusterWeight;
     use route_v3::weighted_cluster::cluster_weight::HostRewriteSpecifier;
