@@ -28,6 +28,10 @@ pub(crate) fn objects(yaml: &str) -> Vec<Object> {
                     Object::EndpointSlice(Arc::new(serde_json::from_value(doc).unwrap()))
                 }
                 "Endpoints" => Object::Endpoints(Arc::new(serde_json::from_value(doc).unwrap())),
+                "HTTPProxy" => Object::HTTPProxy(Arc::new(serde_json::from_value(doc).unwrap())),
+                "TLSCertificateDelegation" => {
+                    Object::TLSCertificateDelegation(Arc::new(serde_json::from_value(doc).unwrap()))
+                }
                 other => panic!("unexpected kind {other}"),
             }
         })
