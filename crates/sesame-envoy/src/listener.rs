@@ -270,8 +270,8 @@ fn common_tls_context(
 
 /// How client certificates are verified: against the CA bundle and the revocation list, both
 /// inline, or with `skip_verification` not at all (any certificate is accepted). A revocation
-/// list without a CA bundle is left out: Envoy checks revocation only along a verified chain,
-/// and rejects a list it cannot tie to a trusted CA.
+/// list without a CA bundle is left out: with no trusted CA no chain is verified, so there is
+/// nothing to check revocation along.
 fn validation_context(validation: &ClientValidation) -> tls_v3::CertificateValidationContext {
     use tls_v3::certificate_validation_context::TrustChainVerification;
     let inline = |bytes: &[u8]| core_v3::DataSource {

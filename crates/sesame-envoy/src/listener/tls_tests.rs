@@ -291,7 +291,7 @@ fn optional_and_skipped_client_verification() {
     assert_eq!(tls.require_client_certificate, proto::bool_value(false));
     assert_eq!(validation_context(&tls).trusted_ca, inline(b"ca pem"));
 
-    // Skipped without a CA: no trusted CA, and a CRL alone would be refused, so it is dropped.
+    // Skipped without a CA: no trusted CA, and the CRL, with no chain to check, is dropped.
     v.client_validation = validation(|c| {
         c.ca_pem.clear();
         c.skip_verification = true;

@@ -1,0 +1,681 @@
+//! Envoy itself checks the translated resources: they go into a static bootstrap (binary
+//! proto, which Envoy reads from a `.pb` file), with each RDS reference replaced by the
+//! route configuration it names and each SDS certificate taken from the bootstrap's static
+//! secrets, and `envoy --mode validate` must accept it.
+
+use std::time::Duration;
+
+use envoy_types::pb::envoy::config::bootstrap::v3 as bootstrap_v3;
+use envoy_types::pb::envoy::config::cluster::v3 as cluster_v3;
+use envoy_types::pb::envoy::config::core::v3 as core_v3;
+use envoy_types::pb::envoy::config::listener::v3 as listener_v3;
+use envoy_types::pb::envoy::config::route::v3 as route_v3;
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm_v3;
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3 as tls_v3;
+use hcm_v3::http_connection_manager::RouteSpecifier;
+use pretty_assertions::assert_eq;
+use prost::Message;
+use sesame_dag::dag::{
+    CircuitBreakers, ClientValidation, Forward, ForwardClientCertificate, ForwardPolicies,
+    HashPolicy, HashPolicyKind, HeaderMatch, HeaderValueMatch, HeadersPolicy, HttpHealthCheck,
+    LbPolicy, Mirror, PathMatch, QueryParamMatch, QueryValueMatch, Redirect, RedirectPath,
+    RetryPolicy, Route, RouteAction, SecureVirtualHost, TcpProxy, Timeout, TlsVersion,
+    UpstreamProtocol, UpstreamValidation, WeightedCluster,
+};
+
+use super::*;
+use crate::bootstrap::tests::{envoy_binary, envoy_validate};
+use crate::testutil::{cluster, decode, forward_route, secure_vhost, vhost};
+
+/// A DAG using every feature the Ingress translation used before HTTPProxy's additions.
+pub(super) fn ingress_feature_dag() -> Dag {
+    let mut dag = Dag::default();
+    let protocols = [
+        UpstreamProtocol::Http1,
+        UpstreamProtocol::H2,
+        UpstreamProtocol::H2c,
+        UpstreamProtocol::Tls,
+    ];
+    let mut names = Vec::new();
+    for (i, p) in protocols.into_iter().enumerate() {
+        let mut c = cluster(&format!("svc{i}"), p);
+        if i == 0 {
+            c.circuit_breakers = CircuitBreakers {
+                max_connections: Some(10),
+                max_pending_requests: Some(20),
+                max_requests: Some(30),
+                max_retries: Some(4),
+            };
+        }
+        names.push(c.name.clone());
+        dag.clusters.insert(c.name.clone(), c);
+    }
+    let header = |value, invert| HeaderMatch {
+        name: "x-h".into(),
+        value,
+        invert,
+        ignore_case: false,
+    };
+    let mut routes = vec![
+        forward_route(PathMatch::Exact("/exact".into()), &names[0]),
+        forward_route(PathMatch::Regex("/re/[a-z]+".into()), &names[1]),
+        forward_route(PathMatch::SegmentPrefix("/seg".into()), &names[2]),
+    ];
+    let mut with_headers = forward_route(PathMatch::Prefix("/h".into()), &names[3]);
+    with_headers.headers = vec![
+        header(HeaderValueMatch::Present, false),
+        header(HeaderValueMatch::Exact("a".into()), true),
+        header(HeaderValueMatch::Contains("b".into()), false),
+        header(HeaderValueMatch::Regex("c.*".into()), false),
+    ];
+    routes.push(with_headers);
+    let mut split = forward_route(PathMatch::Prefix("/split".into()), &names[0]);
+    split.action = RouteAction::Forward(Forward {
+        clusters: vec![
+            WeightedCluster::new(names[0].clone(), 90),
+            WeightedCluster::new(names[1].clone(), 10),
+        ],
+        timeout: Some(Timeout::After(Duration::from_millis(2500))),
+        retry: Some(RetryPolicy {
+            retry_on: vec!["5xx".into(), "reset".into()],
+            num_retries: 2,
+            per_try_timeout: Some(Timeout::Infinite),
+            retriable_status_codes: Vec::new(),
+        }),
+        websocket: true,
+        ..Default::default()
+    });
+    routes.push(split);
+    let mut direct = forward_route(PathMatch::Prefix("/direct".into()), &names[0]);
+    direct.action = RouteAction::DirectResponse {
+        status: 404,
+        body: Some("nope".into()),
+    };
+    routes.push(direct);
+    let mut infinite = forward_route(PathMatch::Prefix("/".into()), &names[0]);
+    if let RouteAction::Forward(f) = &mut infinite.action {
+        f.timeout = Some(Timeout::Infinite);
+    }
+    routes.push(infinite);
+
+    let redirect = Route {
+        action: RouteAction::HttpsRedirect,
+        ..forward_route(PathMatch::Prefix("/".into()), "")
+    };
+    let long = format!("{}.example.com", "long".repeat(20));
+    for host in ["foo.com", "*.wild.com", long.as_str()] {
+        dag.http.insert(host.into(), vhost(host, routes.clone()));
+    }
+    dag.http
+        .insert("secure.com".into(), vhost("secure.com", vec![redirect]));
+    dag.http.insert(
+        "*".into(),
+        vhost(
+            "*",
+            vec![forward_route(PathMatch::Prefix("/".into()), &names[0])],
+        ),
+    );
+
+    for host in ["secure.com", "*.wild.com"] {
+        let mut s = secure_vhost(host, routes.clone());
+        if host == "secure.com" {
+            s.min_tls_version = TlsVersion::V1_1;
+        }
+        let key = match rcgen::generate_simple_self_signed(vec![host.to_string()]) {
+            Ok(k) => k,
+            Err(e) => panic!("rcgen: {e}"),
+        };
+        dag.secrets.insert(
+            s.secret.clone(),
+            sesame_dag::dag::TlsSecret {
+                name: s.secret.clone(),
+                source: sesame_dag::NamespacedName::new("default", host),
+                certificate_chain: key.cert.pem().into_bytes(),
+                private_key: key.signing_key.serialize_pem().into_bytes(),
+            },
+        );
+        dag.https.insert(host.into(), s);
+    }
+    dag
+}
+
+/// [`ingress_feature_dag`] plus every feature added for HTTPProxy, on the plain vhost
+/// `proxy.com` and the secure vhost `secure-proxy.com`.
+fn every_feature_dag() -> Dag {
+    let mut dag = ingress_feature_dag();
+    let ca = match rcgen::generate_simple_self_signed(vec!["backend.example.com".into()]) {
+        Ok(k) => k.cert.pem().into_bytes(),
+        Err(e) => panic!("rcgen: {e}"),
+    };
+    let health = HttpHealthCheck {
+        path: "/healthz".into(),
+        host: "health.local".into(),
+        ..Default::default()
+    };
+    let settings = [
+        ("lr", UpstreamProtocol::Http1, LbPolicy::LeastRequest, true),
+        ("rand", UpstreamProtocol::H2c, LbPolicy::Random, false),
+        ("ring", UpstreamProtocol::Tls, LbPolicy::RingHash, true),
+        ("h2v", UpstreamProtocol::H2, LbPolicy::RoundRobin, true),
+        (
+            "mirror",
+            UpstreamProtocol::Http1,
+            LbPolicy::RoundRobin,
+            false,
+        ),
+    ];
+    let mut names = Vec::new();
+    for (i, (name, protocol, lb_policy, checked)) in settings.into_iter().enumerate() {
+        let mut c = cluster(name, protocol);
+        c.lb_policy = lb_policy;
+        c.health_check = checked.then(|| Box::new(health.clone()));
+        c.idle_connection_timeout = match i {
+            0 => Some(Timeout::After(Duration::from_secs(60))),
+            1 => Some(Timeout::Infinite),
+            3 => Some(Timeout::After(Duration::from_millis(1500))),
+            _ => None,
+        };
+        if matches!(protocol, UpstreamProtocol::Tls | UpstreamProtocol::H2) {
+            c.upstream_validation = Some(Box::new(UpstreamValidation {
+                ca_pem: ca.clone(),
+                subject_names: if i == 2 {
+                    vec!["backend.example.com".into(), "alt.example.com".into()]
+                } else {
+                    Vec::new()
+                },
+            }));
+        }
+        names.push(c.name.clone());
+        dag.clusters.insert(c.name.clone(), c);
+    }
+    let policy = |set: &[(&str, &str)], remove: &[&str]| HeadersPolicy {
+        set: set
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        remove: remove.iter().map(|r| r.to_string()).collect(),
+    };
+
+    let mut matched = forward_route(PathMatch::Prefix("/match".into()), &names[0]);
+    matched.headers = [
+        HeaderValueMatch::Exact("A".into()),
+        HeaderValueMatch::Prefix("pre".into()),
+        HeaderValueMatch::Suffix("suf".into()),
+        HeaderValueMatch::Contains("mid".into()),
+        HeaderValueMatch::Regex("r.*".into()),
+        HeaderValueMatch::Present,
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, value)| HeaderMatch {
+        name: format!("x-h{i}"),
+        value,
+        invert: i == 1,
+        ignore_case: true,
+    })
+    .collect();
+    matched.query_params = [
+        QueryValueMatch::Present,
+        QueryValueMatch::Exact("e".into()),
+        QueryValueMatch::Prefix("p".into()),
+        QueryValueMatch::Suffix("s".into()),
+        QueryValueMatch::Contains("c".into()),
+        QueryValueMatch::Regex("[0-9]+".into()),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, value)| QueryParamMatch {
+        name: format!("q{i}"),
+        value,
+        ignore_case: i % 2 == 0,
+    })
+    .collect();
+
+    let mut a = WeightedCluster::new(names[0].clone(), 60);
+    a.rewrites_mut().request_headers = policy(&[("x-to", "lr")], &["x-old"]);
+    a.rewrites_mut().response_headers = policy(&[("x-from", "lr")], &["x-secret"]);
+    a.rewrites_mut().host_rewrite = Some("lr.internal".into());
+    let everything = Forward {
+        clusters: vec![
+            a.clone(),
+            WeightedCluster::new(names[1].clone(), 30),
+            WeightedCluster::new(names[2].clone(), 10),
+        ],
+        timeout: Some(Timeout::After(Duration::from_secs(30))),
+        retry: Some(RetryPolicy {
+            retry_on: vec!["5xx".into(), "retriable-status-codes".into()],
+            num_retries: 3,
+            per_try_timeout: Some(Timeout::After(Duration::from_secs(5))),
+            retriable_status_codes: vec![502, 503, 504],
+        }),
+        websocket: true,
+        policies: Some(Box::new(ForwardPolicies {
+            idle_timeout: Some(Timeout::After(Duration::from_secs(300))),
+            prefix_rewrite: Some("/backend/".into()),
+            host_rewrite: Some("backend.internal".into()),
+            request_headers: policy(&[("x-a", "1"), ("x-b", "two words")], &["x-drop"]),
+            response_headers: policy(&[("x-served-by", "sesame")], &["server"]),
+            mirrors: vec![
+                Mirror {
+                    cluster: names[4].clone(),
+                    percent: 100,
+                },
+                Mirror {
+                    cluster: names[3].clone(),
+                    percent: 10,
+                },
+            ],
+            hash_policies: vec![
+                HashPolicy {
+                    kind: HashPolicyKind::Header("x-user".into()),
+                    terminal: true,
+                },
+                HashPolicy {
+                    kind: HashPolicyKind::QueryParameter("id".into()),
+                    terminal: false,
+                },
+                HashPolicy {
+                    kind: HashPolicyKind::SourceIp,
+                    terminal: false,
+                },
+                HashPolicy {
+                    kind: HashPolicyKind::Cookie {
+                        name: "session".into(),
+                        ttl: Some(Duration::from_secs(3600)),
+                        path: Some("/".into()),
+                    },
+                    terminal: false,
+                },
+            ],
+        })),
+    };
+    let mut all = forward_route(PathMatch::Prefix("/all".into()), &names[0]);
+    all.action = RouteAction::Forward(everything);
+    let mut single = forward_route(PathMatch::Prefix("/single".into()), &names[3]);
+    single.action = RouteAction::Forward(Forward {
+        clusters: vec![a],
+        policies: Some(Box::new(ForwardPolicies {
+            idle_timeout: Some(Timeout::Infinite),
+            ..Default::default()
+        })),
+        ..Default::default()
+    });
+
+    let redirect = |path, status, scheme: Option<&str>, port| {
+        let mut r = forward_route(PathMatch::Prefix(format!("/redirect{status}")), "");
+        r.action = RouteAction::Redirect(Redirect {
+            scheme: scheme.map(str::to_string),
+            host: Some("example.com".into()),
+            port,
+            path,
+            status,
+        });
+        r
+    };
+    let mut routes = vec![matched, all, single];
+    routes.extend([
+        redirect(
+            Some(RedirectPath::Full("/new".into())),
+            301,
+            Some("https"),
+            Some(8443),
+        ),
+        redirect(Some(RedirectPath::Prefix("/v2".into())), 302, None, None),
+        redirect(None, 303, Some("http"), Some(8080)),
+        redirect(None, 307, None, None),
+        redirect(Some(RedirectPath::Full("/".into())), 308, None, None),
+    ]);
+    dag.http
+        .insert("proxy.com".into(), vhost("proxy.com", routes.clone()));
+    let secure = secure_vhost("secure-proxy.com", routes);
+    let key = match rcgen::generate_simple_self_signed(vec!["secure-proxy.com".into()]) {
+        Ok(k) => k,
+        Err(e) => panic!("rcgen: {e}"),
+    };
+    dag.secrets.insert(
+        secure.secret.clone(),
+        sesame_dag::dag::TlsSecret {
+            name: secure.secret.clone(),
+            source: sesame_dag::NamespacedName::new("default", "secure-proxy"),
+            certificate_chain: key.cert.pem().into_bytes(),
+            private_key: key.signing_key.serialize_pem().into_bytes(),
+        },
+    );
+    dag.https.insert("secure-proxy.com".into(), secure);
+    add_tls_features(&mut dag, &names);
+    dag
+}
+
+/// A TLS secret `default/<name>/abcde` with a fresh self-signed certificate for `host`.
+fn self_signed_secret(name: &str, host: &str) -> sesame_dag::dag::TlsSecret {
+    let key = match rcgen::generate_simple_self_signed(vec![host.to_string()]) {
+        Ok(k) => k,
+        Err(e) => panic!("rcgen: {e}"),
+    };
+    sesame_dag::dag::TlsSecret {
+        name: format!("default/{name}/abcde"),
+        source: sesame_dag::NamespacedName::new("default", name),
+        certificate_chain: key.cert.pem().into_bytes(),
+        private_key: key.signing_key.serialize_pem().into_bytes(),
+    }
+}
+
+/// A fresh CA allowed to sign CRLs, and a CRL it signed revoking serial 42, both PEM.
+fn ca_and_crl() -> (Vec<u8>, Vec<u8>) {
+    let built = (|| -> Result<(Vec<u8>, Vec<u8>), rcgen::Error> {
+        let key = rcgen::KeyPair::generate()?;
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        let ca = params.self_signed(&key)?.pem();
+        let issuer = rcgen::Issuer::new(params, key);
+        let crl = rcgen::CertificateRevocationListParams {
+            this_update: rcgen::date_time_ymd(2024, 1, 1),
+            next_update: rcgen::date_time_ymd(2124, 1, 1),
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: vec![rcgen::RevokedCertParams {
+                serial_number: rcgen::SerialNumber::from(42u64),
+                revocation_time: rcgen::date_time_ymd(2024, 1, 1),
+                reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            }],
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        }
+        .signed_by(&issuer)?
+        .pem()?;
+        Ok((ca.into_bytes(), crl.into_bytes()))
+    })();
+    built.unwrap_or_else(|e| panic!("rcgen: {e}"))
+}
+
+/// Adds the TLS features to a DAG holding `secure.com`, `*.wild.com` and `secure-proxy.com`:
+/// passthrough `passthrough.com` (one cluster) and `*.pass.com` (split), the terminated TCP
+/// proxy `tcp.secure.com` (verification skipped, no CA), client validation with a CA, a CRL
+/// and every detail forwarded on `secure-proxy.com`, optional validation checking only the
+/// leaf against the CRL on `optional.secure.com`, and the fallback certificate for
+/// `secure.com` and `*.wild.com`.
+fn add_tls_features(dag: &mut Dag, clusters: &[String]) {
+    let proxy = |weights: &[(usize, u32)]| TcpProxy {
+        clusters: weights
+            .iter()
+            .map(|(i, w)| WeightedCluster::new(clusters[*i].clone(), *w))
+            .collect(),
+    };
+    dag.passthrough
+        .insert("passthrough.com".into(), proxy(&[(0, 1)]));
+    dag.passthrough
+        .insert("*.pass.com".into(), proxy(&[(0, 70), (1, 30), (2, 0)]));
+    let (ca_pem, crl_pem) = ca_and_crl();
+    let validation = |configure: &dyn Fn(&mut ClientValidation)| {
+        let mut v = ClientValidation {
+            ca_pem: ca_pem.clone(),
+            crl_pem: Some(crl_pem.clone()),
+            crl_only_leaf: false,
+            optional: false,
+            skip_verification: false,
+            forward: ForwardClientCertificate::default(),
+        };
+        configure(&mut v);
+        Some(Box::new(v))
+    };
+    let mut add = |host: &str, configure: &dyn Fn(&mut SecureVirtualHost)| {
+        let routes = vec![forward_route(PathMatch::Prefix("/".into()), &clusters[0])];
+        let mut v = secure_vhost(host, routes);
+        let secret = self_signed_secret(host, host);
+        v.secret = secret.name.clone();
+        configure(&mut v);
+        dag.secrets.insert(secret.name.clone(), secret);
+        dag.https.insert(host.into(), v);
+    };
+    add("tcp.secure.com", &|v| {
+        v.virtual_host.routes.clear();
+        v.tcp_proxy = Some(proxy(&[(1, 1)]));
+        v.client_validation = validation(&|c| {
+            c.ca_pem.clear();
+            c.crl_pem = None;
+            c.skip_verification = true;
+        });
+    });
+    add("optional.secure.com", &|v| {
+        v.client_validation = validation(&|c| {
+            c.optional = true;
+            c.crl_only_leaf = true;
+            c.forward.subject = true;
+        });
+    });
+    if let Some(v) = dag.https.get_mut("secure-proxy.com") {
+        v.client_validation = validation(&|c| {
+            c.forward = ForwardClientCertificate {
+                subject: true,
+                cert: true,
+                chain: true,
+                dns: true,
+                uri: true,
+            };
+        });
+    }
+    for host in ["secure.com", "*.wild.com"] {
+        if let Some(v) = dag.https.get_mut(host) {
+            v.fallback_certificate = true;
+        }
+    }
+    let fallback = self_signed_secret("fallback", "fallback.example.com");
+    dag.fallback_secret = Some(fallback.name.clone());
+    dag.secrets.insert(fallback.name.clone(), fallback);
+}
+
+/// A listener with every RDS reference replaced by the route configuration it names.
+fn inline_routes(
+    mut listener: listener_v3::Listener,
+    resources: &Resources,
+) -> listener_v3::Listener {
+    for chain in &mut listener.filter_chains {
+        for filter in &mut chain.filters {
+            let Some(listener_v3::filter::ConfigType::TypedConfig(any)) = &mut filter.config_type
+            else {
+                panic!("filter without typed config")
+            };
+            if filter.name != "envoy.filters.network.http_connection_manager" {
+                continue;
+            }
+            let mut hcm: hcm_v3::HttpConnectionManager = decode(any);
+            if let Some(RouteSpecifier::Rds(rds)) = &hcm.route_specifier {
+                let rc: route_v3::RouteConfiguration =
+                    decode(&resources.routes[&rds.route_config_name]);
+                hcm.route_specifier = Some(RouteSpecifier::RouteConfig(rc));
+            }
+            any.value = hcm.encode_to_vec();
+        }
+    }
+    listener
+}
+
+/// A listener whose TLS certificates are the bootstrap's static secrets instead of SDS over
+/// ADS: with SDS, `--mode validate` never gets the certificate, so it builds no TLS context
+/// and never loads the CA bundles and CRLs either.
+fn static_secrets(mut listener: listener_v3::Listener) -> listener_v3::Listener {
+    for chain in &mut listener.filter_chains {
+        let Some(socket) = &mut chain.transport_socket else {
+            continue;
+        };
+        let Some(core_v3::transport_socket::ConfigType::TypedConfig(any)) = &mut socket.config_type
+        else {
+            panic!("transport socket without typed config")
+        };
+        let mut tls: tls_v3::DownstreamTlsContext = decode(any);
+        if let Some(common) = &mut tls.common_tls_context {
+            for sds in &mut common.tls_certificate_sds_secret_configs {
+                sds.sds_config = None;
+            }
+        }
+        any.value = tls.encode_to_vec();
+    }
+    listener
+}
+
+fn static_cluster(name: &str, port: u32, http2: bool) -> cluster_v3::Cluster {
+    let mut c = cluster_v3::Cluster {
+        name: name.into(),
+        cluster_discovery_type: Some(cluster_v3::cluster::ClusterDiscoveryType::Type(
+            cluster_v3::cluster::DiscoveryType::Static as i32,
+        )),
+        connect_timeout: Some(envoy_types::pb::google::protobuf::Duration {
+            seconds: 1,
+            nanos: 0,
+        }),
+        load_assignment: Some(crate::endpoint::load_assignment(
+            name,
+            &[sesame_dag::endpoints::Endpoint {
+                ip: "127.0.0.1".into(),
+                port: port as u16,
+            }],
+        )),
+        ..Default::default()
+    };
+    if http2 {
+        c.typed_extension_protocol_options.insert(
+            crate::cluster::HTTP_PROTOCOL_OPTIONS.into(),
+            crate::proto::any(&crate::cluster::http2_options()),
+        );
+    }
+    c
+}
+
+fn static_bootstrap(resources: &Resources) -> bootstrap_v3::Bootstrap {
+    let mut clusters: Vec<cluster_v3::Cluster> = resources.clusters.values().map(decode).collect();
+    clusters.push(static_cluster("sesame", 8001, true));
+    clusters.push(static_cluster("envoy-admin", 9001, false));
+    bootstrap_v3::Bootstrap {
+        static_resources: Some(bootstrap_v3::bootstrap::StaticResources {
+            listeners: resources
+                .listeners
+                .values()
+                .map(|a| static_secrets(inline_routes(decode(a), resources)))
+                .collect(),
+            clusters,
+            secrets: resources
+                .secrets
+                .values()
+                .map(decode::<tls_v3::Secret>)
+                .collect(),
+        }),
+        dynamic_resources: Some(bootstrap_v3::bootstrap::DynamicResources {
+            ads_config: Some(core_v3::ApiConfigSource {
+                api_type: core_v3::api_config_source::ApiType::Grpc as i32,
+                transport_api_version: core_v3::ApiVersion::V3 as i32,
+                grpc_services: vec![core_v3::GrpcService {
+                    target_specifier: Some(core_v3::grpc_service::TargetSpecifier::EnvoyGrpc(
+                        core_v3::grpc_service::EnvoyGrpc {
+                            cluster_name: "sesame".into(),
+                            ..Default::default()
+                        },
+                    )),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn envoy_accepts_the_translated_resources() {
+    let dag = every_feature_dag();
+    let resources = translate(&dag, &TranslateConfig::default());
+    assert_eq!(resources.listeners.len(), 3);
+    assert_eq!(
+        resources.routes.keys().collect::<Vec<_>>(),
+        vec![
+            "https/*.wild.com",
+            "https/optional.secure.com",
+            "https/secure-proxy.com",
+            "https/secure.com",
+            "ingress_fallbackcert",
+            "ingress_http"
+        ]
+    );
+    let https: listener_v3::Listener = decode(&resources.listeners["ingress_https"]);
+    assert_eq!(
+        https.filter_chains.len(),
+        8,
+        "5 secure, 2 passthrough, 1 fallback"
+    );
+    let Some(envoy) = envoy_binary() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("static.pb");
+    std::fs::write(&path, static_bootstrap(&resources).encode_to_vec()).expect("write bootstrap");
+    envoy_validate(&envoy, &path);
+}
+
+/// A `*` secure virtual host and the fallback certificate both take TLS clients without
+/// SNI. Envoy rejects two filter chains with the same match, so the `*` host keeps its chain
+/// and the fallback chain is left out; adding it back makes Envoy refuse the listener.
+#[test]
+fn envoy_accepts_a_wildcard_host_beside_the_fallback_certificate() {
+    let mut dag = every_feature_dag();
+    let fallback = crate::listener::fallback_filter_chain(&dag).expect("a fallback chain");
+    let star = self_signed_secret("star", "star.example.com");
+    let mut wildcard = secure_vhost("*", Vec::new());
+    wildcard.secret = star.name.clone();
+    dag.secrets.insert(star.name.clone(), star);
+    dag.https.insert("*".into(), wildcard);
+    let mut resources = translate(&dag, &TranslateConfig::default());
+    assert!(!resources.routes.contains_key("ingress_fallbackcert"));
+    let Some(envoy) = envoy_binary() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("static.pb");
+    std::fs::write(&path, static_bootstrap(&resources).encode_to_vec()).expect("write bootstrap");
+    envoy_validate(&envoy, &path);
+
+    let mut https: listener_v3::Listener = decode(&resources.listeners["ingress_https"]);
+    assert_eq!(
+        https.filter_chains[0].filter_chain_match,
+        fallback.filter_chain_match
+    );
+    // `ingress_fallbackcert` was not emitted: borrow the `*` chain's routes, so that the
+    // match is all Envoy can object to.
+    let mut fallback = fallback;
+    fallback.filters = https.filter_chains[0].filters.clone();
+    https.filter_chains.push(fallback);
+    resources
+        .listeners
+        .insert("ingress_https".into(), crate::proto::any(&https));
+    std::fs::write(&path, static_bootstrap(&resources).encode_to_vec()).expect("write bootstrap");
+    let Err(refusal) = std::panic::catch_unwind(|| envoy_validate(&envoy, &path)) else {
+        panic!("envoy accepted two chains with one match")
+    };
+    let message = refusal
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert!(message.contains("the same matching rules"), "{message}");
+}
+
+/// The check above must be able to fail: Envoy rejects a route to an unknown cluster.
+#[test]
+fn envoy_rejects_a_broken_translation() {
+    let Some(envoy) = envoy_binary() else { return };
+    let mut dag = Dag::default();
+    dag.http.insert(
+        "foo.com".into(),
+        vhost(
+            "foo.com",
+            vec![forward_route(PathMatch::Prefix("/".into()), "nope")],
+        ),
+    );
+    let resources = translate(&dag, &TranslateConfig::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("static.pb");
+    std::fs::write(&path, static_bootstrap(&resources).encode_to_vec()).expect("write bootstrap");
+    let result = std::panic::catch_unwind(|| envoy_validate(&envoy, &path));
+    assert!(
+        result.is_err(),
+        "envoy accepted a route to an unknown cluster"
+    );
+}
