@@ -611,7 +611,7 @@ fn hostile_values_are_refused_on_their_own_object() {
             "exactly one of",
         ),
     ] {
-        assert_refused(&route, reason, &needle);
+        assert_refused(&route, reason, needle);
     }
 }
 
