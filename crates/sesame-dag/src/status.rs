@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use sesame_api::{DetailedCondition, HTTPProxyStatus, SubCondition};
 
 use crate::object::ObjectKey;
 
@@ -69,6 +70,46 @@ impl ObjectStatus {
             Reason::Orphaned,
             ORPHANED.to_string(),
         );
+    }
+
+    /// The status of an HTTPProxy in Contour's shape: `currentStatus`, `description`, and one
+    /// `Valid` condition whose errors and warnings are typed sub-conditions.
+    pub fn httpproxy_status(&self) -> HTTPProxyStatus {
+        let (status, reason, message) = match self.current {
+            Validity::Valid => ("True", "Valid", "Valid HTTPProxy"),
+            Validity::Invalid => (
+                "False",
+                "ErrorPresent",
+                "At least one error present, see Errors for details",
+            ),
+            Validity::Orphaned => ("False", "Orphaned", ORPHANED),
+        };
+        let sub = |problems: &[Problem]| {
+            problems
+                .iter()
+                .map(|p| SubCondition {
+                    type_: p.kind.as_str().to_string(),
+                    status: "True".to_string(),
+                    reason: p.reason.as_str().to_string(),
+                    message: p.message.clone(),
+                })
+                .collect()
+        };
+        HTTPProxyStatus {
+            current_status: Some(self.current.as_str().to_string()),
+            description: Some(message.to_string()),
+            load_balancer: None,
+            conditions: vec![DetailedCondition {
+                type_: "Valid".to_string(),
+                status: status.to_string(),
+                observed_generation: self.observed_generation,
+                last_transition_time: None,
+                reason: reason.to_string(),
+                message: message.to_string(),
+                errors: sub(&self.errors),
+                warnings: sub(&self.warnings),
+            }],
+        }
     }
 
     /// A one-line description, as a user reads it.
@@ -329,5 +370,44 @@ impl Reason {
             Reason::NotSupported => "NotSupported",
             Reason::Orphaned => "Orphaned",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn httpproxy_status_has_contours_shape() {
+        let mut status = ObjectStatus::valid(Some(4));
+        let valid = status.httpproxy_status();
+        assert_eq!(valid.current_status.as_deref(), Some("valid"));
+        assert_eq!(valid.description.as_deref(), Some("Valid HTTPProxy"));
+        assert_eq!(valid.conditions[0].status, "True");
+        assert_eq!(valid.conditions[0].observed_generation, Some(4));
+
+        status.error(
+            ProblemKind::IncludeError,
+            Reason::IncludeCreatesCycle,
+            "include creates an include cycle: a -> b -> a",
+        );
+        let invalid = status.httpproxy_status();
+        assert_eq!(invalid.current_status.as_deref(), Some("invalid"));
+        let condition = &invalid.conditions[0];
+        assert_eq!(
+            (condition.type_.as_str(), condition.status.as_str()),
+            ("Valid", "False")
+        );
+        assert_eq!(condition.reason, "ErrorPresent");
+        assert_eq!(condition.errors[0].type_, "IncludeError");
+        assert_eq!(condition.errors[0].reason, "IncludeCreatesCycle");
+        assert!(condition.errors[0].message.contains("a -> b -> a"));
+
+        let mut orphan = ObjectStatus::valid(None);
+        orphan.orphan();
+        let orphaned = orphan.httpproxy_status();
+        assert_eq!(orphaned.current_status.as_deref(), Some("orphaned"));
+        assert_eq!(orphaned.description.as_deref(), Some(ORPHANED));
+        assert_eq!(orphaned.conditions[0].errors[0].type_, "Orphaned");
     }
 }

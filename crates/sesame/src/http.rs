@@ -9,6 +9,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
+use sesame_api::HTTPProxyStatus;
+use sesame_dag::Kind;
 use sesame_dag::ObjectKey;
 use sesame_dag::status::ObjectStatus;
 use sesame_xds::SnapshotStore;
@@ -73,6 +75,9 @@ struct StatusEntry<'a> {
     object: &'a ObjectKey,
     #[serde(flatten)]
     status: &'a ObjectStatus,
+    /// What Sesame writes to the object's `status` (HTTPProxy only, for now).
+    #[serde(rename = "status", skip_serializing_if = "Option::is_none")]
+    resource_status: Option<HTTPProxyStatus>,
 }
 
 async fn status(State(published): State<watch::Receiver<Published>>) -> Response {
@@ -83,7 +88,11 @@ async fn status(State(published): State<watch::Receiver<Published>>) -> Response
         .status
         .objects
         .iter()
-        .map(|(object, status)| StatusEntry { object, status })
+        .map(|(object, status)| StatusEntry {
+            object,
+            status,
+            resource_status: (object.kind == Kind::HTTPProxy).then(|| status.httpproxy_status()),
+        })
         .collect();
     axum::Json(entries).into_response()
 }
