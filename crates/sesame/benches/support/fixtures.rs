@@ -111,6 +111,75 @@ pub fn objects(i: usize) -> [Object; 3] {
     ]
 }
 
+/// The objects of HTTPProxy fixture `i`. Every fourth HTTPProxy is a root
+/// (`app-<g>.bench.example.com`, `g = i / 4`) with a route and three includes; the other three are
+/// its children, each with three routes: a prefix with retry and timeout policies, a header
+/// condition splitting 90/10 between the group's two Services, and an exact path answered
+/// directly. A root also brings the group's two Services and their EndpointSlices.
+#[allow(dead_code)]
+pub fn httpproxy_objects(i: usize) -> Vec<Object> {
+    let g = i / 4;
+    let proxy = if i % 4 == 0 {
+        serde_json::json!({
+            "apiVersion": "projectsesame.io/v1",
+            "kind": "HTTPProxy",
+            "metadata": {"name": format!("root-{g}"), "namespace": "bench", "generation": 1},
+            "spec": {
+                "virtualhost": {"fqdn": format!("app-{g}.bench.example.com")},
+                "routes": [{"services": [{"name": format!("app-{g}"), "port": 80}]}],
+                "includes": (1..=3).map(|c| serde_json::json!({
+                    "name": format!("child-{g}-{c}"),
+                    "conditions": [{"prefix": format!("/team{c}")}],
+                })).collect::<Vec<_>>(),
+            },
+        })
+    } else {
+        let c = i % 4;
+        serde_json::json!({
+            "apiVersion": "projectsesame.io/v1",
+            "kind": "HTTPProxy",
+            "metadata": {"name": format!("child-{g}-{c}"), "namespace": "bench", "generation": 1},
+            "spec": {"routes": [
+                {
+                    "conditions": [{"prefix": "/api"}],
+                    "services": [{"name": format!("app-{g}"), "port": 80}],
+                    "timeoutPolicy": {"response": "30s"},
+                    "retryPolicy": {"count": 2, "perTryTimeout": "5s"},
+                },
+                {
+                    "conditions": [{"prefix": "/api"}, {"header": {"name": "x-canary", "exact": "true"}}],
+                    "services": [
+                        {"name": format!("app-{g}"), "port": 80, "weight": 90},
+                        {"name": format!("app-{g}-canary"), "port": 80, "weight": 10},
+                    ],
+                },
+                {
+                    "conditions": [{"exact": "/healthz"}],
+                    "directResponsePolicy": {"statusCode": 200, "body": "ok"},
+                },
+            ]},
+        })
+    };
+    let mut objects = vec![Object::HTTPProxy(Arc::new(
+        serde_json::from_value(proxy).expect("fixture HTTPProxy decodes"),
+    ))];
+    if i % 4 == 0 {
+        for (n, name) in [
+            (2 * g, format!("app-{g}")),
+            (2 * g + 1, format!("app-{g}-canary")),
+        ] {
+            let mut svc = service(n);
+            svc.metadata.name = Some(name.clone());
+            let mut slice = endpoint_slice(n, 8080);
+            slice.metadata.name = Some(format!("{name}-1"));
+            slice.metadata.labels = Some([("kubernetes.io/service-name".to_string(), name)].into());
+            objects.push(Object::Service(Arc::new(svc)));
+            objects.push(Object::EndpointSlice(Arc::new(slice)));
+        }
+    }
+    objects
+}
+
 /// A manifest (JSON, one `List`) of fixtures `range`, for `sesame serve --manifests`.
 #[allow(dead_code)]
 pub fn manifest(range: std::ops::Range<usize>, port: i32) -> String {
