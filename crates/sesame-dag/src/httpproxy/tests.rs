@@ -947,3 +947,75 @@ fn proxies_of_other_classes_are_ignored() {
     assert!(out.dag.http.is_empty());
     assert!(!out.status.objects.contains_key(&key("default", "other")));
 }
+
+#[test]
+fn the_fallback_certificate_needs_configuration_delegation_and_a_valid_secret() {
+    let config = BuildConfig {
+        fallback_certificate: Some(NamespacedName::new("certs", "fallback")),
+        ..BuildConfig::default()
+    };
+    let root = format!(
+        "{}{}{}",
+        svc("team", "s1"),
+        tls_yaml("team", "cert", &["a.com"]),
+        tls_root("team", "cert", ", enableFallbackCertificate: true")
+    );
+    let web = key("team", "web");
+
+    let out = build_config(&root, &config);
+    assert_eq!(error_reasons(&out, &web), [Reason::FallbackNotDelegated]);
+
+    let delegation = "---\napiVersion: projectsesame.io/v1\nkind: TLSCertificateDelegation\nmetadata: {name: d, namespace: certs}\nspec:\n  delegations:\n  - secretName: fallback\n    targetNamespaces: ['*']\n";
+    let out = build_config(&format!("{root}{delegation}"), &config);
+    assert_eq!(error_reasons(&out, &web), [Reason::FallbackNotValid]);
+    // The missing Secret is a reference: creating it rebuilds.
+    assert!(out.dag.references.contains(&ObjectKey::new(
+        Kind::Secret,
+        NamespacedName::new("certs", "fallback")
+    )));
+
+    let fallback = tls_yaml("certs", "fallback", &["fallback.local"]);
+    let out = build_config(&format!("{root}{delegation}{fallback}"), &config);
+    assert_eq!(current(&out, &web), Validity::Valid);
+    assert!(out.dag.https["a.com"].fallback_certificate);
+    let secret = out.dag.fallback_secret.as_deref().unwrap();
+    assert!(secret.starts_with("certs/fallback/"));
+    assert!(out.dag.secrets.contains_key(secret));
+}
+
+#[test]
+fn wildcard_roots_match_one_label_through_the_authority() {
+    let out = build_yaml(&format!(
+        "{}{}",
+        svc("default", "s1"),
+        root("web", "'*.Example.com'", TO_S1)
+    ));
+    let r = routes(&out, "*.example.com");
+    assert_eq!(r[0].headers[0].name, ":authority");
+    assert!(matches!(r[0].headers[0].value, HeaderValueMatch::Regex(_)));
+}
+
+#[test]
+fn a_tcp_proxy_may_take_its_services_from_an_included_proxy() {
+    let yaml = format!(
+        "{}{}{}{}",
+        svc("db", "s1"),
+        tls_yaml("default", "cert", &["a.com"]),
+        proxy(
+            "default",
+            "front",
+            "  virtualhost: {fqdn: a.com, tls: {secretName: cert}}\n  tcpproxy:\n    include: {name: backend, namespace: db}\n"
+        ),
+        proxy(
+            "db",
+            "backend",
+            "  tcpproxy:\n    services: [{name: s1, port: 80}]\n"
+        ),
+    );
+    let out = build_yaml(&yaml);
+    assert_eq!(current(&out, &key("default", "front")), Validity::Valid);
+    assert_eq!(current(&out, &key("db", "backend")), Validity::Valid);
+    let tcp = out.dag.https["a.com"].tcp_proxy.as_ref().unwrap();
+    assert_eq!(tcp.clusters[0].name, "db/s1/80/da39a3ee5e");
+    assert!(out.dag.https["a.com"].virtual_host.routes.is_empty());
+}

@@ -346,13 +346,14 @@ impl<'a> Builder<'a> {
     /// Checks that the configured fallback certificate exists, is valid and is delegated to
     /// `namespace`, and marks it as served.
     fn fallback_certificate(&mut self, namespace: &str) -> Result<(), (Reason, String)> {
-        let Some(fallback) = self.config.fallback_certificate.clone() else {
+        let config: &'a crate::build::BuildConfig = self.config;
+        let Some(fallback) = config.fallback_certificate.as_ref() else {
             return Err((
                 Reason::FallbackNotPresent,
                 "Spec.VirtualHost.TLS.enableFallbackCertificate: no fallback certificate is configured (tls.fallback-certificate)".to_string(),
             ));
         };
-        if !delegation::permits_secret(self.snapshot, &fallback, namespace) {
+        if !delegation::permits_secret(self.snapshot, fallback, namespace) {
             return Err((
                 Reason::FallbackNotDelegated,
                 format!(
@@ -360,19 +361,14 @@ impl<'a> Builder<'a> {
                 ),
             ));
         }
-        let snapshot = self.snapshot;
-        let Some((key, _)) = snapshot.secrets.get_key_value(&fallback) else {
-            return Err((
-                Reason::FallbackNotValid,
-                format!(
-                    "Spec.VirtualHost.TLS.enableFallbackCertificate: fallback certificate {fallback}: secret not found"
-                ),
-            ));
-        };
-        match self
-            .secrets
-            .get(snapshot, &key.namespace, &key.name, &mut self.dag)
-        {
+        // Looked up through the build's Secret cache, so that the Secret appearing later
+        // rebuilds.
+        match self.secrets.get(
+            self.snapshot,
+            &fallback.namespace,
+            &fallback.name,
+            &mut self.dag,
+        ) {
             Ok(secret) => {
                 self.fallback = Some(secret.clone());
                 Ok(())
