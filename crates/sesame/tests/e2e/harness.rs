@@ -18,12 +18,27 @@ use tokio::net::TcpStream;
 /// How long a behaviour may take to show before a test gives up.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
-/// A free TCP port on 127.0.0.1.
+/// A free TCP port on 127.0.0.1 for Sesame or Envoy to bind later, never the same one twice in
+/// a process.
+///
+/// Ports come from below Linux's ephemeral range (32768 and up): a port picked there by
+/// binding port 0 was often taken, before Sesame or Envoy could bind it, by a backend bound to
+/// port 0 or by the local end of some test's outgoing connection ("address already in use").
+/// Each process starts at an offset of its own so test binaries running at once rarely meet.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 10_000;
+    const COUNT: u32 = 22_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let offset = std::process::id().wrapping_mul(7_919) % COUNT;
+    for _ in 0..COUNT {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(FIRST + (offset + n) % COUNT).expect("port below 32000");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port from {FIRST} to {}", FIRST + COUNT - 1)
 }
 
 /// The Envoy binary: `SESAME_ENVOY`, else the project's `.venv/bin/envoy`.
