@@ -227,10 +227,16 @@ async fn replace_prefix_rewrites_the_path_the_backend_sees() {
          pathRewritePolicy: {replacePrefix: [{replacement: /v2}]}}, \
         {conditions: [{prefix: /strip}], services: [{name: svc-app, port: 80}], \
          pathRewritePolicy: {replacePrefix: [{prefix: /strip, replacement: /}]}}, \
-        {services: [{name: svc-app, port: 80}]}]}";
+        {services: [{name: svc-app, port: 80}]}], \
+        includes: [{name: rewrite-child, conditions: [{prefix: /team}]}]}";
+    // An included proxy rewrites the prefix it is included under, picking the entry that matches.
+    let child = "{routes: [{conditions: [{prefix: /v1}], services: [{name: svc-app, port: 80}], \
+        pathRewritePolicy: {replacePrefix: [{prefix: /elsewhere, replacement: /no}, \
+                                            {prefix: /team/v1, replacement: /internal}]}}]}";
     let cluster = Cluster::start(&[
         ("svc.yaml", &services(&[("svc-app", &app)])),
         ("proxy.yaml", &proxy("default", "rewrite", spec)),
+        ("child.yaml", &proxy("default", "rewrite-child", child)),
     ])
     .await;
     let reply = cluster
@@ -246,6 +252,8 @@ async fn replace_prefix_rewrites_the_path_the_backend_sees() {
     assert_eq!(reply.echoed_path(), Some("/deep/path"), "{reply:?}");
     let reply = cluster.http("rewrite.test", "/strip?q=1").await;
     assert_eq!(reply.echoed_path(), Some("/?q=1"), "{reply:?}");
+    let reply = cluster.http("rewrite.test", "/team/v1/list").await;
+    assert_eq!(reply.echoed_path(), Some("/internal/list"), "{reply:?}");
     // Routes without a rewrite keep the path.
     let reply = cluster.http("rewrite.test", "/other").await;
     assert_eq!(reply.echoed_path(), Some("/other"), "{reply:?}");
@@ -457,6 +465,21 @@ async fn hostile_values_become_invalid_status_and_never_reach_envoy() {
         ),
         ("nul-name", set("x-a\u{0}b", "v"), "HeadersPolicyNotValid"),
         ("space-name", set("x a", "v"), "HeadersPolicyNotValid"),
+        (
+            "nul-condition",
+            json!({"conditions": [{"prefix": "/"}, {"header": {"name": "x-a\u{0}", "present": true}}]}),
+            "HeaderMatchConditionsNotValid",
+        ),
+        (
+            "crlf-condition",
+            json!({"conditions": [{"prefix": "/"}, {"header": {"name": "x-a", "exact": "1\r\nx: y"}}]}),
+            "HeaderMatchConditionsNotValid",
+        ),
+        (
+            "nul-query",
+            json!({"conditions": [{"prefix": "/"}, {"queryParameter": {"name": "q\u{0}", "exact": "1"}}]}),
+            "QueryParameterMatchConditionsNotValid",
+        ),
         (
             "lookbehind",
             json!({"conditions": [{"regex": "/(?<=x)y"}]}),
