@@ -158,6 +158,38 @@ pub fn route(route: &Route) -> route_v3::Route {
         out.response_headers_to_add = headers_to_add(&policies.response_headers);
         out.response_headers_to_remove = policies.response_headers.remove.clone();
     }
+    if let Some(route_v3::route::Action::Route(action)) = out.action.as_mut() {
+        strip_prefix_to_root(&route.path, action);
+    }
+    out
+}
+
+/// Rewriting a prefix to `/` strips it: Envoy's `prefix_rewrite` keeps what follows the matched
+/// prefix, so `/app` → `/` would send `/app/x` as `//x`. As Contour does, the prefix and the
+/// slashes after it are replaced by one `/` with a regex instead (`/app/x` → `/x`, `/app` → `/`).
+fn strip_prefix_to_root(path: &PathMatch, action: &mut route_v3::RouteAction) {
+    let (PathMatch::Prefix(prefix) | PathMatch::SegmentPrefix(prefix)) = path else {
+        return;
+    };
+    if action.prefix_rewrite != "/" || prefix == "/" {
+        return;
+    }
+    action.prefix_rewrite.clear();
+    action.regex_rewrite = Some(matcher_v3::RegexMatchAndSubstitute {
+        pattern: Some(regex_matcher(&format!("^{}/*", quote_regex(prefix)))),
+        substitution: "/".to_string(),
+    });
+}
+
+/// `text` as an RE2 pattern matching exactly it.
+fn quote_regex(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
     out
 }
 

@@ -403,3 +403,40 @@ fn encoded_route_configuration_decodes_to_the_whole_message() {
     assert_eq!(decoded, whole);
     assert_eq!(decoded.virtual_hosts.len(), 3);
 }
+
+#[test]
+fn prefix_rewritten_to_root_is_stripped_with_a_regex() {
+    let rewritten = |path: PathMatch, to: &str| {
+        let mut r = forward_route(path, "c");
+        if let RouteAction::Forward(f) = &mut r.action {
+            f.policies_mut().prefix_rewrite = Some(to.to_string());
+        }
+        match route(&r).action {
+            Some(Action::Route(action)) => action,
+            other => panic!("not a route action: {other:?}"),
+        }
+    };
+    let action = rewritten(PathMatch::Prefix("/a.b(c)".into()), "/");
+    assert_eq!(action.prefix_rewrite, "");
+    assert_eq!(
+        action.regex_rewrite,
+        Some(matcher_v3::RegexMatchAndSubstitute {
+            pattern: Some(matcher_v3::RegexMatcher {
+                regex: r"^/a\.b\(c\)/*".into(),
+                engine_type: None,
+            }),
+            substitution: "/".into(),
+        })
+    );
+    // Any other replacement, or a rewrite of the root itself, stays a prefix rewrite.
+    let action = rewritten(PathMatch::Prefix("/api".into()), "/v2");
+    assert_eq!(
+        (action.prefix_rewrite.as_str(), action.regex_rewrite),
+        ("/v2", None)
+    );
+    let action = rewritten(PathMatch::Prefix("/".into()), "/");
+    assert_eq!(
+        (action.prefix_rewrite.as_str(), action.regex_rewrite),
+        ("/", None)
+    );
+}

@@ -5,25 +5,41 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-use rustls_pki_types::{CertificateDer, ServerName};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::net::TcpStream;
 
 /// How long a behaviour may take to show before a test gives up.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
-/// A free TCP port on 127.0.0.1.
+/// A free TCP port on 127.0.0.1 for Sesame or Envoy to bind later, never the same one twice in
+/// a process.
+///
+/// Ports come from below Linux's ephemeral range (32768 and up): a port picked there by
+/// binding port 0 was often taken, before Sesame or Envoy could bind it, by a backend bound to
+/// port 0 or by the local end of some test's outgoing connection ("address already in use").
+/// Each process starts at an offset of its own so test binaries running at once rarely meet.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 10_000;
+    const COUNT: u32 = 22_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let offset = std::process::id().wrapping_mul(7_919) % COUNT;
+    for _ in 0..COUNT {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = u16::try_from(FIRST + (offset + n) % COUNT).expect("port below 32000");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port from {FIRST} to {}", FIRST + COUNT - 1)
 }
 
 /// The Envoy binary: `SESAME_ENVOY`, else the project's `.venv/bin/envoy`.
@@ -287,20 +303,106 @@ impl Cluster {
         what: &str,
         check: impl Fn(&Reply) -> bool,
     ) -> Reply {
+        let what = format!("{what} ({host}{path})");
+        self.eventually_reply(&what, || self.http(host, path), check)
+            .await
+    }
+
+    /// A plain-HTTP request through Envoy with extra request headers.
+    pub async fn http_with(&self, host: &str, path: &str, headers: &[(&str, &str)]) -> Reply {
+        get_plain_with(self.ports.http, host, path, headers)
+            .await
+            .unwrap_or_else(Reply::failed)
+    }
+
+    /// As [`Cluster::https`], presenting the client certificate `client` (cert PEM, key PEM).
+    pub async fn https_as(
+        &self,
+        host: &str,
+        path: &str,
+        ca: &[u8],
+        client: Option<(&str, &str)>,
+    ) -> Reply {
+        get_tls_as(self.ports.https, host, path, ca, client)
+            .await
+            .unwrap_or_else(Reply::failed)
+    }
+
+    /// Polls `request` until `check` holds on its reply; panics with the logs if it never does.
+    pub async fn eventually_reply<F, Fut>(
+        &self,
+        what: &str,
+        request: F,
+        check: impl Fn(&Reply) -> bool,
+    ) -> Reply
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Reply>,
+    {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let reply = self.http(host, path).await;
+            let reply = request().await;
             if check(&reply) {
                 return reply;
             }
             if Instant::now() > deadline {
+                panic!("{what}: last reply: {reply:?}\n{}", self.logs());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The `/status` entry of one object (`kind`, `namespace`, `name`), as JSON, if the latest
+    /// build has one.
+    pub async fn object_status(
+        &self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Option<serde_json::Value> {
+        let reply = self.debug("/status").await;
+        let entries: Vec<serde_json::Value> = serde_json::from_str(&reply.body).ok()?;
+        entries
+            .into_iter()
+            .find(|e| e["kind"] == kind && e["namespace"] == namespace && e["name"] == name)
+    }
+
+    /// Polls `/status` until the object's entry satisfies `check`; panics with it if it never does.
+    pub async fn eventually_status(
+        &self,
+        (kind, namespace, name): (&str, &str, &str),
+        what: &str,
+        check: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let status = self.object_status(kind, namespace, name).await;
+            if let Some(status) = status.as_ref().filter(|s| check(s)) {
+                return status.clone();
+            }
+            if Instant::now() > deadline {
                 panic!(
-                    "{what}: last reply for {host}{path}: {reply:?}\n{}",
+                    "{what}: {kind} {namespace}/{name}: last status {status:?}\n{}",
                     self.logs()
                 );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Envoy's counters whose names contain `filter`, from its admin `/stats`.
+    pub async fn envoy_counters(&self, filter: &str) -> Vec<(String, u64)> {
+        let path = format!("/stats?filter={filter}");
+        let reply = get_plain(self.ports.admin, "127.0.0.1", &path)
+            .await
+            .unwrap_or_else(Reply::failed);
+        assert_eq!(reply.status, 200, "admin /stats: {reply:?}");
+        reply
+            .body
+            .lines()
+            .filter_map(|line| line.split_once(": "))
+            .filter_map(|(name, value)| Some((name.to_string(), value.trim().parse().ok()?)))
+            .collect()
     }
 
     /// GET on Sesame's debug port.
@@ -324,6 +426,8 @@ pub struct Reply {
     pub body: String,
     /// The subject names of the certificate the server presented (TLS only).
     pub server_names: Vec<String>,
+    /// The response headers, names in lower case, in the order received.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Reply {
@@ -337,6 +441,31 @@ impl Reply {
     /// Whether the request reached the echo backend `name`.
     pub fn from(&self, name: &str) -> bool {
         self.status == 200 && self.backend.as_deref() == Some(name)
+    }
+
+    /// The values of the response header `name` (lower case).
+    pub fn header(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The path and query the echo backend saw.
+    pub fn echoed_path(&self) -> Option<&str> {
+        self.body.lines().next()?.split_once(' ').map(|(_, p)| p)
+    }
+
+    /// The values of the request header `name` (lower case) as the echo backend saw them.
+    pub fn echoed_header(&self, name: &str) -> Vec<&str> {
+        self.body
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split_once(": "))
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+            .collect()
     }
 }
 
@@ -358,7 +487,7 @@ where
     }
 }
 
-async fn send<IO>(io: IO, host: &str, path: &str) -> Result<Reply, String>
+async fn send<IO>(io: IO, host: &str, path: &str, headers: &[(&str, &str)]) -> Result<Reply, String>
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -368,9 +497,13 @@ where
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    let request = Request::get(path)
+    let mut request = Request::get(path)
         .header("host", host)
-        .header("connection", "close")
+        .header("connection", "close");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
         .body(Empty::<Bytes>::new())
         .map_err(|e| e.to_string())?;
     let response = sender
@@ -387,6 +520,16 @@ where
     let status = response.status().as_u16();
     let location = header("location");
     let backend = header("x-backend");
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
     let body = response
         .into_body()
         .collect()
@@ -399,15 +542,26 @@ where
         backend,
         body: String::from_utf8_lossy(&body).into_owned(),
         server_names: Vec::new(),
+        headers,
     })
 }
 
 /// GET `path` from 127.0.0.1:`port` with a `Host` header.
 pub async fn get_plain(port: u16, host: &str, path: &str) -> Result<Reply, String> {
+    get_plain_with(port, host, path, &[]).await
+}
+
+/// As [`get_plain`], with extra request headers.
+pub async fn get_plain_with(
+    port: u16,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<Reply, String> {
     let stream = TcpStream::connect(("127.0.0.1", port))
         .await
         .map_err(|e| format!("connect: {e}"))?;
-    tokio::time::timeout(Duration::from_secs(10), send(stream, host, path))
+    tokio::time::timeout(Duration::from_secs(10), send(stream, host, path, headers))
         .await
         .map_err(|_| "timed out".to_string())?
 }
@@ -415,17 +569,36 @@ pub async fn get_plain(port: u16, host: &str, path: &str) -> Result<Reply, Strin
 /// GET `path` over TLS from 127.0.0.1:`port` with SNI and `Host` set to `host`, trusting the
 /// PEM CA `ca`.
 pub async fn get_tls(port: u16, host: &str, path: &str, ca: &[u8]) -> Result<Reply, String> {
+    get_tls_as(port, host, path, ca, None).await
+}
+
+/// As [`get_tls`], presenting the client certificate `client` (cert PEM, key PEM) if given.
+pub async fn get_tls_as(
+    port: u16,
+    host: &str,
+    path: &str,
+    ca: &[u8],
+    client: Option<(&str, &str)>,
+) -> Result<Reply, String> {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pki_types::pem::PemObject::pem_slice_iter(ca) {
+    for cert in CertificateDer::pem_slice_iter(ca) {
         let cert: CertificateDer<'static> = cert.map_err(|e| format!("ca: {e}"))?;
         roots.add(cert).map_err(|e| format!("ca: {e}"))?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_root_certificates(roots);
+    let mut config = match client {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => {
+            let (chain, key) = identity(cert, key)?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("client cert: {e}"))?
+        }
+    };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
@@ -443,11 +616,23 @@ pub async fn get_tls(port: u16, host: &str, path: &str, ca: &[u8]) -> Result<Rep
         .and_then(|c| c.first())
         .map(subject_names)
         .unwrap_or_default();
-    let mut reply = tokio::time::timeout(Duration::from_secs(10), send(tls, host, path))
+    let mut reply = tokio::time::timeout(Duration::from_secs(10), send(tls, host, path, &[]))
         .await
         .map_err(|_| "timed out".to_string())??;
     reply.server_names = server_names;
     Ok(reply)
+}
+
+/// A certificate chain and its key, from PEM.
+fn identity(
+    cert: &str,
+    key: &str,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+    let chain = CertificateDer::pem_slice_iter(cert.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("cert: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(key.as_bytes()).map_err(|e| format!("key: {e}"))?;
+    Ok((chain, key))
 }
 
 fn subject_names(cert: &CertificateDer<'_>) -> Vec<String> {
@@ -468,12 +653,21 @@ fn subject_names(cert: &CertificateDer<'_>) -> Vec<String> {
         .collect()
 }
 
-/// An echo backend on 127.0.0.1: answers every request with `x-backend: <name>` and a body
-/// naming the backend and the path.
+/// An echo backend on 127.0.0.1: answers every request with `x-backend: <name>`, `x-echo: yes`
+/// and a body naming the backend and the path and query on its first line, then one
+/// `name: value` line per request header. It records the path and query of every request.
 pub struct Backend {
     /// Its address.
     pub addr: SocketAddr,
+    requests: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+impl Backend {
+    /// The path and query of every request received so far, in order.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("requests lock").clone()
+    }
 }
 
 impl Drop for Backend {
@@ -489,25 +683,144 @@ pub async fn backend(name: &str) -> Backend {
         .await
         .expect("bind backend");
     let addr = listener.local_addr().expect("backend addr");
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let seen = requests.clone();
     let owned = name.to_string();
     let app = axum::Router::new().fallback(move |req: AxumRequest| {
         let name = owned.clone();
+        let seen = seen.clone();
         async move {
-            let body = format!("{name} {}", req.uri());
-            ([("x-backend", name)], body)
+            seen.lock()
+                .expect("requests lock")
+                .push(req.uri().to_string());
+            let mut body = format!("{name} {}\n", req.uri());
+            for (header, value) in req.headers() {
+                body.push_str(&format!(
+                    "{header}: {}\n",
+                    String::from_utf8_lossy(value.as_bytes())
+                ));
+            }
+            ([("x-backend", name), ("x-echo", "yes".to_string())], body)
         }
     });
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Backend { addr, task }
+    Backend {
+        addr,
+        requests,
+        task,
+    }
+}
+
+/// Starts a backend that speaks raw HTTP/1.1 on each connection, via `serve`, recording the
+/// request line of every request.
+async fn raw_backend<F, Fut>(serve: F) -> Backend
+where
+    F: Fn(TcpStream, Arc<Mutex<Vec<String>>>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind backend");
+    let addr = listener.local_addr().expect("backend addr");
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let seen = requests.clone();
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(serve(stream, seen.clone()));
+        }
+    });
+    Backend {
+        addr,
+        requests,
+        task,
+    }
+}
+
+/// Reads an HTTP/1.1 request head (up to the blank line) and returns its request target.
+async fn read_head<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 64 * 1024 || stream.read(&mut byte).await.ok()? == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    head.split(' ').nth(1).map(str::to_string)
+}
+
+/// A backend that accepts any HTTP/1.1 upgrade with `101 Switching Protocols` (a WebSocket
+/// handshake, as far as a proxy can tell) and then echoes every byte it receives.
+pub async fn upgrade_backend() -> Backend {
+    raw_backend(|mut stream, seen| async move {
+        use tokio::io::AsyncWriteExt;
+        let Some(target) = read_head(&mut stream).await else {
+            return;
+        };
+        seen.lock().expect("requests lock").push(target);
+        let switching = "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\
+                         connection: Upgrade\r\n\
+                         sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+        if stream.write_all(switching.as_bytes()).await.is_err() {
+            return;
+        }
+        let (mut read, mut write) = stream.split();
+        let _ = tokio::io::copy(&mut read, &mut write).await;
+    })
+    .await
+}
+
+/// A backend on 127.0.0.1 that terminates TLS itself with `cert`/`key` (PEM) and answers each
+/// connection's first request as the echo backend `name` would (without the headers).
+pub async fn tls_backend(name: &str, cert: &str, key: &str) -> Backend {
+    let (chain, key) = identity(cert, key).expect("backend identity");
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("backend certificate");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let name = name.to_string();
+    raw_backend(move |stream, seen| {
+        let (acceptor, name) = (acceptor.clone(), name.clone());
+        async move {
+            use tokio::io::AsyncWriteExt;
+            let Ok(mut tls) = acceptor.accept(stream).await else {
+                return;
+            };
+            let Some(target) = read_head(&mut tls).await else {
+                return;
+            };
+            seen.lock().expect("requests lock").push(target.clone());
+            let body = format!("{name} {target}\n");
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nx-backend: {name}\r\ncontent-length: {}\r\n\
+                 connection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = tls.write_all(reply.as_bytes()).await;
+            let _ = tls.shutdown().await;
+        }
+    })
+    .await
 }
 
 /// The [`service`] manifests of several backends, as one multi-document YAML file.
 pub fn services(backends: &[(&str, &Backend)]) -> String {
+    services_in("default", backends)
+}
+
+/// As [`services`], in `namespace`.
+pub fn services_in(namespace: &str, backends: &[(&str, &Backend)]) -> String {
     backends
         .iter()
-        .map(|(name, backend)| service(name, backend))
+        .map(|(name, backend)| service_in(namespace, name, backend))
         .collect::<Vec<_>>()
         .join("\n---\n")
 }
@@ -515,14 +828,19 @@ pub fn services(backends: &[(&str, &Backend)]) -> String {
 /// A Service named `name` with one port 80 (named `http`) and an EndpointSlice pointing at
 /// `backend`, as a JSON manifest.
 pub fn service(name: &str, backend: &Backend) -> String {
+    service_in("default", name, backend)
+}
+
+/// As [`service`], in `namespace`.
+pub fn service_in(namespace: &str, name: &str, backend: &Backend) -> String {
     let svc = serde_json::json!({
         "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": name, "namespace": "default"},
+        "metadata": {"name": name, "namespace": namespace},
         "spec": {"ports": [{"name": "http", "port": 80, "targetPort": backend.addr.port()}]}
     });
     let slice = serde_json::json!({
         "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-        "metadata": {"name": format!("{name}-1"), "namespace": "default",
+        "metadata": {"name": format!("{name}-1"), "namespace": namespace,
                      "labels": {"kubernetes.io/service-name": name}},
         "addressType": "IPv4",
         "endpoints": [{"addresses": [backend.addr.ip().to_string()], "conditions": {"ready": true}}],
@@ -576,20 +894,37 @@ impl Pki {
 
 /// A `kubernetes.io/tls` Secret manifest with the given bytes.
 pub fn tls_secret(name: &str, cert: &[u8], key: &[u8]) -> String {
+    tls_secret_in("default", name, cert, key)
+}
+
+/// As [`tls_secret`], in `namespace`.
+pub fn tls_secret_in(namespace: &str, name: &str, cert: &[u8], key: &[u8]) -> String {
+    secret_manifest(
+        namespace,
+        name,
+        "kubernetes.io/tls",
+        &[("tls.crt", cert), ("tls.key", key)],
+    )
+}
+
+/// An Opaque Secret manifest holding a CA bundle under `ca.crt`.
+pub fn ca_secret(namespace: &str, name: &str, ca: &[u8]) -> String {
+    secret_manifest(namespace, name, "Opaque", &[("ca.crt", ca)])
+}
+
+fn secret_manifest(namespace: &str, name: &str, type_: &str, data: &[(&str, &[u8])]) -> String {
     use k8s_openapi::ByteString;
     let secret = k8s_openapi::api::core::v1::Secret {
         metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
             name: Some(name.to_string()),
-            namespace: Some("default".to_string()),
+            namespace: Some(namespace.to_string()),
             ..Default::default()
         },
-        type_: Some("kubernetes.io/tls".to_string()),
+        type_: Some(type_.to_string()),
         data: Some(
-            [
-                ("tls.crt".to_string(), ByteString(cert.to_vec())),
-                ("tls.key".to_string(), ByteString(key.to_vec())),
-            ]
-            .into(),
+            data.iter()
+                .map(|(key, value)| (key.to_string(), ByteString(value.to_vec())))
+                .collect(),
         ),
         ..Default::default()
     };

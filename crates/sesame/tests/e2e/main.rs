@@ -4,6 +4,8 @@
 
 #[allow(dead_code)] // shared with the pipeline test and the serve benchmark
 mod harness;
+mod httpproxy;
+mod httpproxy_tls;
 mod routing;
 mod tls;
 mod updates;
