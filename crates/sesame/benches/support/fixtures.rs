@@ -119,7 +119,7 @@ pub fn objects(i: usize) -> [Object; 3] {
 #[allow(dead_code)]
 pub fn httpproxy_objects(i: usize) -> Vec<Object> {
     let g = i / 4;
-    let proxy = if i % 4 == 0 {
+    let proxy = if i.is_multiple_of(4) {
         serde_json::json!({
             "apiVersion": "projectsesame.io/v1",
             "kind": "HTTPProxy",
@@ -163,7 +163,7 @@ pub fn httpproxy_objects(i: usize) -> Vec<Object> {
     let mut objects = vec![Object::HTTPProxy(Arc::new(
         serde_json::from_value(proxy).expect("fixture HTTPProxy decodes"),
     ))];
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         for (n, name) in [
             (2 * g, format!("app-{g}")),
             (2 * g + 1, format!("app-{g}-canary")),
