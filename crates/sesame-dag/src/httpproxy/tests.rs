@@ -1019,3 +1019,59 @@ fn a_tcp_proxy_may_take_its_services_from_an_included_proxy() {
     assert_eq!(tcp.clusters[0].name, "db/s1/80/da39a3ee5e");
     assert!(out.dag.https["a.com"].virtual_host.routes.is_empty());
 }
+
+#[test]
+fn upstream_validation_and_request_hashing_reach_the_cluster() {
+    let ca = cert(&["ca.local"]).crt;
+    let b64 = serde_json::to_value(k8s_openapi::ByteString(ca.into_bytes())).unwrap();
+    let ca_secret = format!(
+        "---\napiVersion: v1\nkind: Secret\nmetadata: {{name: upstream-ca, namespace: default}}\ndata:\n  ca.crt: {}\n",
+        b64.as_str().unwrap()
+    );
+    let yaml = format!(
+        "{}{ca_secret}{}",
+        svc("default", "s1"),
+        root(
+            "web",
+            "a.com",
+            "  - services:\n    - name: s1\n      port: 80\n      validation: {caSecret: upstream-ca, subjectName: s1.default}\n    loadBalancerPolicy:\n      strategy: RequestHash\n      requestHashPolicies:\n      - {headerHashOptions: {headerName: X-User}, terminal: true}\n      - {hashSourceIP: true}\n      - {queryParameterHashOptions: {parameterName: ''}}\n"
+        ),
+    );
+    let out = build_yaml(&yaml);
+    let web = key("default", "web");
+    assert_eq!(current(&out, &web), Validity::Valid);
+    // The unusable hash policy is a warning, not an error.
+    assert_eq!(
+        status_of(&out, &web).warnings[0].reason,
+        Reason::LoadBalancerPolicyNotValid
+    );
+    let f = forward(&routes(&out, "a.com")[0]);
+    let kinds: Vec<_> = f
+        .policies()
+        .hash_policies
+        .iter()
+        .map(|h| h.kind.clone())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            HashPolicyKind::Header("x-user".into()),
+            HashPolicyKind::SourceIp
+        ]
+    );
+    let cluster = &out.dag.clusters[&f.clusters[0].name];
+    assert_eq!(cluster.protocol, UpstreamProtocol::Tls);
+    assert_eq!(cluster.lb_policy, LbPolicy::RingHash);
+    let validation = cluster.upstream_validation.as_ref().unwrap();
+    assert_eq!(validation.subject_names, ["s1.default"]);
+    assert!(!validation.ca_pem.is_empty());
+
+    // A CA Secret without a certificate makes the route's service an error.
+    let bad = yaml.replace("ca.crt:", "other:");
+    let out = build_yaml(&bad);
+    assert!(
+        messages(&out, &web).contains("validation.caSecret default/upstream-ca"),
+        "{}",
+        messages(&out, &web)
+    );
+}
