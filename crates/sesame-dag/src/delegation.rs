@@ -1,8 +1,12 @@
 //! Consent for cross-namespace references: the one check every reference to an object in
 //! another namespace goes through.
 
+use crate::build::Builder;
+use crate::dag::Dag;
 use crate::object::NamespacedName;
+use crate::secret::{SecretError, Secrets};
 use crate::snapshot::Snapshot;
+use crate::status::Reason;
 
 /// The target namespace that stands for every namespace in a delegation.
 const ALL_NAMESPACES: &str = "*";
@@ -38,6 +42,55 @@ pub(crate) fn split_ref<'r>(reference: &'r str, default_namespace: &'r str) -> (
     reference
         .split_once('/')
         .unwrap_or((default_namespace, reference))
+}
+
+/// One of the build's cached Secret checks (`Secrets::get`, `Secrets::ca`, `Secrets::crl`).
+pub(crate) type SecretLookup<'a, T> = for<'s> fn(
+    &'s mut Secrets<'a>,
+    &Snapshot,
+    &'a str,
+    &'a str,
+    &mut Dag,
+) -> &'s Result<T, SecretError>;
+
+impl<'a> Builder<'a> {
+    /// The Secret `reference` (`name`, or `namespace/name` when delegated) checked by `lookup`,
+    /// for an object in `namespace`. The error carries the status reason and a message that
+    /// starts with the Secret's name.
+    pub(crate) fn delegated<T: Clone>(
+        &mut self,
+        namespace: &'a str,
+        reference: &'a str,
+        lookup: SecretLookup<'a, T>,
+    ) -> Result<T, (Reason, String)> {
+        let (secret_namespace, secret_name) = split_ref(reference, namespace);
+        let secret = NamespacedName::new(secret_namespace, secret_name);
+        if !permits_secret(self.snapshot, &secret, namespace) {
+            return Err((
+                Reason::DelegationNotPermitted,
+                format!("{secret}: certificate delegation not permitted"),
+            ));
+        }
+        match lookup(
+            &mut self.secrets,
+            self.snapshot,
+            secret_namespace,
+            secret_name,
+            &mut self.dag,
+        ) {
+            Ok(value) => Ok(value.clone()),
+            Err(e) => Err((secret_reason(e), format!("{secret}: {e}"))),
+        }
+    }
+}
+
+/// The status reason of a Secret that cannot be used.
+pub(crate) fn secret_reason(e: &SecretError) -> Reason {
+    if *e == SecretError::NotFound {
+        Reason::SecretNotFound
+    } else {
+        Reason::SecretNotValid
+    }
 }
 
 #[cfg(test)]

@@ -10,12 +10,12 @@ use crate::build::Builder;
 use crate::dag::{
     Forward, HeaderMatch, HeaderValueMatch, RouteAction, TlsVersion, WeightedCluster,
 };
-use crate::object::NamespacedName;
+use crate::hostname;
 use crate::object::ObjectKey;
 use crate::path::{self, PathError};
+use crate::secret::Secrets;
 use crate::status::{ObjectStatus, ProblemKind, Reason};
 use crate::vhost::{PendingRoute, RouteKey, TlsHost};
-use crate::{delegation, hostname};
 
 /// The answer of a route whose backend cannot be reached.
 const UNAVAILABLE: RouteAction = RouteAction::DirectResponse {
@@ -212,36 +212,22 @@ impl<'a> Builder<'a> {
                 continue;
             };
             // `namespace/name` names a Secret in another namespace, which needs a delegation.
-            let (secret_namespace, secret_name) = delegation::split_ref(secret_name, cx.namespace);
-            let reference = NamespacedName::new(secret_namespace, secret_name);
-            if !delegation::permits_secret(self.snapshot, &reference, cx.namespace) {
-                cx.status.error(
-                    ProblemKind::TLSError,
-                    Reason::DelegationNotPermitted,
-                    format!("secret {reference}: certificate delegation not permitted"),
-                );
-                continue;
-            }
-            let secret =
-                match self
-                    .secrets
-                    .get(self.snapshot, secret_namespace, secret_name, &mut self.dag)
-                {
-                    Ok(secret) => secret.clone(),
-                    Err(e) => {
-                        let reason = if *e == crate::secret::SecretError::NotFound {
-                            Reason::SecretNotFound
-                        } else {
-                            Reason::SecretNotValid
-                        };
-                        let message = format!(
-                            "secret {reference}: {e}; hosts {} are served without TLS",
-                            hosts.join(", ")
-                        );
-                        cx.status.error(ProblemKind::TLSError, reason, message);
-                        continue;
-                    }
-                };
+            let secret = match self.delegated(cx.namespace, secret_name, Secrets::get) {
+                Ok(secret) => secret,
+                Err((reason, message)) => {
+                    let unserved = if reason == Reason::DelegationNotPermitted {
+                        String::new()
+                    } else {
+                        format!("; hosts {} are served without TLS", hosts.join(", "))
+                    };
+                    cx.status.error(
+                        ProblemKind::TLSError,
+                        reason,
+                        format!("secret {message}{unserved}"),
+                    );
+                    continue;
+                }
+            };
             for raw in hosts {
                 let host = match hostname::parse(raw) {
                     Ok(host) => host,
@@ -264,10 +250,11 @@ impl<'a> Builder<'a> {
                         ProblemKind::TLSError,
                         Reason::CertificateConflict,
                         format!(
-                            "host {:?} is already served with secret {} by {}; secret {reference} ignored",
+                            "host {:?} is already served with secret {} by {}; secret {} ignored",
                             o.key(),
                             o.get().secret.source,
                             o.get().origin,
+                            secret.source,
                         ),
                     ),
                 }

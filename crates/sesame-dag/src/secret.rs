@@ -215,29 +215,44 @@ pub(crate) fn validate(secret: &Secret, name: &NamespacedName) -> Result<TlsSecr
 /// Checks that a Secret's `ca.crt` holds a PEM bundle of CA certificates Envoy will load: at
 /// least one block, every block a certificate that parses as X.509. Returns the bundle as given.
 pub(crate) fn validate_ca(secret: &Secret) -> Result<Vec<u8>, SecretError> {
-    check_type(secret)?;
-    let pem = data(secret, CA_KEY)?;
-    let blocks = pem_blocks(pem, CA_KEY, CERTIFICATE_LABEL)?;
-    if blocks.is_empty() {
-        return Err(SecretError::NoCaCertificate);
-    }
-    for (i, der) in blocks.iter().enumerate() {
-        X509Certificate::from_der(der).map_err(|_| SecretError::BadCaCertificate(i + 1))?;
-    }
-    Ok(pem.to_vec())
+    validate_pem_list(
+        secret,
+        (CA_KEY, CERTIFICATE_LABEL),
+        SecretError::NoCaCertificate,
+        |der| X509Certificate::from_der(der).is_ok(),
+        SecretError::BadCaCertificate,
+    )
 }
 
 /// Checks that a Secret's `crl.pem` holds PEM certificate revocation lists Envoy will load: at
 /// least one block, every block a CRL that parses as X.509. Returns the lists as given.
 pub(crate) fn validate_crl(secret: &Secret) -> Result<Vec<u8>, SecretError> {
+    validate_pem_list(
+        secret,
+        (CRL_KEY, CRL_LABEL),
+        SecretError::NoCrl,
+        |der| CertificateRevocationList::from_der(der).is_ok(),
+        SecretError::BadCrl,
+    )
+}
+
+/// The PEM blocks labelled `label` under `key`: at least one (`empty` otherwise), each accepted
+/// by `parses` (`bad(n)` names the first that is not, from 1).
+fn validate_pem_list(
+    secret: &Secret,
+    (key, label): (&'static str, &'static str),
+    empty: SecretError,
+    parses: impl Fn(&[u8]) -> bool,
+    bad: fn(usize) -> SecretError,
+) -> Result<Vec<u8>, SecretError> {
     check_type(secret)?;
-    let pem = data(secret, CRL_KEY)?;
-    let blocks = pem_blocks(pem, CRL_KEY, CRL_LABEL)?;
+    let pem = data(secret, key)?;
+    let blocks = pem_blocks(pem, key, label)?;
     if blocks.is_empty() {
-        return Err(SecretError::NoCrl);
+        return Err(empty);
     }
-    for (i, der) in blocks.iter().enumerate() {
-        CertificateRevocationList::from_der(der).map_err(|_| SecretError::BadCrl(i + 1))?;
+    if let Some(i) = blocks.iter().position(|der| !parses(der)) {
+        return Err(bad(i + 1));
     }
     Ok(pem.to_vec())
 }

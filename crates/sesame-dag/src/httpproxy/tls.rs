@@ -4,19 +4,17 @@
 
 use std::collections::HashSet;
 use std::collections::btree_map::Entry;
-use std::sync::Arc;
 
 use sesame_api::httpproxy::{HTTPProxy, TcpProxy as ApiTcpProxy, Tls};
 
 use super::Proxies;
 use crate::build::Builder;
 use crate::dag::{
-    ClientValidation, ForwardClientCertificate, LbPolicy, TcpProxy, TlsSecret, TlsVersion,
-    WeightedCluster,
+    ClientValidation, ForwardClientCertificate, LbPolicy, TcpProxy, TlsVersion, WeightedCluster,
 };
 use crate::delegation;
 use crate::object::{NamespacedName, ObjectKey};
-use crate::secret::SecretError;
+use crate::secret::Secrets;
 use crate::service::{ClusterSettings, PortRef};
 use crate::status::{ProblemKind, Reason};
 use crate::vhost::TlsHost;
@@ -135,7 +133,7 @@ impl<'a> Builder<'a> {
             );
             return None;
         }
-        let secret = match self.delegated_secret(namespace, secret_name) {
+        let secret = match self.delegated(namespace, secret_name, Secrets::get) {
             Ok(secret) => secret,
             Err((reason, message)) => {
                 status.error(
@@ -196,51 +194,13 @@ impl<'a> Builder<'a> {
         Some(ProxyTls::Terminate)
     }
 
-    /// A validated TLS Secret named `name` or `namespace/name`, if the delegation rules let an
-    /// object in `namespace` use it.
-    fn delegated_secret(
-        &mut self,
-        namespace: &'a str,
-        reference: &'a str,
-    ) -> Result<Arc<TlsSecret>, (Reason, String)> {
-        let (secret_namespace, secret_name) = delegation::split_ref(reference, namespace);
-        let secret_ref = NamespacedName::new(secret_namespace, secret_name);
-        if !delegation::permits_secret(self.snapshot, &secret_ref, namespace) {
-            return Err((
-                Reason::DelegationNotPermitted,
-                format!("{secret_ref}: certificate delegation not permitted"),
-            ));
-        }
-        match self
-            .secrets
-            .get(self.snapshot, secret_namespace, secret_name, &mut self.dag)
-        {
-            Ok(secret) => Ok(secret.clone()),
-            Err(e) => Err((secret_reason(e), format!("{secret_ref}: {e}"))),
-        }
-    }
-
     /// The CA bundle of Secret `reference` (`name` or `namespace/name`), checked.
     pub(crate) fn ca_bundle(
         &mut self,
         namespace: &'a str,
         reference: &'a str,
     ) -> Result<Vec<u8>, (Reason, String)> {
-        let (secret_namespace, secret_name) = delegation::split_ref(reference, namespace);
-        let secret_ref = NamespacedName::new(secret_namespace, secret_name);
-        if !delegation::permits_secret(self.snapshot, &secret_ref, namespace) {
-            return Err((
-                Reason::DelegationNotPermitted,
-                format!("{secret_ref}: certificate delegation not permitted"),
-            ));
-        }
-        match self
-            .secrets
-            .ca(self.snapshot, secret_namespace, secret_name, &mut self.dag)
-        {
-            Ok(pem) => Ok(pem.to_vec()),
-            Err(e) => Err((secret_reason(e), format!("{secret_ref}: {e}"))),
-        }
+        self.delegated(namespace, reference, Secrets::ca)
     }
 
     /// The effective TLS versions: the object's within the configured range.
@@ -295,32 +255,14 @@ impl<'a> Builder<'a> {
         };
         let crl_pem = match v.crl_secret.as_deref().filter(|s| !s.is_empty()) {
             None => None,
-            Some(reference) => {
-                let (crl_namespace, crl_name) = delegation::split_ref(reference, namespace);
-                let crl_ref = NamespacedName::new(crl_namespace, crl_name);
-                if !delegation::permits_secret(self.snapshot, &crl_ref, namespace) {
-                    return Err((
-                        Reason::DelegationNotPermitted,
-                        format!(
-                            "Spec.VirtualHost.TLS.clientValidation.crlSecret {crl_ref}: certificate delegation not permitted"
-                        ),
-                    ));
-                }
-                match self
-                    .secrets
-                    .crl(self.snapshot, crl_namespace, crl_name, &mut self.dag)
-                {
-                    Ok(pem) => Some(pem.to_vec()),
-                    Err(e) => {
-                        return Err((
-                            secret_reason(e),
-                            format!(
-                                "Spec.VirtualHost.TLS.clientValidation.crlSecret {crl_ref}: {e}"
-                            ),
-                        ));
-                    }
-                }
-            }
+            Some(reference) => Some(self.delegated(namespace, reference, Secrets::crl).map_err(
+                |(reason, message)| {
+                    (
+                        reason,
+                        format!("Spec.VirtualHost.TLS.clientValidation.crlSecret {message}"),
+                    )
+                },
+            )?),
         };
         let forward = v
             .forward_client_certificate
@@ -548,12 +490,4 @@ impl<'a> Builder<'a> {
 /// The name as held by the proxies' map (borrowed for the whole build).
 fn proxy_name<'a>(proxies: &Proxies<'a>, name: &NamespacedName) -> Option<&'a NamespacedName> {
     proxies.objects.get_key_value(name).map(|(k, _)| *k)
-}
-
-fn secret_reason(e: &SecretError) -> Reason {
-    if *e == SecretError::NotFound {
-        Reason::SecretNotFound
-    } else {
-        Reason::SecretNotValid
-    }
 }
