@@ -20,6 +20,7 @@ use crate::vhost::{PendingRoute, RouteKey};
 mod action;
 mod conditions;
 mod header;
+mod policy;
 mod tls;
 
 use conditions::Matches;
