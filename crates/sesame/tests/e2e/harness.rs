@@ -165,45 +165,23 @@ impl Cluster {
             .arg("serve")
             .arg("--insecure")
             .arg("--manifests")
-            .arg(&manifests)
-            .args([
-                "--xds-address",
-                "127.0.0.1",
-                "--xds-port",
-                &ports.xds.to_string(),
-            ])
-            .args([
-                "--http-address",
-                "127.0.0.1",
-                "--http-port",
-                &ports.metrics.to_string(),
-            ])
-            .args([
-                "--debug-http-address",
-                "127.0.0.1",
-                "--debug-http-port",
-                &ports.debug.to_string(),
-            ])
-            .args([
-                "--envoy-service-http-address",
-                "127.0.0.1",
-                "--envoy-service-http-port",
-                &ports.http.to_string(),
-            ])
-            .args([
-                "--envoy-service-https-address",
-                "127.0.0.1",
-                "--envoy-service-https-port",
-                &ports.https.to_string(),
-            ])
-            .args([
-                "--stats-address",
-                "127.0.0.1",
-                "--stats-port",
-                &ports.stats.to_string(),
-            ])
-            .args(extra)
-            .env("SESAME_LOG", "info");
+            .arg(&manifests);
+        // Every listener on 127.0.0.1, each flag pair `--<name>-address` / `--<name>-port`.
+        for (name, port) in [
+            ("xds", ports.xds),
+            ("http", ports.metrics),
+            ("debug-http", ports.debug),
+            ("envoy-service-http", ports.http),
+            ("envoy-service-https", ports.https),
+            ("stats", ports.stats),
+        ] {
+            command
+                .arg(format!("--{name}-address"))
+                .arg("127.0.0.1")
+                .arg(format!("--{name}-port"))
+                .arg(port.to_string());
+        }
+        command.args(extra).env("SESAME_LOG", "info");
         let sesame = Process::spawn(&mut command, dir.path().join("sesame.log"));
         Cluster {
             ports,
@@ -653,283 +631,19 @@ fn subject_names(cert: &CertificateDer<'_>) -> Vec<String> {
         .collect()
 }
 
-/// An echo backend on 127.0.0.1: answers every request with `x-backend: <name>`, `x-echo: yes`
-/// and a body naming the backend and the path and query on its first line, then one
-/// `name: value` line per request header. It records the path and query of every request.
-pub struct Backend {
-    /// Its address.
-    pub addr: SocketAddr,
-    requests: Arc<Mutex<Vec<String>>>,
-    task: tokio::task::JoinHandle<()>,
-}
+// Explicit paths: this file is also included by `#[path]` from other test crates.
+#[path = "harness/backend.rs"]
+mod backend;
+#[path = "harness/manifests.rs"]
+mod manifests;
 
-impl Backend {
-    /// The path and query of every request received so far, in order.
-    pub fn requests(&self) -> Vec<String> {
-        self.requests.lock().expect("requests lock").clone()
-    }
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// Starts an echo backend.
-pub async fn backend(name: &str) -> Backend {
-    use axum::extract::Request as AxumRequest;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind backend");
-    let addr = listener.local_addr().expect("backend addr");
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let seen = requests.clone();
-    let owned = name.to_string();
-    let app = axum::Router::new().fallback(move |req: AxumRequest| {
-        let name = owned.clone();
-        let seen = seen.clone();
-        async move {
-            seen.lock()
-                .expect("requests lock")
-                .push(req.uri().to_string());
-            let mut body = format!("{name} {}\n", req.uri());
-            for (header, value) in req.headers() {
-                body.push_str(&format!(
-                    "{header}: {}\n",
-                    String::from_utf8_lossy(value.as_bytes())
-                ));
-            }
-            ([("x-backend", name), ("x-echo", "yes".to_string())], body)
-        }
-    });
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Backend {
-        addr,
-        requests,
-        task,
-    }
-}
-
-/// Starts a backend that speaks raw HTTP/1.1 on each connection, via `serve`, recording the
-/// request line of every request.
-async fn raw_backend<F, Fut>(serve: F) -> Backend
-where
-    F: Fn(TcpStream, Arc<Mutex<Vec<String>>>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind backend");
-    let addr = listener.local_addr().expect("backend addr");
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let seen = requests.clone();
-    let task = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(serve(stream, seen.clone()));
-        }
-    });
-    Backend {
-        addr,
-        requests,
-        task,
-    }
-}
-
-/// Reads an HTTP/1.1 request head (up to the blank line) and returns its request target.
-async fn read_head<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Option<String> {
-    use tokio::io::AsyncReadExt;
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if head.len() > 64 * 1024 || stream.read(&mut byte).await.ok()? == 0 {
-            return None;
-        }
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8_lossy(&head);
-    head.split(' ').nth(1).map(str::to_string)
-}
-
-/// A backend that accepts any HTTP/1.1 upgrade with `101 Switching Protocols` (a WebSocket
-/// handshake, as far as a proxy can tell) and then echoes every byte it receives.
-pub async fn upgrade_backend() -> Backend {
-    raw_backend(|mut stream, seen| async move {
-        use tokio::io::AsyncWriteExt;
-        let Some(target) = read_head(&mut stream).await else {
-            return;
-        };
-        seen.lock().expect("requests lock").push(target);
-        let switching = "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\
-                         connection: Upgrade\r\n\
-                         sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
-        if stream.write_all(switching.as_bytes()).await.is_err() {
-            return;
-        }
-        let (mut read, mut write) = stream.split();
-        let _ = tokio::io::copy(&mut read, &mut write).await;
-    })
-    .await
-}
-
-/// A backend on 127.0.0.1 that terminates TLS itself with `cert`/`key` (PEM) and answers each
-/// connection's first request as the echo backend `name` would (without the headers).
-pub async fn tls_backend(name: &str, cert: &str, key: &str) -> Backend {
-    let (chain, key) = identity(cert, key).expect("backend identity");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .expect("backend certificate");
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let name = name.to_string();
-    raw_backend(move |stream, seen| {
-        let (acceptor, name) = (acceptor.clone(), name.clone());
-        async move {
-            use tokio::io::AsyncWriteExt;
-            let Ok(mut tls) = acceptor.accept(stream).await else {
-                return;
-            };
-            let Some(target) = read_head(&mut tls).await else {
-                return;
-            };
-            seen.lock().expect("requests lock").push(target.clone());
-            let body = format!("{name} {target}\n");
-            let reply = format!(
-                "HTTP/1.1 200 OK\r\nx-backend: {name}\r\ncontent-length: {}\r\n\
-                 connection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = tls.write_all(reply.as_bytes()).await;
-            let _ = tls.shutdown().await;
-        }
-    })
-    .await
-}
-
-/// The [`service`] manifests of several backends, as one multi-document YAML file.
-pub fn services(backends: &[(&str, &Backend)]) -> String {
-    services_in("default", backends)
-}
-
-/// As [`services`], in `namespace`.
-pub fn services_in(namespace: &str, backends: &[(&str, &Backend)]) -> String {
-    backends
-        .iter()
-        .map(|(name, backend)| service_in(namespace, name, backend))
-        .collect::<Vec<_>>()
-        .join("\n---\n")
-}
-
-/// A Service named `name` with one port 80 (named `http`) and an EndpointSlice pointing at
-/// `backend`, as a JSON manifest.
-pub fn service(name: &str, backend: &Backend) -> String {
-    service_in("default", name, backend)
-}
-
-/// As [`service`], in `namespace`.
-pub fn service_in(namespace: &str, name: &str, backend: &Backend) -> String {
-    let svc = serde_json::json!({
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": {"ports": [{"name": "http", "port": 80, "targetPort": backend.addr.port()}]}
-    });
-    let slice = serde_json::json!({
-        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-        "metadata": {"name": format!("{name}-1"), "namespace": namespace,
-                     "labels": {"kubernetes.io/service-name": name}},
-        "addressType": "IPv4",
-        "endpoints": [{"addresses": [backend.addr.ip().to_string()], "conditions": {"ready": true}}],
-        "ports": [{"name": "http", "port": backend.addr.port(), "protocol": "TCP"}]
-    });
-    serde_json::to_string(
-        &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [svc, slice]}),
-    )
-    .expect("json")
-}
-
-/// A CA and leaf certificates it signs.
-pub struct Pki {
-    /// The CA certificate, PEM.
-    pub ca_pem: String,
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-}
-
-impl Pki {
-    /// A new CA.
-    pub fn new() -> Pki {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "sesame e2e ca");
-        let key = rcgen::KeyPair::generate().expect("ca key");
-        let cert = params.self_signed(&key).expect("ca cert");
-        Pki {
-            ca_pem: cert.pem(),
-            issuer: rcgen::Issuer::new(params, key),
-        }
-    }
-
-    /// A leaf certificate for `hosts`, as (cert PEM, key PEM).
-    pub fn leaf(&self, hosts: &[&str]) -> (String, String) {
-        let params =
-            rcgen::CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>())
-                .expect("leaf params");
-        let key = rcgen::KeyPair::generate().expect("leaf key");
-        let cert = params.signed_by(&key, &self.issuer).expect("leaf cert");
-        (cert.pem(), key.serialize_pem())
-    }
-
-    /// A `kubernetes.io/tls` Secret manifest holding a leaf for `hosts`.
-    pub fn secret(&self, name: &str, hosts: &[&str]) -> String {
-        let (cert, key) = self.leaf(hosts);
-        tls_secret(name, cert.as_bytes(), key.as_bytes())
-    }
-}
-
-/// A `kubernetes.io/tls` Secret manifest with the given bytes.
-pub fn tls_secret(name: &str, cert: &[u8], key: &[u8]) -> String {
-    tls_secret_in("default", name, cert, key)
-}
-
-/// As [`tls_secret`], in `namespace`.
-pub fn tls_secret_in(namespace: &str, name: &str, cert: &[u8], key: &[u8]) -> String {
-    secret_manifest(
-        namespace,
-        name,
-        "kubernetes.io/tls",
-        &[("tls.crt", cert), ("tls.key", key)],
-    )
-}
-
-/// An Opaque Secret manifest holding a CA bundle under `ca.crt`.
-pub fn ca_secret(namespace: &str, name: &str, ca: &[u8]) -> String {
-    secret_manifest(namespace, name, "Opaque", &[("ca.crt", ca)])
-}
-
-fn secret_manifest(namespace: &str, name: &str, type_: &str, data: &[(&str, &[u8])]) -> String {
-    use k8s_openapi::ByteString;
-    let secret = k8s_openapi::api::core::v1::Secret {
-        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-            name: Some(name.to_string()),
-            namespace: Some(namespace.to_string()),
-            ..Default::default()
-        },
-        type_: Some(type_.to_string()),
-        data: Some(
-            data.iter()
-                .map(|(key, value)| (key.to_string(), ByteString(value.to_vec())))
-                .collect(),
-        ),
-        ..Default::default()
-    };
-    let mut value = serde_json::to_value(&secret).expect("secret json");
-    value["apiVersion"] = "v1".into();
-    value["kind"] = "Secret".into();
-    value.to_string()
-}
+#[allow(
+    unused_imports,
+    reason = "not every test crate that includes the harness uses every part"
+)]
+pub use backend::*;
+#[allow(
+    unused_imports,
+    reason = "not every test crate that includes the harness uses every part"
+)]
+pub use manifests::*;
