@@ -43,10 +43,10 @@ pub(crate) struct Proxies<'a> {
 
 impl<'a> Proxies<'a> {
     fn status(&mut self, name: &'a NamespacedName) -> &mut ObjectStatus {
-        let generation = self.objects.get(name).and_then(|p| p.metadata.generation);
-        self.status
-            .entry(name)
-            .or_insert_with(|| ObjectStatus::valid(generation))
+        let objects = &self.objects;
+        self.status.entry(name).or_insert_with(|| {
+            ObjectStatus::valid(objects.get(name).and_then(|p| p.metadata.generation))
+        })
     }
 }
 

@@ -41,12 +41,13 @@ async fn each_host_gets_its_own_certificate() {
     ])
     .await;
     let ca = pki.ca_pem.as_bytes();
-    let reply = loop_until(
-        || cluster.https("a.tls.test", "/", ca),
-        |r| r.from("a"),
-        &cluster,
-    )
-    .await;
+    let reply = cluster
+        .eventually_reply(
+            "a.tls.test served over TLS",
+            || cluster.https("a.tls.test", "/", ca),
+            |r| r.from("a"),
+        )
+        .await;
     assert_eq!(reply.server_names, vec!["a.tls.test".to_string()]);
     let reply = cluster.https("b.tls.test", "/", ca).await;
     assert!(reply.from("b"), "{reply:?}");
@@ -129,37 +130,16 @@ async fn broken_secret_leaves_other_hosts_serving() {
     ])
     .await;
     let ca = pki.ca_pem.as_bytes();
-    loop_until(
-        || cluster.https("good.tls.test", "/", ca),
-        |r| r.from("a"),
-        &cluster,
-    )
-    .await;
+    cluster
+        .eventually_reply(
+            "good.tls.test served over TLS",
+            || cluster.https("good.tls.test", "/", ca),
+            |r| r.from("a"),
+        )
+        .await;
     // The host whose key does not match its certificate gets no TLS, says why, and keeps plain HTTP.
     assert!(cluster.https("bad.tls.test", "/", ca).await.status == 0);
     assert!(cluster.http("bad.tls.test", "/").await.from("b"));
     let status = cluster.debug("/status").await.body;
     assert!(status.contains("SecretNotValid"), "{status}");
-}
-
-async fn loop_until<F, Fut>(
-    request: F,
-    check: impl Fn(&crate::harness::Reply) -> bool,
-    cluster: &Cluster,
-) -> crate::harness::Reply
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = crate::harness::Reply>,
-{
-    let deadline = std::time::Instant::now() + crate::harness::PATIENCE;
-    loop {
-        let reply = request().await;
-        if check(&reply) {
-            return reply;
-        }
-        if std::time::Instant::now() > deadline {
-            panic!("never held; last reply {reply:?}\n{}", cluster.logs());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
 }
