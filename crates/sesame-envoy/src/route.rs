@@ -176,21 +176,12 @@ fn strip_prefix_to_root(path: &PathMatch, action: &mut route_v3::RouteAction) {
     }
     action.prefix_rewrite.clear();
     action.regex_rewrite = Some(matcher_v3::RegexMatchAndSubstitute {
-        pattern: Some(regex_matcher(&format!("^{}/*", quote_regex(prefix)))),
+        pattern: Some(regex_matcher(&format!(
+            "^{}/*",
+            regex_syntax::escape(prefix)
+        ))),
         substitution: "/".to_string(),
     });
-}
-
-/// `text` as an RE2 pattern matching exactly it.
-fn quote_regex(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if "\\.+*?()|[]{}^$".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The match of a route: its path, headers and query parameters.
