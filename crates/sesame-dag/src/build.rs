@@ -16,6 +16,9 @@ use crate::vhost::{self, RouteTable, TlsHost};
 /// The Ingress class served when no class names are configured.
 pub const DEFAULT_INGRESS_CLASS: &str = "sesame";
 
+/// The `spec.controller` of an IngressClass whose Ingresses Sesame serves.
+pub const INGRESS_CONTROLLER: &str = "projectsesame.io/ingress-controller";
+
 /// Installation-wide settings that shape the build.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BuildConfig {
@@ -68,7 +71,7 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
             .as_ref()
             .and_then(|s| s.ingress_class_name.as_deref());
         let class = annotation::ingress_class(&ingress.metadata, spec_class);
-        if !config.serves_class(class) {
+        if !config.serves_class(class, snapshot) {
             continue;
         }
         builder.ingress(
@@ -78,14 +81,28 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
         );
     }
     builder.httpproxies();
+    crate::delegation::delegation_status(snapshot, &mut builder.status);
     builder.finish()
 }
 
 impl BuildConfig {
     /// Whether an object of Ingress class `class` (`None` when it names none) is served.
-    pub fn serves_class(&self, class: Option<&str>) -> bool {
+    ///
+    /// With no class names configured: objects without a class, of class `sesame`, or of a
+    /// class whose IngressClass names Sesame's controller
+    /// (`spec.controller: projectsesame.io/ingress-controller`). With names configured: those
+    /// classes only.
+    pub fn serves_class(&self, class: Option<&str>, snapshot: &Snapshot) -> bool {
         if self.ingress_class_names.is_empty() {
-            class.is_none_or(|c| c == DEFAULT_INGRESS_CLASS)
+            class.is_none_or(|c| {
+                c == DEFAULT_INGRESS_CLASS
+                    || snapshot
+                        .ingress_classes
+                        .get(&NamespacedName::new("", c))
+                        .and_then(|ic| ic.spec.as_ref())
+                        .and_then(|spec| spec.controller.as_deref())
+                        == Some(INGRESS_CONTROLLER)
+            })
         } else {
             class.is_some_and(|c| self.ingress_class_names.iter().any(|n| n == c))
         }

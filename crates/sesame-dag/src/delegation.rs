@@ -4,9 +4,10 @@
 use crate::build::Builder;
 use crate::dag::Dag;
 use crate::object::NamespacedName;
+use crate::object::{Kind, ObjectKey};
 use crate::secret::{SecretError, Secrets};
 use crate::snapshot::Snapshot;
-use crate::status::Reason;
+use crate::status::{ProblemKind, Reason, StatusReport};
 
 /// The target namespace that stands for every namespace in a delegation.
 const ALL_NAMESPACES: &str = "*";
@@ -34,6 +35,37 @@ pub(crate) fn permits_secret(
                     .iter()
                     .any(|t| t == namespace || t == ALL_NAMESPACES)
         })
+}
+
+/// The status of every TLSCertificateDelegation: valid unless it delegates nothing, or an
+/// entry names no Secret; an entry with no target namespaces delegates nothing and says so.
+pub(crate) fn delegation_status(snapshot: &Snapshot, status: &mut StatusReport) {
+    for (name, delegation) in &snapshot.tls_certificate_delegations {
+        let key = ObjectKey::new(Kind::TLSCertificateDelegation, name.clone());
+        let entry = status.entry(&key, delegation.metadata.generation);
+        if delegation.spec.delegations.is_empty() {
+            entry.error(
+                ProblemKind::SpecError,
+                Reason::NothingDefined,
+                "spec.delegations is empty: nothing is delegated",
+            );
+        }
+        for (i, d) in delegation.spec.delegations.iter().enumerate() {
+            if d.secret_name.as_deref().is_none_or(str::is_empty) {
+                entry.error(
+                    ProblemKind::SpecError,
+                    Reason::NothingDefined,
+                    format!("spec.delegations[{i}].secretName is empty"),
+                );
+            } else if d.target_namespaces.is_empty() {
+                entry.warning(
+                    ProblemKind::SpecError,
+                    Reason::NothingDefined,
+                    format!("spec.delegations[{i}].targetNamespaces is empty: the Secret is delegated to no namespace"),
+                );
+            }
+        }
+    }
 }
 
 /// Splits a Secret reference into namespace and name: `namespace/name`, or `name` in
@@ -171,5 +203,45 @@ mod tests {
     fn secret_references_split_on_the_slash() {
         assert_eq!(split_ref("s", "ns"), ("ns", "s"));
         assert_eq!(split_ref("other/s", "ns"), ("other", "s"));
+    }
+
+    #[test]
+    fn delegations_get_a_status() {
+        let mut snapshot = delegation("certs", "wild", &["*"]);
+        let mut empty = TLSCertificateDelegation::new(
+            "empty",
+            TLSCertificateDelegationSpec {
+                delegations: vec![CertificateDelegation {
+                    secret_name: Some("wild".into()),
+                    target_namespaces: Vec::new(),
+                }],
+            },
+        );
+        empty.metadata.namespace = Some("certs".into());
+        empty.metadata.generation = Some(3);
+        snapshot.tls_certificate_delegations.insert(
+            NamespacedName::new("certs", "empty"),
+            std::sync::Arc::new(empty),
+        );
+        let mut status = StatusReport::default();
+        delegation_status(&snapshot, &mut status);
+        let key = |n: &str| {
+            ObjectKey::new(
+                Kind::TLSCertificateDelegation,
+                NamespacedName::new("certs", n),
+            )
+        };
+        assert!(status.objects[&key("delegate")].errors.is_empty());
+        assert!(status.objects[&key("delegate")].warnings.is_empty());
+        let empty = &status.objects[&key("empty")];
+        assert_eq!(empty.observed_generation, Some(3));
+        assert!(empty.errors.is_empty());
+        assert!(
+            empty.warnings[0]
+                .message
+                .contains("targetNamespaces is empty"),
+            "{:?}",
+            empty.warnings
+        );
     }
 }

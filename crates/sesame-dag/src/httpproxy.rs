@@ -81,7 +81,7 @@ impl<'a> Builder<'a> {
                 &proxy.metadata,
                 proxy.spec.ingress_class_name.as_deref(),
             );
-            if self.config.serves_class(class) {
+            if self.config.serves_class(class, snapshot) {
                 proxies.objects.insert(name, proxy);
             }
         }

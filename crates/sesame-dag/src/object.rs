@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Endpoints, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use serde::Serialize;
 use sesame_api::{HTTPProxy, TLSCertificateDelegation};
 
@@ -26,6 +26,8 @@ pub enum Kind {
     HTTPProxy,
     /// `projectsesame.io/v1` TLSCertificateDelegation.
     TLSCertificateDelegation,
+    /// `networking.k8s.io/v1` IngressClass (cluster-scoped: its namespace is empty).
+    IngressClass,
 }
 
 impl Kind {
@@ -39,6 +41,7 @@ impl Kind {
             Kind::Secret => "Secret",
             Kind::HTTPProxy => "HTTPProxy",
             Kind::TLSCertificateDelegation => "TLSCertificateDelegation",
+            Kind::IngressClass => "IngressClass",
         }
     }
 }
@@ -125,6 +128,8 @@ pub enum Object {
     HTTPProxy(Arc<HTTPProxy>),
     /// A TLSCertificateDelegation.
     TLSCertificateDelegation(Arc<TLSCertificateDelegation>),
+    /// An IngressClass.
+    IngressClass(Arc<IngressClass>),
 }
 
 impl Object {
@@ -138,6 +143,7 @@ impl Object {
             Object::Secret(_) => Kind::Secret,
             Object::HTTPProxy(_) => Kind::HTTPProxy,
             Object::TLSCertificateDelegation(_) => Kind::TLSCertificateDelegation,
+            Object::IngressClass(_) => Kind::IngressClass,
         }
     }
 
@@ -151,11 +157,18 @@ impl Object {
             Object::Secret(o) => &o.metadata,
             Object::HTTPProxy(o) => &o.metadata,
             Object::TLSCertificateDelegation(o) => &o.metadata,
+            Object::IngressClass(o) => &o.metadata,
         }
     }
 
-    /// The object's key.
+    /// The object's key (a cluster-scoped IngressClass has an empty namespace).
     pub fn key(&self) -> ObjectKey {
-        ObjectKey::new(self.kind(), NamespacedName::of(self.meta()))
+        let name = match self {
+            Object::IngressClass(o) => {
+                NamespacedName::new("", o.metadata.name.clone().unwrap_or_default())
+            }
+            _ => NamespacedName::of(self.meta()),
+        };
+        ObjectKey::new(self.kind(), name)
     }
 }

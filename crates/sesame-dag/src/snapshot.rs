@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Endpoints, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use sesame_api::{HTTPProxy, TLSCertificateDelegation};
 
 use crate::dag::Dag;
@@ -65,7 +66,8 @@ impl Touched {
                 | Kind::EndpointSlice
                 | Kind::Endpoints
                 | Kind::HTTPProxy
-                | Kind::TLSCertificateDelegation => Impact::Rebuild,
+                | Kind::TLSCertificateDelegation
+                | Kind::IngressClass => Impact::Rebuild,
             },
             Touched::Endpoints(services) => {
                 let used: BTreeSet<NamespacedName> = services
@@ -104,6 +106,8 @@ pub struct Snapshot {
     pub httpproxies: BTreeMap<NamespacedName, Arc<HTTPProxy>>,
     /// TLSCertificateDelegations.
     pub tls_certificate_delegations: BTreeMap<NamespacedName, Arc<TLSCertificateDelegation>>,
+    /// IngressClasses, by name (their namespace is empty).
+    pub ingress_classes: BTreeMap<NamespacedName, Arc<IngressClass>>,
     /// The EndpointSlices of each Service, by the slice's `kubernetes.io/service-name` label.
     slices_by_service: BTreeMap<NamespacedName, BTreeSet<NamespacedName>>,
 }
@@ -148,14 +152,21 @@ impl Snapshot {
     fn insert(&mut self, object: Object) -> bool {
         let key = object.key().name;
         match object {
-            Object::Ingress(o) => upsert(&mut self.ingresses, key, o),
+            Object::Ingress(o) => upsert_by(&mut self.ingresses, key, o, |a, b| {
+                a.spec == b.spec && same_meta(&a.metadata, &b.metadata)
+            }),
             Object::Service(o) => upsert(&mut self.services, key, o),
             Object::Secret(o) => upsert(&mut self.secrets, key, o),
             Object::Endpoints(o) => upsert(&mut self.endpoints, key, o),
-            Object::HTTPProxy(o) => upsert(&mut self.httpproxies, key, o),
+            Object::HTTPProxy(o) => upsert_by(&mut self.httpproxies, key, o, |a, b| {
+                a.spec == b.spec && same_meta(&a.metadata, &b.metadata)
+            }),
             Object::TLSCertificateDelegation(o) => {
-                upsert(&mut self.tls_certificate_delegations, key, o)
+                upsert_by(&mut self.tls_certificate_delegations, key, o, |a, b| {
+                    a.spec == b.spec && same_meta(&a.metadata, &b.metadata)
+                })
             }
+            Object::IngressClass(o) => upsert(&mut self.ingress_classes, key, o),
             Object::EndpointSlice(o) => {
                 let service = slice_service(&o);
                 if let Some(old) = self.endpoint_slices.get(&key) {
@@ -184,6 +195,7 @@ impl Snapshot {
             Kind::TLSCertificateDelegation => {
                 self.tls_certificate_delegations.remove(name).is_some()
             }
+            Kind::IngressClass => self.ingress_classes.remove(name).is_some(),
             Kind::EndpointSlice => match self.endpoint_slices.remove(name) {
                 Some(old) => {
                     self.unlink_slice(&slice_service(&old), name);
@@ -238,6 +250,38 @@ fn upsert<T: PartialEq>(
             true
         }
     }
+}
+
+/// Like [`upsert`] for objects that carry a status: a new version that differs from the stored
+/// one only in what the build never reads (its status, resourceVersion, managed fields) is
+/// stored, so status comparisons see it, but reported as no change, so that Sesame's own
+/// status writes do not rebuild anything.
+fn upsert_by<T: PartialEq>(
+    map: &mut BTreeMap<NamespacedName, Arc<T>>,
+    key: NamespacedName,
+    value: Arc<T>,
+    same_for_build: impl Fn(&T, &T) -> bool,
+) -> bool {
+    match map.get(&key) {
+        Some(old) if Arc::ptr_eq(old, &value) || **old == *value => false,
+        Some(old) if same_for_build(old, &value) => {
+            map.insert(key, value);
+            false
+        }
+        _ => {
+            map.insert(key, value);
+            true
+        }
+    }
+}
+
+/// Whether two versions of an object's metadata agree on everything a build reads.
+fn same_meta(a: &ObjectMeta, b: &ObjectMeta) -> bool {
+    a.name == b.name
+        && a.namespace == b.namespace
+        && a.generation == b.generation
+        && a.labels == b.labels
+        && a.annotations == b.annotations
 }
 
 #[cfg(test)]

@@ -32,6 +32,9 @@ pub(crate) fn objects(yaml: &str) -> Vec<Object> {
                 "TLSCertificateDelegation" => {
                     Object::TLSCertificateDelegation(Arc::new(serde_json::from_value(doc).unwrap()))
                 }
+                "IngressClass" => {
+                    Object::IngressClass(Arc::new(serde_json::from_value(doc).unwrap()))
+                }
                 other => panic!("unexpected kind {other}"),
             }
         })

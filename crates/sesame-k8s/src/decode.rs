@@ -10,7 +10,7 @@ use std::sync::Arc;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Endpoints, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -110,6 +110,7 @@ pub fn known_kind(api_version: &str, kind: &str) -> Option<Kind> {
         ("v1", "Secret") => Some(Kind::Secret),
         ("projectsesame.io/v1", "HTTPProxy") => Some(Kind::HTTPProxy),
         ("projectsesame.io/v1", "TLSCertificateDelegation") => Some(Kind::TLSCertificateDelegation),
+        ("networking.k8s.io/v1", "IngressClass") => Some(Kind::IngressClass),
         _ => None,
     }
 }
@@ -151,6 +152,11 @@ pub fn decode_object(mut value: Value) -> Result<Option<Object>, DecodeError> {
         Kind::HTTPProxy => Object::HTTPProxy(Arc::new(typed(value, &object)?)),
         Kind::TLSCertificateDelegation => {
             Object::TLSCertificateDelegation(Arc::new(typed(value, &object)?))
+        }
+        Kind::IngressClass => {
+            let mut class: IngressClass = typed(value, &object)?;
+            class.metadata.namespace = None;
+            Object::IngressClass(Arc::new(class))
         }
     };
     Ok(Some(decoded))
@@ -200,6 +206,7 @@ impl_meta!(
     Secret,
     HTTPProxy,
     TLSCertificateDelegation,
+    IngressClass,
 );
 
 /// Merges `stringData` into `data`, as the API server does on write.

@@ -348,6 +348,34 @@ fn class_filtering() {
 }
 
 #[test]
+fn an_ingress_class_naming_sesames_controller_is_served() {
+    let class = |name: &str, controller: &str| {
+        format!(
+            "---\napiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata:\n  name: {name}\nspec:\n  controller: {controller}\n"
+        )
+    };
+    let yaml = [
+        KUARD.to_string(),
+        class("edge", "projectsesame.io/ingress-controller"),
+        class("nginx", "k8s.io/ingress-nginx"),
+        classed("edge", "", Some("edge")),
+        classed("nginx", "", Some("nginx")),
+        classed("unknown", "", Some("unknown")),
+    ]
+    .concat();
+    assert_eq!(served(&yaml, &BuildConfig::default()), ["edge"]);
+    let named = BuildConfig {
+        ingress_class_names: vec!["nginx".into()],
+        ..BuildConfig::default()
+    };
+    assert_eq!(
+        served(&yaml, &named),
+        ["nginx"],
+        "configured class names are the whole list"
+    );
+}
+
+#[test]
 fn missing_service_answers_503() {
     let out = build_yaml(&ingress(
         "web",

@@ -149,3 +149,47 @@ fn objects_name_their_kind() {
     assert_eq!(p.meta().name.as_deref(), Some("p"));
     assert_eq!(d.meta().namespace.as_deref(), Some("ns"));
 }
+
+#[test]
+fn a_status_write_is_stored_but_rebuilds_nothing() {
+    let mut snapshot = Snapshot::new();
+    let first = proxy("ns", "root", "a.example.com");
+    snapshot.apply(Change::Apply(first.clone()));
+
+    let Object::HTTPProxy(p) = &first else {
+        unreachable!()
+    };
+    let mut written = HTTPProxy::clone(p);
+    written.metadata.resource_version = Some("42".into());
+    written.status = Some(sesame_api::HTTPProxyStatus {
+        current_status: Some("valid".into()),
+        ..Default::default()
+    });
+    assert_eq!(
+        snapshot.apply(Change::Apply(Object::HTTPProxy(Arc::new(written)))),
+        None,
+        "only the status and resourceVersion changed"
+    );
+    let stored = &snapshot.httpproxies[&NamespacedName::new("ns", "root")];
+    assert_eq!(
+        stored
+            .status
+            .as_ref()
+            .and_then(|s| s.current_status.as_deref()),
+        Some("valid"),
+        "the newest status is kept for comparison"
+    );
+
+    let mut annotated = HTTPProxy::clone(stored);
+    annotated
+        .metadata
+        .annotations
+        .get_or_insert_default()
+        .insert("kubernetes.io/ingress.class".into(), "other".into());
+    let key = first.key();
+    assert_eq!(
+        snapshot.apply(Change::Apply(Object::HTTPProxy(Arc::new(annotated)))),
+        Some(Touched::Object(key)),
+        "annotations are read by the build"
+    );
+}
