@@ -75,14 +75,26 @@ impl ObjectStatus {
     /// The status of an HTTPProxy in Contour's shape: `currentStatus`, `description`, and one
     /// `Valid` condition whose errors and warnings are typed sub-conditions.
     pub fn httpproxy_status(&self) -> HTTPProxyStatus {
+        let condition = self.valid_condition("HTTPProxy");
+        HTTPProxyStatus {
+            current_status: Some(self.current.as_str().to_string()),
+            description: Some(condition.message.clone()),
+            load_balancer: None,
+            conditions: vec![condition],
+        }
+    }
+
+    /// The `Valid` condition, with errors and warnings as sub-conditions; `kind` names the
+    /// object in the message of a valid one (`Valid HTTPProxy`).
+    pub fn valid_condition(&self, kind: &str) -> DetailedCondition {
         let (status, reason, message) = match self.current {
-            Validity::Valid => ("True", "Valid", "Valid HTTPProxy"),
+            Validity::Valid => ("True", "Valid", format!("Valid {kind}")),
             Validity::Invalid => (
                 "False",
                 "ErrorPresent",
-                "At least one error present, see Errors for details",
+                "At least one error present, see Errors for details".to_string(),
             ),
-            Validity::Orphaned => ("False", "Orphaned", ORPHANED),
+            Validity::Orphaned => ("False", "Orphaned", ORPHANED.to_string()),
         };
         let sub = |problems: &[Problem]| {
             problems
@@ -95,20 +107,15 @@ impl ObjectStatus {
                 })
                 .collect()
         };
-        HTTPProxyStatus {
-            current_status: Some(self.current.as_str().to_string()),
-            description: Some(message.to_string()),
-            load_balancer: None,
-            conditions: vec![DetailedCondition {
-                type_: "Valid".to_string(),
-                status: status.to_string(),
-                observed_generation: self.observed_generation,
-                last_transition_time: None,
-                reason: reason.to_string(),
-                message: message.to_string(),
-                errors: sub(&self.errors),
-                warnings: sub(&self.warnings),
-            }],
+        DetailedCondition {
+            type_: "Valid".to_string(),
+            status: status.to_string(),
+            observed_generation: self.observed_generation,
+            last_transition_time: None,
+            reason: reason.to_string(),
+            message,
+            errors: sub(&self.errors),
+            warnings: sub(&self.warnings),
         }
     }
 

@@ -6,9 +6,12 @@
 //! parts (decoding an object, per-file manifest state) are sync and tested on their own; the
 //! async parts only do I/O around them. Must not depend on tonic or `sesame-xds`.
 
+pub mod client;
 pub mod decode;
 pub mod manifests;
 pub mod source;
+pub mod status;
+pub mod watch;
 
 #[cfg(test)]
 mod testutil;

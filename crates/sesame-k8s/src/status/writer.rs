@@ -1,0 +1,237 @@
+//! The status writer: sends status updates to the API server while this replica leads.
+//!
+//! It runs on its own task, so the xDS path never waits for it. It takes the newest set of
+//! updates, writes each with a merge patch on the status subresource under the
+//! resourceVersion it was computed against, and on `409 Conflict` reads the object again and
+//! merges into the fresh status. Writes are rate-limited; it stops the moment leadership is
+//! lost, and forgets what it wrote when leadership is won, so a new leader refreshes everything.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+use sesame_dag::{Kind, ObjectKey};
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+
+use super::{StatusUpdate, StatusUpdates, merge};
+
+/// How many times a write is retried after a conflict.
+const CONFLICT_RETRIES: usize = 5;
+
+/// How soon writes that failed for another reason are tried again.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// How fast statuses are written.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimit {
+    /// Writes per second, sustained.
+    pub per_second: f64,
+    /// Writes allowed at once after a quiet spell.
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    /// 100 writes a second with bursts of 100: 1 000 HTTPProxies turning valid at once are
+    /// written in about ten seconds (client-go's default of 5 a second, which Contour keeps,
+    /// would take more than three minutes).
+    fn default() -> Self {
+        RateLimit {
+            per_second: 100.0,
+            burst: 100,
+        }
+    }
+}
+
+/// Counts of what the writer did, for metrics.
+#[derive(Clone, Debug, Default)]
+pub struct WriterStats {
+    /// Status writes that succeeded.
+    pub written: Arc<std::sync::atomic::AtomicU64>,
+    /// Writes that met a conflict and were retried.
+    pub conflicts: Arc<std::sync::atomic::AtomicU64>,
+    /// Writes that failed.
+    pub failed: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// A token bucket.
+struct Bucket {
+    limit: RateLimit,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(limit: RateLimit) -> Self {
+        Bucket {
+            limit,
+            tokens: f64::from(limit.burst.max(1)),
+            at: Instant::now(),
+        }
+    }
+
+    async fn take(&mut self) {
+        let rate = self.limit.per_second.max(0.001);
+        let burst = f64::from(self.limit.burst.max(1));
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * rate).min(burst);
+        self.at = now;
+        if self.tokens < 1.0 {
+            let wait = Duration::from_secs_f64((1.0 - self.tokens) / rate);
+            tokio::time::sleep(wait).await;
+            self.tokens = 1.0;
+            self.at = Instant::now();
+        }
+        self.tokens -= 1.0;
+    }
+}
+
+/// Writes statuses until `updates` closes. `refresh` is notified when leadership is won, so
+/// that the rebuild loop sends a full set of updates computed against its newest snapshot.
+pub async fn run(
+    client: Client,
+    mut updates: watch::Receiver<Arc<StatusUpdates>>,
+    mut leading: watch::Receiver<bool>,
+    refresh: Arc<Notify>,
+    limit: RateLimit,
+    stats: WriterStats,
+) {
+    let mut bucket = Bucket::new(limit);
+    // What was last written for each object, so the same status is never written twice.
+    let mut written: HashMap<ObjectKey, Value> = HashMap::new();
+    loop {
+        if !*leading.borrow_and_update() {
+            written.clear();
+            if leading.wait_for(|l| *l).await.is_err() {
+                return;
+            }
+            tracing::info!("leading: refreshing every status");
+            refresh.notify_one();
+            continue;
+        }
+        let batch = updates.borrow_and_update().clone();
+        let mut failed = false;
+        for update in batch.values() {
+            if !*leading.borrow() {
+                tracing::info!("no longer leading: status writes stopped");
+                break;
+            }
+            if updates.has_changed().unwrap_or(false) {
+                break;
+            }
+            if written.get(&update.key) == Some(&update.ours) {
+                continue;
+            }
+            bucket.take().await;
+            if !*leading.borrow() {
+                break;
+            }
+            match write(&client, update, &stats).await {
+                Ok(()) => {
+                    written.insert(update.key.clone(), update.ours.clone());
+                }
+                Err(error) => {
+                    failed = true;
+                    stats
+                        .failed
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!(object = %update.key, %error, "status write failed; will retry");
+                }
+            }
+        }
+        if updates.has_changed().unwrap_or(false) {
+            continue;
+        }
+        let retry = async {
+            if failed {
+                tokio::time::sleep(RETRY_AFTER).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            changed = updates.changed() => if changed.is_err() { return },
+            changed = leading.changed() => if changed.is_err() { return },
+            _ = retry => {}
+        }
+    }
+}
+
+/// Writes one status, retrying on conflict against the fresh object.
+async fn write(
+    client: &Client,
+    update: &StatusUpdate,
+    stats: &WriterStats,
+) -> Result<(), kube::Error> {
+    let api = api_for(client, &update.key);
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let mut version = update.resource_version.clone();
+    let mut status = update.status.clone();
+    for _ in 0..=CONFLICT_RETRIES {
+        let patch = json!({
+            "metadata": { "resourceVersion": version },
+            "status": status,
+        });
+        match api
+            .patch_status(
+                &update.key.name.name,
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+        {
+            Ok(_) => {
+                stats
+                    .written
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::debug!(object = %update.key, "status written");
+                return Ok(());
+            }
+            Err(kube::Error::Api(e)) if e.code == 409 => {
+                stats
+                    .conflicts
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::debug!(object = %update.key, "status write conflict: reading the object again");
+                let fresh = match api.get_opt(&update.key.name.name).await? {
+                    Some(object) => object,
+                    None => return Ok(()),
+                };
+                version = fresh.resource_version();
+                match merge(fresh.data.get("status"), update, &now) {
+                    Some(merged) => status = merged,
+                    // The fresh object already says this, or describes a newer generation.
+                    None => return Ok(()),
+                }
+            }
+            Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// The dynamic API of the object's kind, in its namespace.
+fn api_for(client: &Client, key: &ObjectKey) -> Api<DynamicObject> {
+    let (group, version, kind, plural) = match key.kind {
+        Kind::HTTPProxy => ("projectsesame.io", "v1", "HTTPProxy", "httpproxies"),
+        Kind::TLSCertificateDelegation => (
+            "projectsesame.io",
+            "v1",
+            "TLSCertificateDelegation",
+            "tlscertificatedelegations",
+        ),
+        _ => ("networking.k8s.io", "v1", "Ingress", "ingresses"),
+    };
+    let resource = ApiResource {
+        group: group.to_string(),
+        version: version.to_string(),
+        api_version: format!("{group}/{version}"),
+        kind: kind.to_string(),
+        plural: plural.to_string(),
+    };
+    Api::namespaced_with(client.clone(), &key.name.namespace, &resource)
+}
