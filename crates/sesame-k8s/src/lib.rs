@@ -7,6 +7,7 @@
 //! async parts only do I/O around them. Must not depend on tonic or `sesame-xds`.
 
 pub mod decode;
+pub mod leader;
 pub mod manifests;
 pub mod source;
 
