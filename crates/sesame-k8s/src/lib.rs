@@ -8,6 +8,7 @@
 
 pub mod client;
 pub mod decode;
+pub mod leader;
 pub mod manifests;
 pub mod source;
 pub mod status;
