@@ -95,6 +95,26 @@ pub struct LeaderElectionParameters {
     /// The Lease namespace.
     #[serde(default, rename = "configmap-namespace")]
     pub configmap_namespace: Option<String>,
+    /// How long a Lease is held without renewal (Go duration, `15s`).
+    #[serde(default, rename = "lease-duration", alias = "leaseDuration")]
+    pub lease_duration: Option<String>,
+    /// How long the leader keeps trying to renew before it stops leading (`10s`).
+    #[serde(default, rename = "renew-deadline", alias = "renewDeadline")]
+    pub renew_deadline: Option<String>,
+    /// How often candidates try to acquire, and the leader renews (`2s`).
+    #[serde(default, rename = "retry-period", alias = "retryPeriod")]
+    pub retry_period: Option<String>,
+    /// Only the leader opens its xDS port (the older mode), so that a TCP readiness probe
+    /// sends every Envoy to the leader.
+    #[serde(default, rename = "xdsLeaderOnly", alias = "xds-leader-only")]
+    pub xds_leader_only: Option<bool>,
+    /// Run without leader election: this replica always writes status.
+    #[serde(
+        default,
+        rename = "disable-leader-election",
+        alias = "disableLeaderElection"
+    )]
+    pub disable_leader_election: Option<bool>,
 }
 
 impl Config {
@@ -128,6 +148,30 @@ impl Config {
                     key,
                     value: v.clone(),
                     reason: "expected 1.1, 1.2 or 1.3",
+                });
+            }
+        }
+        for (key, value) in [
+            (
+                "leaderelection.lease-duration",
+                &self.leaderelection.lease_duration,
+            ),
+            (
+                "leaderelection.renew-deadline",
+                &self.leaderelection.renew_deadline,
+            ),
+            (
+                "leaderelection.retry-period",
+                &self.leaderelection.retry_period,
+            ),
+        ] {
+            if let Some(v) = value
+                && !crate::duration::parse_duration(v).is_ok_and(|d| !d.is_zero())
+            {
+                return Err(ConfigError::InvalidValue {
+                    key,
+                    value: v.clone(),
+                    reason: "expected a positive duration such as 15s",
                 });
             }
         }

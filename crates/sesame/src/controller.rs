@@ -10,8 +10,10 @@ use sesame_dag::status::ObjectStatus;
 use sesame_dag::{BuildConfig, BuildOutput, Change, Impact, NamespacedName, Snapshot, build};
 use sesame_envoy::{ResourceType, TranslateConfig, translate};
 use sesame_k8s::manifests::SourceEvent;
+use sesame_k8s::status::{Address, StatusUpdates};
+use sesame_k8s::watch::SecretRequest;
 use sesame_xds::SnapshotStore;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::holdoff::Holdoff;
@@ -22,6 +24,24 @@ use crate::metrics::Metrics;
 pub struct Published {
     /// The latest build output; `None` until the first build.
     pub output: Option<Arc<BuildOutput>>,
+}
+
+/// How long a build waits for the Secrets it references to be fetched before it is published
+/// without them.
+const SECRET_FETCH_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The Kubernetes side of the rebuild loop: Secrets fetched by reference, and statuses.
+pub struct KubeLink {
+    /// Where the Secrets a build references are requested.
+    pub secrets: mpsc::Sender<SecretRequest>,
+    /// Where the status updates of each build go (to the writer, which acts only when leading).
+    pub status: watch::Sender<Arc<StatusUpdates>>,
+    /// Notified by the writer when it starts leading: recompute every status update.
+    pub refresh: Arc<Notify>,
+    /// `--ingress-status-address`: published as is when set.
+    pub status_addresses: Vec<String>,
+    /// The Envoy Service whose load balancer addresses are published otherwise.
+    pub envoy_service: NamespacedName,
 }
 
 /// Work waiting for the next build.
@@ -42,7 +62,12 @@ pub struct Controller {
     metrics: Metrics,
     last: Arc<BuildOutput>,
     synced: bool,
+    /// How many sources must report their initial load before the first build.
+    unsynced_sources: usize,
     pending: Pending,
+    kube: Option<KubeLink>,
+    /// The Secrets the last build referenced, as last sent to the source.
+    wanted_secrets: BTreeSet<NamespacedName>,
 }
 
 impl Controller {
@@ -65,21 +90,44 @@ impl Controller {
             metrics,
             last: Arc::new(BuildOutput::default()),
             synced: false,
+            unsynced_sources: 1,
             pending: Pending::default(),
+            kube: None,
+            wanted_secrets: BTreeSet::new(),
         }
+    }
+
+    /// Waits for `sources` sources to report their initial load (default 1).
+    pub fn with_sources(mut self, sources: usize) -> Self {
+        self.unsynced_sources = sources.max(1);
+        self
+    }
+
+    /// Links the loop to the Kubernetes API: Secrets by reference and status updates.
+    pub fn with_kube(mut self, kube: KubeLink) -> Self {
+        self.kube = Some(kube);
+        self
     }
 
     /// Runs until the source closes its channel.
     pub async fn run(mut self, mut events: mpsc::Receiver<SourceEvent>) {
+        let refresh = self.kube.as_ref().map(|k| k.refresh.clone());
         loop {
             let deadline = self.holdoff.deadline().filter(|_| self.synced);
+            let refreshed = async {
+                match &refresh {
+                    Some(n) => n.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 event = events.recv() => match event {
                     Some(SourceEvent::Changes(changes)) => self.apply(changes),
-                    Some(SourceEvent::Synced) => self.on_synced(),
+                    Some(SourceEvent::Synced) => self.on_synced(&mut events).await,
                     None => return,
                 },
-                _ = sleep_until(deadline), if deadline.is_some() => self.flush(),
+                _ = sleep_until(deadline), if deadline.is_some() => self.flush(&mut events).await,
+                _ = refreshed => self.send_status(),
             }
         }
     }
@@ -92,6 +140,13 @@ impl Controller {
             };
             if !self.synced {
                 continue;
+            }
+            if let (Some(kube), Touched::Object(key)) = (&self.kube, &touched)
+                && key.kind == sesame_dag::Kind::Service
+                && key.name == kube.envoy_service
+            {
+                // The load balancer's addresses may have changed: statuses follow.
+                self.send_status();
             }
             match touched.impact(&self.last.dag) {
                 Impact::None => {
@@ -108,31 +163,97 @@ impl Controller {
         self.metrics.set_objects(&self.snapshot);
     }
 
-    fn on_synced(&mut self) {
+    async fn on_synced(&mut self, events: &mut mpsc::Receiver<SourceEvent>) {
         if self.synced {
+            return;
+        }
+        self.unsynced_sources = self.unsynced_sources.saturating_sub(1);
+        if self.unsynced_sources > 0 {
             return;
         }
         self.synced = true;
         self.pending.rebuild = true;
-        self.flush();
+        self.flush(events).await;
         self.store.mark_ready();
         tracing::info!("initial objects loaded and built: serving xDS");
     }
 
-    fn flush(&mut self) {
+    async fn flush(&mut self, events: &mut mpsc::Receiver<SourceEvent>) {
         let now = Instant::now();
-        if self.pending.rebuild {
-            self.rebuild();
-        } else if !self.pending.endpoints.is_empty() {
-            self.update_endpoints();
+        let pending = std::mem::take(&mut self.pending);
+        if pending.rebuild {
+            self.rebuild(events).await;
+        } else if !pending.endpoints.is_empty() {
+            self.update_endpoints(&pending.endpoints);
         }
-        self.pending = Pending::default();
         self.holdoff.built(now);
     }
 
-    fn rebuild(&mut self) {
+    /// Builds, first making sure the Secrets the build references are held: when a build
+    /// references Secrets not fetched yet, they are fetched and the build is done again before
+    /// anything is published, so Envoy and statuses never see a Secret as missing only because
+    /// its data had not been loaded.
+    async fn rebuild(&mut self, events: &mut mpsc::Receiver<SourceEvent>) {
         let started = StdInstant::now();
-        let output = build(&self.snapshot, &self.build_config);
+        let mut output = build(&self.snapshot, &self.build_config);
+        for _ in 0..2 {
+            if !self.load_secrets(&output, events).await {
+                break;
+            }
+            self.pending.rebuild = false;
+            output = build(&self.snapshot, &self.build_config);
+        }
+        self.publish(output, started);
+    }
+
+    /// Asks the source for the Secrets `output` references, when they changed since the last
+    /// ask, and applies what it sent. Returns whether anything the build reads changed.
+    async fn load_secrets(
+        &mut self,
+        output: &BuildOutput,
+        events: &mut mpsc::Receiver<SourceEvent>,
+    ) -> bool {
+        let Some(kube) = &self.kube else {
+            return false;
+        };
+        let wanted: BTreeSet<NamespacedName> = output
+            .dag
+            .references
+            .iter()
+            .filter(|k| k.kind == sesame_dag::Kind::Secret)
+            .map(|k| k.name.clone())
+            .collect();
+        if wanted == self.wanted_secrets {
+            return false;
+        }
+        self.wanted_secrets = wanted.clone();
+        let (done, answered) = oneshot::channel();
+        if kube
+            .secrets
+            .send(SecretRequest { wanted, done })
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        if tokio::time::timeout(SECRET_FETCH_WAIT, answered)
+            .await
+            .is_err()
+        {
+            tracing::warn!("referenced Secrets were not fetched in time: building without them");
+        }
+        // The source sends the fetched Secrets before answering: apply them, and whatever
+        // else arrived meanwhile.
+        while let Ok(event) = events.try_recv() {
+            match event {
+                SourceEvent::Changes(changes) => self.apply(changes),
+                SourceEvent::Synced => {}
+            }
+        }
+        self.pending.rebuild
+    }
+
+    fn publish(&mut self, output: BuildOutput, started: StdInstant) {
         let resources = translate(&output.dag, &self.translate_config);
         let endpoints = sesame_envoy::endpoints::endpoints(&output.dag, &self.snapshot);
         self.store.publish(vec![
@@ -157,16 +278,36 @@ impl Controller {
         self.published.send_replace(Published {
             output: Some(output),
         });
+        self.send_status();
     }
 
-    fn update_endpoints(&mut self) {
-        let upserts = sesame_envoy::endpoints::service_endpoints(
-            &self.last.dag,
+    /// Computes the status updates of the last build against the snapshot and hands them to
+    /// the writer.
+    fn send_status(&self) {
+        let Some(kube) = &self.kube else {
+            return;
+        };
+        if !self.synced {
+            return;
+        }
+        let addresses: Vec<Address> = sesame_k8s::status::load_balancer(
+            &kube.status_addresses,
             &self.snapshot,
-            &self.pending.endpoints,
+            &kube.envoy_service,
         );
+        let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::now(),
+        );
+        let updates = sesame_k8s::status::updates(&self.snapshot, &self.last, &addresses, &now);
+        tracing::debug!(updates = updates.len(), "status updates computed");
+        kube.status.send_replace(Arc::new(updates));
+    }
+
+    fn update_endpoints(&mut self, services: &BTreeSet<NamespacedName>) {
+        let upserts =
+            sesame_envoy::endpoints::service_endpoints(&self.last.dag, &self.snapshot, services);
         tracing::debug!(
-            services = self.pending.endpoints.len(),
+            services = services.len(),
             assignments = upserts.len(),
             "endpoints changed: updating EDS only"
         );

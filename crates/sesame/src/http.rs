@@ -17,6 +17,8 @@ use sesame_xds::SnapshotStore;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use sesame_k8s::watch::ApiHealth;
+
 use crate::controller::Published;
 use crate::metrics::Metrics;
 
@@ -53,16 +55,27 @@ async fn healthz() -> &'static str {
     "OK"
 }
 
+/// What the debug endpoints show.
+#[derive(Clone)]
+pub struct DebugState {
+    /// The latest build.
+    pub published: watch::Receiver<Published>,
+    /// The API-server source's health, when Sesame watches an API server.
+    pub api: Option<watch::Receiver<ApiHealth>>,
+    /// Whether this replica leads (always true without leader election).
+    pub leading: watch::Receiver<bool>,
+}
+
 /// Serves `/status` and `/debug/dag` until `shutdown` completes.
 pub async fn serve_debug(
     listener: TcpListener,
-    published: watch::Receiver<Published>,
+    state: DebugState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = Router::new()
         .route("/status", get(status))
         .route("/debug/dag", get(dag))
-        .with_state(published);
+        .with_state(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -80,9 +93,25 @@ struct StatusEntry<'a> {
     resource_status: Option<HTTPProxyStatus>,
 }
 
-async fn status(State(published): State<watch::Receiver<Published>>) -> Response {
-    let Some(output) = published.borrow().output.clone() else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "no build yet\n").into_response();
+/// `/status`: this replica's state and every object's status.
+#[derive(Serialize)]
+struct StatusPage<'a> {
+    /// Whether this replica leads (writes status).
+    leading: bool,
+    /// The API-server source, when there is one; `reachable: false` while it is unreachable
+    /// (Envoy keeps the last good configuration meanwhile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api: Option<ApiHealth>,
+    /// Every object's status.
+    objects: Vec<StatusEntry<'a>>,
+}
+
+async fn status(State(state): State<DebugState>) -> Response {
+    let api = state.api.as_ref().map(|a| a.borrow().clone());
+    let leading = *state.leading.borrow();
+    let Some(output) = state.published.borrow().output.clone() else {
+        let body = serde_json::json!({"leading": leading, "api": api, "objects": null, "error": "no build yet"});
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
     };
     let entries: Vec<StatusEntry<'_>> = output
         .status
@@ -94,11 +123,16 @@ async fn status(State(published): State<watch::Receiver<Published>>) -> Response
             resource_status: (object.kind == Kind::HTTPProxy).then(|| status.httpproxy_status()),
         })
         .collect();
-    axum::Json(entries).into_response()
+    axum::Json(StatusPage {
+        leading,
+        api,
+        objects: entries,
+    })
+    .into_response()
 }
 
-async fn dag(State(published): State<watch::Receiver<Published>>) -> Response {
-    let Some(output) = published.borrow().output.clone() else {
+async fn dag(State(state): State<DebugState>) -> Response {
+    let Some(output) = state.published.borrow().output.clone() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "no build yet\n").into_response();
     };
     axum::Json(&output.dag).into_response()

@@ -8,6 +8,7 @@ mod bootstrap;
 mod controller;
 mod holdoff;
 mod http;
+mod kube;
 mod metrics;
 mod serve;
 

@@ -125,6 +125,7 @@ impl Metrics {
                 "TLSCertificateDelegation",
                 snapshot.tls_certificate_delegations.len(),
             ),
+            ("IngressClass", snapshot.ingress_classes.len()),
         ] {
             self.objects
                 .get_or_create(&KindLabel {

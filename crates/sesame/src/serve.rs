@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::controller::{Controller, Published};
 use crate::holdoff::Holdoff;
+use crate::kube::KubeArgs;
 use crate::metrics::Metrics;
 
 /// Flags of `sesame serve`, with Contour's names and defaults.
@@ -78,6 +79,9 @@ pub struct ServeArgs {
     /// Never hold a waiting change back longer than this after the previous build.
     #[arg(long, default_value = "500ms", value_parser = parse_duration)]
     pub holdoff_max_delay: Duration,
+    /// The Kubernetes API server, leader election and status.
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 impl ServeArgs {
@@ -132,7 +136,7 @@ impl ServeArgs {
 }
 
 /// A Go-style duration flag value (`100ms`, `1m30s`); a bad one fails start-up naming the flag.
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     sesame_api::duration::parse_duration(text).map_err(|e| e.to_string())
 }
 
@@ -159,9 +163,6 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     if !args.insecure {
         bail!("xDS over mutual TLS is not available yet: pass --insecure to serve plain-text xDS");
     }
-    if args.manifests.is_empty() {
-        bail!("no source of objects: pass --manifests DIR");
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -173,11 +174,13 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     let metrics = Metrics::new();
     let store = SnapshotStore::new();
     let (published_tx, published_rx) = watch::channel(Published::default());
+    let kube_plan = if args.kube.wanted(&config, !args.manifests.is_empty()) {
+        Some(args.kube.plan(&config)?)
+    } else {
+        None
+    };
 
     let xds_addr = SocketAddr::new(args.xds_address, args.xds_port);
-    let xds_listener = tokio::net::TcpListener::bind(xds_addr)
-        .await
-        .with_context(|| format!("--xds-port: binding {xds_addr}"))?;
     let http_addr = SocketAddr::new(args.http_address, args.http_port);
     let http_listener = tokio::net::TcpListener::bind(http_addr)
         .await
@@ -186,13 +189,41 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     let debug_listener = tokio::net::TcpListener::bind(debug_addr)
         .await
         .with_context(|| format!("--debug-http-port: binding {debug_addr}"))?;
+    let xds_leader_only = kube_plan.as_ref().is_some_and(|p| p.xds_leader_only);
+    // Bound now, so that a port in use fails start-up, unless it opens only while leading.
+    let xds_listener = if xds_leader_only {
+        None
+    } else {
+        Some(
+            tokio::net::TcpListener::bind(xds_addr)
+                .await
+                .with_context(|| format!("--xds-port: binding {xds_addr}"))?,
+        )
+    };
     tracing::info!(xds = %xds_addr, metrics = %http_addr, debug = %debug_addr, "sesame listening");
 
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let shutdown = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let mut sources: tokio::task::JoinSet<(&'static str, anyhow::Result<()>)> =
+        tokio::task::JoinSet::new();
     let (source_tx, source_rx) = mpsc::channel(64);
-    let dirs = args.manifests.clone();
-    let source = tokio::spawn(async move { sesame_k8s::manifests::run(dirs, source_tx).await });
-
-    let controller = Controller::new(
+    let (leading_tx, leading_rx) = watch::channel(kube_plan.is_none());
+    let mut source_count = 0;
+    if !args.manifests.is_empty() {
+        source_count += 1;
+        let dirs = args.manifests.clone();
+        let tx = source_tx.clone();
+        sources.spawn(async move {
+            let r = sesame_k8s::manifests::run(dirs, tx)
+                .await
+                .context("manifest source");
+            ("manifest source", r)
+        });
+    }
+    let mut api_health = None;
+    let mut controller = Controller::new(
         args.build_config(&config),
         args.translate_config(),
         Holdoff::new(args.holdoff_delay, args.holdoff_max_delay),
@@ -200,15 +231,34 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         published_tx,
         metrics.clone(),
     );
-    let controller = tokio::spawn(controller.run(source_rx));
+    if let Some(plan) = &kube_plan {
+        source_count += 1;
+        let client = plan
+            .connection
+            .client()
+            .await
+            .context("connecting to the Kubernetes API server")?;
+        let kube = crate::kube::start(
+            client,
+            plan,
+            source_tx.clone(),
+            leading_tx,
+            shutdown(shutdown_rx.clone()),
+            &mut sources,
+        );
+        api_health = Some(kube.health);
+        controller = controller.with_kube(kube.link);
+    } else {
+        drop(leading_tx);
+    }
+    drop(source_tx);
+    let controller = tokio::spawn(controller.with_sources(source_count).run(source_rx));
 
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let shutdown = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
-    let xds = tokio::spawn(sesame_xds::serve(
+    let xds = tokio::spawn(serve_xds(
         xds_listener,
+        xds_addr,
         store.clone(),
+        leading_rx.clone(),
         shutdown(shutdown_rx.clone()),
     ));
     let http = tokio::spawn(crate::http::serve_metrics(
@@ -219,28 +269,74 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     ));
     let debug = tokio::spawn(crate::http::serve_debug(
         debug_listener,
-        published_rx,
+        crate::http::DebugState {
+            published: published_rx,
+            api: api_health,
+            leading: leading_rx,
+        },
         shutdown(shutdown_rx.clone()),
     ));
 
+    let stop = |tx: &watch::Sender<bool>| {
+        let _ = tx.send(true);
+    };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => tracing::info!("interrupted, shutting down"),
         _ = terminate() => tracing::info!("terminated, shutting down"),
-        r = source => match r {
-            Ok(Ok(())) => tracing::info!("manifest source ended"),
-            Ok(Err(e)) => { let _ = shutdown_tx.send(true); return Err(e).context("manifest source failed"); }
-            Err(e) => { let _ = shutdown_tx.send(true); return Err(e).context("manifest source panicked"); }
+        Some(r) = sources.join_next() => match r {
+            Ok((name, Ok(()))) => tracing::info!(source = name, "source ended"),
+            Ok((_, Err(e))) => { stop(&shutdown_tx); return Err(e); }
+            Err(e) => { stop(&shutdown_tx); return Err(e).context("a source panicked"); }
         },
-        r = controller => { let _ = shutdown_tx.send(true); r.context("rebuild loop panicked")?; bail!("rebuild loop ended"); }
-        r = xds => { let _ = shutdown_tx.send(true); r.context("xDS server panicked")?.context("xDS server failed")?; bail!("xDS server ended"); }
+        r = controller => { stop(&shutdown_tx); r.context("rebuild loop panicked")?; bail!("rebuild loop ended"); }
+        r = xds => { stop(&shutdown_tx); r.context("xDS server panicked")?.context("xDS server failed")?; bail!("xDS server ended"); }
     }
-    let _ = shutdown_tx.send(true);
+    stop(&shutdown_tx);
+    // Give the election a moment to release the Lease, and the HTTP servers to finish.
     let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while sources.join_next().await.is_some() {}
         let _ = http.await;
         let _ = debug.await;
     })
     .await;
     Ok(())
+}
+
+/// Serves xDS: on `listener` for the life of the process or, with `--xds-leader-only` (no
+/// listener given), on `addr` only while this replica leads, closing it when leadership is lost
+/// so the Envoys connected to it reconnect to the new leader.
+async fn serve_xds(
+    listener: Option<tokio::net::TcpListener>,
+    addr: SocketAddr,
+    store: SnapshotStore,
+    mut leading: watch::Receiver<bool>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    if let Some(listener) = listener {
+        return sesame_xds::serve(listener, store, shutdown)
+            .await
+            .context("xDS server");
+    }
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            r = leading.wait_for(|l| *l) => if r.is_err() { return Ok(()) },
+            _ = &mut shutdown => return Ok(()),
+        }
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("--xds-port: binding {addr}"))?;
+        tracing::info!(xds = %addr, "leading: xDS port open");
+        let mut lost = leading.clone();
+        let until_lost = async move {
+            let _ = lost.wait_for(|l| !*l).await;
+        };
+        tokio::select! {
+            r = sesame_xds::serve(listener, store.clone(), until_lost) => r.context("xDS server")?,
+            _ = &mut shutdown => return Ok(()),
+        }
+        tracing::info!(xds = %addr, "no longer leading: xDS port closed");
+    }
 }
 
 #[cfg(unix)]

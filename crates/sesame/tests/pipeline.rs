@@ -159,7 +159,7 @@ async fn manifests_reach_an_ads_client_and_status() {
     assert_eq!(status.status, 200);
     let entries: serde_json::Value = serde_json::from_str(&status.body).expect("status json");
     let find = |name: &str| {
-        entries
+        entries["objects"]
             .as_array()
             .expect("array")
             .iter()

@@ -40,3 +40,20 @@ fn bad_tls_version_is_named() {
 fn wrong_type_fails() {
     assert!(Config::from_yaml("incluster: maybe\n").is_err());
 }
+
+#[test]
+fn leader_election_block_loads_and_bad_durations_are_named() {
+    let config = Config::from_yaml(
+        "leaderelection:\n  configmap-name: lock\n  lease-duration: 20s\n  renew-deadline: 12s\n  retry-period: 3s\n  xdsLeaderOnly: true\n",
+    )
+    .unwrap();
+    assert_eq!(config.leaderelection.lease_duration.as_deref(), Some("20s"));
+    assert_eq!(config.leaderelection.xds_leader_only, Some(true));
+    let err = Config::from_yaml("leaderelection:\n  retry-period: soon\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("leaderelection.retry-period") && err.contains("soon"),
+        "{err}"
+    );
+}

@@ -339,10 +339,12 @@ impl Cluster {
         name: &str,
     ) -> Option<serde_json::Value> {
         let reply = self.debug("/status").await;
-        let entries: Vec<serde_json::Value> = serde_json::from_str(&reply.body).ok()?;
-        entries
-            .into_iter()
+        let page: serde_json::Value = serde_json::from_str(&reply.body).ok()?;
+        page["objects"]
+            .as_array()?
+            .iter()
             .find(|e| e["kind"] == kind && e["namespace"] == namespace && e["name"] == name)
+            .cloned()
     }
 
     /// Polls `/status` until the object's entry satisfies `check`; panics with it if it never does.
