@@ -1,6 +1,7 @@
 //! The end-to-end harness: a real `sesame serve --manifests`, a real Envoy bootstrapped by
 //! `sesame bootstrap`, echo backends and an HTTP(S) client, all on 127.0.0.1.
 
+use std::ffi::OsString;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -159,13 +160,27 @@ impl Cluster {
         for (name, text) in files {
             std::fs::write(manifests.join(name), text).expect("write manifest");
         }
+        let source = [OsString::from("--manifests"), manifests.clone().into()];
+        Self::spawn_sesame(dir, manifests, &source, extra)
+    }
+
+    /// Starts only Sesame, watching the API server a kubeconfig points at.
+    pub fn sesame_watching(kubeconfig: &Path, extra: &[&str]) -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let manifests = dir.path().join("manifests");
+        let source = [OsString::from("--kubeconfig"), kubeconfig.into()];
+        Self::spawn_sesame(dir, manifests, &source, extra)
+    }
+
+    fn spawn_sesame(
+        dir: tempfile::TempDir,
+        manifests: PathBuf,
+        source: &[OsString],
+        extra: &[&str],
+    ) -> Cluster {
         let ports = Ports::new();
         let mut command = Command::new(env!("CARGO_BIN_EXE_sesame"));
-        command
-            .arg("serve")
-            .arg("--insecure")
-            .arg("--manifests")
-            .arg(&manifests);
+        command.arg("serve").arg("--insecure").args(source);
         // Every listener on 127.0.0.1, each flag pair `--<name>-address` / `--<name>-port`.
         for (name, port) in [
             ("xds", ports.xds),
