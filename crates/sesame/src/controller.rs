@@ -122,7 +122,9 @@ impl Controller {
             };
             tokio::select! {
                 event = events.recv() => match event {
-                    Some(SourceEvent::Changes(changes)) => self.apply(changes),
+                    Some(SourceEvent::Changes(changes)) => {
+                        self.apply(changes);
+                    }
                     Some(SourceEvent::Synced) => self.on_synced(&mut events).await,
                     None => return,
                 },
@@ -132,12 +134,16 @@ impl Controller {
         }
     }
 
-    fn apply(&mut self, changes: Vec<Change>) {
+    /// Applies changes to the snapshot and notes the work they call for. Returns whether the
+    /// snapshot changed at all.
+    fn apply(&mut self, changes: Vec<Change>) -> bool {
         let now = Instant::now();
+        let mut changed = false;
         for change in changes {
             let Some(touched) = self.snapshot.apply(change) else {
                 continue;
             };
+            changed = true;
             if !self.synced {
                 continue;
             }
@@ -161,6 +167,7 @@ impl Controller {
             self.holdoff.on_change(now);
         }
         self.metrics.set_objects(&self.snapshot);
+        changed
     }
 
     async fn on_synced(&mut self, events: &mut mpsc::Receiver<SourceEvent>) {
@@ -243,14 +250,16 @@ impl Controller {
             tracing::warn!("referenced Secrets were not fetched in time: building without them");
         }
         // The source sends the fetched Secrets before answering: apply them, and whatever
-        // else arrived meanwhile.
+        // else arrived meanwhile. (Their impact cannot be judged against the last published
+        // DAG, which may predate these references: any change means building again.)
+        let mut changed = false;
         while let Ok(event) = events.try_recv() {
             match event {
-                SourceEvent::Changes(changes) => self.apply(changes),
+                SourceEvent::Changes(changes) => changed |= self.apply(changes),
                 SourceEvent::Synced => {}
             }
         }
-        self.pending.rebuild
+        changed
     }
 
     fn publish(&mut self, output: BuildOutput, started: StdInstant) {

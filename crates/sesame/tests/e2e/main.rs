@@ -6,6 +6,7 @@
 mod harness;
 mod httpproxy;
 mod httpproxy_tls;
+mod kube;
 mod routing;
 mod tls;
 mod updates;
