@@ -50,11 +50,13 @@ fn routes(api: &ApiServer) {
         "metadata": {"name": "web", "namespace": "default"},
         "spec": {"ports": [{"name": "http", "port": 80}]}}));
     for i in 0..10 {
-        api.apply(json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        api.apply(
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
             "metadata": {"name": format!("web-{i}"), "namespace": "default"},
             "spec": {"rules": [{"host": format!("web-{i}.bench.test"), "http": {"paths": [{
                 "path": "/", "pathType": "Prefix",
-                "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}));
+                "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}),
+        );
     }
 }
 
@@ -126,10 +128,12 @@ async fn status_table() {
     api.clear_requests();
     let started = Instant::now();
     for i in 0..n {
-        api.apply(json!({"apiVersion": "projectsesame.io/v1", "kind": "HTTPProxy",
+        api.apply(
+            json!({"apiVersion": "projectsesame.io/v1", "kind": "HTTPProxy",
             "metadata": {"name": format!("p-{i}"), "namespace": "default"},
             "spec": {"virtualhost": {"fqdn": format!("p-{i}.bench.test")},
-                     "routes": [{"services": [{"name": "web", "port": 80}]}]}}));
+                     "routes": [{"services": [{"name": "web", "port": 80}]}]}}),
+        );
     }
     let created = started.elapsed();
     let all_valid = || {
@@ -150,7 +154,9 @@ async fn status_table() {
         .filter(|r| r.method == "PATCH" && r.path.ends_with("/status"))
         .count();
     println!("\n### Status writes: {n} HTTPProxies created at once\n");
-    println!("| HTTPProxies | created in | every status written after | statuses valid | status PATCHes |");
+    println!(
+        "| HTTPProxies | created in | every status written after | statuses valid | status PATCHes |"
+    );
     println!("|---|---|---|---|---|");
     println!(
         "| {n} | {:.2} s | {:.2} s | {valid} | {patches} |",
@@ -162,7 +168,10 @@ async fn status_table() {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     // `cargo bench` passes `--bench`; a filter argument selects one table.
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let wants = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
     if wants("secrets") {
         secrets_table().await;

@@ -186,9 +186,11 @@ impl KubeArgs {
     }
 }
 
-/// This replica's name in the election: `POD_NAME`, else the host name.
+/// This replica's name in the election: `POD_NAME`, else the host name, then a random suffix
+/// (as controller-runtime does) so that two processes on one host never share an identity.
 fn identity() -> String {
-    std::env::var("POD_NAME")
+    use std::hash::BuildHasher;
+    let name = std::env::var("POD_NAME")
         .ok()
         .filter(|n| !n.is_empty())
         .or_else(|| {
@@ -197,7 +199,9 @@ fn identity() -> String {
                 .map(|h| h.trim().to_string())
         })
         .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| format!("sesame-{}", std::process::id()))
+        .unwrap_or_else(|| "sesame".to_string());
+    let suffix = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
+    format!("{name}_{:08x}", suffix as u32)
 }
 
 /// The running Kubernetes tasks' handles to the rest of Sesame.
