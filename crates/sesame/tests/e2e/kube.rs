@@ -441,6 +441,40 @@ async fn a_broken_watch_keeps_serving_and_its_relist_deletes_what_vanished() {
     assert_eq!(page["api"]["reachable"], true, "{page:#}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_served_before_every_watch_has_listed() {
+    let api = ApiServer::start().await.expect("api server");
+    let a = backend("a").await;
+    load(&api, &services(&[("svc-a", &a)]));
+    api.apply(ingress("x", "x.kube.test", "svc-a"));
+    api.set_unreachable(true);
+    let dir = kubeconfig(&api);
+    let mut cluster = Cluster::sesame_watching(
+        &config_path(&dir).join("kubeconfig"),
+        &["--disable-leader-election"],
+    );
+    // Sesame is up but has listed nothing: no build, so xDS has nothing to answer with.
+    let up = eventually(PATIENCE, || async {
+        cluster.debug("/status").await.status == 503
+    })
+    .await;
+    assert!(up, "sesame never answered /status\n{}", cluster.logs());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let page = debug_status(&cluster).await;
+    assert_eq!(page["api"]["synced"], false, "{page:#}");
+    assert_eq!(
+        page["objects"],
+        Value::Null,
+        "no build before the initial list: {page:#}"
+    );
+
+    api.set_unreachable(false);
+    cluster.start_envoy().await;
+    cluster
+        .eventually_http("x.kube.test", "/", "x once listed", |r| r.from("a"))
+        .await;
+}
+
 /// Waits until exactly one of two replicas leads, and says which.
 async fn one_leader(one: &Cluster, two: &Cluster) -> usize {
     let deadline = Instant::now() + PATIENCE;
