@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use super::*;
 
+mod election;
+mod proxy;
+
 fn config() -> LeaderElectionConfig {
     LeaderElectionConfig::new("sesame", "sesame-0")
 }
@@ -73,12 +76,8 @@ fn names_must_be_set() {
 
 #[tokio::test]
 async fn jittered_wait_stays_within_twenty_percent() {
-    let client = match kube::Client::try_from(kube::Config::new(
-        "http://127.0.0.1:9".parse().unwrap_or_default(),
-    )) {
-        Ok(client) => client,
-        Err(error) => panic!("client: {error}"),
-    };
+    let url = "http://127.0.0.1:9".parse().expect("url");
+    let client = kube::Client::try_from(kube::Config::new(url)).expect("client");
     let (tx, _rx) = watch::channel(false);
     let mut election = Election::new(client, config(), tx);
     let waits: Vec<Duration> = (0..200).map(|_| election.wait()).collect();
