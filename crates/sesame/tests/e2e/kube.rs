@@ -14,8 +14,8 @@ use sesame_apiserver_double::ApiServer;
 use crate::harness::{Cluster, PATIENCE, Pki, backend, eventually, get_plain, services};
 
 /// Short election timings, so fail-over tests take seconds: lease, renew deadline, retry period.
-const LEASE: Duration = Duration::from_secs(3);
-const ELECTION: [&str; 6] = [
+pub(crate) const LEASE: Duration = Duration::from_secs(3);
+pub(crate) const ELECTION: [&str; 6] = [
     "--leader-election-lease-duration",
     "3s",
     "--leader-election-renew-deadline",
@@ -23,7 +23,7 @@ const ELECTION: [&str; 6] = [
     "--leader-election-retry-period",
     "500ms",
 ];
-const RETRY: Duration = Duration::from_millis(500);
+pub(crate) const RETRY: Duration = Duration::from_millis(500);
 
 /// Stores every object of a YAML or JSON manifest (a `List`'s items one by one) in the API.
 pub fn load(api: &ApiServer, text: &str) {
@@ -44,7 +44,7 @@ pub fn load(api: &ApiServer, text: &str) {
     }
 }
 
-fn ingress(name: &str, host: &str, service: &str) -> Value {
+pub(crate) fn ingress(name: &str, host: &str, service: &str) -> Value {
     json!({
         "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
         "metadata": {"name": name, "namespace": "default"},
@@ -54,7 +54,7 @@ fn ingress(name: &str, host: &str, service: &str) -> Value {
     })
 }
 
-fn proxy(name: &str, fqdn: &str, service: &str) -> Value {
+pub(crate) fn proxy(name: &str, fqdn: &str, service: &str) -> Value {
     json!({
         "apiVersion": "projectsesame.io/v1", "kind": "HTTPProxy",
         "metadata": {"name": name, "namespace": "default"},
@@ -99,7 +99,7 @@ fn config_path(dir: &tempfile::TempDir) -> &Path {
     dir.path()
 }
 
-async fn debug_status(cluster: &Cluster) -> Value {
+pub(crate) async fn debug_status(cluster: &Cluster) -> Value {
     serde_json::from_str(&cluster.debug("/status").await.body).unwrap_or(Value::Null)
 }
 
@@ -609,22 +609,5 @@ async fn with_xds_leader_only_only_the_leader_opens_its_xds_port() {
         eventually(PATIENCE, || open(survivor.ports.xds)).await,
         "the new leader never opened its xDS port\n{}",
         survivor.logs()
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn against_a_real_kube_apiserver() {
-    let (Ok(server), Ok(_etcd)) = (
-        std::env::var("SESAME_TEST_KUBE_APISERVER"),
-        std::env::var("SESAME_TEST_ETCD"),
-    ) else {
-        eprintln!(
-            "skipped: set SESAME_TEST_KUBE_APISERVER (a kube-apiserver binary) and SESAME_TEST_ETCD \
-             (an etcd binary, Debian's etcd-server) to run the Kubernetes scenarios against a real API server"
-        );
-        return;
-    };
-    panic!(
-        "SESAME_TEST_KUBE_APISERVER={server}: the real-API-server scenarios are not written yet"
     );
 }

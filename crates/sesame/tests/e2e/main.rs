@@ -7,6 +7,7 @@ mod harness;
 mod httpproxy;
 mod httpproxy_tls;
 mod kube;
+mod kube_real;
 mod routing;
 mod tls;
 mod updates;
