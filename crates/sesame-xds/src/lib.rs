@@ -17,6 +17,7 @@ mod stats;
 mod store;
 #[cfg(test)]
 mod testing;
+pub mod tls;
 mod version;
 
 pub use connection::{Connection, Scope};

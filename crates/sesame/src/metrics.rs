@@ -42,6 +42,12 @@ pub struct Metrics {
     pub xds_responses: Family<TypeLabel, Gauge>,
     /// Open xDS streams.
     pub xds_streams: Gauge,
+    /// xDS TLS certificate sets put in force after start (mirrored on each scrape).
+    pub xds_tls_reloads: Gauge,
+    /// xDS TLS certificate sets refused (mirrored on each scrape).
+    pub xds_tls_reload_errors: Gauge,
+    /// The reloader's counts, once mutual TLS is on.
+    pub tls_reload: Arc<std::sync::OnceLock<Arc<sesame_xds::tls::reload::ReloadStats>>>,
 }
 
 impl Metrics {
@@ -84,6 +90,18 @@ impl Metrics {
         );
         let xds_streams = Gauge::default();
         registry.register("xds_streams", "Open xDS streams", xds_streams.clone());
+        let xds_tls_reloads = Gauge::default();
+        registry.register(
+            "xds_tls_reloads",
+            "xDS TLS certificate sets put in force after start",
+            xds_tls_reloads.clone(),
+        );
+        let xds_tls_reload_errors = Gauge::default();
+        registry.register(
+            "xds_tls_reload_errors",
+            "xDS TLS certificate sets refused (the last good set stayed in force)",
+            xds_tls_reload_errors.clone(),
+        );
         Metrics {
             registry: Arc::new(registry),
             rebuilds,
@@ -94,6 +112,9 @@ impl Metrics {
             xds_nacks,
             xds_responses,
             xds_streams,
+            xds_tls_reloads,
+            xds_tls_reload_errors,
+            tls_reload: Arc::default(),
         }
     }
 
@@ -161,6 +182,15 @@ pub fn mirror_xds(metrics: &Metrics, store: &sesame_xds::SnapshotStore) {
             .set(stats.responses_sent(ty) as i64);
     }
     metrics.xds_streams.set(stats.connected_streams as i64);
+    if let Some(tls) = metrics.tls_reload.get() {
+        use std::sync::atomic::Ordering::Relaxed;
+        metrics
+            .xds_tls_reloads
+            .set(tls.reloads.load(Relaxed) as i64);
+        metrics
+            .xds_tls_reload_errors
+            .set(tls.errors.load(Relaxed) as i64);
+    }
 }
 
 /// The short name of a resource type, for labels.

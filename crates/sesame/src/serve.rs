@@ -2,6 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -11,6 +12,7 @@ use sesame_dag::dag::TlsVersion;
 use sesame_dag::{BuildConfig, NamespacedName};
 use sesame_envoy::TranslateConfig;
 use sesame_xds::SnapshotStore;
+use sesame_xds::tls::{SharedConfig, TlsFiles};
 use tokio::sync::{mpsc, watch};
 
 use crate::controller::{Controller, Published};
@@ -34,6 +36,15 @@ pub struct ServeArgs {
     /// Serve xDS in plain text, without mutual TLS.
     #[arg(long)]
     pub insecure: bool,
+    /// CA bundle that Envoy's client certificates must chain to (xDS mutual TLS).
+    #[arg(long, env = "SESAME_CAFILE", value_name = "PATH")]
+    pub sesame_cafile: Option<PathBuf>,
+    /// Sesame's xDS server certificate (PEM chain).
+    #[arg(long, env = "SESAME_CERT_FILE", value_name = "PATH")]
+    pub sesame_cert_file: Option<PathBuf>,
+    /// Sesame's xDS server key (PEM).
+    #[arg(long, env = "SESAME_KEY_FILE", value_name = "PATH")]
+    pub sesame_key_file: Option<PathBuf>,
     /// Address of Envoy's plain-HTTP listener.
     #[arg(long, default_value = "0.0.0.0")]
     pub envoy_service_http_address: IpAddr,
@@ -85,6 +96,39 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// The xDS TLS files: all three flags or none; none needs `--insecure`.
+    fn tls_files(&self) -> anyhow::Result<Option<TlsFiles>> {
+        match (
+            &self.sesame_cafile,
+            &self.sesame_cert_file,
+            &self.sesame_key_file,
+        ) {
+            (Some(ca), Some(cert), Some(key)) => {
+                if self.insecure {
+                    bail!(
+                        "--insecure cannot be combined with --sesame-cafile, --sesame-cert-file and --sesame-key-file"
+                    );
+                }
+                Ok(Some(TlsFiles {
+                    ca: ca.clone(),
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }))
+            }
+            (None, None, None) => {
+                if !self.insecure {
+                    bail!(
+                        "xDS needs mutual TLS (--sesame-cafile, --sesame-cert-file, --sesame-key-file) or, explicitly, --insecure"
+                    );
+                }
+                Ok(None)
+            }
+            _ => bail!(
+                "--sesame-cafile, --sesame-cert-file and --sesame-key-file go together: give all three or none"
+            ),
+        }
+    }
+
     fn build_config(&self, config: &Config) -> BuildConfig {
         let defaults = BuildConfig::default();
         let tls = |v: &Option<String>, default| {
@@ -157,12 +201,13 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
     Ok(config)
 }
 
+/// How often the xDS TLS files are checked, besides the file watcher.
+const TLS_CHECK_PERIOD: Duration = Duration::from_secs(10);
+
 /// Runs `sesame serve` until interrupted.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(args.config_path.as_ref())?;
-    if !args.insecure {
-        bail!("xDS over mutual TLS is not available yet: pass --insecure to serve plain-text xDS");
-    }
+    args.tls_files()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -180,6 +225,22 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         None
     };
 
+    let tls = match args.tls_files()? {
+        Some(files) => {
+            let config = files.server_config().context("xDS TLS certificates")?;
+            let shared: SharedConfig = Arc::new(arc_swap::ArcSwap::new(config));
+            let stats = Arc::new(sesame_xds::tls::reload::ReloadStats::default());
+            let _ = metrics.tls_reload.set(stats.clone());
+            tokio::spawn(sesame_xds::tls::reload::watch(
+                files,
+                shared.clone(),
+                stats,
+                TLS_CHECK_PERIOD,
+            ));
+            Some(shared)
+        }
+        None => None,
+    };
     let xds_addr = SocketAddr::new(args.xds_address, args.xds_port);
     let http_addr = SocketAddr::new(args.http_address, args.http_port);
     let http_listener = tokio::net::TcpListener::bind(http_addr)
@@ -256,6 +317,7 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
 
     let xds = tokio::spawn(serve_xds(
         xds_listener,
+        tls,
         xds_addr,
         store.clone(),
         leading_rx.clone(),
@@ -307,15 +369,28 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
 /// so the Envoys connected to it reconnect to the new leader.
 async fn serve_xds(
     listener: Option<tokio::net::TcpListener>,
+    tls: Option<SharedConfig>,
     addr: SocketAddr,
     store: SnapshotStore,
     mut leading: watch::Receiver<bool>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let serve = |listener, until| {
+        let (tls, store) = (tls.clone(), store.clone());
+        async move {
+            match tls {
+                Some(config) => sesame_xds::tls::serve_tls(listener, config, store, until).await,
+                None => sesame_xds::serve(listener, store, until).await,
+            }
+        }
+    };
     if let Some(listener) = listener {
-        return sesame_xds::serve(listener, store, shutdown)
-            .await
-            .context("xDS server");
+        return serve(
+            listener,
+            Box::pin(shutdown) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+        )
+        .await
+        .context("xDS server");
     }
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -332,7 +407,7 @@ async fn serve_xds(
             let _ = lost.wait_for(|l| !*l).await;
         };
         tokio::select! {
-            r = sesame_xds::serve(listener, store.clone(), until_lost) => r.context("xDS server")?,
+            r = serve(listener, Box::pin(until_lost)) => r.context("xDS server")?,
             _ = &mut shutdown => return Ok(()),
         }
         tracing::info!(xds = %addr, "no longer leading: xDS port closed");

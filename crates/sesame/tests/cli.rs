@@ -62,11 +62,46 @@ fn config_file_with_unknown_key_or_bad_value_stops_start_up() {
 }
 
 #[test]
-fn serve_without_insecure_is_refused_until_mtls_exists() {
+fn serve_needs_all_three_tls_files_or_insecure() {
     let dir = tempfile::tempdir().expect("dir");
-    let out = sesame(&["serve", "--manifests", dir.path().to_str().expect("path")]);
+    let manifests = dir.path().to_str().expect("path");
+    let out = sesame(&["serve", "--manifests", manifests]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("--insecure"), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--insecure") && err.contains("--sesame-cafile"),
+        "{err}"
+    );
+
+    let out = sesame(&[
+        "serve",
+        "--manifests",
+        manifests,
+        "--sesame-cafile",
+        "ca.pem",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("all three or none"),
+        "{}",
+        stderr(&out)
+    );
+
+    let missing = dir.path().join("missing.pem");
+    let missing = missing.to_str().expect("path");
+    let out = sesame(&[
+        "serve",
+        "--manifests",
+        manifests,
+        "--sesame-cafile",
+        missing,
+        "--sesame-cert-file",
+        missing,
+        "--sesame-key-file",
+        missing,
+    ]);
+    assert!(!out.status.success(), "unreadable TLS files were accepted");
+    assert!(stderr(&out).contains("missing.pem"), "{}", stderr(&out));
 }
 
 #[test]
