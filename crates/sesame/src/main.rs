@@ -6,6 +6,7 @@
 
 mod bootstrap;
 mod controller;
+mod envoy;
 mod holdoff;
 mod http;
 mod kube;
@@ -45,6 +46,11 @@ enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Write Envoy's bootstrap configuration.
     Bootstrap(bootstrap::BootstrapArgs),
+    /// Help Envoy shut down gracefully: drain it, and hold off its stop until drained.
+    Envoy {
+        #[command(subcommand)]
+        command: envoy::EnvoyCommand,
+    },
     /// Print the version.
     Version,
 }
@@ -55,6 +61,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(*args),
         Command::Bootstrap(args) => bootstrap::run(&args),
+        Command::Envoy { command } => envoy::run(command),
         Command::Version => {
             println!("sesame {}", env!("CARGO_PKG_VERSION"));
             Ok(())
