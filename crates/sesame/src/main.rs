@@ -5,6 +5,7 @@
 //! (`sesame-dag`, `sesame-envoy`) and the result into the xDS server (`sesame-xds`).
 
 mod bootstrap;
+mod certgen;
 mod controller;
 mod holdoff;
 mod http;
@@ -45,6 +46,8 @@ enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Write Envoy's bootstrap configuration.
     Bootstrap(bootstrap::BootstrapArgs),
+    /// Generate the CA and the Sesame and Envoy certificates for xDS TLS.
+    Certgen(certgen::CertgenArgs),
     /// Print the version.
     Version,
 }
@@ -55,6 +58,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(*args),
         Command::Bootstrap(args) => bootstrap::run(&args),
+        Command::Certgen(args) => certgen::run(&args),
         Command::Version => {
             println!("sesame {}", env!("CARGO_PKG_VERSION"));
             Ok(())
