@@ -5,6 +5,7 @@
 //! (`sesame-dag`, `sesame-envoy`) and the result into the xDS server (`sesame-xds`).
 
 mod bootstrap;
+mod certgen;
 mod controller;
 mod envoy;
 mod holdoff;
@@ -51,6 +52,8 @@ enum Command {
         #[command(subcommand)]
         command: envoy::EnvoyCommand,
     },
+    /// Generate the CA and the Sesame and Envoy certificates for xDS TLS.
+    Certgen(certgen::CertgenArgs),
     /// Print the version.
     Version,
 }
@@ -62,6 +65,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve::run(*args),
         Command::Bootstrap(args) => bootstrap::run(&args),
         Command::Envoy { command } => envoy::run(command),
+        Command::Certgen(args) => certgen::run(&args),
         Command::Version => {
             println!("sesame {}", env!("CARGO_PKG_VERSION"));
             Ok(())
