@@ -13,7 +13,7 @@ use sesame_k8s::SourceEvent;
 use sesame_k8s::client::Connection;
 use sesame_k8s::leader::LeaderElectionConfig;
 use sesame_k8s::status::StatusUpdates;
-use sesame_k8s::status::writer::{RateLimit, WriterStats};
+use sesame_k8s::status::writer::RateLimit;
 use sesame_k8s::watch::{ApiHealth, SecretRequest, WatchConfig};
 use tokio::sync::{Notify, mpsc, watch};
 
@@ -241,7 +241,6 @@ pub fn start(
         leading.subscribe(),
         refresh.clone(),
         plan.rate,
-        WriterStats::default(),
     );
     tokio::spawn(writer);
 

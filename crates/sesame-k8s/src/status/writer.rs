@@ -47,17 +47,6 @@ impl Default for RateLimit {
     }
 }
 
-/// Counts of what the writer did, for metrics.
-#[derive(Clone, Debug, Default)]
-pub struct WriterStats {
-    /// Status writes that succeeded.
-    pub written: Arc<std::sync::atomic::AtomicU64>,
-    /// Writes that met a conflict and were retried.
-    pub conflicts: Arc<std::sync::atomic::AtomicU64>,
-    /// Writes that failed.
-    pub failed: Arc<std::sync::atomic::AtomicU64>,
-}
-
 /// A token bucket.
 struct Bucket {
     limit: RateLimit,
@@ -98,7 +87,6 @@ pub async fn run(
     mut leading: watch::Receiver<bool>,
     refresh: Arc<Notify>,
     limit: RateLimit,
-    stats: WriterStats,
 ) {
     let mut bucket = Bucket::new(limit);
     // What was last written for each object, so the same status is never written twice.
@@ -130,15 +118,12 @@ pub async fn run(
             if !*leading.borrow() {
                 break;
             }
-            match write(&client, update, &stats).await {
+            match write(&client, update).await {
                 Ok(()) => {
                     written.insert(update.key.clone(), update.ours.clone());
                 }
                 Err(error) => {
                     failed = true;
-                    stats
-                        .failed
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::warn!(object = %update.key, %error, "status write failed; will retry");
                 }
             }
@@ -162,11 +147,7 @@ pub async fn run(
 }
 
 /// Writes one status, retrying on conflict against the fresh object.
-async fn write(
-    client: &Client,
-    update: &StatusUpdate,
-    stats: &WriterStats,
-) -> Result<(), kube::Error> {
+async fn write(client: &Client, update: &StatusUpdate) -> Result<(), kube::Error> {
     let api = api_for(client, &update.key);
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let mut version = update.resource_version.clone();
@@ -185,16 +166,10 @@ async fn write(
             .await
         {
             Ok(_) => {
-                stats
-                    .written
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::debug!(object = %update.key, "status written");
                 return Ok(());
             }
             Err(kube::Error::Api(e)) if e.code == 409 => {
-                stats
-                    .conflicts
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::debug!(object = %update.key, "status write conflict: reading the object again");
                 let fresh = match api.get_opt(&update.key.name.name).await? {
                     Some(object) => object,
