@@ -17,6 +17,9 @@ use serde_json::Value;
 use sesame_api::{HTTPProxy, TLSCertificateDelegation};
 use sesame_dag::object::{Kind, Object};
 
+/// The annotation `kubectl apply` keeps a full copy of the object in; dropped on receipt.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// The namespace of an object that does not name one, as `kubectl apply` assumes.
 pub const DEFAULT_NAMESPACE: &str = "default";
 
@@ -117,7 +120,7 @@ pub fn known_kind(api_version: &str, kind: &str) -> Option<Kind> {
 
 /// Decodes one raw object. Kinds Sesame does not read give `Ok(None)`.
 ///
-/// The stored object has no `metadata.managedFields`, always has a namespace (`default` when the
+/// The stored object is [`trim`]med, always has a namespace (`default` when the
 /// document named none), and a Secret's `stringData` is merged into `data` (taking precedence,
 /// as the API server does) and then dropped.
 pub fn decode_object(mut value: Value) -> Result<Option<Object>, DecodeError> {
@@ -162,6 +165,15 @@ pub fn decode_object(mut value: Value) -> Result<Option<Object>, DecodeError> {
     Ok(Some(decoded))
 }
 
+/// Drops what Sesame never reads and what can be large: managed fields and kubectl's copy of
+/// the last applied object.
+pub fn trim(meta: &mut ObjectMeta) {
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+}
+
 /// Deserializes `value` as `T` and normalises its metadata.
 fn typed<T>(value: Value, object: &TypeInfo) -> Result<T, DecodeError>
 where
@@ -173,7 +185,7 @@ where
             source,
         })?;
     let meta = typed.meta_mut();
-    meta.managed_fields = None;
+    trim(meta);
     if meta.namespace.as_deref().is_none_or(str::is_empty) {
         meta.namespace = Some(DEFAULT_NAMESPACE.to_string());
     }

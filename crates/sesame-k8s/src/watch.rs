@@ -27,6 +27,7 @@ use sesame_api::{HTTPProxy, TLSCertificateDelegation};
 use sesame_dag::{Change, Kind, NamespacedName, Object, ObjectKey};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::decode::trim;
 use crate::source::SourceEvent;
 use relist::{StreamState, Update};
 use secrets::{Fetched, SecretIndex};
@@ -34,9 +35,6 @@ use secrets::{Fetched, SecretIndex};
 /// Secrets Sesame never lists: Helm release records and service-account tokens.
 pub const SECRET_FIELD_SELECTOR: &str =
     "type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token";
-
-/// The annotation `kubectl apply` keeps a full copy of the object in; dropped on receipt.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// How long one Secret fetch may take before it is given up (and retried on the next build).
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -291,15 +289,6 @@ where
             )
         })
         .boxed()
-}
-
-/// Drops what Sesame never reads and what can be large: managed fields and kubectl's copy of
-/// the last applied object.
-pub fn trim(meta: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {
-    meta.managed_fields = None;
-    if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.remove(LAST_APPLIED);
-    }
 }
 
 fn map_event<K, V>(event: Event<K>, f: impl FnOnce(K) -> V) -> Event<V> {
