@@ -38,6 +38,8 @@ pub struct KubeLink {
     pub status: watch::Sender<Arc<StatusUpdates>>,
     /// Notified by the writer when it starts leading: recompute every status update.
     pub refresh: Arc<Notify>,
+    /// Whether this replica leads; followers compute no status updates at all.
+    pub leading: watch::Receiver<bool>,
     /// `--ingress-status-address`: published as is when set.
     pub status_addresses: Vec<String>,
     /// The Envoy Service whose load balancer addresses are published otherwise.
@@ -296,7 +298,7 @@ impl Controller {
         let Some(kube) = &self.kube else {
             return;
         };
-        if !self.synced {
+        if !self.synced || !*kube.leading.borrow() {
             return;
         }
         let addresses: Vec<Address> = sesame_k8s::status::load_balancer(

@@ -234,6 +234,7 @@ pub fn start(
     });
 
     let (status_tx, status_rx) = watch::channel(Arc::new(StatusUpdates::new()));
+    let leading_rx = leading.subscribe();
     let refresh = Arc::new(Notify::new());
     let writer = sesame_k8s::status::writer::run(
         client.clone(),
@@ -266,6 +267,7 @@ pub fn start(
             secrets: secrets_tx,
             status: status_tx,
             refresh,
+            leading: leading_rx,
             status_addresses: plan.status_addresses.clone(),
             envoy_service: plan.envoy_service.clone(),
         },
