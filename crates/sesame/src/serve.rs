@@ -375,22 +375,8 @@ async fn serve_xds(
     mut leading: watch::Receiver<bool>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let serve = |listener, until| {
-        let (tls, store) = (tls.clone(), store.clone());
-        async move {
-            match tls {
-                Some(config) => sesame_xds::tls::serve_tls(listener, config, store, until).await,
-                None => sesame_xds::serve(listener, store, until).await,
-            }
-        }
-    };
     if let Some(listener) = listener {
-        return serve(
-            listener,
-            Box::pin(shutdown) as std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
-        )
-        .await
-        .context("xDS server");
+        return serve_on(listener, tls, store, shutdown).await;
     }
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -407,11 +393,25 @@ async fn serve_xds(
             let _ = lost.wait_for(|l| !*l).await;
         };
         tokio::select! {
-            r = serve(listener, Box::pin(until_lost)) => r.context("xDS server")?,
+            r = serve_on(listener, tls.clone(), store.clone(), until_lost) => r?,
             _ = &mut shutdown => return Ok(()),
         }
         tracing::info!(xds = %addr, "no longer leading: xDS port closed");
     }
+}
+
+/// Serves xDS on one listener, over mutual TLS when configured, until `until` completes.
+async fn serve_on(
+    listener: tokio::net::TcpListener,
+    tls: Option<SharedConfig>,
+    store: SnapshotStore,
+    until: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    match tls {
+        Some(config) => sesame_xds::tls::serve_tls(listener, config, store, until).await,
+        None => sesame_xds::serve(listener, store, until).await,
+    }
+    .context("xDS server")
 }
 
 #[cfg(unix)]
