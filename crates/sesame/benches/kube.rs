@@ -22,28 +22,6 @@ fn size(var: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// `VmHWM` and `VmRSS` of a process, in MiB.
-fn memory_mib(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map(|kb| kb / 1024.0)
-            .unwrap_or(f64::NAN)
-    };
-    (field("VmHWM:"), field("VmRSS:"))
-}
-
-fn kubeconfig(api: &ApiServer) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    api.write_kubeconfig(&dir.path().join("kubeconfig"))
-        .expect("kubeconfig");
-    dir
-}
-
 /// A few routes, so that the Sesame measured is a working one.
 fn routes(api: &ApiServer) {
     api.apply(json!({"apiVersion": "v1", "kind": "Service",
@@ -73,11 +51,7 @@ async fn rss_with_secrets(kind: Option<&str>, n: usize, bytes: usize) -> (f64, f
                 "data": {"blob": blob}}));
         }
     }
-    let dir = kubeconfig(&api);
-    let cluster = harness::Cluster::sesame_watching(
-        &dir.path().join("kubeconfig"),
-        &["--disable-leader-election"],
-    );
+    let cluster = harness::Cluster::sesame_on(&api, &["--disable-leader-election"]);
     let debug = cluster.ports.debug;
     let synced = harness::eventually(Duration::from_secs(120), || async move {
         let Ok(reply) = harness::get_plain(debug, "127.0.0.1", "/status").await else {
@@ -89,7 +63,7 @@ async fn rss_with_secrets(kind: Option<&str>, n: usize, bytes: usize) -> (f64, f
     .await;
     assert!(synced, "sesame never synced\n{}", cluster.logs());
     tokio::time::sleep(Duration::from_millis(500)).await;
-    memory_mib(cluster.sesame.pid())
+    cluster.sesame.memory_mib()
 }
 
 async fn secrets_table() {
@@ -113,8 +87,7 @@ async fn status_table() {
     let n = size("SESAME_BENCH_PROXIES", 1000);
     let api = ApiServer::start().await.expect("api server");
     routes(&api);
-    let dir = kubeconfig(&api);
-    let cluster = harness::Cluster::sesame_watching(&dir.path().join("kubeconfig"), &[]);
+    let cluster = harness::Cluster::sesame_on(&api, &[]);
     let debug = cluster.ports.debug;
     let leading = harness::eventually(Duration::from_secs(60), || async move {
         let Ok(reply) = harness::get_plain(debug, "127.0.0.1", "/status").await else {

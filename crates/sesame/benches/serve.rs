@@ -22,21 +22,6 @@ fn sizes(var: &str, default: &[usize]) -> Vec<usize> {
         .unwrap_or_else(|| default.to_vec())
 }
 
-/// `VmHWM` and `VmRSS` of a process, in MiB.
-fn memory_mib(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map(|kb| kb / 1024.0)
-            .unwrap_or(f64::NAN)
-    };
-    (field("VmHWM:"), field("VmRSS:"))
-}
-
 /// Milliseconds since the Unix epoch.
 fn unix_ms() -> f64 {
     std::time::SystemTime::now()
@@ -93,9 +78,8 @@ async fn rss(n: usize) {
     .await;
     assert!(built, "sesame never built\n{}", cluster.logs());
     let cold = started.elapsed();
-    let pid = cluster.sesame.pid();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (hwm, rss) = memory_mib(pid);
+    let (hwm, rss) = cluster.sesame.memory_mib();
     println!("| {n} | {hwm:.1} MiB | {rss:.1} MiB | {} |", ms(cold));
 }
 

@@ -84,6 +84,22 @@ impl Process {
         self.child.id()
     }
 
+    /// Peak (`VmHWM`) and current (`VmRSS`) resident memory, in MiB.
+    pub fn memory_mib(&self) -> (f64, f64) {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+                .map(|kb| kb / 1024.0)
+                .unwrap_or(f64::NAN)
+        };
+        (field("VmHWM:"), field("VmRSS:"))
+    }
+
     /// Kills the process at once (SIGKILL: no clean shutdown) and waits for it.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
@@ -173,6 +189,16 @@ impl Cluster {
     /// Starts only Sesame, watching the API server a kubeconfig points at.
     pub fn sesame_watching(kubeconfig: &Path, extra: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
+        let manifests = dir.path().join("manifests");
+        let source = [OsString::from("--kubeconfig"), kubeconfig.into()];
+        Self::spawn_sesame(dir, manifests, &source, extra)
+    }
+
+    /// Starts only Sesame, watching the in-process API-server double.
+    pub fn sesame_on(api: &sesame_apiserver_double::ApiServer, extra: &[&str]) -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let kubeconfig = dir.path().join("kubeconfig");
+        api.write_kubeconfig(&kubeconfig).expect("kubeconfig");
         let manifests = dir.path().join("manifests");
         let source = [OsString::from("--kubeconfig"), kubeconfig.into()];
         Self::spawn_sesame(dir, manifests, &source, extra)

@@ -3,7 +3,6 @@
 //! a broken watch relists, and a second replica takes over when the leader dies.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -88,17 +87,6 @@ async fn eventually_object(
     object
 }
 
-fn kubeconfig(api: &ApiServer) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    api.write_kubeconfig(&dir.path().join("kubeconfig"))
-        .expect("kubeconfig");
-    dir
-}
-
-fn config_path(dir: &tempfile::TempDir) -> &Path {
-    dir.path()
-}
-
 pub(crate) async fn debug_status(cluster: &Cluster) -> Value {
     serde_json::from_str(&cluster.debug("/status").await.body).unwrap_or(Value::Null)
 }
@@ -136,30 +124,12 @@ async fn objects_from_the_api_route_and_their_status_is_written() {
     // The first status write meets a conflict (someone else wrote the object meanwhile).
     api.fail_status_updates_with_conflict(1);
 
-    let dir = kubeconfig(&api);
     let mut extra = vec!["--ingress-status-address", "192.0.2.10"];
     extra.extend(ELECTION);
-    let mut cluster = Cluster::sesame_watching(&config_path(&dir).join("kubeconfig"), &extra);
+    let mut cluster = Cluster::sesame_on(&api, &extra);
     cluster.start_envoy().await;
 
-    cluster
-        .eventually_http("plain.kube.test", "/", "Ingress from the API", |r| {
-            r.from("a")
-        })
-        .await;
-    cluster
-        .eventually_http("proxy.kube.test", "/", "HTTPProxy from the API", |r| {
-            r.from("b")
-        })
-        .await;
-    let ca = pki.ca_pem.as_bytes();
-    cluster
-        .eventually_reply(
-            "TLS Ingress from the API",
-            || cluster.https("secure.kube.test", "/", ca),
-            |r| r.from("b"),
-        )
-        .await;
+    plain_proxy_and_secure_hosts_answer(&cluster, &pki).await;
 
     // Statuses: Contour's shapes, observedGeneration, and the load balancer address.
     let web = eventually_object(
@@ -302,6 +272,30 @@ async fn objects_from_the_api_route_and_their_status_is_written() {
     rbac_lists_exactly_what_sesame_uses(&api);
 }
 
+/// The three routes both API scenarios create answer through Envoy: `plain.kube.test` (an
+/// Ingress to backend `a`), `proxy.kube.test` (an HTTPProxy to `b`) and `secure.kube.test` (a
+/// TLS Ingress to `b`, with a certificate from `pki`).
+pub(crate) async fn plain_proxy_and_secure_hosts_answer(cluster: &Cluster, pki: &Pki) {
+    cluster
+        .eventually_http("plain.kube.test", "/", "Ingress from the API", |r| {
+            r.from("a")
+        })
+        .await;
+    cluster
+        .eventually_http("proxy.kube.test", "/", "HTTPProxy from the API", |r| {
+            r.from("b")
+        })
+        .await;
+    let ca = pki.ca_pem.as_bytes();
+    cluster
+        .eventually_reply(
+            "TLS Ingress from the API",
+            || cluster.https("secure.kube.test", "/", ca),
+            |r| r.from("b"),
+        )
+        .await;
+}
+
 /// The verbs and resources of the requests Sesame made must be exactly those the ClusterRole
 /// and Role in `examples/sesame/02-rbac.yaml` grant.
 fn rbac_lists_exactly_what_sesame_uses(api: &ApiServer) {
@@ -385,11 +379,7 @@ async fn a_broken_watch_keeps_serving_and_its_relist_deletes_what_vanished() {
     load(&api, &services(&[("svc-a", &a), ("svc-b", &b)]));
     api.apply(ingress("x", "x.kube.test", "svc-a"));
     api.apply(ingress("y", "y.kube.test", "svc-b"));
-    let dir = kubeconfig(&api);
-    let mut cluster = Cluster::sesame_watching(
-        &config_path(&dir).join("kubeconfig"),
-        &["--disable-leader-election"],
-    );
+    let mut cluster = Cluster::sesame_on(&api, &["--disable-leader-election"]);
     cluster.start_envoy().await;
     cluster
         .eventually_http("x.kube.test", "/", "x", |r| r.from("a"))
@@ -448,11 +438,7 @@ async fn nothing_is_served_before_every_watch_has_listed() {
     load(&api, &services(&[("svc-a", &a)]));
     api.apply(ingress("x", "x.kube.test", "svc-a"));
     api.set_unreachable(true);
-    let dir = kubeconfig(&api);
-    let mut cluster = Cluster::sesame_watching(
-        &config_path(&dir).join("kubeconfig"),
-        &["--disable-leader-election"],
-    );
+    let mut cluster = Cluster::sesame_on(&api, &["--disable-leader-election"]);
     // Sesame is up but has listed nothing: no build, so xDS has nothing to answer with.
     let up = eventually(PATIENCE, || async {
         cluster.debug("/status").await.status == 503
@@ -504,10 +490,8 @@ async fn the_other_replica_writes_status_when_the_leader_dies_and_envoy_keeps_ro
     let a = backend("a").await;
     load(&api, &services(&[("svc-a", &a)]));
     api.apply(proxy("first", "first.kube.test", "svc-a"));
-    let dir = kubeconfig(&api);
-    let kc = config_path(&dir).join("kubeconfig");
-    let mut one = Cluster::sesame_watching(&kc, &ELECTION);
-    let mut two = Cluster::sesame_watching(&kc, &ELECTION);
+    let mut one = Cluster::sesame_on(&api, &ELECTION);
+    let mut two = Cluster::sesame_on(&api, &ELECTION);
     let leader = one_leader(&one, &two).await;
     let (dying, survivor) = if leader == 0 {
         (&mut one, &mut two)
@@ -579,12 +563,10 @@ async fn the_other_replica_writes_status_when_the_leader_dies_and_envoy_keeps_ro
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_xds_leader_only_only_the_leader_opens_its_xds_port() {
     let api = ApiServer::start().await.expect("api server");
-    let dir = kubeconfig(&api);
-    let kc = config_path(&dir).join("kubeconfig");
     let mut flags = ELECTION.to_vec();
     flags.push("--xds-leader-only");
-    let mut one = Cluster::sesame_watching(&kc, &flags);
-    let mut two = Cluster::sesame_watching(&kc, &flags);
+    let mut one = Cluster::sesame_on(&api, &flags);
+    let mut two = Cluster::sesame_on(&api, &flags);
     let open = |port: u16| async move {
         tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await

@@ -29,7 +29,9 @@ use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
 
 use crate::harness::{Cluster, PATIENCE, Pki, eventually, get_plain};
-use crate::kube::{ELECTION, LEASE, RETRY, debug_status, ingress, proxy};
+use crate::kube::{
+    ELECTION, LEASE, RETRY, debug_status, ingress, plain_proxy_and_secure_hosts_answer, proxy,
+};
 use control_plane::{Audited, Binaries, ControlPlane};
 use netns::Netns;
 use objects::{secret, service};
@@ -102,24 +104,7 @@ async fn routes_and_statuses(plane: &ControlPlane, kubeconfig: &Path) {
     extra.extend(ELECTION);
     let mut cluster = Cluster::sesame_watching(kubeconfig, &extra);
     cluster.start_envoy().await;
-    cluster
-        .eventually_http("plain.kube.test", "/", "Ingress from the API", |r| {
-            r.from("a")
-        })
-        .await;
-    cluster
-        .eventually_http("proxy.kube.test", "/", "HTTPProxy from the API", |r| {
-            r.from("b")
-        })
-        .await;
-    let ca = pki.ca_pem.as_bytes();
-    cluster
-        .eventually_reply(
-            "TLS Ingress from the API",
-            || cluster.https("secure.kube.test", "/", ca),
-            |r| r.from("b"),
-        )
-        .await;
+    plain_proxy_and_secure_hosts_answer(&cluster, &pki).await;
 
     let web = eventually_status(plane, &cluster, (HTTPPROXY, "web"), |s| {
         s["currentStatus"] == "valid"
