@@ -124,12 +124,7 @@ pub async fn run(
                     }
                     Item::SecretMeta(id, Ok(event)) => {
                         reachable(&health);
-                        let mut work = secrets::SecretWork::default();
-                        for update in secret_states[id].on_event(event) {
-                            let w = index.on_update(update);
-                            work.fetch.extend(w.fetch);
-                            work.changes.extend(w.changes);
-                        }
+                        let work = index.on_updates(secret_states[id].on_event(event));
                         (work.changes, work.fetch)
                     }
                     Item::Object(_, Err(e)) | Item::SecretMeta(_, Err(e)) => {

@@ -34,6 +34,17 @@ impl SecretIndex {
         (self.known.len(), self.loaded.len())
     }
 
+    /// Metadata updates from the watch, their work together.
+    pub(crate) fn on_updates(&mut self, updates: Vec<Update<String>>) -> SecretWork {
+        let mut work = SecretWork::default();
+        for update in updates {
+            let w = self.on_update(update);
+            work.fetch.extend(w.fetch);
+            work.changes.extend(w.changes);
+        }
+        work
+    }
+
     /// A metadata update from the watch.
     pub(crate) fn on_update(&mut self, update: Update<String>) -> SecretWork {
         let mut work = SecretWork::default();
