@@ -36,8 +36,7 @@ pub struct BootstrapConfig {
     pub dns_lookup_family: DnsLookupFamily,
     /// Sesame's namespace, used in stat names (`--namespace`, `projectsesame`).
     pub namespace: String,
-    /// mTLS to Sesame's xDS server. Not implemented yet: [`XdsTls`] has no value, so this is
-    /// always `None` and Envoy connects in plain text.
+    /// Mutual TLS to Sesame's xDS server; `None` connects in plain text (`--insecure` Sesame).
     pub xds_tls: Option<XdsTls>,
 }
 
@@ -55,10 +54,149 @@ impl Default for BootstrapConfig {
     }
 }
 
-/// Placeholder for the certificates Envoy will present to Sesame (and the CA it will trust).
-/// It has no variant yet, so no value of it exists; adding mTLS means giving it one.
+/// The certificate Envoy presents to Sesame's xDS server and the CA it checks Sesame's with
+/// (`--envoy-cafile`, `--envoy-cert-file`, `--envoy-key-file`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum XdsTls {}
+pub struct XdsTls {
+    /// The CA bundle Sesame's server certificate must chain to.
+    pub ca_file: String,
+    /// Envoy's client certificate chain (PEM).
+    pub cert_file: String,
+    /// Envoy's client key (PEM).
+    pub key_file: String,
+    /// Where the certificates reach Envoy from.
+    pub delivery: CertificateDelivery,
+}
+
+/// How Envoy is told about its xDS certificates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CertificateDelivery {
+    /// File names inline in the bootstrap: read once at start-up, never rotated.
+    Inline,
+    /// SDS resource files under this directory (`--resources-dir`), which name the certificate
+    /// files and the directory Envoy watches for kubelet's `..data` swap: a rotated certificate
+    /// or CA is picked up without restarting Envoy. Write them with [`sds_files`].
+    Sds {
+        /// The resources directory; the files go to its `sds/` subdirectory.
+        resources_dir: String,
+    },
+}
+
+/// The DNS SAN Sesame's xDS server certificate must carry (`sesame certgen` puts it there).
+pub const XDS_SERVER_SAN: &str = "sesame";
+/// The SDS secret holding Envoy's client certificate for xDS.
+pub const XDS_CERTIFICATE_SECRET: &str = "sesame_xds_tls_certificate";
+/// The SDS secret holding the CA that Sesame's certificate must chain to.
+pub const XDS_VALIDATION_SECRET: &str = "sesame_xds_tls_validation_context";
+/// The SDS file of [`XDS_CERTIFICATE_SECRET`], relative to the resources directory.
+pub const XDS_CERTIFICATE_FILE: &str = "sds/xds-tls-certificate.json";
+/// The SDS file of [`XDS_VALIDATION_SECRET`], relative to the resources directory.
+pub const XDS_VALIDATION_FILE: &str = "sds/xds-validation-context.json";
+
+const SECRET_TYPE: &str = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
+
+impl XdsTls {
+    /// Envoy's client certificate: the key pair, read together, and the directory whose
+    /// symlink swap (kubelet's `..data`) triggers a re-read.
+    fn tls_certificate(&self) -> Value {
+        json!({
+            "certificate_chain": { "filename": self.cert_file },
+            "private_key": { "filename": self.key_file },
+            "watched_directory": { "path": parent_dir(&self.cert_file) },
+        })
+    }
+
+    /// The check of Sesame's certificate: the CA, and the DNS SAN `sesame`.
+    fn validation_context(&self) -> Value {
+        json!({
+            "trusted_ca": { "filename": self.ca_file },
+            "match_typed_subject_alt_names": [{
+                "san_type": "DNS",
+                "matcher": { "exact": XDS_SERVER_SAN },
+            }],
+            "watched_directory": { "path": parent_dir(&self.ca_file) },
+        })
+    }
+
+    /// The `UpstreamTlsContext` of the xDS cluster.
+    fn upstream_tls_context(&self) -> Value {
+        let mut common = json!({
+            "tls_params": { "tls_maximum_protocol_version": "TLSv1_3" },
+        });
+        match &self.delivery {
+            CertificateDelivery::Inline => {
+                common["tls_certificates"] = json!([self.tls_certificate()]);
+                common["validation_context"] = self.validation_context();
+            }
+            CertificateDelivery::Sds { resources_dir } => {
+                let source = |file: &str| {
+                    json!({
+                        "path_config_source": { "path": sds_path(resources_dir, file) },
+                        "resource_api_version": "V3",
+                    })
+                };
+                common["tls_certificate_sds_secret_configs"] = json!([{
+                    "name": XDS_CERTIFICATE_SECRET,
+                    "sds_config": source(XDS_CERTIFICATE_FILE),
+                }]);
+                common["validation_context_sds_secret_config"] = json!({
+                    "name": XDS_VALIDATION_SECRET,
+                    "sds_config": source(XDS_VALIDATION_FILE),
+                });
+            }
+        }
+        json!({
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+                "common_tls_context": common,
+            },
+        })
+    }
+}
+
+/// The SDS resource files to write under the resources directory, as (path relative to it,
+/// content): each a `DiscoveryResponse` holding one secret. Empty without SDS delivery.
+pub fn sds_files(config: &BootstrapConfig) -> Vec<(&'static str, Value)> {
+    let Some(tls) = &config.xds_tls else {
+        return Vec::new();
+    };
+    if tls.delivery == CertificateDelivery::Inline {
+        return Vec::new();
+    }
+    let response = |secret: Value| json!({ "resources": [secret] });
+    vec![
+        (
+            XDS_CERTIFICATE_FILE,
+            response(json!({
+                "@type": SECRET_TYPE,
+                "name": XDS_CERTIFICATE_SECRET,
+                "tls_certificate": tls.tls_certificate(),
+            })),
+        ),
+        (
+            XDS_VALIDATION_FILE,
+            response(json!({
+                "@type": SECRET_TYPE,
+                "name": XDS_VALIDATION_SECRET,
+                "validation_context": tls.validation_context(),
+            })),
+        ),
+    ]
+}
+
+/// `dir/file`, without doubling a trailing slash.
+fn sds_path(dir: &str, file: &str) -> String {
+    format!("{}/{file}", dir.trim_end_matches('/'))
+}
+
+/// The directory holding a file (`.` for a bare name), the one Envoy watches for a swap.
+fn parent_dir(file: &str) -> String {
+    match std::path::Path::new(file).parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.display().to_string(),
+        _ => ".".to_string(),
+    }
+}
 
 /// Where Envoy's admin interface listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,9 +267,6 @@ impl FromStr for DnsLookupFamily {
 /// `envoy-admin` cluster, the runtime and the regex engine. No `node`: Envoy gets it from
 /// `--service-cluster` and `--service-node`.
 pub fn bootstrap(config: &BootstrapConfig) -> Value {
-    if let Some(tls) = &config.xds_tls {
-        match *tls {}
-    }
     let ads = json!({ "ads": {}, "resource_api_version": "V3" });
     json!({
         "dynamic_resources": {
@@ -175,7 +310,8 @@ pub fn bootstrap(config: &BootstrapConfig) -> Value {
     })
 }
 
-/// The static cluster to Sesame's xDS server: HTTP/2, high circuit breakers, TCP keepalive.
+/// The static cluster to Sesame's xDS server: HTTP/2, high circuit breakers, TCP keepalive,
+/// and mutual TLS when configured.
 fn xds_cluster(config: &BootstrapConfig) -> Value {
     let is_ip = config.xds_address.parse::<IpAddr>().is_ok();
     let thresholds = |priority: &str| {
@@ -188,7 +324,7 @@ fn xds_cluster(config: &BootstrapConfig) -> Value {
             "track_remaining": true,
         })
     };
-    json!({
+    let mut cluster = json!({
         "name": XDS_CLUSTER,
         "alt_stat_name": format!("{}_{}_{}", config.namespace, XDS_CLUSTER, config.xds_port),
         "type": if is_ip { "STATIC" } else { "STRICT_DNS" },
@@ -209,7 +345,11 @@ fn xds_cluster(config: &BootstrapConfig) -> Value {
             "tcp_keepalive": { "keepalive_probes": 3, "keepalive_time": 30, "keepalive_interval": 5 },
         },
         "dns_lookup_family": config.dns_lookup_family.as_envoy(),
-    })
+    });
+    if let Some(tls) = &config.xds_tls {
+        cluster["transport_socket"] = tls.upstream_tls_context();
+    }
+    cluster
 }
 
 /// The static cluster to Envoy's own admin interface, which the stats listener routes to.

@@ -138,6 +138,99 @@ fn bootstrap_rejects_an_unknown_dns_family() {
 }
 
 #[test]
+fn bootstrap_mtls_flags_go_together_and_write_watched_sds_files() {
+    let dir = tempfile::tempdir().expect("dir");
+    let certs = dir.path().join("certs");
+    let certs_arg = certs.to_str().expect("utf-8");
+    let made = sesame(&["certgen", certs_arg, "--pem"]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let file = |name: &str| certs.join(name).display().to_string();
+    let (ca, cert, key) = (
+        file("cacert.pem"),
+        file("envoycert.pem"),
+        file("envoykey.pem"),
+    );
+
+    // Two of the three: refused, naming all three flags.
+    let out = sesame(&[
+        "bootstrap",
+        "-",
+        "--envoy-cafile",
+        &ca,
+        "--envoy-cert-file",
+        &cert,
+    ]);
+    assert!(!out.status.success(), "two of three TLS files accepted");
+    assert!(
+        stderr(&out).contains("--envoy-key-file"),
+        "{}",
+        stderr(&out)
+    );
+
+    // An empty key file: refused, naming the flag and the file.
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "").expect("empty file");
+    let empty = empty.display().to_string();
+    let out = sesame(&[
+        "bootstrap",
+        "-",
+        "--envoy-cafile",
+        &ca,
+        "--envoy-cert-file",
+        &cert,
+        "--envoy-key-file",
+        &empty,
+    ]);
+    assert!(!out.status.success(), "an empty key file was accepted");
+    assert!(
+        stderr(&out).contains("--envoy-key-file") && stderr(&out).contains("empty.pem"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Only v3 exists.
+    let out = sesame(&["bootstrap", "-", "--xds-resource-version", "v2"]);
+    assert!(!out.status.success(), "xDS v2 accepted");
+    assert!(
+        stderr(&out).contains("--xds-resource-version"),
+        "{}",
+        stderr(&out)
+    );
+
+    // All three and a resources dir: the bootstrap names the SDS files, which are written and
+    // name the certificate files.
+    let resources = dir.path().join("resources");
+    let out = sesame(&[
+        "bootstrap",
+        "-",
+        "--xds-resource-version",
+        "v3",
+        "--envoy-cafile",
+        &ca,
+        "--envoy-cert-file",
+        &cert,
+        "--envoy-key-file",
+        &key,
+        "--resources-dir",
+        resources.to_str().expect("utf-8"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bootstrap is JSON");
+    let common = &json["static_resources"]["clusters"][0]["transport_socket"]["typed_config"]["common_tls_context"];
+    let sds_path =
+        common["tls_certificate_sds_secret_configs"][0]["sds_config"]["path_config_source"]["path"]
+            .as_str()
+            .expect("SDS path");
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sds_path).expect("SDS file written"))
+            .expect("SDS file is JSON");
+    let secret = &written["resources"][0]["tls_certificate"];
+    assert_eq!(secret["certificate_chain"]["filename"], cert.as_str());
+    assert_eq!(secret["private_key"]["filename"], key.as_str());
+    assert!(resources.join("sds/xds-validation-context.json").exists());
+}
+
+#[test]
 fn version_prints_the_version() {
     let out = sesame(&["version"]);
     assert!(out.status.success());

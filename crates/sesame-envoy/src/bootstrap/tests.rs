@@ -225,3 +225,176 @@ fn envoy_accepts_the_bootstrap() {
         envoy_validate(&envoy, &path);
     }
 }
+
+fn xds_tls(delivery: CertificateDelivery) -> XdsTls {
+    XdsTls {
+        ca_file: "/certs/ca.crt".into(),
+        cert_file: "/certs/tls.crt".into(),
+        key_file: "/certs/tls.key".into(),
+        delivery,
+    }
+}
+
+#[test]
+fn plain_text_xds_has_no_transport_socket_and_no_sds_files() {
+    let config = BootstrapConfig::default();
+    let b = bootstrap(&config);
+    assert!(
+        b["static_resources"]["clusters"][0]
+            .get("transport_socket")
+            .is_none()
+    );
+    assert!(sds_files(&config).is_empty());
+}
+
+#[test]
+fn inline_certificates_are_named_in_the_xds_cluster() {
+    let config = BootstrapConfig {
+        xds_tls: Some(xds_tls(CertificateDelivery::Inline)),
+        ..Default::default()
+    };
+    let b = bootstrap(&config);
+    let socket = &b["static_resources"]["clusters"][0]["transport_socket"];
+    assert_eq!(socket["name"], "envoy.transport_sockets.tls");
+    let common = &socket["typed_config"]["common_tls_context"];
+    assert_eq!(
+        common["tls_certificates"][0]["certificate_chain"]["filename"],
+        "/certs/tls.crt"
+    );
+    assert_eq!(
+        common["tls_certificates"][0]["private_key"]["filename"],
+        "/certs/tls.key"
+    );
+    assert_eq!(
+        common["validation_context"]["trusted_ca"]["filename"],
+        "/certs/ca.crt"
+    );
+    assert_eq!(
+        common["validation_context"]["match_typed_subject_alt_names"],
+        json!([{ "san_type": "DNS", "matcher": { "exact": "sesame" } }])
+    );
+    assert_eq!(
+        common["tls_params"]["tls_maximum_protocol_version"],
+        "TLSv1_3"
+    );
+    assert!(common.get("tls_certificate_sds_secret_configs").is_none());
+    assert!(sds_files(&config).is_empty(), "inline needs no SDS files");
+}
+
+#[test]
+fn sds_delivery_points_at_watched_files_in_the_resources_dir() {
+    let config = BootstrapConfig {
+        xds_tls: Some(xds_tls(CertificateDelivery::Sds {
+            resources_dir: "/config/resources/".into(),
+        })),
+        ..Default::default()
+    };
+    let b = bootstrap(&config);
+    let common = &b["static_resources"]["clusters"][0]["transport_socket"]["typed_config"]["common_tls_context"];
+    assert!(common.get("tls_certificates").is_none());
+    assert_eq!(
+        common["tls_certificate_sds_secret_configs"],
+        json!([{
+            "name": "sesame_xds_tls_certificate",
+            "sds_config": {
+                "path_config_source": { "path": "/config/resources/sds/xds-tls-certificate.json" },
+                "resource_api_version": "V3",
+            },
+        }])
+    );
+    assert_eq!(
+        common["validation_context_sds_secret_config"]["sds_config"]["path_config_source"]["path"],
+        "/config/resources/sds/xds-validation-context.json"
+    );
+
+    let files = sds_files(&config);
+    let names: Vec<&str> = files.iter().map(|(f, _)| *f).collect();
+    assert_eq!(
+        names,
+        [
+            "sds/xds-tls-certificate.json",
+            "sds/xds-validation-context.json"
+        ]
+    );
+    let certificate = &files[0].1["resources"][0];
+    assert_eq!(
+        certificate["@type"],
+        "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
+    );
+    assert_eq!(certificate["name"], "sesame_xds_tls_certificate");
+    assert_eq!(
+        certificate["tls_certificate"],
+        json!({
+            "certificate_chain": { "filename": "/certs/tls.crt" },
+            "private_key": { "filename": "/certs/tls.key" },
+            "watched_directory": { "path": "/certs" },
+        })
+    );
+    let validation = &files[1].1["resources"][0];
+    assert_eq!(validation["name"], "sesame_xds_tls_validation_context");
+    assert_eq!(
+        validation["validation_context"]["match_typed_subject_alt_names"][0]["matcher"]["exact"],
+        "sesame"
+    );
+    assert_eq!(
+        validation["validation_context"]["watched_directory"]["path"],
+        "/certs"
+    );
+}
+
+/// Real certificate files for Envoy to load: a CA and a client leaf it signed.
+fn write_certificates(dir: &Path) -> XdsTls {
+    let ca_key = rcgen::KeyPair::generate().expect("ca key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::new()).expect("ca params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("ca");
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let key = rcgen::KeyPair::generate().expect("leaf key");
+    let leaf = rcgen::CertificateParams::new(vec!["envoy".to_string()])
+        .expect("leaf params")
+        .signed_by(&key, &issuer)
+        .expect("leaf");
+    let path = |name: &str| dir.join(name).display().to_string();
+    std::fs::write(path("ca.crt"), ca.pem()).expect("ca.crt");
+    std::fs::write(path("tls.crt"), leaf.pem()).expect("tls.crt");
+    std::fs::write(path("tls.key"), key.serialize_pem()).expect("tls.key");
+    XdsTls {
+        ca_file: path("ca.crt"),
+        cert_file: path("tls.crt"),
+        key_file: path("tls.key"),
+        delivery: CertificateDelivery::Inline,
+    }
+}
+
+#[test]
+fn envoy_accepts_the_mtls_bootstraps() {
+    let Some(envoy) = envoy_binary() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tls = write_certificates(dir.path());
+    let resources = dir.path().join("resources");
+    for (name, delivery) in [
+        ("inline.json", CertificateDelivery::Inline),
+        (
+            "sds.json",
+            CertificateDelivery::Sds {
+                resources_dir: resources.display().to_string(),
+            },
+        ),
+    ] {
+        let config = BootstrapConfig {
+            xds_tls: Some(XdsTls {
+                delivery,
+                ..tls.clone()
+            }),
+            ..Default::default()
+        };
+        for (file, content) in sds_files(&config) {
+            let path = resources.join(file);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("sds dir");
+            std::fs::write(path, content.to_string()).expect("sds file");
+        }
+        let path = dir.path().join(name);
+        std::fs::write(&path, bootstrap(&config).to_string()).expect("write bootstrap");
+        envoy_validate(&envoy, &path);
+    }
+}
