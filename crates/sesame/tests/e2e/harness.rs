@@ -157,6 +157,8 @@ pub struct Cluster {
     pub sesame: Process,
     /// The Envoy process (started by [`Cluster::start`]).
     pub envoy: Option<Process>,
+    /// The arguments `sesame serve` was started with, for [`Cluster::restart_sesame`].
+    sesame_args: Vec<OsString>,
     dir: tempfile::TempDir,
 }
 
@@ -211,8 +213,12 @@ impl Cluster {
         extra: &[&str],
     ) -> Cluster {
         let ports = Ports::new();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sesame"));
-        command.arg("serve").arg("--insecure").args(source);
+        let mut args: Vec<OsString> = vec!["serve".into()];
+        // Plain-text xDS unless the test gives Sesame its TLS files.
+        if !extra.contains(&"--sesame-cafile") {
+            args.push("--insecure".into());
+        }
+        args.extend(source.iter().cloned());
         // Every listener on 127.0.0.1, each flag pair `--<name>-address` / `--<name>-port`.
         for (name, port) in [
             ("xds", ports.xds),
@@ -222,25 +228,47 @@ impl Cluster {
             ("envoy-service-https", ports.https),
             ("stats", ports.stats),
         ] {
-            command
-                .arg(format!("--{name}-address"))
-                .arg("127.0.0.1")
-                .arg(format!("--{name}-port"))
-                .arg(port.to_string());
+            args.push(format!("--{name}-address").into());
+            args.push("127.0.0.1".into());
+            args.push(format!("--{name}-port").into());
+            args.push(port.to_string().into());
         }
-        command.args(extra).env("SESAME_LOG", "info");
-        let sesame = Process::spawn(&mut command, dir.path().join("sesame.log"));
+        args.extend(extra.iter().map(OsString::from));
+        let sesame = Self::spawn_sesame_process(&args, dir.path().join("sesame.log"));
         Cluster {
             ports,
             manifests,
             sesame,
             envoy: None,
+            sesame_args: args,
             dir,
         }
     }
 
+    fn spawn_sesame_process(args: &[OsString], log: PathBuf) -> Process {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sesame"));
+        command.args(args).env("SESAME_LOG", "info");
+        Process::spawn(&mut command, log)
+    }
+
+    /// Kills `sesame serve` (SIGKILL) and starts it again with the same flags and ports; its
+    /// log goes on in a new file.
+    pub fn restart_sesame(&mut self) {
+        self.sesame.kill();
+        let n = std::fs::read_dir(self.dir.path())
+            .map(|d| d.count())
+            .unwrap_or(0);
+        let log = self.dir.path().join(format!("sesame-{n}.log"));
+        self.sesame = Self::spawn_sesame_process(&self.sesame_args, log);
+    }
+
     /// Writes Envoy's bootstrap with `sesame bootstrap`, starts Envoy, and waits until it is ready.
     pub async fn start_envoy(&mut self) {
+        self.start_envoy_with(&[]).await;
+    }
+
+    /// As [`Cluster::start_envoy`], with extra `sesame bootstrap` flags.
+    pub async fn start_envoy_with(&mut self, bootstrap_extra: &[&str]) {
         let bootstrap = self.dir.path().join("envoy.json");
         let status = Command::new(env!("CARGO_BIN_EXE_sesame"))
             .arg("bootstrap")
@@ -257,6 +285,7 @@ impl Cluster {
                 "--admin-port",
                 &self.ports.admin.to_string(),
             ])
+            .args(bootstrap_extra)
             .status()
             .expect("sesame bootstrap");
         assert!(status.success(), "sesame bootstrap failed");

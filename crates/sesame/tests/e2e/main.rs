@@ -12,3 +12,4 @@ mod kube_real;
 mod routing;
 mod tls;
 mod updates;
+mod xds_mtls;
