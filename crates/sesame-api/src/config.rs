@@ -45,6 +45,12 @@ pub struct Config {
     /// The address written to the status of Ingresses.
     #[serde(default, rename = "ingress-status-address")]
     pub ingress_status_address: Option<String>,
+    /// The name of the Envoy Service whose addresses go into status (`envoy`).
+    #[serde(default, rename = "envoy-service-name")]
+    pub envoy_service_name: Option<String>,
+    /// The namespace of the Envoy Service (Sesame's namespace).
+    #[serde(default, rename = "envoy-service-namespace")]
+    pub envoy_service_namespace: Option<String>,
 }
 
 /// Listener TLS settings (`tls:`).
@@ -189,6 +195,20 @@ impl Config {
                 }
             }
         }
+        for (key, value) in [
+            ("envoy-service-name", &self.envoy_service_name),
+            ("envoy-service-namespace", &self.envoy_service_namespace),
+        ] {
+            if let Some(v) = value
+                && !is_dns_label(v)
+            {
+                return Err(ConfigError::InvalidValue {
+                    key,
+                    value: v.clone(),
+                    reason: "expected a DNS label (lower-case letters, digits and '-', at most 63)",
+                });
+            }
+        }
         if let (Some(min), Some(max)) = (
             &self.tls.minimum_protocol_version,
             &self.tls.maximum_protocol_version,
@@ -202,6 +222,16 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Whether `s` is an RFC 1123 label, the form of Service names and namespaces.
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
 }
 
 #[cfg(test)]

@@ -56,9 +56,10 @@ pub struct KubeArgs {
     /// Envoy to the leader (the older mode; by default every replica serves xDS).
     #[arg(long)]
     pub xds_leader_only: bool,
-    /// The name of the Envoy Service whose load balancer addresses go into status.
-    #[arg(long, default_value = "envoy")]
-    pub envoy_service_name: String,
+    /// The name of the Envoy Service whose load balancer addresses go into status. Default
+    /// `envoy`.
+    #[arg(long)]
+    pub envoy_service_name: Option<String>,
     /// The namespace of the Envoy Service. Default: Sesame's namespace.
     #[arg(long)]
     pub envoy_service_namespace: Option<String>,
@@ -72,6 +73,28 @@ pub struct KubeArgs {
     /// Status writes allowed at once after a quiet spell.
     #[arg(long, default_value_t = RateLimit::default().burst)]
     pub status_update_burst: u32,
+}
+
+/// What Sesame takes from its environment, read once at start-up.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Environment {
+    /// `SESAME_NAMESPACE`: the namespace Sesame runs in, the default of every namespace setting
+    /// (it does not override one set in the file).
+    pub namespace: Option<String>,
+    /// Whether `KUBECONFIG` is set. kube reads it itself (it may list several files); it
+    /// overrides the file's `kubeconfig`.
+    pub kubeconfig: bool,
+}
+
+impl Environment {
+    /// Reads the process environment; empty values count as unset.
+    pub fn read() -> Environment {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Environment {
+            namespace: var("SESAME_NAMESPACE"),
+            kubeconfig: var("KUBECONFIG").is_some(),
+        }
+    }
 }
 
 /// Everything resolved from flags, environment and config file.
@@ -103,11 +126,11 @@ impl KubeArgs {
             || !has_manifests
     }
 
-    /// Resolves flags over the config file over defaults.
-    pub fn plan(&self, config: &Config) -> anyhow::Result<KubePlan> {
-        let namespace = std::env::var("SESAME_NAMESPACE")
-            .ok()
-            .filter(|n| !n.is_empty())
+    /// Resolves defaults < config file < environment < flags.
+    pub fn plan(&self, config: &Config, env: &Environment) -> anyhow::Result<KubePlan> {
+        let namespace = env
+            .namespace
+            .clone()
             .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
         let le = &config.leaderelection;
         let duration = |flag: Option<Duration>, file: &Option<String>, default: u64| {
@@ -146,8 +169,14 @@ impl KubeArgs {
                 .collect(),
         };
         let envoy_service = NamespacedName::new(
-            self.envoy_service_namespace.clone().unwrap_or(namespace),
-            self.envoy_service_name.as_str(),
+            self.envoy_service_namespace
+                .clone()
+                .or_else(|| config.envoy_service_namespace.clone())
+                .unwrap_or(namespace),
+            self.envoy_service_name
+                .clone()
+                .or_else(|| config.envoy_service_name.clone())
+                .unwrap_or_else(|| "envoy".to_string()),
         );
         // The Envoy Service's addresses are read from the watch: watch its namespace too.
         if !watch.namespaces.is_empty() && !watch.namespaces.contains(&envoy_service.namespace) {
@@ -165,10 +194,12 @@ impl KubeArgs {
         Ok(KubePlan {
             connection: Connection {
                 incluster: self.incluster || config.incluster,
-                kubeconfig: self
-                    .kubeconfig
-                    .clone()
-                    .or_else(|| config.kubeconfig.as_ref().map(PathBuf::from)),
+                // None lets kube read `$KUBECONFIG`, then `~/.kube/config`.
+                kubeconfig: self.kubeconfig.clone().or_else(|| {
+                    (!env.kubeconfig)
+                        .then(|| config.kubeconfig.as_ref().map(PathBuf::from))
+                        .flatten()
+                }),
             },
             watch,
             election,
@@ -203,6 +234,9 @@ fn identity() -> String {
     let suffix = std::collections::hash_map::RandomState::new().hash_one(std::process::id());
     format!("{name}_{:08x}", suffix as u32)
 }
+
+#[cfg(test)]
+mod tests;
 
 /// The running Kubernetes tasks' handles to the rest of Sesame.
 pub struct KubeTasks {

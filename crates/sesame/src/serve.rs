@@ -220,7 +220,7 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     let store = SnapshotStore::new();
     let (published_tx, published_rx) = watch::channel(Published::default());
     let kube_plan = if args.kube.wanted(&config, !args.manifests.is_empty()) {
-        Some(args.kube.plan(&config)?)
+        Some(args.kube.plan(&config, &crate::kube::Environment::read())?)
     } else {
         None
     };

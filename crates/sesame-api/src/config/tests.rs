@@ -57,3 +57,26 @@ fn leader_election_block_loads_and_bad_durations_are_named() {
         "{err}"
     );
 }
+
+#[test]
+fn envoy_service_keys_load_and_bad_names_are_named() {
+    let config =
+        Config::from_yaml("envoy-service-name: edge\nenvoy-service-namespace: ingress\n").unwrap();
+    assert_eq!(config.envoy_service_name.as_deref(), Some("edge"));
+    assert_eq!(config.envoy_service_namespace.as_deref(), Some("ingress"));
+    for (text, key, value) in [
+        (
+            "envoy-service-name: Edge_1\n",
+            "envoy-service-name",
+            "Edge_1",
+        ),
+        (
+            "envoy-service-namespace: \"\"\n",
+            "envoy-service-namespace",
+            "\"\"",
+        ),
+    ] {
+        let err = Config::from_yaml(text).unwrap_err().to_string();
+        assert!(err.contains(key) && err.contains(value), "{err}");
+    }
+}
