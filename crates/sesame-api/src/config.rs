@@ -3,7 +3,16 @@
 //! Unknown keys are refused (`deny_unknown_fields`), values are checked by [`Config::validate`],
 //! and every default is the one Contour documents, so a migrating user gets the same behaviour.
 
+use std::time::Duration;
+
 use serde::Deserialize;
+
+mod upstream;
+
+pub use upstream::{
+    ClusterParameters, DnsLookupFamily, HeadersPolicyParameters, PolicyParameters,
+    UnknownDnsLookupFamily,
+};
 
 /// An error in the configuration file. The message names the key and the value at fault.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +60,19 @@ pub struct Config {
     /// The namespace of the Envoy Service (Sesame's namespace).
     #[serde(default, rename = "envoy-service-namespace")]
     pub envoy_service_namespace: Option<String>,
+    /// Timeouts (`timeouts:`).
+    #[serde(default)]
+    pub timeouts: TimeoutParameters,
+    // Upstream (cluster and route) settings; `tls.envoy-client-certificate` is in `tls`.
+    /// Proxy to Services of type ExternalName (off by default: CVE-2021-32783).
+    #[serde(default)]
+    pub enable_external_name_service: bool,
+    /// Upstream cluster settings (`cluster:`).
+    #[serde(default)]
+    pub cluster: ClusterParameters,
+    /// Headers set and removed on every route (`policy:`).
+    #[serde(default)]
+    pub policy: PolicyParameters,
 }
 
 /// Listener TLS settings (`tls:`).
@@ -78,6 +100,48 @@ pub struct TlsParameters {
         alias = "fallbackCertificate"
     )]
     pub fallback_certificate: Option<SecretReference>,
+    /// The Secret whose certificate Envoy presents to TLS upstreams.
+    #[serde(
+        default,
+        rename = "envoy-client-certificate",
+        alias = "envoyClientCertificate"
+    )]
+    pub envoy_client_certificate: Option<SecretReference>,
+}
+
+/// Timeouts (`timeouts:`), Go durations.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TimeoutParameters {
+    /// How long Envoy waits for a connection to an upstream (`2s` by default, as Contour).
+    #[serde(default, alias = "connectTimeout")]
+    pub connect_timeout: Option<String>,
+}
+
+impl TimeoutParameters {
+    /// The upstream connect timeout when none is configured (Contour's).
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+    /// The upstream connect timeout: the configured one, else 2 s.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+            .as_deref()
+            .and_then(|v| crate::duration::parse_duration(v).ok())
+            .unwrap_or(Self::DEFAULT_CONNECT_TIMEOUT)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(v) = &self.connect_timeout
+            && !crate::duration::parse_duration(v).is_ok_and(|d| !d.is_zero())
+        {
+            return Err(ConfigError::InvalidValue {
+                key: "timeouts.connect-timeout",
+                value: v.clone(),
+                reason: "expected a positive duration such as 2s (infinity is not allowed)",
+            });
+        }
+        Ok(())
+    }
 }
 
 /// A Secret, by namespace and name.
@@ -182,18 +246,10 @@ impl Config {
             }
         }
         if let Some(fallback) = &self.tls.fallback_certificate {
-            for (key, value) in [
-                ("tls.fallback-certificate.name", &fallback.name),
-                ("tls.fallback-certificate.namespace", &fallback.namespace),
-            ] {
-                if value.is_empty() || value.contains('/') {
-                    return Err(ConfigError::InvalidValue {
-                        key,
-                        value: value.clone(),
-                        reason: "expected a non-empty Kubernetes object name",
-                    });
-                }
-            }
+            fallback.validate(
+                "tls.fallback-certificate.name",
+                "tls.fallback-certificate.namespace",
+            )?;
         }
         for (key, value) in [
             ("envoy-service-name", &self.envoy_service_name),
@@ -219,6 +275,28 @@ impl Config {
                 value: min.clone(),
                 reason: "must not be above tls.maximum-protocol-version",
             });
+        }
+        self.timeouts.validate()?;
+        self.validate_upstream()?;
+        Ok(())
+    }
+}
+
+impl SecretReference {
+    /// Checks that both parts are object names; the errors name `name_key` or `namespace_key`.
+    fn validate(
+        &self,
+        name_key: &'static str,
+        namespace_key: &'static str,
+    ) -> Result<(), ConfigError> {
+        for (key, value) in [(name_key, &self.name), (namespace_key, &self.namespace)] {
+            if value.is_empty() || value.contains('/') {
+                return Err(ConfigError::InvalidValue {
+                    key,
+                    value: value.clone(),
+                    reason: "expected a non-empty Kubernetes object name",
+                });
+            }
         }
         Ok(())
     }

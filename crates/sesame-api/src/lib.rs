@@ -8,6 +8,7 @@ pub mod condition;
 pub mod config;
 pub mod crd;
 pub mod duration;
+pub mod header;
 pub mod httpproxy;
 pub mod tlscertificatedelegation;
 

@@ -1,12 +1,13 @@
 //! `build`: the pure function from a [`Snapshot`] to a [`Dag`] and a [`StatusReport`].
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::annotation;
-use std::sync::Arc;
-
-use crate::dag::{Dag, TlsSecret, TlsVersion};
+use crate::dag::{Dag, DnsLookupFamily, TlsSecret, TlsVersion};
 use crate::object::{Kind, NamespacedName, ObjectKey};
+use crate::policy::GlobalHeaders;
 use crate::secret::Secrets;
 use crate::service::Services;
 use crate::snapshot::Snapshot;
@@ -36,6 +37,10 @@ pub struct BuildConfig {
     /// The Secret served to clients without SNI by hosts that enable the fallback certificate
     /// (config `tls.fallback-certificate`).
     pub fallback_certificate: Option<NamespacedName>,
+    /// How upstream clusters are reached.
+    pub upstream: UpstreamConfig,
+    /// Headers set and removed on every route (config `policy`).
+    pub policy: GlobalHeaders,
 }
 
 impl Default for BuildConfig {
@@ -48,6 +53,36 @@ impl Default for BuildConfig {
             root_namespaces: Vec::new(),
             disable_permit_insecure: false,
             fallback_certificate: None,
+            upstream: UpstreamConfig::default(),
+            policy: GlobalHeaders::default(),
+        }
+    }
+}
+
+/// Installation-wide settings of the upstream clusters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpstreamConfig {
+    /// How long Envoy waits for a connection to an upstream (config `timeouts.connect-timeout`).
+    pub connect_timeout: Duration,
+    /// Proxy to Services of type ExternalName (config `enableExternalNameService`).
+    pub enable_external_name_service: bool,
+    /// Which address families Envoy asks DNS for, for ExternalName Services (config
+    /// `cluster.dns-lookup-family`).
+    pub dns_lookup_family: DnsLookupFamily,
+    /// The Secret whose certificate Envoy presents to TLS upstreams (config
+    /// `tls.envoy-client-certificate`).
+    pub client_certificate: Option<NamespacedName>,
+}
+
+impl Default for UpstreamConfig {
+    /// Contour's defaults: a 2 s connect timeout, ExternalName Services refused
+    /// (CVE-2021-32783), Envoy's `auto` DNS lookup family, no client certificate.
+    fn default() -> Self {
+        UpstreamConfig {
+            connect_timeout: sesame_api::config::TimeoutParameters::DEFAULT_CONNECT_TIMEOUT,
+            enable_external_name_service: false,
+            dns_lookup_family: DnsLookupFamily::Auto,
+            client_certificate: None,
         }
     }
 }
@@ -133,13 +168,22 @@ pub(crate) struct Builder<'a> {
 
 impl<'a> Builder<'a> {
     fn new(snapshot: &'a Snapshot, config: &'a BuildConfig) -> Self {
+        let mut dag = Dag::default();
+        let mut secrets = Secrets::default();
+        // Looked up through the build's Secret cache, so that the Secret is fetched and its
+        // changes rebuild; it is served only if a TLS cluster presents it.
+        let client_certificate = config.upstream.client_certificate.as_ref().map(|name| {
+            secrets
+                .get(snapshot, &name.namespace, &name.name, &mut dag)
+                .clone()
+        });
         Builder {
             snapshot,
             config,
-            dag: Dag::default(),
+            dag,
             status: StatusReport::default(),
-            services: Services::default(),
-            secrets: Secrets::default(),
+            services: Services::new(&config.upstream, client_certificate),
+            secrets,
             hosts: BTreeMap::new(),
             tls: BTreeMap::new(),
             fallback: None,
@@ -165,3 +209,5 @@ impl<'a> Builder<'a> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upstream_tests;

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::Serialize;
+pub use sesame_api::config::DnsLookupFamily;
 
 use crate::object::{NamespacedName, ObjectKey};
 
@@ -424,6 +425,12 @@ impl WeightedCluster {
         self.rewrites.get_or_insert_with(Box::default)
     }
 
+    /// The cluster with these rewrites (none kept when they rewrite nothing).
+    pub fn with_rewrites(mut self, rewrites: ClusterRewrites) -> WeightedCluster {
+        self.rewrites = (rewrites != ClusterRewrites::NONE).then(|| Box::new(rewrites));
+        self
+    }
+
     /// Whether the cluster carries a policy of its own (headers or host rewrite).
     pub fn has_policies(&self) -> bool {
         let r = self.rewrites();
@@ -519,6 +526,29 @@ pub struct Cluster {
     /// How long an upstream connection may be idle before Envoy closes it: `None` leaves
     /// Envoy's default (1 hour).
     pub idle_connection_timeout: Option<Timeout>,
+    /// How long Envoy waits for a connection to an upstream host (config
+    /// `timeouts.connect-timeout`, 2 s).
+    pub connect_timeout: Duration,
+    /// The DNS name Envoy resolves for an ExternalName Service, whose hosts come from DNS
+    /// instead of EDS; `None` for every other Service.
+    pub external_name: Option<Box<ExternalName>>,
+    /// The server name sent in the TLS handshake with the upstream (only for
+    /// [`UpstreamProtocol::Tls`] and [`UpstreamProtocol::H2`]); `None` sends none.
+    pub sni: Option<String>,
+    /// The SDS name (a key of [`Dag::secrets`]) of the certificate Envoy presents to the
+    /// upstream (only for [`UpstreamProtocol::Tls`] and [`UpstreamProtocol::H2`]; config
+    /// `tls.envoy-client-certificate`); `None` presents none.
+    pub client_certificate: Option<String>,
+}
+
+/// The target of an ExternalName Service: resolved by Envoy, at the cluster's port.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExternalName {
+    /// The DNS name or IP address (`spec.externalName`, lower-cased), already checked not to
+    /// name the Envoy host itself.
+    pub host: String,
+    /// Which address families Envoy asks DNS for (config `cluster.dns-lookup-family`).
+    pub dns_lookup_family: DnsLookupFamily,
 }
 
 /// How a cluster picks an upstream host.

@@ -8,7 +8,8 @@ use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend,
 use crate::annotation::{IngressAnnotations, Warnings};
 use crate::build::Builder;
 use crate::dag::{
-    Forward, HeaderMatch, HeaderValueMatch, RouteAction, TlsVersion, WeightedCluster,
+    ClusterRewrites, Forward, HeaderMatch, HeaderValueMatch, RouteAction, TlsVersion,
+    WeightedCluster,
 };
 use crate::hostname;
 use crate::object::ObjectKey;
@@ -189,7 +190,7 @@ impl<'a> Builder<'a> {
             &mut self.status,
         ) {
             Ok(cluster) => RouteAction::Forward(Forward {
-                clusters: vec![WeightedCluster::new(cluster, 1)],
+                clusters: vec![self.ingress_cluster(cluster)],
                 timeout: cx.annotations.timeout,
                 retry: cx.annotations.retry.clone(),
                 websocket,
@@ -201,6 +202,19 @@ impl<'a> Builder<'a> {
                 UNAVAILABLE
             }
         }
+    }
+
+    /// The weighted cluster of an Ingress route, with the config's global header policies when
+    /// they apply to Ingresses (`policy.applyToIngress`).
+    fn ingress_cluster(&self, name: String) -> WeightedCluster {
+        let cluster = WeightedCluster::new(name, 1);
+        let policy = &self.config.policy;
+        if !policy.apply_to_ingress {
+            return cluster;
+        }
+        let mut rewrites = ClusterRewrites::default();
+        policy.merge_into(&mut rewrites);
+        cluster.with_rewrites(rewrites)
     }
 
     /// Claims the hosts of each TLS section whose Secret is valid.

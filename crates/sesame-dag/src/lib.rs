@@ -9,11 +9,13 @@ pub mod build;
 pub mod dag;
 pub mod endpoints;
 pub mod object;
+pub mod policy;
 pub mod snapshot;
 pub mod status;
 
 mod annotation;
 mod delegation;
+mod external_name;
 mod hostname;
 mod httpproxy;
 mod ingress;
@@ -26,7 +28,7 @@ mod vhost;
 #[cfg(test)]
 mod testutil;
 
-pub use build::{BuildConfig, BuildOutput, build};
+pub use build::{BuildConfig, BuildOutput, UpstreamConfig, build};
 pub use dag::Dag;
 pub use object::{Kind, NamespacedName, Object, ObjectKey};
 pub use snapshot::{Change, Impact, Snapshot, Touched};

@@ -1,17 +1,22 @@
-//! Backends: Ingress Service references resolved to Service ports and upstream clusters.
+//! Backends: Service references resolved to Service ports and upstream clusters (fed by EDS,
+//! or for an ExternalName Service, resolved by Envoy through DNS).
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use k8s_openapi::api::core::v1::{Service, ServicePort};
 use k8s_openapi::api::networking::v1::IngressBackend;
 use sha1::{Digest, Sha1};
 
 use crate::annotation::{ServiceAnnotations, Warnings};
+use crate::build::UpstreamConfig;
 use crate::dag::{
-    Cluster, Dag, HttpHealthCheck, LbPolicy, Timeout, UpstreamProtocol, UpstreamValidation,
+    Cluster, Dag, ExternalName, HttpHealthCheck, LbPolicy, Timeout, TlsSecret, UpstreamProtocol,
+    UpstreamValidation,
 };
+use crate::external_name;
 use crate::object::{Kind, NamespacedName, ObjectKey};
+use crate::secret::SecretError;
 use crate::snapshot::Snapshot;
 use crate::status::{ProblemKind, Reason, StatusReport};
 
@@ -45,12 +50,36 @@ struct Resolved<'a> {
 
 /// Resolves backends to clusters, looking each Service up and parsing its annotations at most
 /// once per build.
-#[derive(Default)]
 pub(crate) struct Services<'a> {
     services: HashMap<(&'a str, &'a str), Option<Resolved<'a>>>,
+    upstream: Upstream<'a>,
+}
+
+/// What the installation says of every cluster.
+struct Upstream<'a> {
+    /// The config file's upstream settings.
+    config: &'a UpstreamConfig,
+    /// The certificate Envoy presents to TLS upstreams, if one is configured: the verdict on
+    /// its Secret.
+    client_certificate: Option<Result<Arc<TlsSecret>, SecretError>>,
 }
 
 impl<'a> Services<'a> {
+    /// Resolves with the config's upstream settings and, when one is configured, the verdict on
+    /// the client certificate's Secret.
+    pub(crate) fn new(
+        config: &'a UpstreamConfig,
+        client_certificate: Option<Result<Arc<TlsSecret>, SecretError>>,
+    ) -> Self {
+        Services {
+            services: HashMap::new(),
+            upstream: Upstream {
+                config,
+                client_certificate,
+            },
+        }
+    }
+
     /// The cluster for an Ingress backend in `namespace`, adding it to `dag.clusters`. Every
     /// Service looked up is recorded in `dag.references`; bad Service annotations are reported
     /// as warnings on the Service.
@@ -159,7 +188,9 @@ impl<'a> Services<'a> {
                 format!("service {} has no {port}", resolved.name),
             ));
         };
-        Ok(add_cluster(resolved, port_spec, settings, dag))
+        let external_name = self.upstream.external_name(resolved)?;
+        self.upstream
+            .add_cluster(resolved, port_spec, settings, external_name, dag)
     }
 }
 
@@ -194,6 +225,22 @@ pub(crate) struct ClusterSettings {
     pub upstream_validation: Option<Box<UpstreamValidation>>,
     /// How long an upstream connection may stay idle.
     pub idle_connection_timeout: Option<Timeout>,
+    /// The TLS server name sent to an ExternalName Service.
+    pub external_name_sni: ExternalNameSni,
+}
+
+/// The server name a TLS cluster of an ExternalName Service sends in the handshake. As Contour:
+/// HTTPProxy routes and TCP proxies send the external name, or the host the route rewrites
+/// requests to; Ingress routes send none.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum ExternalNameSni {
+    /// No server name.
+    #[default]
+    Omit,
+    /// The Service's external name.
+    Target,
+    /// This host (a `Host` rewrite of the route or service).
+    Host(String),
 }
 
 impl ClusterSettings {
@@ -265,30 +312,91 @@ fn lookup<'a>(
     resolved
 }
 
-/// Adds the cluster for one port of a resolved Service (if new) and returns its name.
-fn add_cluster(
-    resolved: &Resolved<'_>,
-    port: &ServicePort,
-    settings: &ClusterSettings,
-    dag: &mut Dag,
-) -> String {
-    let protocol = settings
-        .protocol
-        .unwrap_or_else(|| resolved.annotations.protocol(port));
-    let extra = settings.canonical();
-    let name = if extra.is_empty() {
-        cluster_name(&resolved.name, port.port, protocol)
-    } else {
-        let text = format!("{}{extra}", settings_text(protocol));
-        format!(
-            "{}/{}/{}/{}",
-            resolved.name.namespace,
-            resolved.name.name,
-            port.port,
-            short_sha1(text.as_bytes())
-        )
-    };
-    if !dag.clusters.contains_key(&name) {
+impl Upstream<'_> {
+    /// The ExternalName target of a Service of type ExternalName (`None` for any other type),
+    /// refused unless the config enables ExternalName Services, and when it names the Envoy
+    /// host itself.
+    fn external_name(&self, resolved: &Resolved<'_>) -> Result<Option<String>, BackendProblem> {
+        let Some(spec) = resolved.service.spec.as_ref() else {
+            return Ok(None);
+        };
+        if spec.type_.as_deref() != Some("ExternalName") {
+            return Ok(None);
+        }
+        let unresolved = |message: String| {
+            BackendProblem::new(
+                ProblemKind::ServiceError,
+                Reason::ServiceUnresolvedReference,
+                message,
+            )
+        };
+        if !self.config.enable_external_name_service {
+            return Err(unresolved(format!(
+                "service {} is of type ExternalName, and ExternalName Services are disabled: \
+                 an operator can enable them with enableExternalNameService in the config file",
+                resolved.name
+            )));
+        }
+        let raw = spec.external_name.as_deref().unwrap_or_default();
+        external_name::target(raw).map(Some).map_err(|e| {
+            unresolved(format!(
+                "service {} is of type ExternalName: {e}",
+                resolved.name
+            ))
+        })
+    }
+
+    /// Adds the cluster for one port of a resolved Service (if new) and returns its name.
+    /// A TLS cluster presents the configured client certificate; when that certificate cannot
+    /// be used, the cluster is refused rather than sent without it.
+    fn add_cluster(
+        &self,
+        resolved: &Resolved<'_>,
+        port: &ServicePort,
+        settings: &ClusterSettings,
+        external_name: Option<String>,
+        dag: &mut Dag,
+    ) -> Result<String, BackendProblem> {
+        let protocol = settings
+            .protocol
+            .unwrap_or_else(|| resolved.annotations.protocol(port));
+        let tls = matches!(protocol, UpstreamProtocol::Tls | UpstreamProtocol::H2);
+        let sni = match (&external_name, &settings.external_name_sni) {
+            (Some(host), ExternalNameSni::Target) if tls => {
+                Some(host.trim_end_matches('.').to_string())
+            }
+            (Some(_), ExternalNameSni::Host(host)) if tls => Some(host.clone()),
+            _ => None,
+        };
+        let mut extra = settings.canonical();
+        {
+            use std::fmt::Write;
+            if let Some(host) = &external_name {
+                let _ = write!(extra, "|dns={host}");
+            }
+            if let Some(sni) = &sni {
+                let _ = write!(extra, "|sni={sni}");
+            }
+        }
+        let name = if extra.is_empty() {
+            cluster_name(&resolved.name, port.port, protocol)
+        } else {
+            let text = format!("{}{extra}", settings_text(protocol));
+            format!(
+                "{}/{}/{}/{}",
+                resolved.name.namespace,
+                resolved.name.name,
+                port.port,
+                short_sha1(text.as_bytes())
+            )
+        };
+        if dag.clusters.contains_key(&name) {
+            return Ok(name);
+        }
+        let client_certificate = match &self.client_certificate {
+            Some(verdict) if tls => Some(self.client_secret(verdict, resolved, port)?),
+            _ => None,
+        };
         let port_name = port.name.clone().unwrap_or_default();
         let eds_name = if port_name.is_empty() {
             resolved.name.to_string()
@@ -307,10 +415,56 @@ fn add_cluster(
             health_check: settings.health_check.clone(),
             upstream_validation: settings.upstream_validation.clone(),
             idle_connection_timeout: settings.idle_connection_timeout,
+            connect_timeout: self.config.connect_timeout,
+            external_name: external_name.map(|host| {
+                Box::new(ExternalName {
+                    host,
+                    dns_lookup_family: self.config.dns_lookup_family,
+                })
+            }),
+            sni,
+            client_certificate: client_certificate.map(|secret| {
+                let sds_name = secret.name.clone();
+                dag.secrets
+                    .entry(sds_name.clone())
+                    .or_insert_with(|| TlsSecret::clone(secret));
+                sds_name
+            }),
         };
         dag.clusters.insert(name.clone(), cluster);
+        Ok(name)
     }
-    name
+
+    /// The client certificate a TLS cluster presents, or why it cannot present it.
+    fn client_secret<'v>(
+        &self,
+        verdict: &'v Result<Arc<TlsSecret>, SecretError>,
+        resolved: &Resolved<'_>,
+        port: &ServicePort,
+    ) -> Result<&'v Arc<TlsSecret>, BackendProblem> {
+        verdict.as_ref().map_err(|e| {
+            let reason = if *e == SecretError::NotFound {
+                Reason::SecretNotFound
+            } else {
+                Reason::SecretNotValid
+            };
+            let configured = self
+                .config
+                .client_certificate
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            BackendProblem::new(
+                ProblemKind::TLSError,
+                reason,
+                format!(
+                    "tls.envoy-client-certificate {configured}: {e}; service {} port {} speaks TLS \
+                     and is not served without the client certificate",
+                    resolved.name, port.port
+                ),
+            )
+        })
+    }
 }
 
 /// `<namespace>/<service>/<port>/<hash>`, the hash covering the settings that differ from a

@@ -5,23 +5,15 @@
 //! messages into proto-JSON.
 
 use std::net::IpAddr;
-use std::str::FromStr;
 
 use serde_json::{Value, json};
+pub use sesame_dag::dag::DnsLookupFamily;
 
 use crate::cluster::HTTP_PROTOCOL_OPTIONS;
 use crate::listener::ADMIN_CLUSTER;
 
 /// The name of the static cluster that reaches Sesame's xDS server.
 pub const XDS_CLUSTER: &str = "sesame";
-
-/// Errors of this module.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum Error {
-    /// A DNS lookup family other than `auto`, `v4`, `v6` or `all`.
-    #[error("unknown dns lookup family {0:?}: expected auto, v4, v6 or all")]
-    UnknownDnsLookupFamily(String),
-}
 
 /// What `sesame bootstrap` is told about the installation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -222,44 +214,13 @@ impl Default for AdminAddress {
     }
 }
 
-/// Which address families Envoy asks DNS for.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum DnsLookupFamily {
-    /// IPv6 if there is any, else IPv4 (Envoy's default).
-    #[default]
-    Auto,
-    /// IPv4 only.
-    V4,
-    /// IPv6 only.
-    V6,
-    /// Both.
-    All,
-}
-
-impl DnsLookupFamily {
-    /// Envoy's name for it.
-    pub fn as_envoy(self) -> &'static str {
-        match self {
-            DnsLookupFamily::Auto => "AUTO",
-            DnsLookupFamily::V4 => "V4_ONLY",
-            DnsLookupFamily::V6 => "V6_ONLY",
-            DnsLookupFamily::All => "ALL",
-        }
-    }
-}
-
-impl FromStr for DnsLookupFamily {
-    type Err = Error;
-
-    /// Parses `auto`, `v4`, `v6` or `all` (Contour's `--dns-lookup-family` values).
-    fn from_str(s: &str) -> Result<Self, Error> {
-        match s {
-            "auto" => Ok(DnsLookupFamily::Auto),
-            "v4" => Ok(DnsLookupFamily::V4),
-            "v6" => Ok(DnsLookupFamily::V6),
-            "all" => Ok(DnsLookupFamily::All),
-            other => Err(Error::UnknownDnsLookupFamily(other.to_string())),
-        }
+/// Envoy's name for a DNS lookup family, as the bootstrap JSON spells it.
+fn dns_lookup_family_name(family: DnsLookupFamily) -> &'static str {
+    match family {
+        DnsLookupFamily::Auto => "AUTO",
+        DnsLookupFamily::V4 => "V4_ONLY",
+        DnsLookupFamily::V6 => "V6_ONLY",
+        DnsLookupFamily::All => "ALL",
     }
 }
 
@@ -344,7 +305,7 @@ fn xds_cluster(config: &BootstrapConfig) -> Value {
         "upstream_connection_options": {
             "tcp_keepalive": { "keepalive_probes": 3, "keepalive_time": 30, "keepalive_interval": 5 },
         },
-        "dns_lookup_family": config.dns_lookup_family.as_envoy(),
+        "dns_lookup_family": dns_lookup_family_name(config.dns_lookup_family),
     });
     if let Some(tls) = &config.xds_tls {
         cluster["transport_socket"] = tls.upstream_tls_context();

@@ -1,4 +1,5 @@
-//! Clusters (CDS): one EDS cluster per Service port the DAG uses.
+//! Clusters (CDS): one cluster per Service port the DAG uses: fed by EDS, or for an
+//! ExternalName Service, resolved by Envoy through DNS.
 
 use std::collections::BTreeMap;
 
@@ -11,16 +12,14 @@ use envoy_types::pb::envoy::r#type::v3 as type_v3;
 use envoy_types::pb::google::protobuf::Any;
 use sesame_dag::Dag;
 use sesame_dag::dag::{
-    CircuitBreakers, Cluster, HttpHealthCheck, LbPolicy, UpstreamProtocol, UpstreamValidation,
+    CircuitBreakers, Cluster, DnsLookupFamily, ExternalName, HttpHealthCheck, LbPolicy,
+    UpstreamProtocol, UpstreamValidation,
 };
 
 use crate::proto::{self, u32_value};
 
 /// The key of the upstream HTTP protocol options in `typed_extension_protocol_options`.
 pub const HTTP_PROTOCOL_OPTIONS: &str = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
-
-/// How long Envoy waits for an upstream connection (Contour's default).
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Every cluster of the DAG, encoded, by name.
 pub fn clusters(dag: &Dag) -> BTreeMap<String, Any> {
@@ -30,32 +29,36 @@ pub fn clusters(dag: &Dag) -> BTreeMap<String, Any> {
         .collect()
 }
 
-/// An EDS cluster fed over ADS with the upstream protocol, circuit breakers, load-balancing
-/// policy, health check, upstream validation and idle timeout of the Service.
+/// A cluster with the upstream protocol, circuit breakers, load-balancing policy, health check,
+/// upstream TLS and timeouts of the Service: fed over ADS by EDS, or for an ExternalName
+/// Service, a DNS cluster of its external name.
 pub fn cluster(c: &Cluster) -> cluster_v3::Cluster {
     let mut out = cluster_v3::Cluster {
         name: c.name.clone(),
         alt_stat_name: format!("{}_{}_{}", c.service.namespace, c.service.name, c.port),
-        cluster_discovery_type: Some(cluster_v3::cluster::ClusterDiscoveryType::Type(
-            cluster_v3::cluster::DiscoveryType::Eds as i32,
-        )),
-        eds_cluster_config: Some(cluster_v3::cluster::EdsClusterConfig {
-            eds_config: Some(proto::ads_config_source()),
-            service_name: c.eds_name.clone(),
-        }),
-        connect_timeout: Some(proto::duration(CONNECT_TIMEOUT)),
+        connect_timeout: Some(proto::duration(c.connect_timeout)),
         lb_policy: lb_policy(c.lb_policy) as i32,
         circuit_breakers: circuit_breakers(&c.circuit_breakers),
         ..Default::default()
     };
+    match c.external_name.as_deref() {
+        None => {
+            out.cluster_discovery_type =
+                Some(discovery_type(cluster_v3::cluster::DiscoveryType::Eds));
+            out.eds_cluster_config = Some(cluster_v3::cluster::EdsClusterConfig {
+                eds_config: Some(proto::ads_config_source()),
+                service_name: c.eds_name.clone(),
+            });
+        }
+        Some(external) => dns_discovery(&mut out, c, external),
+    }
     if let Some(options) = protocol_options(c) {
         out.typed_extension_protocol_options
             .insert(HTTP_PROTOCOL_OPTIONS.to_string(), proto::any(&options));
     }
-    let validation = c.upstream_validation.as_deref();
     match c.protocol {
-        UpstreamProtocol::H2 => out.transport_socket = Some(upstream_tls(&["h2"], validation)),
-        UpstreamProtocol::Tls => out.transport_socket = Some(upstream_tls(&[], validation)),
+        UpstreamProtocol::H2 => out.transport_socket = Some(upstream_tls(&["h2"], c)),
+        UpstreamProtocol::Tls => out.transport_socket = Some(upstream_tls(&[], c)),
         UpstreamProtocol::Http1 | UpstreamProtocol::H2c => {}
     }
     if let Some(hc) = &c.health_check {
@@ -64,6 +67,32 @@ pub fn cluster(c: &Cluster) -> cluster_v3::Cluster {
         out.ignore_health_on_host_removal = true;
     }
     out
+}
+
+fn discovery_type(
+    kind: cluster_v3::cluster::DiscoveryType,
+) -> cluster_v3::cluster::ClusterDiscoveryType {
+    cluster_v3::cluster::ClusterDiscoveryType::Type(kind as i32)
+}
+
+/// Makes `out` a DNS cluster of the external name at the Service port: STRICT_DNS, or as
+/// Contour, LOGICAL_DNS when both address families are asked for (one connection target per
+/// name, not one host per address).
+fn dns_discovery(out: &mut cluster_v3::Cluster, c: &Cluster, external: &ExternalName) {
+    use cluster_v3::cluster::{DiscoveryType, DnsLookupFamily as Family};
+    let (kind, family) = match external.dns_lookup_family {
+        DnsLookupFamily::Auto => (DiscoveryType::StrictDns, Family::Auto),
+        DnsLookupFamily::V4 => (DiscoveryType::StrictDns, Family::V4Only),
+        DnsLookupFamily::V6 => (DiscoveryType::StrictDns, Family::V6Only),
+        DnsLookupFamily::All => (DiscoveryType::LogicalDns, Family::All),
+    };
+    out.cluster_discovery_type = Some(discovery_type(kind));
+    out.dns_lookup_family = family as i32;
+    out.load_assignment = Some(crate::endpoint::host_load_assignment(
+        &c.eds_name,
+        &external.host,
+        u32::try_from(c.port).unwrap_or_default(),
+    ));
 }
 
 /// The Envoy load-balancing policy.
@@ -133,20 +162,29 @@ fn http1_options() -> upstream_http_v3::HttpProtocolOptions {
     }
 }
 
-/// A TLS transport socket to the upstream, offering these ALPN protocols, and verifying the
-/// upstream's certificate when asked to.
-fn upstream_tls(
-    alpn: &[&str],
-    validation: Option<&UpstreamValidation>,
-) -> core_v3::TransportSocket {
+/// A TLS transport socket to the upstream, offering these ALPN protocols, sending the cluster's
+/// server name, presenting its client certificate (over SDS) and verifying the upstream's
+/// certificate, each when the cluster has one.
+fn upstream_tls(alpn: &[&str], c: &Cluster) -> core_v3::TransportSocket {
     use tls_v3::common_tls_context::ValidationContextType;
     let context = tls_v3::UpstreamTlsContext {
         common_tls_context: Some(tls_v3::CommonTlsContext {
             alpn_protocols: alpn.iter().map(|p| p.to_string()).collect(),
-            validation_context_type: validation
+            tls_certificate_sds_secret_configs: c
+                .client_certificate
+                .iter()
+                .map(|name| tls_v3::SdsSecretConfig {
+                    name: name.clone(),
+                    sds_config: Some(proto::ads_config_source()),
+                })
+                .collect(),
+            validation_context_type: c
+                .upstream_validation
+                .as_deref()
                 .map(|v| ValidationContextType::ValidationContext(validation_context(v))),
             ..Default::default()
         }),
+        sni: c.sni.clone().unwrap_or_default(),
         ..Default::default()
     };
     proto::tls_transport_socket(&context)
@@ -225,3 +263,5 @@ pub fn circuit_breakers(cb: &CircuitBreakers) -> Option<cluster_v3::CircuitBreak
 mod feature_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod upstream_tests;

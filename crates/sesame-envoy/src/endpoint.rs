@@ -1,5 +1,6 @@
 //! ClusterLoadAssignments (EDS), read from the Services' endpoints. They bypass the DAG build:
-//! an endpoint change recomputes only the assignments of the Services it touched.
+//! an endpoint change recomputes only the assignments of the Services it touched. The clusters
+//! of ExternalName Services carry their one host inline instead ([`host_load_assignment`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,7 +27,10 @@ pub fn load_assignment(
         Vec::new()
     } else {
         vec![endpoint_v3::LocalityLbEndpoints {
-            lb_endpoints: endpoints.iter().map(lb_endpoint).collect(),
+            lb_endpoints: endpoints
+                .iter()
+                .map(|e| lb_endpoint(e.ip.clone(), u32::from(e.port)))
+                .collect(),
             ..Default::default()
         }]
     };
@@ -37,14 +41,28 @@ pub fn load_assignment(
     }
 }
 
-fn lb_endpoint(endpoint: &Endpoint) -> endpoint_v3::LbEndpoint {
+/// The load assignment of a DNS cluster named `eds_name`: the one host `host` (a DNS name or
+/// an IP address) at `port`, which Envoy resolves itself.
+pub fn host_load_assignment(
+    eds_name: &str,
+    host: &str,
+    port: u32,
+) -> endpoint_v3::ClusterLoadAssignment {
+    endpoint_v3::ClusterLoadAssignment {
+        cluster_name: eds_name.to_string(),
+        endpoints: vec![endpoint_v3::LocalityLbEndpoints {
+            lb_endpoints: vec![lb_endpoint(host.to_string(), port)],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+fn lb_endpoint(address: String, port: u32) -> endpoint_v3::LbEndpoint {
     endpoint_v3::LbEndpoint {
         host_identifier: Some(endpoint_v3::lb_endpoint::HostIdentifier::Endpoint(
             endpoint_v3::Endpoint {
-                address: Some(proto::socket_address(
-                    endpoint.ip.clone(),
-                    u32::from(endpoint.port),
-                )),
+                address: Some(proto::socket_address(address, port)),
                 ..Default::default()
             },
         )),
@@ -81,8 +99,9 @@ fn assignments<'a>(
 ) -> BTreeMap<String, Any> {
     let mut out = BTreeMap::new();
     for cluster in clusters {
-        // Several clusters (e.g. differing only in protocol) share one EDS name.
-        if out.contains_key(&cluster.eds_name) {
+        // Several clusters (e.g. differing only in protocol) share one EDS name. An ExternalName
+        // Service has no endpoints: its cluster resolves its name itself and never asks EDS.
+        if cluster.external_name.is_some() || out.contains_key(&cluster.eds_name) {
             continue;
         }
         let endpoints = cluster_endpoints(snapshot, &cluster.service, &cluster.port_name);

@@ -66,6 +66,10 @@ pub fn cluster(service: &str, protocol: UpstreamProtocol) -> Cluster {
         health_check: None,
         upstream_validation: None,
         idle_connection_timeout: None,
+        connect_timeout: std::time::Duration::from_secs(2),
+        external_name: None,
+        sni: None,
+        client_certificate: None,
     }
 }
 

@@ -168,6 +168,17 @@ impl KubeArgs {
                 .filter(|n| !n.is_empty())
                 .collect(),
         };
+        // As Contour: the client certificate's Secret can only be fetched from a watched
+        // namespace.
+        if let Some(client) = &config.tls.envoy_client_certificate
+            && !watch.namespaces.is_empty()
+            && !watch.namespaces.contains(&client.namespace)
+        {
+            anyhow::bail!(
+                "tls.envoy-client-certificate: its namespace {:?} must be watched: add it to --watch-namespaces",
+                client.namespace
+            );
+        }
         let envoy_service = NamespacedName::new(
             self.envoy_service_namespace
                 .clone()

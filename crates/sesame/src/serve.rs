@@ -9,7 +9,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use sesame_api::Config;
 use sesame_dag::dag::TlsVersion;
-use sesame_dag::{BuildConfig, NamespacedName};
+use sesame_dag::policy::GlobalHeaders;
+use sesame_dag::{BuildConfig, NamespacedName, UpstreamConfig};
 use sesame_envoy::TranslateConfig;
 use sesame_xds::SnapshotStore;
 use sesame_xds::tls::{SharedConfig, TlsFiles};
@@ -161,6 +162,8 @@ impl ServeArgs {
                 .fallback_certificate
                 .as_ref()
                 .map(|f| NamespacedName::new(f.namespace.as_str(), f.name.as_str())),
+            upstream: upstream_config(config),
+            policy: GlobalHeaders::from_config(&config.policy),
         }
     }
 
@@ -176,6 +179,20 @@ impl ServeArgs {
             ),
             stats_listener: SocketAddr::new(self.stats_address, self.stats_port),
         }
+    }
+}
+
+/// The config file's upstream settings, as the build takes them.
+fn upstream_config(config: &Config) -> UpstreamConfig {
+    UpstreamConfig {
+        connect_timeout: config.timeouts.connect_timeout(),
+        enable_external_name_service: config.enable_external_name_service,
+        dns_lookup_family: config.cluster.dns_lookup_family(),
+        client_certificate: config
+            .tls
+            .envoy_client_certificate
+            .as_ref()
+            .map(|c| NamespacedName::new(c.namespace.as_str(), c.name.as_str())),
     }
 }
 
@@ -196,6 +213,11 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
     if config.tls.minimum_protocol_version.as_deref() == Some("1.1") {
         tracing::warn!(
             "config tls.minimum-protocol-version 1.1: TLS 1.1 is obsolete and insecure; honouring it as asked"
+        );
+    }
+    if config.enable_external_name_service {
+        tracing::warn!(
+            "config enableExternalNameService: Services of type ExternalName are proxied to; anyone who can write a Service can point Envoy at any DNS name (CVE-2021-32783; local names and addresses are refused)"
         );
     }
     Ok(config)

@@ -248,3 +248,52 @@ fn version_prints_the_version() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn upstream_config_keys_with_bad_values_stop_start_up() {
+    let err = serve_with_config("cluster:\n  dns-lookup-family: ipv6\n");
+    assert!(
+        err.contains("cluster.dns-lookup-family") && err.contains("ipv6"),
+        "{err}"
+    );
+    let err = serve_with_config("policy:\n  request-headers:\n    set: {\"X Bad\": v}\n");
+    assert!(
+        err.contains("policy.request-headers.set") && err.contains("X Bad"),
+        "{err}"
+    );
+    let err = serve_with_config("timeouts:\n  connect-timeout: never\n");
+    assert!(
+        err.contains("timeouts.connect-timeout") && err.contains("never"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_client_certificate_namespace_must_be_watched() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("sesame.yaml");
+    std::fs::write(
+        &config,
+        "tls:\n  envoy-client-certificate: {name: envoy-client, namespace: certs}\n",
+    )
+    .expect("write");
+    let out = sesame(&[
+        "serve",
+        "--insecure",
+        "--kubeconfig",
+        dir.path()
+            .join("no-kubeconfig")
+            .to_str()
+            .expect("utf-8 path"),
+        "--watch-namespaces",
+        "apps",
+        "-c",
+        config.to_str().expect("utf-8 path"),
+    ]);
+    assert!(!out.status.success(), "started without watching certs");
+    let err = stderr(&out);
+    assert!(
+        err.contains("tls.envoy-client-certificate") && err.contains("\"certs\""),
+        "{err}"
+    );
+}

@@ -67,6 +67,10 @@ fn default_backend_serves_every_host_at_root() {
             health_check: None,
             upstream_validation: None,
             idle_connection_timeout: None,
+            connect_timeout: std::time::Duration::from_secs(2),
+            external_name: None,
+            sni: None,
+            client_certificate: None,
         }]
     );
     assert!(out.dag.https.is_empty() && out.dag.secrets.is_empty());

@@ -16,7 +16,7 @@ use crate::dag::{
     WeightedCluster,
 };
 use crate::object::ObjectKey;
-use crate::service::{ClusterSettings, PortRef};
+use crate::service::{ClusterSettings, ExternalNameSni, PortRef};
 use crate::status::{ObjectStatus, ProblemKind, Reason};
 use crate::vhost::PendingRoute;
 
@@ -182,6 +182,7 @@ impl<'a> Builder<'a> {
             health_check,
             upstream_validation: None,
             idle_connection_timeout: timeouts.idle_connection,
+            external_name_sni: ExternalNameSni::Target,
         };
 
         let mirrors: Vec<&Service> = route.services.iter().filter(|s| s.mirror).collect();
@@ -203,12 +204,12 @@ impl<'a> Builder<'a> {
         let weights = weights(&primaries)?;
         let mut clusters = Vec::with_capacity(primaries.len());
         for (service, weight) in primaries.iter().zip(weights) {
+            let rewrites = self.service_rewrites(service);
+            let settings = sni_settings(&settings, rewrites.as_ref().ok(), &host_rewrite);
             let Some(name) = self.service_cluster(namespace, service, &settings, status)? else {
                 continue;
             };
-            let mut cluster = WeightedCluster::new(name, weight);
-            service_rewrites(service, &mut cluster)?;
-            clusters.push(cluster);
+            clusters.push(WeightedCluster::new(name, weight).with_rewrites(rewrites?));
         }
         let mut mirror_policies = Vec::new();
         if let Some(mirror) = mirrors.first() {
@@ -226,6 +227,8 @@ impl<'a> Builder<'a> {
                     ));
                 }
             };
+            let rewrites = self.service_rewrites(mirror).ok();
+            let settings = sni_settings(&settings, rewrites.as_ref(), &host_rewrite);
             if let Some(name) = self.service_cluster(namespace, mirror, &settings, status)? {
                 mirror_policies.push(Mirror {
                     cluster: name,
@@ -390,30 +393,48 @@ fn headers_problem(message: String) -> RouteProblem {
     )
 }
 
-/// Per-service header policies and host rewrite.
-fn service_rewrites(service: &Service, cluster: &mut WeightedCluster) -> Result<(), RouteProblem> {
-    let name = service_name(service);
-    let mut rewrites = ClusterRewrites::default();
-    if let Some(p) = &service.request_headers_policy {
-        (rewrites.request_headers, rewrites.host_rewrite) = header::policy(
-            &format!("service {name:?} requestHeadersPolicy"),
-            p,
-            Direction::Request,
-        )
-        .map_err(headers_problem)?;
+impl Builder<'_> {
+    /// A service's own header policies and host rewrite, with the config's global policies
+    /// merged in beneath them.
+    fn service_rewrites(&self, service: &Service) -> Result<ClusterRewrites, RouteProblem> {
+        let name = service_name(service);
+        let mut rewrites = ClusterRewrites::default();
+        if let Some(p) = &service.request_headers_policy {
+            (rewrites.request_headers, rewrites.host_rewrite) = header::policy(
+                &format!("service {name:?} requestHeadersPolicy"),
+                p,
+                Direction::Request,
+            )
+            .map_err(headers_problem)?;
+        }
+        if let Some(p) = &service.response_headers_policy {
+            (rewrites.response_headers, _) = header::policy(
+                &format!("service {name:?} responseHeadersPolicy"),
+                p,
+                Direction::Response,
+            )
+            .map_err(headers_problem)?;
+        }
+        self.config.policy.merge_into(&mut rewrites);
+        Ok(rewrites)
     }
-    if let Some(p) = &service.response_headers_policy {
-        (rewrites.response_headers, _) = header::policy(
-            &format!("service {name:?} responseHeadersPolicy"),
-            p,
-            Direction::Response,
-        )
-        .map_err(headers_problem)?;
+}
+
+/// The cluster settings of one service: as Contour, the TLS server name of an ExternalName
+/// Service is the host the service's policies rewrite to, else the route's, else the external
+/// name itself.
+fn sni_settings(
+    base: &ClusterSettings,
+    rewrites: Option<&ClusterRewrites>,
+    route_host: &Option<String>,
+) -> ClusterSettings {
+    let host = rewrites
+        .and_then(|r| r.host_rewrite.clone())
+        .or_else(|| route_host.clone());
+    ClusterSettings {
+        external_name_sni: host.map_or(ExternalNameSni::Target, ExternalNameSni::Host),
+        ..base.clone()
     }
-    if rewrites != ClusterRewrites::NONE {
-        cluster.rewrites = Some(Box::new(rewrites));
-    }
-    Ok(())
 }
 
 /// The weights of the services: as written, `0` for the ones left out when some are written, all

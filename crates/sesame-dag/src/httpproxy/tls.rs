@@ -15,7 +15,7 @@ use crate::dag::{
 use crate::delegation;
 use crate::object::{NamespacedName, ObjectKey};
 use crate::secret::Secrets;
-use crate::service::{ClusterSettings, PortRef};
+use crate::service::{ClusterSettings, ExternalNameSni, PortRef};
 use crate::status::{ProblemKind, Reason};
 use crate::vhost::TlsHost;
 
@@ -427,6 +427,7 @@ impl<'a> Builder<'a> {
         }
         let settings = ClusterSettings {
             lb_policy,
+            external_name_sni: ExternalNameSni::Target,
             ..ClusterSettings::default()
         };
         let equal = tcp.services.iter().all(|s| s.weight.is_none());

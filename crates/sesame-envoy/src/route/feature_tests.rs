@@ -318,6 +318,39 @@ fn per_cluster_policies_and_host_rewrite() {
     );
 }
 
+/// The config file's global headers ride on each cluster (the DAG merges them under the
+/// service's own); the route's own policy stays on the route, which Envoy applies after the
+/// cluster's, so for a header both set the route's value is the one sent.
+#[test]
+fn global_headers_on_the_cluster_and_the_routes_own_on_the_route() {
+    let mut global = WeightedCluster::new("a", 1);
+    global.rewrites_mut().request_headers = policy(&[("x-env", "prod")], &["x-debug"]);
+    global.rewrites_mut().response_headers = policy(&[("x-served-by", "sesame")], &[]);
+    let mut f = Forward {
+        clusters: vec![global],
+        ..Default::default()
+    };
+    f.policies_mut().request_headers = policy(&[("x-env", "route")], &[]);
+    let r = route_of(f);
+    assert_eq!(r.request_headers_to_add, vec![overwrite("x-env", "route")]);
+    let Some(Action::Route(action)) = r.action else {
+        panic!("not a route action")
+    };
+    let Some(ClusterSpecifier::WeightedClusters(split)) = action.cluster_specifier else {
+        panic!("a one-entry split carries the cluster's headers")
+    };
+    let cluster = &split.clusters[0];
+    assert_eq!(
+        cluster.request_headers_to_add,
+        vec![overwrite("x-env", "prod")]
+    );
+    assert_eq!(cluster.request_headers_to_remove, ["x-debug"]);
+    assert_eq!(
+        cluster.response_headers_to_add,
+        vec![overwrite("x-served-by", "sesame")]
+    );
+}
+
 #[test]
 fn mirrors() {
     let mut f = forward_to("c");

@@ -499,22 +499,43 @@ fn inline_routes(
 /// and never loads the CA bundles and CRLs either.
 fn static_secrets(mut listener: listener_v3::Listener) -> listener_v3::Listener {
     for chain in &mut listener.filter_chains {
-        let Some(socket) = &mut chain.transport_socket else {
-            continue;
-        };
-        let Some(core_v3::transport_socket::ConfigType::TypedConfig(any)) = &mut socket.config_type
-        else {
-            panic!("transport socket without typed config")
-        };
-        let mut tls: tls_v3::DownstreamTlsContext = decode(any);
-        if let Some(common) = &mut tls.common_tls_context {
-            for sds in &mut common.tls_certificate_sds_secret_configs {
-                sds.sds_config = None;
-            }
+        if let Some(socket) = &mut chain.transport_socket {
+            static_tls_certificates(socket, |tls: &mut tls_v3::DownstreamTlsContext| {
+                tls.common_tls_context.as_mut()
+            });
         }
-        any.value = tls.encode_to_vec();
     }
     listener
+}
+
+/// A cluster whose client certificate is the bootstrap's static secret instead of SDS over
+/// ADS, for the same reason as [`static_secrets`].
+fn static_client_certificate(mut cluster: cluster_v3::Cluster) -> cluster_v3::Cluster {
+    if let Some(socket) = &mut cluster.transport_socket {
+        static_tls_certificates(socket, |tls: &mut tls_v3::UpstreamTlsContext| {
+            tls.common_tls_context.as_mut()
+        });
+    }
+    cluster
+}
+
+/// Makes the certificates of a transport socket's TLS context (a `T`, whose common context
+/// `common` finds) the bootstrap's static secrets of the same names.
+fn static_tls_certificates<T: Message + prost::Name + Default>(
+    socket: &mut core_v3::TransportSocket,
+    common: impl FnOnce(&mut T) -> Option<&mut tls_v3::CommonTlsContext>,
+) {
+    let Some(core_v3::transport_socket::ConfigType::TypedConfig(any)) = &mut socket.config_type
+    else {
+        panic!("transport socket without typed config")
+    };
+    let mut tls: T = decode(any);
+    if let Some(common) = common(&mut tls) {
+        for sds in &mut common.tls_certificate_sds_secret_configs {
+            sds.sds_config = None;
+        }
+    }
+    any.value = tls.encode_to_vec();
 }
 
 fn static_cluster(name: &str, port: u32, http2: bool) -> cluster_v3::Cluster {
@@ -546,7 +567,11 @@ fn static_cluster(name: &str, port: u32, http2: bool) -> cluster_v3::Cluster {
 }
 
 fn static_bootstrap(resources: &Resources) -> bootstrap_v3::Bootstrap {
-    let mut clusters: Vec<cluster_v3::Cluster> = resources.clusters.values().map(decode).collect();
+    let mut clusters: Vec<cluster_v3::Cluster> = resources
+        .clusters
+        .values()
+        .map(|c| static_client_certificate(decode(c)))
+        .collect();
     clusters.push(static_cluster("sesame", 8001, true));
     clusters.push(static_cluster("envoy-admin", 9001, false));
     bootstrap_v3::Bootstrap {
@@ -655,6 +680,88 @@ fn envoy_accepts_a_wildcard_host_beside_the_fallback_certificate() {
         .cloned()
         .unwrap_or_default();
     assert!(message.contains("the same matching rules"), "{message}");
+}
+
+/// Every cluster of `dag` with the config file's upstream settings: a 750 ms connect
+/// timeout, and on its TLS clusters a client certificate; plus an ExternalName cluster for
+/// each DNS lookup family (TLS with a server name, h2, and plain), and a route to them whose
+/// clusters carry global header policies under the route's own.
+fn add_upstream_settings(dag: &mut Dag) {
+    use sesame_dag::dag::{ClusterRewrites, DnsLookupFamily, ExternalName};
+    let client = self_signed_secret("envoy-client", "envoy.example.com");
+    for c in dag.clusters.values_mut() {
+        c.connect_timeout = Duration::from_millis(750);
+        if matches!(c.protocol, UpstreamProtocol::Tls | UpstreamProtocol::H2) {
+            c.client_certificate = Some(client.name.clone());
+        }
+    }
+    let families = [
+        ("ext-auto", DnsLookupFamily::Auto, UpstreamProtocol::Tls),
+        ("ext-v4", DnsLookupFamily::V4, UpstreamProtocol::H2),
+        ("ext-v6", DnsLookupFamily::V6, UpstreamProtocol::Http1),
+        ("ext-all", DnsLookupFamily::All, UpstreamProtocol::Tls),
+    ];
+    let mut clusters = Vec::new();
+    for (name, family, protocol) in families {
+        let mut c = cluster(name, protocol);
+        c.connect_timeout = Duration::from_millis(750);
+        c.external_name = Some(Box::new(ExternalName {
+            host: format!("{name}.example.com."),
+            dns_lookup_family: family,
+        }));
+        if protocol != UpstreamProtocol::Http1 {
+            c.sni = Some(format!("{name}.example.com"));
+            c.client_certificate = Some(client.name.clone());
+        }
+        let rewrites = ClusterRewrites {
+            request_headers: HeadersPolicy {
+                set: vec![("x-env".into(), "prod".into())],
+                remove: vec!["x-debug".into()],
+            },
+            response_headers: HeadersPolicy {
+                set: vec![("x-served-by".into(), "sesame".into())],
+                remove: vec!["server".into()],
+            },
+            host_rewrite: Some("global.example.com".into()),
+        };
+        clusters.push(WeightedCluster::new(c.name.clone(), 1).with_rewrites(rewrites));
+        dag.clusters.insert(c.name.clone(), c);
+    }
+    let mut route = forward_route(PathMatch::Prefix("/external".into()), "");
+    route.action = RouteAction::Forward(Forward {
+        clusters,
+        policies: Some(Box::new(ForwardPolicies {
+            request_headers: HeadersPolicy {
+                set: vec![("x-env".into(), "route".into())],
+                remove: Vec::new(),
+            },
+            ..Default::default()
+        })),
+        ..Default::default()
+    });
+    dag.http
+        .insert("external.com".into(), vhost("external.com", vec![route]));
+    dag.secrets.insert(client.name.clone(), client);
+}
+
+#[test]
+fn envoy_accepts_the_upstream_settings() {
+    let mut dag = every_feature_dag();
+    add_upstream_settings(&mut dag);
+    let resources = translate(&dag, &TranslateConfig::default());
+    let ext: cluster_v3::Cluster = decode(&resources.clusters["default/ext-all/80/da39a3ee5e"]);
+    assert_eq!(
+        ext.cluster_discovery_type,
+        Some(cluster_v3::cluster::ClusterDiscoveryType::Type(
+            cluster_v3::cluster::DiscoveryType::LogicalDns as i32
+        ))
+    );
+    assert!(resources.secrets.contains_key("default/envoy-client/abcde"));
+    let Some(envoy) = envoy_binary() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("static.pb");
+    std::fs::write(&path, static_bootstrap(&resources).encode_to_vec()).expect("write bootstrap");
+    envoy_validate(&envoy, &path);
 }
 
 /// The check above must be able to fail: Envoy rejects a route to an unknown cluster.

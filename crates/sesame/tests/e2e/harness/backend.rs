@@ -27,8 +27,13 @@ impl Drop for Backend {
 
 /// Starts an echo backend.
 pub async fn backend(name: &str) -> Backend {
+    backend_on(name, std::net::Ipv4Addr::LOCALHOST.into()).await
+}
+
+/// Starts an echo backend listening on `ip`.
+pub async fn backend_on(name: &str, ip: std::net::IpAddr) -> Backend {
     use axum::extract::Request as AxumRequest;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let listener = tokio::net::TcpListener::bind((ip, 0))
         .await
         .expect("bind backend");
     let addr = listener.local_addr().expect("backend addr");
@@ -126,12 +131,37 @@ pub async fn upgrade_backend() -> Backend {
 /// A backend on 127.0.0.1 that terminates TLS itself with `cert`/`key` (PEM) and answers each
 /// connection's first request as the echo backend `name` would (without the headers).
 pub async fn tls_backend(name: &str, cert: &str, key: &str) -> Backend {
+    tls_backend_verifying(name, cert, key, None).await
+}
+
+/// As [`tls_backend`], and with `client_ca` (PEM) it requires a client certificate from that
+/// CA: its answer then has a second line, `client: ` and the certificate's DNS names.
+pub async fn tls_backend_verifying(
+    name: &str,
+    cert: &str,
+    key: &str,
+    client_ca: Option<&str>,
+) -> Backend {
     let (chain, key) = identity(cert, key).expect("backend identity");
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_no_client_auth()
+        .expect("protocol versions");
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+                roots.add(cert.expect("client ca")).expect("client ca");
+            }
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                    .build()
+                    .expect("client verifier");
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder
         .with_single_cert(chain, key)
         .expect("backend certificate");
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
@@ -147,7 +177,10 @@ pub async fn tls_backend(name: &str, cert: &str, key: &str) -> Backend {
                 return;
             };
             seen.lock().expect("requests lock").push(target.clone());
-            let body = format!("{name} {target}\n");
+            let mut body = format!("{name} {target}\n");
+            if let Some(client) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
+                body.push_str(&format!("client: {}\n", subject_names(client).join(",")));
+            }
             let reply = format!(
                 "HTTP/1.1 200 OK\r\nx-backend: {name}\r\ncontent-length: {}\r\n\
                  connection: close\r\n\r\n{body}",
