@@ -1,6 +1,7 @@
 //! The CustomResourceDefinitions of Sesame's API, generated from the Rust types so the installed
-//! schema can never drift from what Sesame decodes. `examples/crds/sesame-crds.yaml` is this
-//! module's output, checked by a test.
+//! schema can never drift from what Sesame decodes. `examples/crds/sesame-crds.yaml` and its copy
+//! among the install manifests, `examples/sesame/01-crds.yaml`, are this module's output,
+//! checked by a test.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
     CustomResourceDefinition, JSON,

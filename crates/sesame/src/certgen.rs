@@ -3,8 +3,8 @@
 
 mod cluster;
 mod files;
-mod pki;
-mod secrets;
+pub(crate) mod pki;
+pub(crate) mod secrets;
 
 use std::path::PathBuf;
 

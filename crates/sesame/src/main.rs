@@ -11,6 +11,8 @@ mod envoy;
 mod holdoff;
 mod http;
 mod kube;
+#[cfg(test)]
+mod manifests_tests;
 mod metrics;
 mod serve;
 

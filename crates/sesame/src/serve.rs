@@ -98,7 +98,7 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     /// The xDS TLS files: all three flags or none; none needs `--insecure`.
-    fn tls_files(&self) -> anyhow::Result<Option<TlsFiles>> {
+    pub(crate) fn tls_files(&self) -> anyhow::Result<Option<TlsFiles>> {
         match (
             &self.sesame_cafile,
             &self.sesame_cert_file,

@@ -4,25 +4,32 @@ use serde_json::Value;
 
 use super::*;
 
-fn checked_in_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/crds/sesame-crds.yaml")
+/// The checked-in copies of [`crds_yaml`]: the CRDs alone, and the install manifests' copy.
+fn checked_in_paths() -> [PathBuf; 2] {
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    [
+        examples.join("crds/sesame-crds.yaml"),
+        examples.join("sesame/01-crds.yaml"),
+    ]
 }
 
 #[test]
 fn checked_in_crds_match_the_types() {
-    let path = checked_in_path();
     let generated = crds_yaml();
-    if std::env::var_os("SESAME_UPDATE_CRDS").is_some() {
-        std::fs::write(&path, &generated).unwrap();
-        return;
+    for path in checked_in_paths() {
+        if std::env::var_os("SESAME_UPDATE_CRDS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+            continue;
+        }
+        let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            checked_in == generated,
+            "{} is stale: the API types changed. Refresh it with \
+             `SESAME_UPDATE_CRDS=1 cargo test -p sesame-api crds`, run \
+             scripts/render-manifests.sh and commit the result",
+            path.display()
+        );
     }
-    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        checked_in == generated,
-        "{} is stale: the API types changed. Refresh it with \
-         `SESAME_UPDATE_CRDS=1 cargo test -p sesame-api crds` and commit the result",
-        path.display()
-    );
 }
 
 #[test]

@@ -4,12 +4,12 @@
 //! root (or CAP_SYS_ADMIN and CAP_NET_ADMIN): the echo backends run in a network namespace,
 //! since a real API server refuses loopback addresses in EndpointSlices.
 //!
-//! Sesame runs as the ServiceAccount of `examples/sesame/02-rbac.yaml`, with a token the API
-//! server issued, so the shipped RBAC is what it runs with. Objects created through the API
-//! reach a real Envoy; statuses must pass the shipped CRDs' schemas and carry the generation
-//! they saw; a second replica takes over status writing when the leader dies; the API server
-//! restarts after losing history while Sesame was cut off; and the API server's audit log
-//! shows every request Sesame made.
+//! Sesame runs as the ServiceAccount `sesame` with the roles of `examples/sesame/02-rbac.yaml`,
+//! with a token the API server issued, so the shipped RBAC is what it runs with. Objects
+//! created through the API reach a real Envoy; statuses must pass the shipped CRDs' schemas
+//! and carry the generation they saw; a second replica takes over status writing when the
+//! leader dies; the API server restarts after losing history while Sesame was cut off; and the
+//! API server's audit log shows every request Sesame made.
 
 mod control_plane;
 mod daemon;

@@ -1,7 +1,7 @@
 //! A real control plane: etcd and kube-apiserver from the binaries the user names, on
 //! 127.0.0.1, with a serving certificate, a service-account signing key, an admin token, RBAC
-//! on, and an audit log of every request. Sesame reaches it as the ServiceAccount of
-//! `examples/sesame/02-rbac.yaml`, with a token the API server issued.
+//! on, and an audit log of every request. Sesame reaches it as the ServiceAccount `sesame`
+//! with the roles of `examples/sesame/02-rbac.yaml`, with a token the API server issued.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -23,7 +23,7 @@ use crate::harness::{PATIENCE, Pki, eventually, free_port};
 /// How long kube-apiserver may take to become ready (it is slow to start on a small machine).
 const START_PATIENCE: Duration = Duration::from_secs(120);
 
-/// The user Sesame runs as: the ServiceAccount of `examples/sesame/02-rbac.yaml`.
+/// The user Sesame runs as: the ServiceAccount `sesame`, bound by `examples/sesame/02-rbac.yaml`.
 pub const SESAME_USER: &str = "system:serviceaccount:projectsesame:sesame";
 
 /// The binaries to run, from `SESAME_TEST_KUBE_APISERVER` and `SESAME_TEST_ETCD`.
@@ -205,16 +205,15 @@ impl ControlPlane {
         }
     }
 
-    /// Creates the namespace `projectsesame` and everything in `examples/sesame/02-rbac.yaml`,
-    /// asks the API server for a token of the ServiceAccount there, and writes a kubeconfig
-    /// with it: Sesame runs with exactly the rights the project ships.
+    /// Creates everything in `examples/sesame/00-common.yaml` (the namespace `projectsesame`
+    /// and the ServiceAccounts) and `examples/sesame/02-rbac.yaml`, asks the API server for a
+    /// token of the ServiceAccount `sesame`, and writes a kubeconfig with it: Sesame runs with
+    /// exactly the rights the project ships.
     pub async fn sesame_kubeconfig(&self) -> PathBuf {
-        self.objects
-            .create(json!({"apiVersion": "v1", "kind": "Namespace",
-                           "metadata": {"name": "projectsesame"}}))
-            .await;
-        for doc in example("sesame/02-rbac.yaml") {
-            self.objects.create(doc).await;
+        for file in ["sesame/00-common.yaml", "sesame/02-rbac.yaml"] {
+            for doc in example(file) {
+                self.objects.create(doc).await;
+            }
         }
         let accounts: Api<ServiceAccount> =
             Api::namespaced(self.objects.client.clone(), "projectsesame");
