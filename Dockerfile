@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# The Sesame image: one static-ish binary, /bin/sesame, on a distroless base with no shell.
+# The Sesame image: the one binary, /bin/sesame, on a distroless base (glibc, no shell).
 # The manifests in examples/sesame/ run it as `command: ["/bin/sesame"]`; the image sets no
 # entrypoint.
 #

@@ -178,17 +178,53 @@ fn expand_follows_the_kubelet() {
     assert!(expand("$(B)", &env).unwrap_err().contains("$(B)"));
 }
 
-#[test]
-fn config_map_loads_as_sesame_config() {
+/// The example `sesame.yaml` of the ConfigMap.
+fn example_config() -> String {
     let m = Manifests::file("01-sesame-config.yaml");
     assert_eq!(m.config_maps.len(), 1);
     let data = m.config_maps[0].data.clone().unwrap_or_default();
     assert_eq!(data.keys().collect::<Vec<_>>(), ["sesame.yaml"]);
-    let config = sesame_api::Config::from_yaml(&data["sesame.yaml"]).expect("sesame.yaml loads");
+    data["sesame.yaml"].clone()
+}
+
+#[test]
+fn config_map_loads_as_sesame_config() {
+    let config = sesame_api::Config::from_yaml(&example_config()).expect("sesame.yaml loads");
     assert_eq!(
         config,
         sesame_api::Config::default(),
         "the example sets only defaults"
+    );
+}
+
+/// Contour's keys the example shows commented out that this version does not read yet.
+const NOT_YET_READ: [&str; 1] = ["accesslog-format"];
+
+#[test]
+fn config_map_samples_load_when_uncommented() {
+    // `# key: value` and `#   key: value` lines become `key: value` and `  key: value`.
+    let example = example_config();
+    let mut uncommented = Vec::new();
+    for line in example.lines() {
+        let sample = line.strip_prefix("# ").filter(|rest| {
+            let key = rest.trim_start().split(':').next().unwrap_or_default();
+            !key.is_empty()
+                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && rest.contains(&format!("{key}:"))
+                && !NOT_YET_READ.contains(&key)
+        });
+        match sample {
+            Some(rest) => uncommented.push(rest),
+            None if line.starts_with('#') => {}
+            None => uncommented.push(line),
+        }
+    }
+    let text = uncommented.join("\n");
+    let config = sesame_api::Config::from_yaml(&text)
+        .unwrap_or_else(|e| panic!("the samples uncommented:\n{text}\n{e}"));
+    assert!(
+        config.incluster && config.tls.fallback_certificate.is_some(),
+        "{text}"
     );
 }
 
