@@ -5,6 +5,12 @@
 
 use serde::Deserialize;
 
+mod listener;
+
+pub use listener::{
+    AccessLogFormat, DEFAULT_JSON_FIELDS, NetworkParameters, TimeoutParameters, VALID_CIPHER_SUITES,
+};
+
 /// An error in the configuration file. The message names the key and the value at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -45,6 +51,18 @@ pub struct Config {
     /// The address written to the status of Ingresses.
     #[serde(default, rename = "ingress-status-address")]
     pub ingress_status_address: Option<String>,
+    /// Timeouts of the HTTP connection managers (`timeouts:`).
+    #[serde(default)]
+    pub timeouts: TimeoutParameters,
+    /// The access log format, `envoy` (the default) or `json`.
+    #[serde(default, rename = "accesslog-format")]
+    pub accesslog_format: Option<String>,
+    /// The fields of JSON access log lines: names, or `name=%OPERATOR%`.
+    #[serde(default, rename = "json-fields")]
+    pub json_fields: Option<Vec<String>>,
+    /// Envoy network settings (`network:`).
+    #[serde(default)]
+    pub network: NetworkParameters,
 }
 
 /// Listener TLS settings (`tls:`).
@@ -72,6 +90,10 @@ pub struct TlsParameters {
         alias = "fallbackCertificate"
     )]
     pub fallback_certificate: Option<SecretReference>,
+    /// The TLS 1.2 cipher suites of `ingress_https`, in order of preference (Contour's four by
+    /// default).
+    #[serde(default, rename = "cipher-suites")]
+    pub cipher_suites: Option<Vec<String>>,
 }
 
 /// A Secret, by namespace and name.
@@ -200,7 +222,7 @@ impl Config {
                 reason: "must not be above tls.maximum-protocol-version",
             });
         }
-        Ok(())
+        self.validate_listener()
     }
 }
 
