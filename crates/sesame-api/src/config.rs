@@ -3,12 +3,14 @@
 //! Unknown keys are refused (`deny_unknown_fields`), values are checked by [`Config::validate`],
 //! and every default is the one Contour documents, so a migrating user gets the same behaviour.
 
-use std::time::Duration;
-
 use serde::Deserialize;
 
+mod listener;
 mod upstream;
 
+pub use listener::{
+    AccessLogFormat, DEFAULT_JSON_FIELDS, NetworkParameters, TimeoutParameters, VALID_CIPHER_SUITES,
+};
 pub use upstream::{
     ClusterParameters, DnsLookupFamily, HeadersPolicyParameters, PolicyParameters,
     UnknownDnsLookupFamily,
@@ -60,7 +62,7 @@ pub struct Config {
     /// The namespace of the Envoy Service (Sesame's namespace).
     #[serde(default, rename = "envoy-service-namespace")]
     pub envoy_service_namespace: Option<String>,
-    /// Timeouts (`timeouts:`).
+    /// Timeouts of the HTTP connection managers and of upstream connects (`timeouts:`).
     #[serde(default)]
     pub timeouts: TimeoutParameters,
     // Upstream (cluster and route) settings; `tls.envoy-client-certificate` is in `tls`.
@@ -73,6 +75,15 @@ pub struct Config {
     /// Headers set and removed on every route (`policy:`).
     #[serde(default)]
     pub policy: PolicyParameters,
+    /// The access log format, `envoy` (the default) or `json`.
+    #[serde(default, rename = "accesslog-format")]
+    pub accesslog_format: Option<String>,
+    /// The fields of JSON access log lines: names, or `name=%OPERATOR%`.
+    #[serde(default, rename = "json-fields")]
+    pub json_fields: Option<Vec<String>>,
+    /// Envoy network settings (`network:`).
+    #[serde(default)]
+    pub network: NetworkParameters,
 }
 
 /// Listener TLS settings (`tls:`).
@@ -107,41 +118,10 @@ pub struct TlsParameters {
         alias = "envoyClientCertificate"
     )]
     pub envoy_client_certificate: Option<SecretReference>,
-}
-
-/// Timeouts (`timeouts:`), Go durations.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct TimeoutParameters {
-    /// How long Envoy waits for a connection to an upstream (`2s` by default, as Contour).
-    #[serde(default, alias = "connectTimeout")]
-    pub connect_timeout: Option<String>,
-}
-
-impl TimeoutParameters {
-    /// The upstream connect timeout when none is configured (Contour's).
-    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-
-    /// The upstream connect timeout: the configured one, else 2 s.
-    pub fn connect_timeout(&self) -> Duration {
-        self.connect_timeout
-            .as_deref()
-            .and_then(|v| crate::duration::parse_duration(v).ok())
-            .unwrap_or(Self::DEFAULT_CONNECT_TIMEOUT)
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        if let Some(v) = &self.connect_timeout
-            && !crate::duration::parse_duration(v).is_ok_and(|d| !d.is_zero())
-        {
-            return Err(ConfigError::InvalidValue {
-                key: "timeouts.connect-timeout",
-                value: v.clone(),
-                reason: "expected a positive duration such as 2s (infinity is not allowed)",
-            });
-        }
-        Ok(())
-    }
+    /// The TLS 1.2 cipher suites of `ingress_https`, in order of preference (Contour's four by
+    /// default).
+    #[serde(default, rename = "cipher-suites")]
+    pub cipher_suites: Option<Vec<String>>,
 }
 
 /// A Secret, by namespace and name.
@@ -276,9 +256,9 @@ impl Config {
                 reason: "must not be above tls.maximum-protocol-version",
             });
         }
-        self.timeouts.validate()?;
+        self.timeouts.validate_connect_timeout()?;
         self.validate_upstream()?;
-        Ok(())
+        self.validate_listener()
     }
 }
 

@@ -93,6 +93,12 @@ pub fn parse_duration(value: &str) -> Result<Duration, DurationError> {
     Ok(Duration::new(secs, (total % NANOS_PER_SECOND) as u32))
 }
 
+/// Whether a timeout value switches the timeout off: `infinity` or `infinite`, as Contour
+/// writes it in annotations, HTTPProxy timeout policies and the configuration file.
+pub fn is_infinite(value: &str) -> bool {
+    matches!(value.trim(), "infinity" | "infinite")
+}
+
 fn split_digits(s: &str) -> (&str, &str) {
     s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()))
 }

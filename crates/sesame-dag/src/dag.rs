@@ -485,6 +485,18 @@ pub enum Timeout {
     After(Duration),
 }
 
+impl Timeout {
+    /// Parses a timeout: `infinity` or `infinite` switch it off, anything else is a Go-style
+    /// duration (`30s`, `1m30s`).
+    pub fn parse(value: &str) -> Result<Timeout, sesame_api::duration::DurationError> {
+        if sesame_api::duration::is_infinite(value) {
+            Ok(Timeout::Infinite)
+        } else {
+            sesame_api::duration::parse_duration(value).map(Timeout::After)
+        }
+    }
+}
+
 /// When and how often to retry a request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RetryPolicy {

@@ -1,13 +1,14 @@
 //! Listeners (LDS): `ingress_http`, `ingress_https` (only with secure virtual hosts or TLS
-//! passthrough hosts) and the static `stats-health` listener.
+//! passthrough hosts), the static `stats-health` listener and, when configured, the read-only
+//! admin listener `envoy-admin`.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 
 use envoy_types::pb::envoy::config::accesslog::v3 as accesslog_v3;
 use envoy_types::pb::envoy::config::core::v3 as core_v3;
 use envoy_types::pb::envoy::config::listener::v3 as listener_v3;
 use envoy_types::pb::envoy::config::route::v3 as route_v3;
-use envoy_types::pb::envoy::extensions::access_loggers::file::v3 as file_v3;
 use envoy_types::pb::envoy::extensions::filters::http::router::v3 as router_v3;
 use envoy_types::pb::envoy::extensions::filters::listener::tls_inspector::v3 as tls_inspector_v3;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm_v3;
@@ -20,10 +21,11 @@ use sesame_dag::dag::{
     ClientValidation, ForwardClientCertificate, SecureVirtualHost, TcpProxy, TlsVersion,
 };
 
+use crate::accesslog::file_access_log;
 use crate::route::{
     FALLBACK_ROUTE_CONFIG, HTTP_ROUTE_CONFIG, fallback_virtual_hosts, https_route_config_name,
 };
-use crate::{TranslateConfig, proto};
+use crate::{ListenerSettings, TranslateConfig, proto};
 
 /// The name of the plain-HTTP listener.
 pub const HTTP_LISTENER: &str = "ingress_http";
@@ -35,15 +37,31 @@ pub const STATS_LISTENER: &str = "stats-health";
 pub const ADMIN_CLUSTER: &str = "envoy-admin";
 /// The only paths the stats listener answers, all with GET.
 pub const STATS_PATHS: [&str; 3] = ["/ready", "/stats", "/stats/prometheus"];
+/// The name of the read-only admin listener (`network.admin-port`).
+pub const ADMIN_LISTENER: &str = "envoy-admin";
+/// The only paths the admin listener answers, all with GET: Envoy's read-only admin pages.
+pub const ADMIN_PATHS: [&str; 11] = [
+    "/certs",
+    "/clusters",
+    "/listeners",
+    "/config_dump",
+    "/memory",
+    "/ready",
+    "/runtime",
+    "/server_info",
+    "/stats",
+    "/stats/prometheus",
+    "/stats/recentlookups",
+];
 
 const HCM_FILTER: &str = "envoy.filters.network.http_connection_manager";
 const TCP_PROXY_FILTER: &str = "envoy.filters.network.tcp_proxy";
 const ROUTER_FILTER: &str = "envoy.filters.http.router";
 const TLS_INSPECTOR: &str = "envoy.filters.listener.tls_inspector";
-const FILE_ACCESS_LOG: &str = "envoy.access_loggers.file";
 
 /// Every listener, encoded, by name: `ingress_http` and `stats-health` always, `ingress_https`
-/// when the DAG has secure virtual hosts or passthrough hosts.
+/// when the DAG has secure virtual hosts or passthrough hosts, `envoy-admin` when an admin
+/// port is configured.
 pub fn listeners(dag: &Dag, config: &TranslateConfig) -> BTreeMap<String, Any> {
     let mut out = BTreeMap::new();
     out.insert(
@@ -57,12 +75,47 @@ pub fn listeners(dag: &Dag, config: &TranslateConfig) -> BTreeMap<String, Any> {
         STATS_LISTENER.to_string(),
         proto::any(&stats_listener(config)),
     );
+    if let Some(port) = config.listener.admin_port {
+        out.insert(
+            ADMIN_LISTENER.to_string(),
+            proto::any(&admin_listener(port)),
+        );
+    }
     out
+}
+
+/// Which ingress listener a filter belongs to: its stat prefix and its access log.
+#[derive(Clone, Copy)]
+enum Ingress {
+    Http,
+    Https,
+}
+
+impl Ingress {
+    fn stat_prefix(self) -> &'static str {
+        match self {
+            Ingress::Http => HTTP_LISTENER,
+            Ingress::Https => HTTPS_LISTENER,
+        }
+    }
+
+    fn access_log(self, settings: &ListenerSettings) -> accesslog_v3::AccessLog {
+        let log = &settings.access_log;
+        let path = match self {
+            Ingress::Http => &log.http_path,
+            Ingress::Https => &log.https_path,
+        };
+        file_access_log(path, &log.format)
+    }
 }
 
 /// The plain-HTTP listener: one filter chain whose routes come from RDS `ingress_http`.
 pub fn http_listener(config: &TranslateConfig) -> listener_v3::Listener {
-    let hcm = http_connection_manager(HTTP_LISTENER, rds(HTTP_ROUTE_CONFIG.to_string()), true);
+    let hcm = ingress_connection_manager(
+        Ingress::Http,
+        rds(HTTP_ROUTE_CONFIG.to_string()),
+        &config.listener,
+    );
     listener_v3::Listener {
         name: HTTP_LISTENER.to_string(),
         address: Some(proto::listener_address(config.http_listener)),
@@ -77,7 +130,7 @@ pub fn http_listener(config: &TranslateConfig) -> listener_v3::Listener {
 /// The HTTPS listener: TLS inspection, then the [`https_filter_chains`]. `None` when there is
 /// no filter chain (Envoy rejects a listener without one).
 pub fn https_listener(dag: &Dag, config: &TranslateConfig) -> Option<listener_v3::Listener> {
-    let filter_chains = https_filter_chains(dag);
+    let filter_chains = https_filter_chains(dag, &config.listener);
     if filter_chains.is_empty() {
         return None;
     }
@@ -111,7 +164,10 @@ enum SniTarget<'a> {
 /// host's chain only, a TCP proxy without clusters gets none, and the fallback chain (TLS
 /// without SNI) exists only when no `*` host, whose chain matches the same, does (see
 /// [`fallback_virtual_hosts`]).
-pub fn https_filter_chains(dag: &Dag) -> Vec<listener_v3::FilterChain> {
+pub fn https_filter_chains(
+    dag: &Dag,
+    settings: &ListenerSettings,
+) -> Vec<listener_v3::FilterChain> {
     let mut targets: BTreeMap<&str, SniTarget<'_>> = dag
         .passthrough
         .iter()
@@ -125,11 +181,11 @@ pub fn https_filter_chains(dag: &Dag) -> Vec<listener_v3::FilterChain> {
     let mut chains: Vec<_> = targets
         .into_iter()
         .filter_map(|(hostname, target)| match target {
-            SniTarget::Terminated(vhost) => secure_filter_chain(vhost),
-            SniTarget::Passthrough(proxy) => passthrough_filter_chain(hostname, proxy),
+            SniTarget::Terminated(vhost) => secure_filter_chain(vhost, settings),
+            SniTarget::Passthrough(proxy) => passthrough_filter_chain(hostname, proxy, settings),
         })
         .collect();
-    chains.extend(fallback_filter_chain(dag));
+    chains.extend(fallback_filter_chain(dag, settings));
     chains
 }
 
@@ -158,15 +214,18 @@ fn tls_without_server_names() -> listener_v3::FilterChainMatch {
 /// The filter chain of one secure virtual host: matched on SNI, terminating TLS with the
 /// certificate served over SDS, then routes from RDS `https/<hostname>`, or with a TCP proxy the
 /// decrypted connection to its clusters (`None` when it has no cluster).
-pub fn secure_filter_chain(vhost: &SecureVirtualHost) -> Option<listener_v3::FilterChain> {
+pub fn secure_filter_chain(
+    vhost: &SecureVirtualHost,
+    settings: &ListenerSettings,
+) -> Option<listener_v3::FilterChain> {
     let hostname = &vhost.virtual_host.hostname;
     let filter = match &vhost.tcp_proxy {
-        Some(proxy) => tcp_proxy_filter(proxy)?,
+        Some(proxy) => tcp_proxy_filter(proxy, settings)?,
         None => {
-            let mut hcm = http_connection_manager(
-                HTTPS_LISTENER,
+            let mut hcm = ingress_connection_manager(
+                Ingress::Https,
                 rds(https_route_config_name(hostname)),
-                true,
+                settings,
             );
             if let Some(validation) = &vhost.client_validation {
                 forward_client_certificate(&mut hcm, &validation.forward);
@@ -178,7 +237,7 @@ pub fn secure_filter_chain(vhost: &SecureVirtualHost) -> Option<listener_v3::Fil
     Some(listener_v3::FilterChain {
         filter_chain_match: Some(sni_match(hostname)),
         filters: vec![filter],
-        transport_socket: Some(downstream_tls(vhost, alpn)),
+        transport_socket: Some(downstream_tls(vhost, alpn, &settings.cipher_suites)),
         ..Default::default()
     })
 }
@@ -188,10 +247,11 @@ pub fn secure_filter_chain(vhost: &SecureVirtualHost) -> Option<listener_v3::Fil
 pub fn passthrough_filter_chain(
     hostname: &str,
     proxy: &TcpProxy,
+    settings: &ListenerSettings,
 ) -> Option<listener_v3::FilterChain> {
     Some(listener_v3::FilterChain {
         filter_chain_match: Some(sni_match(hostname)),
-        filters: vec![tcp_proxy_filter(proxy)?],
+        filters: vec![tcp_proxy_filter(proxy, settings)?],
         ..Default::default()
     })
 }
@@ -200,14 +260,26 @@ pub fn passthrough_filter_chain(
 /// [`Dag::fallback_secret`] and serving the routes of RDS `ingress_fallbackcert`. Its TLS
 /// versions are the strictest minimum and the highest maximum of the hosts it serves. `None`
 /// when [`fallback_virtual_hosts`] is empty.
-pub fn fallback_filter_chain(dag: &Dag) -> Option<listener_v3::FilterChain> {
+pub fn fallback_filter_chain(
+    dag: &Dag,
+    settings: &ListenerSettings,
+) -> Option<listener_v3::FilterChain> {
     let secret = dag.fallback_secret.as_ref()?;
     let vhosts = fallback_virtual_hosts(dag);
     let min = vhosts.iter().map(|v| v.min_tls_version).max()?;
     let max = vhosts.iter().map(|v| v.max_tls_version).max()?;
-    let hcm = http_connection_manager(HTTPS_LISTENER, rds(FALLBACK_ROUTE_CONFIG.to_string()), true);
+    let hcm = ingress_connection_manager(
+        Ingress::Https,
+        rds(FALLBACK_ROUTE_CONFIG.to_string()),
+        settings,
+    );
+    let params = TlsParams {
+        min,
+        max,
+        cipher_suites: &settings.cipher_suites,
+    };
     let context = tls_v3::DownstreamTlsContext {
-        common_tls_context: Some(common_tls_context(secret, min, max, true)),
+        common_tls_context: Some(common_tls_context(secret, &params, true)),
         ..Default::default()
     };
     Some(listener_v3::FilterChain {
@@ -219,15 +291,19 @@ pub fn fallback_filter_chain(dag: &Dag) -> Option<listener_v3::FilterChain> {
 }
 
 /// The TLS context of a secure virtual host: certificate by SDS over ADS, its TLS versions,
-/// client certificate verification if it has any, and when `alpn` is set ALPN `h2`,
-/// `http/1.1` (a TCP proxy offers none: its backend chooses the protocol).
-fn downstream_tls(vhost: &SecureVirtualHost, alpn: bool) -> core_v3::TransportSocket {
-    let mut common = common_tls_context(
-        &vhost.secret,
-        vhost.min_tls_version,
-        vhost.max_tls_version,
-        alpn,
-    );
+/// the cipher suites, client certificate verification if it has any, and when `alpn` is set
+/// ALPN `h2`, `http/1.1` (a TCP proxy offers none: its backend chooses the protocol).
+fn downstream_tls(
+    vhost: &SecureVirtualHost,
+    alpn: bool,
+    cipher_suites: &[String],
+) -> core_v3::TransportSocket {
+    let params = TlsParams {
+        min: vhost.min_tls_version,
+        max: vhost.max_tls_version,
+        cipher_suites,
+    };
+    let mut common = common_tls_context(&vhost.secret, &params, alpn);
     let mut context = tls_v3::DownstreamTlsContext::default();
     if let Some(validation) = &vhost.client_validation {
         common.validation_context_type = Some(
@@ -241,18 +317,26 @@ fn downstream_tls(vhost: &SecureVirtualHost, alpn: bool) -> core_v3::TransportSo
     proto::tls_transport_socket(&context)
 }
 
-/// A TLS context serving the certificate `secret` by SDS over ADS with these TLS versions and,
-/// when `alpn` is set, ALPN `h2`, `http/1.1`.
-fn common_tls_context(
-    secret: &str,
+/// The TLS parameters of a downstream TLS context.
+struct TlsParams<'a> {
     min: TlsVersion,
     max: TlsVersion,
+    /// Empty leaves Envoy's own list.
+    cipher_suites: &'a [String],
+}
+
+/// A TLS context serving the certificate `secret` by SDS over ADS with these TLS versions and
+/// cipher suites and, when `alpn` is set, ALPN `h2`, `http/1.1`.
+fn common_tls_context(
+    secret: &str,
+    params: &TlsParams<'_>,
     alpn: bool,
 ) -> tls_v3::CommonTlsContext {
     tls_v3::CommonTlsContext {
         tls_params: Some(tls_v3::TlsParameters {
-            tls_minimum_protocol_version: tls_protocol(min) as i32,
-            tls_maximum_protocol_version: tls_protocol(max) as i32,
+            tls_minimum_protocol_version: tls_protocol(params.min) as i32,
+            tls_maximum_protocol_version: tls_protocol(params.max) as i32,
+            cipher_suites: params.cipher_suites.to_vec(),
             ..Default::default()
         }),
         tls_certificate_sds_secret_configs: vec![tls_v3::SdsSecretConfig {
@@ -316,11 +400,11 @@ fn forward_client_certificate(
 
 /// The network filter proxying whole connections to the clusters of `proxy`: one cluster
 /// directly, several by weight. `None` when there is no cluster.
-fn tcp_proxy_filter(proxy: &TcpProxy) -> Option<listener_v3::Filter> {
+fn tcp_proxy_filter(proxy: &TcpProxy, settings: &ListenerSettings) -> Option<listener_v3::Filter> {
     let tcp_proxy = tcp_proxy_v3::TcpProxy {
-        stat_prefix: HTTPS_LISTENER.to_string(),
+        stat_prefix: Ingress::Https.stat_prefix().to_string(),
         cluster_specifier: Some(tcp_proxy_clusters(proxy)?),
-        access_log: vec![stdout_access_log()],
+        access_log: vec![Ingress::Https.access_log(settings)],
         ..Default::default()
     };
     Some(listener_v3::Filter {
@@ -370,14 +454,32 @@ fn tls_protocol(version: TlsVersion) -> tls_v3::tls_parameters::TlsProtocol {
 /// The stats and readiness listener: GET on exactly `/ready`, `/stats` and `/stats/prometheus`
 /// goes to Envoy's admin interface; every other request gets a 404.
 pub fn stats_listener(config: &TranslateConfig) -> listener_v3::Listener {
+    admin_proxy_listener(STATS_LISTENER, "stats", config.stats_listener, &STATS_PATHS)
+}
+
+/// The read-only admin listener on 127.0.0.1:`port`: GET on exactly one of [`ADMIN_PATHS`]
+/// (query strings allowed) goes to Envoy's admin interface; every other request, and every
+/// other method, gets a 404.
+pub fn admin_listener(port: u16) -> listener_v3::Listener {
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    admin_proxy_listener(ADMIN_LISTENER, ADMIN_LISTENER, address, &ADMIN_PATHS)
+}
+
+/// A listener named `name` on `address` that passes GET requests for exactly `paths` to
+/// Envoy's admin interface, with no access log and none of the ingress settings.
+fn admin_proxy_listener(
+    name: &str,
+    stat_prefix: &str,
+    address: SocketAddr,
+    paths: &[&str],
+) -> listener_v3::Listener {
     let hcm = http_connection_manager(
-        "stats",
-        hcm_v3::http_connection_manager::RouteSpecifier::RouteConfig(admin_routes()),
-        false,
+        stat_prefix,
+        hcm_v3::http_connection_manager::RouteSpecifier::RouteConfig(admin_routes(name, paths)),
     );
     listener_v3::Listener {
-        name: STATS_LISTENER.to_string(),
-        address: Some(proto::listener_address(config.stats_listener)),
+        name: name.to_string(),
+        address: Some(proto::listener_address(address)),
         filter_chains: vec![listener_v3::FilterChain {
             filters: vec![hcm_filter(&hcm)],
             ..Default::default()
@@ -386,10 +488,11 @@ pub fn stats_listener(config: &TranslateConfig) -> listener_v3::Listener {
     }
 }
 
-/// The inline routes of the stats listener.
-fn admin_routes() -> route_v3::RouteConfiguration {
+/// The inline routes `name` of an admin proxy listener: GET on exactly one of `paths` goes to
+/// the admin cluster.
+fn admin_routes(name: &str, paths: &[&str]) -> route_v3::RouteConfiguration {
     use envoy_types::pb::envoy::config::route::v3::route::Action;
-    let routes = STATS_PATHS
+    let routes = paths
         .iter()
         .map(|path| route_v3::Route {
             r#match: Some(route_v3::RouteMatch {
@@ -422,7 +525,7 @@ fn admin_routes() -> route_v3::RouteConfiguration {
         })
         .collect();
     route_v3::RouteConfiguration {
-        name: STATS_LISTENER.to_string(),
+        name: name.to_string(),
         virtual_hosts: vec![route_v3::VirtualHost {
             name: "backend".to_string(),
             domains: vec!["*".to_string()],
@@ -441,12 +544,41 @@ fn rds(route_config_name: String) -> hcm_v3::http_connection_manager::RouteSpeci
     })
 }
 
+/// The HTTP connection manager of an ingress filter chain: [`http_connection_manager`] with
+/// its listener's stat prefix and access log, and the configured trusted hops and timeouts.
+fn ingress_connection_manager(
+    ingress: Ingress,
+    routes: hcm_v3::http_connection_manager::RouteSpecifier,
+    settings: &ListenerSettings,
+) -> hcm_v3::HttpConnectionManager {
+    let timeout = |t: &Option<sesame_dag::dag::Timeout>| t.map(proto::timeout);
+    let timeouts = &settings.timeouts;
+    let idle_timeout = timeout(&timeouts.connection_idle_timeout);
+    let max_connection_duration = timeout(&timeouts.max_connection_duration);
+    let common_http_protocol_options = (idle_timeout.is_some()
+        || max_connection_duration.is_some())
+    .then(|| core_v3::HttpProtocolOptions {
+        idle_timeout,
+        max_connection_duration,
+        ..Default::default()
+    });
+    hcm_v3::HttpConnectionManager {
+        access_log: vec![ingress.access_log(settings)],
+        xff_num_trusted_hops: settings.num_trusted_hops,
+        request_timeout: timeout(&timeouts.request_timeout),
+        stream_idle_timeout: timeout(&timeouts.stream_idle_timeout),
+        delayed_close_timeout: timeout(&timeouts.delayed_close_timeout),
+        drain_timeout: timeout(&timeouts.connection_shutdown_grace_period),
+        common_http_protocol_options,
+        ..http_connection_manager(ingress.stat_prefix(), routes)
+    }
+}
+
 /// An HTTP connection manager with the router filter, the client address taken from the
-/// connection, normalized paths and, when `access_log` is set, an access log on stdout.
+/// connection and normalized paths.
 pub fn http_connection_manager(
     stat_prefix: &str,
     routes: hcm_v3::http_connection_manager::RouteSpecifier,
-    access_log: bool,
 ) -> hcm_v3::HttpConnectionManager {
     hcm_v3::HttpConnectionManager {
         stat_prefix: stat_prefix.to_string(),
@@ -461,26 +593,6 @@ pub fn http_connection_manager(
         use_remote_address: proto::bool_value(true),
         normalize_path: proto::bool_value(true),
         merge_slashes: true,
-        access_log: if access_log {
-            vec![stdout_access_log()]
-        } else {
-            Vec::new()
-        },
-        ..Default::default()
-    }
-}
-
-/// A file access log to `/dev/stdout` in Envoy's default format.
-fn stdout_access_log() -> accesslog_v3::AccessLog {
-    let file = file_v3::FileAccessLog {
-        path: "/dev/stdout".to_string(),
-        access_log_format: None,
-    };
-    accesslog_v3::AccessLog {
-        name: FILE_ACCESS_LOG.to_string(),
-        config_type: Some(accesslog_v3::access_log::ConfigType::TypedConfig(
-            proto::any(&file),
-        )),
         ..Default::default()
     }
 }
@@ -495,6 +607,8 @@ fn hcm_filter(hcm: &hcm_v3::HttpConnectionManager) -> listener_v3::Filter {
     }
 }
 
+#[cfg(test)]
+mod settings_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

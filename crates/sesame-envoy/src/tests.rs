@@ -83,27 +83,48 @@ fn digest(
     hex::encode(h.finalize())
 }
 
-/// The DAG fields added for HTTPProxy all default to nothing: what existed before them still
-/// translates byte for byte as it did (digests recorded before the fields were added).
-#[test]
-fn defaults_translate_byte_identically() {
-    let r = translate(&sample_dag(), &TranslateConfig::default());
+/// Digests of the translations of the sample DAG, the big DAG and the Ingress-feature DAG.
+fn digests(config: &TranslateConfig) -> [String; 3] {
+    let r = translate(&sample_dag(), config);
     let sample = digest(&[&r.listeners, &r.routes, &r.clusters, &r.secrets]);
-    let r = translate(&big_dag(false), &TranslateConfig::default());
+    let r = translate(&big_dag(false), config);
     let big = digest(&[&r.listeners, &r.routes, &r.clusters, &r.secrets]);
     // The secrets of this DAG carry fresh keys, so they are left out.
-    let r = translate(
-        &envoy_validation::ingress_feature_dag(),
-        &TranslateConfig::default(),
-    );
+    let r = translate(&envoy_validation::ingress_feature_dag(), config);
     let ingress = digest(&[&r.listeners, &r.routes, &r.clusters]);
+    [sample, big, ingress]
+}
+
+/// The DAG fields added for HTTPProxy all default to nothing, and so do the listener settings
+/// of the configuration file but two: what existed before them still translates byte for byte
+/// as it did (digests recorded before the fields were added) once those two are switched off.
+#[test]
+fn defaults_translate_byte_identically() {
+    let mut before_config_file = TranslateConfig::default();
+    before_config_file.listener.timeouts.connection_idle_timeout = None;
+    before_config_file.listener.cipher_suites.clear();
     assert_eq!(
-        (sample.as_str(), big.as_str(), ingress.as_str()),
-        (
+        digests(&before_config_file),
+        [
             "5426035641634bf7a29be4f7260c37d7d78f4327",
             "85792bbf3b3fdf8e95a8646caa40e8f725188995",
             "f9f03d4af03df55f0c579a4225a96dcca7e82bdf",
-        )
+        ]
+    );
+}
+
+/// The translation of the defaults, which adds Contour's 60s connection idle timeout to every
+/// ingress HTTP connection manager and its cipher suites to every TLS context: recorded when
+/// those defaults were introduced.
+#[test]
+fn contour_listener_defaults_translate_byte_identically() {
+    assert_eq!(
+        digests(&TranslateConfig::default()),
+        [
+            "c2d44a6d5846b13dcc613558988b01bcaa8b690e",
+            "7ab8d7b9bce323a2c350c9bb537ff369887767b7",
+            "e2a72b7ba0f940d9082107d0ed757f92b446b060",
+        ]
     );
 }
 

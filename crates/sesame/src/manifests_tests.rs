@@ -192,26 +192,27 @@ fn config_map_loads_as_sesame_config() {
     let config = sesame_api::Config::from_yaml(&example_config()).expect("sesame.yaml loads");
     assert_eq!(
         config,
-        sesame_api::Config::default(),
+        sesame_api::Config {
+            accesslog_format: Some("envoy".to_string()),
+            ..sesame_api::Config::default()
+        },
         "the example sets only defaults"
     );
 }
 
-/// Contour's keys the example shows commented out that this version does not read yet.
-const NOT_YET_READ: [&str; 1] = ["accesslog-format"];
-
 #[test]
 fn config_map_samples_load_when_uncommented() {
-    // `# key: value` and `#   key: value` lines become `key: value` and `  key: value`.
+    // `# key: value`, `#   key: value` and `#   - item` lines become `key: value`,
+    // `  key: value` and `  - item`.
     let example = example_config();
     let mut uncommented = Vec::new();
     for line in example.lines() {
         let sample = line.strip_prefix("# ").filter(|rest| {
             let key = rest.trim_start().split(':').next().unwrap_or_default();
-            !key.is_empty()
-                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                && rest.contains(&format!("{key}:"))
-                && !NOT_YET_READ.contains(&key)
+            rest.trim_start().starts_with("- ")
+                || (!key.is_empty()
+                    && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && rest.contains(&format!("{key}:")))
         });
         match sample {
             Some(rest) => uncommented.push(rest),
@@ -223,7 +224,15 @@ fn config_map_samples_load_when_uncommented() {
     let config = sesame_api::Config::from_yaml(&text)
         .unwrap_or_else(|e| panic!("the samples uncommented:\n{text}\n{e}"));
     assert!(
-        config.incluster && config.tls.fallback_certificate.is_some(),
+        config.incluster
+            && config.tls.fallback_certificate.is_some()
+            && config
+                .tls
+                .cipher_suites
+                .as_ref()
+                .is_some_and(|c| c.len() == 4)
+            && config.json_fields.as_ref().is_some_and(|f| f.len() == 5)
+            && config.policy.request_headers.remove.len() == 1,
         "{text}"
     );
 }

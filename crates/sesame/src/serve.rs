@@ -21,6 +21,8 @@ use crate::holdoff::Holdoff;
 use crate::kube::KubeArgs;
 use crate::metrics::Metrics;
 
+mod listener;
+
 /// Flags of `sesame serve`, with Contour's names and defaults.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -94,6 +96,9 @@ pub struct ServeArgs {
     /// The Kubernetes API server, leader election and status.
     #[command(flatten)]
     pub kube: KubeArgs,
+    /// Envoy's access logs.
+    #[command(flatten)]
+    pub access_log: listener::AccessLogArgs,
 }
 
 impl ServeArgs {
@@ -167,8 +172,8 @@ impl ServeArgs {
         }
     }
 
-    fn translate_config(&self) -> TranslateConfig {
-        TranslateConfig {
+    fn translate_config(&self, config: &Config) -> anyhow::Result<TranslateConfig> {
+        Ok(TranslateConfig {
             http_listener: SocketAddr::new(
                 self.envoy_service_http_address,
                 self.envoy_service_http_port,
@@ -178,7 +183,8 @@ impl ServeArgs {
                 self.envoy_service_https_port,
             ),
             stats_listener: SocketAddr::new(self.stats_address, self.stats_port),
-        }
+            listener: self.access_log.listener_settings(config)?,
+        })
     }
 }
 
@@ -308,7 +314,7 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     let mut api_health = None;
     let mut controller = Controller::new(
         args.build_config(&config),
-        args.translate_config(),
+        args.translate_config(&config)?,
         Holdoff::new(args.holdoff_delay, args.holdoff_max_delay),
         store.clone(),
         published_tx,

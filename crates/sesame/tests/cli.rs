@@ -74,6 +74,48 @@ fn seed_release_sample_config_loads_as_written() {
 }
 
 #[test]
+fn bad_listener_settings_stop_start_up_naming_key_and_value() {
+    for (text, key, value) in [
+        (
+            "timeouts:\n  request-timeout: soon\n",
+            "timeouts.request-timeout",
+            "soon",
+        ),
+        ("accesslog-format: xml\n", "accesslog-format", "xml"),
+        ("json-fields: [method, nope]\n", "json-fields", "nope"),
+        (
+            "network:\n  admin-port: 70000\n",
+            "network.admin-port",
+            "70000",
+        ),
+        (
+            "tls:\n  cipher-suites: [RC4-MD5]\n",
+            "tls.cipher-suites",
+            "RC4-MD5",
+        ),
+    ] {
+        let err = serve_with_config(text);
+        assert!(err.contains(key) && err.contains(value), "{text:?}: {err}");
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let dir = dir.path().to_str().expect("utf-8 path");
+    let out = sesame(&[
+        "serve",
+        "--insecure",
+        "--manifests",
+        dir,
+        "--accesslog-format",
+        "xml",
+    ]);
+    assert!(!out.status.success(), "--accesslog-format xml was accepted");
+    let err = stderr(&out);
+    assert!(
+        err.contains("--accesslog-format") && err.contains("xml"),
+        "{err}"
+    );
+}
+
+#[test]
 fn serve_needs_all_three_tls_files_or_insecure() {
     let dir = tempfile::tempdir().expect("dir");
     let manifests = dir.path().to_str().expect("path");

@@ -103,6 +103,7 @@ fn listener_addresses_follow_config() {
         http_listener: "127.0.0.1:18080".parse().expect("addr"),
         https_listener: "[::1]:18443".parse().expect("addr"),
         stats_listener: "127.0.0.1:18002".parse().expect("addr"),
+        ..TranslateConfig::default()
     };
     let all = listeners(&sample_dag(), &config);
     assert_eq!(
@@ -214,7 +215,8 @@ fn https_listener_one_chain_per_vhost_in_hostname_order() {
 
 #[test]
 fn wildcard_secure_vhost_matches_any_tls() {
-    let chain = secure_filter_chain(&secure_vhost("*", Vec::new())).expect("a chain");
+    let chain = secure_filter_chain(&secure_vhost("*", Vec::new()), &ListenerSettings::default())
+        .expect("a chain");
     assert_eq!(
         chain.filter_chain_match,
         Some(listener_v3::FilterChainMatch {

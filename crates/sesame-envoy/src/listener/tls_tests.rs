@@ -114,6 +114,11 @@ fn inline(bytes: &[u8]) -> Option<core_v3::DataSource> {
     })
 }
 
+/// The filter chain of a secure virtual host with the default settings.
+fn secure_chain(vhost: &SecureVirtualHost) -> Option<listener_v3::FilterChain> {
+    secure_filter_chain(vhost, &ListenerSettings::default())
+}
+
 fn https(dag: &Dag) -> listener_v3::Listener {
     let all = listeners(dag, &TranslateConfig::default());
     decode(all.get("ingress_https").expect("an ingress_https listener"))
@@ -144,17 +149,18 @@ fn passthrough_alone_makes_the_https_listener() {
 
 #[test]
 fn tcp_proxy_splits_by_weight_and_drops_zero_weights() {
-    let weights = |p: &TcpProxy| match tcp_proxy_filter(p).map(|f| typed(&f)) {
-        Some(tcp_proxy_v3::TcpProxy {
-            cluster_specifier: Some(ClusterSpecifier::WeightedClusters(w)),
-            ..
-        }) => w
-            .clusters
-            .into_iter()
-            .map(|c| (c.name, c.weight))
-            .collect::<Vec<_>>(),
-        other => panic!("expected weighted clusters, got {other:?}"),
-    };
+    let weights =
+        |p: &TcpProxy| match tcp_proxy_filter(p, &ListenerSettings::default()).map(|f| typed(&f)) {
+            Some(tcp_proxy_v3::TcpProxy {
+                cluster_specifier: Some(ClusterSpecifier::WeightedClusters(w)),
+                ..
+            }) => w
+                .clusters
+                .into_iter()
+                .map(|c| (c.name, c.weight))
+                .collect::<Vec<_>>(),
+            other => panic!("expected weighted clusters, got {other:?}"),
+        };
     let w = |name: &str, weight| (name.to_string(), weight);
     assert_eq!(
         weights(&proxy(&[("a", 80), ("b", 20)])),
@@ -169,12 +175,16 @@ fn tcp_proxy_splits_by_weight_and_drops_zero_weights() {
         weights(&proxy(&[("a", 0), ("b", 3), ("c", 1)])),
         vec![w("b", 3), w("c", 1)]
     );
-    let single = tcp_proxy_filter(&proxy(&[("a", 0), ("b", 5)])).map(|f| typed(&f));
+    let single = tcp_proxy_filter(&proxy(&[("a", 0), ("b", 5)]), &ListenerSettings::default())
+        .map(|f| typed(&f));
     assert_eq!(
         single.and_then(|p: tcp_proxy_v3::TcpProxy| p.cluster_specifier),
         Some(ClusterSpecifier::Cluster("b".into()))
     );
-    assert_eq!(tcp_proxy_filter(&proxy(&[])), None);
+    assert_eq!(
+        tcp_proxy_filter(&proxy(&[]), &ListenerSettings::default()),
+        None
+    );
 }
 
 #[test]
@@ -221,7 +231,8 @@ fn chains_follow_hostname_order_and_secure_wins_over_passthrough() {
 
 #[test]
 fn wildcard_passthrough_matches_any_tls() {
-    let chain = passthrough_filter_chain("*", &proxy(&[("c", 1)])).expect("a chain");
+    let chain = passthrough_filter_chain("*", &proxy(&[("c", 1)]), &ListenerSettings::default())
+        .expect("a chain");
     assert_eq!(sni(&chain), any_tls());
 }
 
@@ -230,7 +241,7 @@ fn terminated_tcp_proxy_decrypts_and_proxies_without_alpn() {
     let mut v = secure_vhost("tcp.com", Vec::new());
     v.tcp_proxy = Some(proxy(&[("a", 1), ("b", 1)]));
     v.client_validation = validation(|_| {});
-    let chain = secure_filter_chain(&v).expect("a chain");
+    let chain = secure_chain(&v).expect("a chain");
     assert_eq!(sni(&chain), server_names(&["tcp.com"]));
     let p = tcp_proxy(&chain);
     assert!(matches!(
@@ -248,7 +259,7 @@ fn terminated_tcp_proxy_decrypts_and_proxies_without_alpn() {
     assert_eq!(validation_context(&tls).trusted_ca, inline(b"ca pem"));
     // Without clusters there is nothing to proxy to.
     v.tcp_proxy = Some(proxy(&[]));
-    assert_eq!(secure_filter_chain(&v), None);
+    assert_eq!(secure_chain(&v), None);
 }
 
 #[test]
@@ -258,7 +269,7 @@ fn client_validation_with_ca_and_crl() {
         c.crl_pem = Some(b"crl pem".to_vec());
         c.crl_only_leaf = true;
     });
-    let chain = secure_filter_chain(&v).expect("a chain");
+    let chain = secure_chain(&v).expect("a chain");
     let tls = tls_context(&chain);
     assert_eq!(tls.require_client_certificate, proto::bool_value(true));
     assert_eq!(
@@ -287,7 +298,7 @@ fn client_validation_with_ca_and_crl() {
 fn optional_and_skipped_client_verification() {
     let mut v = secure_vhost("mtls.com", Vec::new());
     v.client_validation = validation(|c| c.optional = true);
-    let tls = tls_context(&secure_filter_chain(&v).expect("a chain"));
+    let tls = tls_context(&secure_chain(&v).expect("a chain"));
     assert_eq!(tls.require_client_certificate, proto::bool_value(false));
     assert_eq!(validation_context(&tls).trusted_ca, inline(b"ca pem"));
 
@@ -297,7 +308,7 @@ fn optional_and_skipped_client_verification() {
         c.skip_verification = true;
         c.crl_pem = Some(b"crl pem".to_vec());
     });
-    let tls = tls_context(&secure_filter_chain(&v).expect("a chain"));
+    let tls = tls_context(&secure_chain(&v).expect("a chain"));
     assert_eq!(tls.require_client_certificate, proto::bool_value(true));
     assert_eq!(
         validation_context(&tls),
@@ -308,7 +319,7 @@ fn optional_and_skipped_client_verification() {
     );
     // Skipped with a CA: kept, the chain is checked but never refused.
     v.client_validation = validation(|c| c.skip_verification = true);
-    let context = validation_context(&tls_context(&secure_filter_chain(&v).expect("a chain")));
+    let context = validation_context(&tls_context(&secure_chain(&v).expect("a chain")));
     assert_eq!(context.trusted_ca, inline(b"ca pem"));
     assert_eq!(
         context.trust_chain_verification,
@@ -328,7 +339,7 @@ fn forwarded_client_certificate_details_replace_the_header() {
             uri: false,
         }
     });
-    let h = hcm(&secure_filter_chain(&v).expect("a chain"));
+    let h = hcm(&secure_chain(&v).expect("a chain"));
     assert_eq!(
         h.forward_client_cert_details,
         ForwardClientCertDetails::SanitizeSet as i32
@@ -351,7 +362,7 @@ fn forwarded_client_certificate_details_replace_the_header() {
             ..Default::default()
         }
     });
-    let h = hcm(&secure_filter_chain(&v).expect("a chain"));
+    let h = hcm(&secure_chain(&v).expect("a chain"));
     assert_eq!(
         h.set_current_client_cert_details,
         Some(SetCurrentClientCertDetails {

@@ -609,6 +609,23 @@ fn static_bootstrap(resources: &Resources) -> bootstrap_v3::Bootstrap {
     }
 }
 
+/// Envoy's verdict on `resources`, written as a static bootstrap into `dir`: `Err` with
+/// Envoy's output when it refuses them.
+fn envoy_verdict(
+    envoy: &std::path::Path,
+    dir: &std::path::Path,
+    resources: &Resources,
+) -> Result<(), String> {
+    let path = dir.join("static.pb");
+    std::fs::write(&path, static_bootstrap(resources).encode_to_vec()).expect("write bootstrap");
+    std::panic::catch_unwind(|| envoy_validate(envoy, &path)).map_err(|refusal| {
+        refusal
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default()
+    })
+}
+
 #[test]
 fn envoy_accepts_the_translated_resources() {
     let dag = every_feature_dag();
@@ -633,9 +650,75 @@ fn envoy_accepts_the_translated_resources() {
     );
     let Some(envoy) = envoy_binary() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("static.pb");
-    std::fs::write(&path, static_bootstrap(&resources).encode_to_vec()).expect("write bootstrap");
-    envoy_validate(&envoy, &path);
+    assert_eq!(envoy_verdict(&envoy, dir.path(), &resources), Ok(()));
+}
+
+/// Every listener setting of the configuration file, set: timeouts (bounded and infinite),
+/// trusted hops, JSON access logs with Contour's default fields and custom ones, the admin
+/// listener and cipher suites with an equal-preference group.
+fn every_listener_setting(log_dir: &std::path::Path) -> TranslateConfig {
+    use crate::accesslog::{AccessLog, AccessLogFormat};
+    let after = |s| Some(Timeout::After(Duration::from_secs(s)));
+    let mut json_fields = sesame_api::Config::default().json_fields();
+    json_fields.insert("ua".into(), "%REQ(USER-AGENT):10%".into());
+    json_fields.insert("when".into(), "%START_TIME(%s)% (%DURATION% ms)".into());
+    json_fields.insert("home".into(), "%ENVIRONMENT(HOME)%".into());
+    TranslateConfig {
+        listener: crate::ListenerSettings {
+            timeouts: crate::HttpTimeouts {
+                request_timeout: after(30),
+                connection_idle_timeout: Some(Timeout::Infinite),
+                stream_idle_timeout: after(300),
+                max_connection_duration: after(3600),
+                delayed_close_timeout: Some(Timeout::After(Duration::from_millis(500))),
+                connection_shutdown_grace_period: after(10),
+            },
+            num_trusted_hops: 2,
+            access_log: AccessLog {
+                format: AccessLogFormat::Json(json_fields),
+                http_path: log_dir.join("http.log").display().to_string(),
+                https_path: log_dir.join("https.log").display().to_string(),
+            },
+            admin_port: Some(9101),
+            cipher_suites: vec![
+                "[ECDHE-ECDSA-AES128-GCM-SHA256|ECDHE-ECDSA-CHACHA20-POLY1305]".into(),
+                "ECDHE-RSA-AES256-GCM-SHA384".into(),
+                "AES256-SHA".into(),
+            ],
+        },
+        ..TranslateConfig::default()
+    }
+}
+
+#[test]
+fn envoy_accepts_every_listener_setting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let resources = translate(&every_feature_dag(), &every_listener_setting(dir.path()));
+    assert_eq!(
+        resources.listeners.keys().collect::<Vec<_>>(),
+        vec![
+            "envoy-admin",
+            "ingress_http",
+            "ingress_https",
+            "stats-health"
+        ]
+    );
+    let Some(envoy) = envoy_binary() else { return };
+    assert_eq!(envoy_verdict(&envoy, dir.path(), &resources), Ok(()));
+}
+
+/// The check above builds the TLS contexts: Envoy refuses a cipher suite it does not know.
+#[test]
+fn envoy_rejects_an_unknown_cipher_suite() {
+    let Some(envoy) = envoy_binary() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = every_listener_setting(dir.path());
+    config.listener.cipher_suites = vec!["NOT-A-CIPHER".into()];
+    let resources = translate(&every_feature_dag(), &config);
+    let Err(refusal) = envoy_verdict(&envoy, dir.path(), &resources) else {
+        panic!("envoy accepted an unknown cipher suite")
+    };
+    assert!(refusal.contains("NOT-A-CIPHER"), "{refusal}");
 }
 
 /// A `*` secure virtual host and the fallback certificate both take TLS clients without
@@ -644,7 +727,9 @@ fn envoy_accepts_the_translated_resources() {
 #[test]
 fn envoy_accepts_a_wildcard_host_beside_the_fallback_certificate() {
     let mut dag = every_feature_dag();
-    let fallback = crate::listener::fallback_filter_chain(&dag).expect("a fallback chain");
+    let fallback =
+        crate::listener::fallback_filter_chain(&dag, &TranslateConfig::default().listener)
+            .expect("a fallback chain");
     let star = self_signed_secret("star", "star.example.com");
     let mut wildcard = secure_vhost("*", Vec::new());
     wildcard.secret = star.name.clone();
@@ -654,9 +739,7 @@ fn envoy_accepts_a_wildcard_host_beside_the_fallback_certificate() {
     assert!(!resources.routes.contains_key("ingress_fallbackcert"));
     let Some(envoy) = envoy_binary() else { return };
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("static.pb");
-    std::fs::write(&path, static_bootstrap(&resources).encode_to_vec()).expect("write bootstrap");
-    envoy_validate(&envoy, &path);
+    assert_eq!(envoy_verdict(&envoy, dir.path(), &resources), Ok(()));
 
     let mut https: listener_v3::Listener = decode(&resources.listeners["ingress_https"]);
     assert_eq!(
@@ -671,15 +754,10 @@ fn envoy_accepts_a_wildcard_host_beside_the_fallback_certificate() {
     resources
         .listeners
         .insert("ingress_https".into(), crate::proto::any(&https));
-    std::fs::write(&path, static_bootstrap(&resources).encode_to_vec()).expect("write bootstrap");
-    let Err(refusal) = std::panic::catch_unwind(|| envoy_validate(&envoy, &path)) else {
+    let Err(refusal) = envoy_verdict(&envoy, dir.path(), &resources) else {
         panic!("envoy accepted two chains with one match")
     };
-    let message = refusal
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default();
-    assert!(message.contains("the same matching rules"), "{message}");
+    assert!(refusal.contains("the same matching rules"), "{refusal}");
 }
 
 /// Every cluster of `dag` with the config file's upstream settings: a 750 ms connect
@@ -778,11 +856,8 @@ fn envoy_rejects_a_broken_translation() {
     );
     let resources = translate(&dag, &TranslateConfig::default());
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("static.pb");
-    std::fs::write(&path, static_bootstrap(&resources).encode_to_vec()).expect("write bootstrap");
-    let result = std::panic::catch_unwind(|| envoy_validate(&envoy, &path));
     assert!(
-        result.is_err(),
+        envoy_verdict(&envoy, dir.path(), &resources).is_err(),
         "envoy accepted a route to an unknown cluster"
     );
 }

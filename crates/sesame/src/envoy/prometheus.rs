@@ -11,9 +11,10 @@ pub const HCM_PREFIX_LABEL: &str = "envoy_http_conn_manager_prefix";
 pub const DOWNSTREAM_CX_ACTIVE_FILTER: &str = r"^http\..*\.downstream_cx_active$";
 
 /// The HTTP connection managers whose connections do not hold up a drain: Envoy's own admin
-/// interface (`admin`) and Sesame's stats and readiness listener (`stats`, the stat prefix
-/// given in `sesame_envoy::listener::stats_listener`).
-pub const EXCLUDED_PREFIXES: [&str; 2] = ["admin", "stats"];
+/// interface (`admin`), Sesame's stats and readiness listener (`stats`, the stat prefix
+/// given in `sesame_envoy::listener::stats_listener`) and its read-only admin listener
+/// (`envoy-admin`).
+pub const EXCLUDED_PREFIXES: [&str; 3] = ["admin", "stats", sesame_envoy::listener::ADMIN_LISTENER];
 
 /// The sum of `metric` over every sample whose `label` is not one of `excluded`.
 ///

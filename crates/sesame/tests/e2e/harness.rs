@@ -543,7 +543,13 @@ where
     }
 }
 
-async fn send<IO>(io: IO, host: &str, path: &str, headers: &[(&str, &str)]) -> Result<Reply, String>
+async fn send<IO>(
+    io: IO,
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<Reply, String>
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -553,7 +559,9 @@ where
     tokio::spawn(async move {
         let _ = conn.await;
     });
-    let mut request = Request::get(path)
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
         .header("host", host)
         .header("connection", "close");
     for (name, value) in headers {
@@ -614,10 +622,22 @@ pub async fn get_plain_with(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Result<Reply, String> {
+    request_plain(port, "GET", host, path, headers).await
+}
+
+/// A plain-HTTP request with any method, without a body, to 127.0.0.1:`port`.
+pub async fn request_plain(
+    port: u16,
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<Reply, String> {
     let stream = TcpStream::connect(("127.0.0.1", port))
         .await
         .map_err(|e| format!("connect: {e}"))?;
-    tokio::time::timeout(Duration::from_secs(10), send(stream, host, path, headers))
+    let reply = send(stream, method, host, path, headers);
+    tokio::time::timeout(Duration::from_secs(10), reply)
         .await
         .map_err(|_| "timed out".to_string())?
 }
@@ -672,9 +692,10 @@ pub async fn get_tls_as(
         .and_then(|c| c.first())
         .map(subject_names)
         .unwrap_or_default();
-    let mut reply = tokio::time::timeout(Duration::from_secs(10), send(tls, host, path, &[]))
-        .await
-        .map_err(|_| "timed out".to_string())??;
+    let mut reply =
+        tokio::time::timeout(Duration::from_secs(10), send(tls, "GET", host, path, &[]))
+            .await
+            .map_err(|_| "timed out".to_string())??;
     reply.server_names = server_names;
     Ok(reply)
 }

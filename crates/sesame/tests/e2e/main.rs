@@ -2,6 +2,7 @@
 //! backends on 127.0.0.1, proven with real HTTP and HTTPS requests.
 #![allow(missing_docs)]
 
+mod config;
 mod config_upstream;
 mod drain;
 #[allow(dead_code)] // shared with the pipeline test and the serve benchmark

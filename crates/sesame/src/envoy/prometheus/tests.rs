@@ -20,6 +20,13 @@ fn counts_nothing_when_only_excluded_listeners_are_open() {
 }
 
 #[test]
+fn skips_the_read_only_admin_listener() {
+    let text = "envoy_http_downstream_cx_active{envoy_http_conn_manager_prefix=\"envoy-admin\"} 4\n\
+                envoy_http_downstream_cx_active{envoy_http_conn_manager_prefix=\"ingress_http\"} 1\n";
+    assert_eq!(open_connections(text), 1);
+}
+
+#[test]
 fn empty_output_is_zero() {
     assert_eq!(open_connections(""), 0);
     assert_eq!(open_connections("# HELP nothing\n"), 0);
