@@ -305,11 +305,28 @@ async fn rotation_keeps_open_streams_and_new_handshakes_use_the_new_set() -> Tes
         "last good set in force"
     );
     std::fs::write(server.dir.join("..v3").join("tls.crt"), "garbage")?;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let refused = wait(|| async { server.stats.errors.load(Ordering::Relaxed) >= 2 }).await;
+    assert!(refused, "the unparsable certificate was not noticed");
     assert_eq!(
         admitted(server.port, &new.pem, Some(&new_envoy)).await,
         (true, true),
         "still the last good set"
+    );
+
+    // A missing file (a version without its key) is refused once, not at every check.
+    std::fs::remove_file(server.dir.join("..v3").join("tls.key"))?;
+    let refused = wait(|| async { server.stats.errors.load(Ordering::Relaxed) >= 3 }).await;
+    assert!(refused, "the missing key was not noticed");
+    assert_eq!(
+        admitted(server.port, &new.pem, Some(&new_envoy)).await,
+        (true, true),
+        "a missing file leaves the last good set"
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(
+        server.stats.errors.load(Ordering::Relaxed),
+        3,
+        "the same missing file was reported again"
     );
     Ok(())
 }

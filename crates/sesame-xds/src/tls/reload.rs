@@ -84,8 +84,9 @@ pub async fn watch(
             }
             _ = tick.tick() => {}
         }
+        // Unchanged bytes, or still missing the same way: nothing new to load or report.
         let now = contents(&files);
-        if now.is_some() && now == loaded {
+        if now == loaded {
             continue;
         }
         match files.server_config() {
