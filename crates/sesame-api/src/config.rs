@@ -194,11 +194,7 @@ impl Config {
             if let Some(v) = value
                 && !matches!(v.as_str(), "1.1" | "1.2" | "1.3")
             {
-                return Err(ConfigError::InvalidValue {
-                    key,
-                    value: v.clone(),
-                    reason: "expected 1.1, 1.2 or 1.3",
-                });
+                return Err(ConfigError::invalid(key, v, "expected 1.1, 1.2 or 1.3"));
             }
         }
         for (key, value) in [
@@ -218,11 +214,11 @@ impl Config {
             if let Some(v) = value
                 && !crate::duration::parse_duration(v).is_ok_and(|d| !d.is_zero())
             {
-                return Err(ConfigError::InvalidValue {
+                return Err(ConfigError::invalid(
                     key,
-                    value: v.clone(),
-                    reason: "expected a positive duration such as 15s",
-                });
+                    v,
+                    "expected a positive duration such as 15s",
+                ));
             }
         }
         if let Some(fallback) = &self.tls.fallback_certificate {
@@ -236,13 +232,13 @@ impl Config {
             ("envoy-service-namespace", &self.envoy_service_namespace),
         ] {
             if let Some(v) = value
-                && !is_dns_label(v)
+                && !crate::dns::is_label(v)
             {
-                return Err(ConfigError::InvalidValue {
+                return Err(ConfigError::invalid(
                     key,
-                    value: v.clone(),
-                    reason: "expected a DNS label (lower-case letters, digits and '-', at most 63)",
-                });
+                    v,
+                    "expected a DNS label (lower-case letters, digits and '-', at most 63)",
+                ));
             }
         }
         if let (Some(min), Some(max)) = (
@@ -250,15 +246,26 @@ impl Config {
             &self.tls.maximum_protocol_version,
         ) && min > max
         {
-            return Err(ConfigError::InvalidValue {
-                key: "tls.minimum-protocol-version",
-                value: min.clone(),
-                reason: "must not be above tls.maximum-protocol-version",
-            });
+            return Err(ConfigError::invalid(
+                "tls.minimum-protocol-version",
+                min,
+                "must not be above tls.maximum-protocol-version",
+            ));
         }
         self.timeouts.validate_connect_timeout()?;
         self.validate_upstream()?;
         self.validate_listener()
+    }
+}
+
+impl ConfigError {
+    /// The error for `value` of `key`, which should be what `reason` says.
+    pub(crate) fn invalid(key: &'static str, value: &str, reason: &'static str) -> ConfigError {
+        ConfigError::InvalidValue {
+            key,
+            value: value.to_string(),
+            reason,
+        }
     }
 }
 
@@ -271,25 +278,15 @@ impl SecretReference {
     ) -> Result<(), ConfigError> {
         for (key, value) in [(name_key, &self.name), (namespace_key, &self.namespace)] {
             if value.is_empty() || value.contains('/') {
-                return Err(ConfigError::InvalidValue {
+                return Err(ConfigError::invalid(
                     key,
-                    value: value.clone(),
-                    reason: "expected a non-empty Kubernetes object name",
-                });
+                    value,
+                    "expected a non-empty Kubernetes object name",
+                ));
             }
         }
         Ok(())
     }
-}
-
-/// Whether `s` is an RFC 1123 label, the form of Service names and namespaces.
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
 }
 
 #[cfg(test)]

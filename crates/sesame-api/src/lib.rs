@@ -7,6 +7,7 @@
 pub mod condition;
 pub mod config;
 pub mod crd;
+pub mod dns;
 pub mod duration;
 pub mod header;
 pub mod httpproxy;

@@ -6,8 +6,6 @@ use thiserror::Error;
 
 /// The longest host name DNS allows.
 const MAX_HOST_LEN: usize = 253;
-/// The longest DNS label.
-const MAX_LABEL_LEN: usize = 63;
 
 /// Why a host name was refused.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -59,26 +57,11 @@ pub(crate) fn parse(raw: &str) -> Result<Cow<'_, str>, HostnameError> {
         if label.contains('*') {
             return Err(HostnameError::MisplacedWildcard);
         }
-        if !valid_label(label) {
+        if !sesame_api::dns::is_label(label) {
             return Err(HostnameError::InvalidLabel(label.to_string()));
         }
     }
     Ok(host)
-}
-
-fn valid_label(label: &str) -> bool {
-    let bytes = label.as_bytes();
-    match (bytes.first(), bytes.last()) {
-        (Some(first), Some(last)) => {
-            bytes.len() <= MAX_LABEL_LEN
-                && first.is_ascii_alphanumeric()
-                && last.is_ascii_alphanumeric()
-                && bytes
-                    .iter()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        }
-        _ => false,
-    }
 }
 
 /// Whether a validated host is a leading wildcard (`*.foo.com`).

@@ -67,7 +67,7 @@ impl TimeoutParameters {
         if let Some(v) = &self.connect_timeout
             && !parse_duration(v).is_ok_and(|d| !d.is_zero())
         {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "timeouts.connect-timeout",
                 v,
                 "expected a positive duration such as 2s (infinity is not allowed)",
@@ -359,7 +359,7 @@ impl Config {
                 && !is_infinite(v)
                 && parse_duration(v).is_err()
             {
-                return Err(invalid(
+                return Err(ConfigError::invalid(
                     key,
                     v,
                     "expected a duration such as 60s, or infinity",
@@ -369,7 +369,7 @@ impl Config {
         if let Some(format) = &self.accesslog_format
             && format.parse::<AccessLogFormat>().is_err()
         {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "accesslog-format",
                 format,
                 "expected envoy or json",
@@ -377,10 +377,15 @@ impl Config {
         }
         if let Some(fields) = &self.json_fields {
             if fields.is_empty() {
-                return Err(invalid("json-fields", "[]", "expected at least one field"));
+                return Err(ConfigError::invalid(
+                    "json-fields",
+                    "[]",
+                    "expected at least one field",
+                ));
             }
             for field in fields {
-                json_field(field).map_err(|reason| invalid("json-fields", field, reason))?;
+                json_field(field)
+                    .map_err(|reason| ConfigError::invalid("json-fields", field, reason))?;
             }
         }
         let network = [
@@ -401,12 +406,12 @@ impl Config {
             if let Some(n) = value
                 && !(0..=max).contains(&n)
             {
-                return Err(invalid(key, &n.to_string(), reason));
+                return Err(ConfigError::invalid(key, &n.to_string(), reason));
             }
         }
         for suite in self.tls.cipher_suites.iter().flatten() {
             if !valid_cipher_suite(suite.trim()) {
-                return Err(invalid(
+                return Err(ConfigError::invalid(
                     "tls.cipher-suites",
                     suite,
                     "unknown cipher suite: expected one of Envoy's, such as ECDHE-RSA-AES256-GCM-SHA384, or an equal-preference group [A|B] of them",
@@ -414,14 +419,6 @@ impl Config {
             }
         }
         Ok(())
-    }
-}
-
-fn invalid(key: &'static str, value: &str, reason: &'static str) -> ConfigError {
-    ConfigError::InvalidValue {
-        key,
-        value: value.to_string(),
-        reason,
     }
 }
 

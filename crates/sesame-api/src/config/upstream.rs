@@ -101,11 +101,11 @@ impl Config {
         if let Some(family) = &self.cluster.dns_lookup_family
             && family.parse::<DnsLookupFamily>().is_err()
         {
-            return Err(ConfigError::InvalidValue {
-                key: "cluster.dns-lookup-family",
-                value: family.clone(),
-                reason: "expected auto, v4, v6 or all",
-            });
+            return Err(ConfigError::invalid(
+                "cluster.dns-lookup-family",
+                family,
+                "expected auto, v4, v6 or all",
+            ));
         }
         self.policy.request_headers.validate(
             "policy.request-headers.set",
@@ -137,11 +137,7 @@ impl HeadersPolicyParameters {
         remove_key: &'static str,
         request: bool,
     ) -> Result<(), ConfigError> {
-        let invalid = |key, value: &str, reason| ConfigError::InvalidValue {
-            key,
-            value: value.to_string(),
-            reason,
-        };
+        let invalid = ConfigError::invalid;
         let mut seen = Vec::with_capacity(self.set.len());
         for (name, value) in &self.set {
             let lower = header::name(name).map_err(|_| {
