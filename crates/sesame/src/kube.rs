@@ -207,9 +207,11 @@ impl KubeArgs {
                 incluster: self.incluster || config.incluster,
                 // None lets kube read `$KUBECONFIG`, then `~/.kube/config`.
                 kubeconfig: self.kubeconfig.clone().or_else(|| {
-                    (!env.kubeconfig)
-                        .then(|| config.kubeconfig.as_ref().map(PathBuf::from))
-                        .flatten()
+                    config
+                        .kubeconfig
+                        .as_ref()
+                        .filter(|_| !env.kubeconfig)
+                        .map(PathBuf::from)
                 }),
             },
             watch,

@@ -254,11 +254,11 @@ impl Cluster {
     /// Kills `sesame serve` (SIGKILL) and starts it again with the same flags and ports; its
     /// log goes on in a new file.
     pub fn restart_sesame(&mut self) {
+        let log = self
+            .dir
+            .path()
+            .join(format!("sesame-after-{}.log", self.sesame.pid()));
         self.sesame.kill();
-        let n = std::fs::read_dir(self.dir.path())
-            .map(|d| d.count())
-            .unwrap_or(0);
-        let log = self.dir.path().join(format!("sesame-{n}.log"));
         self.sesame = Self::spawn_sesame_process(&self.sesame_args, log);
     }
 

@@ -296,6 +296,29 @@ pub(crate) async fn plain_proxy_and_secure_hosts_answer(cluster: &Cluster, pki: 
         .await;
 }
 
+/// With the API server gone: `/status` says so, `/healthz` stays 200, and the last good
+/// configuration (`x.kube.test` to backend `a`) is still served.
+pub(crate) async fn blind_but_serving(cluster: &Cluster) {
+    let noticed = eventually(PATIENCE, || async {
+        debug_status(cluster).await["api"]["reachable"] == false
+    })
+    .await;
+    assert!(
+        noticed,
+        "the API never showed as unreachable\n{}",
+        cluster.logs()
+    );
+    let health = get_plain(cluster.ports.metrics, "127.0.0.1", "/healthz").await;
+    assert!(
+        matches!(&health, Ok(r) if r.status == 200),
+        "healthz while the API is down: {health:?}"
+    );
+    assert!(
+        cluster.http("x.kube.test", "/").await.from("a"),
+        "the last good configuration is served"
+    );
+}
+
 /// The verbs and resources of the requests Sesame made must be exactly those the ClusterRole
 /// and Role in `examples/sesame/02-rbac.yaml` grant.
 fn rbac_lists_exactly_what_sesame_uses(api: &ApiServer) {
@@ -389,24 +412,7 @@ async fn a_broken_watch_keeps_serving_and_its_relist_deletes_what_vanished() {
         .await;
 
     api.set_unreachable(true);
-    let noticed = eventually(PATIENCE, || async {
-        debug_status(&cluster).await["api"]["reachable"] == false
-    })
-    .await;
-    assert!(
-        noticed,
-        "the API never showed as unreachable\n{}",
-        cluster.logs()
-    );
-    let health = get_plain(cluster.ports.metrics, "127.0.0.1", "/healthz").await;
-    assert!(
-        matches!(&health, Ok(r) if r.status == 200),
-        "healthz while the API is down: {health:?}"
-    );
-    assert!(
-        cluster.http("x.kube.test", "/").await.from("a"),
-        "the last good configuration is served"
-    );
+    blind_but_serving(&cluster).await;
 
     // While Sesame is blind, x is deleted and the history it would resume from is compacted.
     api.delete("networking.k8s.io/v1", "Ingress", Some("default"), "x")
