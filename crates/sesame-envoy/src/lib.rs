@@ -9,6 +9,7 @@ pub mod accesslog;
 pub mod bootstrap;
 pub mod cluster;
 pub mod endpoint;
+pub mod incremental;
 pub mod listener;
 pub mod resource;
 pub mod route;
@@ -23,6 +24,7 @@ pub use resource::{ResourceType, Resources};
 /// The endpoint translation under the name callers first used (`sesame_envoy::endpoints::endpoints`).
 pub use endpoint as endpoints;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -135,11 +137,22 @@ impl Default for HttpTimeouts {
 /// Translates a DAG into listeners, route configurations, clusters and secrets.
 /// Endpoints are not included: see [`endpoint::endpoints`].
 pub fn translate(dag: &Dag, config: &TranslateConfig) -> Resources {
+    let virtual_hosts = route::vhds_virtual_hosts(dag);
+    let mut routes = route::secure_route_configurations(dag);
+    routes.insert(
+        route::HTTP_ROUTE_CONFIG.to_string(),
+        route::http_route_configuration_from_vhds(virtual_hosts.values()),
+    );
     Resources {
         listeners: listener::listeners(dag, config),
-        routes: route::route_configurations(dag),
+        routes,
         clusters: cluster::clusters(dag),
         secrets: secret::secrets(dag),
+        virtual_hosts,
+        delta_routes: BTreeMap::from([(
+            route::HTTP_ROUTE_CONFIG.to_string(),
+            route::vhds_route_configuration(),
+        )]),
     }
 }
 

@@ -38,24 +38,107 @@ pub fn https_route_config_name(hostname: &str) -> String {
 /// even when it has no virtual hosts; a secure virtual host that proxies TCP has none;
 /// `ingress_fallbackcert` is present when [`fallback_virtual_hosts`] is not empty.
 pub fn route_configurations(dag: &Dag) -> BTreeMap<String, Any> {
-    let mut out = BTreeMap::new();
+    let mut out = secure_route_configurations(dag);
     let http = encoded_route_configuration(HTTP_ROUTE_CONFIG.to_string(), dag.http.values());
     out.insert(HTTP_ROUTE_CONFIG.to_string(), http);
+    out
+}
+
+/// The RouteConfigurations of the secure virtual hosts (`https/<hostname>`) and
+/// `ingress_fallbackcert`, encoded, by name: every one but `ingress_http`.
+pub fn secure_route_configurations(dag: &Dag) -> BTreeMap<String, Any> {
+    let mut out = BTreeMap::new();
     for (hostname, secure) in &dag.https {
-        if secure.tcp_proxy.is_some() {
-            continue;
+        if let Some(rc) = secure_route_configuration(secure) {
+            out.insert(https_route_config_name(hostname), rc);
         }
-        let name = https_route_config_name(hostname);
-        let rc = encoded_route_configuration(name.clone(), std::iter::once(&secure.virtual_host));
-        out.insert(name, rc);
     }
-    let fallback = fallback_virtual_hosts(dag);
-    if !fallback.is_empty() {
-        let vhosts = fallback.iter().map(|secure| &secure.virtual_host);
-        let rc = encoded_route_configuration(FALLBACK_ROUTE_CONFIG.to_string(), vhosts);
+    if let Some(rc) = fallback_route_configuration(dag) {
         out.insert(FALLBACK_ROUTE_CONFIG.to_string(), rc);
     }
     out
+}
+
+/// The RouteConfiguration `https/<hostname>` of a secure virtual host, encoded; `None` when it
+/// proxies TCP instead of serving HTTP routes.
+pub fn secure_route_configuration(secure: &SecureVirtualHost) -> Option<Any> {
+    if secure.tcp_proxy.is_some() {
+        return None;
+    }
+    let name = https_route_config_name(&secure.virtual_host.hostname);
+    Some(encoded_route_configuration(
+        name,
+        std::iter::once(&secure.virtual_host),
+    ))
+}
+
+/// `ingress_fallbackcert`, encoded, when [`fallback_virtual_hosts`] is not empty.
+pub fn fallback_route_configuration(dag: &Dag) -> Option<Any> {
+    let fallback = fallback_virtual_hosts(dag);
+    if fallback.is_empty() {
+        return None;
+    }
+    let vhosts = fallback.iter().map(|secure| &secure.virtual_host);
+    Some(encoded_route_configuration(
+        FALLBACK_ROUTE_CONFIG.to_string(),
+        vhosts,
+    ))
+}
+
+/// The name of the Virtual Host Discovery (VHDS) resource of a plain-HTTP virtual host:
+/// `ingress_http/<hostname>`. Envoy subscribes to the route configuration's name and receives
+/// every resource named below it.
+pub fn vhds_name(hostname: &str) -> String {
+    format!("{HTTP_ROUTE_CONFIG}/{hostname}")
+}
+
+/// The VHDS resources of `ingress_http`, one encoded `VirtualHost` per plain-HTTP virtual host,
+/// by [`vhds_name`]. Served to Envoys on incremental xDS instead of the virtual hosts inline, so
+/// a change to one host sends only that host.
+pub fn vhds_virtual_hosts(dag: &Dag) -> BTreeMap<String, Any> {
+    dag.http
+        .values()
+        .map(|vhost| (vhds_name(&vhost.hostname), encoded_virtual_host(vhost)))
+        .collect()
+}
+
+/// One plain-HTTP virtual host as a VHDS resource.
+pub fn encoded_virtual_host(vhost: &VirtualHost) -> Any {
+    proto::any(&virtual_host(vhost))
+}
+
+/// `ingress_http` as Envoys on incremental xDS receive it: no virtual host inline; they come
+/// through VHDS over the same ADS stream (see [`vhds_virtual_hosts`]).
+pub fn vhds_route_configuration() -> Any {
+    let mut rc = route_configuration(HTTP_ROUTE_CONFIG.to_string(), std::iter::empty());
+    rc.vhds = Some(route_v3::Vhds {
+        config_source: Some(proto::ads_config_source()),
+    });
+    proto::any(&rc)
+}
+
+/// `ingress_http` with every virtual host inline (for state-of-the-world clients), put together
+/// from the already encoded VHDS resources, in their name order (which is hostname order): the
+/// same bytes as [`encoded_route_configuration`] over the DAG's plain-HTTP hosts, without
+/// encoding any virtual host again.
+pub fn http_route_configuration_from_vhds<'a>(
+    virtual_hosts: impl IntoIterator<Item = &'a Any>,
+) -> Any {
+    let mut value =
+        route_configuration(HTTP_ROUTE_CONFIG.to_string(), std::iter::empty()).encode_to_vec();
+    for vhost in virtual_hosts {
+        prost::encoding::encode_key(
+            VIRTUAL_HOSTS_FIELD,
+            prost::encoding::WireType::LengthDelimited,
+            &mut value,
+        );
+        prost::encoding::encode_varint(vhost.value.len() as u64, &mut value);
+        value.extend_from_slice(&vhost.value);
+    }
+    Any {
+        type_url: <route_v3::RouteConfiguration as prost::Name>::type_url(),
+        value,
+    }
 }
 
 /// The secure virtual hosts also served to TLS clients that send no SNI, with the certificate

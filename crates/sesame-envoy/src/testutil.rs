@@ -1,12 +1,18 @@
 //! Helpers shared by the golden tests: small hand-made DAG parts and decoding.
 
 use envoy_types::pb::google::protobuf::Any;
+use k8s_openapi::api::discovery::v1::{
+    Endpoint as SliceEndpoint, EndpointConditions, EndpointPort, EndpointSlice,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use prost::{Message, Name};
 use sesame_dag::dag::{
     CircuitBreakers, Cluster, Forward, LbPolicy, PathMatch, Route, RouteAction, SecureVirtualHost,
     TlsSecret, TlsVersion, UpstreamProtocol, VirtualHost, WeightedCluster,
 };
+use sesame_dag::snapshot::SERVICE_NAME_LABEL;
 use sesame_dag::{Dag, Kind, NamespacedName, ObjectKey};
+use std::collections::BTreeMap;
 
 /// Decodes an `Any`, checking its type URL first.
 pub fn decode<T: Message + Name + Default>(any: &Any) -> T {
@@ -111,5 +117,38 @@ pub fn seconds(s: i64) -> envoy_types::pb::google::protobuf::Duration {
     envoy_types::pb::google::protobuf::Duration {
         seconds: s,
         nanos: 0,
+    }
+}
+
+/// An EndpointSlice of `default/<service>` with these addresses (and readiness) on port `http`.
+pub fn slice(name: &str, service: &str, ips: &[(&str, bool)], port: i32) -> EndpointSlice {
+    EndpointSlice {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some("default".to_string()),
+            labels: Some(BTreeMap::from([(
+                SERVICE_NAME_LABEL.to_string(),
+                service.to_string(),
+            )])),
+            ..Default::default()
+        },
+        address_type: "IPv4".to_string(),
+        endpoints: ips
+            .iter()
+            .map(|(ip, ready)| SliceEndpoint {
+                addresses: vec![ip.to_string()],
+                conditions: Some(EndpointConditions {
+                    ready: Some(*ready),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .collect(),
+        ports: Some(vec![EndpointPort {
+            name: Some("http".to_string()),
+            port: Some(port),
+            protocol: Some("TCP".to_string()),
+            ..Default::default()
+        }]),
     }
 }

@@ -8,7 +8,8 @@ use std::time::Instant as StdInstant;
 use sesame_dag::snapshot::Touched;
 use sesame_dag::status::ObjectStatus;
 use sesame_dag::{BuildConfig, BuildOutput, Change, Impact, NamespacedName, Snapshot, build};
-use sesame_envoy::{ResourceType, TranslateConfig, translate};
+use sesame_envoy::incremental::Translator;
+use sesame_envoy::{ResourceType, TranslateConfig};
 use sesame_k8s::manifests::SourceEvent;
 use sesame_k8s::status::{Address, StatusUpdates};
 use sesame_k8s::watch::SecretRequest;
@@ -57,7 +58,7 @@ struct Pending {
 pub struct Controller {
     snapshot: Snapshot,
     build_config: BuildConfig,
-    translate_config: TranslateConfig,
+    translator: Translator,
     holdoff: Holdoff,
     store: SnapshotStore,
     published: watch::Sender<Published>,
@@ -85,7 +86,7 @@ impl Controller {
         Controller {
             snapshot: Snapshot::new(),
             build_config,
-            translate_config,
+            translator: Translator::new(translate_config),
             holdoff,
             store,
             published,
@@ -265,8 +266,7 @@ impl Controller {
     }
 
     fn publish(&mut self, output: BuildOutput, started: StdInstant) {
-        let resources = translate(&output.dag, &self.translate_config);
-        let endpoints = sesame_envoy::endpoints::endpoints(&output.dag, &self.snapshot);
+        let (resources, endpoints) = self.translator.full(&output.dag, &self.snapshot);
         self.store.publish(vec![
             (ResourceType::Cluster, resources.clusters),
             (ResourceType::ClusterLoadAssignment, endpoints),
@@ -315,8 +315,7 @@ impl Controller {
     }
 
     fn update_endpoints(&mut self, services: &BTreeSet<NamespacedName>) {
-        let upserts =
-            sesame_envoy::endpoints::service_endpoints(&self.last.dag, &self.snapshot, services);
+        let upserts = self.translator.service_endpoints(&self.snapshot, services);
         tracing::debug!(
             services = services.len(),
             assignments = upserts.len(),

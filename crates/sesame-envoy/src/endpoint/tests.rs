@@ -1,19 +1,14 @@
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use envoy_types::pb::envoy::config::core::v3 as core_v3;
 use envoy_types::pb::envoy::config::endpoint::v3 as endpoint_v3;
-use k8s_openapi::api::discovery::v1::{
-    Endpoint as SliceEndpoint, EndpointConditions, EndpointPort, EndpointSlice,
-};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use pretty_assertions::assert_eq;
 use sesame_dag::dag::UpstreamProtocol;
-use sesame_dag::snapshot::SERVICE_NAME_LABEL;
 use sesame_dag::{Change, Object};
 
 use super::*;
-use crate::testutil::{cluster, decode};
+use crate::testutil::{cluster, decode, slice};
 
 fn ep(ip: &str, port: u16) -> Endpoint {
     Endpoint {
@@ -111,38 +106,6 @@ fn every_cluster_has_an_assignment_and_eds_names_are_shared() {
         &BTreeSet::from([NamespacedName::new("other", "b")]),
     );
     assert!(unknown.is_empty());
-}
-
-fn slice(name: &str, service: &str, ips: &[(&str, bool)], port: i32) -> EndpointSlice {
-    EndpointSlice {
-        metadata: ObjectMeta {
-            name: Some(name.to_string()),
-            namespace: Some("default".to_string()),
-            labels: Some(BTreeMap::from([(
-                SERVICE_NAME_LABEL.to_string(),
-                service.to_string(),
-            )])),
-            ..Default::default()
-        },
-        address_type: "IPv4".to_string(),
-        endpoints: ips
-            .iter()
-            .map(|(ip, ready)| SliceEndpoint {
-                addresses: vec![ip.to_string()],
-                conditions: Some(EndpointConditions {
-                    ready: Some(*ready),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            })
-            .collect(),
-        ports: Some(vec![EndpointPort {
-            name: Some("http".to_string()),
-            port: Some(port),
-            protocol: Some("TCP".to_string()),
-            ..Default::default()
-        }]),
-    }
 }
 
 /// Needs `sesame_dag::endpoints::cluster_endpoints`, which reads the EndpointSlices.

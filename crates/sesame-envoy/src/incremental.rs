@@ -1,0 +1,343 @@
+//! Translation that re-encodes only what a build changed.
+//!
+//! [`Translator::full`] translates a whole DAG, as [`crate::translate`] does, and remembers what
+//! later updates need: the encoded plain-HTTP virtual hosts (the state-of-the-world
+//! `ingress_http` table is put together from them) and, for every EDS name, the clusters that
+//! use it and the Service port it reads. [`Translator::update`] then takes the keys a build
+//! changed ([`DagChanges`]) and returns only the resources to upsert and remove: a change to one
+//! host encodes one virtual host, however many the DAG holds. The same index answers
+//! endpoint-only changes ([`Translator::service_endpoints`]) without scanning every cluster.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use envoy_types::pb::google::protobuf::Any;
+use sesame_dag::{Dag, NamespacedName, Snapshot};
+
+use crate::endpoint::cluster_load_assignment;
+use crate::{Resources, TranslateConfig, cluster, listener, proto, route, secret};
+
+#[cfg(test)]
+#[path = "incremental/tests.rs"]
+mod tests;
+
+/// Which parts of a DAG differ from the DAG translated before, by key. A key names something
+/// added, changed or removed; the translator looks each one up in the new DAG.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DagChanges {
+    /// Hostnames of [`Dag::http`].
+    pub http: BTreeSet<String>,
+    /// Hostnames of [`Dag::https`].
+    pub https: BTreeSet<String>,
+    /// Hostnames of [`Dag::passthrough`].
+    pub passthrough: BTreeSet<String>,
+    /// Names of [`Dag::clusters`].
+    pub clusters: BTreeSet<String>,
+    /// Names of [`Dag::secrets`].
+    pub secrets: BTreeSet<String>,
+    /// Whether [`Dag::fallback_secret`] changed.
+    pub fallback_secret: bool,
+}
+
+impl DagChanges {
+    /// Every key that differs between `before` and `after`, found by comparing the two whole
+    /// DAGs (for callers that do not know what changed, and for tests).
+    pub fn between(before: &Dag, after: &Dag) -> DagChanges {
+        DagChanges {
+            http: changed_keys(&before.http, &after.http),
+            https: changed_keys(&before.https, &after.https),
+            passthrough: changed_keys(&before.passthrough, &after.passthrough),
+            clusters: changed_keys(&before.clusters, &after.clusters),
+            secrets: changed_keys(&before.secrets, &after.secrets),
+            fallback_secret: before.fallback_secret != after.fallback_secret,
+        }
+    }
+
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        *self == DagChanges::default()
+    }
+}
+
+/// The keys present in only one of two maps, or with different values.
+fn changed_keys<V: PartialEq>(
+    before: &BTreeMap<String, V>,
+    after: &BTreeMap<String, V>,
+) -> BTreeSet<String> {
+    let mut keys: BTreeSet<String> = before
+        .iter()
+        .filter(|(k, v)| after.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    keys.extend(after.keys().filter(|k| !before.contains_key(*k)).cloned());
+    keys
+}
+
+/// Resources of one type to insert or replace, and names to remove.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TableChanges {
+    /// Resources to insert or replace, by name.
+    pub upserts: BTreeMap<String, Any>,
+    /// Names of resources that no longer exist.
+    pub removals: BTreeSet<String>,
+}
+
+impl TableChanges {
+    /// Whether nothing changes.
+    pub fn is_empty(&self) -> bool {
+        self.upserts.is_empty() && self.removals.is_empty()
+    }
+
+    /// Records `name` as upserted (`Some`) or removed (`None`).
+    fn set(&mut self, name: String, resource: Option<Any>) {
+        match resource {
+            Some(any) => {
+                self.removals.remove(&name);
+                self.upserts.insert(name, any);
+            }
+            None => {
+                self.upserts.remove(&name);
+                self.removals.insert(name);
+            }
+        }
+    }
+}
+
+/// What an update changes, per type. The delta-only route configurations never change.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResourceChanges {
+    /// Clusters (CDS).
+    pub clusters: TableChanges,
+    /// ClusterLoadAssignments (EDS).
+    pub endpoints: TableChanges,
+    /// TLS secrets (SDS).
+    pub secrets: TableChanges,
+    /// Listeners (LDS).
+    pub listeners: TableChanges,
+    /// Route configurations (RDS) as state-of-the-world clients get them.
+    pub routes: TableChanges,
+    /// VHDS virtual hosts, for clients on incremental xDS.
+    pub virtual_hosts: TableChanges,
+}
+
+/// Where the endpoints of one EDS name come from, and which clusters use it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct EdsSource {
+    service: NamespacedName,
+    port_name: String,
+    clusters: BTreeSet<String>,
+}
+
+/// The translation state kept between builds.
+#[derive(Clone, Debug)]
+pub struct Translator {
+    config: TranslateConfig,
+    /// The VHDS resources of the last DAG, by VHDS name (hostname order).
+    virtual_hosts: BTreeMap<String, Any>,
+    /// The EDS name of each EDS-fed cluster of the last DAG.
+    cluster_eds: BTreeMap<String, String>,
+    /// Every EDS name of the last DAG.
+    eds: BTreeMap<String, EdsSource>,
+    /// The EDS names that read each Service's endpoints.
+    service_eds: BTreeMap<NamespacedName, BTreeSet<String>>,
+}
+
+impl Translator {
+    /// A translator with these listener settings and no DAG yet.
+    pub fn new(config: TranslateConfig) -> Self {
+        Translator {
+            config,
+            virtual_hosts: BTreeMap::new(),
+            cluster_eds: BTreeMap::new(),
+            eds: BTreeMap::new(),
+            service_eds: BTreeMap::new(),
+        }
+    }
+
+    /// Translates the whole DAG (the same resources as [`crate::translate`]) and its endpoints
+    /// (as [`crate::endpoint::endpoints`]), remembering what [`Translator::update`] needs.
+    pub fn full(&mut self, dag: &Dag, snapshot: &Snapshot) -> (Resources, BTreeMap<String, Any>) {
+        let resources = crate::translate(dag, &self.config);
+        self.virtual_hosts = resources.virtual_hosts.clone();
+        self.cluster_eds.clear();
+        self.eds.clear();
+        self.service_eds.clear();
+        for name in dag.clusters.keys() {
+            self.add_cluster(dag, name);
+        }
+        let endpoints = self
+            .eds
+            .iter()
+            .map(|(eds_name, source)| (eds_name.clone(), assignment(eds_name, source, snapshot)))
+            .collect();
+        (resources, endpoints)
+    }
+
+    /// Brings the translation from the last DAG to `dag`, given the keys that differ, and
+    /// returns only what changed. Applied to the resources of the last translation, the result
+    /// equals a full translation of `dag`.
+    pub fn update(
+        &mut self,
+        dag: &Dag,
+        snapshot: &Snapshot,
+        changes: &DagChanges,
+    ) -> ResourceChanges {
+        let mut out = ResourceChanges::default();
+        self.update_http(dag, changes, &mut out);
+        let tls_changed =
+            !changes.https.is_empty() || !changes.passthrough.is_empty() || changes.fallback_secret;
+        if tls_changed {
+            self.update_tls(dag, changes, &mut out);
+        }
+        for name in &changes.secrets {
+            let encoded = dag
+                .secrets
+                .get(name)
+                .map(|s| proto::any(&secret::secret(s)));
+            out.secrets.set(name.clone(), encoded);
+        }
+        self.update_clusters(dag, snapshot, changes, &mut out);
+        out
+    }
+
+    /// The ClusterLoadAssignments of the EDS names that read these Services' endpoints, by EDS
+    /// name: what an endpoint-only change needs, found through the index, not by a scan.
+    pub fn service_endpoints(
+        &self,
+        snapshot: &Snapshot,
+        services: &BTreeSet<NamespacedName>,
+    ) -> BTreeMap<String, Any> {
+        services
+            .iter()
+            .filter_map(|service| self.service_eds.get(service))
+            .flatten()
+            .filter_map(|eds_name| {
+                let source = self.eds.get(eds_name)?;
+                Some((eds_name.clone(), assignment(eds_name, source, snapshot)))
+            })
+            .collect()
+    }
+
+    /// The plain-HTTP hosts: their VHDS resources, and the state-of-the-world `ingress_http`
+    /// put together again from them when any changed.
+    fn update_http(&mut self, dag: &Dag, changes: &DagChanges, out: &mut ResourceChanges) {
+        for hostname in &changes.http {
+            let name = route::vhds_name(hostname);
+            let encoded = dag.http.get(hostname).map(route::encoded_virtual_host);
+            match &encoded {
+                Some(any) => self.virtual_hosts.insert(name.clone(), any.clone()),
+                None => self.virtual_hosts.remove(&name),
+            };
+            out.virtual_hosts.set(name, encoded);
+        }
+        if !changes.http.is_empty() {
+            out.routes.set(
+                route::HTTP_ROUTE_CONFIG.to_string(),
+                Some(route::http_route_configuration_from_vhds(
+                    self.virtual_hosts.values(),
+                )),
+            );
+        }
+    }
+
+    /// The secure hosts: their route configurations, `ingress_fallbackcert`, and the listeners
+    /// (`ingress_https` holds a filter chain per secure or passthrough host).
+    fn update_tls(&self, dag: &Dag, changes: &DagChanges, out: &mut ResourceChanges) {
+        for hostname in &changes.https {
+            let encoded = dag
+                .https
+                .get(hostname)
+                .and_then(route::secure_route_configuration);
+            out.routes
+                .set(route::https_route_config_name(hostname), encoded);
+        }
+        out.routes.set(
+            route::FALLBACK_ROUTE_CONFIG.to_string(),
+            route::fallback_route_configuration(dag),
+        );
+        let listeners = listener::listeners(dag, &self.config);
+        if !listeners.contains_key(listener::HTTPS_LISTENER) {
+            out.listeners
+                .removals
+                .insert(listener::HTTPS_LISTENER.to_string());
+        }
+        out.listeners.upserts = listeners;
+    }
+
+    /// The changed clusters, and the endpoints of EDS names that appear or disappear with them.
+    fn update_clusters(
+        &mut self,
+        dag: &Dag,
+        snapshot: &Snapshot,
+        changes: &DagChanges,
+        out: &mut ResourceChanges,
+    ) {
+        let mut touched_eds = BTreeSet::new();
+        for name in &changes.clusters {
+            touched_eds.extend(self.remove_cluster(name));
+            touched_eds.extend(self.add_cluster(dag, name));
+            let encoded = dag
+                .clusters
+                .get(name)
+                .map(|c| proto::any(&cluster::cluster(c)));
+            out.clusters.set(name.clone(), encoded);
+        }
+        for eds_name in touched_eds {
+            let encoded = self
+                .eds
+                .get(&eds_name)
+                .map(|source| assignment(&eds_name, source, snapshot));
+            out.endpoints.set(eds_name, encoded);
+        }
+    }
+
+    /// Forgets a cluster of the last DAG; returns its EDS name, if it had one.
+    fn remove_cluster(&mut self, name: &str) -> Option<String> {
+        let eds_name = self.cluster_eds.remove(name)?;
+        if let Some(source) = self.eds.get_mut(&eds_name) {
+            source.clusters.remove(name);
+            if source.clusters.is_empty() {
+                let service = source.service.clone();
+                self.eds.remove(&eds_name);
+                if let Some(names) = self.service_eds.get_mut(&service) {
+                    names.remove(&eds_name);
+                    if names.is_empty() {
+                        self.service_eds.remove(&service);
+                    }
+                }
+            }
+        }
+        Some(eds_name)
+    }
+
+    /// Indexes a cluster of `dag` fed by EDS; returns its EDS name, if it has one.
+    fn add_cluster(&mut self, dag: &Dag, name: &str) -> Option<String> {
+        let cluster = dag.clusters.get(name)?;
+        // An ExternalName Service has no endpoints: its cluster resolves its name itself.
+        if cluster.external_name.is_some() {
+            return None;
+        }
+        let eds_name = cluster.eds_name.clone();
+        self.cluster_eds.insert(name.to_string(), eds_name.clone());
+        self.eds
+            .entry(eds_name.clone())
+            .or_insert_with(|| EdsSource {
+                service: cluster.service.clone(),
+                port_name: cluster.port_name.clone(),
+                clusters: BTreeSet::new(),
+            })
+            .clusters
+            .insert(name.to_string());
+        self.service_eds
+            .entry(cluster.service.clone())
+            .or_default()
+            .insert(eds_name.clone());
+        Some(eds_name)
+    }
+}
+
+/// The ClusterLoadAssignment of one EDS name, from the snapshot's endpoints.
+fn assignment(eds_name: &str, source: &EdsSource, snapshot: &Snapshot) -> Any {
+    let endpoints =
+        sesame_dag::endpoints::cluster_endpoints(snapshot, &source.service, &source.port_name);
+    cluster_load_assignment(eds_name, &endpoints)
+}

@@ -1,0 +1,285 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use envoy_types::pb::envoy::config::route::v3 as route_v3;
+use pretty_assertions::assert_eq;
+use sesame_dag::dag::{PathMatch, TcpProxy, UpstreamProtocol, WeightedCluster};
+use sesame_dag::{Change, Object};
+
+use super::*;
+use crate::testutil::{cluster, decode, forward_route, secure_vhost, slice, tls_secret, vhost};
+
+/// A small deterministic generator (xorshift), so that failures reproduce.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// A random DAG over a small universe of hosts, clusters and secrets, so that consecutive DAGs
+/// share most keys and differ in a few (added, changed, removed).
+fn random_dag(rng: &mut Rng) -> Dag {
+    let mut dag = Dag::default();
+    let mut cluster_names = Vec::new();
+    for i in 0..5 {
+        if !rng.chance(70) {
+            continue;
+        }
+        // Two clusters of one Service share an EDS name; protocols vary the content.
+        let protocol = if rng.chance(50) {
+            UpstreamProtocol::Http1
+        } else {
+            UpstreamProtocol::H2c
+        };
+        let mut c = cluster(&format!("svc{}", i % 3), protocol);
+        c.name = format!("{}-{i}", c.name);
+        cluster_names.push(c.name.clone());
+        dag.clusters.insert(c.name.clone(), c);
+    }
+    let target = |rng: &mut Rng| -> String {
+        if cluster_names.is_empty() {
+            "none".to_string()
+        } else {
+            cluster_names[rng.below(cluster_names.len() as u64) as usize].clone()
+        }
+    };
+    for i in 0..6 {
+        if rng.chance(60) {
+            let host = format!("h{i}.example.com");
+            let path = format!("/{}", rng.below(3));
+            let route = forward_route(PathMatch::Prefix(path), &target(rng));
+            dag.http.insert(host.clone(), vhost(&host, vec![route]));
+        }
+    }
+    if rng.chance(30) {
+        let route = forward_route(PathMatch::Prefix("/".into()), &target(rng));
+        dag.http.insert("*".to_string(), vhost("*", vec![route]));
+    }
+    for i in 0..4 {
+        if !rng.chance(50) {
+            continue;
+        }
+        let host = format!("s{i}.example.com");
+        let route = forward_route(PathMatch::Prefix("/".into()), &target(rng));
+        let mut secure = secure_vhost(&host, vec![route]);
+        secure.secret = format!("default/tls{}/abcde", rng.below(2));
+        secure.fallback_certificate = rng.chance(40);
+        if rng.chance(20) {
+            secure.virtual_host.routes.clear();
+            secure.tcp_proxy = Some(TcpProxy {
+                clusters: vec![WeightedCluster::new(target(rng), 100)],
+            });
+        }
+        dag.secrets
+            .insert(secure.secret.clone(), tls_secret(&secure.secret));
+        dag.https.insert(host, secure);
+    }
+    if rng.chance(30) {
+        dag.passthrough.insert(
+            "p0.example.com".to_string(),
+            TcpProxy {
+                clusters: vec![WeightedCluster::new(target(rng), 100)],
+            },
+        );
+    }
+    if rng.chance(50) {
+        let name = "default/fallback/abcde".to_string();
+        dag.secrets.insert(name.clone(), tls_secret(&name));
+        dag.fallback_secret = Some(name);
+    }
+    dag
+}
+
+/// Endpoints for `svc0` and `svc1`; `svc2` has none.
+fn snapshot() -> Snapshot {
+    let mut snapshot = Snapshot::new();
+    for (name, service, ip) in [("a", "svc0", "10.0.0.1"), ("b", "svc1", "10.0.0.2")] {
+        let s = slice(name, service, &[(ip, true)], 8080);
+        snapshot.apply(Change::Apply(Object::EndpointSlice(Arc::new(s))));
+    }
+    snapshot
+}
+
+/// Every resource a client may be served, per table, as a full translation gives them.
+#[derive(Debug, PartialEq)]
+struct Served {
+    clusters: BTreeMap<String, Any>,
+    endpoints: BTreeMap<String, Any>,
+    secrets: BTreeMap<String, Any>,
+    listeners: BTreeMap<String, Any>,
+    routes: BTreeMap<String, Any>,
+    virtual_hosts: BTreeMap<String, Any>,
+}
+
+impl Served {
+    fn from_full((resources, endpoints): (Resources, BTreeMap<String, Any>)) -> Self {
+        Served {
+            clusters: resources.clusters,
+            endpoints,
+            secrets: resources.secrets,
+            listeners: resources.listeners,
+            routes: resources.routes,
+            virtual_hosts: resources.virtual_hosts,
+        }
+    }
+
+    fn apply(&mut self, changes: ResourceChanges) {
+        fn table(into: &mut BTreeMap<String, Any>, changes: TableChanges) {
+            for name in changes.removals {
+                into.remove(&name);
+            }
+            into.extend(changes.upserts);
+        }
+        table(&mut self.clusters, changes.clusters);
+        table(&mut self.endpoints, changes.endpoints);
+        table(&mut self.secrets, changes.secrets);
+        table(&mut self.listeners, changes.listeners);
+        table(&mut self.routes, changes.routes);
+        table(&mut self.virtual_hosts, changes.virtual_hosts);
+    }
+}
+
+#[test]
+fn updates_add_up_to_a_full_translation() {
+    let snapshot = snapshot();
+    for seed in 1..=40u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut translator = Translator::new(TranslateConfig::default());
+        let mut dag = random_dag(&mut rng);
+        let mut served = Served::from_full(translator.full(&dag, &snapshot));
+        for step in 0..25 {
+            let next = random_dag(&mut rng);
+            let changes = DagChanges::between(&dag, &next);
+            served.apply(translator.update(&next, &snapshot, &changes));
+            let expected = Served::from_full(
+                Translator::new(TranslateConfig::default()).full(&next, &snapshot),
+            );
+            assert!(
+                served == expected,
+                "seed {seed}, step {step}: incremental translation differs\n{}",
+                pretty_assertions::Comparison::new(&served, &expected)
+            );
+            dag = next;
+        }
+    }
+}
+
+#[test]
+fn one_changed_host_encodes_one_virtual_host() {
+    let snapshot = snapshot();
+    let c = cluster("svc0", UpstreamProtocol::Http1);
+    let mut dag = Dag::default();
+    dag.clusters.insert(c.name.clone(), c.clone());
+    for i in 0..100 {
+        let host = format!("h{i}.example.com");
+        let route = forward_route(PathMatch::Prefix("/".into()), &c.name);
+        dag.http.insert(host.clone(), vhost(&host, vec![route]));
+    }
+    let mut translator = Translator::new(TranslateConfig::default());
+    translator.full(&dag, &snapshot);
+    let mut next = dag.clone();
+    let edited = next.http.get_mut("h7.example.com").expect("host");
+    edited.routes[0].path = PathMatch::Prefix("/v2".into());
+
+    let changes = translator.update(&next, &snapshot, &DagChanges::between(&dag, &next));
+
+    assert_eq!(
+        changes.virtual_hosts.upserts.keys().collect::<Vec<_>>(),
+        ["ingress_http/h7.example.com"]
+    );
+    assert_eq!(
+        changes.routes.upserts.keys().collect::<Vec<_>>(),
+        ["ingress_http"]
+    );
+    for unchanged in [
+        &changes.clusters,
+        &changes.endpoints,
+        &changes.secrets,
+        &changes.listeners,
+    ] {
+        assert!(unchanged.is_empty(), "{unchanged:?}");
+    }
+    let rc: route_v3::RouteConfiguration = decode(&changes.routes.upserts["ingress_http"]);
+    assert_eq!(rc.virtual_hosts.len(), 100);
+}
+
+#[test]
+fn service_endpoints_come_from_the_index() {
+    let snapshot = snapshot();
+    let mut dag = Dag::default();
+    for (service, suffix) in [("svc0", "a"), ("svc0", "b"), ("svc1", "a"), ("svc2", "a")] {
+        let mut c = cluster(service, UpstreamProtocol::Http1);
+        c.name = format!("{}-{suffix}", c.name);
+        dag.clusters.insert(c.name.clone(), c);
+    }
+    let mut translator = Translator::new(TranslateConfig::default());
+    let (_, all) = translator.full(&dag, &snapshot);
+
+    let services = BTreeSet::from([NamespacedName::new("default", "svc0")]);
+    let got = translator.service_endpoints(&snapshot, &services);
+
+    assert_eq!(got.keys().collect::<Vec<_>>(), ["default/svc0/http"]);
+    assert_eq!(got["default/svc0/http"], all["default/svc0/http"]);
+    assert_eq!(
+        got,
+        crate::endpoint::service_endpoints(&dag, &snapshot, &services)
+    );
+}
+
+#[test]
+fn a_removed_cluster_keeps_endpoints_another_cluster_still_uses() {
+    let snapshot = snapshot();
+    let mut dag = Dag::default();
+    let mut names = Vec::new();
+    for suffix in ["a", "b"] {
+        let mut c = cluster("svc0", UpstreamProtocol::Http1);
+        c.name = format!("{}-{suffix}", c.name);
+        names.push(c.name.clone());
+        dag.clusters.insert(c.name.clone(), c);
+    }
+    let mut translator = Translator::new(TranslateConfig::default());
+    translator.full(&dag, &snapshot);
+
+    let mut one = dag.clone();
+    one.clusters.remove(&names[0]);
+    let changes = translator.update(&one, &snapshot, &DagChanges::between(&dag, &one));
+    assert_eq!(
+        changes.clusters.removals,
+        BTreeSet::from([names[0].clone()])
+    );
+    assert!(changes.endpoints.removals.is_empty(), "{changes:?}");
+
+    let none = Dag::default();
+    let changes = translator.update(&none, &snapshot, &DagChanges::between(&one, &none));
+    assert_eq!(
+        changes.endpoints.removals,
+        BTreeSet::from(["default/svc0/http".to_string()])
+    );
+}
+
+#[test]
+fn state_of_the_world_table_is_the_directly_encoded_one() {
+    let dag = random_dag(&mut Rng(7));
+    let resources = crate::translate(&dag, &TranslateConfig::default());
+    assert_eq!(
+        resources.routes["ingress_http"],
+        route::encoded_route_configuration(route::HTTP_ROUTE_CONFIG.to_string(), dag.http.values())
+    );
+    let delta: route_v3::RouteConfiguration = decode(&resources.delta_routes["ingress_http"]);
+    assert!(delta.virtual_hosts.is_empty());
+    assert!(delta.vhds.is_some());
+    assert_eq!(resources.virtual_hosts.len(), dag.http.len());
+}
