@@ -2,10 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
 use sesame_dag::object::{Object, ObjectKey};
 
-use crate::decode::{DecodeError, TypeInfo, decode_object};
+use crate::decode::{DecodeError, TypeInfo};
+
+mod document;
+
+use document::{Document, Entry};
 
 /// The syntax a file is read with, chosen by its extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,54 +72,36 @@ pub fn parse(text: &str, format: Format) -> Result<Parsed, ParseError> {
         Format::Json => json_documents(text)?,
     };
     let mut parsed = Parsed::default();
-    for (line, value) in documents {
-        add_document(&mut parsed, line, value)?;
+    for (line, document) in documents {
+        add_document(&mut parsed, line, document)?;
     }
     Ok(parsed)
 }
 
-/// Adds one document: an object, or a list (`kind: List` or `FooList` with `items`) of them.
-fn add_document(parsed: &mut Parsed, line: u64, value: Value) -> Result<(), ParseError> {
-    let mut pending = Vec::new();
-    flatten(value, None, &mut pending);
-    for (item, value) in pending {
-        let info = TypeInfo::of(&value);
-        match decode_object(value) {
+/// Adds the objects of one document (an object, or a list of them).
+fn add_document(parsed: &mut Parsed, line: u64, document: Document) -> Result<(), ParseError> {
+    for Entry {
+        item,
+        decoded,
+        skipped,
+    } in document.entries
+    {
+        match decoded {
             Ok(Some(object)) => {
                 let key = object.key();
                 if parsed.objects.insert(key.clone(), object).is_some() {
                     parsed.duplicates.push(key);
                 }
             }
-            Ok(None) => parsed.skipped.push(info),
+            Ok(None) => parsed.skipped.extend(skipped),
             Err(source) => return Err(ParseError::Document { line, item, source }),
         }
     }
     Ok(())
 }
 
-/// Expands (nested) lists into their items, tagging each with its index in the top list.
-fn flatten(value: Value, item: Option<usize>, out: &mut Vec<(Option<usize>, Value)>) {
-    match value {
-        Value::Object(mut map) if is_list(&map) => {
-            if let Some(Value::Array(items)) = map.remove("items") {
-                for (i, v) in items.into_iter().enumerate() {
-                    flatten(v, item.or(Some(i)), out);
-                }
-            }
-        }
-        Value::Null => {}
-        other => out.push((item, other)),
-    }
-}
-
-fn is_list(map: &serde_json::Map<String, Value>) -> bool {
-    let kind = map.get("kind").and_then(Value::as_str).unwrap_or_default();
-    kind.ends_with("List") && map.get("items").is_some_and(Value::is_array)
-}
-
 /// The documents of a YAML stream with the line each starts on; empty documents are dropped.
-fn yaml_documents(text: &str) -> Result<Vec<(u64, Value)>, ParseError> {
+fn yaml_documents(text: &str) -> Result<Vec<(u64, Document)>, ParseError> {
     // YAML 1.2 core booleans: `y`, `no`, `on` stay strings (the "Norway problem"); every
     // string field of a Kubernetes object would reject them as booleans anyway.
     let options = serde_saphyr::options! {
@@ -124,7 +109,7 @@ fn yaml_documents(text: &str) -> Result<Vec<(u64, Value)>, ParseError> {
         strict_booleans: true,
         budget: yaml_budget(),
     };
-    let documents: Vec<serde_saphyr::Spanned<Value>> =
+    let documents: Vec<serde_saphyr::Spanned<Document>> =
         serde_saphyr::from_multiple_with_options(text, options).map_err(|e| {
             let location = e.location().unwrap_or(serde_saphyr::Location::UNKNOWN);
             ParseError::Syntax {
@@ -135,7 +120,7 @@ fn yaml_documents(text: &str) -> Result<Vec<(u64, Value)>, ParseError> {
         })?;
     Ok(documents
         .into_iter()
-        .filter(|d| !d.value.is_null())
+        .filter(|d| !d.value.entries.is_empty())
         .map(|d| (d.referenced.line(), d.value))
         .collect())
 }
@@ -151,8 +136,8 @@ fn yaml_budget() -> Option<serde_saphyr::Budget> {
 }
 
 /// The values of a JSON stream (usually one) with the line each starts on; `null`s are dropped.
-fn json_documents(text: &str) -> Result<Vec<(u64, Value)>, ParseError> {
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+fn json_documents(text: &str) -> Result<Vec<(u64, Document)>, ParseError> {
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Document>();
     let mut documents = Vec::new();
     let (mut offset, mut line) = (0, 1);
     loop {
@@ -164,7 +149,7 @@ fn json_documents(text: &str) -> Result<Vec<(u64, Value)>, ParseError> {
             message: e.to_string(),
         })?;
         line += text[offset..start].matches('\n').count() as u64;
-        if !value.is_null() {
+        if !value.entries.is_empty() {
             documents.push((line, value));
         }
         let end = stream.byte_offset();

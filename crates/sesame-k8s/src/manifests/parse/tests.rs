@@ -269,3 +269,22 @@ spec:
         Some(true)
     );
 }
+
+#[test]
+fn list_items_read_before_the_kind_are_still_objects() {
+    let text = r#"{"items": [
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "x"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+    ], "apiVersion": "v1", "kind": "List"}"#;
+    let parsed = parse(text, Format::Json).expect("parses");
+    assert_eq!(keys(&parsed), ["Service x/a"]);
+    assert_eq!(parsed.skipped.len(), 1);
+    assert_eq!(parsed.skipped[0].kind, "ConfigMap");
+}
+
+#[test]
+fn items_of_an_object_that_is_not_a_list_are_not_objects() {
+    let text = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nitems:\n- {apiVersion: v1, kind: Service, metadata: {name: b}}\n";
+    let parsed = parse(text, Format::Yaml).expect("parses");
+    assert_eq!(keys(&parsed), ["Service default/a"]);
+}
