@@ -131,7 +131,7 @@ struct EdsSource {
 #[derive(Clone, Debug)]
 pub struct Translator {
     config: TranslateConfig,
-    /// The VHDS resources of the last DAG, by VHDS name (hostname order).
+    /// The VHDS resources of the last DAG, by hostname.
     virtual_hosts: BTreeMap<String, Any>,
     /// The EDS name of each EDS-fed cluster of the last DAG.
     cluster_eds: BTreeMap<String, String>,
@@ -157,7 +157,14 @@ impl Translator {
     /// (as [`crate::endpoint::endpoints`]), remembering what [`Translator::update`] needs.
     pub fn full(&mut self, dag: &Dag, snapshot: &Snapshot) -> (Resources, BTreeMap<String, Any>) {
         let resources = crate::translate(dag, &self.config);
-        self.virtual_hosts = resources.virtual_hosts.clone();
+        self.virtual_hosts = dag
+            .http
+            .keys()
+            .filter_map(|host| {
+                let any = resources.virtual_hosts.get(&route::vhds_name(host))?;
+                Some((host.clone(), any.clone()))
+            })
+            .collect();
         self.cluster_eds.clear();
         self.eds.clear();
         self.service_eds.clear();
@@ -221,13 +228,12 @@ impl Translator {
     /// put together again from them when any changed.
     fn update_http(&mut self, dag: &Dag, changes: &DagChanges, out: &mut ResourceChanges) {
         for hostname in &changes.http {
-            let name = route::vhds_name(hostname);
             let encoded = dag.http.get(hostname).map(route::encoded_virtual_host);
             match &encoded {
-                Some(any) => self.virtual_hosts.insert(name.clone(), any.clone()),
-                None => self.virtual_hosts.remove(&name),
+                Some(any) => self.virtual_hosts.insert(hostname.clone(), any.clone()),
+                None => self.virtual_hosts.remove(hostname),
             };
-            out.virtual_hosts.set(name, encoded);
+            out.virtual_hosts.set(route::vhds_name(hostname), encoded);
         }
         if !changes.http.is_empty() {
             out.routes.set(

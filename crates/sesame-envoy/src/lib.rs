@@ -141,7 +141,11 @@ pub fn translate(dag: &Dag, config: &TranslateConfig) -> Resources {
     let mut routes = route::secure_route_configurations(dag);
     routes.insert(
         route::HTTP_ROUTE_CONFIG.to_string(),
-        route::http_route_configuration_from_vhds(virtual_hosts.values()),
+        route::http_route_configuration_from_vhds(
+            dag.http
+                .keys()
+                .filter_map(|host| virtual_hosts.get(&route::vhds_name(host))),
+        ),
     );
     Resources {
         listeners: listener::listeners(dag, config),

@@ -86,10 +86,11 @@ pub fn fallback_route_configuration(dag: &Dag) -> Option<Any> {
 }
 
 /// The name of the Virtual Host Discovery (VHDS) resource of a plain-HTTP virtual host:
-/// `ingress_http/<hostname>`. Envoy subscribes to the route configuration's name and receives
-/// every resource named below it.
+/// `ingress_http/<virtual host name>`. Envoy subscribes to the route configuration's name and
+/// receives every resource named below it; it removes a VHDS virtual host by its own name, so
+/// the virtual host carries this name too.
 pub fn vhds_name(hostname: &str) -> String {
-    format!("{HTTP_ROUTE_CONFIG}/{hostname}")
+    format!("{HTTP_ROUTE_CONFIG}/{}", virtual_host_name(hostname))
 }
 
 /// The VHDS resources of `ingress_http`, one encoded `VirtualHost` per plain-HTTP virtual host,
@@ -102,9 +103,11 @@ pub fn vhds_virtual_hosts(dag: &Dag) -> BTreeMap<String, Any> {
         .collect()
 }
 
-/// One plain-HTTP virtual host as a VHDS resource.
+/// One plain-HTTP virtual host as a VHDS resource, named [`vhds_name`].
 pub fn encoded_virtual_host(vhost: &VirtualHost) -> Any {
-    proto::any(&virtual_host(vhost))
+    let mut encoded = virtual_host(vhost);
+    encoded.name = vhds_name(&vhost.hostname);
+    proto::any(&encoded)
 }
 
 /// `ingress_http` as Envoys on incremental xDS receive it: no virtual host inline; they come
@@ -118,28 +121,45 @@ pub fn vhds_route_configuration() -> Any {
 }
 
 /// `ingress_http` with every virtual host inline (for state-of-the-world clients), put together
-/// from the already encoded VHDS resources, in their name order (which is hostname order): the
-/// same bytes as [`encoded_route_configuration`] over the DAG's plain-HTTP hosts, without
+/// from already encoded VHDS resources ([`encoded_virtual_host`]), in the order given: each
+/// keeps its encoded body and gets back its plain name (`ingress_http/` dropped). In hostname
+/// order this is byte for byte [`encoded_route_configuration`] over the same hosts, without
 /// encoding any virtual host again.
 pub fn http_route_configuration_from_vhds<'a>(
     virtual_hosts: impl IntoIterator<Item = &'a Any>,
 ) -> Any {
+    use prost::encoding::{WireType, decode_varint, encode_key, encode_varint, encoded_len_varint};
     let mut value =
         route_configuration(HTTP_ROUTE_CONFIG.to_string(), std::iter::empty()).encode_to_vec();
+    let prefix = format!("{HTTP_ROUTE_CONFIG}/");
     for vhost in virtual_hosts {
-        prost::encoding::encode_key(
-            VIRTUAL_HOSTS_FIELD,
-            prost::encoding::WireType::LengthDelimited,
-            &mut value,
-        );
-        prost::encoding::encode_varint(vhost.value.len() as u64, &mut value);
-        value.extend_from_slice(&vhost.value);
+        // `name` (field 1) is encoded first: split it from the rest of the message.
+        let mut rest = vhost.value.as_slice();
+        let mut name = "";
+        if rest.first() == Some(&VIRTUAL_HOST_NAME_KEY) {
+            rest = &rest[1..];
+            let len = decode_varint(&mut rest).unwrap_or_default() as usize;
+            let (raw, tail) = rest.split_at(len.min(rest.len()));
+            name = std::str::from_utf8(raw).unwrap_or_default();
+            rest = tail;
+        }
+        let name = name.strip_prefix(&prefix).unwrap_or(name);
+        let name_len = 1 + encoded_len_varint(name.len() as u64) + name.len();
+        encode_key(VIRTUAL_HOSTS_FIELD, WireType::LengthDelimited, &mut value);
+        encode_varint((name_len + rest.len()) as u64, &mut value);
+        value.push(VIRTUAL_HOST_NAME_KEY);
+        encode_varint(name.len() as u64, &mut value);
+        value.extend_from_slice(name.as_bytes());
+        value.extend_from_slice(rest);
     }
     Any {
         type_url: <route_v3::RouteConfiguration as prost::Name>::type_url(),
         value,
     }
 }
+
+/// The key byte of `VirtualHost.name`: field 1, length-delimited.
+const VIRTUAL_HOST_NAME_KEY: u8 = (1 << 3) | 2;
 
 /// The secure virtual hosts also served to TLS clients that send no SNI, with the certificate
 /// [`Dag::fallback_secret`], in hostname order: those with `fallback_certificate` that serve

@@ -272,12 +272,36 @@ fn a_removed_cluster_keeps_endpoints_another_cluster_still_uses() {
 
 #[test]
 fn state_of_the_world_table_is_the_directly_encoded_one() {
-    let dag = random_dag(&mut Rng(7));
+    let mut dag = random_dag(&mut Rng(7));
+    for host in [
+        "b.example.com".to_string(),
+        format!("{}.example.com", "z".repeat(70)),
+        format!("{}.example.com", "c".repeat(70)),
+    ] {
+        let route = forward_route(PathMatch::Prefix("/".into()), "c");
+        dag.http.insert(host.clone(), vhost(&host, vec![route]));
+    }
     let resources = crate::translate(&dag, &TranslateConfig::default());
     assert_eq!(
         resources.routes["ingress_http"],
         route::encoded_route_configuration(route::HTTP_ROUTE_CONFIG.to_string(), dag.http.values())
     );
+    let long = format!("{}.example.com", "a".repeat(70));
+    let vhds: route_v3::VirtualHost =
+        decode(&route::encoded_virtual_host(&vhost(&long, Vec::new())));
+    assert_eq!(vhds.name, route::vhds_name(&long));
+    assert!(
+        vhds.name.starts_with("ingress_http/aaaa") && vhds.name.len() == 73,
+        "{}",
+        vhds.name
+    );
+    for (name, any) in &resources.virtual_hosts {
+        let decoded: route_v3::VirtualHost = decode(any);
+        assert_eq!(
+            &decoded.name, name,
+            "a VHDS virtual host carries its resource name"
+        );
+    }
     let delta: route_v3::RouteConfiguration = decode(&resources.delta_routes["ingress_http"]);
     assert!(delta.virtual_hosts.is_empty());
     assert!(delta.vhds.is_some());
