@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use envoy_types::pb::envoy::config::core::v3::Node;
-use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
+use envoy_types::pb::envoy::service::discovery::v3::{
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
+};
 use envoy_types::pb::google::protobuf::Any;
 use envoy_types::pb::google::rpc;
 use sesame_envoy::ResourceType;
@@ -83,6 +85,55 @@ pub(crate) fn nack(
         }),
         ..ack(resp, names)
     }
+}
+
+/// A first delta request of `ty` subscribing `names`, from node `envoy-1`.
+pub(crate) fn delta_subscribe(ty: ResourceType, names: &[&str]) -> DeltaDiscoveryRequest {
+    DeltaDiscoveryRequest {
+        type_url: ty.type_url().to_string(),
+        resource_names_subscribe: names.iter().map(|n| n.to_string()).collect(),
+        node: Some(Node {
+            id: "envoy-1".to_string(),
+            cluster: "ingress".to_string(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The delta ACK of `resp`.
+pub(crate) fn delta_ack(resp: &DeltaDiscoveryResponse) -> DeltaDiscoveryRequest {
+    DeltaDiscoveryRequest {
+        type_url: resp.type_url.clone(),
+        response_nonce: resp.nonce.clone(),
+        ..Default::default()
+    }
+}
+
+/// The delta NACK of `resp`, reporting `message`.
+pub(crate) fn delta_nack(resp: &DeltaDiscoveryResponse, message: &str) -> DeltaDiscoveryRequest {
+    DeltaDiscoveryRequest {
+        error_detail: Some(rpc::Status {
+            code: 3,
+            message: message.to_string(),
+            details: Vec::new(),
+        }),
+        ..delta_ack(resp)
+    }
+}
+
+/// The `name=content` strings of a delta response's resources, in order.
+pub(crate) fn delta_contents(resp: &DeltaDiscoveryResponse) -> Vec<String> {
+    resp.resources
+        .iter()
+        .filter_map(|r| r.resource.as_ref())
+        .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+        .collect()
+}
+
+/// The type of a delta response.
+pub(crate) fn delta_type(resp: &DeltaDiscoveryResponse) -> Option<ResourceType> {
+    ResourceType::from_type_url(&resp.type_url)
 }
 
 /// Log output captured by a test subscriber.

@@ -3,7 +3,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use pretty_assertions::assert_eq;
 use sesame_envoy::ResourceType::*;
 
-use super::SnapshotStore;
+use super::{Patch, SnapshotStore, Table};
 use crate::testing::{any, set};
 
 #[test]
@@ -149,4 +149,101 @@ fn views_share_unchanged_resources() {
         &before.get(ClusterLoadAssignment).resources()["a"],
         &after.get(ClusterLoadAssignment).resources()["a"],
     ));
+}
+
+#[test]
+fn every_change_advances_the_generation_and_records_the_changed_names() {
+    let store = SnapshotStore::new();
+    let g0 = store.view().generation();
+    store.publish(vec![set(Cluster, &[("a", "x"), ("b", "x")])]);
+    store.publish(vec![set(Cluster, &[("a", "y"), ("b", "x"), ("c", "x")])]);
+    store.patch(
+        ClusterLoadAssignment,
+        BTreeMap::from([("e".to_string(), any(ClusterLoadAssignment, "e", "1"))]),
+        BTreeSet::new(),
+    );
+    let view = store.view();
+    assert_eq!(view.generation(), g0 + 3);
+    let names = |since| {
+        view.delta_changes_since(since)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(ty, names)| (ty, names.into_iter().collect::<Vec<_>>()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(g0 + 1),
+        [
+            (Cluster, vec!["a", "c"]),
+            (ClusterLoadAssignment, vec!["e"])
+        ]
+    );
+    assert_eq!(names(g0 + 2), [(ClusterLoadAssignment, vec!["e"])]);
+    assert_eq!(names(g0 + 3), []);
+    assert_eq!(
+        names(g0),
+        [
+            (Cluster, vec!["a", "b", "c"]),
+            (ClusterLoadAssignment, vec!["e"])
+        ]
+    );
+    // Unchanged writes make no view.
+    store.publish(vec![set(Cluster, &[("a", "y"), ("b", "x"), ("c", "x")])]);
+    assert_eq!(store.view().generation(), g0 + 3);
+}
+
+#[test]
+fn multi_table_patch_is_one_view_change() {
+    let store = SnapshotStore::new();
+    store.publish(vec![
+        set(Cluster, &[("a", "x"), ("b", "x")]),
+        set(ClusterLoadAssignment, &[("a", "e")]),
+    ]);
+    let mut rx = store.subscribe();
+    let before = store.view().generation();
+    store.patch_tables(vec![
+        (
+            Table::Shared(Cluster),
+            Patch {
+                upserts: BTreeMap::from([("c".to_string(), any(Cluster, "c", "x"))]),
+                removals: BTreeSet::from(["b".to_string()]),
+            },
+        ),
+        (
+            Table::Shared(ClusterLoadAssignment),
+            Patch {
+                upserts: BTreeMap::from([("a".to_string(), any(ClusterLoadAssignment, "a", "e2"))]),
+                removals: BTreeSet::new(),
+            },
+        ),
+        (
+            Table::DeltaRoutes,
+            Patch {
+                upserts: BTreeMap::from([("r".to_string(), any(RouteConfiguration, "r", "v"))]),
+                removals: BTreeSet::new(),
+            },
+        ),
+    ]);
+    assert!(rx.has_changed().unwrap_or(false));
+    let view = rx.borrow_and_update().clone();
+    assert_eq!(view.generation(), before + 1);
+    assert_eq!(
+        view.get(Cluster).resources().keys().collect::<Vec<_>>(),
+        ["a", "c"]
+    );
+    // The overlay is not the shared table: SotW clients do not see it.
+    assert!(view.get(RouteConfiguration).resources().is_empty());
+    assert!(view.delta_resource(RouteConfiguration, "r").is_some());
+    let changes = view.delta_changes_since(before).unwrap_or_default();
+    assert_eq!(changes[&Cluster], BTreeSet::from(["b", "c"]));
+    assert_eq!(changes[&RouteConfiguration], BTreeSet::from(["r"]));
+    // The same patch again changes nothing and wakes nobody.
+    store.patch_tables(vec![(
+        Table::Shared(Cluster),
+        Patch {
+            upserts: BTreeMap::from([("c".to_string(), any(Cluster, "c", "x"))]),
+            removals: BTreeSet::from(["b".to_string()]),
+        },
+    )]);
+    assert!(!rx.has_changed().unwrap_or(true));
 }
