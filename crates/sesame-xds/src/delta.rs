@@ -7,7 +7,12 @@
 //! - nothing is answered before the store is ready; subscriptions made before are answered then;
 //! - LDS and CDS subscribe to everything when the first request names nothing; `*` subscribes
 //!   any type to everything; other names subscribe one resource each, and a VirtualHost name `N`
-//!   (a route configuration's name, as Envoy's VHDS starts) selects every `N/<host>`;
+//!   (a route configuration's name) selects every `N/<host>` (namespace matching);
+//! - Envoy's VHDS subscribes with namespace matching and, for that reason, names nothing at
+//!   all (Envoy's delta mux keeps the route configuration name to itself): on ADS such a
+//!   VirtualHost subscription follows the stream's RouteConfiguration subscription, selecting
+//!   `N/<host>` for every route configuration `N` the client subscribed to; on a VHDS-only
+//!   stream, where no route configuration is visible, it selects every virtual host;
 //! - the first request's `initial_resource_versions` say what a reconnecting client holds:
 //!   resources at that version are not sent again, and names that no longer exist are removed;
 //! - a response carries only resources the client lacks or holds at another version, and
@@ -50,6 +55,11 @@ struct Subscription {
     wildcard: bool,
     /// Names subscribed explicitly (VirtualHost: also route configuration names).
     names: BTreeSet<String>,
+    /// VirtualHost on ADS: the first request named nothing, so the subscription follows the
+    /// route configurations subscribed on the same stream (see [`DeltaConnection`]).
+    follows_routes: bool,
+    /// The route configuration names a following VirtualHost subscription selects.
+    implied: BTreeSet<String>,
     /// What the client holds as far as this stream knows: name → content digest (`None` for
     /// a version this server did not write, which never matches).
     known: BTreeMap<String, Option<Digest>>,
@@ -71,7 +81,8 @@ impl Subscription {
         self.wildcard
             || self.names.contains(name)
             || (ty == ResourceType::VirtualHost
-                && namespace(name).is_some_and(|ns| self.names.contains(ns)))
+                && namespace(name)
+                    .is_some_and(|ns| self.names.contains(ns) || self.implied.contains(ns)))
     }
 
     /// The existing names of `ty` that `names` select (VirtualHost: with namespace matching).
@@ -111,7 +122,7 @@ impl Subscription {
                 .flat_map(|t| t.resources().keys().cloned())
                 .collect()
         } else {
-            Self::expand(ty, &self.names, view)
+            Self::expand(ty, self.names.iter().chain(&self.implied), view)
         }
     }
 
@@ -208,11 +219,19 @@ impl DeltaConnection {
         let Some(ty) = self.request_type(&req.type_url) else {
             return Vec::new();
         };
+        tracing::debug!(node = self.node.as_deref().unwrap_or_default(), type_url = ty.type_url(), subscribe = ?req.resource_names_subscribe, unsubscribe = ?req.resource_names_unsubscribe, initial = req.initial_resource_versions.len(), nonce = %req.response_nonce, nack = req.error_detail.is_some(), "delta xDS request");
         let first = !self.subscriptions.contains_key(&ty);
         let sub = self.subscriptions.entry(ty).or_default();
         if first {
             sub.full = true;
-            sub.wildcard = ty.is_wildcard() && req.resource_names_subscribe.is_empty();
+            let unnamed = req.resource_names_subscribe.is_empty();
+            sub.wildcard = unnamed && ty.is_wildcard();
+            if unnamed && ty == ResourceType::VirtualHost {
+                match self.scope {
+                    Scope::Aggregated => sub.follows_routes = true,
+                    Scope::Single(_) => sub.wildcard = true,
+                }
+            }
             sub.known = req
                 .initial_resource_versions
                 .iter()
@@ -224,11 +243,57 @@ impl DeltaConnection {
         }
         let sub = self.subscriptions.entry(ty).or_default();
         apply_interest(ty, sub, req, first);
+        self.follow_routes();
         if !view.is_ready() {
             return Vec::new();
         }
         let diff = self.reconcile_owed(ty, view);
-        self.response(ty, diff, view).into_iter().collect()
+        let mut out: Vec<_> = self.response(ty, diff, view).into_iter().collect();
+        // New route configurations bring their virtual hosts to a following VHDS subscription.
+        if ty == ResourceType::RouteConfiguration
+            && self.subscriptions.contains_key(&ResourceType::VirtualHost)
+        {
+            let diff = self.reconcile_owed(ResourceType::VirtualHost, view);
+            out.extend(self.response(ResourceType::VirtualHost, diff, view));
+        }
+        out
+    }
+
+    /// Keeps a VirtualHost subscription that follows the stream's route configurations in step
+    /// with the RouteConfiguration subscription: added names are owed, dropped ones forgotten.
+    fn follow_routes(&mut self) {
+        let (all, routes) = match self.subscriptions.get(&ResourceType::RouteConfiguration) {
+            Some(rds) => (rds.wildcard, rds.names.clone()),
+            None => (false, BTreeSet::new()),
+        };
+        let Some(vhds) = self.subscriptions.get_mut(&ResourceType::VirtualHost) else {
+            return;
+        };
+        if !vhds.follows_routes {
+            return;
+        }
+        if all && !vhds.wildcard {
+            vhds.wildcard = true;
+            vhds.full = true;
+        }
+        if vhds.implied == routes {
+            return;
+        }
+        let dropped = vhds.implied.difference(&routes).next().is_some();
+        vhds.pending
+            .extend(routes.difference(&vhds.implied).cloned());
+        vhds.implied = routes;
+        if dropped {
+            let gone: Vec<String> = vhds
+                .known
+                .keys()
+                .filter(|n| !vhds.selects(ResourceType::VirtualHost, n))
+                .cloned()
+                .collect();
+            for name in gone {
+                vhds.known.remove(&name);
+            }
+        }
     }
 
     /// Handles a change of the store; returns the responses to send, in ADS push order with

@@ -566,3 +566,68 @@ fn single_type_streams_serve_their_type_only() {
     let out = conn.handle_request(&req, &store.view());
     assert_eq!(delta_contents(&out[0]), ["a=e1"]);
 }
+
+#[test]
+fn unnamed_vhds_subscription_follows_the_streams_route_configurations() {
+    let store = store();
+    store.publish(vec![
+        set(
+            RouteConfiguration,
+            &[("ingress_http", "r1"), ("https/a", "r2")],
+        ),
+        set(
+            VirtualHost,
+            &[
+                ("ingress_http/a.com", "va"),
+                ("https/a/a.com", "vs"),
+                ("other/c.com", "vc"),
+            ],
+        ),
+    ]);
+    let mut conn = ads(&store);
+    let view = store.view();
+    conn.handle_request(
+        &delta_subscribe(RouteConfiguration, &["ingress_http"]),
+        &view,
+    );
+    // Envoy's VHDS names nothing (namespace matching): the stream's route configurations count.
+    let out = conn.handle_request(&delta_subscribe(VirtualHost, &[]), &view);
+    assert_eq!(
+        summary(&out),
+        [(VirtualHost, strings(&["ingress_http/a.com=va"]), vec![])]
+    );
+    // Another route configuration subscribed: its response, then its virtual hosts.
+    let mut more = delta_ack(&out[0]);
+    more.type_url = RouteConfiguration.type_url().to_string();
+    more.response_nonce.clear();
+    more.resource_names_subscribe = strings(&["https/a"]);
+    let out = conn.handle_request(&more, &view);
+    assert_eq!(
+        summary(&out),
+        [
+            (RouteConfiguration, strings(&["https/a=r2"]), vec![]),
+            (VirtualHost, strings(&["https/a/a.com=vs"]), vec![])
+        ]
+    );
+    // Unsubscribing a route configuration drops its virtual hosts from the subscription.
+    let mut less = more.clone();
+    less.resource_names_subscribe.clear();
+    less.resource_names_unsubscribe = strings(&["ingress_http"]);
+    assert!(conn.handle_request(&less, &view).is_empty());
+    store.publish(vec![set(
+        VirtualHost,
+        &[("ingress_http/a.com", "va2"), ("https/a/a.com", "vs2")],
+    )]);
+    let out = conn.handle_snapshot_update(&store.view());
+    assert_eq!(
+        summary(&out),
+        [(VirtualHost, strings(&["https/a/a.com=vs2"]), vec![])]
+    );
+    // On a VHDS-only stream an unnamed subscription selects every virtual host.
+    let mut vhds = DeltaConnection::new(Scope::Single(VirtualHost), store.counters());
+    let out = vhds.handle_request(&delta_subscribe(VirtualHost, &[]), &store.view());
+    assert_eq!(
+        delta_contents(&out[0]),
+        ["https/a/a.com=vs2", "ingress_http/a.com=va2"]
+    );
+}
