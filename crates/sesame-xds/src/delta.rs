@@ -348,14 +348,11 @@ impl DeltaConnection {
             return Default::default();
         };
         let changes = match sub.synced {
-            Some(generation) if !sub.full => view.delta_changes_since(generation),
+            Some(generation) if !sub.full => view.delta_changed_names(ty, generation),
             _ => None,
         };
         let mut candidates = match changes {
-            Some(mut changes) => {
-                let changed = changes.remove(&ty).unwrap_or_default();
-                changed.into_iter().map(str::to_string).collect()
-            }
+            Some(changed) => changed.into_iter().map(str::to_string).collect(),
             None => {
                 sub.full = false;
                 sub.everything(ty, view)

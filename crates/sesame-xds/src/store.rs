@@ -293,30 +293,35 @@ impl StoreView {
         &self,
         generation: u64,
     ) -> Option<BTreeMap<ResourceType, BTreeSet<&str>>> {
-        if generation > self.generation {
-            return None;
+        let mut out = BTreeMap::new();
+        for ty in ResourceType::ALL {
+            let names = self.delta_changed_names(ty, generation)?;
+            if !names.is_empty() {
+                out.insert(ty, names);
+            }
         }
-        let mut out: BTreeMap<ResourceType, BTreeSet<&str>> = BTreeMap::new();
+        Some(out)
+    }
+
+    /// The names of `ty` that changed for delta clients between the view of `generation` and
+    /// this one (for route configurations, in the shared table or the overlay), in
+    /// O(changed names); `None` when that view is older than the kept history.
+    pub fn delta_changed_names(&self, ty: ResourceType, generation: u64) -> Option<BTreeSet<&str>> {
+        let mut out = BTreeSet::new();
         if generation == self.generation {
             return Some(out);
         }
         let oldest = self.history.front()?.generation;
-        if oldest > generation + 1 {
+        if generation > self.generation || oldest > generation + 1 {
             return None;
         }
+        let mut slots = vec![slot(ty)];
+        if ty == ResourceType::RouteConfiguration {
+            slots.push(Table::DeltaRoutes.slot());
+        }
         for changes in self.history.iter().filter(|c| c.generation > generation) {
-            for (i, names) in changes.names.iter().enumerate() {
-                if names.is_empty() {
-                    continue;
-                }
-                let ty = if i == TYPES {
-                    ResourceType::RouteConfiguration
-                } else {
-                    ResourceType::ALL[i]
-                };
-                out.entry(ty)
-                    .or_default()
-                    .extend(names.iter().map(String::as_str));
+            for &i in &slots {
+                out.extend(changes.names[i].iter().map(String::as_str));
             }
         }
         Some(out)

@@ -247,3 +247,36 @@ fn multi_table_patch_is_one_view_change() {
     )]);
     assert!(!rx.has_changed().unwrap_or(true));
 }
+
+#[test]
+fn changed_names_of_a_large_type_are_found_without_a_scan() {
+    let store = SnapshotStore::new();
+    let names: Vec<String> = (0..10_000).map(|i| format!("c-{i}")).collect();
+    let items: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "x")).collect();
+    store.publish(vec![set(Cluster, &items)]);
+    let before = store.view().generation();
+    store.patch(
+        Cluster,
+        BTreeMap::from([("c-5".to_string(), any(Cluster, "c-5", "y"))]),
+        BTreeSet::from(["c-7".to_string()]),
+    );
+    store.publish(vec![set(Listener, &[("l", "x")])]);
+    let view = store.view();
+    assert_eq!(
+        view.delta_changed_names(Cluster, before),
+        Some(BTreeSet::from(["c-5", "c-7"]))
+    );
+    assert_eq!(
+        view.delta_changed_names(Cluster, before + 1),
+        Some(BTreeSet::new())
+    );
+    assert_eq!(
+        view.delta_changed_names(Listener, before),
+        Some(BTreeSet::from(["l"]))
+    );
+    // A view older than the kept history: the caller compares in full.
+    for i in 0..100 {
+        store.publish(vec![set(Listener, &[("l", &format!("{i}"))])]);
+    }
+    assert_eq!(store.view().delta_changed_names(Cluster, before), None);
+}
