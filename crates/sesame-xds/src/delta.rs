@@ -136,7 +136,13 @@ impl Subscription {
         let mut upserts = Vec::new();
         let mut removals = Vec::new();
         for name in candidates {
-            let current = if self.selects(ty, &name) {
+            let selected = self.selects(ty, &name);
+            // A following VHDS subscription may learn its route configurations after the
+            // reconnecting client said what it holds: keep those versions until then.
+            if !selected && self.follows_routes {
+                continue;
+            }
+            let current = if selected {
                 view.delta_resource(ty, &name)
             } else {
                 None
@@ -149,7 +155,7 @@ impl Subscription {
                     }
                 }
                 None => {
-                    if self.known.remove(&name).is_some() && self.selects(ty, &name) {
+                    if self.known.remove(&name).is_some() && selected {
                         removals.push(name);
                     }
                 }
@@ -209,7 +215,9 @@ impl DeltaConnection {
             .collect()
     }
 
-    /// Handles one request from Envoy; returns the responses to send (zero or one).
+    /// Handles one request from Envoy; returns the responses to send: zero or one, or for a
+    /// RouteConfiguration request also the virtual hosts it brings to a following VHDS
+    /// subscription.
     pub fn handle_request(
         &mut self,
         req: &DeltaDiscoveryRequest,

@@ -631,3 +631,47 @@ fn unnamed_vhds_subscription_follows_the_streams_route_configurations() {
         ["https/a/a.com=vs2", "ingress_http/a.com=va2"]
     );
 }
+
+#[test]
+fn reconnecting_vhds_before_rds_resends_no_held_virtual_host() {
+    let store = store();
+    store.publish(vec![
+        set(RouteConfiguration, &[("ingress_http", "r1")]),
+        set(
+            VirtualHost,
+            &[("ingress_http/a.com", "va"), ("ingress_http/b.com", "vb")],
+        ),
+    ]);
+    let view = store.view();
+    let held = |ty: ResourceType, names: &[&str]| {
+        names
+            .iter()
+            .map(|n| {
+                let v = view.delta_resource(ty, n).map(|r| r.version());
+                (n.to_string(), v.unwrap_or_default())
+            })
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    let mut conn = ads(&store);
+    let mut vhds = delta_subscribe(VirtualHost, &[]);
+    vhds.initial_resource_versions =
+        held(VirtualHost, &["ingress_http/a.com", "ingress_http/b.com"]);
+    let out = conn.handle_request(&vhds, &view);
+    assert_eq!(summary(&out), [(VirtualHost, vec![], vec![])]);
+    let mut rds = delta_subscribe(RouteConfiguration, &["ingress_http"]);
+    rds.initial_resource_versions = held(RouteConfiguration, &["ingress_http"]);
+    let out = conn.handle_request(&rds, &view);
+    assert_eq!(summary(&out), [(RouteConfiguration, vec![], vec![])]);
+    assert_eq!(store.stats().resources_sent(VirtualHost), 0);
+    // Changes still flow.
+    store.publish(vec![set(VirtualHost, &[("ingress_http/a.com", "va2")])]);
+    let out = conn.handle_snapshot_update(&store.view());
+    assert_eq!(
+        summary(&out),
+        [(
+            VirtualHost,
+            strings(&["ingress_http/a.com=va2"]),
+            strings(&["ingress_http/b.com"])
+        )]
+    );
+}
