@@ -18,8 +18,10 @@ pub enum ResourceType {
     Listener,
     /// RDS: `envoy.config.route.v3.RouteConfiguration`.
     RouteConfiguration,
-    /// VHDS: `envoy.config.route.v3.VirtualHost`, named `<route configuration name>/<host>`.
-    /// Served to delta (incremental) clients only: state-of-the-world xDS has no VHDS.
+    /// VHDS: `envoy.config.route.v3.VirtualHost`, named `<route configuration name>/<host>`,
+    /// and its own `name` must be that resource name too (Envoy removes VHDS virtual hosts by
+    /// resource name). Served to delta (incremental) clients only: state-of-the-world xDS has
+    /// no VHDS.
     VirtualHost,
 }
 

@@ -18,7 +18,9 @@
 //! - a response carries only resources the client lacks or holds at another version, and
 //!   `removed_resources` only for names the client holds; the first subscription of a type is
 //!   answered even when there is nothing to send, so Envoy's initial fetch completes;
-//! - subscribing again to a name on an open stream resends it;
+//! - subscribing again to a name on an open stream resends it; a VirtualHost name `N/host`
+//!   that does not exist (Envoy's on-demand VHDS) is answered with an empty resource under
+//!   that alias, as Envoy expects, and sent for real once it appears;
 //! - an ACK or NACK names a nonce awaiting an answer; a NACK is logged and counted and the
 //!   rejected content is not sent again (only a further change is); an unknown (stale) nonce's
 //!   verdict is ignored, while subscription changes riding on it still apply;
@@ -45,8 +47,24 @@ use crate::version::Digest;
 #[path = "delta/tests.rs"]
 mod tests;
 
-/// Resources to send for one type: upserts and removals.
-type Diff = (Vec<(String, Arc<Resource>)>, Vec<String>);
+/// What to send for one type.
+#[derive(Debug, Default)]
+struct Diff {
+    /// Resources the client lacks or holds at another version.
+    upserts: Vec<(String, Arc<Resource>)>,
+    /// Names the client holds that no longer exist.
+    removals: Vec<String>,
+    /// VHDS on demand: `<route config>/<host>` names asked for that do not exist, answered
+    /// with an empty resource under that alias so Envoy stops waiting for them.
+    unresolved: Vec<String>,
+}
+
+impl Diff {
+    /// Whether there is nothing to send.
+    fn is_empty(&self) -> bool {
+        self.upserts.is_empty() && self.removals.is_empty() && self.unresolved.is_empty()
+    }
+}
 
 /// The state of one type on one delta stream.
 #[derive(Debug, Default)]
@@ -133,8 +151,7 @@ impl Subscription {
         candidates: BTreeSet<String>,
         view: &StoreView,
     ) -> Diff {
-        let mut upserts = Vec::new();
-        let mut removals = Vec::new();
+        let mut diff = Diff::default();
         for name in candidates {
             let selected = self.selects(ty, &name);
             // A following VHDS subscription may learn its route configurations after the
@@ -151,17 +168,17 @@ impl Subscription {
                 Some(r) => {
                     if self.known.get(&name) != Some(&Some(*r.digest())) {
                         self.known.insert(name.clone(), Some(*r.digest()));
-                        upserts.push((name, Arc::clone(r)));
+                        diff.upserts.push((name, Arc::clone(r)));
                     }
                 }
                 None => {
                     if self.known.remove(&name).is_some() && selected {
-                        removals.push(name);
+                        diff.removals.push(name);
                     }
                 }
             }
         }
-        (upserts, removals)
+        diff
     }
 
     /// The candidates of a full compare: everything selected and everything the client holds.
@@ -314,20 +331,22 @@ impl DeltaConnection {
         let mut out = Vec::new();
         let mut later = Vec::new();
         for ty in types {
-            let (upserts, removals) = self.reconcile_changes(ty, view);
+            let mut diff = self.reconcile_changes(ty, view);
             let make_before_break = matches!(
                 ty,
                 ResourceType::Cluster | ResourceType::ClusterLoadAssignment
             );
-            if make_before_break && !removals.is_empty() {
-                out.extend(self.response(ty, (upserts, Vec::new()), view));
-                later.push((ty, removals));
-            } else {
-                out.extend(self.response(ty, (upserts, removals), view));
+            if make_before_break && !diff.removals.is_empty() {
+                later.push((ty, std::mem::take(&mut diff.removals)));
             }
+            out.extend(self.response(ty, diff, view));
         }
         for (ty, removals) in later {
-            out.extend(self.response(ty, (Vec::new(), removals), view));
+            let diff = Diff {
+                removals,
+                ..Default::default()
+            };
+            out.extend(self.response(ty, diff, view));
         }
         out
     }
@@ -346,7 +365,19 @@ impl DeltaConnection {
         } else {
             Subscription::expand(ty, &pending, view)
         };
-        sub.reconcile(ty, candidates, view)
+        let mut diff = sub.reconcile(ty, candidates, view);
+        if ty == ResourceType::VirtualHost {
+            diff.unresolved = pending
+                .into_iter()
+                .filter(|n| namespace(n).is_some())
+                .filter(|n| view.delta_resource(ResourceType::VirtualHost, n).is_none())
+                .filter(|n| {
+                    view.delta_resource(ResourceType::RouteConfiguration, n)
+                        .is_none()
+                })
+                .collect();
+        }
+        diff
     }
 
     /// Reconciles a store change: the names changed since the subscription's last view (or
@@ -376,13 +407,18 @@ impl DeltaConnection {
     fn response(
         &mut self,
         ty: ResourceType,
-        (upserts, removals): Diff,
+        diff: Diff,
         view: &StoreView,
     ) -> Option<DeltaDiscoveryResponse> {
         let sub = self.subscriptions.get_mut(&ty)?;
-        if upserts.is_empty() && removals.is_empty() && sub.answered {
+        if diff.is_empty() && sub.answered {
             return None;
         }
+        let Diff {
+            upserts,
+            removals,
+            unresolved,
+        } = diff;
         sub.answered = true;
         self.next_nonce += 1;
         sub.outstanding.insert(self.next_nonce);
@@ -394,6 +430,7 @@ impl DeltaConnection {
             nonce = self.next_nonce,
             upserts = upserts.len(),
             removals = removals.len(),
+            unresolved = unresolved.len(),
             "sending delta xDS response"
         );
         self.counters.response_sent(ty);
@@ -408,6 +445,11 @@ impl DeltaConnection {
                     resource: Some(r.any().clone()),
                     ..Default::default()
                 })
+                .chain(unresolved.into_iter().map(|name| WireResource {
+                    aliases: vec![name.clone()],
+                    name,
+                    ..Default::default()
+                }))
                 .collect(),
             type_url: ty.type_url().to_string(),
             removed_resources: removals,

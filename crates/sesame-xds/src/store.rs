@@ -16,7 +16,9 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
+use envoy_types::pb::envoy::config::route::v3::VirtualHost;
 use envoy_types::pb::google::protobuf::Any;
+use prost::Message;
 use sesame_envoy::ResourceType;
 use tokio::sync::watch;
 
@@ -85,19 +87,20 @@ impl TypeSnapshot {
     }
 
     /// A type snapshot from encoded resources, dropping any whose type URL is not `ty`'s
-    /// (Envoy would reject the whole response for it).
+    /// (Envoy would reject the whole response for it) and any badly named virtual host.
     fn build(ty: ResourceType, resources: BTreeMap<String, Any>, current: &TypeSnapshot) -> Self {
         let resources = resources
             .into_iter()
             .filter(|(name, any)| type_matches(ty, name, any))
-            .map(|(name, any)| {
+            .filter_map(|(name, any)| {
                 // Most resources are unchanged from one build to the next: comparing bytes is far
                 // cheaper than hashing them again, and keeps one copy of them.
                 let resource = match current.resources.get(&name) {
                     Some(old) if old.any == any => Arc::clone(old),
+                    _ if !virtual_host_named(ty, &name, &any) => return None,
                     _ => Arc::new(Resource::new(any)),
                 };
-                (name, resource)
+                Some((name, resource))
             })
             .collect();
         TypeSnapshot::from_resources(resources)
@@ -117,6 +120,25 @@ impl TypeSnapshot {
     pub(crate) fn digest(&self) -> &Digest {
         &self.digest
     }
+}
+
+/// Whether a virtual host's own name is its resource name (other types always pass); logs and
+/// refuses it otherwise. Envoy keeps VHDS virtual hosts by their `name` but removes them by
+/// resource name, so a virtual host named otherwise could never be removed.
+fn virtual_host_named(ty: ResourceType, name: &str, any: &Any) -> bool {
+    if ty != ResourceType::VirtualHost {
+        return true;
+    }
+    let own = VirtualHost::decode(any.value.as_slice()).map(|vh| vh.name);
+    let ok = own.as_deref() == Ok(name);
+    if !ok {
+        tracing::error!(
+            resource = name,
+            virtual_host = ?own,
+            "virtual host name differs from its resource name; not serving it"
+        );
+    }
+    ok
 }
 
 /// Whether `any` has the type URL of `ty`; logs and refuses it otherwise.
@@ -447,7 +469,9 @@ impl SnapshotStore {
                 let upserts: Vec<_> = patch
                     .upserts
                     .into_iter()
-                    .filter(|(name, any)| type_matches(ty, name, any))
+                    .filter(|(name, any)| {
+                        type_matches(ty, name, any) && virtual_host_named(ty, name, any)
+                    })
                     .map(|(name, any)| (name, Arc::new(Resource::new(any))))
                     .collect();
                 (table, upserts, patch.removals)

@@ -11,6 +11,7 @@ use std::time::Duration;
 use envoy_types::pb::envoy::config::core::v3 as core_v3;
 use envoy_types::pb::envoy::config::listener::v3 as listener_v3;
 use envoy_types::pb::envoy::config::route::v3 as route_v3;
+use envoy_types::pb::envoy::extensions::filters::http::on_demand::v3 as on_demand_v3;
 use envoy_types::pb::envoy::extensions::filters::http::router::v3 as router_v3;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm_v3;
 use envoy_types::pb::google::protobuf::Any;
@@ -75,13 +76,23 @@ fn listener(port: u16) -> Any {
                 route_config_name: "ingress_http".to_string(),
             },
         )),
-        http_filters: vec![hcm_v3::HttpFilter {
-            name: "envoy.filters.http.router".to_string(),
-            config_type: Some(hcm_v3::http_filter::ConfigType::TypedConfig(pack_any(
-                router_v3::Router::default(),
-            ))),
-            ..Default::default()
-        }],
+        // On-demand VHDS: a host Envoy does not know is asked for as `ingress_http/<host>`.
+        http_filters: vec![
+            hcm_v3::HttpFilter {
+                name: "envoy.filters.http.on_demand".to_string(),
+                config_type: Some(hcm_v3::http_filter::ConfigType::TypedConfig(pack_any(
+                    on_demand_v3::OnDemand::default(),
+                ))),
+                ..Default::default()
+            },
+            hcm_v3::HttpFilter {
+                name: "envoy.filters.http.router".to_string(),
+                config_type: Some(hcm_v3::http_filter::ConfigType::TypedConfig(pack_any(
+                    router_v3::Router::default(),
+                ))),
+                ..Default::default()
+            },
+        ],
         ..Default::default()
     };
     pack_any(listener_v3::Listener {
@@ -267,6 +278,21 @@ async fn envoy_gets_virtual_hosts_over_vhds_and_their_updates() -> TestResult {
         .map_err(|e| format!("{e}\n{}", envoy_log()))?;
     eventually(http, "c.test", |r| r.ends_with("C1")).await?;
     eventually(http, "b.test", |r| r.starts_with("HTTP/1.1 404")).await?;
+    // An unknown host is looked up on demand; the empty aliased answer ends the wait.
+    let responses = store.stats().responses_sent(ResourceType::VirtualHost);
+    let started = std::time::Instant::now();
+    let reply = get(http, "unknown.test").await;
+    assert!(
+        reply.starts_with("HTTP/1.1 404"),
+        "{reply}\n{}",
+        envoy_log()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(store.stats().responses_sent(ResourceType::VirtualHost) > responses);
     assert_eq!(store.stats().nacks(ResourceType::VirtualHost), 0);
     assert_eq!(store.stats().nacks(ResourceType::RouteConfiguration), 0);
     assert_eq!(store.stats().nacks(ResourceType::Listener), 0);

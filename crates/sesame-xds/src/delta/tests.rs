@@ -675,3 +675,46 @@ fn reconnecting_vhds_before_rds_resends_no_held_virtual_host() {
         )]
     );
 }
+
+#[test]
+fn on_demand_vhds_names_that_do_not_exist_get_an_empty_aliased_resource() {
+    let store = store();
+    store.publish(vec![
+        set(RouteConfiguration, &[("ingress_http", "r1")]),
+        set(VirtualHost, &[("ingress_http/a.com", "va")]),
+    ]);
+    let mut conn = ads(&store);
+    let view = store.view();
+    let first = conn.handle_request(&delta_subscribe(VirtualHost, &["ingress_http"]), &view);
+    let mut on_demand = delta_ack(&first[0]);
+    on_demand.resource_names_subscribe = strings(&["ingress_http/new.com", "ingress_http/a.com"]);
+    let out = conn.handle_request(&on_demand, &view);
+    assert_eq!(out.len(), 1);
+    let found: Vec<_> = out[0]
+        .resources
+        .iter()
+        .map(|r| (r.name.as_str(), r.aliases.clone(), r.resource.is_some()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("ingress_http/a.com", vec![], true),
+            (
+                "ingress_http/new.com",
+                strings(&["ingress_http/new.com"]),
+                false
+            ),
+        ]
+    );
+    assert_eq!(store.stats().resources_sent(VirtualHost), 2);
+    // Once it exists it is sent for real.
+    store.publish(vec![set(
+        VirtualHost,
+        &[("ingress_http/a.com", "va"), ("ingress_http/new.com", "vn")],
+    )]);
+    let out = conn.handle_snapshot_update(&store.view());
+    assert_eq!(
+        summary(&out),
+        [(VirtualHost, strings(&["ingress_http/new.com=vn"]), vec![])]
+    );
+}

@@ -280,3 +280,28 @@ fn changed_names_of_a_large_type_are_found_without_a_scan() {
     }
     assert_eq!(store.view().delta_changed_names(Cluster, before), None);
 }
+
+#[test]
+fn virtual_hosts_must_carry_their_resource_name() {
+    let store = SnapshotStore::new();
+    let good = any(VirtualHost, "ingress_http/a.com", "a.com");
+    // Named `other/b.com` inside, offered as `ingress_http/b.com`: Envoy could never remove it.
+    let bad = any(VirtualHost, "other/b.com", "b.com");
+    store.publish(vec![(
+        VirtualHost,
+        BTreeMap::from([
+            ("ingress_http/a.com".to_string(), good),
+            ("ingress_http/b.com".to_string(), bad.clone()),
+        ]),
+    )]);
+    store.patch(
+        VirtualHost,
+        BTreeMap::from([("ingress_http/c.com".to_string(), bad)]),
+        BTreeSet::new(),
+    );
+    let view = store.view();
+    assert_eq!(
+        view.get(VirtualHost).resources().keys().collect::<Vec<_>>(),
+        ["ingress_http/a.com"]
+    );
+}
