@@ -13,6 +13,7 @@ pub mod listener;
 pub mod resource;
 pub mod route;
 pub mod secret;
+pub mod vhds;
 
 mod proto;
 #[cfg(test)]

@@ -12,7 +12,7 @@ use sesame_envoy::{ResourceType, TranslateConfig, translate};
 use sesame_k8s::manifests::SourceEvent;
 use sesame_k8s::status::{Address, StatusUpdates};
 use sesame_k8s::watch::SecretRequest;
-use sesame_xds::SnapshotStore;
+use sesame_xds::{SnapshotStore, Table};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
@@ -267,12 +267,25 @@ impl Controller {
     fn publish(&mut self, output: BuildOutput, started: StdInstant) {
         let resources = translate(&output.dag, &self.translate_config);
         let endpoints = sesame_envoy::endpoints::endpoints(&output.dag, &self.snapshot);
+        // Delta clients get the HTTP routes as a small table plus virtual hosts over VHDS.
+        let delta = sesame_envoy::vhds::delta_routes(&resources.routes);
         self.store.publish(vec![
-            (ResourceType::Cluster, resources.clusters),
-            (ResourceType::ClusterLoadAssignment, endpoints),
-            (ResourceType::Secret, resources.secrets),
-            (ResourceType::Listener, resources.listeners),
-            (ResourceType::RouteConfiguration, resources.routes),
+            (Table::Shared(ResourceType::Cluster), resources.clusters),
+            (
+                Table::Shared(ResourceType::ClusterLoadAssignment),
+                endpoints,
+            ),
+            (Table::Shared(ResourceType::Secret), resources.secrets),
+            (Table::Shared(ResourceType::Listener), resources.listeners),
+            (
+                Table::Shared(ResourceType::RouteConfiguration),
+                resources.routes,
+            ),
+            (Table::DeltaRoutes, delta.route_configurations),
+            (
+                Table::Shared(ResourceType::VirtualHost),
+                delta.virtual_hosts,
+            ),
         ]);
         let elapsed = started.elapsed();
         self.metrics.observe_rebuild(elapsed);

@@ -1,5 +1,5 @@
 //! Delta (incremental) xDS with a real Envoy (`sesame bootstrap --xds-mode delta`): routing,
-//! updates, deletes and TLS through real requests; a restarted Sesame re-sends nothing Envoy
+//! updates, deletes and TLS through real requests, the HTTP routes' virtual hosts over VHDS; a restarted Sesame re-sends nothing Envoy
 //! already holds; a state-of-the-world and a delta Envoy served by one Sesame.
 
 use std::process::Command;
@@ -10,6 +10,15 @@ use crate::harness::{
 };
 
 const DELTA: &[&str] = &["--xds-mode", "delta"];
+
+/// The types a delta Envoy subscribes to for plain HTTP routing.
+const TYPES: [&str; 5] = [
+    "Cluster",
+    "ClusterLoadAssignment",
+    "Listener",
+    "RouteConfiguration",
+    "VirtualHost",
+];
 
 fn ingress(name: &str, host: &str, svc: &str) -> String {
     format!(
@@ -119,6 +128,9 @@ async fn delta_envoy_routes_moves_traffic_drops_deleted_routes_and_serves_tls() 
     cluster
         .eventually_http("app.example.com", "/", "initial route", |r| r.from("a"))
         .await;
+    // The HTTP routes came as a small table plus virtual hosts over VHDS.
+    let vhosts = xds_metric(&cluster, "sesame_xds_resources_sent", "VirtualHost").await;
+    assert!(vhosts.is_some_and(|n| n >= 2), "{vhosts:?}");
 
     // TLS: the listener's certificate came over SDS on the delta stream.
     let ca = pki.ca_pem.as_bytes();
@@ -160,7 +172,7 @@ async fn restarted_sesame_sends_a_reconnecting_delta_envoy_only_what_changed() {
     cluster
         .eventually_http("app.example.com", "/", "initial route", |r| r.from("a"))
         .await;
-    for ty in ["Cluster", "Listener", "RouteConfiguration"] {
+    for ty in ["Cluster", "Listener", "RouteConfiguration", "VirtualHost"] {
         let sent = xds_metric(&cluster, "sesame_xds_resources_sent", ty).await;
         assert!(sent.is_some_and(|n| n > 0), "{ty}: {sent:?}");
     }
@@ -173,12 +185,7 @@ async fn restarted_sesame_sends_a_reconnecting_delta_envoy_only_what_changed() {
     // resource is sent again, since none changed.
     let answered = eventually(PATIENCE, || async {
         let mut all = true;
-        for ty in [
-            "Cluster",
-            "ClusterLoadAssignment",
-            "Listener",
-            "RouteConfiguration",
-        ] {
+        for ty in TYPES {
             all &= xds_metric(&cluster, "sesame_xds_responses", ty)
                 .await
                 .is_some_and(|n| n > 0);
@@ -192,12 +199,7 @@ async fn restarted_sesame_sends_a_reconnecting_delta_envoy_only_what_changed() {
         "{}",
         cluster.logs()
     );
-    for ty in [
-        "Cluster",
-        "ClusterLoadAssignment",
-        "Listener",
-        "RouteConfiguration",
-    ] {
+    for ty in TYPES {
         assert_eq!(
             xds_metric(&cluster, "sesame_xds_resources_sent", ty).await,
             Some(0),
@@ -212,18 +214,18 @@ async fn restarted_sesame_sends_a_reconnecting_delta_envoy_only_what_changed() {
     );
     assert!(cluster.http("app.example.com", "/").await.from("a"));
 
-    // The new stream carries changes: exactly the changed route configuration and the new
-    // cluster, nothing else.
+    // The new stream carries changes: the edited host's virtual host alone (VHDS), not the
+    // route table or the listeners.
     cluster.write("app.yaml", &ingress("app", "app.example.com", "svc-b"));
     cluster
         .eventually_http("app.example.com", "/", "edit after restart", |r| {
             r.from("b")
         })
         .await;
-    assert_eq!(
-        xds_metric(&cluster, "sesame_xds_resources_sent", "Listener").await,
-        Some(0)
-    );
+    let sent = |ty| xds_metric(&cluster, "sesame_xds_resources_sent", ty);
+    assert_eq!(sent("VirtualHost").await, Some(1));
+    assert_eq!(sent("RouteConfiguration").await, Some(0));
+    assert_eq!(sent("Listener").await, Some(0));
     assert_no_rejections(&cluster).await;
 }
 
