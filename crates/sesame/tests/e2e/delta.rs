@@ -90,6 +90,7 @@ async fn assert_no_rejections(cluster: &Cluster) {
         "Secret",
         "Listener",
         "RouteConfiguration",
+        "VirtualHost",
     ] {
         assert_eq!(
             xds_metric(cluster, "sesame_xds_nack", ty).await,
