@@ -27,15 +27,21 @@
 //! - a store change sends only the changed resources of subscribed types, found from the
 //!   store's change history, in ADS order (clusters, endpoints, secrets, listeners, routes,
 //!   virtual hosts); removals of clusters and endpoints go last, after the listeners and routes
-//!   that stopped using them ("make before break").
+//!   that stopped using them ("make before break");
+//! - a cluster sent as modified brings its ClusterLoadAssignment again, changed or not: Envoy
+//!   warms the new cluster on an EDS watch it does not subscribe again, and would otherwise
+//!   wait for its initial fetch timeout.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use envoy_types::pb::envoy::config::cluster::v3::{Cluster, cluster};
 use envoy_types::pb::envoy::config::core::v3::ControlPlane;
 use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, Resource as WireResource,
 };
+use envoy_types::pb::google::protobuf::Any;
+use prost::Message;
 use sesame_envoy::ResourceType;
 
 use crate::connection::{CONTROL_PLANE, Scope, WILDCARD};
@@ -57,6 +63,8 @@ struct Diff {
     /// VHDS on demand: `<route config>/<host>` names asked for that do not exist, answered
     /// with an empty resource under that alias so Envoy stops waiting for them.
     unresolved: Vec<String>,
+    /// Upserts the client held at another version (modifications, not additions).
+    replaced: Vec<Arc<Resource>>,
 }
 
 impl Diff {
@@ -167,7 +175,9 @@ impl Subscription {
             match current {
                 Some(r) => {
                     if self.known.get(&name) != Some(&Some(*r.digest())) {
-                        self.known.insert(name.clone(), Some(*r.digest()));
+                        if self.known.insert(name.clone(), Some(*r.digest())).is_some() {
+                            diff.replaced.push(Arc::clone(r));
+                        }
                         diff.upserts.push((name, Arc::clone(r)));
                     }
                 }
@@ -202,6 +212,8 @@ pub struct DeltaConnection {
     node: Option<String>,
     next_nonce: u64,
     subscriptions: BTreeMap<ResourceType, Subscription>,
+    /// Load assignments to send again, held or not: those of clusters sent as modified.
+    refresh_endpoints: BTreeSet<String>,
 }
 
 impl DeltaConnection {
@@ -213,6 +225,7 @@ impl DeltaConnection {
             node: None,
             next_nonce: 0,
             subscriptions: BTreeMap::new(),
+            refresh_endpoints: BTreeSet::new(),
         }
     }
 
@@ -272,8 +285,17 @@ impl DeltaConnection {
         if !view.is_ready() {
             return Vec::new();
         }
+        if ty == ResourceType::ClusterLoadAssignment {
+            self.owe_endpoints();
+        }
         let diff = self.reconcile_owed(ty, view);
+        self.note_modified_clusters(ty, &diff);
         let mut out: Vec<_> = self.response(ty, diff, view).into_iter().collect();
+        // Clusters sent as modified (on a reconnect) need their load assignments again.
+        if ty == ResourceType::Cluster && self.owe_endpoints() {
+            let diff = self.reconcile_owed(ResourceType::ClusterLoadAssignment, view);
+            out.extend(self.response(ResourceType::ClusterLoadAssignment, diff, view));
+        }
         // New route configurations bring their virtual hosts to a following VHDS subscription.
         if ty == ResourceType::RouteConfiguration
             && self.subscriptions.contains_key(&ResourceType::VirtualHost)
@@ -282,6 +304,42 @@ impl DeltaConnection {
             out.extend(self.response(ResourceType::VirtualHost, diff, view));
         }
         out
+    }
+
+    /// Remembers the load assignments of the clusters `diff` sends as modified: Envoy warms a
+    /// modified cluster with a new EDS watch on the same name, which it does not subscribe
+    /// again, so without a fresh ClusterLoadAssignment the cluster would wait for its
+    /// initial fetch timeout (15 s) before serving.
+    fn note_modified_clusters(&mut self, ty: ResourceType, diff: &Diff) {
+        if ty != ResourceType::Cluster {
+            return;
+        }
+        self.refresh_endpoints.extend(
+            diff.replaced
+                .iter()
+                .filter_map(|r| eds_service_name(r.any())),
+        );
+    }
+
+    /// Makes the ClusterLoadAssignment subscription owe the load assignments to refresh: they
+    /// are forgotten as held and answered at its next response. Whether any are owed now.
+    fn owe_endpoints(&mut self) -> bool {
+        if self.refresh_endpoints.is_empty() {
+            return false;
+        }
+        let Some(eds) = self
+            .subscriptions
+            .get_mut(&ResourceType::ClusterLoadAssignment)
+        else {
+            return false;
+        };
+        for name in std::mem::take(&mut self.refresh_endpoints) {
+            if eds.selects(ResourceType::ClusterLoadAssignment, &name) {
+                eds.known.remove(&name);
+                eds.pending.insert(name);
+            }
+        }
+        true
     }
 
     /// Keeps a VirtualHost subscription that follows the stream's route configurations in step
@@ -331,7 +389,11 @@ impl DeltaConnection {
         let mut out = Vec::new();
         let mut later = Vec::new();
         for ty in types {
+            if ty == ResourceType::ClusterLoadAssignment {
+                self.owe_endpoints();
+            }
             let mut diff = self.reconcile_changes(ty, view);
+            self.note_modified_clusters(ty, &diff);
             let make_before_break = matches!(
                 ty,
                 ResourceType::Cluster | ResourceType::ClusterLoadAssignment
@@ -418,6 +480,7 @@ impl DeltaConnection {
             upserts,
             removals,
             unresolved,
+            ..
         } = diff;
         sub.answered = true;
         self.next_nonce += 1;
@@ -555,6 +618,21 @@ fn apply_interest(
             });
         }
     }
+}
+
+/// The ClusterLoadAssignment name of an EDS cluster (its EDS service name, or its own name);
+/// `None` for other clusters.
+fn eds_service_name(any: &Any) -> Option<String> {
+    let cluster = Cluster::decode(any.value.as_slice()).ok()?;
+    let eds = cluster::DiscoveryType::Eds as i32;
+    if cluster.cluster_discovery_type != Some(cluster::ClusterDiscoveryType::Type(eds)) {
+        return None;
+    }
+    let service = cluster
+        .eds_cluster_config
+        .map(|c| c.service_name)
+        .filter(|s| !s.is_empty());
+    Some(service.unwrap_or(cluster.name))
 }
 
 /// The digest behind a version this server wrote (40 hex digits), if it is one.

@@ -718,3 +718,103 @@ fn on_demand_vhds_names_that_do_not_exist_get_an_empty_aliased_resource() {
         [(VirtualHost, strings(&["ingress_http/new.com=vn"]), vec![])]
     );
 }
+
+/// A real EDS cluster `name` whose load assignment is `service`, with `timeout` seconds.
+fn eds_cluster(name: &str, service: &str, timeout: i64) -> envoy_types::pb::google::protobuf::Any {
+    use envoy_types::pb::envoy::config::cluster::v3::{Cluster as ClusterProto, cluster};
+    let proto = ClusterProto {
+        name: name.to_string(),
+        cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(
+            cluster::DiscoveryType::Eds as i32,
+        )),
+        eds_cluster_config: Some(cluster::EdsClusterConfig {
+            service_name: service.to_string(),
+            ..Default::default()
+        }),
+        connect_timeout: Some(envoy_types::pb::google::protobuf::Duration {
+            seconds: timeout,
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    envoy_types::util::pack_any(proto)
+}
+
+#[test]
+fn a_modified_cluster_brings_its_load_assignment_again() {
+    let store = SnapshotStore::new();
+    let clusters = |timeout| {
+        (
+            Cluster,
+            BTreeMap::from([
+                (
+                    "svc-a/80".to_string(),
+                    eds_cluster("svc-a/80", "svc-a/http", timeout),
+                ),
+                (
+                    "svc-b/80".to_string(),
+                    eds_cluster("svc-b/80", "svc-b/http", 1),
+                ),
+            ]),
+        )
+    };
+    store.publish(vec![
+        clusters(1),
+        set(
+            ClusterLoadAssignment,
+            &[("svc-a/http", "e1"), ("svc-b/http", "e1")],
+        ),
+    ]);
+    store.mark_ready();
+    let mut conn = ads(&store);
+    conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view());
+    conn.handle_request(
+        &delta_subscribe(ClusterLoadAssignment, &["svc-a/http", "svc-b/http"]),
+        &store.view(),
+    );
+    // svc-a's cluster changes, its endpoints do not: both go, clusters first.
+    store.publish(vec![clusters(2)]);
+    let out = conn.handle_snapshot_update(&store.view());
+    let names: Vec<_> = out
+        .iter()
+        .map(|r| {
+            let names: Vec<_> = r.resources.iter().map(|x| x.name.as_str()).collect();
+            (delta_type(r), names)
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (Some(Cluster), vec!["svc-a/80"]),
+            (Some(ClusterLoadAssignment), vec!["svc-a/http"])
+        ]
+    );
+    // Once only.
+    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+
+    // A reconnecting client whose cluster changed meanwhile gets its endpoints too, even
+    // though it holds them at the current version.
+    let view = store.view();
+    let held = |ty: ResourceType, names: &[&str], view: &crate::store::StoreView| {
+        names
+            .iter()
+            .map(|n| {
+                let version = view.get(ty).resources()[*n].version();
+                (n.to_string(), version)
+            })
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    let mut cds = delta_subscribe(Cluster, &[]);
+    cds.initial_resource_versions = held(Cluster, &["svc-b/80"], &view);
+    cds.initial_resource_versions
+        .insert("svc-a/80".to_string(), "0".repeat(40));
+    let mut eds = delta_subscribe(ClusterLoadAssignment, &["svc-a/http", "svc-b/http"]);
+    eds.initial_resource_versions =
+        held(ClusterLoadAssignment, &["svc-a/http", "svc-b/http"], &view);
+    let mut again = ads(&store);
+    let out = again.handle_request(&cds, &view);
+    assert_eq!(out[0].resources.len(), 1);
+    let out = again.handle_request(&eds, &view);
+    let names: Vec<_> = out[0].resources.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["svc-a/http"]);
+}

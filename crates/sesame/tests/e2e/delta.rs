@@ -312,3 +312,60 @@ async fn sotw_and_delta_envoys_on_one_sesame_both_route() {
     assert!(cluster.sesame.log().contains("delta xDS stream from Envoy"));
     assert_eq!(metric(&cluster, "sesame_xds_streams").await, Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_modified_cluster_warms_at_once_with_its_endpoints_sent_again() {
+    let a = backend("a").await;
+    let mut cluster = Cluster::sesame_only(
+        &[
+            ("svc.yaml", &services(&[("svc-a", &a)])),
+            ("app.yaml", &ingress("app", "app.example.com", "svc-a")),
+        ],
+        &[],
+    );
+    cluster.start_envoy_with(DELTA).await;
+    cluster
+        .eventually_http("app.example.com", "/", "initial route", |r| r.from("a"))
+        .await;
+    let endpoints_sent = xds_metric(
+        &cluster,
+        "sesame_xds_resources_sent",
+        "ClusterLoadAssignment",
+    )
+    .await
+    .unwrap_or_default();
+    let (modified_before, _, _) = modified(&cluster).await;
+
+    // A Service annotation changes the cluster (circuit breakers) but not its endpoints. Envoy
+    // warms the modified cluster on an EDS watch it does not subscribe again: unless Sesame
+    // sends the unchanged ClusterLoadAssignment again, the cluster waits out the initial fetch
+    // timeout (15 s) before it serves.
+    let mut list: serde_json::Value =
+        serde_json::from_str(&services(&[("svc-a", &a)])).expect("service json");
+    list["items"][0]["metadata"]["annotations"] =
+        serde_json::json!({ "projectsesame.io/max-connections": "7" });
+    let started = std::time::Instant::now();
+    cluster.write("svc.yaml", &list.to_string());
+    let warmed = eventually(PATIENCE, || async {
+        modified(&cluster).await.0 > modified_before
+            && envoy_sum(&cluster, "cluster_manager.warming_clusters", "").await == 0
+    })
+    .await;
+    assert!(warmed, "the cluster never changed\n{}", cluster.logs());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "warming took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        xds_metric(
+            &cluster,
+            "sesame_xds_resources_sent",
+            "ClusterLoadAssignment"
+        )
+        .await,
+        Some(endpoints_sent + 1)
+    );
+    assert!(cluster.http("app.example.com", "/").await.from("a"));
+    assert_no_rejections(&cluster).await;
+}
