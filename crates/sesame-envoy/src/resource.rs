@@ -18,16 +18,22 @@ pub enum ResourceType {
     Listener,
     /// RDS: `envoy.config.route.v3.RouteConfiguration`.
     RouteConfiguration,
+    /// VHDS: `envoy.config.route.v3.VirtualHost`, named `<route configuration name>/<host>`,
+    /// and its own `name` must be that resource name too (Envoy removes VHDS virtual hosts by
+    /// resource name). Served to delta (incremental) clients only: state-of-the-world xDS has
+    /// no VHDS.
+    VirtualHost,
 }
 
 impl ResourceType {
     /// Every type, in push order.
-    pub const ALL: [ResourceType; 5] = [
+    pub const ALL: [ResourceType; 6] = [
         ResourceType::Cluster,
         ResourceType::ClusterLoadAssignment,
         ResourceType::Secret,
         ResourceType::Listener,
         ResourceType::RouteConfiguration,
+        ResourceType::VirtualHost,
     ];
 
     /// The type URL Envoy uses for this type.
@@ -44,6 +50,7 @@ impl ResourceType {
             ResourceType::RouteConfiguration => {
                 "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
             }
+            ResourceType::VirtualHost => "type.googleapis.com/envoy.config.route.v3.VirtualHost",
         }
     }
 
@@ -55,6 +62,12 @@ impl ResourceType {
     /// Whether Envoy subscribes to this type with a wildcard (all resources) rather than by name.
     pub fn is_wildcard(self) -> bool {
         matches!(self, ResourceType::Cluster | ResourceType::Listener)
+    }
+
+    /// Whether only delta (incremental) xDS clients are served this type: VHDS exists in the
+    /// incremental protocol only.
+    pub fn is_delta_only(self) -> bool {
+        self == ResourceType::VirtualHost
     }
 }
 

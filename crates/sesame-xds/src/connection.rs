@@ -12,7 +12,9 @@
 //!   what this connection would receive causes a new response;
 //! - a request with a nonce other than the last one sent for its type is stale and ignored;
 //! - a store change is sent only for types whose content for this connection changed, in ADS
-//!   push order (clusters, endpoints, secrets, listeners, routes).
+//!   push order (clusters, endpoints, secrets, listeners, routes);
+//! - virtual hosts (VHDS) and the delta route overlay are never served here: VHDS exists in
+//!   delta xDS only, so a state-of-the-world request for it is ignored with a warning.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -30,10 +32,10 @@ use crate::version::{Digest, set_digest, version_string};
 mod tests;
 
 /// The control-plane identifier sent in every response.
-const CONTROL_PLANE: &str = "sesame";
+pub(crate) const CONTROL_PLANE: &str = "sesame";
 
 /// The resource name that means "all resources of this type".
-const WILDCARD: &str = "*";
+pub(crate) const WILDCARD: &str = "*";
 
 /// What a stream serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -219,6 +221,14 @@ impl Connection {
         if ty.is_none() {
             tracing::warn!(node = self.node.as_deref().unwrap_or_default(), type_url, scope = ?self.scope, "ignoring request for a type this stream does not serve");
         }
+        if let Some(ty) = ty.filter(|t| t.is_delta_only()) {
+            tracing::warn!(
+                node = self.node.as_deref().unwrap_or_default(),
+                type_url = ty.type_url(),
+                "ignoring a state-of-the-world request for a type served over delta xDS only"
+            );
+            return None;
+        }
         ty
     }
 
@@ -244,6 +254,7 @@ impl Connection {
         };
         tracing::debug!(node = self.node.as_deref().unwrap_or_default(), type_url = ty.type_url(), version = %sent.version, nonce = %sent.nonce, count = resources.len(), "sending xDS response");
         self.counters.response_sent(ty);
+        self.counters.resources_sent(ty, resources.len());
         let response = DiscoveryResponse {
             version_info: sent.version.clone(),
             resources: resources.into_iter().map(|r| r.any().clone()).collect(),

@@ -1,8 +1,10 @@
-//! The tonic shell: ADS and the five single-type discovery services.
+//! The tonic shell: ADS and the five single-type discovery services, each in state of the world
+//! and delta flavours, and the (delta only) virtual host discovery service.
 //!
 //! Each stream is one task that `select!`s over Envoy's requests, store changes and shutdown,
-//! feeds them to its [`Connection`] and relays the responses through a bounded channel. Before
-//! the store is ready the task keeps reading requests but answers nothing.
+//! feeds them to its [`Connection`] or [`DeltaConnection`] and relays the responses through a
+//! bounded channel. Before the store is ready the task keeps reading requests but answers
+//! nothing.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -27,6 +29,9 @@ use envoy_types::pb::envoy::service::listener::v3::listener_discovery_service_se
 use envoy_types::pb::envoy::service::route::v3::route_discovery_service_server::{
     RouteDiscoveryService, RouteDiscoveryServiceServer,
 };
+use envoy_types::pb::envoy::service::route::v3::virtual_host_discovery_service_server::{
+    VirtualHostDiscoveryService, VirtualHostDiscoveryServiceServer,
+};
 use envoy_types::pb::envoy::service::secret::v3::secret_discovery_service_server::{
     SecretDiscoveryService, SecretDiscoveryServiceServer,
 };
@@ -42,7 +47,9 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
 use crate::connection::{Connection, Scope};
-use crate::store::SnapshotStore;
+use crate::delta::DeltaConnection;
+use crate::stats::Counters;
+use crate::store::{SnapshotStore, StoreView};
 
 /// HTTP/2 streams allowed per connection: Envoy may open one stream per resource type, or one
 /// EDS stream per cluster without ADS (Contour uses `1 << 20` too).
@@ -72,7 +79,7 @@ pub enum Error {
 /// The response stream of every SotW method.
 type ResponseStream = ReceiverStream<Result<DiscoveryResponse, Status>>;
 
-/// The response stream of every (unimplemented) delta method.
+/// The response stream of every delta method.
 type DeltaStream = ReceiverStream<Result<DeltaDiscoveryResponse, Status>>;
 
 /// The gRPC services over one [`SnapshotStore`]; cheap to clone.
@@ -99,7 +106,7 @@ impl XdsServer {
         self.shutdown.send_replace(true);
     }
 
-    /// The six discovery services (ADS, LDS, RDS, CDS, EDS, SDS) as tonic routes.
+    /// The seven discovery services (ADS, LDS, RDS, CDS, EDS, SDS, VHDS) as tonic routes.
     pub fn routes(&self) -> Routes {
         macro_rules! svc {
             ($server:ident) => {
@@ -114,19 +121,21 @@ impl XdsServer {
             .add_service(svc!(ClusterDiscoveryServiceServer))
             .add_service(svc!(EndpointDiscoveryServiceServer))
             .add_service(svc!(SecretDiscoveryServiceServer))
+            .add_service(svc!(VirtualHostDiscoveryServiceServer))
     }
 
-    /// Starts the task serving one SotW stream and returns its response stream.
-    fn stream(
+    /// Starts the task serving one stream with the protocol `P` and returns its response stream.
+    fn stream<P: Protocol>(
         &self,
         scope: Scope,
-        request: Request<Streaming<DiscoveryRequest>>,
-    ) -> Response<ResponseStream> {
+        request: Request<Streaming<P::Request>>,
+    ) -> Response<ReceiverStream<Result<P::Response, Status>>> {
         let id = self.next_stream.fetch_add(1, Ordering::Relaxed) + 1;
         let remote = request.remote_addr();
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
-        let span = tracing::info_span!("xds_stream", stream = id, remote = ?remote);
-        let task = relay(
+        let span =
+            tracing::info_span!("xds_stream", stream = id, remote = ?remote, protocol = P::NAME);
+        let task = relay::<P>(
             scope,
             request.into_inner(),
             self.store.clone(),
@@ -160,17 +169,82 @@ impl XdsServer {
     }
 }
 
-/// The body of one stream's task: relays requests and store changes through `conn`.
-async fn relay(
+/// An xDS protocol flavour: its messages and its per-stream state machine.
+trait Protocol: Send + 'static {
+    /// The requests Envoy sends.
+    type Request: Send + 'static;
+    /// The responses sent back.
+    type Response: Send + 'static;
+    /// The flavour's name, for logs.
+    const NAME: &'static str;
+
+    /// A fresh state machine for one stream.
+    fn new(scope: Scope, counters: Arc<Counters>) -> Self;
+    /// See [`Connection::handle_request`].
+    fn handle_request(&mut self, req: &Self::Request, view: &StoreView) -> Vec<Self::Response>;
+    /// See [`Connection::handle_snapshot_update`].
+    fn handle_snapshot_update(&mut self, view: &StoreView) -> Vec<Self::Response>;
+    /// The Envoy node id, once known.
+    fn node(&self) -> Option<&str>;
+}
+
+impl Protocol for Connection {
+    type Request = DiscoveryRequest;
+    type Response = DiscoveryResponse;
+    const NAME: &'static str = "sotw";
+
+    fn new(scope: Scope, counters: Arc<Counters>) -> Self {
+        Connection::new(scope, counters)
+    }
+    fn handle_request(
+        &mut self,
+        req: &DiscoveryRequest,
+        view: &StoreView,
+    ) -> Vec<DiscoveryResponse> {
+        Connection::handle_request(self, req, view)
+    }
+    fn handle_snapshot_update(&mut self, view: &StoreView) -> Vec<DiscoveryResponse> {
+        Connection::handle_snapshot_update(self, view)
+    }
+    fn node(&self) -> Option<&str> {
+        Connection::node(self)
+    }
+}
+
+impl Protocol for DeltaConnection {
+    type Request = DeltaDiscoveryRequest;
+    type Response = DeltaDiscoveryResponse;
+    const NAME: &'static str = "delta";
+
+    fn new(scope: Scope, counters: Arc<Counters>) -> Self {
+        DeltaConnection::new(scope, counters)
+    }
+    fn handle_request(
+        &mut self,
+        req: &DeltaDiscoveryRequest,
+        view: &StoreView,
+    ) -> Vec<DeltaDiscoveryResponse> {
+        DeltaConnection::handle_request(self, req, view)
+    }
+    fn handle_snapshot_update(&mut self, view: &StoreView) -> Vec<DeltaDiscoveryResponse> {
+        DeltaConnection::handle_snapshot_update(self, view)
+    }
+    fn node(&self) -> Option<&str> {
+        DeltaConnection::node(self)
+    }
+}
+
+/// The body of one stream's task: relays requests and store changes through its state machine.
+async fn relay<P: Protocol>(
     scope: Scope,
-    mut requests: Streaming<DiscoveryRequest>,
+    mut requests: Streaming<P::Request>,
     store: SnapshotStore,
     mut shutdown: watch::Receiver<bool>,
-    tx: mpsc::Sender<Result<DiscoveryResponse, Status>>,
+    tx: mpsc::Sender<Result<P::Response, Status>>,
 ) {
     let counters = store.counters();
     let _guard = counters.stream_opened();
-    let mut conn = Connection::new(scope, counters.clone());
+    let mut conn = P::new(scope, counters.clone());
     let mut views = store.subscribe();
     tracing::debug!(?scope, "xds stream opened");
     loop {
@@ -209,13 +283,6 @@ async fn relay(
     tracing::debug!(node = conn.node().unwrap_or_default(), "xds stream closed");
 }
 
-/// A delta stream: not supported, Sesame speaks state of the world only.
-fn delta_unimplemented<T>() -> Result<Response<T>, Status> {
-    Err(Status::unimplemented(
-        "delta xDS is not supported; use state of the world",
-    ))
-}
-
 #[tonic::async_trait]
 impl AggregatedDiscoveryService for XdsServer {
     type StreamAggregatedResourcesStream = ResponseStream;
@@ -225,14 +292,14 @@ impl AggregatedDiscoveryService for XdsServer {
         &self,
         request: Request<Streaming<DiscoveryRequest>>,
     ) -> Result<Response<Self::StreamAggregatedResourcesStream>, Status> {
-        Ok(self.stream(Scope::Aggregated, request))
+        Ok(self.stream::<Connection>(Scope::Aggregated, request))
     }
 
     async fn delta_aggregated_resources(
         &self,
-        _request: Request<Streaming<DeltaDiscoveryRequest>>,
+        request: Request<Streaming<DeltaDiscoveryRequest>>,
     ) -> Result<Response<Self::DeltaAggregatedResourcesStream>, Status> {
-        delta_unimplemented()
+        Ok(self.stream::<DeltaConnection>(Scope::Aggregated, request))
     }
 }
 
@@ -248,14 +315,14 @@ macro_rules! single_type_service {
                 &self,
                 request: Request<Streaming<DiscoveryRequest>>,
             ) -> Result<Response<Self::$Stream>, Status> {
-                Ok(self.stream(Scope::Single($ty), request))
+                Ok(self.stream::<Connection>(Scope::Single($ty), request))
             }
 
             async fn $delta(
                 &self,
-                _request: Request<Streaming<DeltaDiscoveryRequest>>,
+                request: Request<Streaming<DeltaDiscoveryRequest>>,
             ) -> Result<Response<Self::$Delta>, Status> {
-                delta_unimplemented()
+                Ok(self.stream::<DeltaConnection>(Scope::Single($ty), request))
             }
 
             async fn $fetch(
@@ -314,7 +381,19 @@ single_type_service!(
     fetch_secrets
 );
 
-/// The six discovery services over `store`, to mount on a tonic server. Streams served this way
+#[tonic::async_trait]
+impl VirtualHostDiscoveryService for XdsServer {
+    type DeltaVirtualHostsStream = DeltaStream;
+
+    async fn delta_virtual_hosts(
+        &self,
+        request: Request<Streaming<DeltaDiscoveryRequest>>,
+    ) -> Result<Response<Self::DeltaVirtualHostsStream>, Status> {
+        Ok(self.stream::<DeltaConnection>(Scope::Single(ResourceType::VirtualHost), request))
+    }
+}
+
+/// The seven discovery services over `store`, to mount on a tonic server. Streams served this way
 /// are not ended on shutdown; use [`XdsServer::close_streams`] or [`serve_incoming`] for that.
 pub fn routes(store: SnapshotStore) -> Routes {
     XdsServer::new(store).routes()

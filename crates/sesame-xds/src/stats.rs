@@ -10,6 +10,7 @@ use crate::{TYPES, slot};
 #[derive(Debug, Default)]
 pub struct Counters {
     responses: [AtomicU64; TYPES],
+    resources: [AtomicU64; TYPES],
     acks: [AtomicU64; TYPES],
     nacks: [AtomicU64; TYPES],
     streams: AtomicU64,
@@ -19,6 +20,11 @@ impl Counters {
     /// Counts one response sent for `ty`.
     pub fn response_sent(&self, ty: ResourceType) {
         self.responses[slot(ty)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts `count` resources sent for `ty` (in one response).
+    pub fn resources_sent(&self, ty: ResourceType, count: usize) {
+        self.resources[slot(ty)].fetch_add(count as u64, Ordering::Relaxed);
     }
 
     /// Counts one ACK received for `ty`.
@@ -44,6 +50,7 @@ impl Counters {
         let load = |a: &[AtomicU64; TYPES]| std::array::from_fn(|i| a[i].load(Ordering::Relaxed));
         XdsStats {
             responses: load(&self.responses),
+            resources: load(&self.resources),
             acks: load(&self.acks),
             nacks: load(&self.nacks),
             connected_streams: self.streams.load(Ordering::Relaxed),
@@ -67,9 +74,10 @@ impl Drop for StreamGuard {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct XdsStats {
     responses: [u64; TYPES],
+    resources: [u64; TYPES],
     acks: [u64; TYPES],
     nacks: [u64; TYPES],
-    /// Streams (ADS or single-type) open right now.
+    /// Streams (ADS or single-type, state of the world or delta) open right now.
     pub connected_streams: u64,
 }
 
@@ -77,6 +85,12 @@ impl XdsStats {
     /// Responses sent for `ty` since start.
     pub fn responses_sent(&self, ty: ResourceType) -> u64 {
         self.responses[slot(ty)]
+    }
+
+    /// Resources sent for `ty` since start, over every response (state of the world sends
+    /// every selected resource in each response; delta only the changed ones).
+    pub fn resources_sent(&self, ty: ResourceType) -> u64 {
+        self.resources[slot(ty)]
     }
 
     /// ACKs received for `ty` since start.

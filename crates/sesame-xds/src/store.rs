@@ -1,14 +1,24 @@
 //! The versioned snapshot store: the current resources of each type, shared by every connection.
 //!
-//! Writers (the rebuild loop, endpoint updates) replace whole types or patch single resources;
+//! Writers (the rebuild loop, endpoint updates) replace whole tables or patch single resources;
 //! each write builds a new immutable [`StoreView`] and wakes every connection once through a
 //! `tokio::sync::watch` channel. Views share unchanged types and resources through `Arc`s, so a
 //! resource is hashed once when it is stored and never re-encoded per connection.
+//!
+//! The store holds one [`Table`] per resource type, shared by state-of-the-world and delta
+//! clients, plus [`Table::DeltaRoutes`]: route configurations that replace same-named ones for
+//! delta clients only (a small route table pointing at VHDS instead of the full one).
+//!
+//! Every view carries a generation number and the names each recent write changed, so a delta
+//! connection finds what an update changed in O(changed names) instead of comparing every
+//! resource; a connection further behind than the kept history falls back to a full compare.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
+use envoy_types::pb::envoy::config::route::v3::VirtualHost;
 use envoy_types::pb::google::protobuf::Any;
+use prost::Message;
 use sesame_envoy::ResourceType;
 use tokio::sync::watch;
 
@@ -16,9 +26,21 @@ use crate::stats::{Counters, XdsStats};
 use crate::version::{Digest, resource_digest, set_digest, version_string};
 use crate::{TYPES, slot};
 
+/// The number of tables: one per resource type, and the delta route overlay.
+const TABLES: usize = TYPES + 1;
+
+/// The most recent views whose changed names a view keeps.
+const HISTORY_VIEWS: usize = 64;
+
+/// The most changed names the kept history may hold (beyond it, laggards compare in full).
+const HISTORY_NAMES: usize = 100_000;
+
 #[cfg(test)]
 #[path = "store/tests.rs"]
 mod tests;
+
+/// Stored resources by name.
+type Resources = BTreeMap<String, Arc<Resource>>;
 
 /// One stored resource: its encoded form and its content digest.
 #[derive(Debug)]
@@ -65,19 +87,20 @@ impl TypeSnapshot {
     }
 
     /// A type snapshot from encoded resources, dropping any whose type URL is not `ty`'s
-    /// (Envoy would reject the whole response for it).
+    /// (Envoy would reject the whole response for it) and any badly named virtual host.
     fn build(ty: ResourceType, resources: BTreeMap<String, Any>, current: &TypeSnapshot) -> Self {
         let resources = resources
             .into_iter()
             .filter(|(name, any)| type_matches(ty, name, any))
-            .map(|(name, any)| {
+            .filter_map(|(name, any)| {
                 // Most resources are unchanged from one build to the next: comparing bytes is far
                 // cheaper than hashing them again, and keeps one copy of them.
                 let resource = match current.resources.get(&name) {
                     Some(old) if old.any == any => Arc::clone(old),
+                    _ if !virtual_host_named(ty, &name, &any) => return None,
                     _ => Arc::new(Resource::new(any)),
                 };
-                (name, resource)
+                Some((name, resource))
             })
             .collect();
         TypeSnapshot::from_resources(resources)
@@ -99,6 +122,25 @@ impl TypeSnapshot {
     }
 }
 
+/// Whether a virtual host's own name is its resource name (other types always pass); logs and
+/// refuses it otherwise. Envoy keeps VHDS virtual hosts by their `name` but removes them by
+/// resource name, so a virtual host named otherwise could never be removed.
+fn virtual_host_named(ty: ResourceType, name: &str, any: &Any) -> bool {
+    if ty != ResourceType::VirtualHost {
+        return true;
+    }
+    let own = VirtualHost::decode(any.value.as_slice()).map(|vh| vh.name);
+    let ok = own.as_deref() == Ok(name);
+    if !ok {
+        tracing::error!(
+            resource = name,
+            virtual_host = ?own,
+            "virtual host name differs from its resource name; not serving it"
+        );
+    }
+    ok
+}
+
 /// Whether `any` has the type URL of `ty`; logs and refuses it otherwise.
 fn type_matches(ty: ResourceType, name: &str, any: &Any) -> bool {
     let ok = any.type_url == ty.type_url();
@@ -113,11 +155,71 @@ fn type_matches(ty: ResourceType, name: &str, any: &Any) -> bool {
     ok
 }
 
+/// One table of the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Table {
+    /// The resources of one type, served to every client (VirtualHost: to delta clients only).
+    Shared(ResourceType),
+    /// Route configurations that replace same-named [`ResourceType::RouteConfiguration`]s for
+    /// delta clients only (names found only here are served to delta clients too).
+    DeltaRoutes,
+}
+
+impl Table {
+    /// The resource type the table holds.
+    pub fn resource_type(self) -> ResourceType {
+        match self {
+            Table::Shared(ty) => ty,
+            Table::DeltaRoutes => ResourceType::RouteConfiguration,
+        }
+    }
+
+    /// The table's slot in per-table arrays.
+    fn slot(self) -> usize {
+        match self {
+            Table::Shared(ty) => slot(ty),
+            Table::DeltaRoutes => TYPES,
+        }
+    }
+}
+
+impl From<ResourceType> for Table {
+    fn from(ty: ResourceType) -> Self {
+        Table::Shared(ty)
+    }
+}
+
+/// Changes to some resources of one table: see [`SnapshotStore::patch_tables`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Patch {
+    /// Resources to insert or replace, by name.
+    pub upserts: BTreeMap<String, Any>,
+    /// Names of resources to delete.
+    pub removals: BTreeSet<String>,
+}
+
+/// The names one write changed (added, replaced with other content, or removed), per table.
+#[derive(Debug)]
+struct ViewChanges {
+    generation: u64,
+    names: [BTreeSet<String>; TABLES],
+}
+
+impl ViewChanges {
+    /// How many names the entry holds.
+    fn len(&self) -> usize {
+        self.names.iter().map(BTreeSet::len).sum()
+    }
+}
+
 /// An immutable view of the whole store at one moment.
 #[derive(Clone, Debug)]
 pub struct StoreView {
     ready: bool,
-    types: [Arc<TypeSnapshot>; TYPES],
+    generation: u64,
+    types: [Arc<TypeSnapshot>; TABLES],
+    /// The changes of the latest views, oldest first; the last one made this view.
+    history: VecDeque<Arc<ViewChanges>>,
 }
 
 impl StoreView {
@@ -125,8 +227,34 @@ impl StoreView {
     fn empty() -> Self {
         StoreView {
             ready: false,
+            generation: 0,
             types: std::array::from_fn(|_| Arc::new(TypeSnapshot::from_resources(BTreeMap::new()))),
+            history: VecDeque::new(),
         }
+    }
+
+    /// The view after this one: `edits` replace tables (with the names they changed).
+    fn next(&self, edits: Vec<(Table, Arc<TypeSnapshot>, BTreeSet<String>)>) -> StoreView {
+        let mut next = self.clone();
+        next.generation += 1;
+        let mut names: [BTreeSet<String>; TABLES] = Default::default();
+        for (table, set, changed) in edits {
+            next.types[table.slot()] = set;
+            names[table.slot()].extend(changed);
+        }
+        next.history.push_back(Arc::new(ViewChanges {
+            generation: next.generation,
+            names,
+        }));
+        let mut total: usize = next.history.iter().map(|c| c.len()).sum();
+        while next.history.len() > 1
+            && (next.history.len() > HISTORY_VIEWS || total > HISTORY_NAMES)
+        {
+            if let Some(old) = next.history.pop_front() {
+                total -= old.len();
+            }
+        }
+        next
     }
 
     /// Whether the store may be served (see [`SnapshotStore::mark_ready`]).
@@ -134,14 +262,133 @@ impl StoreView {
         self.ready
     }
 
-    /// The resources of one type.
-    pub fn get(&self, ty: ResourceType) -> &TypeSnapshot {
-        &self.types[slot(ty)]
+    /// The number of writes (including [`SnapshotStore::mark_ready`]) before this view.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
-    /// The version of one type.
+    /// The resources of one type as state-of-the-world clients see them.
+    pub fn get(&self, ty: ResourceType) -> &TypeSnapshot {
+        self.table(Table::Shared(ty))
+    }
+
+    /// The resources of one table.
+    pub fn table(&self, table: Table) -> &TypeSnapshot {
+        &self.types[table.slot()]
+    }
+
+    /// The version of one type (as state-of-the-world clients see it).
     pub fn version(&self, ty: ResourceType) -> String {
         self.get(ty).version()
+    }
+
+    /// The tables a delta client's resources of `ty` come from, the overriding one first.
+    pub fn delta_tables(&self, ty: ResourceType) -> Vec<&TypeSnapshot> {
+        match ty {
+            ResourceType::RouteConfiguration => vec![self.table(Table::DeltaRoutes), self.get(ty)],
+            _ => vec![self.get(ty)],
+        }
+    }
+
+    /// The resource named `name` of `ty` as delta clients see it (the overlay first).
+    pub fn delta_resource(&self, ty: ResourceType, name: &str) -> Option<&Arc<Resource>> {
+        self.delta_tables(ty)
+            .into_iter()
+            .find_map(|t| t.resources.get(name))
+    }
+
+    /// The version of `ty` as delta clients see it (their `system_version_info`).
+    pub fn delta_version(&self, ty: ResourceType) -> String {
+        match ty {
+            ResourceType::RouteConfiguration => {
+                let shared = self.get(ty).digest();
+                let overlay = self.table(Table::DeltaRoutes).digest();
+                version_string(&set_digest([("shared", shared), ("delta", overlay)]))
+            }
+            _ => self.get(ty).version(),
+        }
+    }
+
+    /// The names of each type that changed for delta clients between the view of `generation`
+    /// and this one; `None` when that view is older than the kept history (compare in full).
+    pub fn delta_changes_since(
+        &self,
+        generation: u64,
+    ) -> Option<BTreeMap<ResourceType, BTreeSet<&str>>> {
+        let mut out = BTreeMap::new();
+        for ty in ResourceType::ALL {
+            let names = self.delta_changed_names(ty, generation)?;
+            if !names.is_empty() {
+                out.insert(ty, names);
+            }
+        }
+        Some(out)
+    }
+
+    /// The names of `ty` that changed for delta clients between the view of `generation` and
+    /// this one (for route configurations, in the shared table or the overlay), in
+    /// O(changed names); `None` when that view is older than the kept history.
+    pub fn delta_changed_names(&self, ty: ResourceType, generation: u64) -> Option<BTreeSet<&str>> {
+        let mut out = BTreeSet::new();
+        if generation == self.generation {
+            return Some(out);
+        }
+        let oldest = self.history.front()?.generation;
+        if generation > self.generation || oldest > generation + 1 {
+            return None;
+        }
+        let mut slots = vec![slot(ty)];
+        if ty == ResourceType::RouteConfiguration {
+            slots.push(Table::DeltaRoutes.slot());
+        }
+        for changes in self.history.iter().filter(|c| c.generation > generation) {
+            for &i in &slots {
+                out.extend(changes.names[i].iter().map(String::as_str));
+            }
+        }
+        Some(out)
+    }
+}
+
+/// The names whose resources differ between two tables (by content digest).
+fn changed_names(old: &TypeSnapshot, new: &TypeSnapshot) -> BTreeSet<String> {
+    if old.digest == new.digest {
+        return BTreeSet::new();
+    }
+    let (mut a, mut b) = (
+        old.resources.iter().peekable(),
+        new.resources.iter().peekable(),
+    );
+    let mut out = BTreeSet::new();
+    loop {
+        match (a.peek(), b.peek()) {
+            (None, None) => return out,
+            (Some((n, _)), None) => {
+                out.insert((*n).clone());
+                a.next();
+            }
+            (None, Some((n, _))) => {
+                out.insert((*n).clone());
+                b.next();
+            }
+            (Some((na, ra)), Some((nb, rb))) => match na.cmp(nb) {
+                std::cmp::Ordering::Less => {
+                    out.insert((*na).clone());
+                    a.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    out.insert((*nb).clone());
+                    b.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    if ra.digest != rb.digest {
+                        out.insert((*na).clone());
+                    }
+                    a.next();
+                    b.next();
+                }
+            },
+        }
     }
 }
 
@@ -176,31 +423,28 @@ impl SnapshotStore {
         }
     }
 
-    /// Replaces the full set of each listed type at once (unlisted types stay as they are) and
-    /// wakes every connection once, if anything changed.
-    pub fn publish(&self, update: Vec<(ResourceType, BTreeMap<String, Any>)>) {
+    /// Replaces the full set of each listed table at once (unlisted tables stay as they are)
+    /// and wakes every connection once, if anything changed. Tables are given as a
+    /// [`ResourceType`] (its shared table) or as a [`Table`].
+    pub fn publish<T: Into<Table>>(&self, update: Vec<(T, BTreeMap<String, Any>)>) {
         let current = self.view();
         let built: Vec<_> = update
             .into_iter()
-            .map(|(ty, resources)| {
-                let set = TypeSnapshot::build(ty, resources, current.get(ty));
-                (ty, Arc::new(set))
+            .map(|(table, resources)| {
+                let table = table.into();
+                let set =
+                    TypeSnapshot::build(table.resource_type(), resources, current.table(table));
+                (table, Arc::new(set))
             })
             .collect();
-        self.inner.view.send_if_modified(|view| {
-            let mut next = StoreView::clone(view);
-            let mut changed = false;
-            for (ty, set) in built {
-                let current = &mut next.types[slot(ty)];
-                if current.digest != set.digest {
-                    *current = set;
-                    changed = true;
-                }
-            }
-            if changed {
-                *view = Arc::new(next);
-            }
-            changed
+        self.commit(|view| {
+            built
+                .into_iter()
+                .map(|(table, set)| {
+                    let changed = changed_names(view.table(table), &set);
+                    (table, set, changed)
+                })
+                .collect()
         });
     }
 
@@ -212,26 +456,76 @@ impl SnapshotStore {
         upserts: BTreeMap<String, Any>,
         removals: BTreeSet<String>,
     ) {
-        let upserts: Vec<_> = upserts
+        self.patch_tables(vec![(Table::Shared(ty), Patch { upserts, removals })]);
+    }
+
+    /// Changes some resources of several tables in one view change (connections see all of it
+    /// or none of it): per table, deletes the `removals`, then inserts or replaces the `upserts`.
+    pub fn patch_tables(&self, patches: Vec<(Table, Patch)>) {
+        let hashed: Vec<_> = patches
             .into_iter()
-            .filter(|(name, any)| type_matches(ty, name, any))
-            .map(|(name, any)| (name, Arc::new(Resource::new(any))))
+            .map(|(table, patch)| {
+                let ty = table.resource_type();
+                let upserts: Vec<_> = patch
+                    .upserts
+                    .into_iter()
+                    .filter(|(name, any)| {
+                        type_matches(ty, name, any) && virtual_host_named(ty, name, any)
+                    })
+                    .map(|(name, any)| (name, Arc::new(Resource::new(any))))
+                    .collect();
+                (table, upserts, patch.removals)
+            })
             .collect();
+        self.commit(|view| {
+            let mut tables: BTreeMap<Table, (Resources, BTreeSet<String>)> = BTreeMap::new();
+            for (table, upserts, removals) in hashed {
+                let (resources, changed) = tables
+                    .entry(table)
+                    .or_insert_with(|| (view.table(table).resources.clone(), BTreeSet::new()));
+                for name in removals {
+                    if resources.remove(&name).is_some() {
+                        changed.insert(name);
+                    }
+                }
+                for (name, resource) in upserts {
+                    let same = resources
+                        .get(&name)
+                        .is_some_and(|r| r.digest == resource.digest);
+                    if !same {
+                        resources.insert(name.clone(), resource);
+                        changed.insert(name);
+                    }
+                }
+            }
+            tables
+                .into_iter()
+                .filter(|(_, (_, changed))| !changed.is_empty())
+                .map(|(table, (resources, changed))| {
+                    (
+                        table,
+                        Arc::new(TypeSnapshot::from_resources(resources)),
+                        changed,
+                    )
+                })
+                .collect()
+        });
+    }
+
+    /// Applies `edit`'s table replacements as one new view, if any of them changed a name.
+    fn commit(
+        &self,
+        edit: impl FnOnce(&StoreView) -> Vec<(Table, Arc<TypeSnapshot>, BTreeSet<String>)>,
+    ) {
         self.inner.view.send_if_modified(|view| {
-            let mut resources = view.get(ty).resources.clone();
-            for name in &removals {
-                resources.remove(name);
-            }
-            for (name, resource) in upserts {
-                resources.insert(name, resource);
-            }
-            let set = TypeSnapshot::from_resources(resources);
-            if set.digest == view.get(ty).digest {
+            let edits: Vec<_> = edit(view)
+                .into_iter()
+                .filter(|(_, _, changed)| !changed.is_empty())
+                .collect();
+            if edits.is_empty() {
                 return false;
             }
-            let mut next = StoreView::clone(view);
-            next.types[slot(ty)] = Arc::new(set);
-            *view = Arc::new(next);
+            *view = Arc::new(view.next(edits));
             true
         });
     }
@@ -243,7 +537,7 @@ impl SnapshotStore {
             if view.ready {
                 return false;
             }
-            let mut next = StoreView::clone(view);
+            let mut next = view.next(Vec::new());
             next.ready = true;
             *view = Arc::new(next);
             true

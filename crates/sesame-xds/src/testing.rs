@@ -4,17 +4,42 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use envoy_types::pb::envoy::config::core::v3::Node;
-use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
+use envoy_types::pb::envoy::config::route::v3::VirtualHost;
+use envoy_types::pb::envoy::service::discovery::v3::{
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
+};
 use envoy_types::pb::google::protobuf::Any;
 use envoy_types::pb::google::rpc;
+use prost::Message;
 use sesame_envoy::ResourceType;
 
-/// A fake resource of `ty`: its bytes are `name=content`.
+/// A fake resource of `ty`: its bytes are `name=content` (a virtual host, whose name the
+/// store checks, is a real one named `name` with the domain `content`).
 pub(crate) fn any(ty: ResourceType, name: &str, content: &str) -> Any {
+    let value = if ty == ResourceType::VirtualHost {
+        let vh = VirtualHost {
+            name: name.to_string(),
+            domains: vec![content.to_string()],
+            ..Default::default()
+        };
+        vh.encode_to_vec()
+    } else {
+        format!("{name}={content}").into_bytes()
+    };
     Any {
         type_url: ty.type_url().to_string(),
-        value: format!("{name}={content}").into_bytes(),
+        value,
     }
+}
+
+/// The `name=content` text of a fake resource made by [`any`].
+pub(crate) fn text(any: &Any) -> String {
+    if any.type_url == ResourceType::VirtualHost.type_url()
+        && let Ok(vh) = VirtualHost::decode(any.value.as_slice())
+    {
+        return format!("{}={}", vh.name, vh.domains.join(","));
+    }
+    String::from_utf8_lossy(&any.value).into_owned()
 }
 
 /// A full set of fake resources of `ty`, from `(name, content)` pairs.
@@ -31,10 +56,7 @@ pub(crate) fn set(
 
 /// The `name=content` strings of a response's resources, in order.
 pub(crate) fn contents(resp: &DiscoveryResponse) -> Vec<String> {
-    resp.resources
-        .iter()
-        .map(|a| String::from_utf8_lossy(&a.value).into_owned())
-        .collect()
+    resp.resources.iter().map(text).collect()
 }
 
 /// The type of a response.
@@ -83,6 +105,55 @@ pub(crate) fn nack(
         }),
         ..ack(resp, names)
     }
+}
+
+/// A first delta request of `ty` subscribing `names`, from node `envoy-1`.
+pub(crate) fn delta_subscribe(ty: ResourceType, names: &[&str]) -> DeltaDiscoveryRequest {
+    DeltaDiscoveryRequest {
+        type_url: ty.type_url().to_string(),
+        resource_names_subscribe: names.iter().map(|n| n.to_string()).collect(),
+        node: Some(Node {
+            id: "envoy-1".to_string(),
+            cluster: "ingress".to_string(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The delta ACK of `resp`.
+pub(crate) fn delta_ack(resp: &DeltaDiscoveryResponse) -> DeltaDiscoveryRequest {
+    DeltaDiscoveryRequest {
+        type_url: resp.type_url.clone(),
+        response_nonce: resp.nonce.clone(),
+        ..Default::default()
+    }
+}
+
+/// The delta NACK of `resp`, reporting `message`.
+pub(crate) fn delta_nack(resp: &DeltaDiscoveryResponse, message: &str) -> DeltaDiscoveryRequest {
+    DeltaDiscoveryRequest {
+        error_detail: Some(rpc::Status {
+            code: 3,
+            message: message.to_string(),
+            details: Vec::new(),
+        }),
+        ..delta_ack(resp)
+    }
+}
+
+/// The `name=content` strings of a delta response's resources, in order.
+pub(crate) fn delta_contents(resp: &DeltaDiscoveryResponse) -> Vec<String> {
+    resp.resources
+        .iter()
+        .filter_map(|r| r.resource.as_ref())
+        .map(text)
+        .collect()
+}
+
+/// The type of a delta response.
+pub(crate) fn delta_type(resp: &DeltaDiscoveryResponse) -> Option<ResourceType> {
+    ResourceType::from_type_url(&resp.type_url)
 }
 
 /// Log output captured by a test subscriber.

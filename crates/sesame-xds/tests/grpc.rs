@@ -11,9 +11,7 @@ use envoy_types::pb::envoy::config::listener::v3::Listener;
 use envoy_types::pb::envoy::config::route::v3::RouteConfiguration;
 use envoy_types::pb::envoy::service::cluster::v3::cluster_discovery_service_client::ClusterDiscoveryServiceClient;
 use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
-use envoy_types::pb::envoy::service::discovery::v3::{
-    DeltaDiscoveryRequest, DiscoveryRequest, DiscoveryResponse,
-};
+use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
 use envoy_types::pb::google::protobuf::Any;
 use envoy_types::pb::google::rpc;
 use envoy_types::util::pack_any;
@@ -307,24 +305,6 @@ async fn cds_service_stream_serves_clusters_only() -> TestResult {
         .ok_or("stream ended")?;
     assert_eq!(cluster_names(&second), ["a", "b"]);
 
-    let _ = server.stop.send(());
-    tokio::time::timeout(PATIENCE, server.task).await???;
-    Ok(())
-}
-
-#[tokio::test]
-async fn delta_xds_is_unimplemented() -> TestResult {
-    let store = SnapshotStore::new();
-    store.mark_ready();
-    let server = start(&store).await?;
-    let mut client =
-        AggregatedDiscoveryServiceClient::connect(format!("http://{}", server.addr)).await?;
-    let requests = tokio_stream::iter([DeltaDiscoveryRequest::default()]);
-    let err = match client.delta_aggregated_resources(requests).await {
-        Ok(_) => return Err("delta stream was accepted".into()),
-        Err(status) => status,
-    };
-    assert_eq!(err.code(), tonic::Code::Unimplemented);
     let _ = server.stop.send(());
     tokio::time::timeout(PATIENCE, server.task).await???;
     Ok(())

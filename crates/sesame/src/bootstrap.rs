@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::Args;
 use sesame_envoy::bootstrap::{
-    AdminAddress, BootstrapConfig, CertificateDelivery, DnsLookupFamily, XdsTls, bootstrap,
-    sds_files,
+    AdminAddress, BootstrapConfig, CertificateDelivery, DnsLookupFamily, XdsMode, XdsTls,
+    bootstrap, sds_files,
 };
 
 /// Flags of `sesame bootstrap`, with Contour's names.
@@ -37,6 +37,10 @@ pub struct BootstrapArgs {
     /// The xDS API version: `v3`, the only one.
     #[arg(long, default_value = "v3", value_parser = ["v3"])]
     pub xds_resource_version: String,
+    /// The xDS protocol Envoy speaks over ADS: `sotw` (state of the world) or `delta`
+    /// (incremental: only changed resources are sent).
+    #[arg(long, env = "SESAME_XDS_MODE", default_value = "sotw", value_parser = parse_xds_mode)]
+    pub xds_mode: XdsMode,
     /// CA bundle that Sesame's xDS server certificate must chain to (mutual TLS).
     #[arg(long, env = "ENVOY_CAFILE", value_name = "PATH")]
     pub envoy_cafile: Option<PathBuf>,
@@ -101,6 +105,10 @@ impl BootstrapArgs {
     }
 }
 
+fn parse_xds_mode(s: &str) -> Result<XdsMode, String> {
+    s.parse::<XdsMode>().map_err(|e| e.to_string())
+}
+
 fn parse_family(s: &str) -> Result<DnsLookupFamily, String> {
     s.parse::<DnsLookupFamily>().map_err(|e| e.to_string())
 }
@@ -123,6 +131,7 @@ pub fn run(args: &BootstrapArgs) -> anyhow::Result<()> {
         dns_lookup_family: args.dns_lookup_family,
         namespace: args.namespace.clone(),
         xds_tls: args.xds_tls()?,
+        xds_mode: args.xds_mode,
     };
     if let Some(dir) = &args.resources_dir {
         for (file, content) in sds_files(&config) {

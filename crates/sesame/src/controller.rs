@@ -13,7 +13,7 @@ use sesame_envoy::{ResourceType, TranslateConfig};
 use sesame_k8s::manifests::SourceEvent;
 use sesame_k8s::status::{Address, StatusUpdates};
 use sesame_k8s::watch::SecretRequest;
-use sesame_xds::SnapshotStore;
+use sesame_xds::{SnapshotStore, Table};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
@@ -268,11 +268,22 @@ impl Controller {
     fn publish(&mut self, output: BuildOutput, started: StdInstant) {
         let (resources, endpoints) = self.translator.full(&output.dag, &self.snapshot);
         self.store.publish(vec![
-            (ResourceType::Cluster, resources.clusters),
-            (ResourceType::ClusterLoadAssignment, endpoints),
-            (ResourceType::Secret, resources.secrets),
-            (ResourceType::Listener, resources.listeners),
-            (ResourceType::RouteConfiguration, resources.routes),
+            (Table::Shared(ResourceType::Cluster), resources.clusters),
+            (
+                Table::Shared(ResourceType::ClusterLoadAssignment),
+                endpoints,
+            ),
+            (Table::Shared(ResourceType::Secret), resources.secrets),
+            (Table::Shared(ResourceType::Listener), resources.listeners),
+            (
+                Table::Shared(ResourceType::RouteConfiguration),
+                resources.routes,
+            ),
+            (Table::DeltaRoutes, resources.delta_routes),
+            (
+                Table::Shared(ResourceType::VirtualHost),
+                resources.virtual_hosts,
+            ),
         ]);
         let elapsed = started.elapsed();
         self.metrics.observe_rebuild(elapsed);

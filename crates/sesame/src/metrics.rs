@@ -40,6 +40,8 @@ pub struct Metrics {
     pub xds_nacks: Family<TypeLabel, Gauge>,
     /// Responses sent to Envoys, by type (mirrored from the xDS store on each scrape).
     pub xds_responses: Family<TypeLabel, Gauge>,
+    /// Resources sent to Envoys over all responses, by type (mirrored on each scrape).
+    pub xds_resources_sent: Family<TypeLabel, Gauge>,
     /// Open xDS streams.
     pub xds_streams: Gauge,
     /// xDS TLS certificate sets put in force after start (mirrored on each scrape).
@@ -88,6 +90,12 @@ impl Metrics {
             "xDS responses sent, by resource type",
             xds_responses.clone(),
         );
+        let xds_resources_sent = Family::<TypeLabel, Gauge>::default();
+        registry.register(
+            "xds_resources_sent",
+            "Resources sent in xDS responses, by resource type (delta sends only changed ones)",
+            xds_resources_sent.clone(),
+        );
         let xds_streams = Gauge::default();
         registry.register("xds_streams", "Open xDS streams", xds_streams.clone());
         let xds_tls_reloads = Gauge::default();
@@ -111,6 +119,7 @@ impl Metrics {
             objects,
             xds_nacks,
             xds_responses,
+            xds_resources_sent,
             xds_streams,
             xds_tls_reloads,
             xds_tls_reload_errors,
@@ -180,6 +189,10 @@ pub fn mirror_xds(metrics: &Metrics, store: &sesame_xds::SnapshotStore) {
             .xds_responses
             .get_or_create(&label)
             .set(stats.responses_sent(ty) as i64);
+        metrics
+            .xds_resources_sent
+            .get_or_create(&label)
+            .set(stats.resources_sent(ty) as i64);
     }
     metrics.xds_streams.set(stats.connected_streams as i64);
     if let Some(tls) = metrics.tls_reload.get() {

@@ -181,6 +181,34 @@ fn bootstrap_to_stdout_points_envoy_at_sesame() {
 }
 
 #[test]
+fn bootstrap_xds_mode_delta_asks_for_delta_grpc() {
+    let out = sesame(&["bootstrap", "-", "--xds-mode", "delta"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bootstrap is JSON");
+    let dynamic = &json["dynamic_resources"];
+    assert_eq!(dynamic["ads_config"]["api_type"], "DELTA_GRPC");
+    let ads = serde_json::json!({ "ads": {}, "resource_api_version": "V3" });
+    assert_eq!(dynamic["cds_config"], ads);
+    assert_eq!(dynamic["lds_config"], ads);
+    let out = Command::new(env!("CARGO_BIN_EXE_sesame"))
+        .args(["bootstrap", "-"])
+        .env("SESAME_XDS_MODE", "delta")
+        .output()
+        .expect("run sesame");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bootstrap is JSON");
+    assert_eq!(
+        json["dynamic_resources"]["ads_config"]["api_type"],
+        "DELTA_GRPC"
+    );
+    let out = sesame(&["bootstrap", "-"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bootstrap is JSON");
+    assert_eq!(json["dynamic_resources"]["ads_config"]["api_type"], "GRPC");
+    let out = sesame(&["bootstrap", "-", "--xds-mode", "incremental"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--xds-mode"), "{}", stderr(&out));
+}
+
+#[test]
 fn bootstrap_rejects_an_unknown_dns_family() {
     let out = sesame(&["bootstrap", "-", "--dns-lookup-family", "v5"]);
     assert!(!out.status.success());

@@ -23,6 +23,11 @@ fn json_shape() {
         })
     );
     assert!(b.get("node").is_none(), "node comes from the command line");
+    assert_eq!(
+        b["deferred_stat_options"],
+        json!({ "enable_deferred_creation_stats": true }),
+        "cluster statistics are created on first use"
+    );
 
     let clusters = b["static_resources"]["clusters"]
         .as_array()
@@ -99,6 +104,38 @@ fn json_shape() {
 }
 
 #[test]
+fn delta_mode_sets_the_ads_api_type_only() {
+    let sotw = bootstrap(&BootstrapConfig::default());
+    let delta = bootstrap(&BootstrapConfig {
+        xds_mode: XdsMode::Delta,
+        ..Default::default()
+    });
+    let ads = json!({ "ads": {}, "resource_api_version": "V3" });
+    assert_eq!(
+        delta["dynamic_resources"],
+        json!({
+            "ads_config": {
+                "api_type": "DELTA_GRPC",
+                "transport_api_version": "V3",
+                "grpc_services": [{ "envoy_grpc": { "cluster_name": "sesame" } }],
+            },
+            "lds_config": ads,
+            "cds_config": ads,
+        })
+    );
+    let mut without = delta.clone();
+    without["dynamic_resources"] = sotw["dynamic_resources"].clone();
+    assert_eq!(without, sotw, "nothing else differs");
+    assert_eq!("delta".parse::<XdsMode>(), Ok(XdsMode::Delta));
+    assert_eq!("sotw".parse::<XdsMode>(), Ok(XdsMode::Sotw));
+    let err = "grpc".parse::<XdsMode>().map(|_| ()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unknown xds mode \"grpc\": expected sotw or delta"
+    );
+}
+
+#[test]
 fn dns_name_unix_admin_and_lookup_family() {
     let config = BootstrapConfig {
         xds_address: "sesame.projectsesame".into(),
@@ -107,6 +144,7 @@ fn dns_name_unix_admin_and_lookup_family() {
         dns_lookup_family: DnsLookupFamily::V4,
         namespace: "ns".into(),
         xds_tls: None,
+        xds_mode: XdsMode::Sotw,
     };
     let b = bootstrap(&config);
     let xds = &b["static_resources"]["clusters"][0];
@@ -214,6 +252,13 @@ fn envoy_accepts_the_bootstrap() {
                 xds_address: "localhost".into(),
                 admin: AdminAddress::Unix(dir.path().join("admin.sock").display().to_string()),
                 dns_lookup_family: DnsLookupFamily::V4,
+                ..Default::default()
+            },
+        ),
+        (
+            "delta.json",
+            BootstrapConfig {
+                xds_mode: XdsMode::Delta,
                 ..Default::default()
             },
         ),

@@ -393,3 +393,16 @@ fn same_resources_give_the_same_version_on_every_connection() {
     assert_eq!(a[0].version_info, b[0].version_info);
     assert_eq!(a[0].version_info, store.version(ClusterLoadAssignment));
 }
+
+#[test]
+fn sotw_request_for_virtual_hosts_is_ignored_with_a_warning() {
+    let store = store();
+    store.publish(vec![set(VirtualHost, &[("ingress_http/a.com", "v1")])]);
+    let mut conn = ads(&store);
+    let logs = Logs::default();
+    let out = logs
+        .capture(|| conn.handle_request(&subscribe(VirtualHost, &["ingress_http"]), &store.view()));
+    assert!(out.is_empty());
+    assert!(logs.text().contains("delta xDS only"), "{}", logs.text());
+    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+}

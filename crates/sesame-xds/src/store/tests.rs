@@ -3,7 +3,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use pretty_assertions::assert_eq;
 use sesame_envoy::ResourceType::*;
 
-use super::SnapshotStore;
+use super::{Patch, SnapshotStore, Table};
 use crate::testing::{any, set};
 
 #[test]
@@ -149,4 +149,159 @@ fn views_share_unchanged_resources() {
         &before.get(ClusterLoadAssignment).resources()["a"],
         &after.get(ClusterLoadAssignment).resources()["a"],
     ));
+}
+
+#[test]
+fn every_change_advances_the_generation_and_records_the_changed_names() {
+    let store = SnapshotStore::new();
+    let g0 = store.view().generation();
+    store.publish(vec![set(Cluster, &[("a", "x"), ("b", "x")])]);
+    store.publish(vec![set(Cluster, &[("a", "y"), ("b", "x"), ("c", "x")])]);
+    store.patch(
+        ClusterLoadAssignment,
+        BTreeMap::from([("e".to_string(), any(ClusterLoadAssignment, "e", "1"))]),
+        BTreeSet::new(),
+    );
+    let view = store.view();
+    assert_eq!(view.generation(), g0 + 3);
+    let names = |since| {
+        view.delta_changes_since(since)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(ty, names)| (ty, names.into_iter().collect::<Vec<_>>()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(g0 + 1),
+        [
+            (Cluster, vec!["a", "c"]),
+            (ClusterLoadAssignment, vec!["e"])
+        ]
+    );
+    assert_eq!(names(g0 + 2), [(ClusterLoadAssignment, vec!["e"])]);
+    assert_eq!(names(g0 + 3), []);
+    assert_eq!(
+        names(g0),
+        [
+            (Cluster, vec!["a", "b", "c"]),
+            (ClusterLoadAssignment, vec!["e"])
+        ]
+    );
+    // Unchanged writes make no view.
+    store.publish(vec![set(Cluster, &[("a", "y"), ("b", "x"), ("c", "x")])]);
+    assert_eq!(store.view().generation(), g0 + 3);
+}
+
+#[test]
+fn multi_table_patch_is_one_view_change() {
+    let store = SnapshotStore::new();
+    store.publish(vec![
+        set(Cluster, &[("a", "x"), ("b", "x")]),
+        set(ClusterLoadAssignment, &[("a", "e")]),
+    ]);
+    let mut rx = store.subscribe();
+    let before = store.view().generation();
+    store.patch_tables(vec![
+        (
+            Table::Shared(Cluster),
+            Patch {
+                upserts: BTreeMap::from([("c".to_string(), any(Cluster, "c", "x"))]),
+                removals: BTreeSet::from(["b".to_string()]),
+            },
+        ),
+        (
+            Table::Shared(ClusterLoadAssignment),
+            Patch {
+                upserts: BTreeMap::from([("a".to_string(), any(ClusterLoadAssignment, "a", "e2"))]),
+                removals: BTreeSet::new(),
+            },
+        ),
+        (
+            Table::DeltaRoutes,
+            Patch {
+                upserts: BTreeMap::from([("r".to_string(), any(RouteConfiguration, "r", "v"))]),
+                removals: BTreeSet::new(),
+            },
+        ),
+    ]);
+    assert!(rx.has_changed().unwrap_or(false));
+    let view = rx.borrow_and_update().clone();
+    assert_eq!(view.generation(), before + 1);
+    assert_eq!(
+        view.get(Cluster).resources().keys().collect::<Vec<_>>(),
+        ["a", "c"]
+    );
+    // The overlay is not the shared table: SotW clients do not see it.
+    assert!(view.get(RouteConfiguration).resources().is_empty());
+    assert!(view.delta_resource(RouteConfiguration, "r").is_some());
+    let changes = view.delta_changes_since(before).unwrap_or_default();
+    assert_eq!(changes[&Cluster], BTreeSet::from(["b", "c"]));
+    assert_eq!(changes[&RouteConfiguration], BTreeSet::from(["r"]));
+    // The same patch again changes nothing and wakes nobody.
+    store.patch_tables(vec![(
+        Table::Shared(Cluster),
+        Patch {
+            upserts: BTreeMap::from([("c".to_string(), any(Cluster, "c", "x"))]),
+            removals: BTreeSet::from(["b".to_string()]),
+        },
+    )]);
+    assert!(!rx.has_changed().unwrap_or(true));
+}
+
+#[test]
+fn changed_names_of_a_large_type_are_found_without_a_scan() {
+    let store = SnapshotStore::new();
+    let names: Vec<String> = (0..10_000).map(|i| format!("c-{i}")).collect();
+    let items: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "x")).collect();
+    store.publish(vec![set(Cluster, &items)]);
+    let before = store.view().generation();
+    store.patch(
+        Cluster,
+        BTreeMap::from([("c-5".to_string(), any(Cluster, "c-5", "y"))]),
+        BTreeSet::from(["c-7".to_string()]),
+    );
+    store.publish(vec![set(Listener, &[("l", "x")])]);
+    let view = store.view();
+    assert_eq!(
+        view.delta_changed_names(Cluster, before),
+        Some(BTreeSet::from(["c-5", "c-7"]))
+    );
+    assert_eq!(
+        view.delta_changed_names(Cluster, before + 1),
+        Some(BTreeSet::new())
+    );
+    assert_eq!(
+        view.delta_changed_names(Listener, before),
+        Some(BTreeSet::from(["l"]))
+    );
+    // A view older than the kept history: the caller compares in full.
+    for i in 0..100 {
+        store.publish(vec![set(Listener, &[("l", &format!("{i}"))])]);
+    }
+    assert_eq!(store.view().delta_changed_names(Cluster, before), None);
+}
+
+#[test]
+fn virtual_hosts_must_carry_their_resource_name() {
+    let store = SnapshotStore::new();
+    let good = any(VirtualHost, "ingress_http/a.com", "a.com");
+    // Named `other/b.com` inside, offered as `ingress_http/b.com`: Envoy could never remove it.
+    let bad = any(VirtualHost, "other/b.com", "b.com");
+    store.publish(vec![(
+        VirtualHost,
+        BTreeMap::from([
+            ("ingress_http/a.com".to_string(), good),
+            ("ingress_http/b.com".to_string(), bad.clone()),
+        ]),
+    )]);
+    store.patch(
+        VirtualHost,
+        BTreeMap::from([("ingress_http/c.com".to_string(), bad)]),
+        BTreeSet::new(),
+    );
+    let view = store.view();
+    assert_eq!(
+        view.get(VirtualHost).resources().keys().collect::<Vec<_>>(),
+        ["ingress_http/a.com"]
+    );
 }

@@ -64,7 +64,8 @@ pub struct Process {
 }
 
 impl Process {
-    fn spawn(command: &mut Command, log: PathBuf) -> Process {
+    /// Spawns `command` with its standard error going to `log`.
+    pub fn spawn(command: &mut Command, log: PathBuf) -> Process {
         let file = std::fs::File::create(&log).expect("log file");
         let child = command
             .stdout(Stdio::null())

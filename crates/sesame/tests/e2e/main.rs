@@ -4,6 +4,7 @@
 
 mod config;
 mod config_upstream;
+mod delta;
 mod drain;
 #[allow(dead_code)] // shared with the pipeline test and the serve benchmark
 mod harness;

@@ -1,0 +1,820 @@
+use std::collections::{BTreeMap, BTreeSet};
+
+use envoy_types::pb::envoy::service::discovery::v3::DeltaDiscoveryResponse;
+use pretty_assertions::assert_eq;
+use sesame_envoy::ResourceType::{self, *};
+
+use super::DeltaConnection;
+use crate::connection::{Connection, Scope};
+use crate::store::{Patch, SnapshotStore, Table};
+use crate::testing::{
+    Logs, any, contents, delta_ack, delta_contents, delta_nack, delta_subscribe, delta_type, set,
+    subscribe,
+};
+
+/// A ready store with two clusters and two load assignments.
+fn store() -> SnapshotStore {
+    let store = SnapshotStore::new();
+    store.publish(vec![
+        set(Cluster, &[("a", "c1"), ("b", "c1")]),
+        set(ClusterLoadAssignment, &[("a", "e1"), ("b", "e1")]),
+    ]);
+    store.mark_ready();
+    store
+}
+
+fn ads(store: &SnapshotStore) -> DeltaConnection {
+    DeltaConnection::new(Scope::Aggregated, store.counters())
+}
+
+/// `(type, upserted contents, removed names)` of each response, in order.
+fn summary(out: &[DeltaDiscoveryResponse]) -> Vec<(ResourceType, Vec<String>, Vec<String>)> {
+    out.iter()
+        .map(|r| {
+            let ty = delta_type(r).unwrap_or(Cluster);
+            (ty, delta_contents(r), r.removed_resources.clone())
+        })
+        .collect()
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn cds_wildcard_subscription_gets_every_resource_with_its_version() {
+    let store = store();
+    let mut conn = ads(&store);
+    let out = conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view());
+    assert_eq!(out.len(), 1);
+    assert_eq!(delta_type(&out[0]), Some(Cluster));
+    assert_eq!(delta_contents(&out[0]), ["a=c1", "b=c1"]);
+    let view = store.view();
+    let names: Vec<_> = out[0].resources.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(
+        out[0].resources[0].version,
+        view.get(Cluster).resources()["a"].version()
+    );
+    assert_eq!(out[0].system_version_info, store.version(Cluster));
+    assert!(!out[0].nonce.is_empty());
+    assert!(out[0].removed_resources.is_empty());
+    assert_eq!(conn.node(), Some("envoy-1"));
+    assert_eq!(store.stats().responses_sent(Cluster), 1);
+    assert_eq!(store.stats().resources_sent(Cluster), 2);
+}
+
+#[test]
+fn ack_sends_nothing_and_is_counted() {
+    let store = store();
+    let mut conn = ads(&store);
+    let first = conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view());
+    assert!(
+        conn.handle_request(&delta_ack(&first[0]), &store.view())
+            .is_empty()
+    );
+    assert_eq!(store.stats().acks(Cluster), 1);
+    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+}
+
+#[test]
+fn store_update_sends_only_what_changed() {
+    let store = store();
+    let mut conn = ads(&store);
+    let first = conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view());
+    conn.handle_request(&delta_ack(&first[0]), &store.view());
+
+    store.publish(vec![set(Cluster, &[("a", "c2"), ("b", "c1"), ("c", "c1")])]);
+    let out = conn.handle_snapshot_update(&store.view());
+    assert_eq!(
+        summary(&out),
+        [(Cluster, strings(&["a=c2", "c=c1"]), vec![])]
+    );
+    assert_eq!(out[0].system_version_info, store.version(Cluster));
+    assert_ne!(out[0].nonce, first[0].nonce);
+    // An unrelated type's change sends nothing.
+    store.publish(vec![set(Listener, &[("http", "l1")])]);
+    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+}
+
+#[test]
+fn nack_is_logged_and_counted_and_not_resent() {
+    let store = store();
+    let mut conn = ads(&store);
+    let first = conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view());
+    conn.handle_request(&delta_ack(&first[0]), &store.view());
+    store.publish(vec![set(Cluster, &[("a", "bad"), ("b", "c1")])]);
+    let bad = conn.handle_snapshot_update(&store.view());
+    assert_eq!(delta_contents(&bad[0]), ["a=bad"]);
+
+    let logs = Logs::default();
+    let req = delta_nack(&bad[0], "cluster a: invalid");
+    let out = logs.capture(|| conn.handle_request(&req, &store.view()));
+    assert!(out.is_empty());
+    assert_eq!(store.stats().nacks(Cluster), 1);
+    assert_eq!(store.stats().acks(Cluster), 1);
+    let text = logs.text();
+    assert!(text.contains("WARN"), "{text}");
+    assert!(text.contains("envoy-1"), "{text}");
+    assert!(text.contains(Cluster.type_url()), "{text}");
+    assert!(text.contains("cluster a: invalid"), "{text}");
+
+    // Neither a wake-up, a republish of the same content nor another type's change resends.
+    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    store.publish(vec![set(Cluster, &[("a", "bad"), ("b", "c1")])]);
+    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    store.publish(vec![set(Listener, &[("http", "l1")])]);
+    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    // A fix is sent.
+    store.publish(vec![set(Cluster, &[("a", "good"), ("b", "c1")])]);
+    let out = conn.handle_snapshot_update(&store.view());
+    assert_eq!(summary(&out), [(Cluster, strings(&["a=good"]), vec![])]);
+}
+
+#[test]
+fn stale_nonce_verdict_is_ignored_but_its_subscriptions_apply() {
+    let store = store();
+    let mut conn = ads(&store);
+    let first = conn.handle_request(
+        &delta_subscribe(ClusterLoadAssignment, &["a"]),
+        &store.view(),
+    );
+    conn.handle_request(&delta_ack(&first[0]), &store.view());
+    // The same nonce again, and one never sent: neither counts.
+    let mut stale = delta_ack(&first[0]);
+    assert!(conn.handle_request(&stale, &store.view()).is_empty());
+    stale.response_nonce = "999".to_string();
+    stale.error_detail = delta_nack(&first[0], "old").error_detail;
+    assert!(conn.handle_request(&stale, &store.view()).is_empty());
+    assert_eq!(store.stats().acks(ClusterLoadAssignment), 1);
+    assert_eq!(store.stats().nacks(ClusterLoadAssignment), 0);
+    // Envoy piggybacks subscription changes on ACKs: they apply even with a stale nonce.
+    stale.error_detail = None;
+    stale.resource_names_subscribe = strings(&["b"]);
+    let out = conn.handle_request(&stale, &store.view());
+    assert_eq!(
+        summary(&out),
+        [(ClusterLoadAssignment, strings(&["b=e1"]), vec![])]
+    );
+}
+
+#[test]
+fn acks_of_earlier_responses_in_flight_count() {
+    let store = store();
+    let mut conn = ads(&store);
+    let first = conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view());
+    store.publish(vec![set(Cluster, &[("a", "c2"), ("b", "c1")])]);
+    let second = conn.handle_snapshot_update(&store.view());
+    conn.handle_request(&delta_ack(&first[0]), &store.view());
+    conn.handle_request(&delta_ack(&second[0]), &store.view());
+    assert_eq!(store.stats().acks(Cluster), 2);
+}
+
+#[test]
+fn named_subscribe_and_unsubscribe() {
+    let store = store();
+    let mut conn = ads(&store);
+    let out = conn.handle_request(
+        &delta_subscribe(ClusterLoadAssignment, &["a"]),
+        &store.view(),
+    );
+    assert_eq!(delta_contents(&out[0]), ["a=e1"]);
+    let mut more = delta_ack(&out[0]);
+    more.resource_names_subscribe = strings(&["b"]);
+    let out = conn.handle_request(&more, &store.view());
+    assert_eq!(delta_contents(&out[0]), ["b=e1"]);
+
+    let mut less = delta_ack(&out[0]);
+    less.resource_names_unsubscribe = strings(&["a"]);
+    assert!(conn.handle_request(&less, &store.view()).is_empty());
+    // An unsubscribed resource is neither updated nor removed.
+    store.publish(vec![set(
+        ClusterLoadAssignment,
+        &[("a", "e2"), ("b", "e1")],
+    )]);
+    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    store.publish(vec![set(ClusterLoadAssignment, &[("b", "e1")])]);
+    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert_eq!(
+        conn.client_versions(ClusterLoadAssignment)
+            .keys()
+            .collect::<Vec<_>>(),
+        ["b"]
+    );
+}
+
+#[test]
+fn subscribing_again_on_an_open_stream_resends() {
+    let store = store();
+    let mut conn = ads(&store);
+    let out = conn.handle_request(
+        &delta_subscribe(ClusterLoadAssignment, &["a"]),
+        &store.view(),
+    );
+    let mut again = delta_ack(&out[0]);
+    again.resource_names_subscribe = strings(&["a"]);
+    let out = conn.handle_request(&again, &store.view());
+    assert_eq!(delta_contents(&out[0]), ["a=e1"]);
+}
+
+#[test]
+fn a_named_resource_that_does_not_exist_is_sent_when_it_appears() {
+    let store = store();
+    let mut conn = ads(&store);
+    let out = conn.handle_request(&delta_subscribe(RouteConfiguration, &["r"]), &store.view());
+    // The first answer of a type completes Envoy's initial fetch even when empty.
+    assert_eq!(summary(&out), [(RouteConfiguration, vec![], vec![])]);
+    store.publish(vec![set(RouteConfiguration, &[("other", "x")])]);
+    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    store.publish(vec![set(
+        RouteConfiguration,
+        &[("other", "x"), ("r", "r1")],
+    )]);
+    let out = conn.handle_snapshot_update(&store.view());
+    assert_eq!(
+        summary(&out),
+        [(RouteConfiguration, strings(&["r=r1"]), vec![])]
+    );
+}
+
+#[test]
+fn wildcard_rules() {
+    let store = store();
+    store.publish(vec![set(Listener, &[("http", "l1")])]);
+    let mut conn = ads(&store);
+    // LDS with no names: everything.
+    let out = conn.handle_request(&delta_subscribe(Listener, &[]), &store.view());
+    assert_eq!(delta_contents(&out[0]), ["http=l1"]);
+    // EDS with no names: nothing (only an empty first answer).
+    let out = conn.handle_request(&delta_subscribe(ClusterLoadAssignment, &[]), &store.view());
+    assert_eq!(summary(&out), [(ClusterLoadAssignment, vec![], vec![])]);
+    // `*` subscribes any type to everything.
+    let mut star = delta_ack(&out[0]);
+    star.resource_names_subscribe = strings(&["*"]);
+    let out = conn.handle_request(&star, &store.view());
+    assert_eq!(delta_contents(&out[0]), ["a=e1", "b=e1"]);
+    // Leaving the wildcard leaves nothing selected; nothing more is sent.
+    let mut unstar = delta_ack(&out[0]);
+    unstar.resource_names_unsubscribe = strings(&["*"]);
+    assert!(conn.handle_request(&unstar, &store.view()).is_empty());
+    store.publish(vec![set(ClusterLoadAssignment, &[("a", "e2")])]);
+    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+}
+
+#[test]
+fn vhds_subscription_by_route_configuration_name_selects_its_virtual_hosts() {
+    let store = store();
+    store.publish(vec![set(
+        VirtualHost,
+        &[
+            ("ingress_http/a.com", "va"),
+            ("ingress_http/b.com", "vb"),
+            ("ingress_http2/x.com", "vx"),
+            ("other/c.com", "vc"),
+        ],
+    )]);
+    let mut conn = ads(&store);
+    let out = conn.handle_request(
+        &delta_subscribe(VirtualHost, &["ingress_http"]),
+        &store.view(),
+    );
+    assert_eq!(
+        delta_contents(&out[0]),
+        ["ingress_http/a.com=va", "ingress_http/b.com=vb"]
+    );
+    // An explicit `<route config>/<host>` name selects that one.
+    let mut one = delta_ack(&out[0]);
+    one.resource_names_subscribe = strings(&["other/c.com"]);
+    let out = conn.handle_request(&one, &store.view());
+    assert_eq!(delta_contents(&out[0]), ["other/c.com=vc"]);
+    // Changes within the namespace reach the client; others do not.
+    store.publish(vec![set(
+        VirtualHost,
+        &[
+            ("ingress_http/a.com", "va2"),
+            ("ingress_http/new.com", "vn"),
+            ("ingress_http2/x.com", "vx2"),
+            ("other/c.com", "vc"),
+            ("other/d.com", "vd"),
+        ],
+    )]);
+    let out = conn.handle_snapshot_update(&store.view());
+    assert_eq!(
+        summary(&out),
+        [(
+            VirtualHost,
+            strings(&["ingress_http/a.com=va2", "ingress_http/new.com=vn"]),
+            strings(&["ingress_http/b.com"])
+        )]
+    );
+}
+
+#[test]
+fn initial_resource_versions_skip_what_the_client_holds_and_remove_what_is_gone() {
+    let store = store();
+    let view = store.view();
+    let a = view.get(Cluster).resources()["a"].version();
+    let mut req = delta_subscribe(Cluster, &[]);
+    req.initial_resource_versions = BTreeMap::from([
+        ("a".to_string(), a),
+        ("b".to_string(), "0000".to_string()),
+        ("gone".to_string(), "1234".to_string()),
+    ])
+    .into_iter()
+    .collect();
+    let mut conn = ads(&store);
+    let out = conn.handle_request(&req, &view);
+    assert_eq!(
+        summary(&out),
+        [(Cluster, strings(&["b=c1"]), strings(&["gone"]))]
+    );
+
+    // Holding everything at the current version: an empty first answer.
+    let mut conn = ads(&store);
+    let mut req = delta_subscribe(ClusterLoadAssignment, &["a", "b"]);
+    req.initial_resource_versions = view
+        .get(ClusterLoadAssignment)
+        .resources()
+        .iter()
+        .map(|(n, r)| (n.clone(), r.version()))
+        .collect();
+    let out = conn.handle_request(&req, &view);
+    assert_eq!(summary(&out), [(ClusterLoadAssignment, vec![], vec![])]);
+    assert_eq!(store.stats().resources_sent(ClusterLoadAssignment), 0);
+}
+
+#[test]
+fn removals_only_name_resources_the_client_had() {
+    let store = store();
+    let mut conn = ads(&store);
+    conn.handle_request(
+        &delta_subscribe(ClusterLoadAssignment, &["a", "z"]),
+        &store.view(),
+    );
+    store.publish(vec![set(ClusterLoadAssignment, &[("a", "e1")])]);
+    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    store.publish(vec![set(ClusterLoadAssignment, &[])]);
+    let out = conn.handle_snapshot_update(&store.view());
+    assert_eq!(
+        summary(&out),
+        [(ClusterLoadAssignment, vec![], strings(&["a"]))]
+    );
+}
+
+#[test]
+fn update_order_is_ads_order_with_cluster_and_endpoint_removals_last() {
+    let store = store();
+    store.publish(vec![
+        set(Secret, &[("s", "s1")]),
+        set(Listener, &[("http", "l1")]),
+        set(RouteConfiguration, &[("ingress_http", "r1")]),
+        set(VirtualHost, &[("ingress_http/a.com", "v1")]),
+    ]);
+    let mut conn = ads(&store);
+    let view = store.view();
+    for (ty, names) in [
+        (Listener, vec![]),
+        (RouteConfiguration, vec!["ingress_http"]),
+        (VirtualHost, vec!["ingress_http"]),
+        (Cluster, vec![]),
+        (Secret, vec!["s"]),
+        (ClusterLoadAssignment, vec!["a", "b"]),
+    ] {
+        assert_eq!(
+            conn.handle_request(&delta_subscribe(ty, &names), &view)
+                .len(),
+            1
+        );
+    }
+    store.publish(vec![
+        set(Cluster, &[("a", "c1"), ("c", "c1")]),
+        set(ClusterLoadAssignment, &[("a", "e2")]),
+        set(Secret, &[("s", "s2")]),
+        set(Listener, &[("http", "l2")]),
+        set(RouteConfiguration, &[("ingress_http", "r2")]),
+        set(VirtualHost, &[("ingress_http/a.com", "v2")]),
+    ]);
+    let out = conn.handle_snapshot_update(&store.view());
+    assert_eq!(
+        summary(&out),
+        [
+            (Cluster, strings(&["c=c1"]), vec![]),
+            (ClusterLoadAssignment, strings(&["a=e2"]), vec![]),
+            (Secret, strings(&["s=s2"]), vec![]),
+            (Listener, strings(&["http=l2"]), vec![]),
+            (RouteConfiguration, strings(&["ingress_http=r2"]), vec![]),
+            (VirtualHost, strings(&["ingress_http/a.com=v2"]), vec![]),
+            (Cluster, vec![], strings(&["b"])),
+            (ClusterLoadAssignment, vec![], strings(&["b"])),
+        ]
+    );
+    let nonces: BTreeSet<_> = out.iter().map(|r| r.nonce.clone()).collect();
+    assert_eq!(nonces.len(), out.len());
+}
+
+#[test]
+fn nothing_is_answered_before_the_store_is_ready() {
+    let store = SnapshotStore::new();
+    store.publish(vec![set(Cluster, &[("a", "c1")])]);
+    let mut conn = ads(&store);
+    assert!(
+        conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view())
+            .is_empty()
+    );
+    assert!(
+        conn.handle_request(&delta_subscribe(Listener, &[]), &store.view())
+            .is_empty()
+    );
+    store.publish(vec![set(Cluster, &[("a", "c2")])]);
+    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    store.mark_ready();
+    let out = conn.handle_snapshot_update(&store.view());
+    assert_eq!(
+        summary(&out),
+        [
+            (Cluster, strings(&["a=c2"]), vec![]),
+            (Listener, vec![], vec![])
+        ]
+    );
+}
+
+#[test]
+fn delta_route_overlay_is_seen_by_delta_clients_only() {
+    let store = store();
+    store.publish(vec![
+        (
+            Table::Shared(RouteConfiguration),
+            BTreeMap::from([
+                (
+                    "ingress_http".to_string(),
+                    any(RouteConfiguration, "ingress_http", "full"),
+                ),
+                (
+                    "https/a".to_string(),
+                    any(RouteConfiguration, "https/a", "tls"),
+                ),
+            ]),
+        ),
+        (
+            Table::DeltaRoutes,
+            BTreeMap::from([(
+                "ingress_http".to_string(),
+                any(RouteConfiguration, "ingress_http", "vhds"),
+            )]),
+        ),
+    ]);
+    let names = ["ingress_http", "https/a"];
+    let mut delta = ads(&store);
+    let out = delta.handle_request(&delta_subscribe(RouteConfiguration, &names), &store.view());
+    assert_eq!(
+        delta_contents(&out[0]),
+        ["https/a=tls", "ingress_http=vhds"]
+    );
+    let mut sotw = Connection::new(Scope::Aggregated, store.counters());
+    let out = sotw.handle_request(&subscribe(RouteConfiguration, &names), &store.view());
+    assert_eq!(contents(&out[0]), ["https/a=tls", "ingress_http=full"]);
+
+    // A change of the full table alone reaches SotW clients only.
+    store.publish(vec![(
+        Table::Shared(RouteConfiguration),
+        BTreeMap::from([
+            (
+                "ingress_http".to_string(),
+                any(RouteConfiguration, "ingress_http", "full2"),
+            ),
+            (
+                "https/a".to_string(),
+                any(RouteConfiguration, "https/a", "tls"),
+            ),
+        ]),
+    )]);
+    assert!(delta.handle_snapshot_update(&store.view()).is_empty());
+    assert_eq!(sotw.handle_snapshot_update(&store.view()).len(), 1);
+    // An overlay change and its virtual hosts arrive together.
+    store.patch_tables(vec![
+        (
+            Table::DeltaRoutes,
+            Patch {
+                upserts: BTreeMap::from([(
+                    "ingress_http".to_string(),
+                    any(RouteConfiguration, "ingress_http", "vhds2"),
+                )]),
+                removals: BTreeSet::new(),
+            },
+        ),
+        (
+            Table::Shared(VirtualHost),
+            Patch {
+                upserts: BTreeMap::from([(
+                    "ingress_http/a.com".to_string(),
+                    any(VirtualHost, "ingress_http/a.com", "v1"),
+                )]),
+                removals: BTreeSet::new(),
+            },
+        ),
+    ]);
+    let mut delta_vh = delta;
+    delta_vh.handle_request(
+        &delta_subscribe(VirtualHost, &["ingress_http"]),
+        &store.view(),
+    );
+    let out = delta_vh.handle_snapshot_update(&store.view());
+    assert_eq!(
+        summary(&out),
+        [(RouteConfiguration, strings(&["ingress_http=vhds2"]), vec![])]
+    );
+    assert!(sotw.handle_snapshot_update(&store.view()).is_empty());
+    // Removing the overlay entry falls back to the shared one for delta clients.
+    store.publish(vec![(Table::DeltaRoutes, BTreeMap::new())]);
+    let out = delta_vh.handle_snapshot_update(&store.view());
+    assert_eq!(
+        summary(&out),
+        [(RouteConfiguration, strings(&["ingress_http=full2"]), vec![])]
+    );
+}
+
+#[test]
+fn a_connection_far_behind_the_history_compares_in_full() {
+    let store = store();
+    let mut conn = ads(&store);
+    conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view());
+    for i in 0..100 {
+        store.publish(vec![set(Listener, &[("http", &format!("l{i}"))])]);
+    }
+    store.publish(vec![set(Cluster, &[("a", "c9")])]);
+    assert!(store.view().delta_changes_since(0).is_none());
+    let out = conn.handle_snapshot_update(&store.view());
+    assert_eq!(
+        summary(&out),
+        [
+            (Cluster, strings(&["a=c9"]), vec![]),
+            (Cluster, vec![], strings(&["b"]))
+        ]
+    );
+}
+
+#[test]
+fn single_type_streams_serve_their_type_only() {
+    let store = store();
+    let mut conn = DeltaConnection::new(Scope::Single(ClusterLoadAssignment), store.counters());
+    assert!(
+        conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view())
+            .is_empty()
+    );
+    let mut req = delta_subscribe(ClusterLoadAssignment, &["a"]);
+    req.type_url.clear();
+    let out = conn.handle_request(&req, &store.view());
+    assert_eq!(delta_contents(&out[0]), ["a=e1"]);
+}
+
+#[test]
+fn unnamed_vhds_subscription_follows_the_streams_route_configurations() {
+    let store = store();
+    store.publish(vec![
+        set(
+            RouteConfiguration,
+            &[("ingress_http", "r1"), ("https/a", "r2")],
+        ),
+        set(
+            VirtualHost,
+            &[
+                ("ingress_http/a.com", "va"),
+                ("https/a/a.com", "vs"),
+                ("other/c.com", "vc"),
+            ],
+        ),
+    ]);
+    let mut conn = ads(&store);
+    let view = store.view();
+    conn.handle_request(
+        &delta_subscribe(RouteConfiguration, &["ingress_http"]),
+        &view,
+    );
+    // Envoy's VHDS names nothing (namespace matching): the stream's route configurations count.
+    let out = conn.handle_request(&delta_subscribe(VirtualHost, &[]), &view);
+    assert_eq!(
+        summary(&out),
+        [(VirtualHost, strings(&["ingress_http/a.com=va"]), vec![])]
+    );
+    // Another route configuration subscribed: its response, then its virtual hosts.
+    let mut more = delta_ack(&out[0]);
+    more.type_url = RouteConfiguration.type_url().to_string();
+    more.response_nonce.clear();
+    more.resource_names_subscribe = strings(&["https/a"]);
+    let out = conn.handle_request(&more, &view);
+    assert_eq!(
+        summary(&out),
+        [
+            (RouteConfiguration, strings(&["https/a=r2"]), vec![]),
+            (VirtualHost, strings(&["https/a/a.com=vs"]), vec![])
+        ]
+    );
+    // Unsubscribing a route configuration drops its virtual hosts from the subscription.
+    let mut less = more.clone();
+    less.resource_names_subscribe.clear();
+    less.resource_names_unsubscribe = strings(&["ingress_http"]);
+    assert!(conn.handle_request(&less, &view).is_empty());
+    store.publish(vec![set(
+        VirtualHost,
+        &[("ingress_http/a.com", "va2"), ("https/a/a.com", "vs2")],
+    )]);
+    let out = conn.handle_snapshot_update(&store.view());
+    assert_eq!(
+        summary(&out),
+        [(VirtualHost, strings(&["https/a/a.com=vs2"]), vec![])]
+    );
+    // On a VHDS-only stream an unnamed subscription selects every virtual host.
+    let mut vhds = DeltaConnection::new(Scope::Single(VirtualHost), store.counters());
+    let out = vhds.handle_request(&delta_subscribe(VirtualHost, &[]), &store.view());
+    assert_eq!(
+        delta_contents(&out[0]),
+        ["https/a/a.com=vs2", "ingress_http/a.com=va2"]
+    );
+}
+
+#[test]
+fn reconnecting_vhds_before_rds_resends_no_held_virtual_host() {
+    let store = store();
+    store.publish(vec![
+        set(RouteConfiguration, &[("ingress_http", "r1")]),
+        set(
+            VirtualHost,
+            &[("ingress_http/a.com", "va"), ("ingress_http/b.com", "vb")],
+        ),
+    ]);
+    let view = store.view();
+    let held = |ty: ResourceType, names: &[&str]| {
+        names
+            .iter()
+            .map(|n| {
+                let v = view.delta_resource(ty, n).map(|r| r.version());
+                (n.to_string(), v.unwrap_or_default())
+            })
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    let mut conn = ads(&store);
+    let mut vhds = delta_subscribe(VirtualHost, &[]);
+    vhds.initial_resource_versions =
+        held(VirtualHost, &["ingress_http/a.com", "ingress_http/b.com"]);
+    let out = conn.handle_request(&vhds, &view);
+    assert_eq!(summary(&out), [(VirtualHost, vec![], vec![])]);
+    let mut rds = delta_subscribe(RouteConfiguration, &["ingress_http"]);
+    rds.initial_resource_versions = held(RouteConfiguration, &["ingress_http"]);
+    let out = conn.handle_request(&rds, &view);
+    assert_eq!(summary(&out), [(RouteConfiguration, vec![], vec![])]);
+    assert_eq!(store.stats().resources_sent(VirtualHost), 0);
+    // Changes still flow.
+    store.publish(vec![set(VirtualHost, &[("ingress_http/a.com", "va2")])]);
+    let out = conn.handle_snapshot_update(&store.view());
+    assert_eq!(
+        summary(&out),
+        [(
+            VirtualHost,
+            strings(&["ingress_http/a.com=va2"]),
+            strings(&["ingress_http/b.com"])
+        )]
+    );
+}
+
+#[test]
+fn on_demand_vhds_names_that_do_not_exist_get_an_empty_aliased_resource() {
+    let store = store();
+    store.publish(vec![
+        set(RouteConfiguration, &[("ingress_http", "r1")]),
+        set(VirtualHost, &[("ingress_http/a.com", "va")]),
+    ]);
+    let mut conn = ads(&store);
+    let view = store.view();
+    let first = conn.handle_request(&delta_subscribe(VirtualHost, &["ingress_http"]), &view);
+    let mut on_demand = delta_ack(&first[0]);
+    on_demand.resource_names_subscribe = strings(&["ingress_http/new.com", "ingress_http/a.com"]);
+    let out = conn.handle_request(&on_demand, &view);
+    assert_eq!(out.len(), 1);
+    let found: Vec<_> = out[0]
+        .resources
+        .iter()
+        .map(|r| (r.name.as_str(), r.aliases.clone(), r.resource.is_some()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("ingress_http/a.com", vec![], true),
+            (
+                "ingress_http/new.com",
+                strings(&["ingress_http/new.com"]),
+                false
+            ),
+        ]
+    );
+    assert_eq!(store.stats().resources_sent(VirtualHost), 2);
+    // Once it exists it is sent for real.
+    store.publish(vec![set(
+        VirtualHost,
+        &[("ingress_http/a.com", "va"), ("ingress_http/new.com", "vn")],
+    )]);
+    let out = conn.handle_snapshot_update(&store.view());
+    assert_eq!(
+        summary(&out),
+        [(VirtualHost, strings(&["ingress_http/new.com=vn"]), vec![])]
+    );
+}
+
+/// A real EDS cluster `name` whose load assignment is `service`, with `timeout` seconds.
+fn eds_cluster(name: &str, service: &str, timeout: i64) -> envoy_types::pb::google::protobuf::Any {
+    use envoy_types::pb::envoy::config::cluster::v3::{Cluster as ClusterProto, cluster};
+    let proto = ClusterProto {
+        name: name.to_string(),
+        cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(
+            cluster::DiscoveryType::Eds as i32,
+        )),
+        eds_cluster_config: Some(cluster::EdsClusterConfig {
+            service_name: service.to_string(),
+            ..Default::default()
+        }),
+        connect_timeout: Some(envoy_types::pb::google::protobuf::Duration {
+            seconds: timeout,
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    envoy_types::util::pack_any(proto)
+}
+
+#[test]
+fn a_modified_cluster_brings_its_load_assignment_again() {
+    let store = SnapshotStore::new();
+    let clusters = |timeout| {
+        (
+            Cluster,
+            BTreeMap::from([
+                (
+                    "svc-a/80".to_string(),
+                    eds_cluster("svc-a/80", "svc-a/http", timeout),
+                ),
+                (
+                    "svc-b/80".to_string(),
+                    eds_cluster("svc-b/80", "svc-b/http", 1),
+                ),
+            ]),
+        )
+    };
+    store.publish(vec![
+        clusters(1),
+        set(
+            ClusterLoadAssignment,
+            &[("svc-a/http", "e1"), ("svc-b/http", "e1")],
+        ),
+    ]);
+    store.mark_ready();
+    let mut conn = ads(&store);
+    conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view());
+    conn.handle_request(
+        &delta_subscribe(ClusterLoadAssignment, &["svc-a/http", "svc-b/http"]),
+        &store.view(),
+    );
+    // svc-a's cluster changes, its endpoints do not: both go, clusters first.
+    store.publish(vec![clusters(2)]);
+    let out = conn.handle_snapshot_update(&store.view());
+    let names: Vec<_> = out
+        .iter()
+        .map(|r| {
+            let names: Vec<_> = r.resources.iter().map(|x| x.name.as_str()).collect();
+            (delta_type(r), names)
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (Some(Cluster), vec!["svc-a/80"]),
+            (Some(ClusterLoadAssignment), vec!["svc-a/http"])
+        ]
+    );
+    // Once only.
+    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+
+    // A reconnecting client whose cluster changed meanwhile gets its endpoints too, even
+    // though it holds them at the current version.
+    let view = store.view();
+    let held = |ty: ResourceType, names: &[&str], view: &crate::store::StoreView| {
+        names
+            .iter()
+            .map(|n| {
+                let version = view.get(ty).resources()[*n].version();
+                (n.to_string(), version)
+            })
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    let mut cds = delta_subscribe(Cluster, &[]);
+    cds.initial_resource_versions = held(Cluster, &["svc-b/80"], &view);
+    cds.initial_resource_versions
+        .insert("svc-a/80".to_string(), "0".repeat(40));
+    let mut eds = delta_subscribe(ClusterLoadAssignment, &["svc-a/http", "svc-b/http"]);
+    eds.initial_resource_versions =
+        held(ClusterLoadAssignment, &["svc-a/http", "svc-b/http"], &view);
+    let mut again = ads(&store);
+    let out = again.handle_request(&cds, &view);
+    assert_eq!(out[0].resources.len(), 1);
+    let out = again.handle_request(&eds, &view);
+    let names: Vec<_> = out[0].resources.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["svc-a/http"]);
+}
