@@ -2,8 +2,9 @@
 //! ADS clients connected (real tonic SotW clients over 127.0.0.1 that subscribe to CDS, EDS,
 //! LDS and RDS `ingress_http` and ACK every response). One probe Ingress, in a file of its own,
 //! is edited once every 0.7 s; for each change, the time from the file write to each client
-//! receiving the RDS response that carries it. Then the same with one more client that
-//! subscribes and never reads its stream (stuck). Writes a Markdown table.
+//! receiving the RDS response that carries it. Blocks of ten changes alternate between these
+//! clients alone and with one more client that subscribes and never reads its stream (stuck).
+//! Writes a Markdown table.
 //!
 //! Run: `cargo bench -p sesame --bench fanout`. `SESAME_BENCH_FANOUT_SIZE` (N, default 1000),
 //! `SESAME_BENCH_FANOUT_CLIENTS` (M, default 100), `SESAME_BENCH_FANOUT_CHANGES` (default 40).
@@ -25,6 +26,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 use xds_client::{Arrival, Change};
+
+/// Changes per block; blocks alternate between no stuck client and one.
+const BLOCK: usize = 10;
 
 fn env_or(var: &str, default: usize) -> usize {
     std::env::var(var)
@@ -106,6 +110,7 @@ async fn arrivals_of(
     got
 }
 
+#[derive(Default)]
 struct Run {
     latencies: Vec<Duration>,
     built: Vec<Duration>,
@@ -119,11 +124,8 @@ async fn run(
     clients: usize,
     first: usize,
     changes: usize,
-) -> Run {
-    let mut out = Run {
-        latencies: Vec::with_capacity(changes * clients),
-        built: Vec::with_capacity(changes),
-    };
+    out: &mut Run,
+) {
     for k in first..first + changes {
         tokio::time::sleep(Duration::from_millis(700)).await;
         let next = change(k);
@@ -138,12 +140,11 @@ async fn run(
         out.built
             .push(Duration::from_secs_f64(((built - wall) / 1e3).max(0.0)));
     }
-    out.latencies.sort();
-    out.built.sort();
-    out
 }
 
-fn row(what: &str, n: usize, changes: usize, run: &Run) -> String {
+fn row(what: &str, n: usize, changes: usize, run: &mut Run) -> String {
+    run.latencies.sort();
+    run.built.sort();
     let l = &run.latencies;
     format!(
         "| {what} | {n} | {changes} | {} | {} | {} | {} | {} | {} |",
@@ -198,14 +199,24 @@ async fn main() {
     let synced = started.elapsed();
     eprintln!("{clients} clients synced in {synced:?}");
 
-    let free = run(&cluster, &tx, &mut rx, clients, 1, changes).await;
-    eprintln!("{}", row("x", n, changes, &free));
-    let stuck = xds_client::stuck_client(addr, clients)
-        .await
-        .unwrap_or_else(|e| panic!("stuck client: {e}"));
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let with_stuck = run(&cluster, &tx, &mut rx, clients, 1 + changes, changes).await;
-    drop(stuck);
+    // Blocks of ten changes, alternately without and with a stuck client (a new one each
+    // time), so that the VM's drift falls on both alike.
+    let (mut free, mut with_stuck) = (Run::default(), Run::default());
+    let mut next = 1;
+    for block in 0..2 * changes.div_ceil(BLOCK) {
+        let size = BLOCK.min(changes - (block / 2) * BLOCK);
+        if block % 2 == 0 {
+            run(&cluster, &tx, &mut rx, clients, next, size, &mut free).await;
+        } else {
+            let stuck = xds_client::stuck_client(addr, clients + block)
+                .await
+                .unwrap_or_else(|e| panic!("stuck client: {e}"));
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            run(&cluster, &tx, &mut rx, clients, next, size, &mut with_stuck).await;
+            drop(stuck);
+        }
+        next += size;
+    }
 
     println!("### Fan-out: manifest write → RDS response carrying the change, at each client\n");
     println!(
@@ -216,14 +227,14 @@ async fn main() {
         "| clients | N Ingresses | changes | samples (clients × changes) | p50 | p90 | p99 | max | write → Sesame built (p50) |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    println!("{}", row(&clients.to_string(), n, changes, &free));
+    println!("{}", row(&clients.to_string(), n, changes, &mut free));
     println!(
         "{}",
         row(
             &format!("{clients} + 1 stuck (the {clients} measured)"),
             n,
             changes,
-            &with_stuck
+            &mut with_stuck
         )
     );
     for task in tasks {

@@ -25,9 +25,10 @@ use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 
-/// Echo backends the probe Ingress cycles through; change `k` routes to `probe-<k % BACKENDS>`,
-/// so a reply names the change it reflects as long as a change takes less than
-/// `BACKENDS` × the spacing of a burst (40 × 50 ms = 2 s) to arrive.
+/// Echo backends the probe Ingress cycles through; change `k` routes to `probe-<k % BACKENDS>`.
+/// Every change of a burst arrives before the next burst starts, so Envoy only ever serves one
+/// of the current burst's states or the one before it: with more backends than changes in a
+/// burst, a reply names the change it reflects without ambiguity.
 const BACKENDS: usize = 40;
 
 /// How long to wait for startup at the largest sizes (Envoy with stats on needs tens of seconds
