@@ -95,6 +95,19 @@ async fn a_stuck_client_does_not_hold_back_the_others() {
         cluster.write("probe.yaml", &probe(k));
         every_client_receives(k, &mut rx, &cluster).await;
     }
+    // The stuck client was still connected all along: Sesame counts its stream.
+    let metrics = cluster.ports.metrics;
+    let streams = format!("sesame_xds_streams {}", CLIENTS + 1);
+    let counted = harness::eventually(harness::PATIENCE, || {
+        let streams = streams.clone();
+        async move {
+            harness::get_plain(metrics, "127.0.0.1", "/metrics")
+                .await
+                .is_ok_and(|r| r.body.lines().any(|l| l == streams))
+        }
+    })
+    .await;
+    assert!(counted, "{streams} never shown\n{}", cluster.logs());
     drop(stuck);
     for task in tasks {
         task.abort();
