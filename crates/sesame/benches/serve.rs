@@ -1,10 +1,13 @@
-//! Benchmark probes of a running `sesame serve`: peak memory and cold start holding N
-//! Ingresses, and manifest write → Envoy routing the new backend, through a real Envoy.
-//! Writes Markdown tables.
+//! Benchmark probes of a running `sesame serve --manifests` with a real Envoy: start → the last
+//! of N hosts routing, Sesame's peak and idle memory, and the cost of a change (manifest write →
+//! Envoy routing the new backend) for isolated changes and for bursts. Writes Markdown tables.
 //!
 //! Run: `cargo bench -p sesame --bench serve` (needs Envoy: `scripts/setup-envoy.sh`).
-//! `SESAME_BENCH_RSS_SIZES` (default `1000,10000`), `SESAME_BENCH_LATENCY_SIZES` (default
-//! `100,1000`) and `SESAME_BENCH_LATENCY_SAMPLES` (default 40) choose the sizes.
+//! - `SESAME_BENCH_RSS_SIZES` (default `0,1000,10000`; 0 is the idle row): startup and memory;
+//! - `SESAME_BENCH_LATENCY_SIZES` (default `2,1000`; 5000 and 10000 are run by hand);
+//! - `SESAME_BENCH_LATENCY_SAMPLES` (default 40 changes per probe);
+//! - `SESAME_BENCH_XDS_MODE` (`sotw` or `delta`): passed as `--xds-mode` to `sesame bootstrap`
+//!   when set; unset, nothing is passed (Sesame's default).
 #![allow(missing_docs)]
 
 #[path = "support/fixtures.rs"]
@@ -13,13 +16,45 @@ mod fixtures;
 #[allow(dead_code)]
 mod harness;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+
+/// Echo backends the probe Ingress cycles through; change `k` routes to `probe-<k % BACKENDS>`.
+/// Every change of a burst arrives before the next burst starts, so Envoy only ever serves one
+/// of the current burst's states or the one before it: with more backends than changes in a
+/// burst, a reply names the change it reflects without ambiguity.
+const BACKENDS: usize = 40;
+
+/// How long to wait for startup at the largest sizes (Envoy with stats on needs tens of seconds
+/// for 10k clusters).
+const STARTUP_PATIENCE: Duration = Duration::from_secs(300);
 
 fn sizes(var: &str, default: &[usize]) -> Vec<usize> {
     std::env::var(var)
         .ok()
         .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| default.to_vec())
+}
+
+/// `--xds-mode <mode>` for `sesame bootstrap` when `SESAME_BENCH_XDS_MODE` is set.
+fn xds_mode_args() -> Vec<String> {
+    match std::env::var("SESAME_BENCH_XDS_MODE") {
+        Ok(mode) if !mode.is_empty() => vec!["--xds-mode".to_string(), mode],
+        _ => Vec::new(),
+    }
+}
+
+/// Starts Envoy (bootstrap flags from [`xds_mode_args`]) without waiting for it.
+fn spawn_envoy(cluster: &mut harness::Cluster) {
+    let args = xds_mode_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    cluster.spawn_envoy(&args);
 }
 
 /// Milliseconds since the Unix epoch.
@@ -46,7 +81,25 @@ async fn stat(port: u16, path: &str, prefix: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// Sesame's last build, in Unix milliseconds.
+async fn last_build_ms(metrics: u16) -> f64 {
+    stat(metrics, "/metrics", "sesame_dagrebuild_timestamp").await * 1e3
+}
+
+/// When Envoy last applied the `ingress_http` route configuration, in Unix milliseconds.
+async fn envoy_rds_applied_ms(admin: u16) -> f64 {
+    stat(
+        admin,
+        "/stats?filter=^http.ingress_http.rds.ingress_http.update_time$",
+        "http.ingress_http.rds.ingress_http.update_time:",
+    )
+    .await
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
@@ -54,13 +107,153 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
 
-async fn rss(n: usize) {
-    let chunk = 1000;
+fn since(wall_ms: f64, later_ms: f64) -> Duration {
+    Duration::from_secs_f64(((later_ms - wall_ms) / 1e3).max(0.0))
+}
+
+/// An HTTP/1.1 client on one kept-alive TCP connection (TCP_NODELAY) to 127.0.0.1:`port`,
+/// reconnecting only when the connection fails or Envoy closes it.
+struct KeepAlive {
+    port: u16,
+    sender: Option<SendRequest<Empty<Bytes>>>,
+}
+
+impl KeepAlive {
+    fn new(port: u16) -> KeepAlive {
+        KeepAlive { port, sender: None }
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Empty<Bytes>>, String> {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("handshake: {e}"))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(sender)
+    }
+
+    /// GET `/` with `Host: host`: the status and the `x-backend` header.
+    async fn get(&mut self, host: &str) -> Result<(u16, Option<String>), String> {
+        let result = tokio::time::timeout(Duration::from_secs(10), self.try_get(host))
+            .await
+            .unwrap_or_else(|_| Err("timed out".to_string()));
+        if result.is_err() {
+            self.sender = None;
+        }
+        result
+    }
+
+    async fn try_get(&mut self, host: &str) -> Result<(u16, Option<String>), String> {
+        let mut sender = match self.sender.take() {
+            Some(s) if !s.is_closed() => s,
+            _ => self.connect().await?,
+        };
+        sender.ready().await.map_err(|e| format!("ready: {e}"))?;
+        let request = hyper::Request::get("/")
+            .header("host", host)
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| e.to_string())?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("request: {e}"))?;
+        let status = response.status().as_u16();
+        let backend = response
+            .headers()
+            .get("x-backend")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let keep = !response
+            .headers()
+            .get("connection")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+        response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("body: {e}"))?;
+        if keep {
+            self.sender = Some(sender);
+        }
+        Ok((status, backend))
+    }
+
+    /// Whether `host` answers 200 from the echo backend `name`.
+    async fn routes(&mut self, host: &str, name: &str) -> bool {
+        matches!(self.get(host).await, Ok((200, Some(b))) if b == name)
+    }
+}
+
+fn fixture_host(i: usize) -> String {
+    format!("app-{i}.bench.example.com")
+}
+
+/// Waits until every host in `hosts` routes to the echo backend `fixture`, polling the ones
+/// not yet routed in rounds over one kept-alive connection; false if `patience` runs out.
+async fn wait_routed(port: u16, mut hosts: Vec<usize>, patience: Duration) -> bool {
+    let deadline = Instant::now() + patience;
+    let mut client = KeepAlive::new(port);
+    while !hosts.is_empty() {
+        let mut left = Vec::with_capacity(hosts.len());
+        for h in hosts {
+            if !client.routes(&fixture_host(h), "fixture").await {
+                left.push(h);
+            }
+        }
+        hosts = left;
+        if Instant::now() > deadline {
+            return false;
+        }
+        if !hosts.is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    true
+}
+
+/// How many of the N hosts route to `fixture` (each tried up to three times), over four
+/// kept-alive connections.
+async fn count_routed(port: u16, n: usize) -> usize {
+    let tasks: Vec<_> = (0..4)
+        .map(|t| {
+            tokio::spawn(async move {
+                let mut client = KeepAlive::new(port);
+                let mut ok = 0;
+                for h in (t..n).step_by(4) {
+                    for _ in 0..3 {
+                        if client.routes(&fixture_host(h), "fixture").await {
+                            ok += 1;
+                            break;
+                        }
+                    }
+                }
+                ok
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        ok += task.await.unwrap_or(0);
+    }
+    ok
+}
+
+/// Start → the last of N hosts routing through Envoy, and memory, for one N (0: idle).
+async fn startup(n: usize) -> String {
+    // One echo backend on 0.0.0.0 answers for every fixture endpoint (127.0.x.y).
+    let fixture = harness::backend_on("fixture", std::net::Ipv4Addr::UNSPECIFIED.into()).await;
+    let port = i32::from(fixture.addr.port());
+    let chunk = 5000;
     let files: Vec<(String, String)> = (0..n.div_ceil(chunk))
         .map(|c| {
             (
                 format!("fixtures-{c:03}.json"),
-                fixtures::manifest(c * chunk..((c + 1) * chunk).min(n), 8080),
+                fixtures::manifest(c * chunk..((c + 1) * chunk).min(n), port),
             )
         })
         .collect();
@@ -68,119 +261,307 @@ async fn rss(n: usize) {
         .iter()
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
-    let started = Instant::now();
-    let cluster = harness::Cluster::sesame_only(&refs, &[]);
+    let mut cluster = harness::Cluster::sesame_only(&refs, &[]);
+    let (started, wall) = (Instant::now(), unix_ms());
+    drop(refs);
     drop(files);
-    let debug = cluster.ports.debug;
-    let built = harness::eventually(Duration::from_secs(120), || async move {
-        matches!(harness::get_plain(debug, "127.0.0.1", "/status").await, Ok(r) if r.status == 200)
-    })
-    .await;
-    assert!(built, "sesame never built\n{}", cluster.logs());
-    let cold = started.elapsed();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let (hwm, rss) = cluster.sesame.memory_mib();
-    println!("| {n} | {hwm:.1} MiB | {rss:.1} MiB | {} |", ms(cold));
-}
-
-async fn latency(n: usize, samples: usize) {
-    let (a, b) = (
-        harness::backend("probe-a").await,
-        harness::backend("probe-b").await,
-    );
-    let probe = |svc: &str| {
-        format!(
-            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {{name: probe, namespace: default}}\nspec:\n  rules:\n  - host: probe.bench.example.com\n    http:\n      paths:\n      - {{path: /, pathType: Prefix, backend: {{service: {{name: {svc}, port: {{number: 80}}}}}}}}\n"
-        )
-    };
-    let fixtures = fixtures::manifest(0..n, 8080);
-    let services = harness::services(&[("probe-a", &a), ("probe-b", &b)]);
-    let probe_a = probe("probe-a");
-    let cluster = harness::Cluster::start(&[
-        ("fixtures.json", &fixtures),
-        ("probe-svc.yaml", &services),
-        ("probe.yaml", &probe_a),
-    ])
-    .await;
-    cluster
-        .eventually_http("probe.bench.example.com", "/", "probe route", |r| {
-            r.from("probe-a")
+    spawn_envoy(&mut cluster);
+    let (routed, checked) = if n == 0 {
+        let stats = cluster.ports.stats;
+        let ready = harness::eventually(STARTUP_PATIENCE, || async move {
+            matches!(harness::get_plain(stats, "127.0.0.1", "/ready").await, Ok(r) if r.status == 200)
         })
         .await;
-    let mut results = Vec::with_capacity(samples);
-    let mut sesame_share = Vec::with_capacity(samples);
-    let mut envoy_applied = Vec::with_capacity(samples);
-    for s in 0..samples {
-        // Space changes out so that each one is isolated, as a user's edit is.
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        let target = if s % 2 == 0 { "probe-b" } else { "probe-a" };
-        let started = Instant::now();
-        let wall = unix_ms();
-        cluster.write("probe.yaml", &probe(target));
+        assert!(ready, "Envoy never became ready\n{}", cluster.logs());
+        (started.elapsed(), "Envoy ready (no hosts)".to_string())
+    } else {
+        // 100 hosts spread over the N (first and last included), timed; then all N, untimed.
+        let mut sample: Vec<usize> = (0..100).map(|k| k * (n - 1) / 99).collect();
+        sample.dedup();
+        let ok = wait_routed(cluster.ports.http, sample, STARTUP_PATIENCE).await;
+        assert!(ok, "the hosts never routed\n{}", cluster.logs());
+        let routed = started.elapsed();
+        let all = count_routed(cluster.ports.http, n).await;
+        (routed, format!("{all} of {n}"))
+    };
+    let built = since(wall, last_build_ms(cluster.ports.metrics).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (hwm, rss) = cluster.sesame.memory_mib();
+    let envoy_rss = cluster
+        .envoy
+        .as_ref()
+        .map(|e| e.memory_mib().1)
+        .unwrap_or(f64::NAN);
+    eprintln!("startup {n}: {routed:?}, built {built:?}, {hwm:.1} MiB peak");
+    format!(
+        "| {n} | {} | {} | {checked} | {hwm:.1} MiB | {rss:.1} MiB | {envoy_rss:.0} MiB |",
+        ms(built),
+        ms(routed),
+    )
+}
+
+/// One kind of latency probe.
+struct Probe {
+    /// Changes per burst (1: isolated).
+    burst: usize,
+    /// Time between the changes of a burst.
+    spacing: Duration,
+}
+
+/// Quiet time before each burst (and each isolated change): longer than the maximum holdoff
+/// (500 ms), so the first change of a burst is never held back.
+const QUIET: Duration = Duration::from_millis(700);
+
+/// The figures of one probe at one size.
+struct Figures {
+    total: Vec<Duration>,
+    built: Vec<Duration>,
+    envoy_applied_last: Vec<Duration>,
+}
+
+impl Figures {
+    fn row(mut self, n: usize) -> String {
+        self.total.sort();
+        self.built.sort();
+        self.envoy_applied_last.sort();
+        format!(
+            "| {n} | {} | {} | {} | {} | {} | {} | {} |",
+            self.total.len(),
+            ms(percentile(&self.total, 0.5)),
+            ms(percentile(&self.total, 0.9)),
+            ms(percentile(&self.total, 0.99)),
+            ms(self.total.first().copied().unwrap_or_default()),
+            ms(percentile(&self.built, 0.5)),
+            ms(percentile(&self.envoy_applied_last, 0.5)),
+        )
+    }
+}
+
+/// Polls Sesame's `sesame_dagrebuild_timestamp` every 10 ms (builds are at least 100 ms apart
+/// in a burst) and keeps every distinct value, until dropped.
+struct BuildLog {
+    builds: Arc<std::sync::Mutex<Vec<f64>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl BuildLog {
+    fn start(metrics: u16) -> BuildLog {
+        let builds = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (b, s) = (builds.clone(), stop.clone());
+        tokio::spawn(async move {
+            while !s.load(Ordering::Relaxed) {
+                let t = last_build_ms(metrics).await;
+                if let Ok(mut b) = b.lock()
+                    && t.is_finite()
+                    && b.last() != Some(&t)
+                {
+                    b.push(t);
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        BuildLog { builds, stop }
+    }
+
+    /// The first build that ended at or after `wall_ms`.
+    fn first_after(&self, wall_ms: f64) -> Option<f64> {
+        let builds = self.builds.lock().ok()?;
+        builds
+            .iter()
+            .copied()
+            .filter(|&b| b >= wall_ms)
+            .reduce(f64::min)
+    }
+}
+
+impl Drop for BuildLog {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn probe_target(k: usize) -> String {
+    format!("probe-{}", k % BACKENDS)
+}
+
+/// The index of the latest change at or before `latest` that routes to `backend`.
+fn change_of(backend: &str, latest: usize) -> Option<usize> {
+    let b: usize = backend.strip_prefix("probe-")?.parse().ok()?;
+    latest.checked_sub((latest + BACKENDS - b) % BACKENDS)
+}
+
+/// Runs `samples` changes of kind `probe`, the first numbered `first`; returns the figures and
+/// the number of the next change.
+async fn run_probe(
+    cluster: &harness::Cluster,
+    probe: &Probe,
+    samples: usize,
+    mut next: usize,
+) -> (Figures, usize) {
+    let mut figures = Figures {
+        total: Vec::new(),
+        built: Vec::new(),
+        envoy_applied_last: Vec::new(),
+    };
+    let log = BuildLog::start(cluster.ports.metrics);
+    let mut client = KeepAlive::new(cluster.ports.http);
+    while figures.total.len() < samples {
+        tokio::time::sleep(QUIET).await;
+        let burst = probe.burst.min(samples - figures.total.len());
+        let first = next;
+        let mut writes: Vec<(Instant, f64)> = Vec::with_capacity(burst);
+        let mut arrived: Vec<Option<Instant>> = vec![None; burst];
+        let t0 = Instant::now();
+        let deadline = t0 + Duration::from_secs(60);
         loop {
-            let reply = cluster.http("probe.bench.example.com", "/").await;
-            if reply.from(target) {
+            if writes.len() < burst {
+                let due = t0 + probe.spacing * writes.len() as u32;
+                if Instant::now() >= due {
+                    let k = first + writes.len();
+                    writes.push((Instant::now(), unix_ms()));
+                    cluster.write(
+                        "probe.yaml",
+                        &fixtures::probe_ingress("default", &probe_target(k), "/"),
+                    );
+                    continue;
+                }
+            } else if arrived.iter().all(Option::is_some) {
                 break;
             }
+            let reply = client.get("probe.bench.example.com").await;
+            let at = Instant::now();
+            if let (Ok((200, Some(backend))), Some(latest)) =
+                (reply, (first + writes.len()).checked_sub(1))
+                && let Some(seen) = change_of(&backend, latest)
+            {
+                for (i, slot) in arrived.iter_mut().enumerate().take(writes.len()) {
+                    if first + i <= seen && slot.is_none() {
+                        *slot = Some(at);
+                    }
+                }
+            }
             assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "the change never arrived\n{}",
+                Instant::now() < deadline,
+                "changes {first}..{} never all arrived\n{}",
+                first + burst,
                 cluster.logs()
             );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        results.push(started.elapsed());
-        let built = stat(
-            cluster.ports.metrics,
-            "/metrics",
-            "sesame_dagrebuild_timestamp",
-        )
-        .await
-            * 1e3;
-        let applied = stat(
-            cluster.ports.admin,
-            "/stats?filter=^http.ingress_http.rds.ingress_http.update_time$",
-            "http.ingress_http.rds.ingress_http.update_time:",
-        )
-        .await;
-        sesame_share.push(Duration::from_secs_f64(((built - wall) / 1e3).max(0.0)));
-        envoy_applied.push(Duration::from_secs_f64(((applied - wall) / 1e3).max(0.0)));
+        next = first + burst;
+        // Envoy's stat holds only its latest update: it dates the burst's last change.
+        let applied = envoy_rds_applied_ms(cluster.ports.admin).await;
+        let last_build = last_build_ms(cluster.ports.metrics).await;
+        if let Some(&(_, wall)) = writes.last() {
+            figures.envoy_applied_last.push(since(wall, applied));
+        }
+        for (&(written, wall), at) in writes.iter().zip(&arrived) {
+            figures
+                .total
+                .push(at.map_or(Duration::MAX, |a| a.duration_since(written)));
+            let built = log.first_after(wall).unwrap_or(last_build);
+            figures.built.push(since(wall, built));
+        }
     }
-    results.sort();
-    sesame_share.sort();
-    envoy_applied.sort();
-    println!(
-        "| {n} | {samples} | {} | {} | {} | {} | {} | {} |",
-        ms(percentile(&results, 0.5)),
-        ms(percentile(&results, 0.9)),
-        ms(percentile(&results, 0.99)),
-        ms(results[0]),
-        ms(percentile(&sesame_share, 0.5)),
-        ms(percentile(&envoy_applied, 0.5)),
+    (figures, next)
+}
+
+/// Both latency probes at one size: (isolated row, burst row).
+async fn latency(n: usize, samples: usize) -> (String, String) {
+    let mut backends = Vec::with_capacity(BACKENDS);
+    for i in 0..BACKENDS {
+        backends.push(harness::backend(&probe_target(i)).await);
+    }
+    let names: Vec<String> = (0..BACKENDS).map(probe_target).collect();
+    let pairs: Vec<(&str, &harness::Backend)> =
+        names.iter().map(String::as_str).zip(&backends).collect();
+    let services = harness::services(&pairs);
+    let fixtures = fixtures::manifest(0..n, 8080);
+    let probe = fixtures::probe_ingress("default", &probe_target(0), "/");
+    let mut cluster = harness::Cluster::sesame_only(
+        &[
+            ("fixtures.json", &fixtures),
+            ("probe-svc.yaml", &services),
+            ("probe.yaml", &probe),
+        ],
+        &[],
     );
+    spawn_envoy(&mut cluster);
+    let mut client = KeepAlive::new(cluster.ports.http);
+    let deadline = Instant::now() + STARTUP_PATIENCE;
+    while !client
+        .routes("probe.bench.example.com", &probe_target(0))
+        .await
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the probe never routed\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let isolated = Probe {
+        burst: 1,
+        spacing: Duration::ZERO,
+    };
+    let (figures, next) = run_probe(&cluster, &isolated, samples, 1).await;
+    let isolated_row = figures.row(n);
+    eprintln!("isolated {n}: {isolated_row}");
+    let burst = Probe {
+        burst: 10,
+        spacing: Duration::from_millis(50),
+    };
+    let (figures, _) = run_probe(&cluster, &burst, samples, next).await;
+    let burst_row = figures.row(n);
+    eprintln!("burst {n}: {burst_row}");
+    (isolated_row, burst_row)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     // `cargo bench` passes `--bench`; nothing else is accepted.
-    println!("### Peak memory and cold start of `sesame serve --manifests`\n");
-    println!(
-        "| N Ingresses (+ N Services, N EndpointSlices) | peak RSS (VmHWM) | RSS after build | start → first build |"
-    );
-    println!("|---:|---:|---:|---:|");
-    for n in sizes("SESAME_BENCH_RSS_SIZES", &[1_000, 10_000]) {
-        rss(n).await;
+    let mode = std::env::var("SESAME_BENCH_XDS_MODE").unwrap_or_else(|_| "(default)".into());
+    println!("xDS mode (`sesame bootstrap --xds-mode`): {mode}\n");
+    let rss_sizes = sizes("SESAME_BENCH_RSS_SIZES", &[0, 1_000, 10_000]);
+    if !rss_sizes.is_empty() {
+        println!("### Start → last host routing through Envoy, and Sesame's memory\n");
+        println!(
+            "| N Ingresses (+ N Services, N EndpointSlices) | start → Sesame built | start → last of 100 sampled hosts routing | hosts routing afterwards | Sesame peak RSS (VmHWM) | Sesame RSS after | Envoy RSS |"
+        );
+        println!("|---:|---:|---:|---:|---:|---:|---:|");
+        for n in rss_sizes {
+            println!("{}", startup(n).await);
+        }
     }
-    println!("\n### Manifest write → Envoy routing the new backend (isolated changes)\n");
-    println!(
-        "| N Ingresses | samples | p50 | p90 | p99 | min | write → Sesame built (p50) | write → Envoy applied RDS (p50) |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
     let samples = std::env::var("SESAME_BENCH_LATENCY_SAMPLES")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(40);
-    for n in sizes("SESAME_BENCH_LATENCY_SIZES", &[100, 1_000]) {
-        latency(n, samples).await;
+    let mut isolated = Vec::new();
+    let mut bursts = Vec::new();
+    for n in sizes("SESAME_BENCH_LATENCY_SIZES", &[2, 1_000]) {
+        let (i, b) = latency(n, samples).await;
+        isolated.push(i);
+        bursts.push(b);
+    }
+    let header = "| N Ingresses | changes | p50 | p90 | p99 | min | write → Sesame built (p50) | write → Envoy applied RDS (p50, last change of each burst) |\n|---:|---:|---:|---:|---:|---:|---:|---:|";
+    for (title, rows) in [
+        (
+            "Isolated changes (0.7 s apart): write → Envoy routing the new backend",
+            isolated,
+        ),
+        (
+            "Bursts of 10 changes 50 ms apart (0.7 s between bursts): write → Envoy routing the new backend",
+            bursts,
+        ),
+    ] {
+        if rows.is_empty() {
+            continue;
+        }
+        println!("\n### {title}\n\n{header}");
+        for row in rows {
+            println!("{row}");
+        }
     }
 }

@@ -211,3 +211,12 @@ pub fn with_type(
     value["kind"] = kind.into();
     value
 }
+
+/// The probe Ingress (`probe` in `namespace`, YAML, in a file of its own): host
+/// `probe.bench.example.com`, one `Prefix` path `path`, to port 80 of Service `service`.
+#[allow(dead_code)]
+pub fn probe_ingress(namespace: &str, service: &str, path: &str) -> String {
+    format!(
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {{name: probe, namespace: {namespace}}}\nspec:\n  rules:\n  - host: probe.bench.example.com\n    http:\n      paths:\n      - {{path: {path}, pathType: Prefix, backend: {{service: {{name: {service}, port: {{number: 80}}}}}}}}\n"
+    )
+}

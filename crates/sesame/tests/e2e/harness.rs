@@ -270,6 +270,19 @@ impl Cluster {
 
     /// As [`Cluster::start_envoy`], with extra `sesame bootstrap` flags.
     pub async fn start_envoy_with(&mut self, bootstrap_extra: &[&str]) {
+        self.spawn_envoy(bootstrap_extra);
+        let ready = format!("http://127.0.0.1:{}/ready", self.ports.stats);
+        let stats = self.ports.stats;
+        let ok = eventually(PATIENCE, || async move {
+            matches!(get_plain(stats, "127.0.0.1", "/ready").await, Ok(r) if r.status == 200)
+        })
+        .await;
+        assert!(ok, "Envoy never became ready at {ready}\n{}", self.logs());
+    }
+
+    /// Writes Envoy's bootstrap with `sesame bootstrap` (plus `bootstrap_extra` flags) and starts
+    /// Envoy, without waiting for it to become ready.
+    pub fn spawn_envoy(&mut self, bootstrap_extra: &[&str]) {
         let bootstrap = self.dir.path().join("envoy.json");
         let status = Command::new(env!("CARGO_BIN_EXE_sesame"))
             .arg("bootstrap")
@@ -306,13 +319,6 @@ impl Cluster {
             &mut command,
             self.dir.path().join("envoy.log"),
         ));
-        let ready = format!("http://127.0.0.1:{}/ready", self.ports.stats);
-        let stats = self.ports.stats;
-        let ok = eventually(PATIENCE, || async move {
-            matches!(get_plain(stats, "127.0.0.1", "/ready").await, Ok(r) if r.status == 200)
-        })
-        .await;
-        assert!(ok, "Envoy never became ready at {ready}\n{}", self.logs());
     }
 
     /// Sesame's and Envoy's logs, for failure messages.

@@ -57,6 +57,11 @@ pub async fn backend_on(name: &str, ip: std::net::IpAddr) -> Backend {
             ([("x-backend", name), ("x-echo", "yes".to_string())], body)
         }
     });
+    // TCP_NODELAY, so that Nagle's algorithm and delayed ACKs never hold a reply back (the
+    // benchmarks time replies to the millisecond).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
