@@ -194,10 +194,36 @@ impl Connection {
             return Vec::new();
         }
         let types: Vec<ResourceType> = self.subscriptions.keys().copied().collect();
-        types
-            .into_iter()
-            .filter_map(|ty| self.respond(ty, view))
-            .collect()
+        let mut responses = Vec::new();
+        for ty in types {
+            let had_clusters = ty == ResourceType::Cluster
+                && self
+                    .subscriptions
+                    .get(&ty)
+                    .is_some_and(|s| s.sent.is_some());
+            let Some(response) = self.respond(ty, view) else {
+                continue;
+            };
+            responses.push(response);
+            if had_clusters {
+                self.owe_endpoints();
+            }
+        }
+        responses
+    }
+
+    /// After a change of clusters, the endpoints are sent again even when they did not change:
+    /// Envoy warms a modified cluster on the endpoints it receives next, and without them waits
+    /// out its initial fetch timeout (15 s) before the cluster serves. Clusters go first in push
+    /// order, so the endpoints follow in the same update.
+    fn owe_endpoints(&mut self) {
+        if let Some(eds) = self
+            .subscriptions
+            .get_mut(&ResourceType::ClusterLoadAssignment)
+            && eds.sent.is_some()
+        {
+            eds.owed = true;
+        }
     }
 
     /// Remembers the node id from the first request that carries one.

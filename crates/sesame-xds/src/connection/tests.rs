@@ -406,3 +406,31 @@ fn sotw_request_for_virtual_hosts_is_ignored_with_a_warning() {
     assert!(logs.text().contains("delta xDS only"), "{}", logs.text());
     assert!(conn.handle_snapshot_update(&store.view()).is_empty());
 }
+
+#[test]
+fn changed_clusters_bring_their_unchanged_endpoints_again() {
+    let store = store();
+    let mut conn = ads(&store);
+    let cds = conn.handle_request(&subscribe(Cluster, &[]), &store.view());
+    let eds = conn.handle_request(&subscribe(ClusterLoadAssignment, &["a"]), &store.view());
+    conn.handle_request(&ack(&cds[0], &[]), &store.view());
+    conn.handle_request(&ack(&eds[0], &["a"]), &store.view());
+
+    // Cluster `a` is modified (Envoy warms it again); its endpoints are unchanged.
+    store.publish(vec![set(Cluster, &[("a", "c2"), ("b", "c1")])]);
+    let out = conn.handle_snapshot_update(&store.view());
+
+    let order: Vec<_> = out.iter().filter_map(type_of).collect();
+    assert_eq!(order, [Cluster, ClusterLoadAssignment]);
+    assert_eq!(contents(&out[1]), ["a=e1"]);
+    assert_eq!(out[1].version_info, eds[0].version_info);
+
+    // Endpoints alone changing does not resend the clusters.
+    store.publish(vec![set(
+        ClusterLoadAssignment,
+        &[("a", "e2"), ("b", "e1")],
+    )]);
+    let out = conn.handle_snapshot_update(&store.view());
+    let order: Vec<_> = out.iter().filter_map(type_of).collect();
+    assert_eq!(order, [ClusterLoadAssignment]);
+}
