@@ -1,8 +1,11 @@
 //! `build`: the pure function from a [`Snapshot`] to a [`Dag`] and a [`StatusReport`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
+
+use k8s_openapi::api::networking::v1::Ingress;
+use sesame_api::HTTPProxy;
 
 use crate::annotation;
 use crate::dag::{Dag, DnsLookupFamily, TlsSecret, TlsVersion};
@@ -101,12 +104,7 @@ pub struct BuildOutput {
 pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
     let mut builder = Builder::new(snapshot, config);
     for (name, ingress) in &snapshot.ingresses {
-        let spec_class = ingress
-            .spec
-            .as_ref()
-            .and_then(|s| s.ingress_class_name.as_deref());
-        let class = annotation::ingress_class(&ingress.metadata, spec_class);
-        if !config.serves_class(class, snapshot) {
+        if !config.serves_ingress(ingress, snapshot) {
             continue;
         }
         builder.ingress(
@@ -115,12 +113,65 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
             ingress,
         );
     }
-    builder.httpproxies();
+    let proxies = snapshot
+        .httpproxies
+        .iter()
+        .filter(|(_, proxy)| config.serves_httpproxy(proxy, snapshot))
+        .map(|(name, proxy)| (name, proxy.as_ref()))
+        .collect();
+    builder.httpproxies(proxies);
     crate::delegation::delegation_status(snapshot, &mut builder.status);
     builder.finish()
 }
 
+/// Builds only `members` (Ingresses and HTTPProxies, all served by class), as [`build`] would
+/// see them if they were the only ones, without the statuses of TLSCertificateDelegations.
+/// Services, Secrets and delegations are still looked up in the whole snapshot. Members that
+/// are absent are skipped.
+pub(crate) fn build_part(
+    snapshot: &Snapshot,
+    config: &BuildConfig,
+    members: &BTreeSet<ObjectKey>,
+) -> BuildOutput {
+    let mut builder = Builder::new(snapshot, config);
+    let mut proxies = BTreeMap::new();
+    for key in members {
+        match key.kind {
+            Kind::Ingress => {
+                if let Some((name, ingress)) = snapshot.ingresses.get_key_value(&key.name) {
+                    builder.ingress(key.clone(), &name.namespace, ingress);
+                }
+            }
+            Kind::HTTPProxy => {
+                if let Some((name, proxy)) = snapshot.httpproxies.get_key_value(&key.name) {
+                    proxies.insert(name, proxy.as_ref());
+                }
+            }
+            _ => {}
+        }
+    }
+    builder.httpproxies(proxies);
+    builder.finish()
+}
+
 impl BuildConfig {
+    /// Whether an Ingress is served: its class (annotation or `spec.ingressClassName`) is.
+    pub(crate) fn serves_ingress(&self, ingress: &Ingress, snapshot: &Snapshot) -> bool {
+        let spec_class = ingress
+            .spec
+            .as_ref()
+            .and_then(|s| s.ingress_class_name.as_deref());
+        let class = annotation::ingress_class(&ingress.metadata, spec_class);
+        self.serves_class(class, snapshot)
+    }
+
+    /// Whether an HTTPProxy is served: its class (annotation or `spec.ingressClassName`) is.
+    pub(crate) fn serves_httpproxy(&self, proxy: &HTTPProxy, snapshot: &Snapshot) -> bool {
+        let class =
+            annotation::ingress_class(&proxy.metadata, proxy.spec.ingress_class_name.as_deref());
+        self.serves_class(class, snapshot)
+    }
+
     /// Whether an object of Ingress class `class` (`None` when it names none) is served.
     ///
     /// With no class names configured: objects without a class, of class `sesame`, or of a

@@ -8,6 +8,7 @@
 pub mod build;
 pub mod dag;
 pub mod endpoints;
+pub mod incremental;
 pub mod object;
 pub mod policy;
 pub mod snapshot;
@@ -30,6 +31,7 @@ mod testutil;
 
 pub use build::{BuildConfig, BuildOutput, UpstreamConfig, build};
 pub use dag::Dag;
+pub use incremental::{BuildDelta, IncrementalBuild};
 pub use object::{Kind, NamespacedName, Object, ObjectKey};
 pub use snapshot::{Change, Impact, Snapshot, Touched};
 pub use status::StatusReport;

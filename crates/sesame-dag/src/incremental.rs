@@ -1,0 +1,323 @@
+//! Incremental builds: after a change to a few objects, only the part of the output that
+//! depends on them is built again, and the result equals a full [`build`](crate::build()).
+//!
+//! The Ingresses and HTTPProxies served are split into *parts*: objects that put routes or a
+//! certificate on the same host (a duplicate fqdn, several Ingresses on one host, TLS claims),
+//! or that are tied by an include (a child included by two roots ties both), are in one part,
+//! directly or through others. A part's output (its virtual hosts, the statuses of its
+//! objects, the clusters, Secrets and references it needs) depends only on its objects and on
+//! the Services and Secrets it looks up in the snapshot. A change rebuilds the parts that held
+//! the changed object, that it joins (by its new hosts and includes), or that looked the
+//! changed Service or Secret up, with the same [`Builder`](crate::build) restricted to their
+//! objects, and splices the result into the output. Entries several parts share (clusters,
+//! Secrets, references, the statuses of Services) are counted, and go when the last part
+//! holding them does.
+//!
+//! A full build is done instead when a TLSCertificateDelegation or an IngressClass changes:
+//! both decide, for every object, which Secrets it may use and whether it is served at all.
+//! Changes to EndpointSlices and Endpoints never change the output.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::build::{BuildConfig, BuildOutput, build_part};
+use crate::delegation;
+use crate::object::{Kind, ObjectKey};
+use crate::snapshot::Snapshot;
+
+mod partition;
+mod splice;
+
+use partition::Node;
+use splice::{Counts, Keys};
+
+/// A build kept up to date change by change, its output always equal to
+/// [`build`](crate::build())`(snapshot, config)`.
+#[derive(Clone, Debug)]
+pub struct IncrementalBuild {
+    /// The installation's settings (they never change: a new config is a new build).
+    config: BuildConfig,
+    /// The output, the sum of the parts.
+    output: BuildOutput,
+    /// How many parts hold each entry of the output.
+    counts: Counts,
+    /// The parts, by id.
+    parts: HashMap<u64, Part>,
+    /// The id the next part gets.
+    next_id: u64,
+    /// The part of each Ingress and HTTPProxy served.
+    part_of: HashMap<ObjectKey, u64>,
+    /// The nodes of each Ingress and HTTPProxy served, as last built.
+    nodes_of: HashMap<ObjectKey, Vec<Node>>,
+    /// The part whose objects touch each node.
+    owner: HashMap<Node, u64>,
+    /// The parts that looked up each Service and Secret.
+    readers: HashMap<ObjectKey, BTreeSet<u64>>,
+}
+
+/// Objects built together, and what they put in the output.
+#[derive(Clone, Debug)]
+struct Part {
+    /// The Ingresses and HTTPProxies.
+    members: BTreeSet<ObjectKey>,
+    /// The nodes they touch.
+    nodes: BTreeSet<Node>,
+    /// The keys of what they put in the output.
+    keys: Keys,
+}
+
+/// What an [`IncrementalBuild::update`] changed: the keys of the entries of the output added,
+/// changed or removed (an entry absent from the new output was removed). Exactly those: an
+/// entry rebuilt to the same value is not named.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BuildDelta {
+    /// The whole output was built again (the sets still name only what differs).
+    pub full: bool,
+    /// Plain-HTTP virtual hosts, by hostname.
+    pub http: BTreeSet<String>,
+    /// Secure virtual hosts, by hostname.
+    pub https: BTreeSet<String>,
+    /// Passed-through hosts, by hostname.
+    pub passthrough: BTreeSet<String>,
+    /// Clusters, by name.
+    pub clusters: BTreeSet<String>,
+    /// TLS Secrets, by SDS name.
+    pub secrets: BTreeSet<String>,
+    /// The fallback certificate's SDS name changed.
+    pub fallback_secret: bool,
+    /// Services and Secrets that became, or stopped being, referenced.
+    pub references: BTreeSet<ObjectKey>,
+    /// Object statuses.
+    pub status: BTreeSet<ObjectKey>,
+}
+
+impl BuildDelta {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.http.is_empty()
+            && self.https.is_empty()
+            && self.passthrough.is_empty()
+            && self.clusters.is_empty()
+            && self.secrets.is_empty()
+            && !self.fallback_secret
+            && self.references.is_empty()
+            && self.status.is_empty()
+    }
+
+    /// What differs between two outputs, entry by entry (`full` is left false).
+    pub fn between(old: &BuildOutput, new: &BuildOutput) -> BuildDelta {
+        BuildDelta {
+            full: false,
+            http: differ(&old.dag.http, &new.dag.http),
+            https: differ(&old.dag.https, &new.dag.https),
+            passthrough: differ(&old.dag.passthrough, &new.dag.passthrough),
+            clusters: differ(&old.dag.clusters, &new.dag.clusters),
+            secrets: differ(&old.dag.secrets, &new.dag.secrets),
+            fallback_secret: old.dag.fallback_secret != new.dag.fallback_secret,
+            references: old
+                .dag
+                .references
+                .symmetric_difference(&new.dag.references)
+                .cloned()
+                .collect(),
+            status: differ(&old.status.objects, &new.status.objects),
+        }
+    }
+}
+
+/// The keys whose entries differ between two maps.
+fn differ<K: Ord + Clone, V: PartialEq>(a: &BTreeMap<K, V>, b: &BTreeMap<K, V>) -> BTreeSet<K> {
+    let changed = a
+        .iter()
+        .filter(|(k, v)| b.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone());
+    let added = b.keys().filter(|k| !a.contains_key(*k)).cloned();
+    changed.chain(added).collect()
+}
+
+impl IncrementalBuild {
+    /// A full build, keeping what incremental updates need.
+    pub fn new(snapshot: &Snapshot, config: &BuildConfig) -> Self {
+        let mut base_output = build_part(snapshot, config, &BTreeSet::new());
+        delegation::delegation_status(snapshot, &mut base_output.status);
+        let mut incremental = IncrementalBuild {
+            config: config.clone(),
+            output: BuildOutput::default(),
+            counts: Counts::default(),
+            parts: HashMap::new(),
+            next_id: 0,
+            part_of: HashMap::new(),
+            nodes_of: HashMap::new(),
+            owner: HashMap::new(),
+            readers: HashMap::new(),
+        };
+        let mut ignored = BuildDelta::default();
+        // What no part puts in the output: the statuses of TLSCertificateDelegations and the
+        // reference to the client certificate. Only a full build changes them.
+        splice::splice(
+            &mut incremental.output,
+            &mut incremental.counts,
+            Vec::new(),
+            vec![base_output],
+            &mut ignored,
+        );
+        let objects = partition::all_nodes(snapshot, config);
+        incremental.rebuild(snapshot, Vec::new(), objects, &mut ignored);
+        incremental
+    }
+
+    /// The current output (equal to [`build`](crate::build())`(snapshot, config)`).
+    pub fn output(&self) -> &BuildOutput {
+        &self.output
+    }
+
+    /// The config the build uses.
+    pub fn config(&self) -> &BuildConfig {
+        &self.config
+    }
+
+    /// Brings the output up to date after the objects `changed` changed in `snapshot` (the
+    /// changes already applied, deletes included), and says what changed in it.
+    pub fn update(&mut self, snapshot: &Snapshot, changed: &[ObjectKey]) -> BuildDelta {
+        if changed
+            .iter()
+            .any(|k| matches!(k.kind, Kind::TLSCertificateDelegation | Kind::IngressClass))
+        {
+            return self.full(snapshot);
+        }
+        let mut affected: BTreeSet<u64> = BTreeSet::new();
+        let mut fresh: BTreeMap<&ObjectKey, Option<Vec<Node>>> = BTreeMap::new();
+        for key in changed {
+            match key.kind {
+                Kind::Ingress | Kind::HTTPProxy => {
+                    affected.extend(self.part_of.get(key));
+                    // The new nodes of an HTTPProxy hold its own name: the parts that include
+                    // it are found by it.
+                    let nodes = partition::nodes(snapshot, &self.config, key);
+                    for node in nodes.iter().flatten() {
+                        affected.extend(self.owner.get(node));
+                    }
+                    fresh.insert(key, nodes);
+                }
+                Kind::Service | Kind::Secret => {
+                    affected.extend(self.readers.get(key).into_iter().flatten());
+                }
+                Kind::EndpointSlice
+                | Kind::Endpoints
+                | Kind::TLSCertificateDelegation
+                | Kind::IngressClass => {}
+            }
+        }
+        let mut objects: BTreeMap<ObjectKey, Vec<Node>> = BTreeMap::new();
+        for id in &affected {
+            for member in &self.parts[id].members {
+                if !fresh.contains_key(member) {
+                    let nodes = self.nodes_of.get(member).cloned().unwrap_or_default();
+                    objects.insert(member.clone(), nodes);
+                }
+            }
+        }
+        for (key, nodes) in fresh {
+            if let Some(nodes) = nodes {
+                objects.insert(key.clone(), nodes);
+            }
+        }
+        let mut delta = BuildDelta::default();
+        if affected.is_empty() && objects.is_empty() {
+            return delta;
+        }
+        self.rebuild(
+            snapshot,
+            affected.into_iter().collect(),
+            objects,
+            &mut delta,
+        );
+        delta
+    }
+
+    /// Builds everything again, from scratch.
+    fn full(&mut self, snapshot: &Snapshot) -> BuildDelta {
+        let fresh = IncrementalBuild::new(snapshot, &self.config);
+        let old = std::mem::replace(self, fresh);
+        BuildDelta {
+            full: true,
+            ..BuildDelta::between(&old.output, &self.output)
+        }
+    }
+
+    /// Replaces the parts `old` by parts built from `objects` (their members and the objects
+    /// that joined them, with their nodes), grouped anew.
+    fn rebuild(
+        &mut self,
+        snapshot: &Snapshot,
+        old: Vec<u64>,
+        objects: BTreeMap<ObjectKey, Vec<Node>>,
+        delta: &mut BuildDelta,
+    ) {
+        let old_keys: Vec<Keys> = old.iter().map(|id| self.forget(*id)).collect();
+        let groups = partition::groups(&objects);
+        let outputs: Vec<BuildOutput> = groups
+            .iter()
+            .map(|members| build_part(snapshot, &self.config, members))
+            .collect();
+        let keys = splice::splice(&mut self.output, &mut self.counts, old_keys, outputs, delta);
+        let mut objects = objects;
+        for (members, keys) in groups.into_iter().zip(keys) {
+            let id = self.next_id;
+            self.next_id += 1;
+            let mut nodes = BTreeSet::new();
+            for member in &members {
+                let member_nodes = objects.remove(member).unwrap_or_default();
+                nodes.extend(member_nodes.iter().cloned());
+                self.nodes_of.insert(member.clone(), member_nodes);
+                self.part_of.insert(member.clone(), id);
+            }
+            for node in &nodes {
+                self.owner.insert(node.clone(), id);
+            }
+            for reference in &keys.references {
+                self.readers
+                    .entry(reference.clone())
+                    .or_default()
+                    .insert(id);
+            }
+            self.parts.insert(
+                id,
+                Part {
+                    members,
+                    nodes,
+                    keys,
+                },
+            );
+        }
+    }
+
+    /// Removes part `id` from the indexes and returns the keys of what it put in the output.
+    fn forget(&mut self, id: u64) -> Keys {
+        let Some(part) = self.parts.remove(&id) else {
+            return Keys::default();
+        };
+        for member in &part.members {
+            self.part_of.remove(member);
+            self.nodes_of.remove(member);
+        }
+        for node in &part.nodes {
+            if self.owner.get(node) == Some(&id) {
+                self.owner.remove(node);
+            }
+        }
+        for reference in &part.keys.references {
+            if let Some(readers) = self.readers.get_mut(reference) {
+                readers.remove(&id);
+                if readers.is_empty() {
+                    self.readers.remove(reference);
+                }
+            }
+        }
+        part.keys
+    }
+}
+
+#[cfg(test)]
+mod random_tests;
+#[cfg(test)]
+mod tests;
