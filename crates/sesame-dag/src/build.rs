@@ -11,7 +11,7 @@ use crate::annotation;
 use crate::dag::{Dag, DnsLookupFamily, TlsSecret, TlsVersion};
 use crate::object::{Kind, NamespacedName, ObjectKey};
 use crate::policy::GlobalHeaders;
-use crate::secret::Secrets;
+use crate::secret::{SecretError, Secrets};
 use crate::service::Services;
 use crate::snapshot::Snapshot;
 use crate::status::StatusReport;
@@ -127,13 +127,14 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
 /// Builds only `members` (Ingresses and HTTPProxies, all served by class), as [`build`] would
 /// see them if they were the only ones, without the statuses of TLSCertificateDelegations.
 /// Services, Secrets and delegations are still looked up in the whole snapshot. Members that
-/// are absent are skipped.
+/// are absent are skipped. `client` is [`client_certificate`]`(snapshot, config)`.
 pub(crate) fn build_part(
     snapshot: &Snapshot,
     config: &BuildConfig,
+    client: &ClientCertificate,
     members: &BTreeSet<ObjectKey>,
 ) -> BuildOutput {
-    let mut builder = Builder::new(snapshot, config);
+    let mut builder = Builder::with_client_certificate(snapshot, config, client.clone());
     let mut proxies = BTreeMap::new();
     for key in members {
         match key.kind {
@@ -217,23 +218,44 @@ pub(crate) struct Builder<'a> {
     pub fallback: Option<Arc<TlsSecret>>,
 }
 
+/// The verdict on the Envoy client certificate (config `tls.envoy-client-certificate`), when
+/// one is configured: what every TLS cluster presents, or why none can.
+pub(crate) type ClientCertificate = Option<Result<Arc<TlsSecret>, SecretError>>;
+
+/// Checks the configured Envoy client certificate in `snapshot`.
+pub(crate) fn client_certificate(snapshot: &Snapshot, config: &BuildConfig) -> ClientCertificate {
+    let name = config.upstream.client_certificate.as_ref()?;
+    Some(match snapshot.secrets.get(name) {
+        Some(secret) => crate::secret::validate(secret, name).map(Arc::new),
+        None => Err(SecretError::NotFound),
+    })
+}
+
 impl<'a> Builder<'a> {
     fn new(snapshot: &'a Snapshot, config: &'a BuildConfig) -> Self {
+        Self::with_client_certificate(snapshot, config, client_certificate(snapshot, config))
+    }
+
+    /// A builder whose client certificate was already checked (`client` is
+    /// [`client_certificate`]`(snapshot, config)`).
+    fn with_client_certificate(
+        snapshot: &'a Snapshot,
+        config: &'a BuildConfig,
+        client: ClientCertificate,
+    ) -> Self {
         let mut dag = Dag::default();
         let mut secrets = Secrets::default();
-        // Looked up through the build's Secret cache, so that the Secret is fetched and its
-        // changes rebuild; it is served only if a TLS cluster presents it.
-        let client_certificate = config.upstream.client_certificate.as_ref().map(|name| {
-            secrets
-                .get(snapshot, &name.namespace, &name.name, &mut dag)
-                .clone()
-        });
+        // Recorded in the build's Secret cache, so that the Secret is fetched and its changes
+        // rebuild; it is served only if a TLS cluster presents it.
+        if let (Some(name), Some(verdict)) = (&config.upstream.client_certificate, &client) {
+            secrets.seed(&name.namespace, &name.name, verdict.clone(), &mut dag);
+        }
         Builder {
             snapshot,
             config,
             dag,
             status: StatusReport::default(),
-            services: Services::new(&config.upstream, client_certificate),
+            services: Services::new(&config.upstream, client),
             secrets,
             hosts: BTreeMap::new(),
             tls: BTreeMap::new(),

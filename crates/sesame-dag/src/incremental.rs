@@ -13,13 +13,16 @@
 //! Secrets, references, the statuses of Services) are counted, and go when the last part
 //! holding them does.
 //!
-//! A full build is done instead when a TLSCertificateDelegation or an IngressClass changes:
-//! both decide, for every object, which Secrets it may use and whether it is served at all.
+//! A full build is done instead when a TLSCertificateDelegation or an IngressClass changes
+//! (they decide, for every object, which Secrets it may use and whether it is served at all),
+//! or the Secret of the Envoy client certificate (`tls.envoy-client-certificate`, which every
+//! TLS cluster presents). The fallback certificate is an ordinary Secret here: only the parts
+//! whose hosts enable it look it up. A new [`BuildConfig`] is a new [`IncrementalBuild`].
 //! Changes to EndpointSlices and Endpoints never change the output.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::build::{BuildConfig, BuildOutput, build_part};
+use crate::build::{BuildConfig, BuildOutput, ClientCertificate, build_part, client_certificate};
 use crate::delegation;
 use crate::object::{Kind, ObjectKey};
 use crate::snapshot::Snapshot;
@@ -36,6 +39,8 @@ use splice::{Counts, Keys};
 pub struct IncrementalBuild {
     /// The installation's settings (they never change: a new config is a new build).
     config: BuildConfig,
+    /// The Envoy client certificate, checked once for every part.
+    client: ClientCertificate,
     /// The output, the sum of the parts.
     output: BuildOutput,
     /// How many parts hold each entry of the output.
@@ -137,10 +142,12 @@ fn differ<K: Ord + Clone, V: PartialEq>(a: &BTreeMap<K, V>, b: &BTreeMap<K, V>) 
 impl IncrementalBuild {
     /// A full build, keeping what incremental updates need.
     pub fn new(snapshot: &Snapshot, config: &BuildConfig) -> Self {
-        let mut base_output = build_part(snapshot, config, &BTreeSet::new());
+        let client = client_certificate(snapshot, config);
+        let mut base_output = build_part(snapshot, config, &client, &BTreeSet::new());
         delegation::delegation_status(snapshot, &mut base_output.status);
         let mut incremental = IncrementalBuild {
             config: config.clone(),
+            client,
             output: BuildOutput::default(),
             counts: Counts::default(),
             parts: HashMap::new(),
@@ -178,10 +185,7 @@ impl IncrementalBuild {
     /// Brings the output up to date after the objects `changed` changed in `snapshot` (the
     /// changes already applied, deletes included), and says what changed in it.
     pub fn update(&mut self, snapshot: &Snapshot, changed: &[ObjectKey]) -> BuildDelta {
-        if changed
-            .iter()
-            .any(|k| matches!(k.kind, Kind::TLSCertificateDelegation | Kind::IngressClass))
-        {
+        if changed.iter().any(|k| self.is_global(k)) {
             return self.full(snapshot);
         }
         let mut affected: BTreeSet<u64> = BTreeSet::new();
@@ -209,7 +213,7 @@ impl IncrementalBuild {
         }
         let mut objects: BTreeMap<ObjectKey, Vec<Node>> = BTreeMap::new();
         for id in &affected {
-            for member in &self.parts[id].members {
+            for member in self.parts.get(id).into_iter().flat_map(|p| &p.members) {
                 if !fresh.contains_key(member) {
                     let nodes = self.nodes_of.get(member).cloned().unwrap_or_default();
                     objects.insert(member.clone(), nodes);
@@ -232,6 +236,16 @@ impl IncrementalBuild {
             &mut delta,
         );
         delta
+    }
+
+    /// Whether a change to `key` may change every part: a TLSCertificateDelegation or an
+    /// IngressClass, or the Secret of the Envoy client certificate.
+    fn is_global(&self, key: &ObjectKey) -> bool {
+        match key.kind {
+            Kind::TLSCertificateDelegation | Kind::IngressClass => true,
+            Kind::Secret => self.config.upstream.client_certificate.as_ref() == Some(&key.name),
+            _ => false,
+        }
     }
 
     /// Builds everything again, from scratch.
@@ -257,7 +271,7 @@ impl IncrementalBuild {
         let groups = partition::groups(&objects);
         let outputs: Vec<BuildOutput> = groups
             .iter()
-            .map(|members| build_part(snapshot, &self.config, members))
+            .map(|members| build_part(snapshot, &self.config, &self.client, members))
             .collect();
         let keys = splice::splice(&mut self.output, &mut self.counts, old_keys, outputs, delta);
         let mut objects = objects;
