@@ -183,7 +183,9 @@ impl IncrementalBuild {
     }
 
     /// Brings the output up to date after the objects `changed` changed in `snapshot` (the
-    /// changes already applied, deletes included), and says what changed in it.
+    /// changes already applied, deletes included), and says what changed in it. `changed` must
+    /// name every object changed since the last update; naming one that did not change only
+    /// costs the rebuild of its part.
     pub fn update(&mut self, snapshot: &Snapshot, changed: &[ObjectKey]) -> BuildDelta {
         if changed.iter().any(|k| self.is_global(k)) {
             return self.full(snapshot);
