@@ -51,8 +51,6 @@ pub struct IncrementalBuild {
     next_id: u64,
     /// The part of each Ingress and HTTPProxy served.
     part_of: HashMap<ObjectKey, u64>,
-    /// The nodes of each Ingress and HTTPProxy served, as last built.
-    nodes_of: HashMap<ObjectKey, Vec<Node>>,
     /// The part whose objects touch each node.
     owner: HashMap<Node, u64>,
     /// The parts that looked up each Service and Secret.
@@ -153,7 +151,6 @@ impl IncrementalBuild {
             parts: HashMap::new(),
             next_id: 0,
             part_of: HashMap::new(),
-            nodes_of: HashMap::new(),
             owner: HashMap::new(),
             readers: HashMap::new(),
         };
@@ -216,9 +213,10 @@ impl IncrementalBuild {
         let mut objects: BTreeMap<ObjectKey, Vec<Node>> = BTreeMap::new();
         for id in &affected {
             for member in self.parts.get(id).into_iter().flat_map(|p| &p.members) {
+                // An object that did not change touches the same nodes as when it was built.
                 if !fresh.contains_key(member) {
-                    let nodes = self.nodes_of.get(member).cloned().unwrap_or_default();
-                    objects.insert(member.clone(), nodes);
+                    let nodes = partition::nodes(snapshot, &self.config, member);
+                    objects.insert(member.clone(), nodes.unwrap_or_default());
                 }
             }
         }
@@ -282,9 +280,7 @@ impl IncrementalBuild {
             self.next_id += 1;
             let mut nodes = BTreeSet::new();
             for member in &members {
-                let member_nodes = objects.remove(member).unwrap_or_default();
-                nodes.extend(member_nodes.iter().cloned());
-                self.nodes_of.insert(member.clone(), member_nodes);
+                nodes.extend(objects.remove(member).unwrap_or_default());
                 self.part_of.insert(member.clone(), id);
             }
             for node in &nodes {
@@ -314,7 +310,6 @@ impl IncrementalBuild {
         };
         for member in &part.members {
             self.part_of.remove(member);
-            self.nodes_of.remove(member);
         }
         for node in &part.nodes {
             if self.owner.get(node) == Some(&id) {
