@@ -127,13 +127,14 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
 /// Builds only `members` (Ingresses and HTTPProxies, all served by class), as [`build`] would
 /// see them if they were the only ones, without the statuses of TLSCertificateDelegations.
 /// Services, Secrets and delegations are still looked up in the whole snapshot. Members that
-/// are absent are skipped. `client` is [`client_certificate`]`(snapshot, config)`.
+/// are absent are skipped. `client` is [`client_certificate`]`(snapshot, config)`. Also returns
+/// the namespaces whose TLSCertificateDelegations the build read.
 pub(crate) fn build_part(
     snapshot: &Snapshot,
     config: &BuildConfig,
     client: &ClientCertificate,
     members: &BTreeSet<ObjectKey>,
-) -> BuildOutput {
+) -> (BuildOutput, BTreeSet<String>) {
     let mut builder = Builder::with_client_certificate(snapshot, config, client.clone());
     let mut proxies = BTreeMap::new();
     for key in members {
@@ -152,7 +153,8 @@ pub(crate) fn build_part(
         }
     }
     builder.httpproxies(proxies);
-    builder.finish()
+    let delegations = std::mem::take(&mut builder.delegations_read);
+    (builder.finish(), delegations)
 }
 
 impl BuildConfig {
@@ -216,6 +218,9 @@ pub(crate) struct Builder<'a> {
     pub tls: BTreeMap<String, TlsHost>,
     /// The fallback certificate, once a host has asked for it.
     pub fallback: Option<Arc<TlsSecret>>,
+    /// The namespaces whose TLSCertificateDelegations were read (for Secrets in another
+    /// namespace than the object's).
+    pub delegations_read: BTreeSet<String>,
 }
 
 /// The verdict on the Envoy client certificate (config `tls.envoy-client-certificate`), when
@@ -260,6 +265,7 @@ impl<'a> Builder<'a> {
             hosts: BTreeMap::new(),
             tls: BTreeMap::new(),
             fallback: None,
+            delegations_read: BTreeSet::new(),
         }
     }
 

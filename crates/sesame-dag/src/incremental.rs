@@ -13,10 +13,12 @@
 //! Secrets, references, the statuses of Services) are counted, and go when the last part
 //! holding them does.
 //!
-//! A full build is done instead when a TLSCertificateDelegation or an IngressClass changes
-//! (they decide, for every object, which Secrets it may use and whether it is served at all),
-//! or the Secret of the Envoy client certificate (`tls.envoy-client-certificate`, which every
-//! TLS cluster presents). The fallback certificate is an ordinary Secret here: only the parts
+//! A TLSCertificateDelegation rebuilds the parts that read the delegations of its namespace
+//! (for a Secret of that namespace used from another one), and its own status.
+//!
+//! A full build is done instead when an IngressClass changes (it decides whether objects of
+//! its class are served at all), or the Secret of the Envoy client certificate
+//! (`tls.envoy-client-certificate`, which every part checks for its TLS clusters). The fallback certificate is an ordinary Secret here: only the parts
 //! whose hosts enable it look it up. A new [`BuildConfig`] is a new [`IncrementalBuild`].
 //! Changes to EndpointSlices and Endpoints never change the output.
 
@@ -26,6 +28,7 @@ use crate::build::{BuildConfig, BuildOutput, ClientCertificate, build_part, clie
 use crate::delegation;
 use crate::object::{Kind, ObjectKey};
 use crate::snapshot::Snapshot;
+use crate::status::StatusReport;
 
 mod partition;
 mod splice;
@@ -55,6 +58,8 @@ pub struct IncrementalBuild {
     owner: HashMap<Node, u64>,
     /// The parts that looked up each Service and Secret.
     readers: HashMap<ObjectKey, BTreeSet<u64>>,
+    /// The parts that read the TLSCertificateDelegations of each namespace.
+    delegation_readers: HashMap<String, BTreeSet<u64>>,
 }
 
 /// Objects built together, and what they put in the output.
@@ -64,6 +69,8 @@ struct Part {
     members: BTreeSet<ObjectKey>,
     /// The nodes they touch.
     nodes: BTreeSet<Node>,
+    /// The namespaces whose TLSCertificateDelegations they read.
+    delegations: BTreeSet<String>,
     /// The keys of what they put in the output.
     keys: Keys,
 }
@@ -141,7 +148,7 @@ impl IncrementalBuild {
     /// A full build, keeping what incremental updates need.
     pub fn new(snapshot: &Snapshot, config: &BuildConfig) -> Self {
         let client = client_certificate(snapshot, config);
-        let mut base_output = build_part(snapshot, config, &client, &BTreeSet::new());
+        let (mut base_output, _) = build_part(snapshot, config, &client, &BTreeSet::new());
         delegation::delegation_status(snapshot, &mut base_output.status);
         let mut incremental = IncrementalBuild {
             config: config.clone(),
@@ -153,6 +160,7 @@ impl IncrementalBuild {
             part_of: HashMap::new(),
             owner: HashMap::new(),
             readers: HashMap::new(),
+            delegation_readers: HashMap::new(),
         };
         let mut ignored = BuildDelta::default();
         // What no part puts in the output: the statuses of TLSCertificateDelegations and the
@@ -188,6 +196,7 @@ impl IncrementalBuild {
             return self.full(snapshot);
         }
         let mut affected: BTreeSet<u64> = BTreeSet::new();
+        let mut delegations: BTreeSet<&ObjectKey> = BTreeSet::new();
         let mut fresh: BTreeMap<&ObjectKey, Option<Vec<Node>>> = BTreeMap::new();
         for key in changed {
             match key.kind {
@@ -204,11 +213,22 @@ impl IncrementalBuild {
                 Kind::Service | Kind::Secret => {
                     affected.extend(self.readers.get(key).into_iter().flatten());
                 }
-                Kind::EndpointSlice
-                | Kind::Endpoints
-                | Kind::TLSCertificateDelegation
-                | Kind::IngressClass => {}
+                Kind::TLSCertificateDelegation => {
+                    let readers = self.delegation_readers.get(&key.name.namespace);
+                    affected.extend(readers.into_iter().flatten());
+                    delegations.insert(key);
+                }
+                Kind::EndpointSlice | Kind::Endpoints | Kind::IngressClass => {}
             }
+        }
+        let mut delta = BuildDelta::default();
+        for key in delegations {
+            let mut status = StatusReport::default();
+            if let Some(delegation) = snapshot.tls_certificate_delegations.get(&key.name) {
+                delegation::delegation_status_of(&key.name, delegation, &mut status);
+            }
+            let status = status.objects.remove(key);
+            splice::set_status(&mut self.output, &mut self.counts, key, status, &mut delta);
         }
         let mut objects: BTreeMap<ObjectKey, Vec<Node>> = BTreeMap::new();
         for id in &affected {
@@ -225,7 +245,6 @@ impl IncrementalBuild {
                 objects.insert(key.clone(), nodes);
             }
         }
-        let mut delta = BuildDelta::default();
         if affected.is_empty() && objects.is_empty() {
             return delta;
         }
@@ -238,11 +257,11 @@ impl IncrementalBuild {
         delta
     }
 
-    /// Whether a change to `key` may change every part: a TLSCertificateDelegation or an
-    /// IngressClass, or the Secret of the Envoy client certificate.
+    /// Whether a change to `key` may change every part: an IngressClass, or the Secret of the
+    /// Envoy client certificate.
     fn is_global(&self, key: &ObjectKey) -> bool {
         match key.kind {
-            Kind::TLSCertificateDelegation | Kind::IngressClass => true,
+            Kind::IngressClass => true,
             Kind::Secret => self.config.upstream.client_certificate.as_ref() == Some(&key.name),
             _ => false,
         }
@@ -269,13 +288,13 @@ impl IncrementalBuild {
     ) {
         let old_keys: Vec<Keys> = old.iter().map(|id| self.forget(*id)).collect();
         let groups = partition::groups(&objects);
-        let outputs: Vec<BuildOutput> = groups
+        let (outputs, delegations): (Vec<BuildOutput>, Vec<BTreeSet<String>>) = groups
             .iter()
             .map(|members| build_part(snapshot, &self.config, &self.client, members))
-            .collect();
+            .unzip();
         let keys = splice::splice(&mut self.output, &mut self.counts, old_keys, outputs, delta);
         let mut objects = objects;
-        for (members, keys) in groups.into_iter().zip(keys) {
+        for ((members, keys), delegations) in groups.into_iter().zip(keys).zip(delegations) {
             let id = self.next_id;
             self.next_id += 1;
             let mut nodes = BTreeSet::new();
@@ -292,11 +311,16 @@ impl IncrementalBuild {
                     .or_default()
                     .insert(id);
             }
+            for namespace in &delegations {
+                let readers = self.delegation_readers.entry(namespace.clone());
+                readers.or_default().insert(id);
+            }
             self.parts.insert(
                 id,
                 Part {
                     members,
                     nodes,
+                    delegations,
                     keys,
                 },
             );
@@ -321,6 +345,14 @@ impl IncrementalBuild {
                 readers.remove(&id);
                 if readers.is_empty() {
                     self.readers.remove(reference);
+                }
+            }
+        }
+        for namespace in &part.delegations {
+            if let Some(readers) = self.delegation_readers.get_mut(namespace) {
+                readers.remove(&id);
+                if readers.is_empty() {
+                    self.delegation_readers.remove(namespace);
                 }
             }
         }

@@ -7,6 +7,7 @@ use std::hash::Hash;
 
 use crate::build::BuildOutput;
 use crate::object::ObjectKey;
+use crate::status::ObjectStatus;
 
 use super::BuildDelta;
 
@@ -129,6 +130,30 @@ pub(crate) fn splice(
         |p| { std::mem::take(&mut p.status.objects) }
     );
     keys
+}
+
+/// Sets (or with `None` removes) the status of an object that only one place in the output
+/// holds, such as a TLSCertificateDelegation.
+pub(crate) fn set_status(
+    output: &mut BuildOutput,
+    counts: &mut Counts,
+    key: &ObjectKey,
+    status: Option<ObjectStatus>,
+    delta: &mut BuildDelta,
+) {
+    let changed = match status {
+        Some(status) => {
+            counts.status.insert(key.clone(), 1);
+            output.status.objects.put(key.clone(), status)
+        }
+        None => {
+            counts.status.remove(key);
+            output.status.objects.take(key)
+        }
+    };
+    if changed {
+        delta.status.insert(key.clone());
+    }
 }
 
 /// Where the entries of one field of the output live.

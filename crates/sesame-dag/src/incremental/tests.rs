@@ -260,17 +260,47 @@ fn changes_nothing_depends_on_rebuild_nothing() {
 }
 
 #[test]
-fn a_delegation_change_is_a_full_build() {
-    let mut h = Harness::new(&ingress("a", "a.com", "s1"));
-    let delegation = "---\napiVersion: projectsesame.io/v1\nkind: TLSCertificateDelegation\nmetadata: {name: d, namespace: default}\nspec:\n  delegations: []\n";
-    let delta = h.apply(delegation);
-    assert!(delta.full);
-    assert_eq!(
-        delta.status,
-        [ObjectKey::new(
-            Kind::TLSCertificateDelegation,
-            NamespacedName::new("default", "d")
-        )]
-        .into()
+fn a_delegation_rebuilds_only_the_parts_that_read_it() {
+    let pem = cert(&["a.com"]);
+    let tls_ingress = format!(
+        "{}  tls:\n  - hosts: [a.com]\n    secretName: certs/wild\n",
+        ingress("a", "a.com", "s1")
     );
+    let secret = format!(
+        "---\napiVersion: v1\nkind: Secret\nmetadata: {{name: wild, namespace: certs}}\ntype: kubernetes.io/tls\nstringData:\n  tls.crt: {:?}\n  tls.key: {:?}\n",
+        pem.crt, pem.key
+    );
+    let mut h = Harness::new(&format!(
+        "{}{tls_ingress}{}{secret}",
+        service_yaml("s1"),
+        ingress("b", "b.com", "s1")
+    ));
+    let a = key(Kind::Ingress, "a");
+    assert_eq!(
+        error_reasons(h.incremental.output(), &a),
+        vec![Reason::DelegationNotPermitted]
+    );
+    let untouched = h.part(Kind::Ingress, "b");
+    let delegation = "---\napiVersion: projectsesame.io/v1\nkind: TLSCertificateDelegation\nmetadata: {name: d, namespace: certs}\nspec:\n  delegations:\n  - {secretName: wild, targetNamespaces: [default]}\n";
+    let delta = h.apply(delegation);
+    assert!(!delta.full);
+    assert_eq!(delta.https, names(&["a.com"]));
+    let d = ObjectKey::new(
+        Kind::TLSCertificateDelegation,
+        NamespacedName::new("certs", "d"),
+    );
+    assert_eq!(delta.status, [a.clone(), d.clone()].into());
+    assert_eq!(h.part(Kind::Ingress, "b"), untouched, "b was not rebuilt");
+    let delta = h.step(vec![Change::Delete(d.clone())]);
+    assert_eq!(delta.https, names(&["a.com"]));
+    assert_eq!(delta.status, [a, d].into());
+}
+
+#[test]
+fn an_ingress_class_change_is_a_full_build() {
+    let mut h = Harness::new(&ingress("a", "a.com", "s1"));
+    let class = "---\napiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: other}\nspec: {controller: example.com/other}\n";
+    let delta = h.apply(class);
+    assert!(delta.full);
+    assert!(delta.is_empty(), "nothing of class other: {delta:?}");
 }
