@@ -16,8 +16,10 @@
 //! A TLSCertificateDelegation rebuilds the parts that read the delegations of its namespace
 //! (for a Secret of that namespace used from another one), and its own status.
 //!
-//! A full build is done instead when an IngressClass changes (it decides whether objects of
-//! its class are served at all), or the Secret of the Envoy client certificate
+//! An IngressClass rebuilds the objects that name its class (served or not), as if they had
+//! changed: it decides whether they are served at all.
+//!
+//! A full build is done instead when the Secret of the Envoy client certificate changes
 //! (`tls.envoy-client-certificate`, which every part checks for its TLS clusters). The fallback certificate is an ordinary Secret here: only the parts
 //! whose hosts enable it look it up. A new [`BuildConfig`] is a new [`IncrementalBuild`].
 //! Changes to EndpointSlices and Endpoints never change the output.
@@ -60,6 +62,10 @@ pub struct IncrementalBuild {
     readers: HashMap<ObjectKey, BTreeSet<u64>>,
     /// The parts that read the TLSCertificateDelegations of each namespace.
     delegation_readers: HashMap<String, BTreeSet<u64>>,
+    /// The Ingresses and HTTPProxies of the snapshot that name each class, served or not.
+    classes: HashMap<String, BTreeSet<ObjectKey>>,
+    /// The class each of them names.
+    class_of: HashMap<ObjectKey, String>,
 }
 
 /// Objects built together, and what they put in the output.
@@ -161,7 +167,20 @@ impl IncrementalBuild {
             owner: HashMap::new(),
             readers: HashMap::new(),
             delegation_readers: HashMap::new(),
+            classes: HashMap::new(),
+            class_of: HashMap::new(),
         };
+        let named = snapshot
+            .ingresses
+            .keys()
+            .map(|name| ObjectKey::new(Kind::Ingress, name.clone()))
+            .chain(
+                (snapshot.httpproxies.keys())
+                    .map(|name| ObjectKey::new(Kind::HTTPProxy, name.clone())),
+            );
+        for key in named {
+            incremental.track_class(snapshot, &key);
+        }
         let mut ignored = BuildDelta::default();
         // What no part puts in the output: the statuses of TLSCertificateDelegations and the
         // reference to the client certificate. Only a full build changes them.
@@ -195,12 +214,22 @@ impl IncrementalBuild {
         if changed.iter().any(|k| self.is_global(k)) {
             return self.full(snapshot);
         }
+        // The objects of a changed IngressClass may have been served, or not, and may now be
+        // the other way: they are rebuilt as if changed.
+        let of_classes: Vec<ObjectKey> = changed
+            .iter()
+            .filter(|k| k.kind == Kind::IngressClass)
+            .filter_map(|k| self.classes.get(&k.name.name))
+            .flatten()
+            .cloned()
+            .collect();
         let mut affected: BTreeSet<u64> = BTreeSet::new();
         let mut delegations: BTreeSet<&ObjectKey> = BTreeSet::new();
         let mut fresh: BTreeMap<&ObjectKey, Option<Vec<Node>>> = BTreeMap::new();
-        for key in changed {
+        for key in changed.iter().chain(&of_classes) {
             match key.kind {
                 Kind::Ingress | Kind::HTTPProxy => {
+                    self.track_class(snapshot, key);
                     affected.extend(self.part_of.get(key));
                     // The new nodes of an HTTPProxy hold its own name: the parts that include
                     // it are found by it.
@@ -257,13 +286,30 @@ impl IncrementalBuild {
         delta
     }
 
-    /// Whether a change to `key` may change every part: an IngressClass, or the Secret of the
-    /// Envoy client certificate.
+    /// Whether a change to `key` may change every part: the Secret of the Envoy client
+    /// certificate.
     fn is_global(&self, key: &ObjectKey) -> bool {
-        match key.kind {
-            Kind::IngressClass => true,
-            Kind::Secret => self.config.upstream.client_certificate.as_ref() == Some(&key.name),
-            _ => false,
+        key.kind == Kind::Secret
+            && self.config.upstream.client_certificate.as_ref() == Some(&key.name)
+    }
+
+    /// Files the Ingress or HTTPProxy `key` under the class it names in `snapshot` (none when
+    /// it is gone or names none).
+    fn track_class(&mut self, snapshot: &Snapshot, key: &ObjectKey) {
+        if let Some(old) = self.class_of.remove(key)
+            && let Some(keys) = self.classes.get_mut(&old)
+        {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.classes.remove(&old);
+            }
+        }
+        if let Some(class) = partition::class_of(snapshot, key) {
+            self.classes
+                .entry(class.clone())
+                .or_default()
+                .insert(key.clone());
+            self.class_of.insert(key.clone(), class);
         }
     }
 

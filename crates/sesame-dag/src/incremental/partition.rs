@@ -47,6 +47,28 @@ pub(crate) fn nodes(
     }
 }
 
+/// The Ingress class `key` names (annotation or `spec.ingressClassName`), if it is an Ingress
+/// or an HTTPProxy of `snapshot` that names one.
+pub(crate) fn class_of(snapshot: &Snapshot, key: &ObjectKey) -> Option<String> {
+    let class = match key.kind {
+        Kind::Ingress => {
+            let ingress = snapshot.ingresses.get(&key.name)?;
+            let spec_class = ingress
+                .spec
+                .as_ref()
+                .and_then(|s| s.ingress_class_name.as_deref());
+            crate::annotation::ingress_class(&ingress.metadata, spec_class)
+        }
+        Kind::HTTPProxy => {
+            let proxy = snapshot.httpproxies.get(&key.name)?;
+            let spec_class = proxy.spec.ingress_class_name.as_deref();
+            crate::annotation::ingress_class(&proxy.metadata, spec_class)
+        }
+        _ => None,
+    };
+    class.map(str::to_string)
+}
+
 /// Every Ingress and HTTPProxy served, with its nodes.
 pub(crate) fn all_nodes(
     snapshot: &Snapshot,

@@ -297,10 +297,47 @@ fn a_delegation_rebuilds_only_the_parts_that_read_it() {
 }
 
 #[test]
-fn an_ingress_class_change_is_a_full_build() {
-    let mut h = Harness::new(&ingress("a", "a.com", "s1"));
-    let class = "---\napiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: other}\nspec: {controller: example.com/other}\n";
-    let delta = h.apply(class);
+fn an_ingress_class_rebuilds_the_objects_of_its_class() {
+    let classy = ingress("a", "a.com", "s1").replace(
+        "namespace: default}",
+        "namespace: default, annotations: {kubernetes.io/ingress.class: ic}}",
+    );
+    let mut h = Harness::new(&format!(
+        "{}{classy}{}",
+        service_yaml("s1"),
+        ingress("b", "b.com", "s1")
+    ));
+    assert!(!h.incremental.output().dag.http.contains_key("a.com"));
+    let untouched = h.part(Kind::Ingress, "b");
+    let class = |controller: &str| {
+        format!(
+            "---\napiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {{name: ic}}\nspec: {{controller: {controller}}}\n"
+        )
+    };
+    let delta = h.apply(&class(crate::build::INGRESS_CONTROLLER));
+    assert!(!delta.full);
+    assert_eq!(delta.http, names(&["a.com"]));
+    assert_eq!(delta.status, [key(Kind::Ingress, "a")].into());
+    assert_eq!(h.part(Kind::Ingress, "b"), untouched, "b was not rebuilt");
+    let delta = h.apply(&class("example.com/other"));
+    assert_eq!(delta.http, names(&["a.com"]));
+    assert!(h.apply(&class("example.com/another")).is_empty());
+}
+
+#[test]
+fn a_client_certificate_change_is_a_full_build() {
+    let config = BuildConfig {
+        upstream: crate::build::UpstreamConfig {
+            client_certificate: Some(NamespacedName::new("default", "client")),
+            ..Default::default()
+        },
+        ..BuildConfig::default()
+    };
+    let mut snapshot = snapshot_of(objects(&ingress("a", "a.com", "s1")));
+    let mut incremental = IncrementalBuild::new(&snapshot, &config);
+    let pem = cert(&["envoy"]);
+    snapshot.apply(Change::Apply(tls_secret("client", &pem.crt, &pem.key)));
+    let delta = incremental.update(&snapshot, &[key(Kind::Secret, "client")]);
     assert!(delta.full);
-    assert!(delta.is_empty(), "nothing of class other: {delta:?}");
+    assert_eq!(*incremental.output(), build(&snapshot, &config));
 }
