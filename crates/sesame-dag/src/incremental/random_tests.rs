@@ -158,10 +158,11 @@ fn service(rng: &mut Rng, namespace: &str, name: &str) -> Value {
         1 => metadata["annotations"] = json!({"projectsesame.io/upstream-protocol.tls": "80"}),
         _ => {}
     }
-    let ports = if rng.chance(90) {
-        json!([{"port": 80}, {"name": "http", "port": 8080}])
-    } else {
-        json!([{"port": 8080}])
+    let ports = match rng.below(10) {
+        0 => json!([{"port": 8080}]),
+        // Two ports of one number (TCP and UDP): by number and by name they are two ports.
+        1 => json!([{"port": 80}, {"name": "http", "port": 80, "protocol": "UDP"}]),
+        _ => json!([{"port": 80}, {"name": "http", "port": 8080}]),
     };
     json!({"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": {"ports": ports}})
 }
