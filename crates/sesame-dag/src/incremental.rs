@@ -8,8 +8,8 @@
 //! objects, the clusters, Secrets and references it needs) depends only on its objects and on
 //! the Services and Secrets it looks up in the snapshot. A change rebuilds the parts that held
 //! the changed object, that it joins (by its new hosts and includes), or that looked the
-//! changed Service or Secret up, with the same [`Builder`](crate::build) restricted to their
-//! objects, and splices the result into the output. Entries several parts share (clusters,
+//! changed Service or Secret up, with the same builder as [`build`](crate::build())
+//! restricted to their objects, and splices the result into the output. Entries several parts share (clusters,
 //! Secrets, references, the statuses of Services) are counted, and go when the last part
 //! holding them does.
 //!
@@ -20,9 +20,10 @@
 //! changed: it decides whether they are served at all.
 //!
 //! A full build is done instead when the Secret of the Envoy client certificate changes
-//! (`tls.envoy-client-certificate`, which every part checks for its TLS clusters). The fallback certificate is an ordinary Secret here: only the parts
-//! whose hosts enable it look it up. A new [`BuildConfig`] is a new [`IncrementalBuild`].
-//! Changes to EndpointSlices and Endpoints never change the output.
+//! (`tls.envoy-client-certificate`, which every part checks for its TLS clusters). The
+//! fallback certificate is an ordinary Secret here: only the parts whose hosts enable it look
+//! it up. A new [`BuildConfig`] is a new [`IncrementalBuild`]. Changes to EndpointSlices and
+//! Endpoints never change the output.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -40,6 +41,12 @@ use splice::{Counts, Keys};
 
 /// A build kept up to date change by change, its output always equal to
 /// [`build`](crate::build())`(snapshot, config)`.
+///
+/// A change to an Ingress, HTTPProxy, Service, Secret, TLSCertificateDelegation or
+/// IngressClass rebuilds only the objects that depend on it (see the [module](crate::incremental) docs);
+/// EndpointSlices and Endpoints rebuild nothing. Only a change to the Secret of the Envoy
+/// client certificate (config `tls.envoy-client-certificate`) builds everything again, as
+/// [`IncrementalBuild::new`] does; the [`BuildDelta`] then says `full`.
 #[derive(Clone, Debug)]
 pub struct IncrementalBuild {
     /// The installation's settings (they never change: a new config is a new build).

@@ -1,7 +1,9 @@
 //! Sesame's pure core: objects in, a DAG and a status report out.
 //!
-//! Stage: `Change` → [`Snapshot`] → [`build`] → [`Dag`] + [`StatusReport`]. Everything here is
+//! Stage: `Change` → [`Snapshot`] → [`build()`] → [`Dag`] + [`StatusReport`]. Everything here is
 //! synchronous, deterministic and free of I/O: no tokio, no kube client, no tonic, no clocks.
+//! [`IncrementalBuild`] keeps that output up to date change by change, rebuilding only what
+//! depends on the changed objects, with the same result as a full build.
 //! The Envoy translation (`sesame-envoy`) reads the [`Dag`]; the xDS server never sees
 //! Kubernetes objects.
 
