@@ -131,9 +131,9 @@ fn us(d: Duration) -> String {
 fn incremental(sizes: &[usize]) {
     let config = BuildConfig::default();
     println!(
-        "| N | fixture | IncrementalBuild::new | one update: backend edit (p50) | one update: host edit (p50) |"
+        "| N | fixture | IncrementalBuild::new | one update: backend edit (p50) | one update: host edit (p50) | clone of the output |"
     );
-    println!("|---:|---|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|");
     for &n in sizes {
         let mut snapshot = Snapshot::new();
         for i in 0..n {
@@ -159,11 +159,13 @@ fn incremental(sizes: &[usize]) {
             }
             Object::Ingress(Arc::new(ingress))
         });
+        let t_clone = time(runs, || incremental.output().clone());
         println!(
-            "| {n} | Ingresses | {} | {} | {} |",
+            "| {n} | Ingresses | {} | {} | {} | {} |",
             ms(t_new),
             us(t_backend),
-            us(t_host)
+            us(t_host),
+            ms(t_clone)
         );
     }
     for &n in sizes {
@@ -193,11 +195,13 @@ fn incremental(sizes: &[usize]) {
                 }
             })
         });
+        let t_clone = time(runs, || incremental.output().clone());
         println!(
-            "| {n} | HTTPProxies | {} | {} | {} |",
+            "| {n} | HTTPProxies | {} | {} | {} | {} |",
             ms(t_new),
             us(t_backend),
-            us(t_host)
+            us(t_host),
+            ms(t_clone)
         );
     }
 }
