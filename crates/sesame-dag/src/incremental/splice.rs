@@ -51,7 +51,7 @@ pub(crate) fn splice(
     let mut olds = old;
     let mut news = new;
     let dag = &mut output.dag;
-    macro_rules! field {
+    macro_rules! splice_field {
         ($name:ident, $store:expr, $counts:expr, $delta:expr, |$part:ident| $entries:expr) => {{
             let old = olds
                 .iter_mut()
@@ -67,35 +67,35 @@ pub(crate) fn splice(
             }
         }};
     }
-    field!(
+    splice_field!(
         http,
         &mut dag.http,
         &mut counts.http,
         &mut delta.http,
         |p| { std::mem::take(&mut p.dag.http) }
     );
-    field!(
+    splice_field!(
         https,
         &mut dag.https,
         &mut counts.https,
         &mut delta.https,
         |p| { std::mem::take(&mut p.dag.https) }
     );
-    field!(
+    splice_field!(
         passthrough,
         &mut dag.passthrough,
         &mut counts.passthrough,
         &mut delta.passthrough,
         |p| { std::mem::take(&mut p.dag.passthrough) }
     );
-    field!(
+    splice_field!(
         clusters,
         &mut dag.clusters,
         &mut counts.clusters,
         &mut delta.clusters,
         |p| { std::mem::take(&mut p.dag.clusters) }
     );
-    field!(
+    splice_field!(
         secrets,
         &mut dag.secrets,
         &mut counts.secrets,
@@ -103,7 +103,7 @@ pub(crate) fn splice(
         |p| { std::mem::take(&mut p.dag.secrets) }
     );
     let mut fallback = BTreeSet::new();
-    field!(
+    splice_field!(
         fallback,
         &mut dag.fallback_secret,
         &mut counts.fallback,
@@ -111,7 +111,7 @@ pub(crate) fn splice(
         |p| { p.dag.fallback_secret.take().map(|name| (name, ())) }
     );
     delta.fallback_secret |= !fallback.is_empty();
-    field!(
+    splice_field!(
         references,
         &mut dag.references,
         &mut counts.references,
@@ -122,7 +122,7 @@ pub(crate) fn splice(
                 .map(|k| (k, ()))
         }
     );
-    field!(
+    splice_field!(
         status,
         &mut output.status.objects,
         &mut counts.status,
