@@ -188,7 +188,6 @@ impl IncrementalBuild {
         for key in named {
             incremental.track_class(snapshot, &key);
         }
-        let mut ignored = BuildDelta::default();
         // What no part puts in the output: the statuses of TLSCertificateDelegations and the
         // reference to the client certificate. Only a full build changes them.
         splice::splice(
@@ -196,10 +195,10 @@ impl IncrementalBuild {
             &mut incremental.counts,
             Vec::new(),
             vec![base_output],
-            &mut ignored,
+            None,
         );
         let objects = partition::all_nodes(snapshot, config);
-        incremental.rebuild(snapshot, Vec::new(), objects, &mut ignored);
+        incremental.rebuild(snapshot, Vec::new(), objects, None);
         incremental
     }
 
@@ -288,7 +287,7 @@ impl IncrementalBuild {
             snapshot,
             affected.into_iter().collect(),
             objects,
-            &mut delta,
+            Some(&mut delta),
         );
         delta
     }
@@ -337,7 +336,7 @@ impl IncrementalBuild {
         snapshot: &Snapshot,
         old: Vec<u64>,
         objects: BTreeMap<ObjectKey, Vec<Node>>,
-        delta: &mut BuildDelta,
+        delta: Option<&mut BuildDelta>,
     ) {
         let old_keys: Vec<Keys> = old.iter().map(|id| self.forget(*id)).collect();
         let groups = partition::groups(&objects);

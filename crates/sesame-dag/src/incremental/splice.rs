@@ -2,6 +2,7 @@
 //! entry several parts share (a cluster, a Secret, a reference, a Service's status) stays until
 //! the last part holding it is gone.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::Hash;
 
@@ -39,14 +40,18 @@ pub(crate) struct Counts {
 }
 
 /// Replaces the parts whose keys are `old` by the parts built as `new` in `output`, and
-/// records in `delta` every entry whose value changed. Returns the keys of the new parts.
+/// records in `delta`, if given, every entry whose value changed. Returns the keys of the new
+/// parts.
 pub(crate) fn splice(
     output: &mut BuildOutput,
     counts: &mut Counts,
     old: Vec<Keys>,
     new: Vec<BuildOutput>,
-    delta: &mut BuildDelta,
+    delta: Option<&mut BuildDelta>,
 ) -> Vec<Keys> {
+    let record = delta.is_some();
+    let mut unrecorded = BuildDelta::default();
+    let delta = delta.unwrap_or(&mut unrecorded);
     let mut keys = vec![Keys::default(); new.len()];
     let mut olds = old;
     let mut news = new;
@@ -61,7 +66,7 @@ pub(crate) fn splice(
                 .iter_mut()
                 .map(|$part| $entries.into_iter().collect())
                 .collect();
-            let held = field($store, $counts, old, new, $delta);
+            let held = field($store, $counts, old, new, record.then_some($delta));
             for (k, held) in keys.iter_mut().zip(held) {
                 k.$name = held;
             }
@@ -169,14 +174,14 @@ trait Store<K> {
 impl<K: Ord, V: PartialEq> Store<K> for BTreeMap<K, V> {
     type Value = V;
     fn put(&mut self, key: K, value: V) -> bool {
-        match self.get_mut(&key) {
-            Some(old) if *old == value => false,
-            Some(old) => {
-                *old = value;
+        match self.entry(key) {
+            Entry::Occupied(old) if *old.get() == value => false,
+            Entry::Occupied(mut old) => {
+                old.insert(value);
                 true
             }
-            None => {
-                self.insert(key, value);
+            Entry::Vacant(slot) => {
+                slot.insert(value);
                 true
             }
         }
@@ -221,7 +226,7 @@ fn field<K, S>(
     counts: &mut HashMap<K, u32>,
     old: Vec<Vec<K>>,
     new: Vec<Vec<(K, S::Value)>>,
-    delta: &mut BTreeSet<K>,
+    mut delta: Option<&mut BTreeSet<K>>,
 ) -> Vec<Vec<K>>
 where
     K: Clone + Ord + Hash,
@@ -239,8 +244,14 @@ where
             entries
                 .into_iter()
                 .map(|(key, value)| {
-                    *counts.entry(key.clone()).or_default() += 1;
-                    if store.put(key.clone(), value) {
+                    match counts.get_mut(&key) {
+                        Some(count) => *count += 1,
+                        None => {
+                            counts.insert(key.clone(), 1);
+                        }
+                    }
+                    let changed = store.put(key.clone(), value);
+                    if let Some(delta) = delta.as_deref_mut().filter(|_| changed) {
                         delta.insert(key.clone());
                     }
                     key
@@ -251,7 +262,8 @@ where
     for key in released {
         if counts.get(&key) == Some(&0) {
             counts.remove(&key);
-            if store.take(&key) {
+            let removed = store.take(&key);
+            if let Some(delta) = delta.as_deref_mut().filter(|_| removed) {
                 delta.insert(key);
             }
         }
