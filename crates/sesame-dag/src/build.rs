@@ -1,14 +1,17 @@
 //! `build`: the pure function from a [`Snapshot`] to a [`Dag`] and a [`StatusReport`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
+
+use k8s_openapi::api::networking::v1::Ingress;
+use sesame_api::HTTPProxy;
 
 use crate::annotation;
 use crate::dag::{Dag, DnsLookupFamily, TlsSecret, TlsVersion};
 use crate::object::{Kind, NamespacedName, ObjectKey};
 use crate::policy::GlobalHeaders;
-use crate::secret::Secrets;
+use crate::secret::{SecretError, Secrets};
 use crate::service::Services;
 use crate::snapshot::Snapshot;
 use crate::status::StatusReport;
@@ -101,12 +104,7 @@ pub struct BuildOutput {
 pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
     let mut builder = Builder::new(snapshot, config);
     for (name, ingress) in &snapshot.ingresses {
-        let spec_class = ingress
-            .spec
-            .as_ref()
-            .and_then(|s| s.ingress_class_name.as_deref());
-        let class = annotation::ingress_class(&ingress.metadata, spec_class);
-        if !config.serves_class(class, snapshot) {
+        if !config.serves_ingress(ingress, snapshot) {
             continue;
         }
         builder.ingress(
@@ -115,12 +113,68 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
             ingress,
         );
     }
-    builder.httpproxies();
+    let proxies = snapshot
+        .httpproxies
+        .iter()
+        .filter(|(_, proxy)| config.serves_httpproxy(proxy, snapshot))
+        .map(|(name, proxy)| (name, proxy.as_ref()))
+        .collect();
+    builder.httpproxies(proxies);
     crate::delegation::delegation_status(snapshot, &mut builder.status);
     builder.finish()
 }
 
+/// Builds only `members` (Ingresses and HTTPProxies, all served by class), as [`build`] would
+/// see them if they were the only ones, without the statuses of TLSCertificateDelegations.
+/// Services, Secrets and delegations are still looked up in the whole snapshot. Members that
+/// are absent are skipped. `client` is [`client_certificate`]`(snapshot, config)`. Also returns
+/// the namespaces whose TLSCertificateDelegations the build read.
+pub(crate) fn build_part(
+    snapshot: &Snapshot,
+    config: &BuildConfig,
+    client: &ClientCertificate,
+    members: &BTreeSet<ObjectKey>,
+) -> (BuildOutput, BTreeSet<String>) {
+    let mut builder = Builder::with_client_certificate(snapshot, config, client.clone());
+    let mut proxies = BTreeMap::new();
+    for key in members {
+        match key.kind {
+            Kind::Ingress => {
+                if let Some((name, ingress)) = snapshot.ingresses.get_key_value(&key.name) {
+                    builder.ingress(key.clone(), &name.namespace, ingress);
+                }
+            }
+            Kind::HTTPProxy => {
+                if let Some((name, proxy)) = snapshot.httpproxies.get_key_value(&key.name) {
+                    proxies.insert(name, proxy.as_ref());
+                }
+            }
+            _ => {}
+        }
+    }
+    builder.httpproxies(proxies);
+    let delegations = std::mem::take(&mut builder.delegations_read);
+    (builder.finish(), delegations)
+}
+
 impl BuildConfig {
+    /// Whether an Ingress is served: its class (annotation or `spec.ingressClassName`) is.
+    pub(crate) fn serves_ingress(&self, ingress: &Ingress, snapshot: &Snapshot) -> bool {
+        let spec_class = ingress
+            .spec
+            .as_ref()
+            .and_then(|s| s.ingress_class_name.as_deref());
+        let class = annotation::ingress_class(&ingress.metadata, spec_class);
+        self.serves_class(class, snapshot)
+    }
+
+    /// Whether an HTTPProxy is served: its class (annotation or `spec.ingressClassName`) is.
+    pub(crate) fn serves_httpproxy(&self, proxy: &HTTPProxy, snapshot: &Snapshot) -> bool {
+        let class =
+            annotation::ingress_class(&proxy.metadata, proxy.spec.ingress_class_name.as_deref());
+        self.serves_class(class, snapshot)
+    }
+
     /// Whether an object of Ingress class `class` (`None` when it names none) is served.
     ///
     /// With no class names configured: objects without a class, of class `sesame`, or of a
@@ -164,29 +218,54 @@ pub(crate) struct Builder<'a> {
     pub tls: BTreeMap<String, TlsHost>,
     /// The fallback certificate, once a host has asked for it.
     pub fallback: Option<Arc<TlsSecret>>,
+    /// The namespaces whose TLSCertificateDelegations were read (for Secrets in another
+    /// namespace than the object's).
+    pub delegations_read: BTreeSet<String>,
+}
+
+/// The verdict on the Envoy client certificate (config `tls.envoy-client-certificate`), when
+/// one is configured: what every TLS cluster presents, or why none can.
+pub(crate) type ClientCertificate = Option<Result<Arc<TlsSecret>, SecretError>>;
+
+/// Checks the configured Envoy client certificate in `snapshot`.
+pub(crate) fn client_certificate(snapshot: &Snapshot, config: &BuildConfig) -> ClientCertificate {
+    let name = config.upstream.client_certificate.as_ref()?;
+    Some(match snapshot.secrets.get(name) {
+        Some(secret) => crate::secret::validate(secret, name).map(Arc::new),
+        None => Err(SecretError::NotFound),
+    })
 }
 
 impl<'a> Builder<'a> {
     fn new(snapshot: &'a Snapshot, config: &'a BuildConfig) -> Self {
+        Self::with_client_certificate(snapshot, config, client_certificate(snapshot, config))
+    }
+
+    /// A builder whose client certificate was already checked (`client` is
+    /// [`client_certificate`]`(snapshot, config)`).
+    fn with_client_certificate(
+        snapshot: &'a Snapshot,
+        config: &'a BuildConfig,
+        client: ClientCertificate,
+    ) -> Self {
         let mut dag = Dag::default();
         let mut secrets = Secrets::default();
-        // Looked up through the build's Secret cache, so that the Secret is fetched and its
-        // changes rebuild; it is served only if a TLS cluster presents it.
-        let client_certificate = config.upstream.client_certificate.as_ref().map(|name| {
-            secrets
-                .get(snapshot, &name.namespace, &name.name, &mut dag)
-                .clone()
-        });
+        // Recorded in the build's Secret cache, so that the Secret is fetched and its changes
+        // rebuild; it is served only if a TLS cluster presents it.
+        if let (Some(name), Some(verdict)) = (&config.upstream.client_certificate, &client) {
+            secrets.seed(&name.namespace, &name.name, verdict.clone(), &mut dag);
+        }
         Builder {
             snapshot,
             config,
             dag,
             status: StatusReport::default(),
-            services: Services::new(&config.upstream, client_certificate),
+            services: Services::new(&config.upstream, client),
             secrets,
             hosts: BTreeMap::new(),
             tls: BTreeMap::new(),
             fallback: None,
+            delegations_read: BTreeSet::new(),
         }
     }
 

@@ -1,6 +1,8 @@
 //! Consent for cross-namespace references: the one check every reference to an object in
 //! another namespace goes through.
 
+use sesame_api::TLSCertificateDelegation;
+
 use crate::build::Builder;
 use crate::dag::Dag;
 use crate::object::NamespacedName;
@@ -41,29 +43,38 @@ pub(crate) fn permits_secret(
 /// entry names no Secret; an entry with no target namespaces delegates nothing and says so.
 pub(crate) fn delegation_status(snapshot: &Snapshot, status: &mut StatusReport) {
     for (name, delegation) in &snapshot.tls_certificate_delegations {
-        let key = ObjectKey::new(Kind::TLSCertificateDelegation, name.clone());
-        let entry = status.entry(&key, delegation.metadata.generation);
-        if delegation.spec.delegations.is_empty() {
+        delegation_status_of(name, delegation, status);
+    }
+}
+
+/// Records the status of the TLSCertificateDelegation `name` (see [`delegation_status`]).
+pub(crate) fn delegation_status_of(
+    name: &NamespacedName,
+    delegation: &TLSCertificateDelegation,
+    status: &mut StatusReport,
+) {
+    let key = ObjectKey::new(Kind::TLSCertificateDelegation, name.clone());
+    let entry = status.entry(&key, delegation.metadata.generation);
+    if delegation.spec.delegations.is_empty() {
+        entry.error(
+            ProblemKind::SpecError,
+            Reason::NothingDefined,
+            "spec.delegations is empty: nothing is delegated",
+        );
+    }
+    for (i, d) in delegation.spec.delegations.iter().enumerate() {
+        if d.secret_name.as_deref().is_none_or(str::is_empty) {
             entry.error(
                 ProblemKind::SpecError,
                 Reason::NothingDefined,
-                "spec.delegations is empty: nothing is delegated",
+                format!("spec.delegations[{i}].secretName is empty"),
             );
-        }
-        for (i, d) in delegation.spec.delegations.iter().enumerate() {
-            if d.secret_name.as_deref().is_none_or(str::is_empty) {
-                entry.error(
-                    ProblemKind::SpecError,
-                    Reason::NothingDefined,
-                    format!("spec.delegations[{i}].secretName is empty"),
-                );
-            } else if d.target_namespaces.is_empty() {
-                entry.warning(
-                    ProblemKind::SpecError,
-                    Reason::NothingDefined,
-                    format!("spec.delegations[{i}].targetNamespaces is empty: the Secret is delegated to no namespace"),
-                );
-            }
+        } else if d.target_namespaces.is_empty() {
+            entry.warning(
+                ProblemKind::SpecError,
+                Reason::NothingDefined,
+                format!("spec.delegations[{i}].targetNamespaces is empty: the Secret is delegated to no namespace"),
+            );
         }
     }
 }
@@ -86,6 +97,14 @@ pub(crate) type SecretLookup<'a, T> = for<'s> fn(
 ) -> &'s Result<T, SecretError>;
 
 impl<'a> Builder<'a> {
+    /// [`permits_secret`], remembering that the delegations of the Secret's namespace were read.
+    pub(crate) fn permits(&mut self, secret: &NamespacedName, namespace: &str) -> bool {
+        if secret.namespace != namespace {
+            self.delegations_read.insert(secret.namespace.clone());
+        }
+        permits_secret(self.snapshot, secret, namespace)
+    }
+
     /// The Secret `reference` (`name`, or `namespace/name` when delegated) checked by `lookup`,
     /// for an object in `namespace`. The error carries the status reason and a message that
     /// starts with the Secret's name.
@@ -97,7 +116,7 @@ impl<'a> Builder<'a> {
     ) -> Result<T, (Reason, String)> {
         let (secret_namespace, secret_name) = split_ref(reference, namespace);
         let secret = NamespacedName::new(secret_namespace, secret_name);
-        if !permits_secret(self.snapshot, &secret, namespace) {
+        if !self.permits(&secret, namespace) {
             return Err((
                 Reason::DelegationNotPermitted,
                 format!("{secret}: certificate delegation not permitted"),

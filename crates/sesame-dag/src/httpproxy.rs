@@ -69,22 +69,13 @@ enum Step<'a> {
 }
 
 impl<'a> Builder<'a> {
-    /// Adds every HTTPProxy of the snapshot (selected by class) and records its status.
-    pub(crate) fn httpproxies(&mut self) {
-        let snapshot = self.snapshot;
+    /// Adds the HTTPProxies `objects` (those served, by name) and records the status of each.
+    /// Includes are resolved among `objects` only.
+    pub(crate) fn httpproxies(&mut self, objects: BTreeMap<&'a NamespacedName, &'a HTTPProxy>) {
         let mut proxies = Proxies {
-            objects: BTreeMap::new(),
+            objects,
             status: BTreeMap::new(),
         };
-        for (name, proxy) in &snapshot.httpproxies {
-            let class = crate::annotation::ingress_class(
-                &proxy.metadata,
-                proxy.spec.ingress_class_name.as_deref(),
-            );
-            if self.config.serves_class(class, snapshot) {
-                proxies.objects.insert(name, proxy);
-            }
-        }
         let mut reached: HashSet<&'a NamespacedName> = HashSet::new();
         let mut hosts: BTreeMap<String, Vec<&'a NamespacedName>> = BTreeMap::new();
         let objects: Vec<_> = proxies.objects.iter().map(|(n, p)| (*n, *p)).collect();

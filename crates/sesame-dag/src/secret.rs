@@ -131,6 +131,20 @@ impl<'a> Secrets<'a> {
         )
     }
 
+    /// Records `verdict` as the TLS check of Secret `namespace/name`, checked beforehand, and
+    /// the lookup in `dag.references`.
+    pub(crate) fn seed(
+        &mut self,
+        namespace: &'a str,
+        name: &'a str,
+        verdict: Result<Arc<TlsSecret>, SecretError>,
+        dag: &mut Dag,
+    ) {
+        let key = NamespacedName::new(namespace, name);
+        dag.references.insert(ObjectKey::new(Kind::Secret, key));
+        self.verdicts.insert((namespace, name), verdict);
+    }
+
     /// The validated PEM CA bundle (`ca.crt`) of the Secret `namespace/name`, looked up and
     /// checked at most once per build. Records the lookup in `dag.references`.
     pub(crate) fn ca(

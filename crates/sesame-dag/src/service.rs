@@ -377,6 +377,22 @@ impl Upstream<'_> {
             if let Some(sni) = &sni {
                 let _ = write!(extra, "|sni={sni}");
             }
+            // A port that shares its number with an earlier port of the Service (TCP and UDP
+            // on one number) is another upstream, with other endpoints: its name joins the
+            // cluster's name, or both would be one cluster served with whichever came first.
+            let ports = resolved
+                .service
+                .spec
+                .as_ref()
+                .and_then(|s| s.ports.as_deref());
+            let shadowed = ports
+                .unwrap_or_default()
+                .iter()
+                .take_while(|p| !std::ptr::eq(*p, port))
+                .any(|p| p.port == port.port);
+            if shadowed {
+                let _ = write!(extra, "|port={}", port.name.as_deref().unwrap_or_default());
+            }
         }
         let name = if extra.is_empty() {
             cluster_name(&resolved.name, port.port, protocol)

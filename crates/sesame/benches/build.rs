@@ -10,9 +10,10 @@ mod fixtures;
 
 use std::collections::BTreeSet;
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sesame_dag::{BuildConfig, Change, NamespacedName, Snapshot, build};
+use sesame_dag::{BuildConfig, Change, IncrementalBuild, NamespacedName, Object, Snapshot, build};
 use sesame_envoy::{TranslateConfig, translate};
 
 #[global_allocator]
@@ -89,6 +90,132 @@ fn main() {
     }
     println!();
     httpproxies(&sizes_from_env());
+    println!();
+    incremental(&sizes);
+}
+
+/// How many one-object updates the incremental rows time (their median is reported).
+const UPDATE_RUNS: usize = 101;
+
+/// The median time of `IncrementalBuild::update` after each of `UPDATE_RUNS` changes made by
+/// `change(run)` (applied to the snapshot outside the timing), checking the output against a
+/// full build at the end.
+fn time_updates(
+    snapshot: &mut Snapshot,
+    incremental: &mut IncrementalBuild,
+    mut change: impl FnMut(usize) -> Object,
+) -> Duration {
+    let samples = (0..UPDATE_RUNS)
+        .map(|run| {
+            let object = change(run);
+            let key = object.key();
+            snapshot.apply(Change::Apply(object));
+            let started = Instant::now();
+            black_box(incremental.update(snapshot, std::slice::from_ref(&key)));
+            started.elapsed()
+        })
+        .collect();
+    assert!(
+        *incremental.output() == build(snapshot, incremental.config()),
+        "the incremental output equals a full build"
+    );
+    median(samples)
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+/// One-object updates with `IncrementalBuild`: an Ingress's backend or host edited in the
+/// Ingress fixture, a child's or a root's route edited in the HTTPProxy fixture.
+fn incremental(sizes: &[usize]) {
+    let config = BuildConfig::default();
+    println!(
+        "| N | fixture | IncrementalBuild::new | one update: backend edit (p50) | one update: host edit (p50) | clone of the output |"
+    );
+    println!("|---:|---|---:|---:|---:|---:|");
+    for &n in sizes {
+        let mut snapshot = Snapshot::new();
+        for i in 0..n {
+            for object in fixtures::objects(i) {
+                snapshot.apply(Change::Apply(object));
+            }
+        }
+        let runs = if n >= 10_000 { 7 } else { 21 };
+        let t_new = time(runs, || IncrementalBuild::new(&snapshot, &config));
+        let mut incremental = IncrementalBuild::new(&snapshot, &config);
+        let i = n / 2;
+        let t_backend = time_updates(&mut snapshot, &mut incremental, |run| {
+            let target = format!("app-{}", i + run % 2);
+            Object::Ingress(Arc::new(fixtures::ingress(i, Some(&target))))
+        });
+        let t_host = time_updates(&mut snapshot, &mut incremental, |run| {
+            let mut ingress = fixtures::ingress(i, None);
+            if run % 2 == 0 {
+                let rules = ingress.spec.as_mut().and_then(|s| s.rules.as_mut());
+                if let Some(rule) = rules.and_then(|r| r.first_mut()) {
+                    rule.host = Some("moved.bench.example.com".to_string());
+                }
+            }
+            Object::Ingress(Arc::new(ingress))
+        });
+        let t_clone = time(runs, || incremental.output().clone());
+        println!(
+            "| {n} | Ingresses | {} | {} | {} | {} |",
+            ms(t_new),
+            us(t_backend),
+            us(t_host),
+            ms(t_clone)
+        );
+    }
+    for &n in sizes {
+        let mut snapshot = Snapshot::new();
+        for i in 0..n {
+            for object in fixtures::httpproxy_objects(i) {
+                snapshot.apply(Change::Apply(object));
+            }
+        }
+        let runs = if n >= 10_000 { 7 } else { 21 };
+        let t_new = time(runs, || IncrementalBuild::new(&snapshot, &config));
+        let mut incremental = IncrementalBuild::new(&snapshot, &config);
+        // Fixture `4g + 1` is a child of root `4g`: point its routes at the canary Service
+        // and back.
+        let g = n / 8;
+        let t_backend = time_updates(&mut snapshot, &mut incremental, |run| {
+            proxy_edited(4 * g + 1, |spec| {
+                if run % 2 == 0 {
+                    spec["routes"][0]["services"][0]["name"] = format!("app-{g}-canary").into();
+                }
+            })
+        });
+        let t_host = time_updates(&mut snapshot, &mut incremental, |run| {
+            proxy_edited(4 * g, |spec| {
+                if run % 2 == 0 {
+                    spec["virtualhost"]["fqdn"] = "moved.bench.example.com".into();
+                }
+            })
+        });
+        let t_clone = time(runs, || incremental.output().clone());
+        println!(
+            "| {n} | HTTPProxies | {} | {} | {} | {} |",
+            ms(t_new),
+            us(t_backend),
+            us(t_host),
+            ms(t_clone)
+        );
+    }
+}
+
+/// HTTPProxy fixture `i` with its spec edited.
+fn proxy_edited(i: usize, edit: impl FnOnce(&mut serde_json::Value)) -> Object {
+    let Some(Object::HTTPProxy(proxy)) = fixtures::httpproxy_objects(i).into_iter().next() else {
+        panic!("fixture {i} starts with its HTTPProxy");
+    };
+    let mut value = serde_json::to_value(proxy.as_ref()).expect("an HTTPProxy encodes");
+    edit(&mut value["spec"]);
+    Object::HTTPProxy(Arc::new(
+        serde_json::from_value(value).expect("an edited HTTPProxy decodes"),
+    ))
 }
 
 fn sizes_from_env() -> Vec<usize> {

@@ -537,3 +537,18 @@ fn without_a_client_certificate_nothing_is_referenced_or_sent() {
     assert!(out.dag.secrets.is_empty());
     assert!(!out.dag.references.iter().any(|k| k.kind == Kind::Secret));
 }
+
+#[test]
+fn two_ports_of_one_number_are_two_clusters() {
+    let service = "---\napiVersion: v1\nkind: Service\nmetadata: {name: dns, namespace: default}\nspec:\n  ports:\n  - {name: dns-tcp, port: 53}\n  - {name: dns-udp, port: 53, protocol: UDP}\n";
+    let by_name = "---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: b, namespace: default}\nspec:\n  rules:\n  - host: b.com\n    http:\n      paths:\n      - {path: /, pathType: Prefix, backend: {service: {name: dns, port: {name: dns-udp}}}}\n";
+    let out = build_yaml(&format!(
+        "{service}{}{by_name}",
+        ingress("a", "a.com", "dns", 53)
+    ));
+    let a = forward(&out, "a.com").clusters[0].name.clone();
+    let b = forward(&out, "b.com").clusters[0].name.clone();
+    assert_ne!(a, b, "one cluster per port");
+    assert_eq!(out.dag.clusters[&a].eds_name, "default/dns/dns-tcp");
+    assert_eq!(out.dag.clusters[&b].eds_name, "default/dns/dns-udp");
+}

@@ -12,7 +12,6 @@ use crate::build::Builder;
 use crate::dag::{
     ClientValidation, ForwardClientCertificate, LbPolicy, TcpProxy, TlsVersion, WeightedCluster,
 };
-use crate::delegation;
 use crate::object::{NamespacedName, ObjectKey};
 use crate::secret::Secrets;
 use crate::service::{ClusterSettings, ExternalNameSni, PortRef};
@@ -295,7 +294,7 @@ impl<'a> Builder<'a> {
                 "Spec.VirtualHost.TLS.enableFallbackCertificate: no fallback certificate is configured (tls.fallback-certificate)".to_string(),
             ));
         };
-        if !delegation::permits_secret(self.snapshot, fallback, namespace) {
+        if !self.permits(fallback, namespace) {
             return Err((
                 Reason::FallbackNotDelegated,
                 format!(

@@ -1,0 +1,327 @@
+//! Random sequences of changes over a small universe of names: after every step the
+//! incremental output must equal a full build, and the delta must name exactly what differs.
+
+use std::sync::Arc;
+
+use pretty_assertions::assert_eq;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::build::build;
+use crate::object::{NamespacedName, Object};
+use crate::snapshot::Change;
+use crate::testutil::{Pem, cert};
+
+/// A small seeded generator (SplitMix64): the same seed always gives the same sequence.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+const NAMESPACES: [&str; 2] = ["default", "other"];
+const HOSTS: [&str; 5] = ["a.com", "b.com", "*.c.com", "x.c.com", ""];
+const PATHS: [&str; 3] = ["/", "/a", "/b"];
+const SERVICES: [&str; 3] = ["s1", "s2", "gone"];
+const SECRETS: [&str; 3] = ["t1", "t2", "other/t3"];
+const PROXIES: [&str; 5] = ["p0", "p1", "p2", "p3", "p4"];
+
+/// The universe's certificates: two valid, for any host.
+struct Certs {
+    valid: [Pem; 2],
+}
+
+fn object(value: Value) -> Object {
+    let kind = value["kind"].as_str().unwrap_or_default().to_string();
+    match kind.as_str() {
+        "Ingress" => Object::Ingress(Arc::new(serde_json::from_value(value).unwrap())),
+        "Service" => Object::Service(Arc::new(serde_json::from_value(value).unwrap())),
+        "Secret" => Object::Secret(Arc::new(serde_json::from_value(value).unwrap())),
+        "HTTPProxy" => Object::HTTPProxy(Arc::new(serde_json::from_value(value).unwrap())),
+        "TLSCertificateDelegation" => {
+            Object::TLSCertificateDelegation(Arc::new(serde_json::from_value(value).unwrap()))
+        }
+        "IngressClass" => Object::IngressClass(Arc::new(serde_json::from_value(value).unwrap())),
+        other => panic!("unexpected kind {other}"),
+    }
+}
+
+fn meta(rng: &mut Rng, namespace: &str, name: &str) -> Value {
+    json!({"name": name, "namespace": namespace, "generation": 1 + rng.below(3)})
+}
+
+fn backend(rng: &mut Rng) -> Value {
+    let port = match rng.below(10) {
+        0..=4 => json!({"number": 80}),
+        5..=8 => json!({"name": "http"}),
+        _ => json!({"number": 81}),
+    };
+    json!({"service": {"name": rng.pick(&SERVICES), "port": port}})
+}
+
+fn ingress(rng: &mut Rng, namespace: &str, name: &str) -> Value {
+    let mut metadata = meta(rng, namespace, name);
+    match rng.below(8) {
+        0 => metadata["annotations"] = json!({"kubernetes.io/ingress.class": "ic"}),
+        1 => metadata["annotations"] = json!({"kubernetes.io/ingress.allow-http": "false"}),
+        _ => {}
+    }
+    let rules: Vec<Value> = (0..1 + rng.below(2))
+        .map(|_| {
+            let paths: Vec<Value> = (0..1 + rng.below(2))
+                .map(|_| json!({"path": rng.pick(&PATHS), "pathType": "Prefix", "backend": backend(rng)}))
+                .collect();
+            json!({"host": rng.pick(&HOSTS), "http": {"paths": paths}})
+        })
+        .collect();
+    let mut spec = json!({"rules": rules});
+    if rng.chance(15) {
+        spec["defaultBackend"] = backend(rng);
+    }
+    if rng.chance(40) {
+        let hosts: Vec<&str> = (0..1 + rng.below(2)).map(|_| *rng.pick(&HOSTS)).collect();
+        spec["tls"] = json!([{"hosts": hosts, "secretName": rng.pick(&SECRETS)}]);
+    }
+    json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": metadata, "spec": spec})
+}
+
+fn proxy(rng: &mut Rng, namespace: &str, name: &str) -> Value {
+    let mut spec = json!({});
+    let root = rng.chance(50);
+    if root {
+        let mut vhost = json!({"fqdn": rng.pick(&HOSTS[..4])});
+        if rng.chance(40) {
+            let secret = rng.pick(&SECRETS);
+            vhost["tls"] =
+                json!({"secretName": secret, "enableFallbackCertificate": rng.chance(30)});
+        }
+        spec["virtualhost"] = vhost;
+    }
+    if root && rng.chance(15) {
+        spec["virtualhost"]["tls"] = json!({"passthrough": true});
+        spec["tcpproxy"] = if rng.chance(50) {
+            json!({"services": [{"name": rng.pick(&SERVICES), "port": 80}]})
+        } else {
+            json!({"include": {"name": rng.pick(&PROXIES), "namespace": rng.pick(&NAMESPACES)}})
+        };
+    } else if !root && rng.chance(10) {
+        spec["tcpproxy"] = json!({"services": [{"name": rng.pick(&SERVICES), "port": 80}]});
+    }
+    let routes: Vec<Value> = (0..rng.below(3))
+        .map(|_| {
+            json!({
+                "conditions": [{"prefix": rng.pick(&PATHS)}],
+                "services": [{"name": rng.pick(&SERVICES), "port": 80}],
+                "permitInsecure": rng.chance(20),
+            })
+        })
+        .collect();
+    spec["routes"] = json!(routes);
+    let includes: Vec<Value> = (0..rng.below(3))
+        .map(|_| {
+            let mut include = json!({"name": rng.pick(&PROXIES), "conditions": [{"prefix": rng.pick(&PATHS[1..])}]});
+            if rng.chance(30) {
+                include["namespace"] = json!(rng.pick(&NAMESPACES));
+            }
+            include
+        })
+        .collect();
+    spec["includes"] = json!(includes);
+    if rng.chance(8) {
+        spec["ingressClassName"] = json!("ic");
+    }
+    json!({"apiVersion": "projectsesame.io/v1", "kind": "HTTPProxy", "metadata": meta(rng, namespace, name), "spec": spec})
+}
+
+fn service(rng: &mut Rng, namespace: &str, name: &str) -> Value {
+    let mut metadata = meta(rng, namespace, name);
+    match rng.below(4) {
+        0 => metadata["annotations"] = json!({"projectsesame.io/max-connections": "lots"}),
+        1 => metadata["annotations"] = json!({"projectsesame.io/upstream-protocol.tls": "80"}),
+        _ => {}
+    }
+    let ports = match rng.below(10) {
+        0 => json!([{"port": 8080}]),
+        // Two ports of one number (TCP and UDP): by number and by name they are two ports.
+        1 => json!([{"port": 80}, {"name": "http", "port": 80, "protocol": "UDP"}]),
+        _ => json!([{"port": 80}, {"name": "http", "port": 8080}]),
+    };
+    json!({"apiVersion": "v1", "kind": "Service", "metadata": metadata, "spec": {"ports": ports}})
+}
+
+fn secret(rng: &mut Rng, certs: &Certs, namespace: &str, name: &str) -> Value {
+    let (crt, key) = match rng.below(3) {
+        2 => ("not a certificate".to_string(), "not a key".to_string()),
+        i => (certs.valid[i].crt.clone(), certs.valid[i].key.clone()),
+    };
+    tls_secret(namespace, name, &crt, &key)
+}
+
+fn tls_secret(namespace: &str, name: &str, crt: &str, key: &str) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace},
+        "type": "kubernetes.io/tls", "stringData": {"tls.crt": crt, "tls.key": key},
+    })
+}
+
+fn delegation(rng: &mut Rng) -> Value {
+    let targets = if rng.chance(50) {
+        json!(["default"])
+    } else {
+        json!(["*"])
+    };
+    json!({
+        "apiVersion": "projectsesame.io/v1", "kind": "TLSCertificateDelegation",
+        "metadata": {"name": "d", "namespace": "other"},
+        "spec": {"delegations": [{"secretName": "t3", "targetNamespaces": targets}]},
+    })
+}
+
+fn ingress_class(rng: &mut Rng) -> Value {
+    let controller = if rng.chance(50) {
+        crate::build::INGRESS_CONTROLLER
+    } else {
+        "example.com/other"
+    };
+    json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+        "metadata": {"name": "ic"}, "spec": {"controller": controller},
+    })
+}
+
+/// One random change: an apply or a delete of an object of the universe.
+fn change(rng: &mut Rng, certs: &Certs) -> Change {
+    let namespace = if rng.chance(80) {
+        NAMESPACES[0]
+    } else {
+        NAMESPACES[1]
+    };
+    let (kind, value) = match rng.below(20) {
+        0..=5 => {
+            let name = format!("i{}", rng.below(4));
+            (Kind::Ingress, ingress(rng, namespace, &name))
+        }
+        6..=12 => {
+            let name = *rng.pick(&PROXIES);
+            (Kind::HTTPProxy, proxy(rng, namespace, name))
+        }
+        13..=15 => {
+            let name = *rng.pick(&SERVICES[..2]);
+            (Kind::Service, service(rng, namespace, name))
+        }
+        16..=17 => {
+            let name = *rng.pick(&["t1", "t2", "t3", "client", "fallback"]);
+            let namespace = if name == "t3" { "other" } else { "default" };
+            (Kind::Secret, secret(rng, certs, namespace, name))
+        }
+        18 => (Kind::TLSCertificateDelegation, delegation(rng)),
+        _ => (Kind::IngressClass, ingress_class(rng)),
+    };
+    let object = object(value);
+    if rng.chance(20) {
+        let name = object.key().name;
+        Change::Delete(ObjectKey::new(kind, name))
+    } else {
+        Change::Apply(object)
+    }
+}
+
+fn configs() -> Vec<BuildConfig> {
+    let mut rich = BuildConfig {
+        fallback_certificate: Some(NamespacedName::new("default", "fallback")),
+        ..BuildConfig::default()
+    };
+    rich.upstream.client_certificate = Some(NamespacedName::new("default", "client"));
+    vec![BuildConfig::default(), rich]
+}
+
+fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) {
+    let mut rng = Rng(seed);
+    let mut snapshot = Snapshot::new();
+    for namespace in NAMESPACES {
+        for name in &SERVICES[..2] {
+            snapshot.apply(Change::Apply(object(service(&mut rng, namespace, name))));
+        }
+    }
+    for (namespace, name) in [
+        ("default", "t1"),
+        ("default", "t2"),
+        ("other", "t3"),
+        ("default", "client"),
+        ("default", "fallback"),
+    ] {
+        let pem = &certs.valid[0];
+        snapshot.apply(Change::Apply(object(tls_secret(
+            namespace, name, &pem.crt, &pem.key,
+        ))));
+    }
+    for _ in 0..rng.below(12) {
+        snapshot.apply(change(&mut rng, certs));
+    }
+    let mut incremental = IncrementalBuild::new(&snapshot, config);
+    assert_eq!(
+        *incremental.output(),
+        build(&snapshot, config),
+        "seed {seed}: initial build"
+    );
+    for step in 0..steps {
+        let mut changed = Vec::new();
+        for _ in 0..1 + rng.below(3) {
+            let change = change(&mut rng, certs);
+            let key = change.key();
+            if snapshot.apply(change).is_some() {
+                changed.push(key);
+            }
+        }
+        let before = incremental.output().clone();
+        let delta = incremental.update(&snapshot, &changed);
+        let expected = build(&snapshot, config);
+        assert_eq!(
+            *incremental.output(),
+            expected,
+            "seed {seed} step {step}: after changes to {changed:?}"
+        );
+        let exact = BuildDelta {
+            full: delta.full,
+            ..BuildDelta::between(&before, &expected)
+        };
+        assert_eq!(
+            delta, exact,
+            "seed {seed} step {step}: delta of {changed:?}"
+        );
+    }
+}
+
+#[test]
+fn random_changes_build_what_a_full_build_builds() {
+    let certs = Certs {
+        valid: [cert(&["a.com", "*.c.com"]), cert(&["b.com"])],
+    };
+    let seeds: u64 = std::env::var("SESAME_INCREMENTAL_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(40);
+    for config in configs() {
+        for seed in 0..seeds {
+            run(seed, &config, &certs, 40);
+        }
+    }
+}
