@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use envoy_types::pb::google::protobuf::Any;
-use sesame_dag::{Dag, NamespacedName, Snapshot};
+use sesame_dag::{BuildDelta, Dag, NamespacedName, Snapshot};
 
 use crate::endpoint::cluster_load_assignment;
 use crate::{Resources, TranslateConfig, cluster, listener, proto, route, secret};
@@ -36,6 +36,20 @@ pub struct DagChanges {
     pub secrets: BTreeSet<String>,
     /// Whether [`Dag::fallback_secret`] changed.
     pub fallback_secret: bool,
+}
+
+impl From<&BuildDelta> for DagChanges {
+    /// The DAG keys an incremental build changed.
+    fn from(delta: &BuildDelta) -> Self {
+        DagChanges {
+            http: delta.http.clone(),
+            https: delta.https.clone(),
+            passthrough: delta.passthrough.clone(),
+            clusters: delta.clusters.clone(),
+            secrets: delta.secrets.clone(),
+            fallback_secret: delta.fallback_secret,
+        }
+    }
 }
 
 impl DagChanges {
@@ -117,6 +131,9 @@ pub struct ResourceChanges {
     pub routes: TableChanges,
     /// VHDS virtual hosts, for clients on incremental xDS.
     pub virtual_hosts: TableChanges,
+    /// The route configurations only clients on incremental xDS get (see
+    /// [`Resources::delta_routes`]).
+    pub delta_routes: TableChanges,
 }
 
 /// Where the endpoints of one EDS name come from, and which clusters use it.
@@ -236,6 +253,11 @@ impl Translator {
             out.virtual_hosts.set(route::vhds_name(hostname), encoded);
         }
         if !changes.http.is_empty() {
+            let vhds = route::delta_route_configurations(self.virtual_hosts.is_empty());
+            out.delta_routes.set(
+                route::HTTP_ROUTE_CONFIG.to_string(),
+                vhds.get(route::HTTP_ROUTE_CONFIG).cloned(),
+            );
             out.routes.set(
                 route::HTTP_ROUTE_CONFIG.to_string(),
                 Some(route::http_route_configuration_from_vhds(

@@ -24,7 +24,6 @@ pub use resource::{ResourceType, Resources};
 /// The endpoint translation under the name callers first used (`sesame_envoy::endpoints::endpoints`).
 pub use endpoint as endpoints;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -152,11 +151,8 @@ pub fn translate(dag: &Dag, config: &TranslateConfig) -> Resources {
         routes,
         clusters: cluster::clusters(dag),
         secrets: secret::secrets(dag),
+        delta_routes: route::delta_route_configurations(virtual_hosts.is_empty()),
         virtual_hosts,
-        delta_routes: BTreeMap::from([(
-            route::HTTP_ROUTE_CONFIG.to_string(),
-            route::vhds_route_configuration(),
-        )]),
     }
 }
 

@@ -224,6 +224,14 @@ async fn ads_waits_for_ready_then_serves_acks_and_updates() -> TestResult {
     assert_eq!(update.type_url, ResourceType::Cluster.type_url());
     assert_eq!(cluster_names(&update), ["a", "b", "c"]);
     assert_ne!(update.version_info, cds.version_info);
+    // Changed clusters bring the (unchanged) endpoints again, for Envoy to warm them with.
+    let endpoints = ads.next().await?;
+    assert_eq!(
+        endpoints.type_url,
+        ResourceType::ClusterLoadAssignment.type_url()
+    );
+    assert_eq!(endpoints.version_info, eds.version_info);
+    ads.send(ack(&endpoints, &["a"])).await?;
 
     // A NACK is counted and the rejected clusters are not sent again.
     let mut nack = ack(&update, &[]);

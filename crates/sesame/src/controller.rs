@@ -1,5 +1,9 @@
 //! The rebuild loop: applies changes to the snapshot, builds when the holdoff says so,
 //! translates, and publishes to the xDS store. One task owns all of this state.
+//!
+//! The first build is a full one; after it, a build brings an [`IncrementalBuild`] up to date
+//! with the objects changed since, and only the Envoy resources of what that changed are
+//! encoded again and patched into the store.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -7,13 +11,16 @@ use std::time::Instant as StdInstant;
 
 use sesame_dag::snapshot::Touched;
 use sesame_dag::status::ObjectStatus;
-use sesame_dag::{BuildConfig, BuildOutput, Change, Impact, NamespacedName, Snapshot, build};
-use sesame_envoy::incremental::Translator;
+use sesame_dag::{
+    BuildConfig, BuildDelta, BuildOutput, Change, Impact, IncrementalBuild, NamespacedName,
+    ObjectKey, Snapshot,
+};
+use sesame_envoy::incremental::{DagChanges, ResourceChanges, TableChanges, Translator};
 use sesame_envoy::{ResourceType, TranslateConfig};
 use sesame_k8s::manifests::SourceEvent;
 use sesame_k8s::status::{Address, StatusUpdates};
 use sesame_k8s::watch::SecretRequest;
-use sesame_xds::{SnapshotStore, Table};
+use sesame_xds::{Patch, SnapshotStore, Table};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
@@ -71,6 +78,10 @@ pub struct Controller {
     kube: Option<KubeLink>,
     /// The Secrets the last build referenced, as last sent to the source.
     wanted_secrets: BTreeSet<NamespacedName>,
+    /// The build kept up to date change by change; `None` until the first build.
+    incremental: Option<IncrementalBuild>,
+    /// The objects changed since the last build.
+    changed: BTreeSet<ObjectKey>,
 }
 
 impl Controller {
@@ -97,6 +108,8 @@ impl Controller {
             pending: Pending::default(),
             kube: None,
             wanted_secrets: BTreeSet::new(),
+            incremental: None,
+            changed: BTreeSet::new(),
         }
     }
 
@@ -143,10 +156,12 @@ impl Controller {
         let now = Instant::now();
         let mut changed = false;
         for change in changes {
+            let key = change.key();
             let Some(touched) = self.snapshot.apply(change) else {
                 continue;
             };
             changed = true;
+            self.changed.insert(key);
             if !self.synced {
                 continue;
             }
@@ -193,7 +208,10 @@ impl Controller {
         let pending = std::mem::take(&mut self.pending);
         if pending.rebuild {
             self.rebuild(events).await;
-        } else if !pending.endpoints.is_empty() {
+        }
+        // A build re-reads the endpoints of the clusters it changed only: endpoint changes
+        // held back with it still go out.
+        if !pending.endpoints.is_empty() {
             self.update_endpoints(&pending.endpoints);
         }
         self.holdoff.built(now);
@@ -205,28 +223,42 @@ impl Controller {
     /// its data had not been loaded.
     async fn rebuild(&mut self, events: &mut mpsc::Receiver<SourceEvent>) {
         let started = StdInstant::now();
-        let mut output = build(&self.snapshot, &self.build_config);
+        let mut delta = self.build_changes();
         for _ in 0..2 {
-            if !self.load_secrets(&output, events).await {
+            if !self.load_secrets(events).await {
                 break;
             }
             self.pending.rebuild = false;
-            output = build(&self.snapshot, &self.build_config);
+            merge(&mut delta, self.build_changes());
         }
-        self.publish(output, started);
+        self.publish(delta, started);
     }
 
-    /// Asks the source for the Secrets `output` references, when they changed since the last
-    /// ask, and applies what it sent. Returns whether anything the build reads changed.
-    async fn load_secrets(
-        &mut self,
-        output: &BuildOutput,
-        events: &mut mpsc::Receiver<SourceEvent>,
-    ) -> bool {
-        let Some(kube) = &self.kube else {
+    /// Brings the build up to date with the objects changed since the last one (the first
+    /// time, a full build) and says what changed.
+    fn build_changes(&mut self) -> BuildDelta {
+        let changed: Vec<ObjectKey> = std::mem::take(&mut self.changed).into_iter().collect();
+        match &mut self.incremental {
+            Some(build) => build.update(&self.snapshot, &changed),
+            None => {
+                let build = IncrementalBuild::new(&self.snapshot, &self.build_config);
+                self.incremental = Some(build);
+                BuildDelta {
+                    full: true,
+                    ..BuildDelta::default()
+                }
+            }
+        }
+    }
+
+    /// Asks the source for the Secrets the current build references, when they changed since
+    /// the last ask, and applies what it sent. Returns whether anything the build reads changed.
+    async fn load_secrets(&mut self, events: &mut mpsc::Receiver<SourceEvent>) -> bool {
+        let (Some(kube), Some(build)) = (&self.kube, &self.incremental) else {
             return false;
         };
-        let wanted: BTreeSet<NamespacedName> = output
+        let wanted: BTreeSet<NamespacedName> = build
+            .output()
             .dag
             .references
             .iter()
@@ -265,37 +297,61 @@ impl Controller {
         changed
     }
 
-    fn publish(&mut self, output: BuildOutput, started: StdInstant) {
-        let (resources, endpoints) = self.translator.full(&output.dag, &self.snapshot);
-        self.store.publish(vec![
-            (Table::Shared(ResourceType::Cluster), resources.clusters),
-            (
-                Table::Shared(ResourceType::ClusterLoadAssignment),
-                endpoints,
-            ),
-            (Table::Shared(ResourceType::Secret), resources.secrets),
-            (Table::Shared(ResourceType::Listener), resources.listeners),
-            (
-                Table::Shared(ResourceType::RouteConfiguration),
-                resources.routes,
-            ),
-            (Table::DeltaRoutes, resources.delta_routes),
-            (
-                Table::Shared(ResourceType::VirtualHost),
-                resources.virtual_hosts,
-            ),
-        ]);
+    /// Sends what the build changed to the xDS store: everything after a full build, else
+    /// only the resources of the changed parts. Then updates the debug view and statuses.
+    fn publish(&mut self, delta: BuildDelta, started: StdInstant) {
+        let Some(build) = &self.incremental else {
+            return;
+        };
+        let output = build.output();
+        if delta.full {
+            let (resources, endpoints) = self.translator.full(&output.dag, &self.snapshot);
+            self.store.publish(vec![
+                (Table::Shared(ResourceType::Cluster), resources.clusters),
+                (
+                    Table::Shared(ResourceType::ClusterLoadAssignment),
+                    endpoints,
+                ),
+                (Table::Shared(ResourceType::Secret), resources.secrets),
+                (Table::Shared(ResourceType::Listener), resources.listeners),
+                (
+                    Table::Shared(ResourceType::RouteConfiguration),
+                    resources.routes,
+                ),
+                (Table::DeltaRoutes, resources.delta_routes),
+                (
+                    Table::Shared(ResourceType::VirtualHost),
+                    resources.virtual_hosts,
+                ),
+            ]);
+        } else {
+            let changes =
+                self.translator
+                    .update(&output.dag, &self.snapshot, &DagChanges::from(&delta));
+            self.store.patch_tables(patches(changes));
+        }
         let elapsed = started.elapsed();
         self.metrics.observe_rebuild(elapsed);
         tracing::info!(
             elapsed_ms = elapsed.as_secs_f64() * 1e3,
+            full = delta.full,
             virtual_hosts = output.dag.http.len(),
             secure_virtual_hosts = output.dag.https.len(),
             clusters = output.dag.clusters.len(),
+            changed_virtual_hosts = delta.http.len() + delta.https.len(),
+            changed_clusters = delta.clusters.len(),
             "built configuration"
         );
-        log_status_changes(&self.last, &output);
-        let output = Arc::new(output);
+        if delta.full {
+            let keys: BTreeSet<&ObjectKey> = (output.status.objects.keys())
+                .chain(self.last.status.objects.keys())
+                .collect();
+            log_status_changes(&self.last, output, keys.into_iter());
+        } else {
+            log_status_changes(&self.last, output, delta.status.iter());
+        }
+        // Envoy has its update; the copy for the debug endpoints and statuses comes after.
+        let output = Arc::new(output.clone());
         self.last = output.clone();
         self.published.send_replace(Published {
             output: Some(output),
@@ -348,18 +404,68 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Logs each object whose status differs from the previous build, once.
-fn log_status_changes(before: &BuildOutput, after: &BuildOutput) {
-    for (key, status) in &after.status.objects {
+/// Adds the changes of a second build step to those of the first.
+fn merge(into: &mut BuildDelta, more: BuildDelta) {
+    into.full |= more.full;
+    into.http.extend(more.http);
+    into.https.extend(more.https);
+    into.passthrough.extend(more.passthrough);
+    into.clusters.extend(more.clusters);
+    into.secrets.extend(more.secrets);
+    into.fallback_secret |= more.fallback_secret;
+    into.references.extend(more.references);
+    into.status.extend(more.status);
+}
+
+/// The store patches of a translation update, in one atomic change.
+fn patches(changes: ResourceChanges) -> Vec<(Table, Patch)> {
+    let patch = |table: TableChanges| Patch {
+        upserts: table.upserts,
+        removals: table.removals,
+    };
+    vec![
+        (
+            Table::Shared(ResourceType::Cluster),
+            patch(changes.clusters),
+        ),
+        (
+            Table::Shared(ResourceType::ClusterLoadAssignment),
+            patch(changes.endpoints),
+        ),
+        (Table::Shared(ResourceType::Secret), patch(changes.secrets)),
+        (
+            Table::Shared(ResourceType::Listener),
+            patch(changes.listeners),
+        ),
+        (
+            Table::Shared(ResourceType::RouteConfiguration),
+            patch(changes.routes),
+        ),
+        (Table::DeltaRoutes, patch(changes.delta_routes)),
+        (
+            Table::Shared(ResourceType::VirtualHost),
+            patch(changes.virtual_hosts),
+        ),
+    ]
+}
+
+/// Logs each object among `keys` whose status differs from the previous build, once.
+fn log_status_changes<'a>(
+    before: &BuildOutput,
+    after: &BuildOutput,
+    keys: impl Iterator<Item = &'a ObjectKey>,
+) {
+    for key in keys {
         let previous = before.status.objects.get(key);
-        if previous == Some(status) {
-            continue;
-        }
-        log_status(key, status, previous.is_none());
-    }
-    for key in before.status.objects.keys() {
-        if !after.status.objects.contains_key(key) {
-            tracing::info!(object = %key, "object no longer considered");
+        match after.status.objects.get(key) {
+            Some(status) if previous != Some(status) => {
+                log_status(key, status, previous.is_none());
+            }
+            Some(_) => {}
+            None if previous.is_some() => {
+                tracing::info!(object = %key, "object no longer considered");
+            }
+            None => {}
         }
     }
 }

@@ -122,6 +122,7 @@ struct Served {
     listeners: BTreeMap<String, Any>,
     routes: BTreeMap<String, Any>,
     virtual_hosts: BTreeMap<String, Any>,
+    delta_routes: BTreeMap<String, Any>,
 }
 
 impl Served {
@@ -133,6 +134,7 @@ impl Served {
             listeners: resources.listeners,
             routes: resources.routes,
             virtual_hosts: resources.virtual_hosts,
+            delta_routes: resources.delta_routes,
         }
     }
 
@@ -149,6 +151,7 @@ impl Served {
         table(&mut self.listeners, changes.listeners);
         table(&mut self.routes, changes.routes);
         table(&mut self.virtual_hosts, changes.virtual_hosts);
+        table(&mut self.delta_routes, changes.delta_routes);
     }
 }
 
@@ -302,6 +305,11 @@ fn state_of_the_world_table_is_the_directly_encoded_one() {
             "a VHDS virtual host carries its resource name"
         );
     }
+    let empty = crate::translate(&Dag::default(), &TranslateConfig::default());
+    assert!(
+        empty.delta_routes.is_empty(),
+        "without virtual hosts, delta clients get the plain table"
+    );
     let delta: route_v3::RouteConfiguration = decode(&resources.delta_routes["ingress_http"]);
     assert!(delta.virtual_hosts.is_empty());
     assert!(delta.vhds.is_some());
