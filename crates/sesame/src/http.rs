@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use sesame_k8s::watch::ApiHealth;
 
-use crate::controller::Published;
+use crate::controller::{Published, View};
 use crate::metrics::Metrics;
 
 /// Serves `/metrics` and `/healthz` until `shutdown` completes.
@@ -59,7 +59,7 @@ async fn healthz() -> &'static str {
 #[derive(Clone)]
 pub struct DebugState {
     /// The latest build.
-    pub published: watch::Receiver<Published>,
+    pub published: Published,
     /// The API-server source's health, when Sesame watches an API server.
     pub api: Option<watch::Receiver<ApiHealth>>,
     /// Whether this replica leads (always true without leader election).
@@ -93,26 +93,20 @@ struct StatusEntry<'a> {
     resource_status: Option<HTTPProxyStatus>,
 }
 
-/// `/status`: this replica's state and every object's status.
+/// `/status` without its objects: this replica's state.
 #[derive(Serialize)]
-struct StatusPage<'a> {
+struct StatusHead {
     /// Whether this replica leads (writes status).
     leading: bool,
     /// The API-server source, when there is one; `reachable: false` while it is unreachable
     /// (Envoy keeps the last good configuration meanwhile).
     #[serde(skip_serializing_if = "Option::is_none")]
     api: Option<ApiHealth>,
-    /// Every object's status.
-    objects: Vec<StatusEntry<'a>>,
 }
 
-async fn status(State(state): State<DebugState>) -> Response {
-    let api = state.api.as_ref().map(|a| a.borrow().clone());
-    let leading = *state.leading.borrow();
-    let Some(output) = state.published.borrow().output.clone() else {
-        let body = serde_json::json!({"leading": leading, "api": api, "objects": null, "error": "no build yet"});
-        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
-    };
+/// The JSON array of every object's status in a build, as `/status` lists them. Rendered by
+/// the rebuild loop on request, so no copy of the build is kept for the debug endpoints.
+pub fn render_statuses(output: &sesame_dag::BuildOutput) -> Vec<u8> {
     let entries: Vec<StatusEntry<'_>> = output
         .status
         .objects
@@ -123,17 +117,35 @@ async fn status(State(state): State<DebugState>) -> Response {
             resource_status: (object.kind == Kind::HTTPProxy).then(|| status.httpproxy_status()),
         })
         .collect();
-    axum::Json(StatusPage {
-        leading,
-        api,
-        objects: entries,
-    })
-    .into_response()
+    serde_json::to_vec(&entries).unwrap_or_default()
 }
 
+/// The JSON of a build's DAG, as `/debug/dag` shows it.
+pub fn render_dag(output: &sesame_dag::BuildOutput) -> Vec<u8> {
+    serde_json::to_vec(&output.dag).unwrap_or_default()
+}
+
+/// `/status`: `{leading, api, objects}`, with every object's status.
+async fn status(State(state): State<DebugState>) -> Response {
+    let api = state.api.as_ref().map(|a| a.borrow().clone());
+    let leading = *state.leading.borrow();
+    let Some(objects) = state.published.render(View::Statuses).await else {
+        let body = serde_json::json!({"leading": leading, "api": api, "objects": null, "error": "no build yet"});
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+    };
+    // The head is an object of its own; the objects array is spliced in as the last member.
+    let mut body = serde_json::to_vec(&StatusHead { leading, api }).unwrap_or_default();
+    body.pop();
+    body.extend_from_slice(b",\"objects\":");
+    body.extend_from_slice(&objects);
+    body.push(b'}');
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// `/debug/dag`: the DAG of the latest build.
 async fn dag(State(state): State<DebugState>) -> Response {
-    let Some(output) = state.published.borrow().output.clone() else {
+    let Some(dag) = state.published.render(View::Dag).await else {
         return (StatusCode::SERVICE_UNAVAILABLE, "no build yet\n").into_response();
     };
-    axum::Json(&output.dag).into_response()
+    ([(header::CONTENT_TYPE, "application/json")], dag).into_response()
 }

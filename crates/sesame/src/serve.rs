@@ -246,7 +246,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     let metrics = Metrics::new();
     let store = SnapshotStore::new();
-    let (published_tx, published_rx) = watch::channel(Published::default());
+    let (published, views) = Published::channel();
     let kube_plan = if args.kube.wanted(&config, !args.manifests.is_empty()) {
         Some(args.kube.plan(&config, &crate::kube::Environment::read())?)
     } else {
@@ -317,7 +317,7 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
         args.translate_config(&config)?,
         Holdoff::new(args.holdoff_delay, args.holdoff_max_delay),
         store.clone(),
-        published_tx,
+        views,
         metrics.clone(),
     );
     if let Some(plan) = &kube_plan {
@@ -360,7 +360,7 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     let debug = tokio::spawn(crate::http::serve_debug(
         debug_listener,
         crate::http::DebugState {
-            published: published_rx,
+            published,
             api: api_health,
             leading: leading_rx,
         },
