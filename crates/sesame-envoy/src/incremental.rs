@@ -4,7 +4,7 @@
 //! later updates need: the encoded plain-HTTP virtual hosts (the state-of-the-world
 //! `ingress_http` table is put together from them) and, for every EDS name, the clusters that
 //! use it and the Service port it reads. [`Translator::update`] then takes the keys a build
-//! changed ([`DagChanges`]) and returns only the resources to upsert and remove: a change to one
+//! changed (a [`BuildDelta`]) and returns only the resources to upsert and remove: a change to one
 //! host encodes one virtual host, however many the DAG holds. The same index answers
 //! endpoint-only changes ([`Translator::service_endpoints`]) without scanning every cluster.
 
@@ -19,72 +19,6 @@ use crate::{Resources, TranslateConfig, cluster, listener, proto, route, secret}
 #[cfg(test)]
 #[path = "incremental/tests.rs"]
 mod tests;
-
-/// Which parts of a DAG differ from the DAG translated before, by key. A key names something
-/// added, changed or removed; the translator looks each one up in the new DAG.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DagChanges {
-    /// Hostnames of [`Dag::http`].
-    pub http: BTreeSet<String>,
-    /// Hostnames of [`Dag::https`].
-    pub https: BTreeSet<String>,
-    /// Hostnames of [`Dag::passthrough`].
-    pub passthrough: BTreeSet<String>,
-    /// Names of [`Dag::clusters`].
-    pub clusters: BTreeSet<String>,
-    /// Names of [`Dag::secrets`].
-    pub secrets: BTreeSet<String>,
-    /// Whether [`Dag::fallback_secret`] changed.
-    pub fallback_secret: bool,
-}
-
-impl From<&BuildDelta> for DagChanges {
-    /// The DAG keys an incremental build changed.
-    fn from(delta: &BuildDelta) -> Self {
-        DagChanges {
-            http: delta.http.clone(),
-            https: delta.https.clone(),
-            passthrough: delta.passthrough.clone(),
-            clusters: delta.clusters.clone(),
-            secrets: delta.secrets.clone(),
-            fallback_secret: delta.fallback_secret,
-        }
-    }
-}
-
-impl DagChanges {
-    /// Every key that differs between `before` and `after`, found by comparing the two whole
-    /// DAGs (for callers that do not know what changed, and for tests).
-    pub fn between(before: &Dag, after: &Dag) -> DagChanges {
-        DagChanges {
-            http: changed_keys(&before.http, &after.http),
-            https: changed_keys(&before.https, &after.https),
-            passthrough: changed_keys(&before.passthrough, &after.passthrough),
-            clusters: changed_keys(&before.clusters, &after.clusters),
-            secrets: changed_keys(&before.secrets, &after.secrets),
-            fallback_secret: before.fallback_secret != after.fallback_secret,
-        }
-    }
-
-    /// Whether nothing changed.
-    pub fn is_empty(&self) -> bool {
-        *self == DagChanges::default()
-    }
-}
-
-/// The keys present in only one of two maps, or with different values.
-fn changed_keys<V: PartialEq>(
-    before: &BTreeMap<String, V>,
-    after: &BTreeMap<String, V>,
-) -> BTreeSet<String> {
-    let mut keys: BTreeSet<String> = before
-        .iter()
-        .filter(|(k, v)| after.get(*k) != Some(*v))
-        .map(|(k, _)| k.clone())
-        .collect();
-    keys.extend(after.keys().filter(|k| !before.contains_key(*k)).cloned());
-    keys
-}
 
 /// Resources of one type to insert or replace, and names to remove.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -196,14 +130,15 @@ impl Translator {
         (resources, endpoints)
     }
 
-    /// Brings the translation from the last DAG to `dag`, given the keys that differ, and
-    /// returns only what changed. Applied to the resources of the last translation, the result
-    /// equals a full translation of `dag`.
+    /// Brings the translation from the last DAG to `dag`, given the DAG keys that differ
+    /// (`changes`' virtual hosts, clusters, secrets and fallback secret; a key names something
+    /// added, changed or removed), and returns only what changed. Applied to the resources of
+    /// the last translation, the result equals a full translation of `dag`.
     pub fn update(
         &mut self,
         dag: &Dag,
         snapshot: &Snapshot,
-        changes: &DagChanges,
+        changes: &BuildDelta,
     ) -> ResourceChanges {
         let mut out = ResourceChanges::default();
         self.update_http(dag, changes, &mut out);
@@ -243,7 +178,7 @@ impl Translator {
 
     /// The plain-HTTP hosts: their VHDS resources, and the state-of-the-world `ingress_http`
     /// put together again from them when any changed.
-    fn update_http(&mut self, dag: &Dag, changes: &DagChanges, out: &mut ResourceChanges) {
+    fn update_http(&mut self, dag: &Dag, changes: &BuildDelta, out: &mut ResourceChanges) {
         for hostname in &changes.http {
             let encoded = dag.http.get(hostname).map(route::encoded_virtual_host);
             match &encoded {
@@ -269,7 +204,7 @@ impl Translator {
 
     /// The secure hosts: their route configurations, `ingress_fallbackcert`, and the listeners
     /// (`ingress_https` holds a filter chain per secure or passthrough host).
-    fn update_tls(&self, dag: &Dag, changes: &DagChanges, out: &mut ResourceChanges) {
+    fn update_tls(&self, dag: &Dag, changes: &BuildDelta, out: &mut ResourceChanges) {
         for hostname in &changes.https {
             let encoded = dag
                 .https
@@ -296,7 +231,7 @@ impl Translator {
         &mut self,
         dag: &Dag,
         snapshot: &Snapshot,
-        changes: &DagChanges,
+        changes: &BuildDelta,
         out: &mut ResourceChanges,
     ) {
         let mut touched_eds = BTreeSet::new();

@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use envoy_types::pb::envoy::config::core::v3::ControlPlane;
+use envoy_types::pb::envoy::config::core::v3::{ControlPlane, Node};
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
 use sesame_envoy::ResourceType;
 
@@ -44,6 +44,33 @@ pub enum Scope {
     Aggregated,
     /// A single-type stream (LDS, RDS, CDS, EDS or SDS service).
     Single(ResourceType),
+}
+
+impl Scope {
+    /// The resource type a request's type URL names, if a stream of this scope serves it;
+    /// logs and refuses any other.
+    pub(crate) fn request_type(self, type_url: &str, node: Option<&str>) -> Option<ResourceType> {
+        let ty = match self {
+            Scope::Aggregated => ResourceType::from_type_url(type_url),
+            Scope::Single(ty) if type_url.is_empty() || type_url == ty.type_url() => Some(ty),
+            Scope::Single(_) => None,
+        };
+        if ty.is_none() {
+            tracing::warn!(node = node.unwrap_or_default(), type_url, scope = ?self, "ignoring request for a type this stream does not serve");
+        }
+        ty
+    }
+}
+
+/// Remembers the id of the Envoy on a stream from the first request that carries one.
+pub(crate) fn note_node(known: &mut Option<String>, node: Option<&Node>, scope: Scope) {
+    if known.is_some() {
+        return;
+    }
+    if let Some(node) = node {
+        tracing::info!(node = %node.id, cluster = %node.cluster, ?scope, "xDS stream from Envoy");
+        *known = Some(node.id.clone());
+    }
 }
 
 /// Which resources of a type a connection subscribed to.
@@ -153,7 +180,7 @@ impl Connection {
         req: &DiscoveryRequest,
         view: &StoreView,
     ) -> Vec<DiscoveryResponse> {
-        self.note_node(req);
+        note_node(&mut self.node, req.node.as_ref(), self.scope);
         let Some(ty) = self.request_type(&req.type_url) else {
             return Vec::new();
         };
@@ -226,27 +253,9 @@ impl Connection {
         }
     }
 
-    /// Remembers the node id from the first request that carries one.
-    fn note_node(&mut self, req: &DiscoveryRequest) {
-        if self.node.is_some() {
-            return;
-        }
-        if let Some(node) = &req.node {
-            tracing::info!(node = %node.id, cluster = %node.cluster, scope = ?self.scope, "xDS stream from Envoy");
-            self.node = Some(node.id.clone());
-        }
-    }
-
-    /// The resource type a request is about, if this stream serves it.
+    /// The resource type a request is about, if this stream serves it over state of the world.
     fn request_type(&self, type_url: &str) -> Option<ResourceType> {
-        let ty = match self.scope {
-            Scope::Aggregated => ResourceType::from_type_url(type_url),
-            Scope::Single(ty) if type_url.is_empty() || type_url == ty.type_url() => Some(ty),
-            Scope::Single(_) => None,
-        };
-        if ty.is_none() {
-            tracing::warn!(node = self.node.as_deref().unwrap_or_default(), type_url, scope = ?self.scope, "ignoring request for a type this stream does not serve");
-        }
+        let ty = self.scope.request_type(type_url, self.node.as_deref());
         if let Some(ty) = ty.filter(|t| t.is_delta_only()) {
             tracing::warn!(
                 node = self.node.as_deref().unwrap_or_default(),

@@ -253,8 +253,8 @@ impl DeltaConnection {
         req: &DeltaDiscoveryRequest,
         view: &StoreView,
     ) -> Vec<DeltaDiscoveryResponse> {
-        self.note_node(req);
-        let Some(ty) = self.request_type(&req.type_url) else {
+        crate::connection::note_node(&mut self.node, req.node.as_ref(), self.scope);
+        let Some(ty) = self.scope.request_type(&req.type_url, self.node.as_deref()) else {
             return Vec::new();
         };
         tracing::debug!(node = self.node.as_deref().unwrap_or_default(), type_url = ty.type_url(), subscribe = ?req.resource_names_subscribe, unsubscribe = ?req.resource_names_unsubscribe, initial = req.initial_resource_versions.len(), nonce = %req.response_nonce, nack = req.error_detail.is_some(), "delta xDS request");
@@ -551,30 +551,6 @@ impl DeltaConnection {
                 );
             }
         }
-    }
-
-    /// Remembers the node id from the first request that carries one.
-    fn note_node(&mut self, req: &DeltaDiscoveryRequest) {
-        if self.node.is_some() {
-            return;
-        }
-        if let Some(node) = &req.node {
-            tracing::info!(node = %node.id, cluster = %node.cluster, scope = ?self.scope, "delta xDS stream from Envoy");
-            self.node = Some(node.id.clone());
-        }
-    }
-
-    /// The resource type a request is about, if this stream serves it.
-    fn request_type(&self, type_url: &str) -> Option<ResourceType> {
-        let ty = match self.scope {
-            Scope::Aggregated => ResourceType::from_type_url(type_url),
-            Scope::Single(ty) if type_url.is_empty() || type_url == ty.type_url() => Some(ty),
-            Scope::Single(_) => None,
-        };
-        if ty.is_none() {
-            tracing::warn!(node = self.node.as_deref().unwrap_or_default(), type_url, scope = ?self.scope, "ignoring delta request for a type this stream does not serve");
-        }
-        ty
     }
 }
 

@@ -15,7 +15,7 @@ use sesame_dag::{
     BuildConfig, BuildDelta, BuildOutput, Change, Impact, IncrementalBuild, NamespacedName,
     ObjectKey, Snapshot,
 };
-use sesame_envoy::incremental::{DagChanges, ResourceChanges, TableChanges, Translator};
+use sesame_envoy::incremental::{ResourceChanges, TableChanges, Translator};
 use sesame_envoy::{ResourceType, TranslateConfig};
 use sesame_k8s::manifests::SourceEvent;
 use sesame_k8s::status::{Address, StatusUpdates};
@@ -369,9 +369,7 @@ impl Controller {
                 ),
             ]);
         } else {
-            let changes =
-                self.translator
-                    .update(&output.dag, &self.snapshot, &DagChanges::from(&delta));
+            let changes = self.translator.update(&output.dag, &self.snapshot, &delta);
             self.store.patch_tables(patches(changes));
         }
         let elapsed = started.elapsed();

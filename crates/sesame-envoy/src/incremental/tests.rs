@@ -4,10 +4,19 @@ use std::sync::Arc;
 use envoy_types::pb::envoy::config::route::v3 as route_v3;
 use pretty_assertions::assert_eq;
 use sesame_dag::dag::{PathMatch, TcpProxy, UpstreamProtocol, WeightedCluster};
-use sesame_dag::{Change, Object};
+use sesame_dag::{BuildOutput, Change, Object};
 
 use super::*;
 use crate::testutil::{cluster, decode, forward_route, secure_vhost, slice, tls_secret, vhost};
+
+/// What differs between two DAGs, as an incremental build would say it.
+fn delta(before: &Dag, after: &Dag) -> BuildDelta {
+    let output = |dag: &Dag| BuildOutput {
+        dag: dag.clone(),
+        ..BuildOutput::default()
+    };
+    BuildDelta::between(&output(before), &output(after))
+}
 
 /// A small deterministic generator (xorshift), so that failures reproduce.
 struct Rng(u64);
@@ -165,7 +174,7 @@ fn updates_add_up_to_a_full_translation() {
         let mut served = Served::from_full(translator.full(&dag, &snapshot));
         for step in 0..25 {
             let next = random_dag(&mut rng);
-            let changes = DagChanges::between(&dag, &next);
+            let changes = delta(&dag, &next);
             served.apply(translator.update(&next, &snapshot, &changes));
             let expected = Served::from_full(
                 Translator::new(TranslateConfig::default()).full(&next, &snapshot),
@@ -197,7 +206,7 @@ fn one_changed_host_encodes_one_virtual_host() {
     let edited = next.http.get_mut("h7.example.com").expect("host");
     edited.routes[0].path = PathMatch::Prefix("/v2".into());
 
-    let changes = translator.update(&next, &snapshot, &DagChanges::between(&dag, &next));
+    let changes = translator.update(&next, &snapshot, &delta(&dag, &next));
 
     assert_eq!(
         changes.virtual_hosts.upserts.keys().collect::<Vec<_>>(),
@@ -258,7 +267,7 @@ fn a_removed_cluster_keeps_endpoints_another_cluster_still_uses() {
 
     let mut one = dag.clone();
     one.clusters.remove(&names[0]);
-    let changes = translator.update(&one, &snapshot, &DagChanges::between(&dag, &one));
+    let changes = translator.update(&one, &snapshot, &delta(&dag, &one));
     assert_eq!(
         changes.clusters.removals,
         BTreeSet::from([names[0].clone()])
@@ -266,7 +275,7 @@ fn a_removed_cluster_keeps_endpoints_another_cluster_still_uses() {
     assert!(changes.endpoints.removals.is_empty(), "{changes:?}");
 
     let none = Dag::default();
-    let changes = translator.update(&none, &snapshot, &DagChanges::between(&one, &none));
+    let changes = translator.update(&none, &snapshot, &delta(&one, &none));
     assert_eq!(
         changes.endpoints.removals,
         BTreeSet::from(["default/svc0/http".to_string()])
