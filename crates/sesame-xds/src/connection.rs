@@ -62,13 +62,19 @@ impl Scope {
     }
 }
 
-/// Remembers the id of the Envoy on a stream from the first request that carries one.
-pub(crate) fn note_node(known: &mut Option<String>, node: Option<&Node>, scope: Scope) {
+/// Remembers the id of the Envoy on a stream from the first request that carries one, and logs
+/// the stream's `protocol` (`xDS` or `delta xDS`).
+pub(crate) fn note_node(
+    known: &mut Option<String>,
+    node: Option<&Node>,
+    scope: Scope,
+    protocol: &str,
+) {
     if known.is_some() {
         return;
     }
     if let Some(node) = node {
-        tracing::info!(node = %node.id, cluster = %node.cluster, ?scope, "xDS stream from Envoy");
+        tracing::info!(node = %node.id, cluster = %node.cluster, ?scope, "{protocol} stream from Envoy");
         *known = Some(node.id.clone());
     }
 }
@@ -180,7 +186,7 @@ impl Connection {
         req: &DiscoveryRequest,
         view: &StoreView,
     ) -> Vec<DiscoveryResponse> {
-        note_node(&mut self.node, req.node.as_ref(), self.scope);
+        note_node(&mut self.node, req.node.as_ref(), self.scope, "xDS");
         let Some(ty) = self.request_type(&req.type_url) else {
             return Vec::new();
         };

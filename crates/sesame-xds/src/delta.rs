@@ -253,7 +253,7 @@ impl DeltaConnection {
         req: &DeltaDiscoveryRequest,
         view: &StoreView,
     ) -> Vec<DeltaDiscoveryResponse> {
-        crate::connection::note_node(&mut self.node, req.node.as_ref(), self.scope);
+        crate::connection::note_node(&mut self.node, req.node.as_ref(), self.scope, "delta xDS");
         let Some(ty) = self.scope.request_type(&req.type_url, self.node.as_deref()) else {
             return Vec::new();
         };
