@@ -1,14 +1,16 @@
 //! Fan-out benchmark: `sesame serve --manifests` holding N fixture Ingresses with M synthetic
-//! ADS clients connected (real tonic SotW clients over 127.0.0.1 that subscribe to CDS, EDS,
-//! LDS and RDS `ingress_http` and ACK every response). One probe Ingress, in a file of its own,
-//! is edited once every 0.7 s; for each change, the time from the file write to each client
-//! receiving the RDS response that carries it. Blocks of ten changes alternate between these
+//! ADS clients connected (real tonic clients over 127.0.0.1 that subscribe to CDS, EDS, LDS and
+//! RDS `ingress_http` — in delta, VirtualHost too — and ACK every response). One probe Ingress,
+//! in a file of its own, is edited once every 0.7 s; for each change, the time from the file
+//! write to each client receiving the response that carries it (state of the world: the RDS
+//! response; delta: the VirtualHost, or route configuration, response). Blocks of ten changes alternate between these
 //! clients alone and with one more client that subscribes and never reads its stream (stuck).
 //! Writes a Markdown table.
 //!
 //! Run: `cargo bench -p sesame --bench fanout`. `SESAME_BENCH_FANOUT_SIZE` (N, default 1000),
 //! `SESAME_BENCH_FANOUT_CLIENTS` (M, default 100), `SESAME_BENCH_FANOUT_CHANGES` (default 40).
-//! The clients speak state of the world whatever `SESAME_BENCH_XDS_MODE` says.
+//! `SESAME_BENCH_XDS_MODE=delta` makes the clients (the stuck one too) speak delta xDS; unset
+//! or anything else, state of the world.
 #![allow(missing_docs)]
 
 #[path = "support/fixtures.rs"]
@@ -25,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
-use xds_client::{Arrival, Change};
+use xds_client::{Arrival, Change, Mode};
 
 /// Changes per block; blocks alternate between no stuck client and one.
 const BLOCK: usize = 10;
@@ -162,6 +164,7 @@ async fn main() {
     let n = env_or("SESAME_BENCH_FANOUT_SIZE", 1_000);
     let clients = env_or("SESAME_BENCH_FANOUT_CLIENTS", 100);
     let changes = env_or("SESAME_BENCH_FANOUT_CHANGES", 40);
+    let mode = Mode::from_env();
     let chunk = 5000;
     let mut files: Vec<(String, String)> = (0..n.div_ceil(chunk))
         .map(|c| {
@@ -190,7 +193,7 @@ async fn main() {
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(clients);
     for id in 0..clients {
-        let task = xds_client::spawn_client(addr, id, changes_rx.clone(), arrivals.clone())
+        let task = xds_client::spawn_client(mode, addr, id, changes_rx.clone(), arrivals.clone())
             .await
             .unwrap_or_else(|e| panic!("client {id}: {e}\n{}", cluster.logs()));
         tasks.push(task);
@@ -208,7 +211,7 @@ async fn main() {
         if block % 2 == 0 {
             run(&cluster, &tx, &mut rx, clients, next, size, &mut free).await;
         } else {
-            let stuck = xds_client::stuck_client(addr, clients + block)
+            let stuck = xds_client::stuck_client(mode, addr, clients + block)
                 .await
                 .unwrap_or_else(|e| panic!("stuck client: {e}"));
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -218,7 +221,13 @@ async fn main() {
         next += size;
     }
 
-    println!("### Fan-out: manifest write → RDS response carrying the change, at each client\n");
+    let carrier = match mode {
+        Mode::Sotw => "RDS response",
+        Mode::Delta => "VirtualHost (VHDS) response",
+    };
+    println!(
+        "### Fan-out ({mode} xDS clients): manifest write → {carrier} carrying the change, at each client\n"
+    );
     println!(
         "Initial sync: {clients} clients connected and holding the full state in {}.\n",
         ms(synced)

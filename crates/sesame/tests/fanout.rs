@@ -1,6 +1,7 @@
 //! Fan-out through a real `sesame serve --manifests`: an xDS client that subscribes and then
 //! never reads its stream does not hold back the changes the other clients receive. Functional
-//! only; how fast the change arrives is measured by `benches/fanout.rs`.
+//! only; how fast the change arrives is measured by `benches/fanout.rs`. Run once with state
+//! of the world clients and once with delta clients.
 
 #[path = "../benches/support/fixtures.rs"]
 #[allow(dead_code)]
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
-use xds_client::{Arrival, Change};
+use xds_client::{Arrival, Change, Mode};
 
 /// Enough Ingresses that the first responses (≈ 120 KB of routes, 160 KB of clusters) overflow
 /// the stuck client's 64 KiB HTTP/2 window, so the server really is blocked on it.
@@ -62,6 +63,16 @@ async fn every_client_receives(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_client_does_not_hold_back_the_others() {
+    stuck_client_does_not_hold_back_the_others(Mode::Sotw).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_delta_client_does_not_hold_back_the_other_delta_clients() {
+    stuck_client_does_not_hold_back_the_others(Mode::Delta).await;
+}
+
+/// The stuck client and the others all speak `mode`.
+async fn stuck_client_does_not_hold_back_the_others(mode: Mode) {
     let fixtures = fixtures::manifest(0..INGRESSES, 8080);
     let cluster = harness::Cluster::sesame_only(
         &[("fixtures.json", &fixtures), ("probe.yaml", &probe(0))],
@@ -76,14 +87,14 @@ async fn a_stuck_client_does_not_hold_back_the_others() {
     let addr = SocketAddr::from(([127, 0, 0, 1], cluster.ports.xds));
 
     // The stuck client subscribes first, so the server is already blocked on it.
-    let stuck = xds_client::stuck_client(addr, CLIENTS)
+    let stuck = xds_client::stuck_client(mode, addr, CLIENTS)
         .await
         .expect("stuck client connects");
     let (tx, changes) = watch::channel(change(0));
     let (arrivals, mut rx) = mpsc::unbounded_channel();
     let mut tasks = Vec::new();
     for id in 0..CLIENTS {
-        let task = xds_client::spawn_client(addr, id, changes.clone(), arrivals.clone())
+        let task = xds_client::spawn_client(mode, addr, id, changes.clone(), arrivals.clone())
             .await
             .expect("client connects");
         tasks.push(task);

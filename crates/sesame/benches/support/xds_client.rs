@@ -1,8 +1,14 @@
-//! A synthetic xDS client for the fan-out bench and test: a real tonic ADS (state of the world)
-//! client over 127.0.0.1 that behaves like a quiet Envoy — it subscribes to CDS, EDS (every
-//! cluster CDS names), LDS and RDS `ingress_http`, and ACKs every response — and reports when a
-//! route configuration carrying a change's marker arrives.
+//! A synthetic xDS client for the fan-out bench and test: a real tonic ADS client over
+//! 127.0.0.1 that behaves like a quiet Envoy, in either protocol ([`Mode`]):
+//! - state of the world: subscribes to CDS, EDS (every cluster CDS names), LDS and RDS
+//!   `ingress_http`, ACKs every response, and reports when a route configuration carrying a
+//!   change's marker arrives;
+//! - delta: subscribes (wildcard) to CDS and LDS, to EDS for every cluster it learned, to RDS
+//!   `ingress_http` and to VirtualHost (unnamed: following the stream's route configurations),
+//!   ACKs every response by nonce, and reports when a VirtualHost or route configuration
+//!   carrying a change's marker arrives.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,7 +16,9 @@ use std::time::Instant;
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
 use envoy_types::pb::envoy::config::core::v3::Node;
 use envoy_types::pb::envoy::service::discovery::v3::aggregated_discovery_service_client::AggregatedDiscoveryServiceClient;
-use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
+use envoy_types::pb::envoy::service::discovery::v3::{
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
+};
 use prost::Message;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::UnboundedReceiverStream;
@@ -25,6 +33,9 @@ pub const EDS: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadA
 pub const LDS: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
 /// Route configurations.
 pub const RDS: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+
+/// Virtual hosts (delta only: VHDS), named `ingress_http/<host>`.
+pub const VHDS: &str = "type.googleapis.com/envoy.config.route.v3.VirtualHost";
 
 /// The route configuration of the HTTP listener.
 pub const ROUTES: &str = "ingress_http";
@@ -56,6 +67,69 @@ pub type Changes = watch::Receiver<Option<Arc<Change>>>;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// The xDS protocol the clients speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// State of the world (`StreamAggregatedResources`).
+    Sotw,
+    /// Incremental (`DeltaAggregatedResources`).
+    Delta,
+}
+
+impl Mode {
+    /// `SESAME_BENCH_XDS_MODE=delta` selects delta; anything else, or unset, state of the world.
+    pub fn from_env() -> Mode {
+        match std::env::var("SESAME_BENCH_XDS_MODE") {
+            Ok(m) if m.trim().eq_ignore_ascii_case("delta") => Mode::Delta,
+            _ => Mode::Sotw,
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::Sotw => "state of the world",
+            Mode::Delta => "delta",
+        })
+    }
+}
+
+/// Sends an [`Arrival`] the first time a response carries the current change's marker (both
+/// client types).
+struct Reporter {
+    client: usize,
+    changes: Changes,
+    arrivals: mpsc::UnboundedSender<Arrival>,
+    reported: Option<usize>,
+}
+
+impl Reporter {
+    /// Looks for the current change's marker in `payloads` (a response's resources) received
+    /// at `at`.
+    fn check<'a>(&mut self, at: Instant, payloads: impl IntoIterator<Item = &'a [u8]>) {
+        let change = self.changes.borrow_and_update().clone();
+        if let Some(change) = change.filter(|c| self.reported != Some(c.index))
+            && payloads.into_iter().any(|p| contains(p, &change.marker))
+        {
+            self.reported = Some(change.index);
+            let _ = self.arrivals.send(Arrival {
+                client: self.client,
+                change: change.index,
+                at,
+            });
+        }
+    }
+}
+
+fn node(id: usize) -> Option<Node> {
+    Some(Node {
+        id: format!("bench-client-{id}"),
+        cluster: "sesame".to_string(),
+        ..Default::default()
+    })
+}
+
 /// A channel to Sesame's xDS port with HTTP/2 windows of 64 KiB (h2's defaults, stated so a
 /// client that stops reading is certain to hold the server back once 64 KiB are in flight).
 async fn channel(addr: SocketAddr) -> Result<Channel, Error> {
@@ -71,11 +145,7 @@ fn request(type_url: &str, names: &[String], id: usize) -> DiscoveryRequest {
     DiscoveryRequest {
         type_url: type_url.to_string(),
         resource_names: names.to_vec(),
-        node: Some(Node {
-            id: format!("bench-client-{id}"),
-            cluster: "sesame".to_string(),
-            ..Default::default()
-        }),
+        node: node(id),
         ..Default::default()
     }
 }
@@ -114,19 +184,37 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && memchr::memmem::find(haystack, needle).is_some()
 }
 
-/// Connects client `id` and runs it in a task until its stream ends: ACKs every response,
-/// follows CDS with an EDS subscription for every cluster, and sends an [`Arrival`] the first
-/// time an RDS response carries the current change's marker.
+/// Connects client `id` speaking `mode` and runs it in a task until its stream ends; it sends
+/// an [`Arrival`] the first time a response carries the current change's marker.
 pub async fn spawn_client(
+    mode: Mode,
     addr: SocketAddr,
     id: usize,
-    mut changes: Changes,
+    changes: Changes,
     arrivals: mpsc::UnboundedSender<Arrival>,
+) -> Result<tokio::task::JoinHandle<()>, Error> {
+    let reporter = Reporter {
+        client: id,
+        changes,
+        arrivals,
+        reported: None,
+    };
+    match mode {
+        Mode::Sotw => spawn_sotw(addr, id, reporter).await,
+        Mode::Delta => spawn_delta(addr, id, reporter).await,
+    }
+}
+
+/// State of the world: ACKs every response, follows CDS with an EDS subscription for every
+/// cluster, and looks for the marker in RDS responses.
+async fn spawn_sotw(
+    addr: SocketAddr,
+    id: usize,
+    mut reporter: Reporter,
 ) -> Result<tokio::task::JoinHandle<()>, Error> {
     let (tx, mut stream) = open(addr, id).await?;
     Ok(tokio::spawn(async move {
         let mut eds_names: Vec<String> = Vec::new();
-        let mut reported: Option<usize> = None;
         while let Ok(Some(resp)) = stream.message().await {
             let at = Instant::now();
             let names = match resp.type_url.as_str() {
@@ -146,20 +234,7 @@ pub async fn spawn_client(
                 }
                 EDS => eds_names.clone(),
                 RDS => {
-                    let change = changes.borrow_and_update().clone();
-                    if let Some(change) = change.filter(|c| reported != Some(c.index))
-                        && resp
-                            .resources
-                            .iter()
-                            .any(|a| contains(&a.value, &change.marker))
-                    {
-                        reported = Some(change.index);
-                        let _ = arrivals.send(Arrival {
-                            client: id,
-                            change: change.index,
-                            at,
-                        });
-                    }
+                    reporter.check(at, resp.resources.iter().map(|a| a.value.as_slice()));
                     vec![ROUTES.to_string()]
                 }
                 _ => Vec::new(),
@@ -178,19 +253,114 @@ pub async fn spawn_client(
     }))
 }
 
-/// A stuck client: subscribes like [`spawn_client`] and then never reads its stream, so the
-/// server's sends to it stop once the HTTP/2 window (64 KiB) is full. Keep it alive to keep it
-/// stuck.
-pub struct Stuck {
-    _requests: mpsc::UnboundedSender<DiscoveryRequest>,
-    _stream: Streaming<DiscoveryResponse>,
+fn delta_request(
+    type_url: &str,
+    subscribe: Vec<String>,
+    unsubscribe: Vec<String>,
+    id: usize,
+) -> DeltaDiscoveryRequest {
+    DeltaDiscoveryRequest {
+        type_url: type_url.to_string(),
+        resource_names_subscribe: subscribe,
+        resource_names_unsubscribe: unsubscribe,
+        node: node(id),
+        ..Default::default()
+    }
 }
 
-/// Connects a [`Stuck`] client.
-pub async fn stuck_client(addr: SocketAddr, id: usize) -> Result<Stuck, Error> {
-    let (requests, stream) = open(addr, id).await?;
-    Ok(Stuck {
-        _requests: requests,
-        _stream: stream,
-    })
+/// Opens one delta ADS stream and sends the first subscriptions: CDS and LDS (wildcard), RDS
+/// `ingress_http` and VirtualHost (unnamed, following the route configurations).
+async fn open_delta(
+    addr: SocketAddr,
+    id: usize,
+) -> Result<
+    (
+        mpsc::UnboundedSender<DeltaDiscoveryRequest>,
+        Streaming<DeltaDiscoveryResponse>,
+    ),
+    Error,
+> {
+    let mut client = AggregatedDiscoveryServiceClient::new(channel(addr).await?)
+        .max_decoding_message_size(1 << 30);
+    let (tx, requests) = mpsc::unbounded_channel();
+    for (ty, names) in [
+        (CDS, vec![]),
+        (LDS, vec![]),
+        (RDS, vec![ROUTES.to_string()]),
+        (VHDS, vec![]),
+    ] {
+        tx.send(delta_request(ty, names, Vec::new(), id))?;
+    }
+    let stream = client
+        .delta_aggregated_resources(UnboundedReceiverStream::new(requests))
+        .await?
+        .into_inner();
+    Ok((tx, stream))
+}
+
+/// Delta: ACKs every response by nonce, subscribes EDS to every cluster added (and
+/// unsubscribes the removed ones), and looks for the marker in RDS and VirtualHost responses.
+async fn spawn_delta(
+    addr: SocketAddr,
+    id: usize,
+    mut reporter: Reporter,
+) -> Result<tokio::task::JoinHandle<()>, Error> {
+    let (tx, mut stream) = open_delta(addr, id).await?;
+    Ok(tokio::spawn(async move {
+        let mut clusters: BTreeSet<String> = BTreeSet::new();
+        while let Ok(Some(resp)) = stream.message().await {
+            let at = Instant::now();
+            match resp.type_url.as_str() {
+                CDS => {
+                    let added: Vec<String> = resp
+                        .resources
+                        .iter()
+                        .filter(|r| clusters.insert(r.name.clone()))
+                        .map(|r| r.name.clone())
+                        .collect();
+                    let removed: Vec<String> = resp
+                        .removed_resources
+                        .iter()
+                        .filter(|n| clusters.remove(n.as_str()))
+                        .cloned()
+                        .collect();
+                    if !added.is_empty() || !removed.is_empty() {
+                        let _ = tx.send(delta_request(EDS, added, removed, id));
+                    }
+                }
+                RDS | VHDS => reporter.check(
+                    at,
+                    resp.resources
+                        .iter()
+                        .filter_map(|r| r.resource.as_ref())
+                        .map(|a| a.value.as_slice()),
+                ),
+                _ => {}
+            }
+            let ack = DeltaDiscoveryRequest {
+                type_url: resp.type_url.clone(),
+                response_nonce: resp.nonce.clone(),
+                ..Default::default()
+            };
+            if tx.send(ack).is_err() {
+                break;
+            }
+        }
+    }))
+}
+
+/// A stuck client: subscribes like [`spawn_client`] (in delta, without EDS, whose names it
+/// would have to read) and then never reads its stream, so the server's sends to it stop once
+/// the HTTP/2 window (64 KiB) is full. Keep it alive to keep it stuck.
+pub struct Stuck {
+    _stream: Box<dyn Send>,
+}
+
+/// Connects a [`Stuck`] client speaking `mode`.
+pub async fn stuck_client(mode: Mode, addr: SocketAddr, id: usize) -> Result<Stuck, Error> {
+    let stream: Box<dyn Send> = match mode {
+        Mode::Sotw => Box::new(open(addr, id).await?),
+        Mode::Delta => Box::new(open_delta(addr, id).await?),
+    };
+    Ok(Stuck { _stream: stream })
 }
