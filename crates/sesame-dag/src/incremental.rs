@@ -126,6 +126,19 @@ impl BuildDelta {
             && self.status.is_empty()
     }
 
+    /// Adds the changes of a later update: together they name what changed across both.
+    pub fn merge(&mut self, later: BuildDelta) {
+        self.full |= later.full;
+        self.http.extend(later.http);
+        self.https.extend(later.https);
+        self.passthrough.extend(later.passthrough);
+        self.clusters.extend(later.clusters);
+        self.secrets.extend(later.secrets);
+        self.fallback_secret |= later.fallback_secret;
+        self.references.extend(later.references);
+        self.status.extend(later.status);
+    }
+
     /// What differs between two outputs, entry by entry (`full` is left false).
     pub fn between(old: &BuildOutput, new: &BuildOutput) -> BuildDelta {
         BuildDelta {

@@ -1,14 +1,15 @@
 //! ClusterLoadAssignments (EDS), read from the Services' endpoints. They bypass the DAG build:
-//! an endpoint change recomputes only the assignments of the Services it touched. The clusters
+//! an endpoint change recomputes only the assignments of the Services it touched (found through
+//! [`crate::incremental::Translator::service_endpoints`]). The clusters
 //! of ExternalName Services carry their one host inline instead ([`host_load_assignment`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use envoy_types::pb::envoy::config::endpoint::v3 as endpoint_v3;
 use envoy_types::pb::google::protobuf::Any;
 use sesame_dag::dag::Cluster;
 use sesame_dag::endpoints::{Endpoint, cluster_endpoints};
-use sesame_dag::{Dag, NamespacedName, Snapshot};
+use sesame_dag::{Dag, Snapshot};
 
 use crate::proto;
 
@@ -74,23 +75,6 @@ fn lb_endpoint(address: String, port: u32) -> endpoint_v3::LbEndpoint {
 /// cluster gets one, empty when its Service has no ready endpoint.
 pub fn endpoints(dag: &Dag, snapshot: &Snapshot) -> BTreeMap<String, Any> {
     assignments(dag.clusters.values(), snapshot)
-}
-
-/// The ClusterLoadAssignments of the DAG's clusters whose Service is in `services`, by EDS name:
-/// what an endpoint-only change needs, without building the DAG again.
-pub fn service_endpoints(
-    dag: &Dag,
-    snapshot: &Snapshot,
-    services: &BTreeSet<NamespacedName>,
-) -> BTreeMap<String, Any> {
-    // A linear scan over the clusters: cheap comparisons only, and the endpoint lookups (the
-    // costly part) happen just for the Services that changed.
-    assignments(
-        dag.clusters
-            .values()
-            .filter(|c| services.contains(&c.service)),
-        snapshot,
-    )
 }
 
 fn assignments<'a>(

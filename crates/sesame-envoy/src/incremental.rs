@@ -107,15 +107,8 @@ impl Translator {
     /// Translates the whole DAG (the same resources as [`crate::translate`]) and its endpoints
     /// (as [`crate::endpoint::endpoints`]), remembering what [`Translator::update`] needs.
     pub fn full(&mut self, dag: &Dag, snapshot: &Snapshot) -> (Resources, BTreeMap<String, Any>) {
-        let resources = crate::translate(dag, &self.config);
-        self.virtual_hosts = dag
-            .http
-            .keys()
-            .filter_map(|host| {
-                let any = resources.virtual_hosts.get(&route::vhds_name(host))?;
-                Some((host.clone(), any.clone()))
-            })
-            .collect();
+        let (resources, by_host) = crate::translate_with_hosts(dag, &self.config);
+        self.virtual_hosts = by_host;
         self.cluster_eds.clear();
         self.eds.clear();
         self.service_eds.clear();

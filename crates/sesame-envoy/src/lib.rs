@@ -24,9 +24,11 @@ pub use resource::{ResourceType, Resources};
 /// The endpoint translation under the name callers first used (`sesame_envoy::endpoints::endpoints`).
 pub use endpoint as endpoints;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use envoy_types::pb::google::protobuf::Any;
 use sesame_dag::Dag;
 use sesame_dag::dag::Timeout;
 
@@ -136,24 +138,33 @@ impl Default for HttpTimeouts {
 /// Translates a DAG into listeners, route configurations, clusters and secrets.
 /// Endpoints are not included: see [`endpoint::endpoints`].
 pub fn translate(dag: &Dag, config: &TranslateConfig) -> Resources {
-    let virtual_hosts = route::vhds_virtual_hosts(dag);
+    translate_with_hosts(dag, config).0
+}
+
+/// [`translate`], also returning the VHDS virtual hosts by hostname (what
+/// [`incremental::Translator`] keeps to put `ingress_http` together again).
+pub(crate) fn translate_with_hosts(
+    dag: &Dag,
+    config: &TranslateConfig,
+) -> (Resources, BTreeMap<String, Any>) {
+    let by_host = route::vhds_virtual_hosts(dag);
     let mut routes = route::secure_route_configurations(dag);
     routes.insert(
         route::HTTP_ROUTE_CONFIG.to_string(),
-        route::http_route_configuration_from_vhds(
-            dag.http
-                .keys()
-                .filter_map(|host| virtual_hosts.get(&route::vhds_name(host))),
-        ),
+        route::http_route_configuration_from_vhds(by_host.values()),
     );
-    Resources {
+    let resources = Resources {
         listeners: listener::listeners(dag, config),
         routes,
         clusters: cluster::clusters(dag),
         secrets: secret::secrets(dag),
-        delta_routes: route::delta_route_configurations(virtual_hosts.is_empty()),
-        virtual_hosts,
-    }
+        delta_routes: route::delta_route_configurations(by_host.is_empty()),
+        virtual_hosts: by_host
+            .iter()
+            .map(|(hostname, any)| (route::vhds_name(hostname), any.clone()))
+            .collect(),
+    };
+    (resources, by_host)
 }
 
 #[cfg(test)]

@@ -83,7 +83,7 @@ pub struct Resources {
     /// TLS secrets (SDS).
     pub secrets: BTreeMap<String, Any>,
     /// The plain-HTTP virtual hosts as Virtual Host Discovery (VHDS) resources, for Envoys on
-    /// incremental xDS (see [`crate::route::vhds_virtual_hosts`]).
+    /// incremental xDS, by [`crate::route::vhds_name`] (see [`crate::route::vhds_virtual_hosts`]).
     pub virtual_hosts: BTreeMap<String, Any>,
     /// Route configurations that Envoys on incremental xDS receive instead of the same-named
     /// ones in `routes`: `ingress_http` without inline virtual hosts, pointing at VHDS.

@@ -94,12 +94,12 @@ pub fn vhds_name(hostname: &str) -> String {
 }
 
 /// The VHDS resources of `ingress_http`, one encoded `VirtualHost` per plain-HTTP virtual host,
-/// by [`vhds_name`]. Served to Envoys on incremental xDS instead of the virtual hosts inline, so
-/// a change to one host sends only that host.
+/// by hostname (their resource names are [`vhds_name`]). Served to Envoys on incremental xDS
+/// instead of the virtual hosts inline, so a change to one host sends only that host.
 pub fn vhds_virtual_hosts(dag: &Dag) -> BTreeMap<String, Any> {
     dag.http
-        .values()
-        .map(|vhost| (vhds_name(&vhost.hostname), encoded_virtual_host(vhost)))
+        .iter()
+        .map(|(hostname, vhost)| (hostname.clone(), encoded_virtual_host(vhost)))
         .collect()
 }
 

@@ -152,3 +152,15 @@ pub fn slice(name: &str, service: &str, ips: &[(&str, bool)], port: i32) -> Endp
         }]),
     }
 }
+
+/// The ClusterLoadAssignments of the clusters of `services`, as the rebuild loop computes them
+/// for an endpoint-only change (through [`crate::incremental::Translator`]'s index).
+pub fn service_endpoints(
+    dag: &Dag,
+    snapshot: &sesame_dag::Snapshot,
+    services: &std::collections::BTreeSet<NamespacedName>,
+) -> BTreeMap<String, Any> {
+    let mut translator = crate::incremental::Translator::new(crate::TranslateConfig::default());
+    translator.full(dag, snapshot);
+    translator.service_endpoints(snapshot, services)
+}

@@ -189,14 +189,9 @@ impl From<ResourceType> for Table {
     }
 }
 
-/// Changes to some resources of one table: see [`SnapshotStore::patch_tables`].
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Patch {
-    /// Resources to insert or replace, by name.
-    pub upserts: BTreeMap<String, Any>,
-    /// Names of resources to delete.
-    pub removals: BTreeSet<String>,
-}
+/// Changes to some resources of one table (see [`SnapshotStore::patch_tables`]): what an
+/// incremental translation returns per type.
+pub use sesame_envoy::incremental::TableChanges as Patch;
 
 /// The names one write changed (added, replaced with other content, or removed), per table.
 #[derive(Debug)]

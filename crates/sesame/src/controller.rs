@@ -15,7 +15,7 @@ use sesame_dag::{
     BuildConfig, BuildDelta, BuildOutput, Change, Impact, IncrementalBuild, NamespacedName,
     ObjectKey, Snapshot,
 };
-use sesame_envoy::incremental::{ResourceChanges, TableChanges, Translator};
+use sesame_envoy::incremental::{ResourceChanges, Translator};
 use sesame_envoy::{ResourceType, TranslateConfig};
 use sesame_k8s::manifests::SourceEvent;
 use sesame_k8s::status::{Address, StatusUpdates};
@@ -273,7 +273,7 @@ impl Controller {
                 break;
             }
             self.pending.rebuild = false;
-            merge(&mut delta, self.build_changes());
+            delta.merge(self.build_changes());
         }
         self.publish(delta, started);
     }
@@ -440,47 +440,24 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
-/// Adds the changes of a second build step to those of the first.
-fn merge(into: &mut BuildDelta, more: BuildDelta) {
-    into.full |= more.full;
-    into.http.extend(more.http);
-    into.https.extend(more.https);
-    into.passthrough.extend(more.passthrough);
-    into.clusters.extend(more.clusters);
-    into.secrets.extend(more.secrets);
-    into.fallback_secret |= more.fallback_secret;
-    into.references.extend(more.references);
-    into.status.extend(more.status);
-}
-
 /// The store patches of a translation update, in one atomic change.
 fn patches(changes: ResourceChanges) -> Vec<(Table, Patch)> {
-    let patch = |table: TableChanges| Patch {
-        upserts: table.upserts,
-        removals: table.removals,
-    };
     vec![
-        (
-            Table::Shared(ResourceType::Cluster),
-            patch(changes.clusters),
-        ),
+        (Table::Shared(ResourceType::Cluster), changes.clusters),
         (
             Table::Shared(ResourceType::ClusterLoadAssignment),
-            patch(changes.endpoints),
+            changes.endpoints,
         ),
-        (Table::Shared(ResourceType::Secret), patch(changes.secrets)),
-        (
-            Table::Shared(ResourceType::Listener),
-            patch(changes.listeners),
-        ),
+        (Table::Shared(ResourceType::Secret), changes.secrets),
+        (Table::Shared(ResourceType::Listener), changes.listeners),
         (
             Table::Shared(ResourceType::RouteConfiguration),
-            patch(changes.routes),
+            changes.routes,
         ),
-        (Table::DeltaRoutes, patch(changes.delta_routes)),
+        (Table::DeltaRoutes, changes.delta_routes),
         (
             Table::Shared(ResourceType::VirtualHost),
-            patch(changes.virtual_hosts),
+            changes.virtual_hosts,
         ),
     ]
 }

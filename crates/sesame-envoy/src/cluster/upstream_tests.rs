@@ -160,5 +160,5 @@ fn external_name_clusters_get_no_cluster_load_assignment() {
     let eds = crate::endpoint::endpoints(&dag, &snapshot);
     assert_eq!(eds.keys().collect::<Vec<_>>(), ["default/plain/http"]);
     let services = [sesame_dag::NamespacedName::new("default", "ext")].into();
-    assert!(crate::endpoint::service_endpoints(&dag, &snapshot, &services).is_empty());
+    assert!(testutil::service_endpoints(&dag, &snapshot, &services).is_empty());
 }

@@ -5,10 +5,10 @@ use envoy_types::pb::envoy::config::core::v3 as core_v3;
 use envoy_types::pb::envoy::config::endpoint::v3 as endpoint_v3;
 use pretty_assertions::assert_eq;
 use sesame_dag::dag::UpstreamProtocol;
-use sesame_dag::{Change, Object};
+use sesame_dag::{Change, NamespacedName, Object};
 
 use super::*;
-use crate::testutil::{cluster, decode, slice};
+use crate::testutil::{cluster, decode, service_endpoints, slice};
 
 fn ep(ip: &str, port: u16) -> Endpoint {
     Endpoint {
