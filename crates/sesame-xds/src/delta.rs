@@ -52,6 +52,9 @@ use crate::version::Digest;
 #[cfg(test)]
 #[path = "delta/tests.rs"]
 mod tests;
+#[cfg(test)]
+#[path = "delta/vhds_tests.rs"]
+mod vhds_tests;
 
 /// What to send for one type.
 #[derive(Debug, Default)]

@@ -5,15 +5,14 @@ use pretty_assertions::assert_eq;
 use sesame_envoy::ResourceType::{self, *};
 
 use super::DeltaConnection;
-use crate::connection::{Connection, Scope};
-use crate::store::{Patch, SnapshotStore, Table};
+use crate::connection::Scope;
+use crate::store::SnapshotStore;
 use crate::testing::{
-    Logs, any, contents, delta_ack, delta_contents, delta_nack, delta_subscribe, delta_type, set,
-    subscribe,
+    Logs, delta_ack, delta_contents, delta_nack, delta_subscribe, delta_type, set,
 };
 
 /// A ready store with two clusters and two load assignments.
-fn store() -> SnapshotStore {
+pub(super) fn store() -> SnapshotStore {
     let store = SnapshotStore::new();
     store.publish(vec![
         set(Cluster, &[("a", "c1"), ("b", "c1")]),
@@ -23,12 +22,14 @@ fn store() -> SnapshotStore {
     store
 }
 
-fn ads(store: &SnapshotStore) -> DeltaConnection {
+pub(super) fn ads(store: &SnapshotStore) -> DeltaConnection {
     DeltaConnection::new(Scope::Aggregated, store.counters())
 }
 
 /// `(type, upserted contents, removed names)` of each response, in order.
-fn summary(out: &[DeltaDiscoveryResponse]) -> Vec<(ResourceType, Vec<String>, Vec<String>)> {
+pub(super) fn summary(
+    out: &[DeltaDiscoveryResponse],
+) -> Vec<(ResourceType, Vec<String>, Vec<String>)> {
     out.iter()
         .map(|r| {
             let ty = delta_type(r).unwrap_or(Cluster);
@@ -37,7 +38,7 @@ fn summary(out: &[DeltaDiscoveryResponse]) -> Vec<(ResourceType, Vec<String>, Ve
         .collect()
 }
 
-fn strings(items: &[&str]) -> Vec<String> {
+pub(super) fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
@@ -262,54 +263,6 @@ fn wildcard_rules() {
 }
 
 #[test]
-fn vhds_subscription_by_route_configuration_name_selects_its_virtual_hosts() {
-    let store = store();
-    store.publish(vec![set(
-        VirtualHost,
-        &[
-            ("ingress_http/a.com", "va"),
-            ("ingress_http/b.com", "vb"),
-            ("ingress_http2/x.com", "vx"),
-            ("other/c.com", "vc"),
-        ],
-    )]);
-    let mut conn = ads(&store);
-    let out = conn.handle_request(
-        &delta_subscribe(VirtualHost, &["ingress_http"]),
-        &store.view(),
-    );
-    assert_eq!(
-        delta_contents(&out[0]),
-        ["ingress_http/a.com=va", "ingress_http/b.com=vb"]
-    );
-    // An explicit `<route config>/<host>` name selects that one.
-    let mut one = delta_ack(&out[0]);
-    one.resource_names_subscribe = strings(&["other/c.com"]);
-    let out = conn.handle_request(&one, &store.view());
-    assert_eq!(delta_contents(&out[0]), ["other/c.com=vc"]);
-    // Changes within the namespace reach the client; others do not.
-    store.publish(vec![set(
-        VirtualHost,
-        &[
-            ("ingress_http/a.com", "va2"),
-            ("ingress_http/new.com", "vn"),
-            ("ingress_http2/x.com", "vx2"),
-            ("other/c.com", "vc"),
-            ("other/d.com", "vd"),
-        ],
-    )]);
-    let out = conn.handle_snapshot_update(&store.view());
-    assert_eq!(
-        summary(&out),
-        [(
-            VirtualHost,
-            strings(&["ingress_http/a.com=va2", "ingress_http/new.com=vn"]),
-            strings(&["ingress_http/b.com"])
-        )]
-    );
-}
-
-#[test]
 fn initial_resource_versions_skip_what_the_client_holds_and_remove_what_is_gone() {
     let store = store();
     let view = store.view();
@@ -439,101 +392,6 @@ fn nothing_is_answered_before_the_store_is_ready() {
 }
 
 #[test]
-fn delta_route_overlay_is_seen_by_delta_clients_only() {
-    let store = store();
-    store.publish(vec![
-        (
-            Table::Shared(RouteConfiguration),
-            BTreeMap::from([
-                (
-                    "ingress_http".to_string(),
-                    any(RouteConfiguration, "ingress_http", "full"),
-                ),
-                (
-                    "https/a".to_string(),
-                    any(RouteConfiguration, "https/a", "tls"),
-                ),
-            ]),
-        ),
-        (
-            Table::DeltaRoutes,
-            BTreeMap::from([(
-                "ingress_http".to_string(),
-                any(RouteConfiguration, "ingress_http", "vhds"),
-            )]),
-        ),
-    ]);
-    let names = ["ingress_http", "https/a"];
-    let mut delta = ads(&store);
-    let out = delta.handle_request(&delta_subscribe(RouteConfiguration, &names), &store.view());
-    assert_eq!(
-        delta_contents(&out[0]),
-        ["https/a=tls", "ingress_http=vhds"]
-    );
-    let mut sotw = Connection::new(Scope::Aggregated, store.counters());
-    let out = sotw.handle_request(&subscribe(RouteConfiguration, &names), &store.view());
-    assert_eq!(contents(&out[0]), ["https/a=tls", "ingress_http=full"]);
-
-    // A change of the full table alone reaches SotW clients only.
-    store.publish(vec![(
-        Table::Shared(RouteConfiguration),
-        BTreeMap::from([
-            (
-                "ingress_http".to_string(),
-                any(RouteConfiguration, "ingress_http", "full2"),
-            ),
-            (
-                "https/a".to_string(),
-                any(RouteConfiguration, "https/a", "tls"),
-            ),
-        ]),
-    )]);
-    assert!(delta.handle_snapshot_update(&store.view()).is_empty());
-    assert_eq!(sotw.handle_snapshot_update(&store.view()).len(), 1);
-    // An overlay change and its virtual hosts arrive together.
-    store.patch_tables(vec![
-        (
-            Table::DeltaRoutes,
-            Patch {
-                upserts: BTreeMap::from([(
-                    "ingress_http".to_string(),
-                    any(RouteConfiguration, "ingress_http", "vhds2"),
-                )]),
-                removals: BTreeSet::new(),
-            },
-        ),
-        (
-            Table::Shared(VirtualHost),
-            Patch {
-                upserts: BTreeMap::from([(
-                    "ingress_http/a.com".to_string(),
-                    any(VirtualHost, "ingress_http/a.com", "v1"),
-                )]),
-                removals: BTreeSet::new(),
-            },
-        ),
-    ]);
-    let mut delta_vh = delta;
-    delta_vh.handle_request(
-        &delta_subscribe(VirtualHost, &["ingress_http"]),
-        &store.view(),
-    );
-    let out = delta_vh.handle_snapshot_update(&store.view());
-    assert_eq!(
-        summary(&out),
-        [(RouteConfiguration, strings(&["ingress_http=vhds2"]), vec![])]
-    );
-    assert!(sotw.handle_snapshot_update(&store.view()).is_empty());
-    // Removing the overlay entry falls back to the shared one for delta clients.
-    store.publish(vec![(Table::DeltaRoutes, BTreeMap::new())]);
-    let out = delta_vh.handle_snapshot_update(&store.view());
-    assert_eq!(
-        summary(&out),
-        [(RouteConfiguration, strings(&["ingress_http=full2"]), vec![])]
-    );
-}
-
-#[test]
 fn a_connection_far_behind_the_history_compares_in_full() {
     let store = store();
     let mut conn = ads(&store);
@@ -565,158 +423,6 @@ fn single_type_streams_serve_their_type_only() {
     req.type_url.clear();
     let out = conn.handle_request(&req, &store.view());
     assert_eq!(delta_contents(&out[0]), ["a=e1"]);
-}
-
-#[test]
-fn unnamed_vhds_subscription_follows_the_streams_route_configurations() {
-    let store = store();
-    store.publish(vec![
-        set(
-            RouteConfiguration,
-            &[("ingress_http", "r1"), ("https/a", "r2")],
-        ),
-        set(
-            VirtualHost,
-            &[
-                ("ingress_http/a.com", "va"),
-                ("https/a/a.com", "vs"),
-                ("other/c.com", "vc"),
-            ],
-        ),
-    ]);
-    let mut conn = ads(&store);
-    let view = store.view();
-    conn.handle_request(
-        &delta_subscribe(RouteConfiguration, &["ingress_http"]),
-        &view,
-    );
-    // Envoy's VHDS names nothing (namespace matching): the stream's route configurations count.
-    let out = conn.handle_request(&delta_subscribe(VirtualHost, &[]), &view);
-    assert_eq!(
-        summary(&out),
-        [(VirtualHost, strings(&["ingress_http/a.com=va"]), vec![])]
-    );
-    // Another route configuration subscribed: its response, then its virtual hosts.
-    let mut more = delta_ack(&out[0]);
-    more.type_url = RouteConfiguration.type_url().to_string();
-    more.response_nonce.clear();
-    more.resource_names_subscribe = strings(&["https/a"]);
-    let out = conn.handle_request(&more, &view);
-    assert_eq!(
-        summary(&out),
-        [
-            (RouteConfiguration, strings(&["https/a=r2"]), vec![]),
-            (VirtualHost, strings(&["https/a/a.com=vs"]), vec![])
-        ]
-    );
-    // Unsubscribing a route configuration drops its virtual hosts from the subscription.
-    let mut less = more.clone();
-    less.resource_names_subscribe.clear();
-    less.resource_names_unsubscribe = strings(&["ingress_http"]);
-    assert!(conn.handle_request(&less, &view).is_empty());
-    store.publish(vec![set(
-        VirtualHost,
-        &[("ingress_http/a.com", "va2"), ("https/a/a.com", "vs2")],
-    )]);
-    let out = conn.handle_snapshot_update(&store.view());
-    assert_eq!(
-        summary(&out),
-        [(VirtualHost, strings(&["https/a/a.com=vs2"]), vec![])]
-    );
-    // On a VHDS-only stream an unnamed subscription selects every virtual host.
-    let mut vhds = DeltaConnection::new(Scope::Single(VirtualHost), store.counters());
-    let out = vhds.handle_request(&delta_subscribe(VirtualHost, &[]), &store.view());
-    assert_eq!(
-        delta_contents(&out[0]),
-        ["https/a/a.com=vs2", "ingress_http/a.com=va2"]
-    );
-}
-
-#[test]
-fn reconnecting_vhds_before_rds_resends_no_held_virtual_host() {
-    let store = store();
-    store.publish(vec![
-        set(RouteConfiguration, &[("ingress_http", "r1")]),
-        set(
-            VirtualHost,
-            &[("ingress_http/a.com", "va"), ("ingress_http/b.com", "vb")],
-        ),
-    ]);
-    let view = store.view();
-    let held = |ty: ResourceType, names: &[&str]| {
-        names
-            .iter()
-            .map(|n| {
-                let v = view.delta_resource(ty, n).map(|r| r.version());
-                (n.to_string(), v.unwrap_or_default())
-            })
-            .collect::<std::collections::HashMap<_, _>>()
-    };
-    let mut conn = ads(&store);
-    let mut vhds = delta_subscribe(VirtualHost, &[]);
-    vhds.initial_resource_versions =
-        held(VirtualHost, &["ingress_http/a.com", "ingress_http/b.com"]);
-    let out = conn.handle_request(&vhds, &view);
-    assert_eq!(summary(&out), [(VirtualHost, vec![], vec![])]);
-    let mut rds = delta_subscribe(RouteConfiguration, &["ingress_http"]);
-    rds.initial_resource_versions = held(RouteConfiguration, &["ingress_http"]);
-    let out = conn.handle_request(&rds, &view);
-    assert_eq!(summary(&out), [(RouteConfiguration, vec![], vec![])]);
-    assert_eq!(store.stats().resources_sent(VirtualHost), 0);
-    // Changes still flow.
-    store.publish(vec![set(VirtualHost, &[("ingress_http/a.com", "va2")])]);
-    let out = conn.handle_snapshot_update(&store.view());
-    assert_eq!(
-        summary(&out),
-        [(
-            VirtualHost,
-            strings(&["ingress_http/a.com=va2"]),
-            strings(&["ingress_http/b.com"])
-        )]
-    );
-}
-
-#[test]
-fn on_demand_vhds_names_that_do_not_exist_get_an_empty_aliased_resource() {
-    let store = store();
-    store.publish(vec![
-        set(RouteConfiguration, &[("ingress_http", "r1")]),
-        set(VirtualHost, &[("ingress_http/a.com", "va")]),
-    ]);
-    let mut conn = ads(&store);
-    let view = store.view();
-    let first = conn.handle_request(&delta_subscribe(VirtualHost, &["ingress_http"]), &view);
-    let mut on_demand = delta_ack(&first[0]);
-    on_demand.resource_names_subscribe = strings(&["ingress_http/new.com", "ingress_http/a.com"]);
-    let out = conn.handle_request(&on_demand, &view);
-    assert_eq!(out.len(), 1);
-    let found: Vec<_> = out[0]
-        .resources
-        .iter()
-        .map(|r| (r.name.as_str(), r.aliases.clone(), r.resource.is_some()))
-        .collect();
-    assert_eq!(
-        found,
-        [
-            ("ingress_http/a.com", vec![], true),
-            (
-                "ingress_http/new.com",
-                strings(&["ingress_http/new.com"]),
-                false
-            ),
-        ]
-    );
-    assert_eq!(store.stats().resources_sent(VirtualHost), 2);
-    // Once it exists it is sent for real.
-    store.publish(vec![set(
-        VirtualHost,
-        &[("ingress_http/a.com", "va"), ("ingress_http/new.com", "vn")],
-    )]);
-    let out = conn.handle_snapshot_update(&store.view());
-    assert_eq!(
-        summary(&out),
-        [(VirtualHost, strings(&["ingress_http/new.com=vn"]), vec![])]
-    );
 }
 
 /// A real EDS cluster `name` whose load assignment is `service`, with `timeout` seconds.
