@@ -37,7 +37,7 @@ mod partition;
 mod splice;
 
 use partition::Node;
-use splice::{Counts, Keys};
+use splice::{Counts, Keys, Splice};
 
 /// A build kept up to date change by change, its output always equal to
 /// [`build`](crate::build())`(snapshot, config)`.
@@ -66,9 +66,9 @@ pub struct IncrementalBuild {
     /// The part whose objects touch each node.
     owner: HashMap<Node, u64>,
     /// The parts that looked up each Service and Secret.
-    readers: HashMap<ObjectKey, BTreeSet<u64>>,
+    readers: HashMap<ObjectKey, Readers>,
     /// The parts that read the TLSCertificateDelegations of each namespace.
-    delegation_readers: HashMap<String, BTreeSet<u64>>,
+    delegation_readers: HashMap<String, Readers>,
     /// The Ingresses and HTTPProxies of the snapshot that name each class, served or not.
     classes: HashMap<String, BTreeSet<ObjectKey>>,
     /// The class each of them names.
@@ -79,13 +79,43 @@ pub struct IncrementalBuild {
 #[derive(Clone, Debug)]
 struct Part {
     /// The Ingresses and HTTPProxies.
-    members: BTreeSet<ObjectKey>,
-    /// The nodes they touch.
-    nodes: BTreeSet<Node>,
+    members: Box<[ObjectKey]>,
+    /// The nodes they touch, sorted.
+    nodes: Box<[Node]>,
     /// The namespaces whose TLSCertificateDelegations they read.
     delegations: BTreeSet<String>,
     /// The keys of what they put in the output.
     keys: Keys,
+}
+
+/// The parts that read something, by id. Ids only grow, so pushing keeps them sorted; most
+/// things have one reader, which a `Vec` holds in a fraction of a set's node.
+#[derive(Clone, Debug, Default)]
+struct Readers(Vec<u64>);
+
+impl Readers {
+    fn push(&mut self, id: u64) {
+        debug_assert!(self.0.last().is_none_or(|last| *last < id));
+        self.0.push(id);
+    }
+
+    fn remove(&mut self, id: u64) {
+        if let Ok(at) = self.0.binary_search(&id) {
+            self.0.remove(at);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'r> IntoIterator for &'r Readers {
+    type Item = &'r u64;
+    type IntoIter = std::slice::Iter<'r, u64>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
 }
 
 /// What an [`IncrementalBuild::update`] changed: the keys of the entries of the output added,
@@ -203,13 +233,14 @@ impl IncrementalBuild {
         }
         // What no part puts in the output: the statuses of TLSCertificateDelegations and the
         // reference to the client certificate. Only a full build changes them.
-        splice::splice(
+        let mut splice = Splice::new(
             &mut incremental.output,
             &mut incremental.counts,
             Vec::new(),
-            vec![base_output],
             None,
         );
+        splice.add(base_output);
+        splice.finish();
         let objects = partition::all_nodes(snapshot, config);
         incremental.rebuild(snapshot, Vec::new(), objects, None);
         incremental
@@ -353,13 +384,13 @@ impl IncrementalBuild {
     ) {
         let old_keys: Vec<Keys> = old.iter().map(|id| self.forget(*id)).collect();
         let groups = partition::groups(&objects);
-        let (outputs, delegations): (Vec<BuildOutput>, Vec<BTreeSet<String>>) = groups
-            .iter()
-            .map(|members| build_part(snapshot, &self.config, &self.client, members))
-            .unzip();
-        let keys = splice::splice(&mut self.output, &mut self.counts, old_keys, outputs, delta);
         let mut objects = objects;
-        for ((members, keys), delegations) in groups.into_iter().zip(keys).zip(delegations) {
+        // Each part goes into the output as soon as it is built: with thousands of parts (the
+        // first build), holding every part's output at once would double the peak memory.
+        let mut splice = Splice::new(&mut self.output, &mut self.counts, old_keys, delta);
+        for members in groups {
+            let (output, delegations) = build_part(snapshot, &self.config, &self.client, &members);
+            let keys = splice.add(output);
             let id = self.next_id;
             self.next_id += 1;
             let mut nodes = BTreeSet::new();
@@ -371,25 +402,23 @@ impl IncrementalBuild {
                 self.owner.insert(node.clone(), id);
             }
             for reference in &keys.references {
-                self.readers
-                    .entry(reference.clone())
-                    .or_default()
-                    .insert(id);
+                self.readers.entry(reference.clone()).or_default().push(id);
             }
             for namespace in &delegations {
                 let readers = self.delegation_readers.entry(namespace.clone());
-                readers.or_default().insert(id);
+                readers.or_default().push(id);
             }
             self.parts.insert(
                 id,
                 Part {
-                    members,
-                    nodes,
+                    members: members.into_iter().collect(),
+                    nodes: nodes.into_iter().collect(),
                     delegations,
                     keys,
                 },
             );
         }
+        splice.finish();
     }
 
     /// Removes part `id` from the indexes and returns the keys of what it put in the output.
@@ -407,7 +436,7 @@ impl IncrementalBuild {
         }
         for reference in &part.keys.references {
             if let Some(readers) = self.readers.get_mut(reference) {
-                readers.remove(&id);
+                readers.remove(id);
                 if readers.is_empty() {
                     self.readers.remove(reference);
                 }
@@ -415,7 +444,7 @@ impl IncrementalBuild {
         }
         for namespace in &part.delegations {
             if let Some(readers) = self.delegation_readers.get_mut(namespace) {
-                readers.remove(&id);
+                readers.remove(id);
                 if readers.is_empty() {
                     self.delegation_readers.remove(namespace);
                 }

@@ -109,7 +109,8 @@ pub struct Snapshot {
     /// IngressClasses, by name (their namespace is empty).
     pub ingress_classes: BTreeMap<NamespacedName, Arc<IngressClass>>,
     /// The EndpointSlices of each Service, by the slice's `kubernetes.io/service-name` label.
-    slices_by_service: BTreeMap<NamespacedName, BTreeSet<NamespacedName>>,
+    /// Sorted; a Service has few slices, which a `Vec` holds in a fraction of a set's node.
+    slices_by_service: BTreeMap<NamespacedName, Vec<NamespacedName>>,
 }
 
 impl Snapshot {
@@ -175,10 +176,10 @@ impl Snapshot {
                         self.unlink_slice(&old_service, &key);
                     }
                 }
-                self.slices_by_service
-                    .entry(service)
-                    .or_default()
-                    .insert(key.clone());
+                let slices = self.slices_by_service.entry(service).or_default();
+                if let Err(at) = slices.binary_search(&key) {
+                    slices.insert(at, key.clone());
+                }
                 upsert(&mut self.endpoint_slices, key, o)
             }
         }
@@ -208,7 +209,7 @@ impl Snapshot {
 
     fn unlink_slice(&mut self, service: &NamespacedName, slice: &NamespacedName) {
         if let Some(set) = self.slices_by_service.get_mut(service) {
-            set.remove(slice);
+            set.retain(|s| s != slice);
             if set.is_empty() {
                 self.slices_by_service.remove(service);
             }

@@ -39,102 +39,184 @@ pub(crate) struct Counts {
     status: HashMap<ObjectKey, u32>,
 }
 
-/// Replaces the parts whose keys are `old` by the parts built as `new` in `output`, and
-/// records in `delta`, if given, every entry whose value changed. Returns the keys of the new
-/// parts.
-pub(crate) fn splice(
-    output: &mut BuildOutput,
-    counts: &mut Counts,
-    old: Vec<Keys>,
-    new: Vec<BuildOutput>,
-    delta: Option<&mut BuildDelta>,
-) -> Vec<Keys> {
-    let record = delta.is_some();
-    let mut unrecorded = BuildDelta::default();
-    let delta = delta.unwrap_or(&mut unrecorded);
-    let mut keys = vec![Keys::default(); new.len()];
-    let mut olds = old;
-    let mut news = new;
-    let dag = &mut output.dag;
-    macro_rules! splice_field {
-        ($name:ident, $store:expr, $counts:expr, $delta:expr, |$part:ident| $entries:expr) => {{
-            let old = olds
-                .iter_mut()
-                .map(|k| std::mem::take(&mut k.$name))
-                .collect();
-            let new = news
-                .iter_mut()
-                .map(|$part| $entries.into_iter().collect())
-                .collect();
-            let held = field($store, $counts, old, new, record.then_some($delta));
-            for (k, held) in keys.iter_mut().zip(held) {
-                k.$name = held;
-            }
-        }};
-    }
-    splice_field!(
-        http,
-        &mut dag.http,
-        &mut counts.http,
-        &mut delta.http,
-        |p| { std::mem::take(&mut p.dag.http) }
-    );
-    splice_field!(
-        https,
-        &mut dag.https,
-        &mut counts.https,
-        &mut delta.https,
-        |p| { std::mem::take(&mut p.dag.https) }
-    );
-    splice_field!(
-        passthrough,
-        &mut dag.passthrough,
-        &mut counts.passthrough,
-        &mut delta.passthrough,
-        |p| { std::mem::take(&mut p.dag.passthrough) }
-    );
-    splice_field!(
-        clusters,
-        &mut dag.clusters,
-        &mut counts.clusters,
-        &mut delta.clusters,
-        |p| { std::mem::take(&mut p.dag.clusters) }
-    );
-    splice_field!(
-        secrets,
-        &mut dag.secrets,
-        &mut counts.secrets,
-        &mut delta.secrets,
-        |p| { std::mem::take(&mut p.dag.secrets) }
-    );
-    let mut fallback = BTreeSet::new();
-    splice_field!(
-        fallback,
-        &mut dag.fallback_secret,
-        &mut counts.fallback,
-        &mut fallback,
-        |p| { p.dag.fallback_secret.take().map(|name| (name, ())) }
-    );
-    delta.fallback_secret |= !fallback.is_empty();
-    splice_field!(
-        references,
-        &mut dag.references,
-        &mut counts.references,
-        &mut delta.references,
-        |p| {
-            std::mem::take(&mut p.dag.references)
-                .into_iter()
-                .map(|k| (k, ()))
+/// An edit of the output that replaces some parts by others: the entries of the parts
+/// replaced are released when it starts, the new parts' entries are put one part at a time
+/// (so a part's own output is dropped as soon as it is in), and the entries no part holds any
+/// more are removed when it finishes. Every entry whose value changed is recorded in the
+/// delta, if one is given; an entry released and put back with the same value is not.
+pub(crate) struct Splice<'a> {
+    output: &'a mut BuildOutput,
+    counts: &'a mut Counts,
+    released: Keys,
+    delta: Option<&'a mut BuildDelta>,
+}
+
+impl<'a> Splice<'a> {
+    /// Starts replacing the parts whose keys are `old`.
+    pub(crate) fn new(
+        output: &'a mut BuildOutput,
+        counts: &'a mut Counts,
+        old: Vec<Keys>,
+        delta: Option<&'a mut BuildDelta>,
+    ) -> Self {
+        let mut released = Keys::default();
+        for keys in old {
+            released.append(keys);
         }
-    );
-    splice_field!(
-        status,
-        &mut output.status.objects,
-        &mut counts.status,
-        &mut delta.status,
-        |p| { std::mem::take(&mut p.status.objects) }
-    );
-    keys
+        release(&mut counts.http, &released.http);
+        release(&mut counts.https, &released.https);
+        release(&mut counts.passthrough, &released.passthrough);
+        release(&mut counts.clusters, &released.clusters);
+        release(&mut counts.secrets, &released.secrets);
+        release(&mut counts.fallback, &released.fallback);
+        release(&mut counts.references, &released.references);
+        release(&mut counts.status, &released.status);
+        Splice {
+            output,
+            counts,
+            released,
+            delta,
+        }
+    }
+
+    /// Puts the entries of one new part, and returns their keys.
+    pub(crate) fn add(&mut self, part: BuildOutput) -> Keys {
+        let BuildOutput { dag: part, status } = part;
+        let (dag, counts) = (&mut self.output.dag, &mut *self.counts);
+        let mut delta = self.delta.as_deref_mut();
+        let mut fallback_changed = BTreeSet::new();
+        let keys = Keys {
+            http: hold(
+                &mut dag.http,
+                &mut counts.http,
+                part.http,
+                delta.as_mut().map(|d| &mut d.http),
+            ),
+            https: hold(
+                &mut dag.https,
+                &mut counts.https,
+                part.https,
+                delta.as_mut().map(|d| &mut d.https),
+            ),
+            passthrough: hold(
+                &mut dag.passthrough,
+                &mut counts.passthrough,
+                part.passthrough,
+                delta.as_mut().map(|d| &mut d.passthrough),
+            ),
+            clusters: hold(
+                &mut dag.clusters,
+                &mut counts.clusters,
+                part.clusters,
+                delta.as_mut().map(|d| &mut d.clusters),
+            ),
+            secrets: hold(
+                &mut dag.secrets,
+                &mut counts.secrets,
+                part.secrets,
+                delta.as_mut().map(|d| &mut d.secrets),
+            ),
+            fallback: hold(
+                &mut dag.fallback_secret,
+                &mut counts.fallback,
+                part.fallback_secret.map(|name| (name, ())),
+                Some(&mut fallback_changed),
+            ),
+            references: hold(
+                &mut dag.references,
+                &mut counts.references,
+                part.references.into_iter().map(|k| (k, ())),
+                delta.as_mut().map(|d| &mut d.references),
+            ),
+            status: hold(
+                &mut self.output.status.objects,
+                &mut counts.status,
+                status.objects,
+                delta.as_mut().map(|d| &mut d.status),
+            ),
+        };
+        if let Some(delta) = delta {
+            delta.fallback_secret |= !fallback_changed.is_empty();
+        }
+        keys
+    }
+
+    /// Removes the entries released that no part holds any more.
+    pub(crate) fn finish(self) {
+        let Splice {
+            output,
+            counts,
+            released,
+            mut delta,
+        } = self;
+        let dag = &mut output.dag;
+        let mut fallback_changed = BTreeSet::new();
+        drop_unheld(
+            &mut dag.http,
+            &mut counts.http,
+            released.http,
+            delta.as_mut().map(|d| &mut d.http),
+        );
+        drop_unheld(
+            &mut dag.https,
+            &mut counts.https,
+            released.https,
+            delta.as_mut().map(|d| &mut d.https),
+        );
+        drop_unheld(
+            &mut dag.passthrough,
+            &mut counts.passthrough,
+            released.passthrough,
+            delta.as_mut().map(|d| &mut d.passthrough),
+        );
+        drop_unheld(
+            &mut dag.clusters,
+            &mut counts.clusters,
+            released.clusters,
+            delta.as_mut().map(|d| &mut d.clusters),
+        );
+        drop_unheld(
+            &mut dag.secrets,
+            &mut counts.secrets,
+            released.secrets,
+            delta.as_mut().map(|d| &mut d.secrets),
+        );
+        drop_unheld(
+            &mut dag.fallback_secret,
+            &mut counts.fallback,
+            released.fallback,
+            Some(&mut fallback_changed),
+        );
+        drop_unheld(
+            &mut dag.references,
+            &mut counts.references,
+            released.references,
+            delta.as_mut().map(|d| &mut d.references),
+        );
+        drop_unheld(
+            &mut output.status.objects,
+            &mut counts.status,
+            released.status,
+            delta.as_mut().map(|d| &mut d.status),
+        );
+        if let Some(delta) = delta {
+            delta.fallback_secret |= !fallback_changed.is_empty();
+        }
+    }
+}
+
+impl Keys {
+    /// Adds the keys of another part.
+    fn append(&mut self, other: Keys) {
+        self.http.extend(other.http);
+        self.https.extend(other.https);
+        self.passthrough.extend(other.passthrough);
+        self.clusters.extend(other.clusters);
+        self.secrets.extend(other.secrets);
+        self.fallback.extend(other.fallback);
+        self.references.extend(other.references);
+        self.status.extend(other.status);
+    }
 }
 
 /// Sets (or with `None` removes) the status of an object that only one place in the output
@@ -219,46 +301,54 @@ impl Store<String> for Option<String> {
     }
 }
 
-/// Releases the `old` keys, puts the `new` entries, then removes the entries no part holds any
-/// more. Every key whose entry changed goes into `delta`. Returns the keys of each new part.
-fn field<K, S>(
-    store: &mut S,
-    counts: &mut HashMap<K, u32>,
-    old: Vec<Vec<K>>,
-    new: Vec<Vec<(K, S::Value)>>,
-    mut delta: Option<&mut BTreeSet<K>>,
-) -> Vec<Vec<K>>
-where
-    K: Clone + Ord + Hash,
-    S: Store<K>,
-{
-    let released: Vec<K> = old.into_iter().flatten().collect();
-    for key in &released {
+/// Counts one holder less for each key released.
+fn release<K: Eq + Hash>(counts: &mut HashMap<K, u32>, released: &[K]) {
+    for key in released {
         if let Some(count) = counts.get_mut(key) {
             *count = count.saturating_sub(1);
         }
     }
-    let held = new
+}
+
+/// Puts the entries of one part, counting it as a holder of each, and returns their keys.
+fn hold<K, S>(
+    store: &mut S,
+    counts: &mut HashMap<K, u32>,
+    entries: impl IntoIterator<Item = (K, S::Value)>,
+    mut delta: Option<&mut BTreeSet<K>>,
+) -> Vec<K>
+where
+    K: Clone + Ord + Hash,
+    S: Store<K>,
+{
+    entries
         .into_iter()
-        .map(|entries| {
-            entries
-                .into_iter()
-                .map(|(key, value)| {
-                    match counts.get_mut(&key) {
-                        Some(count) => *count += 1,
-                        None => {
-                            counts.insert(key.clone(), 1);
-                        }
-                    }
-                    let changed = store.put(key.clone(), value);
-                    if let Some(delta) = delta.as_deref_mut().filter(|_| changed) {
-                        delta.insert(key.clone());
-                    }
-                    key
-                })
-                .collect()
+        .map(|(key, value)| {
+            match counts.get_mut(&key) {
+                Some(count) => *count += 1,
+                None => {
+                    counts.insert(key.clone(), 1);
+                }
+            }
+            let changed = store.put(key.clone(), value);
+            if let Some(delta) = delta.as_deref_mut().filter(|_| changed) {
+                delta.insert(key.clone());
+            }
+            key
         })
-        .collect();
+        .collect()
+}
+
+/// Removes the entries released that no part holds any more.
+fn drop_unheld<K, S>(
+    store: &mut S,
+    counts: &mut HashMap<K, u32>,
+    released: Vec<K>,
+    mut delta: Option<&mut BTreeSet<K>>,
+) where
+    K: Clone + Ord + Hash,
+    S: Store<K>,
+{
     for key in released {
         if counts.get(&key) == Some(&0) {
             counts.remove(&key);
@@ -268,5 +358,4 @@ where
             }
         }
     }
-    held
 }

@@ -2,8 +2,9 @@
 //! force, and the [`Change`]s a reload makes. The async shell only reads files and calls this.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sesame_dag::object::{Object, ObjectKey};
 use sesame_dag::snapshot::Change;
@@ -16,7 +17,8 @@ use super::parse::{Format, ParseError, parse};
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct FileId {
     dir: usize,
-    name: OsString,
+    /// Shared by every object of the file that names it.
+    name: Arc<OsStr>,
 }
 
 /// The objects in force before a batch of reloads, for every key the batch touched.
@@ -30,7 +32,9 @@ struct Batch {
 pub struct ManifestState {
     dirs: Vec<PathBuf>,
     files: BTreeMap<FileId, BTreeMap<ObjectKey, Object>>,
-    owners: BTreeMap<ObjectKey, BTreeSet<FileId>>,
+    /// The files that define each object, in precedence order (nearly always one: a sorted
+    /// `Vec` costs a fraction of a set's node).
+    owners: BTreeMap<ObjectKey, Vec<FileId>>,
     errors: BTreeMap<FileId, ParseError>,
 }
 
@@ -156,7 +160,7 @@ impl ManifestState {
         let old = self.files.remove(&id).unwrap_or_default();
         for key in old.keys().filter(|k| !objects.contains_key(*k)) {
             if let Some(owners) = self.owners.get_mut(key) {
-                owners.remove(&id);
+                owners.retain(|o| *o != id);
                 if owners.is_empty() {
                     self.owners.remove(key);
                 }
@@ -164,11 +168,13 @@ impl ManifestState {
         }
         for key in objects.keys().filter(|k| !old.contains_key(*k)) {
             let owners = self.owners.entry(key.clone()).or_default();
-            owners.insert(id.clone());
+            if let Err(at) = owners.binary_search(&id) {
+                owners.insert(at, id.clone());
+            }
             if owners.len() > 1 {
                 let files: Vec<String> = owners
                     .iter()
-                    .map(|o| self.dirs[o.dir].join(&o.name).display().to_string())
+                    .map(|o| self.dirs[o.dir].join(&*o.name).display().to_string())
                     .collect();
                 warn!(object = %key, files = ?files, "object defined in several files; the last file listed wins");
             }
@@ -210,14 +216,14 @@ impl ManifestState {
         Some((
             FileId {
                 dir,
-                name: name.to_os_string(),
+                name: Arc::from(name),
             },
             format,
         ))
     }
 
     fn path(&self, id: &FileId) -> PathBuf {
-        self.dirs[id.dir].join(&id.name)
+        self.dirs[id.dir].join(&*id.name)
     }
 }
 
