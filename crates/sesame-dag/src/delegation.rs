@@ -22,17 +22,17 @@ pub(crate) fn permits_secret(
     secret: &NamespacedName,
     namespace: &str,
 ) -> bool {
-    if secret.namespace == namespace {
+    if *secret.namespace == *namespace {
         return true;
     }
-    let start = NamespacedName::new(secret.namespace.as_str(), "");
+    let start = NamespacedName::new(&*secret.namespace, "");
     snapshot
         .tls_certificate_delegations
         .range(start..)
         .take_while(|(key, _)| key.namespace == secret.namespace)
         .flat_map(|(_, delegation)| &delegation.spec.delegations)
         .any(|d| {
-            d.secret_name.as_deref() == Some(secret.name.as_str())
+            d.secret_name.as_deref() == Some(&*secret.name)
                 && d.target_namespaces
                     .iter()
                     .any(|t| t == namespace || t == ALL_NAMESPACES)
@@ -99,8 +99,8 @@ pub(crate) type SecretLookup<'a, T> = for<'s> fn(
 impl<'a> Builder<'a> {
     /// [`permits_secret`], remembering that the delegations of the Secret's namespace were read.
     pub(crate) fn permits(&mut self, secret: &NamespacedName, namespace: &str) -> bool {
-        if secret.namespace != namespace {
-            self.delegations_read.insert(secret.namespace.clone());
+        if *secret.namespace != *namespace {
+            self.delegations_read.insert(secret.namespace.to_string());
         }
         permits_secret(self.snapshot, secret, namespace)
     }

@@ -269,7 +269,7 @@ impl IncrementalBuild {
         let of_classes: Vec<ObjectKey> = changed
             .iter()
             .filter(|k| k.kind == Kind::IngressClass)
-            .filter_map(|k| self.classes.get(&k.name.name))
+            .filter_map(|k| self.classes.get(&*k.name.name))
             .flatten()
             .cloned()
             .collect();
@@ -293,7 +293,7 @@ impl IncrementalBuild {
                     affected.extend(self.readers.get(key).into_iter().flatten());
                 }
                 Kind::TLSCertificateDelegation => {
-                    let readers = self.delegation_readers.get(&key.name.namespace);
+                    let readers = self.delegation_readers.get(&*key.name.namespace);
                     affected.extend(readers.into_iter().flatten());
                     delegations.insert(key);
                 }

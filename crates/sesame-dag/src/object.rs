@@ -52,18 +52,19 @@ impl fmt::Display for Kind {
     }
 }
 
-/// A namespace and a name.
+/// A namespace and a name. Both are shared strings: the many keys that name one object (in
+/// the snapshot, the build's indexes, statuses, references) hold one copy of each.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct NamespacedName {
     /// The namespace (`default` when the object did not say).
-    pub namespace: String,
+    pub namespace: Arc<str>,
     /// The name.
-    pub name: String,
+    pub name: Arc<str>,
 }
 
 impl NamespacedName {
     /// A name in a namespace.
-    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+    pub fn new(namespace: impl Into<Arc<str>>, name: impl Into<Arc<str>>) -> Self {
         NamespacedName {
             namespace: namespace.into(),
             name: name.into(),
@@ -73,11 +74,8 @@ impl NamespacedName {
     /// The namespace and name of an object's metadata (`default` when the namespace is unset).
     pub fn of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Self {
         NamespacedName {
-            namespace: meta
-                .namespace
-                .clone()
-                .unwrap_or_else(|| "default".to_string()),
-            name: meta.name.clone().unwrap_or_default(),
+            namespace: meta.namespace.as_deref().unwrap_or("default").into(),
+            name: meta.name.as_deref().unwrap_or_default().into(),
         }
     }
 }

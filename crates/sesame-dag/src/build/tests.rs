@@ -299,7 +299,7 @@ fn served(yaml: &str, config: &BuildConfig) -> Vec<String> {
         .status
         .objects
         .keys()
-        .map(|k| k.name.name.clone())
+        .map(|k| k.name.name.to_string())
         .collect();
     assert_eq!(
         hosts, statuses,

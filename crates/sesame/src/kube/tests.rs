@@ -65,9 +65,9 @@ fn the_environment_overrides_the_file_and_sesame_namespace_is_a_default() {
     assert_eq!(p.connection.kubeconfig, None);
     // SESAME_NAMESPACE is where Sesame runs: the default of namespace settings the file leaves
     // unset, not an override of those it sets.
-    assert_eq!(p.envoy_service.namespace, "file-ns");
+    assert_eq!(&*p.envoy_service.namespace, "file-ns");
     let p = plan(&[], "", &env);
-    assert_eq!(p.envoy_service.namespace, "env-ns");
+    assert_eq!(&*p.envoy_service.namespace, "env-ns");
     assert_eq!(p.election.expect("election").namespace, "env-ns");
 }
 
