@@ -3,7 +3,7 @@
 //! that must become status conditions, never NACKs.
 
 use crate::harness::{Cluster, Reply, backend, request_plain, services};
-use crate::httpproxy::{has_error, key, proxy};
+use crate::httpproxy::{proxy, refused_then_canary};
 
 /// A request through Envoy's plain-HTTP listener with any method.
 async fn request(cluster: &Cluster, method: &str, host: &str, headers: &[(&str, &str)]) -> Reply {
@@ -237,24 +237,8 @@ async fn hostile_policy_values_become_invalid_status_and_never_reach_envoy() {
         });
         cluster.write(&format!("{name}.json"), &manifest.to_string());
     }
-    for (name, _, _, reason) in &hostile {
-        let status = cluster
-            .eventually_status(key("default", name), "hostile value refused", |s| {
-                s["current"] == "invalid"
-            })
-            .await;
-        assert!(
-            has_error(&status, reason),
-            "{name}: want {reason}: {status}"
-        );
-    }
-    // A change after the hostile ones proves Envoy has been sent a snapshot that holds them.
-    let canary =
-        "{virtualhost: {fqdn: canary.test}, routes: [{services: [{name: svc-a, port: 80}]}]}";
-    cluster.write("canary.yaml", &proxy("default", "canary", canary));
-    cluster
-        .eventually_http("canary.test", "/", "canary served", |r| r.from("a"))
-        .await;
+    let refused: Vec<_> = hostile.iter().map(|(n, _, _, r)| (*n, *r)).collect();
+    refused_then_canary(&cluster, &refused).await;
     let reply = request(
         &cluster,
         "GET",
