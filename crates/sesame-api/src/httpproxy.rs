@@ -13,8 +13,14 @@ use serde::{Deserialize, Serialize};
 use crate::condition::DetailedCondition;
 use crate::is_false;
 
+mod ratelimit;
 mod route;
 
+pub use ratelimit::{
+    GenericKeyDescriptor, GlobalRateLimitPolicy, LocalRateLimitPolicy, RateLimitDescriptor,
+    RateLimitDescriptorEntry, RateLimitPolicy, RemoteAddressDescriptor, RequestHeaderDescriptor,
+    RequestHeaderValueMatchDescriptor,
+};
 pub use route::{
     CookieDomainRewrite, CookiePathRewrite, CookieRewritePolicy, HeaderHashOptions, HeaderValue,
     HeadersPolicy, HttpDirectResponsePolicy, HttpHealthCheckPolicy, HttpInternalRedirectPolicy,
@@ -100,6 +106,10 @@ pub struct VirtualHost {
     /// The cross-origin resource sharing policy of the virtual host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cors_policy: Option<CorsPolicy>,
+    /// The rate limits of every route of the virtual host; a route's own local limit replaces
+    /// the virtual host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_policy: Option<RateLimitPolicy>,
     /// Requests from these addresses are allowed and all others denied (exclusive with
     /// `ipDenyPolicy`); a route may override it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -15,7 +15,7 @@ use crate::secret::{SecretError, Secrets};
 use crate::service::Services;
 use crate::snapshot::Snapshot;
 use crate::status::StatusReport;
-use crate::vhost::{self, RouteTable, TlsHost};
+use crate::vhost::{self, HostPolicies, RouteTable, TlsHost};
 
 /// The Ingress class served when no class names are configured.
 pub const DEFAULT_INGRESS_CLASS: &str = "sesame";
@@ -216,6 +216,8 @@ pub(crate) struct Builder<'a> {
     pub hosts: BTreeMap<String, RouteTable>,
     /// The certificate of each host served with TLS (the first valid claim in key order).
     pub tls: BTreeMap<String, TlsHost>,
+    /// The policies of the hosts that have some (from their root HTTPProxy).
+    pub host_policies: BTreeMap<String, HostPolicies>,
     /// The fallback certificate, once a host has asked for it.
     pub fallback: Option<Arc<TlsSecret>>,
     /// The namespaces whose TLSCertificateDelegations were read (for Secrets in another
@@ -264,13 +266,14 @@ impl<'a> Builder<'a> {
             secrets,
             hosts: BTreeMap::new(),
             tls: BTreeMap::new(),
+            host_policies: BTreeMap::new(),
             fallback: None,
             delegations_read: BTreeSet::new(),
         }
     }
 
     fn finish(mut self) -> BuildOutput {
-        vhost::place(&mut self.dag, self.hosts, &self.tls);
+        vhost::place(&mut self.dag, self.hosts, &self.tls, &self.host_policies);
         let fallback_used = self.dag.https.values().any(|v| v.fallback_certificate);
         if let Some(fallback) = self.fallback.filter(|_| fallback_used) {
             self.dag

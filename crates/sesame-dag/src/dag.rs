@@ -38,7 +38,67 @@ pub struct VirtualHost {
     pub hostname: String,
     /// The routes, most specific first.
     pub routes: Vec<Route>,
+    /// The cross-origin resource sharing policy Envoy answers preflights with, if any.
+    pub cors: Option<Box<CorsPolicy>>,
+    /// The local rate limit of every route without one of its own, if any.
+    pub rate_limit: Option<Box<LocalRateLimit>>,
 }
+
+/// A cross-origin resource sharing (CORS) policy: Envoy answers preflight requests from
+/// allowed origins itself and adds the CORS headers to their actual responses. Every value is
+/// validated (methods and header names are HTTP tokens, regexes are RE2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CorsPolicy {
+    /// The origins allowed; never empty.
+    pub allow_origin: Vec<OriginMatch>,
+    /// The methods allowed (`Access-Control-Allow-Methods`); never empty.
+    pub allow_methods: Vec<String>,
+    /// The request headers allowed (`Access-Control-Allow-Headers`).
+    pub allow_headers: Vec<String>,
+    /// The response headers exposed (`Access-Control-Expose-Headers`).
+    pub expose_headers: Vec<String>,
+    /// How long, in whole seconds, a preflight answer may be cached
+    /// (`Access-Control-Max-Age`): `None` sends no header, `Some(0)` forbids caching.
+    pub max_age: Option<u64>,
+    /// Allow credentials (`Access-Control-Allow-Credentials: true`).
+    pub allow_credentials: bool,
+    /// Allow requests from public networks to private ones
+    /// (`Access-Control-Allow-Private-Network: true`).
+    pub allow_private_network: bool,
+}
+
+/// How an allowed origin is matched against the `Origin` header.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum OriginMatch {
+    /// `*` (any origin) or exactly this `scheme://host[:port]`, compared case-insensitively.
+    Exact(String),
+    /// The whole origin matches this validated RE2 expression.
+    Regex(String),
+}
+
+/// A local rate limit: a token bucket in each Envoy, refilled with `tokens_per_fill` tokens
+/// every `fill_interval` up to `max_tokens`; a request without a token is refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LocalRateLimit {
+    /// The bucket's size: the requests per interval plus the burst (at least 1).
+    pub max_tokens: u32,
+    /// The tokens added each interval: the requests per interval (at least 1).
+    pub tokens_per_fill: u32,
+    /// The interval: a second, a minute or an hour.
+    pub fill_interval: Duration,
+    /// The status of refused requests; `None` leaves Envoy's 429. Always one of
+    /// [`RATE_LIMIT_STATUS_CODES`].
+    pub status: Option<u16>,
+    /// Headers set on refused responses (only `set` is used).
+    pub response_headers: HeadersPolicy,
+}
+
+/// The status codes a local rate limit may answer with: the 4xx and 5xx codes of Envoy's
+/// `envoy.type.v3.StatusCode` enum, which accepts no other value.
+pub const RATE_LIMIT_STATUS_CODES: &[u16] = &[
+    400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421,
+    422, 423, 424, 426, 428, 429, 431, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
+];
 
 /// A virtual host served with TLS on the HTTPS listener.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -358,6 +418,8 @@ pub struct ForwardPolicies {
     pub mirrors: Vec<Mirror>,
     /// How to hash a request to pick an upstream host (for [`LbPolicy::RingHash`]), in order.
     pub hash_policies: Vec<HashPolicy>,
+    /// The route's own local rate limit, replacing the virtual host's.
+    pub rate_limit: Option<LocalRateLimit>,
 }
 
 impl ForwardPolicies {
@@ -370,6 +432,7 @@ impl ForwardPolicies {
         response_headers: HeadersPolicy::NONE,
         mirrors: Vec::new(),
         hash_policies: Vec::new(),
+        rate_limit: None,
     };
 }
 

@@ -8,19 +8,21 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use sesame_api::httpproxy::{HTTPProxy, Include, MatchCondition};
+use sesame_api::httpproxy::{HTTPProxy, Include, MatchCondition, VirtualHost};
 
 use crate::build::Builder;
 use crate::dag::{HeaderMatch, HeaderValueMatch, RouteAction};
 use crate::hostname;
 use crate::object::{Kind, NamespacedName, ObjectKey};
 use crate::status::{ObjectStatus, ProblemKind, Reason};
-use crate::vhost::{PendingRoute, RouteKey};
+use crate::vhost::{HostPolicies, PendingRoute, RouteKey};
 
 mod action;
 mod conditions;
+mod cors;
 mod header;
 mod policy;
+mod rate_limit;
 mod tls;
 
 use conditions::Matches;
@@ -166,10 +168,20 @@ impl<'a> Builder<'a> {
             );
             return;
         }
+        let Some(policies) = spec
+            .virtualhost
+            .as_ref()
+            .and_then(|vhost| host_policies(vhost, proxies.status(name)))
+        else {
+            return;
+        };
         let key = ObjectKey::new(Kind::HTTPProxy, name.clone());
         let Some(tls) = self.proxy_tls(&key, host, proxy, proxies, reached) else {
             return;
         };
+        if !policies.is_empty() {
+            self.host_policies.insert(host.to_string(), policies);
+        }
         let root = Root {
             host,
             authority: hostname::is_wildcard(host).then(|| HeaderMatch {
@@ -378,6 +390,40 @@ impl<'a> Builder<'a> {
         }
         table.insert(route, pending);
     }
+}
+
+/// The policies of a root's virtual host. `None`, with the error in `status`, when one is
+/// invalid: the host is then not served at all, as in Contour.
+fn host_policies(vhost: &VirtualHost, status: &mut ObjectStatus) -> Option<HostPolicies> {
+    let cors = match vhost
+        .cors_policy
+        .as_ref()
+        .map(cors::cors_policy)
+        .transpose()
+    {
+        Ok(cors) => cors.map(Box::new),
+        Err(message) => {
+            status.error(ProblemKind::CORSError, Reason::PolicyDidNotParse, message);
+            return None;
+        }
+    };
+    let rate_limit = match rate_limit::local_limit(
+        "Spec.VirtualHost.rateLimitPolicy",
+        vhost.rate_limit_policy.as_ref(),
+        ProblemKind::VirtualHostError,
+        status,
+    ) {
+        Ok(limit) => limit.map(Box::new),
+        Err(message) => {
+            status.error(
+                ProblemKind::VirtualHostError,
+                Reason::RateLimitPolicyNotValid,
+                message,
+            );
+            return None;
+        }
+    };
+    Some(HostPolicies { cors, rate_limit })
 }
 
 /// `a -> b -> … -> a`, eliding the middle of a long chain.

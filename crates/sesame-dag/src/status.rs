@@ -205,6 +205,8 @@ pub enum ProblemKind {
     TCPProxyIncludeError,
     /// A path prefix replacement.
     PrefixReplaceError,
+    /// The CORS policy of a virtual host.
+    CORSError,
 }
 
 impl ProblemKind {
@@ -221,6 +223,7 @@ impl ProblemKind {
             ProblemKind::Orphaned => "Orphaned",
             ProblemKind::RootNamespaceError => "RootNamespaceError",
             ProblemKind::TCPProxyError => "TCPProxyError",
+            ProblemKind::CORSError => "CORSError",
             ProblemKind::TCPProxyIncludeError => "TCPProxyIncludeError",
             ProblemKind::PrefixReplaceError => "PrefixReplaceError",
         }
@@ -316,6 +319,10 @@ pub enum Reason {
     DirectResponsePolicyNotValid,
     /// A path prefix replacement that cannot apply.
     PrefixReplaceNotValid,
+    /// A CORS policy with a missing or invalid value (Contour's reason for every CORS error).
+    PolicyDidNotParse,
+    /// A rate limit policy Envoy would refuse.
+    RateLimitPolicyNotValid,
     /// The includes of a root expand to more routes than Sesame follows.
     IncludeLimitExceeded,
     /// A field Sesame does not implement yet.
@@ -373,6 +380,8 @@ impl Reason {
             Reason::RedirectPolicyNotValid => "RedirectPolicyNotValid",
             Reason::DirectResponsePolicyNotValid => "DirectResponsePolicyNotValid",
             Reason::PrefixReplaceNotValid => "PrefixReplaceNotValid",
+            Reason::PolicyDidNotParse => "PolicyDidNotParse",
+            Reason::RateLimitPolicyNotValid => "RateLimitPolicyNotValid",
             Reason::IncludeLimitExceeded => "IncludeLimitExceeded",
             Reason::NotSupported => "NotSupported",
             Reason::Orphaned => "Orphaned",

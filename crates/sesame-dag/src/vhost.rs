@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::dag::{
-    ClientValidation, Dag, HeaderMatch, PathMatch, QueryParamMatch, Route, RouteAction,
-    SecureVirtualHost, TcpProxy, TlsSecret, TlsVersion, VirtualHost,
+    ClientValidation, CorsPolicy, Dag, HeaderMatch, LocalRateLimit, PathMatch, QueryParamMatch,
+    Route, RouteAction, SecureVirtualHost, TcpProxy, TlsSecret, TlsVersion, VirtualHost,
 };
 use crate::object::ObjectKey;
 
@@ -120,13 +120,30 @@ impl TlsHost {
     }
 }
 
+/// The policies of a host that apply to all of its routes, on both listeners.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct HostPolicies {
+    /// The CORS policy.
+    pub cors: Option<Box<CorsPolicy>>,
+    /// The local rate limit of the routes without their own.
+    pub rate_limit: Option<Box<LocalRateLimit>>,
+}
+
+impl HostPolicies {
+    /// Whether the host has no policy at all.
+    pub fn is_empty(&self) -> bool {
+        self.cors.is_none() && self.rate_limit.is_none()
+    }
+}
+
 /// Places every host's routes on the HTTP and HTTPS listeners of `dag`, dropping hosts left
 /// without routes (unless a TCP proxy serves them), and adds the secrets of the secure hosts
-/// that remain.
+/// that remain. A host's `policies` apply on both listeners.
 pub(crate) fn place(
     dag: &mut Dag,
     mut hosts: BTreeMap<String, RouteTable>,
     tls: &BTreeMap<String, TlsHost>,
+    policies: &BTreeMap<String, HostPolicies>,
 ) {
     for (host, tls) in tls {
         if tls.tcp_proxy.is_some() {
@@ -135,6 +152,7 @@ pub(crate) fn place(
     }
     for (host, table) in hosts {
         let tls = if host == "*" { None } else { tls.get(&host) };
+        let policies = policies.get(&host).cloned().unwrap_or_default();
         let terminate_http = tls.is_some_and(|t| t.tcp_proxy.is_none());
         let mut http = Vec::with_capacity(table.len());
         let mut https = Vec::new();
@@ -169,6 +187,8 @@ pub(crate) fn place(
             let virtual_host = VirtualHost {
                 hostname: host.clone(),
                 routes: https,
+                cors: policies.cors.clone(),
+                rate_limit: policies.rate_limit.clone(),
             };
             dag.https.insert(
                 host.clone(),
@@ -189,6 +209,8 @@ pub(crate) fn place(
                 VirtualHost {
                     hostname: host,
                     routes: http,
+                    cors: policies.cors,
+                    rate_limit: policies.rate_limit,
                 },
             );
         }

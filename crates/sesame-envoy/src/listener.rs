@@ -9,7 +9,6 @@ use envoy_types::pb::envoy::config::accesslog::v3 as accesslog_v3;
 use envoy_types::pb::envoy::config::core::v3 as core_v3;
 use envoy_types::pb::envoy::config::listener::v3 as listener_v3;
 use envoy_types::pb::envoy::config::route::v3 as route_v3;
-use envoy_types::pb::envoy::extensions::filters::http::router::v3 as router_v3;
 use envoy_types::pb::envoy::extensions::filters::listener::tls_inspector::v3 as tls_inspector_v3;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm_v3;
 use envoy_types::pb::envoy::extensions::filters::network::tcp_proxy::v3 as tcp_proxy_v3;
@@ -25,7 +24,7 @@ use crate::accesslog::file_access_log;
 use crate::route::{
     FALLBACK_ROUTE_CONFIG, HTTP_ROUTE_CONFIG, fallback_virtual_hosts, https_route_config_name,
 };
-use crate::{ListenerSettings, TranslateConfig, proto};
+use crate::{ListenerSettings, TranslateConfig, http_filter, proto};
 
 /// The name of the plain-HTTP listener.
 pub const HTTP_LISTENER: &str = "ingress_http";
@@ -56,7 +55,6 @@ pub const ADMIN_PATHS: [&str; 11] = [
 
 const HCM_FILTER: &str = "envoy.filters.network.http_connection_manager";
 const TCP_PROXY_FILTER: &str = "envoy.filters.network.tcp_proxy";
-const ROUTER_FILTER: &str = "envoy.filters.http.router";
 const TLS_INSPECTOR: &str = "envoy.filters.listener.tls_inspector";
 
 /// Every listener, encoded, by name: `ingress_http` and `stats-health` always, `ingress_https`
@@ -545,7 +543,8 @@ fn rds(route_config_name: String) -> hcm_v3::http_connection_manager::RouteSpeci
 }
 
 /// The HTTP connection manager of an ingress filter chain: [`http_connection_manager`] with
-/// its listener's stat prefix and access log, and the configured trusted hops and timeouts.
+/// its listener's stat prefix and access log, the configured trusted hops and timeouts, and the
+/// filters user policies configure ([`http_filter::ingress_filters`]).
 fn ingress_connection_manager(
     ingress: Ingress,
     routes: hcm_v3::http_connection_manager::RouteSpecifier,
@@ -570,6 +569,7 @@ fn ingress_connection_manager(
         delayed_close_timeout: timeout(&timeouts.delayed_close_timeout),
         drain_timeout: timeout(&timeouts.connection_shutdown_grace_period),
         common_http_protocol_options,
+        http_filters: http_filter::ingress_filters(),
         ..http_connection_manager(ingress.stat_prefix(), routes)
     }
 }
@@ -583,13 +583,7 @@ pub fn http_connection_manager(
     hcm_v3::HttpConnectionManager {
         stat_prefix: stat_prefix.to_string(),
         route_specifier: Some(routes),
-        http_filters: vec![hcm_v3::HttpFilter {
-            name: ROUTER_FILTER.to_string(),
-            config_type: Some(hcm_v3::http_filter::ConfigType::TypedConfig(proto::any(
-                &router_v3::Router::default(),
-            ))),
-            ..Default::default()
-        }],
+        http_filters: http_filter::router_only(),
         use_remote_address: proto::bool_value(true),
         normalize_path: proto::bool_value(true),
         merge_slashes: true,

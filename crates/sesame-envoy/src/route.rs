@@ -18,6 +18,7 @@ use sesame_dag::dag::{
 };
 use sha1::{Digest, Sha1};
 
+use crate::http_filter;
 use crate::proto::{self, timeout, u32_value};
 
 /// The name of the RouteConfiguration of the plain-HTTP listener.
@@ -231,13 +232,31 @@ pub fn route_configuration<'a>(
 }
 
 /// An Envoy virtual host: named after the hostname (shortened when long), matching exactly it.
+/// Its CORS policy and local rate limit, if any, are set for the filters of the same names.
 pub fn virtual_host(vhost: &VirtualHost) -> route_v3::VirtualHost {
+    let name = virtual_host_name(&vhost.hostname);
     route_v3::VirtualHost {
-        name: virtual_host_name(&vhost.hostname),
+        typed_per_filter_config: http_filter::virtual_host_filter_configs(
+            &name,
+            vhost.cors.as_deref(),
+            vhost.rate_limit.as_deref(),
+        ),
+        routes: vhost.routes.iter().map(|r| vhost_route(r, &name)).collect(),
         domains: vec![vhost.hostname.clone()],
-        routes: vhost.routes.iter().map(route).collect(),
+        name,
         ..Default::default()
     }
+}
+
+/// [`route`] in the virtual host named `vhost_name`, with its own local rate limit, counted
+/// under the virtual host's stat prefix as in Contour.
+fn vhost_route(r: &Route, vhost_name: &str) -> route_v3::Route {
+    let mut out = route(r);
+    if let RouteAction::Forward(forward) = &r.action {
+        out.typed_per_filter_config =
+            http_filter::route_filter_configs(vhost_name, forward.policies().rate_limit.as_ref());
+    }
+    out
 }
 
 /// The name of a virtual host: the hostname, or when it is longer than 60 characters, its first
@@ -381,7 +400,7 @@ fn string_matcher(
 }
 
 /// A regex matcher with Envoy's default engine (RE2).
-fn regex_matcher(regex: &str) -> matcher_v3::RegexMatcher {
+pub(crate) fn regex_matcher(regex: &str) -> matcher_v3::RegexMatcher {
     matcher_v3::RegexMatcher {
         regex: regex.to_string(),
         engine_type: None,

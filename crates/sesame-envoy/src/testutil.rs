@@ -42,6 +42,7 @@ pub fn vhost(hostname: &str, routes: Vec<Route>) -> VirtualHost {
     VirtualHost {
         hostname: hostname.to_string(),
         routes,
+        ..Default::default()
     }
 }
 

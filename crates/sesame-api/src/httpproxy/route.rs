@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{IpFilterPolicy, MatchCondition};
+use super::{IpFilterPolicy, MatchCondition, RateLimitPolicy};
 use crate::is_false;
 
 /// One route: requests matching all `conditions` go to `services`, or get a redirect or a direct
@@ -72,6 +72,9 @@ pub struct Route {
     /// host's IP filters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ip_deny_policy: Vec<IpFilterPolicy>,
+    /// The rate limits of this route; its local limit replaces the virtual host's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit_policy: Option<RateLimitPolicy>,
 }
 
 /// A Kubernetes Service traffic is proxied to.

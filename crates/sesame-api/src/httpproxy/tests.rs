@@ -400,7 +400,7 @@ fn unknown_fields_are_ignored_as_the_api_server_prunes_them() {
         "spec": {
             "futureField": 1,
             "virtualhost": {"fqdn": "a.example.com", "jwtProviders": [{"name": "x"}]},
-            "routes": [{"rateLimitPolicy": {"local": {"requests": 1}}, "services": [{"name": "s", "port": 80, "extra": true}]}],
+            "routes": [{"futureRouteField": {"x": 1}, "services": [{"name": "s", "port": 80, "extra": true}]}],
         },
     }))
     .unwrap();

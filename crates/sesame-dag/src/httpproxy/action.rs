@@ -10,10 +10,11 @@ use super::policy::{
     RouteProblem, direct_action, health_check, lb_policy, prefix_rewrite, problem, redirect_action,
     retry_policy, timeouts,
 };
+use super::rate_limit;
 use crate::build::Builder;
 use crate::dag::{
-    ClusterRewrites, Forward, Mirror, PathMatch, RouteAction, UpstreamProtocol, UpstreamValidation,
-    WeightedCluster,
+    ClusterRewrites, Forward, LocalRateLimit, Mirror, PathMatch, RouteAction, UpstreamProtocol,
+    UpstreamValidation, WeightedCluster,
 };
 use crate::object::ObjectKey;
 use crate::service::{ClusterSettings, ExternalNameSni, PortRef};
@@ -133,13 +134,33 @@ impl<'a> Builder<'a> {
                 "must set exactly one of services, requestRedirectPolicy or directResponsePolicy",
             ));
         }
+        let rate_limit = rate_limit::local_limit(
+            "rateLimitPolicy",
+            route.rate_limit_policy.as_ref(),
+            ProblemKind::RouteError,
+            status,
+        )
+        .map_err(|message| {
+            problem(
+                ProblemKind::RouteError,
+                Reason::RateLimitPolicyNotValid,
+                message,
+            )
+        })?;
+        if rate_limit.is_some() && route.services.is_empty() {
+            status.warning(
+                ProblemKind::RouteError,
+                Reason::RateLimitPolicyNotValid,
+                "rateLimitPolicy.local applies to routes with services only (as in Contour) and was ignored; the virtual host's limit applies",
+            );
+        }
         if let Some(redirect) = &route.request_redirect_policy {
             return redirect_action(redirect, path);
         }
         if let Some(direct) = &route.direct_response_policy {
             return direct_action(direct);
         }
-        self.forward(namespace, path, route, status)
+        self.forward(namespace, path, route, rate_limit, status)
     }
 
     fn forward(
@@ -147,6 +168,7 @@ impl<'a> Builder<'a> {
         namespace: &'a str,
         path: &PathMatch,
         route: &'a Route,
+        rate_limit: Option<LocalRateLimit>,
         status: &mut ObjectStatus,
     ) -> Result<RouteAction, RouteProblem> {
         let timeouts = timeouts(route.timeout_policy.as_ref())?;
@@ -254,7 +276,8 @@ impl<'a> Builder<'a> {
             || !request_headers.is_empty()
             || !response_headers.is_empty()
             || !mirror_policies.is_empty()
-            || !hash_policies.is_empty();
+            || !hash_policies.is_empty()
+            || rate_limit.is_some();
         if policies_needed {
             let p = forward.policies_mut();
             p.idle_timeout = timeouts.idle;
@@ -264,6 +287,7 @@ impl<'a> Builder<'a> {
             p.response_headers = response_headers;
             p.mirrors = mirror_policies;
             p.hash_policies = hash_policies;
+            p.rate_limit = rate_limit;
         }
         Ok(RouteAction::Forward(forward))
     }

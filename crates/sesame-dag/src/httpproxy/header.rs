@@ -1,7 +1,7 @@
 //! Header policies from HTTPProxies, checked before they reach Envoy. Names and values are
 //! checked by [`sesame_api::header`], the same check the configuration file's policies get.
 
-use sesame_api::httpproxy::HeadersPolicy as ApiHeadersPolicy;
+use sesame_api::httpproxy::{HeaderValue, HeadersPolicy as ApiHeadersPolicy};
 
 pub(crate) use sesame_api::header::{name, value};
 
@@ -22,30 +22,7 @@ pub(crate) fn policy(
     raw: &ApiHeadersPolicy,
     direction: Direction,
 ) -> Result<(HeadersPolicy, Option<String>), String> {
-    let mut out = HeadersPolicy::default();
-    let mut host = None;
-    for entry in &raw.set {
-        let raw_name = entry.name.as_deref().unwrap_or_default();
-        let name = name(raw_name).map_err(|e| format!("{field}.set: {e}"))?;
-        let value_text = entry.value.as_deref().unwrap_or_default();
-        value(value_text).map_err(|e| format!("{field}.set {name:?}: {e}"))?;
-        if out.set.iter().any(|(n, _)| *n == name) || (name == "host" && host.is_some()) {
-            return Err(format!("{field}.set: duplicate header {name:?}"));
-        }
-        if name == "host" {
-            if direction == Direction::Response {
-                return Err(format!(
-                    "{field}.set: the Host header cannot be set on responses"
-                ));
-            }
-            if value_text.is_empty() {
-                return Err(format!("{field}.set: the Host header needs a value"));
-            }
-            host = Some(value_text.to_string());
-            continue;
-        }
-        out.set.push((name, value_text.to_string()));
-    }
+    let (mut out, host) = set_headers(&format!("{field}.set"), &raw.set, direction)?;
     for raw_name in &raw.remove {
         let name = name(raw_name).map_err(|e| format!("{field}.remove: {e}"))?;
         if name == "host" {
@@ -58,10 +35,46 @@ pub(crate) fn policy(
     Ok((out, host))
 }
 
+/// A policy that sets validated headers (`field` names them in messages): lower-cased names,
+/// no duplicates, and, for requests, the host rewrite a `Host` entry asks for.
+pub(crate) fn set_headers(
+    field: &str,
+    entries: &[HeaderValue],
+    direction: Direction,
+) -> Result<(HeadersPolicy, Option<String>), String> {
+    let mut set: Vec<(String, String)> = Vec::new();
+    let mut host = None;
+    for entry in entries {
+        let raw_name = entry.name.as_deref().unwrap_or_default();
+        let name = name(raw_name).map_err(|e| format!("{field}: {e}"))?;
+        let value_text = entry.value.as_deref().unwrap_or_default();
+        value(value_text).map_err(|e| format!("{field} {name:?}: {e}"))?;
+        if set.iter().any(|(n, _)| *n == name) || (name == "host" && host.is_some()) {
+            return Err(format!("{field}: duplicate header {name:?}"));
+        }
+        if name == "host" {
+            if direction == Direction::Response {
+                return Err(format!(
+                    "{field}: the Host header cannot be set on responses"
+                ));
+            }
+            if value_text.is_empty() {
+                return Err(format!("{field}: the Host header needs a value"));
+            }
+            host = Some(value_text.to_string());
+            continue;
+        }
+        set.push((name, value_text.to_string()));
+    }
+    let policy = HeadersPolicy {
+        set,
+        remove: Vec::new(),
+    };
+    Ok((policy, host))
+}
+
 #[cfg(test)]
 mod tests {
-    use sesame_api::httpproxy::HeaderValue;
-
     use super::*;
 
     fn set(name: &str, value: &str) -> ApiHeadersPolicy {

@@ -680,5 +680,6 @@ fn upstream_validation_and_request_hashing_reach_the_cluster() {
     );
 }
 
+mod policies;
 mod refusals;
 mod tls;

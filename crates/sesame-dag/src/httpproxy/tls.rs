@@ -52,13 +52,6 @@ impl<'a> Builder<'a> {
             );
             return None;
         }
-        if vhost.cors_policy.is_some() {
-            status.warning(
-                ProblemKind::VirtualHostError,
-                Reason::NotSupported,
-                "Spec.VirtualHost.corsPolicy is not supported by Sesame yet and was ignored",
-            );
-        }
         let Some(tls) = vhost.tls.as_ref() else {
             if proxy.spec.tcpproxy.is_some() {
                 status.error(

@@ -49,9 +49,20 @@ fn port_of(l: &listener_v3::Listener) -> (String, u32) {
     }
 }
 
+/// The names of a connection manager's HTTP filters, in order.
+fn filter_names(h: &hcm_v3::HttpConnectionManager) -> Vec<&str> {
+    h.http_filters.iter().map(|f| f.name.as_str()).collect()
+}
+
+/// The filters of the ingress connection managers: CORS and local rate limit before the router.
+const INGRESS_FILTERS: [&str; 3] = [
+    "envoy.filters.http.cors",
+    "envoy.filters.http.local_ratelimit",
+    "envoy.filters.http.router",
+];
+
 fn assert_common_hcm(h: &hcm_v3::HttpConnectionManager) {
-    assert_eq!(h.http_filters.len(), 1);
-    let router = &h.http_filters[0];
+    let router = h.http_filters.last().expect("a router filter");
     assert_eq!(router.name, "envoy.filters.http.router");
     match &router.config_type {
         Some(hcm_v3::http_filter::ConfigType::TypedConfig(any)) => {
@@ -81,6 +92,7 @@ fn http_listener_shape() {
     assert_eq!(l.filter_chains[0].filter_chain_match, None);
     let h = hcm(&l.filter_chains[0]);
     assert_common_hcm(&h);
+    assert_eq!(filter_names(&h), INGRESS_FILTERS);
     assert_eq!(h.stat_prefix, "ingress_http");
     assert_eq!(rds_name(&h), "ingress_http");
     assert_eq!(h.use_remote_address.map(|b| b.value), Some(true));
@@ -174,6 +186,7 @@ fn https_listener_one_chain_per_vhost_in_hostname_order() {
     {
         let h = hcm(chain);
         assert_common_hcm(&h);
+        assert_eq!(filter_names(&h), INGRESS_FILTERS);
         assert_eq!(h.stat_prefix, "ingress_https");
         assert_eq!(rds_name(&h), format!("https/{host}"));
 
@@ -235,6 +248,7 @@ fn stats_listener_routes_only_three_exact_get_paths() {
     assert_eq!(l.filter_chains.len(), 1);
     let h = hcm(&l.filter_chains[0]);
     assert_common_hcm(&h);
+    assert_eq!(filter_names(&h), ["envoy.filters.http.router"]);
     let Some(RouteSpecifier::RouteConfig(rc)) = h.route_specifier else {
         panic!("stats routes must be inline")
     };

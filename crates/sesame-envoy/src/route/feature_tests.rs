@@ -563,6 +563,7 @@ fn new_features_survive_encoding() {
     let vh = sesame_dag::dag::VirtualHost {
         hostname: "foo.com".into(),
         routes: vec![r.clone()],
+        ..Default::default()
     };
     let rc: route_v3::RouteConfiguration = decode(&encoded_route_configuration(
         "ingress_http".into(),

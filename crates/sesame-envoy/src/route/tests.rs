@@ -391,6 +391,7 @@ fn encoded_route_configuration_decodes_to_the_whole_message() {
         .map(|i| VirtualHost {
             hostname: format!("h{i}.example.com"),
             routes: vec![],
+            ..Default::default()
         })
         .collect();
     let whole = route_configuration("ingress_http".to_string(), hosts.iter());

@@ -16,11 +16,11 @@ use hcm_v3::http_connection_manager::RouteSpecifier;
 use pretty_assertions::assert_eq;
 use prost::Message;
 use sesame_dag::dag::{
-    CircuitBreakers, ClientValidation, Forward, ForwardClientCertificate, ForwardPolicies,
-    HashPolicy, HashPolicyKind, HeaderMatch, HeaderValueMatch, HeadersPolicy, HttpHealthCheck,
-    LbPolicy, Mirror, PathMatch, QueryParamMatch, QueryValueMatch, Redirect, RedirectPath,
-    RetryPolicy, Route, RouteAction, SecureVirtualHost, TcpProxy, Timeout, TlsVersion,
-    UpstreamProtocol, UpstreamValidation, WeightedCluster,
+    CircuitBreakers, ClientValidation, CorsPolicy, Forward, ForwardClientCertificate,
+    ForwardPolicies, HashPolicy, HashPolicyKind, HeaderMatch, HeaderValueMatch, HeadersPolicy,
+    HttpHealthCheck, LbPolicy, LocalRateLimit, Mirror, OriginMatch, PathMatch, QueryParamMatch,
+    QueryValueMatch, Redirect, RedirectPath, RetryPolicy, Route, RouteAction, SecureVirtualHost,
+    TcpProxy, Timeout, TlsVersion, UpstreamProtocol, UpstreamValidation, WeightedCluster,
 };
 
 use super::*;
@@ -140,7 +140,7 @@ pub(super) fn ingress_feature_dag() -> Dag {
 }
 
 /// [`ingress_feature_dag`] plus every feature added for HTTPProxy, on the plain vhost
-/// `proxy.com` and the secure vhost `secure-proxy.com`.
+/// `proxy.com` and the secure vhost `secure-proxy.com` (CORS and local rate limits included).
 fn every_feature_dag() -> Dag {
     let mut dag = ingress_feature_dag();
     let ca = match rcgen::generate_simple_self_signed(vec!["backend.example.com".into()]) {
@@ -287,6 +287,13 @@ fn every_feature_dag() -> Dag {
                     terminal: false,
                 },
             ],
+            rate_limit: Some(LocalRateLimit {
+                max_tokens: 2,
+                tokens_per_fill: 2,
+                fill_interval: Duration::from_secs(60),
+                status: Some(511),
+                response_headers: policy(&[("x-limited", "100%")], &[]),
+            }),
         })),
     };
     let mut all = forward_route(PathMatch::Prefix("/all".into()), &names[0]);
@@ -325,9 +332,31 @@ fn every_feature_dag() -> Dag {
         redirect(None, 307, None, None),
         redirect(Some(RedirectPath::Full("/".into())), 308, None, None),
     ]);
-    dag.http
-        .insert("proxy.com".into(), vhost("proxy.com", routes.clone()));
-    let secure = secure_vhost("secure-proxy.com", routes);
+    let mut plain = vhost("proxy.com", routes.clone());
+    plain.cors = Some(Box::new(CorsPolicy {
+        allow_origin: vec![
+            OriginMatch::Exact("*".into()),
+            OriginMatch::Exact("https://a.example.com:8443".into()),
+            OriginMatch::Regex(r"https://.*\.b\.example\.com".into()),
+        ],
+        allow_methods: vec!["GET".into(), "OPTIONS".into()],
+        allow_headers: vec!["authorization".into()],
+        expose_headers: vec!["x-request-id".into(), "x-b3".into()],
+        max_age: Some(0),
+        allow_credentials: true,
+        allow_private_network: true,
+    }));
+    plain.rate_limit = Some(Box::new(LocalRateLimit {
+        max_tokens: 120,
+        tokens_per_fill: 100,
+        fill_interval: Duration::from_secs(1),
+        status: None,
+        response_headers: HeadersPolicy::default(),
+    }));
+    let mut secure = secure_vhost("secure-proxy.com", routes);
+    secure.virtual_host.cors = plain.cors.clone();
+    secure.virtual_host.rate_limit = plain.rate_limit.clone();
+    dag.http.insert("proxy.com".into(), plain);
     let key = match rcgen::generate_simple_self_signed(vec!["secure-proxy.com".into()]) {
         Ok(k) => k,
         Err(e) => panic!("rcgen: {e}"),

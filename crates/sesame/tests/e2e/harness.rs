@@ -468,6 +468,24 @@ impl Cluster {
             .collect()
     }
 
+    /// Asserts that Envoy accepted every update: its LDS, CDS and RDS `update_rejected`
+    /// counters exist and are all zero.
+    pub async fn assert_no_update_rejected(&self) {
+        let rejected = self.envoy_counters("update_rejected").await;
+        assert!(
+            rejected.iter().any(|(n, _)| n.contains("lds"))
+                && rejected.iter().any(|(n, _)| n.contains("cds"))
+                && rejected.iter().any(|(n, _)| n.contains("rds")),
+            "expected LDS, CDS and RDS counters: {rejected:?}"
+        );
+        let nacked: Vec<_> = rejected.iter().filter(|(_, v)| *v > 0).collect();
+        assert!(
+            nacked.is_empty(),
+            "Envoy rejected updates: {nacked:?}\n{}",
+            self.logs()
+        );
+    }
+
     /// GET on Sesame's debug port.
     pub async fn debug(&self, path: &str) -> Reply {
         get_plain(self.ports.debug, "127.0.0.1", path)

@@ -12,6 +12,7 @@ mod httpproxy;
 mod httpproxy_tls;
 mod kube;
 mod kube_real;
+mod policies;
 mod routing;
 mod tls;
 mod updates;

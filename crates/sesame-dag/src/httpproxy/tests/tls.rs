@@ -5,7 +5,7 @@ use pretty_assertions::assert_eq;
 
 use super::*;
 
-fn tls_yaml(namespace: &str, name: &str, hosts: &[&str]) -> String {
+pub(super) fn tls_yaml(namespace: &str, name: &str, hosts: &[&str]) -> String {
     let pem = cert(hosts);
     // ByteString serializes as base64, as Secret data is written.
     let b64 = |s: &str| {
