@@ -88,7 +88,11 @@ impl<'a> Builder<'a> {
             reached.insert(name);
             let status = proxies.status(name);
             if !self.config.root_namespaces.is_empty()
-                && !self.config.root_namespaces.iter().any(|n| **n == *name.namespace)
+                && !self
+                    .config
+                    .root_namespaces
+                    .iter()
+                    .any(|n| **n == *name.namespace)
             {
                 status.error(
                     ProblemKind::RootNamespaceError,
