@@ -190,7 +190,12 @@ impl KubeArgs {
                 .unwrap_or_else(|| "envoy".to_string()),
         );
         // The Envoy Service's addresses are read from the watch: watch its namespace too.
-        if !watch.namespaces.is_empty() && !watch.namespaces.iter().any(|n| **n == *envoy_service.namespace) {
+        if !watch.namespaces.is_empty()
+            && !watch
+                .namespaces
+                .iter()
+                .any(|n| **n == *envoy_service.namespace)
+        {
             watch.namespaces.push(envoy_service.namespace.to_string());
         }
         let mut status_addresses = self.ingress_status_address.clone();
