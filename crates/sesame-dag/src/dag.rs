@@ -42,6 +42,47 @@ pub struct VirtualHost {
     pub cors: Option<Box<CorsPolicy>>,
     /// The local rate limit of every route without one of its own, if any.
     pub rate_limit: Option<Box<LocalRateLimit>>,
+    /// The IP filter of every route without one of its own, if any.
+    pub ip_filter: Option<Box<IpFilter>>,
+}
+
+/// An IP filter: which client addresses may (or may not) reach a virtual host or route.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IpFilter {
+    /// Whether matching requests are the only ones allowed, or the ones denied.
+    pub action: IpFilterAction,
+    /// The rules; a request matches when any one does. Never empty.
+    pub rules: Vec<IpFilterRule>,
+}
+
+/// What an [`IpFilter`] does with the requests its rules match.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum IpFilterAction {
+    /// Only matching requests are served; the others are answered 403 (`ipAllowPolicy`).
+    Allow,
+    /// Matching requests are answered 403 (`ipDenyPolicy`).
+    Deny,
+}
+
+/// One rule of an [`IpFilter`]: a source address in a CIDR range.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IpFilterRule {
+    /// Which address of the request is matched.
+    pub source: IpSource,
+    /// The network address of the range (its host bits zero).
+    pub address: std::net::IpAddr,
+    /// The prefix length: at most 32 for IPv4, 128 for IPv6.
+    pub prefix_len: u8,
+}
+
+/// The address an [`IpFilterRule`] matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum IpSource {
+    /// The address of the connection's peer (`Peer`).
+    Peer,
+    /// The client address Envoy derives, from `X-Forwarded-For` when trusted hops are
+    /// configured (`Remote`).
+    Remote,
 }
 
 /// A cross-origin resource sharing (CORS) policy: Envoy answers preflight requests from
@@ -219,6 +260,8 @@ pub struct Route {
     pub action: RouteAction,
     /// The object the route came from.
     pub origin: ObjectKey,
+    /// The route's own IP filter, replacing its virtual host's.
+    pub ip_filter: Option<Box<IpFilter>>,
 }
 
 /// How a route matches the request path.

@@ -21,6 +21,7 @@ mod action;
 mod conditions;
 mod cors;
 mod header;
+mod ip_filter;
 mod policy;
 mod rate_limit;
 mod tls;
@@ -328,6 +329,7 @@ impl<'a> Builder<'a> {
                     origin: key.clone(),
                     allow_http: true,
                     force_ssl_redirect: root.secure,
+                    ip_filter: None,
                 },
                 status,
             );
@@ -427,7 +429,22 @@ fn host_policies(vhost: &VirtualHost, status: &mut ObjectStatus) -> Option<HostP
             return None;
         }
     };
-    Some(HostPolicies { cors, rate_limit })
+    let ip_filter = match ip_filter::ip_filter(
+        "Spec.VirtualHost",
+        &vhost.ip_allow_policy,
+        &vhost.ip_deny_policy,
+    ) {
+        Ok(filter) => filter.map(Box::new),
+        Err(p) => {
+            status.error(ProblemKind::IPFilterError, p.reason, p.message);
+            return None;
+        }
+    };
+    Some(HostPolicies {
+        cors,
+        rate_limit,
+        ip_filter,
+    })
 }
 
 /// `a -> b -> … -> a`, eliding the middle of a long chain.

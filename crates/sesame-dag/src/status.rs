@@ -207,6 +207,8 @@ pub enum ProblemKind {
     PrefixReplaceError,
     /// The CORS policy of a virtual host.
     CORSError,
+    /// The IP filter of a virtual host or route.
+    IPFilterError,
 }
 
 impl ProblemKind {
@@ -224,6 +226,7 @@ impl ProblemKind {
             ProblemKind::RootNamespaceError => "RootNamespaceError",
             ProblemKind::TCPProxyError => "TCPProxyError",
             ProblemKind::CORSError => "CORSError",
+            ProblemKind::IPFilterError => "IPFilterError",
             ProblemKind::TCPProxyIncludeError => "TCPProxyIncludeError",
             ProblemKind::PrefixReplaceError => "PrefixReplaceError",
         }
@@ -323,6 +326,12 @@ pub enum Reason {
     PolicyDidNotParse,
     /// A rate limit policy Envoy would refuse.
     RateLimitPolicyNotValid,
+    /// Both `ipAllowPolicy` and `ipDenyPolicy` on one virtual host or route.
+    IncompatibleIPAddressFilters,
+    /// An IP filter `cidr` that is not an IPv4 or IPv6 address or CIDR range.
+    InvalidCIDR,
+    /// An IP filter rule with a missing or unknown `source`, or without a `cidr`.
+    IPFilterPolicyNotValid,
     /// The includes of a root expand to more routes than Sesame follows.
     IncludeLimitExceeded,
     /// A field Sesame does not implement yet.
@@ -382,6 +391,9 @@ impl Reason {
             Reason::PrefixReplaceNotValid => "PrefixReplaceNotValid",
             Reason::PolicyDidNotParse => "PolicyDidNotParse",
             Reason::RateLimitPolicyNotValid => "RateLimitPolicyNotValid",
+            Reason::IncompatibleIPAddressFilters => "IncompatibleIPAddressFilters",
+            Reason::InvalidCIDR => "InvalidCIDR",
+            Reason::IPFilterPolicyNotValid => "IPFilterPolicyNotValid",
             Reason::IncludeLimitExceeded => "IncludeLimitExceeded",
             Reason::NotSupported => "NotSupported",
             Reason::Orphaned => "Orphaned",

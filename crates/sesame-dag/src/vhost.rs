@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::dag::{
-    ClientValidation, CorsPolicy, Dag, HeaderMatch, LocalRateLimit, PathMatch, QueryParamMatch,
-    Route, RouteAction, SecureVirtualHost, TcpProxy, TlsSecret, TlsVersion, VirtualHost,
+    ClientValidation, CorsPolicy, Dag, HeaderMatch, IpFilter, LocalRateLimit, PathMatch,
+    QueryParamMatch, Route, RouteAction, SecureVirtualHost, TcpProxy, TlsSecret, TlsVersion,
+    VirtualHost,
 };
 use crate::object::ObjectKey;
 
@@ -76,6 +77,8 @@ pub(crate) struct PendingRoute {
     pub allow_http: bool,
     /// Answer plain HTTP with a redirect to HTTPS instead.
     pub force_ssl_redirect: bool,
+    /// The route's own IP filter, on both listeners (the redirect included).
+    pub ip_filter: Option<Box<IpFilter>>,
 }
 
 /// The routes of one host, in route order.
@@ -127,12 +130,14 @@ pub(crate) struct HostPolicies {
     pub cors: Option<Box<CorsPolicy>>,
     /// The local rate limit of the routes without their own.
     pub rate_limit: Option<Box<LocalRateLimit>>,
+    /// The IP filter of the routes without their own.
+    pub ip_filter: Option<Box<IpFilter>>,
 }
 
 impl HostPolicies {
     /// Whether the host has no policy at all.
     pub fn is_empty(&self) -> bool {
-        self.cors.is_none() && self.rate_limit.is_none()
+        self.cors.is_none() && self.rate_limit.is_none() && self.ip_filter.is_none()
     }
 }
 
@@ -164,6 +169,7 @@ pub(crate) fn place(
                     query_params: key.query_params.clone(),
                     action: pending.action.clone(),
                     origin: pending.origin.clone(),
+                    ip_filter: pending.ip_filter.clone(),
                 });
             }
             let action = match (pending.force_ssl_redirect, pending.allow_http) {
@@ -177,6 +183,7 @@ pub(crate) fn place(
                 query_params: key.query_params,
                 action,
                 origin: pending.origin,
+                ip_filter: pending.ip_filter,
             });
         }
         if let Some(tls) = tls.filter(|t| !https.is_empty() || t.tcp_proxy.is_some()) {
@@ -189,6 +196,7 @@ pub(crate) fn place(
                 routes: https,
                 cors: policies.cors.clone(),
                 rate_limit: policies.rate_limit.clone(),
+                ip_filter: policies.ip_filter.clone(),
             };
             dag.https.insert(
                 host.clone(),
@@ -211,6 +219,7 @@ pub(crate) fn place(
                     routes: http,
                     cors: policies.cors,
                     rate_limit: policies.rate_limit,
+                    ip_filter: policies.ip_filter,
                 },
             );
         }

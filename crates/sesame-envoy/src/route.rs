@@ -240,6 +240,7 @@ pub fn virtual_host(vhost: &VirtualHost) -> route_v3::VirtualHost {
             &name,
             vhost.cors.as_deref(),
             vhost.rate_limit.as_deref(),
+            vhost.ip_filter.as_deref(),
         ),
         routes: vhost.routes.iter().map(|r| vhost_route(r, &name)).collect(),
         domains: vec![vhost.hostname.clone()],
@@ -249,13 +250,15 @@ pub fn virtual_host(vhost: &VirtualHost) -> route_v3::VirtualHost {
 }
 
 /// [`route`] in the virtual host named `vhost_name`, with its own local rate limit, counted
-/// under the virtual host's stat prefix as in Contour.
+/// under the virtual host's stat prefix as in Contour, and its own IP filter.
 fn vhost_route(r: &Route, vhost_name: &str) -> route_v3::Route {
     let mut out = route(r);
-    if let RouteAction::Forward(forward) = &r.action {
-        out.typed_per_filter_config =
-            http_filter::route_filter_configs(vhost_name, forward.policies().rate_limit.as_ref());
-    }
+    let rate_limit = match &r.action {
+        RouteAction::Forward(forward) => forward.policies().rate_limit.as_ref(),
+        _ => None,
+    };
+    out.typed_per_filter_config =
+        http_filter::route_filter_configs(vhost_name, rate_limit, r.ip_filter.as_deref());
     out
 }
 

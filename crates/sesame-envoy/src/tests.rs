@@ -100,7 +100,8 @@ fn digests(config: &TranslateConfig) -> [String; 3] {
 /// as it did (digests recorded before the fields were added) once those two are switched off.
 /// The ingress connection managers have since gained the idle CORS and local rate limit filters
 /// of Contour's chain: with the router alone in their place, the digests were the earlier
-/// `5426035…`, `85792bb…` and `f9f03d4…` (checked when these were recorded).
+/// `5426035…`, `85792bb…` and `f9f03d4…` (checked when these were recorded). Then the idle RBAC
+/// filter: without it, the digests were `91ac77f…`, `99e8a5d…` and `04a9340…` (checked).
 #[test]
 fn defaults_translate_byte_identically() {
     let mut before_config_file = TranslateConfig::default();
@@ -109,9 +110,9 @@ fn defaults_translate_byte_identically() {
     assert_eq!(
         digests(&before_config_file),
         [
-            "91ac77fc5d4743d46fc0e7d74e14cc5233d9291c",
-            "99e8a5d754f96c023365e52ecf6fa1b64d85b44c",
-            "04a9340a650052a6fbb25f2d472b81c153d48cb8",
+            "a75eb68414148861abeb4f72a33a0b7075d89498",
+            "a83d9cecbb29b8f65113c4e784d328571ca8f56a",
+            "f4df87f3a1fcd04d42ef4f2a026fe2330b14d532",
         ]
     );
 }
@@ -119,15 +120,16 @@ fn defaults_translate_byte_identically() {
 /// The translation of the defaults, which adds Contour's 60s connection idle timeout to every
 /// ingress HTTP connection manager and its cipher suites to every TLS context: recorded when
 /// those defaults were introduced, and again when the CORS and local rate limit filters joined
-/// the ingress chains (with the router alone: `c2d44a6…`, `7ab8d7b…`, `e2a72b7…`).
+/// the ingress chains (with the router alone: `c2d44a6…`, `7ab8d7b…`, `e2a72b7…`), and when the
+/// RBAC filter joined them (without it: `874a874…`, `1106968…`, `5c47c91…`, checked).
 #[test]
 fn contour_listener_defaults_translate_byte_identically() {
     assert_eq!(
         digests(&TranslateConfig::default()),
         [
-            "874a874aa5b8038476852114c206642896054e4e",
-            "1106968bf6d4a565eaacff6a07a85fac03391ef4",
-            "5c47c918216e20a6249c9f29d5e96b9876c26575",
+            "b0a5341ad9686f5d03288e382905dae8c52eda3a",
+            "baad93e440ccb5306e63963b7bdc6bce5e8266a2",
+            "f3537e2c6d74e82af01e6bc2a39ee90d0c71f4fe",
         ]
     );
 }

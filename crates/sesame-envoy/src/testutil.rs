@@ -34,6 +34,7 @@ pub fn forward_route(path: PathMatch, cluster: &str) -> Route {
             ..Default::default()
         }),
         origin: ObjectKey::new(Kind::Ingress, NamespacedName::new("default", "ing")),
+        ip_filter: None,
     }
 }
 

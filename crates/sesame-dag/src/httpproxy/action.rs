@@ -10,7 +10,7 @@ use super::policy::{
     RouteProblem, direct_action, health_check, lb_policy, prefix_rewrite, problem, redirect_action,
     retry_policy, timeouts,
 };
-use super::rate_limit;
+use super::{ip_filter, rate_limit};
 use crate::build::Builder;
 use crate::dag::{
     ClusterRewrites, Forward, LocalRateLimit, Mirror, PathMatch, RouteAction, UpstreamProtocol,
@@ -20,6 +20,12 @@ use crate::object::ObjectKey;
 use crate::service::{ClusterSettings, ExternalNameSni, PortRef};
 use crate::status::{ObjectStatus, ProblemKind, Reason};
 use crate::vhost::PendingRoute;
+
+/// The answer of a route whose IP filter is invalid.
+const FORBIDDEN: RouteAction = RouteAction::DirectResponse {
+    status: 403,
+    body: None,
+};
 
 /// The answer of a route none of whose services can be reached.
 const UNAVAILABLE: RouteAction = RouteAction::DirectResponse {
@@ -66,8 +72,6 @@ impl<'a> Builder<'a> {
                 route.jwt_verification_policy.is_some(),
                 "jwtVerificationPolicy",
             ),
-            (!route.ip_allow_policy.is_empty(), "ipAllowPolicy"),
-            (!route.ip_deny_policy.is_empty(), "ipDenyPolicy"),
         ] {
             if set {
                 // Access controls are never ignored: the route is not served rather than
@@ -80,6 +84,30 @@ impl<'a> Builder<'a> {
                 return;
             }
         }
+        let permit_insecure = route.permit_insecure && !self.config.disable_permit_insecure;
+        let force_ssl_redirect = root.secure && !permit_insecure;
+        let ip_filter =
+            match ip_filter::ip_filter("", &route.ip_allow_policy, &route.ip_deny_policy) {
+                Ok(filter) => filter.map(Box::new),
+                Err(p) => {
+                    // Dropping the route would let a shorter route of the host answer its requests,
+                    // unfiltered: it answers 403 instead, so an invalid filter fails closed.
+                    status.error(
+                        ProblemKind::IPFilterError,
+                        p.reason,
+                        format!("route {path:?}: {}; the route answers 403", p.message),
+                    );
+                    let pending = PendingRoute {
+                        action: FORBIDDEN,
+                        origin: key.clone(),
+                        allow_http: true,
+                        force_ssl_redirect,
+                        ip_filter: None,
+                    };
+                    self.add_route(root, key, route_key, pending, status);
+                    return;
+                }
+            };
         for (set, field) in [
             (
                 !route.cookie_rewrite_policies.is_empty(),
@@ -107,12 +135,12 @@ impl<'a> Builder<'a> {
                 return;
             }
         };
-        let permit_insecure = route.permit_insecure && !self.config.disable_permit_insecure;
         let pending = PendingRoute {
             action,
             origin: key.clone(),
             allow_http: true,
-            force_ssl_redirect: root.secure && !permit_insecure,
+            force_ssl_redirect,
+            ip_filter,
         };
         self.add_route(root, key, route_key, pending, status);
     }

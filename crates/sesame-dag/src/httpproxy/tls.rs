@@ -44,14 +44,6 @@ impl<'a> Builder<'a> {
         let namespace: &'a str = proxy.metadata.namespace.as_deref().unwrap_or("default");
         let vhost = proxy.spec.virtualhost.as_ref()?;
         let status = proxies.status(proxy_name(proxies, name)?);
-        if !vhost.ip_allow_policy.is_empty() || !vhost.ip_deny_policy.is_empty() {
-            status.error(
-                ProblemKind::VirtualHostError,
-                Reason::NotSupported,
-                "Spec.VirtualHost.ipAllowPolicy/ipDenyPolicy are not supported by Sesame yet; the virtual host is not served",
-            );
-            return None;
-        }
         let Some(tls) = vhost.tls.as_ref() else {
             if proxy.spec.tcpproxy.is_some() {
                 status.error(

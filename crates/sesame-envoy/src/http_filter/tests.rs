@@ -1,5 +1,5 @@
-//! Golden tests: CORS policies and local rate limits of a DAG → the filters' per-virtual-host
-//! and per-route configurations.
+//! Golden tests: CORS policies, local rate limits and IP filters of a DAG → the filters'
+//! per-virtual-host and per-route configurations.
 
 use std::time::Duration;
 
@@ -177,7 +177,15 @@ fn every_status_a_rate_limit_may_answer_is_one_envoy_accepts() {
 #[test]
 fn the_filters_are_idle_until_configured_and_the_router_is_last() {
     let names: Vec<_> = ingress_filters().into_iter().map(|f| f.name).collect();
-    assert_eq!(names, [CORS_FILTER, LOCAL_RATE_LIMIT_FILTER, ROUTER_FILTER]);
+    assert_eq!(
+        names,
+        [
+            CORS_FILTER,
+            LOCAL_RATE_LIMIT_FILTER,
+            RBAC_FILTER,
+            ROUTER_FILTER
+        ]
+    );
     let Some(hcm_v3::http_filter::ConfigType::TypedConfig(any)) = &ingress_filters()[1].config_type
     else {
         panic!("local rate limit without config");
@@ -185,4 +193,109 @@ fn the_filters_are_idle_until_configured_and_the_router_is_last() {
     let idle: local_ratelimit_v3::LocalRateLimit = decode(any);
     assert_eq!(idle.token_bucket, None);
     assert_eq!(idle.stat_prefix, "http");
+}
+
+#[test]
+fn the_rbac_filter_enforces_nothing_until_configured() {
+    let Some(hcm_v3::http_filter::ConfigType::TypedConfig(any)) = &ingress_filters()[2].config_type
+    else {
+        panic!("rbac without config");
+    };
+    let idle: rbac_v3::Rbac = decode(any);
+    assert_eq!(idle, rbac_v3::Rbac::default());
+}
+
+fn ip_rule(source: IpSource, address: &str, prefix_len: u8) -> sesame_dag::dag::IpFilterRule {
+    sesame_dag::dag::IpFilterRule {
+        source,
+        address: address.parse().unwrap(),
+        prefix_len,
+    }
+}
+
+/// Contour's RBAC policy for `action` over `principals`.
+fn rbac(
+    action: rbac_config_v3::rbac::Action,
+    principals: Vec<rbac_config_v3::Principal>,
+) -> rbac_v3::RbacPerRoute {
+    rbac_v3::RbacPerRoute {
+        rbac: Some(rbac_v3::Rbac {
+            rules: Some(rbac_config_v3::Rbac {
+                action: action as i32,
+                policies: HashMap::from([(
+                    "ip-rules".to_string(),
+                    rbac_config_v3::Policy {
+                        permissions: vec![rbac_config_v3::Permission {
+                            rule: Some(rbac_config_v3::permission::Rule::Any(true)),
+                        }],
+                        principals,
+                        ..Default::default()
+                    },
+                )]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
+fn principal(
+    identifier: fn(core_v3::CidrRange) -> rbac_config_v3::principal::Identifier,
+    address: &str,
+    prefix_len: u32,
+) -> rbac_config_v3::Principal {
+    rbac_config_v3::Principal {
+        identifier: Some(identifier(core_v3::CidrRange {
+            address_prefix: address.into(),
+            prefix_len: proto::u32_value(prefix_len),
+        })),
+    }
+}
+
+#[test]
+fn ip_filters_of_the_virtual_host_and_a_route_are_rbac_policies() {
+    use rbac_config_v3::principal::Identifier::{DirectRemoteIp, RemoteIp};
+    let mut admin = forward_route(PathMatch::Prefix("/admin".into()), "c");
+    admin.ip_filter = Some(Box::new(IpFilter {
+        action: IpFilterAction::Deny,
+        rules: vec![ip_rule(IpSource::Remote, "192.168.0.0", 16)],
+    }));
+    // A route that does not forward is filtered too.
+    let mut redirect = forward_route(PathMatch::Prefix("/old".into()), "c");
+    redirect.action = RouteAction::HttpsRedirect;
+    redirect.ip_filter = admin.ip_filter.clone();
+    let plain = forward_route(PathMatch::Prefix("/".into()), "c");
+    let mut vh = vhost("a.com", vec![admin, redirect, plain]);
+    vh.ip_filter = Some(Box::new(IpFilter {
+        action: IpFilterAction::Allow,
+        rules: vec![
+            ip_rule(IpSource::Peer, "127.0.0.1", 32),
+            ip_rule(IpSource::Remote, "2001:db8::", 32),
+        ],
+    }));
+    let out = virtual_host(&vh);
+
+    let host: rbac_v3::RbacPerRoute = decode(&out.typed_per_filter_config[RBAC_FILTER]);
+    assert_eq!(
+        host,
+        rbac(
+            rbac_config_v3::rbac::Action::Allow,
+            vec![
+                principal(DirectRemoteIp, "127.0.0.1", 32),
+                principal(RemoteIp, "2001:db8::", 32),
+            ]
+        )
+    );
+    let deny = rbac(
+        rbac_config_v3::rbac::Action::Deny,
+        vec![principal(RemoteIp, "192.168.0.0", 16)],
+    );
+    for route in &out.routes[..2] {
+        let own: rbac_v3::RbacPerRoute = decode(&route.typed_per_filter_config[RBAC_FILTER]);
+        assert_eq!(own, deny);
+    }
+    assert!(
+        out.routes[2].typed_per_filter_config.is_empty(),
+        "the host's filter applies"
+    );
 }

@@ -18,9 +18,10 @@ use prost::Message;
 use sesame_dag::dag::{
     CircuitBreakers, ClientValidation, CorsPolicy, Forward, ForwardClientCertificate,
     ForwardPolicies, HashPolicy, HashPolicyKind, HeaderMatch, HeaderValueMatch, HeadersPolicy,
-    HttpHealthCheck, LbPolicy, LocalRateLimit, Mirror, OriginMatch, PathMatch, QueryParamMatch,
-    QueryValueMatch, Redirect, RedirectPath, RetryPolicy, Route, RouteAction, SecureVirtualHost,
-    TcpProxy, Timeout, TlsVersion, UpstreamProtocol, UpstreamValidation, WeightedCluster,
+    HttpHealthCheck, IpFilter, IpFilterAction, IpFilterRule, IpSource, LbPolicy, LocalRateLimit,
+    Mirror, OriginMatch, PathMatch, QueryParamMatch, QueryValueMatch, Redirect, RedirectPath,
+    RetryPolicy, Route, RouteAction, SecureVirtualHost, TcpProxy, Timeout, TlsVersion,
+    UpstreamProtocol, UpstreamValidation, WeightedCluster,
 };
 
 use super::*;
@@ -319,6 +320,15 @@ fn every_feature_dag() -> Dag {
         });
         r
     };
+    // A route's own IP filter (deny), on a forwarding route and on a redirect.
+    let deny = Some(Box::new(IpFilter {
+        action: IpFilterAction::Deny,
+        rules: vec![
+            ip_rule(IpSource::Remote, "192.168.0.0", 16),
+            ip_rule(IpSource::Peer, "fd00::", 8),
+        ],
+    }));
+    single.ip_filter = deny.clone();
     let mut routes = vec![matched, all, single];
     routes.extend([
         redirect(
@@ -332,6 +342,9 @@ fn every_feature_dag() -> Dag {
         redirect(None, 307, None, None),
         redirect(Some(RedirectPath::Full("/".into())), 308, None, None),
     ]);
+    if let Some(last) = routes.last_mut() {
+        last.ip_filter = deny;
+    }
     let mut plain = vhost("proxy.com", routes.clone());
     plain.cors = Some(Box::new(CorsPolicy {
         allow_origin: vec![
@@ -353,9 +366,18 @@ fn every_feature_dag() -> Dag {
         status: None,
         response_headers: HeadersPolicy::default(),
     }));
+    plain.ip_filter = Some(Box::new(IpFilter {
+        action: IpFilterAction::Allow,
+        rules: vec![
+            ip_rule(IpSource::Peer, "127.0.0.1", 32),
+            ip_rule(IpSource::Remote, "10.0.0.0", 8),
+            ip_rule(IpSource::Peer, "::", 0),
+        ],
+    }));
     let mut secure = secure_vhost("secure-proxy.com", routes);
     secure.virtual_host.cors = plain.cors.clone();
     secure.virtual_host.rate_limit = plain.rate_limit.clone();
+    secure.virtual_host.ip_filter = plain.ip_filter.clone();
     dag.http.insert("proxy.com".into(), plain);
     let key = match rcgen::generate_simple_self_signed(vec!["secure-proxy.com".into()]) {
         Ok(k) => k,
@@ -742,3 +764,12 @@ fn envoy_rejects_a_broken_translation() {
 }
 
 mod settings;
+
+/// An IP filter rule for `address/prefix_len`.
+fn ip_rule(source: IpSource, address: &str, prefix_len: u8) -> IpFilterRule {
+    IpFilterRule {
+        source,
+        address: address.parse().expect("test address"),
+        prefix_len,
+    }
+}

@@ -259,3 +259,134 @@ async fn hostile_policy_values_become_invalid_status_and_never_reach_envoy() {
         assert_eq!(reply.status, 404, "{name}: {reply:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ip_filters_allow_and_deny_by_peer_and_remote_address() {
+    let a = backend("a").await;
+    let to_a = "services: [{name: svc-a, port: 80}]";
+    let allowed = format!(
+        "{{virtualhost: {{fqdn: allowed.test, ipAllowPolicy: [{{source: Peer, cidr: 127.0.0.1/32}}]}},
+      routes: [{{conditions: [{{prefix: /admin}}], {to_a},
+                 ipDenyPolicy: [{{source: Peer, cidr: 127.0.0.0/8}}]}},
+               {{{to_a}}}]}}"
+    );
+    let excluded = format!(
+        "{{virtualhost: {{fqdn: excluded.test, ipAllowPolicy: [{{source: Peer, cidr: 10.0.0.0/8}}, {{source: Peer, cidr: '::1'}}]}},
+      routes: [{{{to_a}}}]}}"
+    );
+    // Remote: the client address Envoy derives. With Sesame's default of no trusted hops it is
+    // the peer's, whatever X-Forwarded-For says.
+    let remote = format!(
+        "{{virtualhost: {{fqdn: remote.test, ipAllowPolicy: [{{source: Remote, cidr: 127.0.0.1}}]}},
+      routes: [{{conditions: [{{prefix: /xff}}], {to_a},
+                 ipAllowPolicy: [{{source: Remote, cidr: 10.0.0.0/8}}]}},
+               {{{to_a}}}]}}"
+    );
+    let cluster = Cluster::start(&[
+        ("svc.yaml", &services(&[("svc-a", &a)])),
+        ("allowed.yaml", &proxy("default", "allowed", &allowed)),
+        ("excluded.yaml", &proxy("default", "excluded", &excluded)),
+        ("remote.yaml", &proxy("default", "remote", &remote)),
+    ])
+    .await;
+    cluster
+        .eventually_http("allowed.test", "/", "allowed proxy served", |r| r.from("a"))
+        .await;
+    // The host's allow list holds 127.0.0.1; the deny list of /admin (a route's filter replaces
+    // the host's) refuses it there only.
+    let reply = cluster.http("allowed.test", "/admin").await;
+    assert_eq!(
+        (reply.status, reply.backend.as_deref()),
+        (403, None),
+        "{reply:?}"
+    );
+    assert!(cluster.http("allowed.test", "/other").await.from("a"));
+    // A host whose allow list leaves 127.0.0.1 out answers 403.
+    cluster
+        .eventually_http("excluded.test", "/", "excluded host refused", |r| {
+            r.status == 403
+        })
+        .await;
+    // Remote, no trusted hops: X-Forwarded-For is not believed.
+    let xff = [("x-forwarded-for", "10.1.2.3")];
+    cluster
+        .eventually_http("remote.test", "/", "remote proxy served", |r| r.from("a"))
+        .await;
+    assert!(cluster.http_with("remote.test", "/", &xff).await.from("a"));
+    let reply = cluster.http_with("remote.test", "/xff", &xff).await;
+    assert_eq!(reply.status, 403, "{reply:?}");
+    cluster.assert_no_update_rejected().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_ip_filters_become_invalid_status_and_never_reach_envoy() {
+    let a = backend("a").await;
+    let cluster = Cluster::start(&[("svc.yaml", &services(&[("svc-a", &a)]))]).await;
+    let hostile = [
+        (
+            "wide-prefix",
+            "ipAllowPolicy: [{source: Peer, cidr: 10.0.0.0/33}]",
+            "InvalidCIDR",
+        ),
+        (
+            "not-an-ip",
+            "ipDenyPolicy: [{source: Peer, cidr: not-an-ip}]",
+            "InvalidCIDR",
+        ),
+        (
+            "sideways",
+            "ipAllowPolicy: [{source: Sideways, cidr: 10.0.0.0/8}]",
+            "IPFilterPolicyNotValid",
+        ),
+        (
+            "both",
+            "ipAllowPolicy: [{source: Peer, cidr: 10.0.0.0/8}], ipDenyPolicy: [{source: Peer, cidr: 10.0.0.1}]",
+            "IncompatibleIPAddressFilters",
+        ),
+    ];
+    for (name, filter, _) in &hostile {
+        // On the host, and (on another proxy) on a route.
+        let on_host = format!(
+            "{{virtualhost: {{fqdn: {name}.hostile.test, {filter}}}, routes: [{{services: [{{name: svc-a, port: 80}}]}}]}}"
+        );
+        cluster.write(&format!("{name}.yaml"), &proxy("default", name, &on_host));
+        let on_route = format!(
+            "{{virtualhost: {{fqdn: {name}.route.test}}, routes: [
+              {{conditions: [{{prefix: /filtered}}], services: [{{name: svc-a, port: 80}}], {filter}}},
+              {{services: [{{name: svc-a, port: 80}}]}}]}}"
+        );
+        let route_name = format!("{name}-route");
+        cluster.write(
+            &format!("{route_name}.yaml"),
+            &proxy("default", &route_name, &on_route),
+        );
+    }
+    let route_names: Vec<String> = hostile
+        .iter()
+        .map(|(n, _, _)| format!("{n}-route"))
+        .collect();
+    let mut refused: Vec<(&str, &str)> = hostile.iter().map(|(n, _, r)| (*n, *r)).collect();
+    refused.extend(
+        route_names
+            .iter()
+            .zip(&hostile)
+            .map(|(n, (_, _, r))| (n.as_str(), *r)),
+    );
+    refused_then_canary(&cluster, &refused).await;
+    cluster.assert_no_update_rejected().await;
+    for (name, _, _) in &hostile {
+        // The host with a hostile filter is not served at all ...
+        let reply = cluster.http(&format!("{name}.hostile.test"), "/").await;
+        assert_eq!(reply.status, 404, "{name}: {reply:?}");
+        // ... and a route with one is closed (403), not left to a shorter route, while the
+        // host's other routes serve.
+        let host = format!("{name}.route.test");
+        let reply = cluster.http(&host, "/filtered").await;
+        assert_eq!(
+            (reply.status, reply.backend.as_deref()),
+            (403, None),
+            "{name}: {reply:?}"
+        );
+        assert!(cluster.http(&host, "/").await.from("a"), "{name}");
+    }
+}

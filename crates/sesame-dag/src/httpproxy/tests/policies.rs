@@ -1,5 +1,5 @@
-//! Virtual host and route policies: CORS and local rate limits, what reaches the DAG and what is
-//! refused, on which object, with which reason.
+//! Virtual host and route policies: CORS, local rate limits and IP filters, what reaches the DAG
+//! and what is refused, on which object, with which reason.
 
 use std::time::Duration;
 
@@ -7,7 +7,9 @@ use pretty_assertions::assert_eq;
 
 use super::tls::tls_yaml;
 use super::*;
-use crate::dag::{CorsPolicy, LocalRateLimit, OriginMatch};
+use crate::dag::{
+    CorsPolicy, IpFilter, IpFilterAction, IpFilterRule, IpSource, LocalRateLimit, OriginMatch,
+};
 
 /// A root `default/<name>` for `fqdn` whose virtual host also has `vhost` (YAML lines indented
 /// four spaces), with `routes`.
@@ -246,4 +248,123 @@ fn an_invalid_rate_limit_is_refused_on_its_host_or_route() {
             &format!("rateLimitPolicy.local.{needle}"),
         );
     }
+}
+
+/// The rule of an IP filter with `source`, for `address/prefix_len`.
+fn ip_rule(source: IpSource, address: &str, prefix_len: u8) -> IpFilterRule {
+    IpFilterRule {
+        source,
+        address: address.parse().unwrap(),
+        prefix_len,
+    }
+}
+
+#[test]
+fn ip_filters_reach_both_listeners_and_a_route_filter_replaces_the_host_filter() {
+    let vhost = "    tls: {secretName: cert}\n    ipAllowPolicy:\n    - {source: Peer, cidr: 10.1.2.3/8}\n    - {source: Remote, cidr: '2001:db8::1'}\n";
+    let routes = format!(
+        "  - conditions: [{{prefix: /admin}}]\n    services: [{{name: s1, port: 80}}]\n    ipDenyPolicy: [{{source: Remote, cidr: 192.168.0.1}}]\n{TO_S1}"
+    );
+    let out = build_yaml(&format!(
+        "{}{}{}{}",
+        svc("default", "s1"),
+        tls_yaml("default", "cert", &["a.com"]),
+        root_with("web", "a.com", vhost, &routes),
+        root("other", "b.com", TO_S1),
+    ));
+    assert_eq!(current(&out, &key("default", "web")), Validity::Valid);
+    let host = IpFilter {
+        action: IpFilterAction::Allow,
+        // Normalised to the network address, as Go's net.ParseCIDR does for Contour.
+        rules: vec![
+            ip_rule(IpSource::Peer, "10.0.0.0", 8),
+            ip_rule(IpSource::Remote, "2001:db8::1", 128),
+        ],
+    };
+    let admin = IpFilter {
+        action: IpFilterAction::Deny,
+        rules: vec![ip_rule(IpSource::Remote, "192.168.0.1", 32)],
+    };
+    let secure = &out.dag.https["a.com"].virtual_host;
+    for vh in [http_vhost(&out, "a.com"), secure] {
+        assert_eq!(vh.ip_filter.as_deref(), Some(&host));
+        assert_eq!(vh.routes.len(), 2);
+        // On HTTP, the route's redirect to HTTPS is filtered too.
+        assert_eq!(vh.routes[0].path, PathMatch::Prefix("/admin".into()));
+        assert_eq!(vh.routes[0].ip_filter.as_deref(), Some(&admin));
+        assert_eq!(vh.routes[1].ip_filter, None);
+    }
+    assert_eq!(http_vhost(&out, "b.com").ip_filter, None);
+}
+
+#[test]
+fn an_invalid_ip_filter_keeps_its_host_closed() {
+    for (vhost, reason, needle) in [
+        (
+            "    ipAllowPolicy: [{source: Peer, cidr: 10.0.0.0/8}]\n    ipDenyPolicy: [{source: Peer, cidr: 10.0.0.1}]\n",
+            Reason::IncompatibleIPAddressFilters,
+            "Spec.VirtualHost: cannot specify both",
+        ),
+        (
+            "    ipAllowPolicy: [{source: Peer, cidr: 10.0.0.0/33}]\n",
+            Reason::InvalidCIDR,
+            "Spec.VirtualHost.ipAllowPolicy[0]: cidr \"10.0.0.0/33\"",
+        ),
+        (
+            "    ipDenyPolicy: [{source: Peer, cidr: 10.0.0.1}, {source: Remote, cidr: not-an-ip}]\n",
+            Reason::InvalidCIDR,
+            "Spec.VirtualHost.ipDenyPolicy[1]: cidr \"not-an-ip\"",
+        ),
+        (
+            "    ipAllowPolicy: [{source: Peer}]\n",
+            Reason::InvalidCIDR,
+            "cidr is required",
+        ),
+        (
+            "    ipAllowPolicy: [{source: Sideways, cidr: 10.0.0.0/8}]\n",
+            Reason::IPFilterPolicyNotValid,
+            "source \"Sideways\" is not Peer or Remote",
+        ),
+        (
+            "    ipAllowPolicy: [{cidr: 10.0.0.0/8}]\n",
+            Reason::IPFilterPolicyNotValid,
+            "source \"\"",
+        ),
+    ] {
+        assert_host_refused(vhost, TO_S1, ProblemKind::IPFilterError, reason, needle);
+    }
+}
+
+#[test]
+fn an_invalid_route_ip_filter_answers_403_on_that_route_while_the_others_serve() {
+    let routes = format!(
+        "  - conditions: [{{prefix: /admin}}]\n    services: [{{name: s1, port: 80}}]\n    ipDenyPolicy: [{{source: Sideways, cidr: 10.0.0.0/8}}]\n{TO_S1}"
+    );
+    let out = build_yaml(&format!(
+        "{}{}",
+        svc("default", "s1"),
+        root_with("web", "a.com", "", &routes),
+    ));
+    let web = key("default", "web");
+    assert_eq!(current(&out, &web), Validity::Invalid);
+    assert!(
+        messages(&out, &web).contains("route \"/admin\": ipDenyPolicy[0]: source \"Sideways\""),
+        "{}",
+        messages(&out, &web)
+    );
+    assert_eq!(
+        error_reasons(&out, &web),
+        vec![Reason::IPFilterPolicyNotValid]
+    );
+    let vh = http_vhost(&out, "a.com");
+    // Dropped, /admin would fall through to `/` unfiltered: it is closed instead.
+    assert_eq!(
+        vh.routes[0].action,
+        RouteAction::DirectResponse {
+            status: 403,
+            body: None
+        }
+    );
+    assert_eq!(vh.routes[0].ip_filter, None);
+    assert_eq!(forward(&vh.routes[1]).clusters.len(), 1);
 }
