@@ -1,10 +1,9 @@
 //! Endpoints of a cluster, read straight from EndpointSlices or Endpoints (EDS bypasses the DAG).
 
-use k8s_openapi::api::core::v1::Endpoints;
-use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde::Serialize;
 
 use crate::object::NamespacedName;
+use crate::object::compact::{EndpointSlice, Endpoints};
 use crate::snapshot::Snapshot;
 
 /// One ready upstream address.
@@ -54,36 +53,29 @@ fn from_slice(slice: &EndpointSlice, port_name: &str, out: &mut Vec<Endpoint>) {
     if !matches!(slice.address_type.as_str(), "IPv4" | "IPv6") {
         return;
     }
-    let ports = slice.ports.iter().flatten().filter(|p| {
+    let ports = slice.ports.iter().filter(|p| {
         p.name.as_deref().unwrap_or_default() == port_name && is_tcp(p.protocol.as_deref())
     });
     for port in ports.filter_map(|p| p.port.and_then(port_number)) {
-        for endpoint in &slice.endpoints {
-            let ready = endpoint
-                .conditions
-                .as_ref()
-                .and_then(|c| c.ready)
-                .unwrap_or(true);
-            if let (true, Some(ip)) = (ready, endpoint.addresses.first()) {
-                out.push(Endpoint {
-                    ip: ip.clone(),
-                    port,
-                });
-            }
+        for ip in &slice.ready_addresses {
+            out.push(Endpoint {
+                ip: ip.clone(),
+                port,
+            });
         }
     }
 }
 
 /// The ready addresses of an Endpoints object on the TCP port named `port_name`.
 fn from_endpoints(endpoints: &Endpoints, port_name: &str, out: &mut Vec<Endpoint>) {
-    for subset in endpoints.subsets.iter().flatten() {
-        let ports = subset.ports.iter().flatten().filter(|p| {
+    for subset in &endpoints.subsets {
+        let ports = subset.ports.iter().filter(|p| {
             p.name.as_deref().unwrap_or_default() == port_name && is_tcp(p.protocol.as_deref())
         });
         for port in ports.filter_map(|p| port_number(p.port)) {
-            for address in subset.addresses.iter().flatten() {
+            for ip in &subset.addresses {
                 out.push(Endpoint {
-                    ip: address.ip.clone(),
+                    ip: ip.clone(),
                     port,
                 });
             }

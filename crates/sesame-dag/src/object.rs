@@ -3,11 +3,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Endpoints, Secret, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use serde::Serialize;
 use sesame_api::{HTTPProxy, TLSCertificateDelegation};
+
+pub mod compact;
 
 /// The kinds of object Sesame reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -114,12 +115,12 @@ impl fmt::Display for ObjectKey {
 pub enum Object {
     /// An Ingress.
     Ingress(Arc<Ingress>),
-    /// A Service.
-    Service(Arc<Service>),
-    /// An EndpointSlice.
-    EndpointSlice(Arc<EndpointSlice>),
-    /// An Endpoints.
-    Endpoints(Arc<Endpoints>),
+    /// A Service, as much of it as Sesame reads.
+    Service(Arc<compact::Service>),
+    /// An EndpointSlice, as much of it as Sesame reads.
+    EndpointSlice(Arc<compact::EndpointSlice>),
+    /// An Endpoints, as much of it as Sesame reads.
+    Endpoints(Arc<compact::Endpoints>),
     /// A Secret.
     Secret(Arc<Secret>),
     /// An HTTPProxy.

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use k8s_openapi::api::core::v1::{Service, ServicePort};
+use k8s_openapi::api::core::v1::ServicePort;
 use k8s_openapi::api::networking::v1::IngressBackend;
 use sha1::{Digest, Sha1};
 
@@ -15,6 +15,7 @@ use crate::dag::{
     UpstreamValidation,
 };
 use crate::external_name;
+use crate::object::compact::Service;
 use crate::object::{Kind, NamespacedName, ObjectKey};
 use crate::secret::SecretError;
 use crate::snapshot::Snapshot;
@@ -171,12 +172,7 @@ impl<'a> Services<'a> {
                 format!("service {namespace}/{name} not found"),
             ));
         };
-        let ports = resolved
-            .service
-            .spec
-            .as_ref()
-            .and_then(|s| s.ports.as_deref())
-            .unwrap_or_default();
+        let ports = &resolved.service.ports;
         let found = match port {
             PortRef::Number(number) => ports.iter().find(|p| p.port == number),
             PortRef::Name(wanted) => ports.iter().find(|p| p.name.as_deref() == Some(wanted)),
@@ -317,10 +313,8 @@ impl Upstream<'_> {
     /// refused unless the config enables ExternalName Services, and when it names the Envoy
     /// host itself.
     fn external_name(&self, resolved: &Resolved<'_>) -> Result<Option<String>, BackendProblem> {
-        let Some(spec) = resolved.service.spec.as_ref() else {
-            return Ok(None);
-        };
-        if spec.type_.as_deref() != Some("ExternalName") {
+        let service = resolved.service;
+        if service.type_.as_deref() != Some("ExternalName") {
             return Ok(None);
         }
         let unresolved = |message: String| {
@@ -337,7 +331,7 @@ impl Upstream<'_> {
                 resolved.name
             )));
         }
-        let raw = spec.external_name.as_deref().unwrap_or_default();
+        let raw = service.external_name.as_deref().unwrap_or_default();
         external_name::target(raw).map(Some).map_err(|e| {
             unresolved(format!(
                 "service {} is of type ExternalName: {e}",
@@ -380,14 +374,7 @@ impl Upstream<'_> {
             // A port that shares its number with an earlier port of the Service (TCP and UDP
             // on one number) is another upstream, with other endpoints: its name joins the
             // cluster's name, or both would be one cluster served with whichever came first.
-            let ports = resolved
-                .service
-                .spec
-                .as_ref()
-                .and_then(|s| s.ports.as_deref());
-            let shadowed = ports
-                .unwrap_or_default()
-                .iter()
+            let shadowed = (resolved.service.ports.iter())
                 .take_while(|p| !std::ptr::eq(*p, port))
                 .any(|p| p.port == port.port);
             if shadowed {

@@ -3,13 +3,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Endpoints, Secret, Service};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use sesame_api::{HTTPProxy, TLSCertificateDelegation};
 
 use crate::dag::Dag;
+use crate::object::compact::{EndpointSlice, Endpoints, Service};
 use crate::object::{Kind, NamespacedName, Object, ObjectKey};
 
 /// The label that ties an EndpointSlice to its Service.

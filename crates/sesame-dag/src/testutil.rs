@@ -22,12 +22,22 @@ pub(crate) fn objects(yaml: &str) -> Vec<Object> {
             let kind = doc["kind"].as_str().unwrap().to_string();
             match kind.as_str() {
                 "Ingress" => Object::Ingress(Arc::new(serde_json::from_value(doc).unwrap())),
-                "Service" => Object::Service(Arc::new(serde_json::from_value(doc).unwrap())),
+                "Service" => Object::Service(Arc::new(
+                    serde_json::from_value::<k8s_openapi::api::core::v1::Service>(doc)
+                        .unwrap()
+                        .into(),
+                )),
                 "Secret" => Object::Secret(Arc::new(serde_json::from_value(doc).unwrap())),
-                "EndpointSlice" => {
-                    Object::EndpointSlice(Arc::new(serde_json::from_value(doc).unwrap()))
-                }
-                "Endpoints" => Object::Endpoints(Arc::new(serde_json::from_value(doc).unwrap())),
+                "EndpointSlice" => Object::EndpointSlice(Arc::new(
+                    serde_json::from_value::<k8s_openapi::api::discovery::v1::EndpointSlice>(doc)
+                        .unwrap()
+                        .into(),
+                )),
+                "Endpoints" => Object::Endpoints(Arc::new(
+                    serde_json::from_value::<k8s_openapi::api::core::v1::Endpoints>(doc)
+                        .unwrap()
+                        .into(),
+                )),
                 "HTTPProxy" => Object::HTTPProxy(Arc::new(serde_json::from_value(doc).unwrap())),
                 "TLSCertificateDelegation" => {
                     Object::TLSCertificateDelegation(Arc::new(serde_json::from_value(doc).unwrap()))

@@ -148,9 +148,11 @@ pub fn decode_object(mut value: Value) -> Result<Option<Object>, DecodeError> {
     }
     let decoded = match kind {
         Kind::Ingress => Object::Ingress(Arc::new(typed(value, &object)?)),
-        Kind::Service => Object::Service(Arc::new(typed(value, &object)?)),
-        Kind::EndpointSlice => Object::EndpointSlice(Arc::new(typed(value, &object)?)),
-        Kind::Endpoints => Object::Endpoints(Arc::new(typed(value, &object)?)),
+        Kind::Service => Object::Service(Arc::new(typed::<Service>(value, &object)?.into())),
+        Kind::EndpointSlice => {
+            Object::EndpointSlice(Arc::new(typed::<EndpointSlice>(value, &object)?.into()))
+        }
+        Kind::Endpoints => Object::Endpoints(Arc::new(typed::<Endpoints>(value, &object)?.into())),
         Kind::Secret => Object::Secret(Arc::new(merge_string_data(typed(value, &object)?))),
         Kind::HTTPProxy => Object::HTTPProxy(Arc::new(typed(value, &object)?)),
         Kind::TLSCertificateDelegation => {

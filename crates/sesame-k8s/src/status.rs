@@ -60,12 +60,8 @@ pub fn load_balancer(
     snapshot
         .services
         .get(envoy_service)
-        .and_then(|s| s.status.as_ref())
-        .and_then(|s| s.load_balancer.as_ref())
-        .and_then(|lb| lb.ingress.as_ref())
-        .map(|ingress| {
-            ingress
-                .iter()
+        .map(|s| {
+            (s.load_balancer.iter())
                 .map(|i| Address {
                     ip: i.ip.clone(),
                     hostname: i.hostname.clone(),

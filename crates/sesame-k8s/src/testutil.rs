@@ -5,11 +5,7 @@ use sesame_dag::object::Object;
 /// `:<port>` of a Service's first port, to tell versions of a Service apart in assertions.
 pub(crate) fn port_suffix(object: &Object) -> String {
     match object {
-        Object::Service(s) => s
-            .spec
-            .as_ref()
-            .and_then(|s| s.ports.as_ref())
-            .and_then(|p| p.first())
+        Object::Service(s) => (s.ports.first())
             .map(|p| format!(":{}", p.port))
             .unwrap_or_default(),
         _ => String::new(),

@@ -192,12 +192,12 @@ fn streams(
         });
         push(&mut kinds, Kind::Service, &|id| {
             objects::<Service>(api(client, ns), default.clone(), id, |o| {
-                Object::Service(Arc::new(o))
+                Object::Service(Arc::new(o.into()))
             })
         });
         push(&mut kinds, Kind::EndpointSlice, &|id| {
             objects::<EndpointSlice>(api(client, ns), default.clone(), id, |o| {
-                Object::EndpointSlice(Arc::new(o))
+                Object::EndpointSlice(Arc::new(o.into()))
             })
         });
         push(&mut kinds, Kind::HTTPProxy, &|id| {

@@ -53,7 +53,11 @@ fn object(value: Value) -> Object {
     let kind = value["kind"].as_str().unwrap_or_default().to_string();
     match kind.as_str() {
         "Ingress" => Object::Ingress(Arc::new(serde_json::from_value(value).unwrap())),
-        "Service" => Object::Service(Arc::new(serde_json::from_value(value).unwrap())),
+        "Service" => Object::Service(Arc::new(
+            serde_json::from_value::<k8s_openapi::api::core::v1::Service>(value)
+                .unwrap()
+                .into(),
+        )),
         "Secret" => Object::Secret(Arc::new(serde_json::from_value(value).unwrap())),
         "HTTPProxy" => Object::HTTPProxy(Arc::new(serde_json::from_value(value).unwrap())),
         "TLSCertificateDelegation" => {

@@ -117,7 +117,7 @@ fn endpoints_from_endpoint_slices() {
         slice("a-2", "a", &[("10.0.0.1", true)], 8080),
         slice("b-1", "b", &[("10.0.1.1", true)], 9090),
     ] {
-        snapshot.apply(Change::Apply(Object::EndpointSlice(Arc::new(s))));
+        snapshot.apply(Change::Apply(Object::EndpointSlice(Arc::new(s.into()))));
     }
     let dag = dag_of(vec![
         cluster("a", UpstreamProtocol::Http1),

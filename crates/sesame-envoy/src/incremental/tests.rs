@@ -117,7 +117,7 @@ fn snapshot() -> Snapshot {
     let mut snapshot = Snapshot::new();
     for (name, service, ip) in [("a", "svc0", "10.0.0.1"), ("b", "svc1", "10.0.0.2")] {
         let s = slice(name, service, &[(ip, true)], 8080);
-        snapshot.apply(Change::Apply(Object::EndpointSlice(Arc::new(s))));
+        snapshot.apply(Change::Apply(Object::EndpointSlice(Arc::new(s.into()))));
     }
     snapshot
 }

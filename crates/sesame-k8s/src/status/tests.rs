@@ -154,7 +154,7 @@ fn load_balancer_addresses_come_from_config_or_the_envoy_service() {
         "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.9"}]}},
     }))
     .unwrap();
-    snapshot.apply(Change::Apply(Object::Service(Arc::new(service))));
+    snapshot.apply(Change::Apply(Object::Service(Arc::new(service.into()))));
     let envoy = NamespacedName::new("projectsesame", "envoy");
     assert_eq!(
         load_balancer(&[], &snapshot, &envoy),

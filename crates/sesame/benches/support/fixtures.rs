@@ -106,8 +106,8 @@ pub fn endpoint_slice(i: usize, port: i32) -> EndpointSlice {
 pub fn objects(i: usize) -> [Object; 3] {
     [
         Object::Ingress(Arc::new(ingress(i, None))),
-        Object::Service(Arc::new(service(i))),
-        Object::EndpointSlice(Arc::new(endpoint_slice(i, 8080))),
+        Object::Service(Arc::new(service(i).into())),
+        Object::EndpointSlice(Arc::new(endpoint_slice(i, 8080).into())),
     ]
 }
 
@@ -173,8 +173,8 @@ pub fn httpproxy_objects(i: usize) -> Vec<Object> {
             let mut slice = endpoint_slice(n, 8080);
             slice.metadata.name = Some(format!("{name}-1"));
             slice.metadata.labels = Some([("kubernetes.io/service-name".to_string(), name)].into());
-            objects.push(Object::Service(Arc::new(svc)));
-            objects.push(Object::EndpointSlice(Arc::new(slice)));
+            objects.push(Object::Service(Arc::new(svc.into())));
+            objects.push(Object::EndpointSlice(Arc::new(slice.into())));
         }
     }
     objects

@@ -193,12 +193,7 @@ spec: {ports: [{port: 81}]}
     let Some(Object::Service(svc)) = parsed.objects.get(&service("default", "a")) else {
         panic!("service missing");
     };
-    let port = svc
-        .spec
-        .as_ref()
-        .and_then(|s| s.ports.as_ref())
-        .map(|p| p[0].port);
-    assert_eq!(port, Some(81));
+    assert_eq!(svc.ports.first().map(|p| p.port), Some(81));
 }
 
 #[test]
@@ -231,11 +226,7 @@ spec:
         annotations.get("timestamp-like").map(String::as_str),
         Some("2024-01-01T00:00:00Z")
     );
-    let ports = svc
-        .spec
-        .as_ref()
-        .and_then(|s| s.ports.clone())
-        .unwrap_or_default();
+    let ports = &svc.ports;
     use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
     assert_eq!(
         ports[0].target_port,
@@ -247,27 +238,24 @@ spec:
 #[test]
 fn yaml_1_1_booleans_stay_strings() {
     let text = "\
-apiVersion: v1
-kind: Service
+apiVersion: projectsesame.io/v1
+kind: HTTPProxy
 metadata:
   name: y
   labels: {country: NO, mode: on}
 spec:
-  publishNotReadyAddresses: true
+  routes:
+  - permitInsecure: true
 ";
     let parsed = parse(text, Format::Yaml).expect("valid");
-    let Some(Object::Service(svc)) = parsed.objects.get(&service("default", "y")) else {
-        panic!("service y missing: {:?}", keys(&parsed));
+    let key = ObjectKey::new(Kind::HTTPProxy, NamespacedName::new("default", "y"));
+    let Some(Object::HTTPProxy(proxy)) = parsed.objects.get(&key) else {
+        panic!("proxy y missing: {:?}", keys(&parsed));
     };
-    let labels = svc.metadata.labels.clone().unwrap_or_default();
+    let labels = proxy.metadata.labels.clone().unwrap_or_default();
     assert_eq!(labels.get("country").map(String::as_str), Some("NO"));
     assert_eq!(labels.get("mode").map(String::as_str), Some("on"));
-    assert_eq!(
-        svc.spec
-            .as_ref()
-            .and_then(|s| s.publish_not_ready_addresses),
-        Some(true)
-    );
+    assert!(proxy.spec.routes[0].permit_insecure);
 }
 
 #[test]

@@ -1,0 +1,152 @@
+//! The kinds Sesame only looks up (Services, EndpointSlices, Endpoints), kept as what the build
+//! and the status writer read of them and nothing else. A source converts each object as it
+//! decodes it, so neither the snapshot nor a source's own state holds the rest: a Kubernetes
+//! `Service` struct takes 824 bytes before any content, an `EndpointSlice` endpoint 352.
+//!
+//! Two objects that differ only in what is dropped here compare equal, so such a change (a
+//! Service's cluster IP, an endpoint's zone) costs no work at all.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::discovery::v1 as discovery;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::snapshot::SERVICE_NAME_LABEL;
+
+/// What Sesame reads of a Service.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Service {
+    /// Name, namespace, generation and annotations (the annotations set upstream settings).
+    pub metadata: ObjectMeta,
+    /// `spec.type` (`ExternalName` matters).
+    pub type_: Option<String>,
+    /// `spec.externalName`.
+    pub external_name: Option<String>,
+    /// `spec.ports`, without node ports.
+    pub ports: Vec<core::ServicePort>,
+    /// `status.loadBalancer.ingress` (read of the Envoy Service, for Ingress status).
+    pub load_balancer: Vec<core::LoadBalancerIngress>,
+}
+
+impl From<core::Service> for Service {
+    fn from(service: core::Service) -> Self {
+        let spec = service.spec.unwrap_or_default();
+        let ports = spec
+            .ports
+            .unwrap_or_default()
+            .into_iter()
+            .map(|port| core::ServicePort {
+                node_port: None,
+                ..port
+            })
+            .collect();
+        let load_balancer = service
+            .status
+            .and_then(|s| s.load_balancer)
+            .and_then(|lb| lb.ingress)
+            .unwrap_or_default();
+        Service {
+            metadata: kept_meta(service.metadata, |_| true, None),
+            type_: spec.type_,
+            external_name: spec.external_name,
+            ports,
+            load_balancer,
+        }
+    }
+}
+
+/// What Sesame reads of an EndpointSlice.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EndpointSlice {
+    /// Name, namespace, generation and the `kubernetes.io/service-name` label.
+    pub metadata: ObjectMeta,
+    /// `addressType`: only `IPv4` and `IPv6` slices are served.
+    pub address_type: String,
+    /// The first address of each ready endpoint (an endpoint without conditions is ready),
+    /// in order: the one address of an endpoint Envoy is sent, as in Contour.
+    pub ready_addresses: Vec<String>,
+    /// `ports`.
+    pub ports: Vec<discovery::EndpointPort>,
+}
+
+impl From<discovery::EndpointSlice> for EndpointSlice {
+    fn from(slice: discovery::EndpointSlice) -> Self {
+        let ready_addresses = slice
+            .endpoints
+            .into_iter()
+            .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
+            .filter_map(|e| e.addresses.into_iter().next())
+            .collect();
+        EndpointSlice {
+            metadata: kept_meta(slice.metadata, |_| false, Some(SERVICE_NAME_LABEL)),
+            address_type: slice.address_type,
+            ready_addresses,
+            ports: slice.ports.unwrap_or_default(),
+        }
+    }
+}
+
+/// What Sesame reads of an Endpoints object.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Endpoints {
+    /// Name, namespace and generation.
+    pub metadata: ObjectMeta,
+    /// `subsets`, each with its ready addresses only.
+    pub subsets: Vec<EndpointSubset>,
+}
+
+/// One subset of an Endpoints object.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EndpointSubset {
+    /// The IPs of `addresses` (the ready ones; `notReadyAddresses` are not kept).
+    pub addresses: Vec<String>,
+    /// `ports`.
+    pub ports: Vec<core::EndpointPort>,
+}
+
+impl From<core::Endpoints> for Endpoints {
+    fn from(endpoints: core::Endpoints) -> Self {
+        let subsets = endpoints
+            .subsets
+            .unwrap_or_default()
+            .into_iter()
+            .map(|subset| EndpointSubset {
+                addresses: (subset.addresses.unwrap_or_default().into_iter())
+                    .map(|a| a.ip)
+                    .collect(),
+                ports: subset.ports.unwrap_or_default(),
+            })
+            .collect();
+        Endpoints {
+            metadata: kept_meta(endpoints.metadata, |_| false, None),
+            subsets,
+        }
+    }
+}
+
+/// The metadata kept: name, namespace, generation, the annotations `annotation` keeps and the
+/// label named `label`.
+fn kept_meta(
+    meta: ObjectMeta,
+    annotation: impl Fn(&str) -> bool,
+    label: Option<&str>,
+) -> ObjectMeta {
+    let annotations: BTreeMap<String, String> = (meta.annotations.into_iter().flatten())
+        .filter(|(k, _)| annotation(k))
+        .collect();
+    let labels: BTreeMap<String, String> = (meta.labels.into_iter().flatten())
+        .filter(|(k, _)| Some(k.as_str()) == label)
+        .collect();
+    ObjectMeta {
+        name: meta.name,
+        namespace: meta.namespace,
+        generation: meta.generation,
+        annotations: (!annotations.is_empty()).then_some(annotations),
+        labels: (!labels.is_empty()).then_some(labels),
+        ..ObjectMeta::default()
+    }
+}
+
+#[cfg(test)]
+mod tests;
