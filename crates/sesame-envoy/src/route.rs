@@ -12,7 +12,7 @@ use envoy_types::pb::google::protobuf::Any;
 use prost::Message;
 use sesame_dag::Dag;
 use sesame_dag::dag::{
-    Forward, HashPolicy, HashPolicyKind, HeaderMatch, HeaderValueMatch, HeadersPolicy, Mirror,
+    Forward, HashPolicy, HashPolicyKind, HeaderMatch, HeaderValue, HeaderValueMatch, HeaderValuePart, HeadersPolicy, Mirror,
     PathMatch, QueryParamMatch, QueryValueMatch, Redirect, RedirectPath, RetryPolicy, Route,
     RouteAction, SecureVirtualHost, VirtualHost, WeightedCluster,
 };
@@ -556,8 +556,6 @@ fn weighted_clusters(clusters: &[WeightedCluster]) -> route_v3::WeightedCluster 
 }
 
 /// The headers a policy sets, each overwriting the header if present or adding it.
-/// Header values are literal in the DAG; Envoy reads `%` as the start of a substitution
-/// command, so each one is doubled (`%%` is Envoy's literal percent sign).
 pub fn headers_to_add(policy: &HeadersPolicy) -> Vec<core_v3::HeaderValueOption> {
     use core_v3::header_value_option::HeaderAppendAction;
     policy
@@ -566,13 +564,36 @@ pub fn headers_to_add(policy: &HeadersPolicy) -> Vec<core_v3::HeaderValueOption>
         .map(|(key, value)| core_v3::HeaderValueOption {
             header: Some(core_v3::HeaderValue {
                 key: key.clone(),
-                value: value.replace('%', "%%"),
+                value: header_format(value),
                 ..Default::default()
             }),
             append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
             ..Default::default()
         })
         .collect()
+}
+
+/// A header value as Envoy's substitution format: Envoy reads `%` as the start of a command, so
+/// each `%` of literal text is doubled (`%%` is Envoy's literal percent sign), and only the
+/// typed variables the DAG let through become commands.
+pub fn header_format(value: &HeaderValue) -> String {
+    let mut out = String::new();
+    for part in &value.0 {
+        match part {
+            HeaderValuePart::Literal(text) => out.push_str(&text.replace('%', "%%")),
+            HeaderValuePart::Envoy(variable) => {
+                out.push('%');
+                out.push_str(variable.name());
+                out.push('%');
+            }
+            HeaderValuePart::RequestHeader(name) => {
+                out.push_str("%REQ(");
+                out.push_str(name);
+                out.push_str(")%");
+            }
+        }
+    }
+    out
 }
 
 /// A mirror policy; the runtime fraction is left out at 100 %, where Envoy mirrors everything.

@@ -5,7 +5,7 @@ use sesame_api::httpproxy::{Route, Service};
 
 use super::Root;
 use super::conditions::{self, Matches};
-use super::header::{self, Direction};
+use super::header::{self, Direction, Substitutions};
 use super::policy::{
     RouteProblem, direct_action, health_check, lb_policy, prefix_rewrite, problem, redirect_action,
     retry_policy, timeouts,
@@ -216,15 +216,20 @@ impl<'a> Builder<'a> {
             .flatten();
         let mut request_headers = Default::default();
         let mut host_rewrite = None;
+        let subs = Substitutions {
+            namespace,
+            service: None,
+        };
         if let Some(p) = &route.request_headers_policy {
             (request_headers, host_rewrite) =
-                header::policy("requestHeadersPolicy", p, Direction::Request)
+                header::policy("requestHeadersPolicy", p, Direction::Request, Some(subs))
                     .map_err(headers_problem)?;
         }
         let mut response_headers = Default::default();
         if let Some(p) = &route.response_headers_policy {
-            (response_headers, _) = header::policy("responseHeadersPolicy", p, Direction::Response)
-                .map_err(headers_problem)?;
+            (response_headers, _) =
+                header::policy("responseHeadersPolicy", p, Direction::Response, Some(subs))
+                    .map_err(headers_problem)?;
         }
         let settings = ClusterSettings {
             protocol: None,
@@ -254,7 +259,7 @@ impl<'a> Builder<'a> {
         let weights = weights(&primaries)?;
         let mut clusters = Vec::with_capacity(primaries.len());
         for (service, weight) in primaries.iter().zip(weights) {
-            let rewrites = self.service_rewrites(service);
+            let rewrites = self.service_rewrites(namespace, service);
             let settings = sni_settings(&settings, rewrites.as_ref().ok(), &host_rewrite);
             let Some(name) = self.service_cluster(namespace, service, &settings, status)? else {
                 continue;
@@ -277,7 +282,7 @@ impl<'a> Builder<'a> {
                     ));
                 }
             };
-            let rewrites = self.service_rewrites(mirror).ok();
+            let rewrites = self.service_rewrites(namespace, mirror).ok();
             let settings = sni_settings(&settings, rewrites.as_ref(), &host_rewrite);
             if let Some(name) = self.service_cluster(namespace, mirror, &settings, status)? {
                 mirror_policies.push(Mirror {
@@ -448,14 +453,24 @@ fn headers_problem(message: String) -> RouteProblem {
 impl Builder<'_> {
     /// A service's own header policies and host rewrite, with the config's global policies
     /// merged in beneath them.
-    fn service_rewrites(&self, service: &Service) -> Result<ClusterRewrites, RouteProblem> {
+    /// `%SESAME_*%` variables take the HTTPProxy's namespace and the service's name and port.
+    fn service_rewrites(
+        &self,
+        namespace: &str,
+        service: &Service,
+    ) -> Result<ClusterRewrites, RouteProblem> {
         let name = service_name(service);
         let mut rewrites = ClusterRewrites::default();
+        let subs = Some(Substitutions {
+            namespace,
+            service: Some((name, service.port.unwrap_or_default())),
+        });
         if let Some(p) = &service.request_headers_policy {
             (rewrites.request_headers, rewrites.host_rewrite) = header::policy(
                 &format!("service {name:?} requestHeadersPolicy"),
                 p,
                 Direction::Request,
+                subs,
             )
             .map_err(headers_problem)?;
         }
@@ -464,6 +479,7 @@ impl Builder<'_> {
                 &format!("service {name:?} responseHeadersPolicy"),
                 p,
                 Direction::Response,
+                subs,
             )
             .map_err(headers_problem)?;
         }

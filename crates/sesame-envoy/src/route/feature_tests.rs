@@ -48,7 +48,7 @@ fn policy(set: &[(&str, &str)], remove: &[&str]) -> HeadersPolicy {
     HeadersPolicy {
         set: set
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), (*v).into()))
             .collect(),
         remove: remove.iter().map(|r| r.to_string()).collect(),
     }
@@ -252,6 +252,30 @@ fn percent_signs_in_header_values_stay_literal() {
             overwrite("x-share", "100%%"),
             overwrite("x-var", "%%REQ(x)%%")
         ]
+    );
+}
+
+#[test]
+fn dynamic_header_values_become_envoy_commands_and_literal_percents_are_doubled() {
+    use sesame_dag::dag::{EnvoyVariable, HeaderValue, HeaderValuePart::*};
+    let mut f = forward_to("c");
+    f.policies_mut().request_headers.set = vec![(
+        "x-dyn".into(),
+        HeaderValue(vec![
+            Literal("%FOO% ".into()),
+            RequestHeader("x-foo".into()),
+            Literal(" 5%".into()),
+            Envoy(EnvoyVariable::DownstreamRemoteAddressWithoutPort),
+            Envoy(EnvoyVariable::Hostname),
+        ]),
+    )];
+    let r = route_of(f);
+    assert_eq!(
+        r.request_headers_to_add,
+        vec![overwrite(
+            "x-dyn",
+            "%%FOO%% %REQ(x-foo)% 5%%%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%%HOSTNAME%"
+        )]
     );
 }
 
