@@ -635,6 +635,32 @@ pub struct ForwardPolicies {
     pub hash_policies: Vec<HashPolicy>,
     /// The route's own local rate limit, replacing the virtual host's.
     pub rate_limit: Option<LocalRateLimit>,
+    /// Redirects from the upstream that Envoy follows itself.
+    pub internal_redirect: Option<InternalRedirect>,
+}
+
+/// Redirects from the upstream that Envoy follows itself instead of passing them to the client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InternalRedirect {
+    /// How many redirects one request may follow: `None` leaves Envoy's default (1).
+    pub max_redirects: Option<u32>,
+    /// The redirect status codes followed, sorted (empty: Envoy's default, 302 only).
+    pub response_codes: Vec<u16>,
+    /// Whether a redirect to another scheme (http ↔ https) is followed.
+    pub cross_scheme: CrossScheme,
+    /// Refuse a redirect to a route this request already went through.
+    pub deny_repeated_route: bool,
+}
+
+/// Which redirects to another scheme are followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum CrossScheme {
+    /// Never (the default).
+    Never,
+    /// Always.
+    Always,
+    /// Only from http to https (Envoy's `safe_cross_scheme` predicate).
+    SafeOnly,
 }
 
 impl ForwardPolicies {
@@ -648,6 +674,7 @@ impl ForwardPolicies {
         mirrors: Vec::new(),
         hash_policies: Vec::new(),
         rate_limit: None,
+        internal_redirect: None,
     };
 }
 

@@ -7,8 +7,8 @@ use super::Root;
 use super::conditions::{self, Matches};
 use super::header::{self, Direction, Substitutions};
 use super::policy::{
-    RouteProblem, direct_action, health_check, lb_policy, prefix_rewrite, problem, redirect_action,
-    retry_policy, timeouts,
+    RouteProblem, direct_action, health_check, internal_redirect, lb_policy, prefix_rewrite,
+    problem, redirect_action, retry_policy, timeouts,
 };
 use super::{ip_filter, rate_limit};
 use crate::build::Builder;
@@ -108,25 +108,14 @@ impl<'a> Builder<'a> {
                     return;
                 }
             };
-        for (set, field) in [
-            (
-                !route.cookie_rewrite_policies.is_empty(),
-                "cookieRewritePolicies",
-            ),
-            (
-                route.internal_redirect_policy.is_some(),
-                "internalRedirectPolicy",
-            ),
-        ] {
-            if set {
-                status.warning(
-                    ProblemKind::RouteError,
-                    Reason::NotSupported,
-                    format!(
-                        "route {path:?}: {field} is not supported by Sesame yet and was ignored"
-                    ),
-                );
-            }
+        if !route.cookie_rewrite_policies.is_empty() {
+            status.warning(
+                ProblemKind::RouteError,
+                Reason::NotSupported,
+                format!(
+                    "route {path:?}: cookieRewritePolicies is not supported by Sesame yet and was ignored"
+                ),
+            );
         }
         let action = match self.route_action(namespace, &route_key.path, route, status) {
             Ok(action) => action,
@@ -182,6 +171,13 @@ impl<'a> Builder<'a> {
                 "rateLimitPolicy.local applies to routes with services only (as in Contour) and was ignored; the virtual host's limit applies",
             );
         }
+        if route.internal_redirect_policy.is_some() && route.services.is_empty() {
+            status.warning(
+                ProblemKind::RouteError,
+                Reason::InternalRedirectPolicyNotValid,
+                "internalRedirectPolicy applies to routes with services only and was ignored",
+            );
+        }
         if let Some(redirect) = &route.request_redirect_policy {
             return redirect_action(redirect, path);
         }
@@ -214,6 +210,11 @@ impl<'a> Builder<'a> {
             .map(|p| prefix_rewrite(p, path, status))
             .transpose()?
             .flatten();
+        let internal_redirect = route
+            .internal_redirect_policy
+            .as_ref()
+            .map(internal_redirect)
+            .transpose()?;
         let mut request_headers = Default::default();
         let mut host_rewrite = None;
         let subs = Substitutions {
@@ -310,7 +311,8 @@ impl<'a> Builder<'a> {
             || !response_headers.is_empty()
             || !mirror_policies.is_empty()
             || !hash_policies.is_empty()
-            || rate_limit.is_some();
+            || rate_limit.is_some()
+            || internal_redirect.is_some();
         if policies_needed {
             let p = forward.policies_mut();
             p.idle_timeout = timeouts.idle;
@@ -321,6 +323,7 @@ impl<'a> Builder<'a> {
             p.mirrors = mirror_policies;
             p.hash_policies = hash_policies;
             p.rate_limit = rate_limit;
+            p.internal_redirect = internal_redirect;
         }
         Ok(RouteAction::Forward(forward))
     }

@@ -152,7 +152,10 @@ fn variable(after: &str, subs: Substitutions<'_>) -> Result<Option<(Variable, us
             ));
         }
         let part = HeaderValuePart::RequestHeader(inner[..name_len].to_string());
-        return Ok(Some((Variable::Part(part), "REQ(".len() + name_len + ")%".len())));
+        return Ok(Some((
+            Variable::Part(part),
+            "REQ(".len() + name_len + ")%".len(),
+        )));
     }
     let closed = |name: &str| after.strip_prefix(name).is_some_and(|r| r.starts_with('%'));
     let mut sesame = vec![("SESAME_NAMESPACE", subs.namespace.to_string())];
@@ -168,7 +171,12 @@ fn variable(after: &str, subs: Substitutions<'_>) -> Result<Option<(Variable, us
     Ok(EnvoyVariable::ALL
         .into_iter()
         .find(|v| closed(v.name()))
-        .map(|v| (Variable::Part(HeaderValuePart::Envoy(v)), v.name().len() + 1)))
+        .map(|v| {
+            (
+                Variable::Part(HeaderValuePart::Envoy(v)),
+                v.name().len() + 1,
+            )
+        }))
 }
 
 /// At most the first 40 characters of `text`, for a message.
@@ -236,11 +244,17 @@ mod tests {
     fn sesame_variables_are_substituted_and_envoy_ones_kept_typed() {
         use HeaderValuePart::*;
         assert_eq!(
-            parts("%SESAME_NAMESPACE%/%SESAME_SERVICE_NAME%:%SESAME_SERVICE_PORT%", SUBS),
+            parts(
+                "%SESAME_NAMESPACE%/%SESAME_SERVICE_NAME%:%SESAME_SERVICE_PORT%",
+                SUBS
+            ),
             [Literal("team-a/web:8080".into())]
         );
         assert_eq!(
-            parts("ip=%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT% h=%REQ(X-Foo_1)%%HOSTNAME%", SUBS),
+            parts(
+                "ip=%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT% h=%REQ(X-Foo_1)%%HOSTNAME%",
+                SUBS
+            ),
             [
                 Literal("ip=".into()),
                 Envoy(EnvoyVariable::DownstreamRemoteAddressWithoutPort),
@@ -279,7 +293,11 @@ mod tests {
         // As Contour, `%%REQ(x)%%` is a percent sign around the header's value.
         assert_eq!(
             parts("%%REQ(x)%%", SUBS),
-            [Literal("%".into()), RequestHeader("x".into()), Literal("%".into())]
+            [
+                Literal("%".into()),
+                RequestHeader("x".into()),
+                Literal("%".into())
+            ]
         );
     }
 

@@ -4,16 +4,17 @@
 use std::time::Duration;
 
 use sesame_api::httpproxy::{
-    HttpDirectResponsePolicy, HttpHealthCheckPolicy, HttpRequestRedirectPolicy, LoadBalancerPolicy,
-    PathRewritePolicy, RetryPolicy as ApiRetryPolicy, TimeoutPolicy,
+    HttpDirectResponsePolicy, HttpHealthCheckPolicy, HttpInternalRedirectPolicy,
+    HttpRequestRedirectPolicy, LoadBalancerPolicy, PathRewritePolicy,
+    RetryPolicy as ApiRetryPolicy, TimeoutPolicy,
 };
 
 use super::header;
 use crate::annotation::RETRY_ON_VALUES;
 use crate::annotation::duration::parse_timeout;
 use crate::dag::{
-    HashPolicy, HashPolicyKind, HttpHealthCheck, LbPolicy, PathMatch, Redirect, RedirectPath,
-    RetryPolicy, RouteAction, Timeout,
+    CrossScheme, HashPolicy, HashPolicyKind, HttpHealthCheck, InternalRedirect, LbPolicy,
+    PathMatch, Redirect, RedirectPath, RetryPolicy, RouteAction, Timeout,
 };
 use crate::hostname;
 use crate::status::{ObjectStatus, ProblemKind, Reason};
@@ -477,4 +478,59 @@ pub(super) fn direct_action(p: &HttpDirectResponsePolicy) -> Result<RouteAction,
         )));
     }
     Ok(RouteAction::DirectResponse { status, body })
+}
+
+/// A validated internal redirect policy (Contour's `internalRedirectPolicy`).
+pub(super) fn internal_redirect(
+    p: &HttpInternalRedirectPolicy,
+) -> Result<InternalRedirect, RouteProblem> {
+    let invalid = |message: String| {
+        problem(
+            ProblemKind::RouteError,
+            Reason::InternalRedirectPolicyNotValid,
+            format!("internalRedirectPolicy.{message}"),
+        )
+    };
+    let max_redirects = match p.max_internal_redirects {
+        None => None,
+        Some(n) => Some(u32::try_from(n).map_err(|_| {
+            invalid(format!(
+                "maxInternalRedirects {n} is not from 0 to {}",
+                u32::MAX
+            ))
+        })?),
+    };
+    let mut response_codes = Vec::new();
+    for code in &p.redirect_response_codes {
+        match *code {
+            c @ (301 | 302 | 303 | 307 | 308) => {
+                if response_codes.contains(&(c as u16)) {
+                    return Err(invalid(format!("redirectResponseCodes: duplicate {c}")));
+                }
+                response_codes.push(c as u16);
+            }
+            c => {
+                return Err(invalid(format!(
+                    "redirectResponseCodes: {c} is not 301, 302, 303, 307 or 308"
+                )));
+            }
+        }
+    }
+    response_codes.sort_unstable();
+    let cross_scheme = match p.allow_cross_scheme_redirect.as_deref() {
+        None | Some("") | Some("Never") => CrossScheme::Never,
+        Some("Always") => CrossScheme::Always,
+        Some("SafeOnly") => CrossScheme::SafeOnly,
+        Some(other) => {
+            return Err(invalid(format!(
+                "allowCrossSchemeRedirect {other:?} is not Always, Never or SafeOnly"
+            )));
+        }
+    };
+    Ok(InternalRedirect {
+        max_redirects,
+        response_codes,
+        cross_scheme,
+        deny_repeated_route: p.deny_repeated_route_redirect,
+    })
 }

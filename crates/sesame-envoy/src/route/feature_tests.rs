@@ -661,3 +661,40 @@ fn no_fallback_route_configuration_when_no_chain_serves_it() {
     assert!(!route_configurations(&dag).contains_key("ingress_fallbackcert"));
     assert!(fallback_virtual_hosts(&dag).is_empty());
 }
+
+#[test]
+fn internal_redirect_policy_with_contour_predicates() {
+    use sesame_dag::dag::{CrossScheme, InternalRedirect};
+    let mut f = forward_to("c");
+    f.policies_mut().internal_redirect = Some(InternalRedirect {
+        max_redirects: Some(2),
+        response_codes: vec![301, 302],
+        cross_scheme: CrossScheme::SafeOnly,
+        deny_repeated_route: true,
+    });
+    let p = route_action_of(f)
+        .internal_redirect_policy
+        .expect("internal redirect policy");
+    assert_eq!(p.max_internal_redirects.map(|v| v.value), Some(2));
+    assert_eq!(p.redirect_response_codes, [301, 302]);
+    assert!(p.allow_cross_scheme_redirect);
+    let names: Vec<_> = p.predicates.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "envoy.internal_redirect_predicates.safe_cross_scheme",
+            "envoy.internal_redirect_predicates.previous_routes"
+        ]
+    );
+    // Never: no predicate, no cross-scheme redirect, Envoy's default count.
+    let mut f = forward_to("c");
+    f.policies_mut().internal_redirect = Some(InternalRedirect {
+        max_redirects: None,
+        response_codes: Vec::new(),
+        cross_scheme: CrossScheme::Never,
+        deny_repeated_route: false,
+    });
+    let p = route_action_of(f).internal_redirect_policy.unwrap();
+    assert!(!p.allow_cross_scheme_redirect && p.predicates.is_empty());
+    assert_eq!(p.max_internal_redirects, None);
+}

@@ -263,7 +263,10 @@ fn every_feature_dag() -> Dag {
             idle_timeout: Some(Timeout::After(Duration::from_secs(300))),
             prefix_rewrite: Some("/backend/".into()),
             host_rewrite: Some("backend.internal".into()),
-            request_headers: dynamic_headers(policy(&[("x-a", "1"), ("x-b", "two words")], &["x-drop"])),
+            request_headers: dynamic_headers(policy(
+                &[("x-a", "1"), ("x-b", "two words")],
+                &["x-drop"],
+            )),
             response_headers: policy(&[("x-served-by", "sesame")], &["server"]),
             mirrors: vec![
                 Mirror {
@@ -304,6 +307,12 @@ fn every_feature_dag() -> Dag {
                 status: Some(511),
                 response_headers: policy(&[("x-limited", "100%")], &[]),
             }),
+            internal_redirect: Some(sesame_dag::dag::InternalRedirect {
+                max_redirects: Some(3),
+                response_codes: vec![301, 302, 303, 307, 308],
+                cross_scheme: sesame_dag::dag::CrossScheme::SafeOnly,
+                deny_repeated_route: true,
+            }),
         })),
     };
     let mut all = forward_route(PathMatch::Prefix("/all".into()), &names[0]);
@@ -313,6 +322,12 @@ fn every_feature_dag() -> Dag {
         clusters: vec![a],
         policies: Some(Box::new(ForwardPolicies {
             idle_timeout: Some(Timeout::Infinite),
+            internal_redirect: Some(sesame_dag::dag::InternalRedirect {
+                max_redirects: None,
+                response_codes: Vec::new(),
+                cross_scheme: sesame_dag::dag::CrossScheme::Always,
+                deny_repeated_route: false,
+            }),
             ..Default::default()
         })),
         ..Default::default()
