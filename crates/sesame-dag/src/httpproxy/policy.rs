@@ -29,6 +29,7 @@ const MAX_DIRECT_RESPONSE_BODY: usize = 4096;
 const MAX_HEALTH_CHECK_SECONDS: i64 = 86_400;
 
 /// A problem that keeps a route from being served.
+#[derive(Debug)]
 pub(super) struct RouteProblem {
     pub kind: ProblemKind,
     pub reason: Reason,
@@ -533,4 +534,56 @@ pub(super) fn internal_redirect(
         cross_scheme,
         deny_repeated_route: p.deny_repeated_route_redirect,
     })
+}
+
+#[cfg(test)]
+mod internal_redirect_tests {
+    use super::*;
+
+    #[test]
+    fn values_are_checked_and_codes_sorted() {
+        let p = HttpInternalRedirectPolicy {
+            max_internal_redirects: Some(3),
+            redirect_response_codes: vec![307, 301],
+            allow_cross_scheme_redirect: Some("SafeOnly".into()),
+            deny_repeated_route_redirect: true,
+        };
+        let r = internal_redirect(&p).unwrap();
+        assert_eq!(r.max_redirects, Some(3));
+        assert_eq!(r.response_codes, [301, 307]);
+        assert_eq!(r.cross_scheme, CrossScheme::SafeOnly);
+        assert!(r.deny_repeated_route);
+        let defaults = internal_redirect(&HttpInternalRedirectPolicy::default()).unwrap();
+        assert_eq!(defaults.max_redirects, None);
+        assert_eq!(defaults.cross_scheme, CrossScheme::Never);
+        for bad in [
+            HttpInternalRedirectPolicy {
+                max_internal_redirects: Some(-1),
+                ..Default::default()
+            },
+            HttpInternalRedirectPolicy {
+                max_internal_redirects: Some(1 << 40),
+                ..Default::default()
+            },
+            HttpInternalRedirectPolicy {
+                redirect_response_codes: vec![418],
+                ..Default::default()
+            },
+            HttpInternalRedirectPolicy {
+                redirect_response_codes: vec![302, 302],
+                ..Default::default()
+            },
+            HttpInternalRedirectPolicy {
+                allow_cross_scheme_redirect: Some("always".into()),
+                ..Default::default()
+            },
+        ] {
+            let err = internal_redirect(&bad).unwrap_err();
+            assert_eq!(
+                err.reason,
+                Reason::InternalRedirectPolicyNotValid,
+                "{bad:?}"
+            );
+        }
+    }
 }
