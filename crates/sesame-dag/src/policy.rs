@@ -62,7 +62,7 @@ fn headers(raw: &HeadersPolicyParameters) -> (HeadersPolicy, Option<String>) {
         if name == "host" {
             host = Some(value.clone());
         } else {
-            out.set.push((name, value.clone()));
+            out.set.push((name, value.as_str().into()));
         }
     }
     for name in &raw.remove {
@@ -114,7 +114,7 @@ mod tests {
     #[test]
     fn config_names_are_lower_cased_and_host_is_the_rewrite() {
         let g = global();
-        assert_eq!(g.request.set, [("x-env".to_string(), "prod".to_string())]);
+        assert_eq!(g.request.set, [("x-env".to_string(), "prod".into())]);
         assert_eq!(g.request.remove, ["x-debug"]);
         assert_eq!(g.host_rewrite.as_deref(), Some("internal.example.com"));
         assert_eq!(g.response.remove, ["server"]);

@@ -318,6 +318,8 @@ pub enum Reason {
     LoadBalancerPolicyNotValid,
     /// A redirect policy Envoy would refuse.
     RedirectPolicyNotValid,
+    /// A route's internal redirect policy has a value Envoy would refuse.
+    InternalRedirectPolicyNotValid,
     /// A direct response policy Envoy would refuse.
     DirectResponsePolicyNotValid,
     /// A path prefix replacement that cannot apply.
@@ -387,6 +389,7 @@ impl Reason {
             Reason::HealthCheckPolicyNotValid => "HealthCheckPolicyNotValid",
             Reason::LoadBalancerPolicyNotValid => "LoadBalancerPolicyNotValid",
             Reason::RedirectPolicyNotValid => "RedirectPolicyNotValid",
+            Reason::InternalRedirectPolicyNotValid => "InternalRedirectPolicyNotValid",
             Reason::DirectResponsePolicyNotValid => "DirectResponsePolicyNotValid",
             Reason::PrefixReplaceNotValid => "PrefixReplaceNotValid",
             Reason::PolicyDidNotParse => "PolicyDidNotParse",

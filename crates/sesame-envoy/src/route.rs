@@ -12,9 +12,10 @@ use envoy_types::pb::google::protobuf::Any;
 use prost::Message;
 use sesame_dag::Dag;
 use sesame_dag::dag::{
-    Forward, HashPolicy, HashPolicyKind, HeaderMatch, HeaderValueMatch, HeadersPolicy, Mirror,
-    PathMatch, QueryParamMatch, QueryValueMatch, Redirect, RedirectPath, RetryPolicy, Route,
-    RouteAction, SecureVirtualHost, VirtualHost, WeightedCluster,
+    CrossScheme, Forward, HashPolicy, HashPolicyKind, HeaderMatch, HeaderValue, HeaderValueMatch,
+    HeaderValuePart, HeadersPolicy, InternalRedirect, Mirror, PathMatch, QueryParamMatch,
+    QueryValueMatch, Redirect, RedirectPath, RetryPolicy, Route, RouteAction, SecureVirtualHost,
+    VirtualHost, WeightedCluster,
 };
 use sha1::{Digest, Sha1};
 
@@ -523,6 +524,39 @@ pub fn route_action(forward: &Forward) -> route_v3::RouteAction {
             .iter()
             .map(hash_policy)
             .collect(),
+        internal_redirect_policy: forward
+            .policies()
+            .internal_redirect
+            .as_ref()
+            .map(internal_redirect_policy),
+        ..Default::default()
+    }
+}
+
+/// An internal redirect policy, with Contour's predicates: `safe_cross_scheme` for `SafeOnly`,
+/// `previous_routes` to deny a redirect to a route already visited.
+pub fn internal_redirect_policy(p: &InternalRedirect) -> route_v3::InternalRedirectPolicy {
+    use envoy_types::pb::envoy::extensions::internal_redirect::{
+        previous_routes::v3::PreviousRoutesConfig, safe_cross_scheme::v3::SafeCrossSchemeConfig,
+    };
+    let mut predicates = Vec::new();
+    if p.cross_scheme == CrossScheme::SafeOnly {
+        predicates.push(core_v3::TypedExtensionConfig {
+            name: "envoy.internal_redirect_predicates.safe_cross_scheme".into(),
+            typed_config: Some(proto::any(&SafeCrossSchemeConfig {})),
+        });
+    }
+    if p.deny_repeated_route {
+        predicates.push(core_v3::TypedExtensionConfig {
+            name: "envoy.internal_redirect_predicates.previous_routes".into(),
+            typed_config: Some(proto::any(&PreviousRoutesConfig {})),
+        });
+    }
+    route_v3::InternalRedirectPolicy {
+        max_internal_redirects: p.max_redirects.and_then(u32_value),
+        redirect_response_codes: p.response_codes.iter().map(|c| u32::from(*c)).collect(),
+        predicates,
+        allow_cross_scheme_redirect: p.cross_scheme != CrossScheme::Never,
         ..Default::default()
     }
 }
@@ -556,8 +590,6 @@ fn weighted_clusters(clusters: &[WeightedCluster]) -> route_v3::WeightedCluster 
 }
 
 /// The headers a policy sets, each overwriting the header if present or adding it.
-/// Header values are literal in the DAG; Envoy reads `%` as the start of a substitution
-/// command, so each one is doubled (`%%` is Envoy's literal percent sign).
 pub fn headers_to_add(policy: &HeadersPolicy) -> Vec<core_v3::HeaderValueOption> {
     use core_v3::header_value_option::HeaderAppendAction;
     policy
@@ -566,13 +598,36 @@ pub fn headers_to_add(policy: &HeadersPolicy) -> Vec<core_v3::HeaderValueOption>
         .map(|(key, value)| core_v3::HeaderValueOption {
             header: Some(core_v3::HeaderValue {
                 key: key.clone(),
-                value: value.replace('%', "%%"),
+                value: header_format(value),
                 ..Default::default()
             }),
             append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
             ..Default::default()
         })
         .collect()
+}
+
+/// A header value as Envoy's substitution format: Envoy reads `%` as the start of a command, so
+/// each `%` of literal text is doubled (`%%` is Envoy's literal percent sign), and only the
+/// typed variables the DAG let through become commands.
+pub fn header_format(value: &HeaderValue) -> String {
+    let mut out = String::new();
+    for part in &value.0 {
+        match part {
+            HeaderValuePart::Literal(text) => out.push_str(&text.replace('%', "%%")),
+            HeaderValuePart::Envoy(variable) => {
+                out.push('%');
+                out.push_str(variable.name());
+                out.push('%');
+            }
+            HeaderValuePart::RequestHeader(name) => {
+                out.push_str("%REQ(");
+                out.push_str(name);
+                out.push_str(")%");
+            }
+        }
+    }
+    out
 }
 
 /// A mirror policy; the runtime fraction is left out at 100 %, where Envoy mirrors everything.

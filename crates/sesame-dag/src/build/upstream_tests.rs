@@ -353,7 +353,7 @@ fn global_headers_apply_to_every_httpproxy_route_under_its_own() {
     };
     assert_eq!(
         f.policies().request_headers.set,
-        [("x-env".to_string(), "route".to_string())]
+        [("x-env".to_string(), "route".into())]
     );
     assert_eq!(status_of(&out, &proxy_key("web")).current, Validity::Valid);
 }

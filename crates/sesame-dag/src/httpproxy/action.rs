@@ -5,10 +5,10 @@ use sesame_api::httpproxy::{Route, Service};
 
 use super::Root;
 use super::conditions::{self, Matches};
-use super::header::{self, Direction};
+use super::header::{self, Direction, Substitutions};
 use super::policy::{
-    RouteProblem, direct_action, health_check, lb_policy, prefix_rewrite, problem, redirect_action,
-    retry_policy, timeouts,
+    RouteProblem, direct_action, health_check, internal_redirect, lb_policy, prefix_rewrite,
+    problem, redirect_action, retry_policy, timeouts,
 };
 use super::{ip_filter, rate_limit};
 use crate::build::Builder;
@@ -108,25 +108,14 @@ impl<'a> Builder<'a> {
                     return;
                 }
             };
-        for (set, field) in [
-            (
-                !route.cookie_rewrite_policies.is_empty(),
-                "cookieRewritePolicies",
-            ),
-            (
-                route.internal_redirect_policy.is_some(),
-                "internalRedirectPolicy",
-            ),
-        ] {
-            if set {
-                status.warning(
-                    ProblemKind::RouteError,
-                    Reason::NotSupported,
-                    format!(
-                        "route {path:?}: {field} is not supported by Sesame yet and was ignored"
-                    ),
-                );
-            }
+        if !route.cookie_rewrite_policies.is_empty() {
+            status.warning(
+                ProblemKind::RouteError,
+                Reason::NotSupported,
+                format!(
+                    "route {path:?}: cookieRewritePolicies is not supported by Sesame yet and was ignored"
+                ),
+            );
         }
         let action = match self.route_action(namespace, &route_key.path, route, status) {
             Ok(action) => action,
@@ -182,6 +171,13 @@ impl<'a> Builder<'a> {
                 "rateLimitPolicy.local applies to routes with services only (as in Contour) and was ignored; the virtual host's limit applies",
             );
         }
+        if route.internal_redirect_policy.is_some() && route.services.is_empty() {
+            status.warning(
+                ProblemKind::RouteError,
+                Reason::InternalRedirectPolicyNotValid,
+                "internalRedirectPolicy applies to routes with services only and was ignored",
+            );
+        }
         if let Some(redirect) = &route.request_redirect_policy {
             return redirect_action(redirect, path);
         }
@@ -214,17 +210,27 @@ impl<'a> Builder<'a> {
             .map(|p| prefix_rewrite(p, path, status))
             .transpose()?
             .flatten();
+        let internal_redirect = route
+            .internal_redirect_policy
+            .as_ref()
+            .map(internal_redirect)
+            .transpose()?;
         let mut request_headers = Default::default();
         let mut host_rewrite = None;
+        let subs = Substitutions {
+            namespace,
+            service: None,
+        };
         if let Some(p) = &route.request_headers_policy {
             (request_headers, host_rewrite) =
-                header::policy("requestHeadersPolicy", p, Direction::Request)
+                header::policy("requestHeadersPolicy", p, Direction::Request, Some(subs))
                     .map_err(headers_problem)?;
         }
         let mut response_headers = Default::default();
         if let Some(p) = &route.response_headers_policy {
-            (response_headers, _) = header::policy("responseHeadersPolicy", p, Direction::Response)
-                .map_err(headers_problem)?;
+            (response_headers, _) =
+                header::policy("responseHeadersPolicy", p, Direction::Response, Some(subs))
+                    .map_err(headers_problem)?;
         }
         let settings = ClusterSettings {
             protocol: None,
@@ -254,7 +260,7 @@ impl<'a> Builder<'a> {
         let weights = weights(&primaries)?;
         let mut clusters = Vec::with_capacity(primaries.len());
         for (service, weight) in primaries.iter().zip(weights) {
-            let rewrites = self.service_rewrites(service);
+            let rewrites = self.service_rewrites(namespace, service);
             let settings = sni_settings(&settings, rewrites.as_ref().ok(), &host_rewrite);
             let Some(name) = self.service_cluster(namespace, service, &settings, status)? else {
                 continue;
@@ -277,7 +283,7 @@ impl<'a> Builder<'a> {
                     ));
                 }
             };
-            let rewrites = self.service_rewrites(mirror).ok();
+            let rewrites = self.service_rewrites(namespace, mirror).ok();
             let settings = sni_settings(&settings, rewrites.as_ref(), &host_rewrite);
             if let Some(name) = self.service_cluster(namespace, mirror, &settings, status)? {
                 mirror_policies.push(Mirror {
@@ -305,7 +311,8 @@ impl<'a> Builder<'a> {
             || !response_headers.is_empty()
             || !mirror_policies.is_empty()
             || !hash_policies.is_empty()
-            || rate_limit.is_some();
+            || rate_limit.is_some()
+            || internal_redirect.is_some();
         if policies_needed {
             let p = forward.policies_mut();
             p.idle_timeout = timeouts.idle;
@@ -316,6 +323,7 @@ impl<'a> Builder<'a> {
             p.mirrors = mirror_policies;
             p.hash_policies = hash_policies;
             p.rate_limit = rate_limit;
+            p.internal_redirect = internal_redirect;
         }
         Ok(RouteAction::Forward(forward))
     }
@@ -448,14 +456,24 @@ fn headers_problem(message: String) -> RouteProblem {
 impl Builder<'_> {
     /// A service's own header policies and host rewrite, with the config's global policies
     /// merged in beneath them.
-    fn service_rewrites(&self, service: &Service) -> Result<ClusterRewrites, RouteProblem> {
+    /// `%SESAME_*%` variables take the HTTPProxy's namespace and the service's name and port.
+    fn service_rewrites(
+        &self,
+        namespace: &str,
+        service: &Service,
+    ) -> Result<ClusterRewrites, RouteProblem> {
         let name = service_name(service);
         let mut rewrites = ClusterRewrites::default();
+        let subs = Some(Substitutions {
+            namespace,
+            service: Some((name, service.port.unwrap_or_default())),
+        });
         if let Some(p) = &service.request_headers_policy {
             (rewrites.request_headers, rewrites.host_rewrite) = header::policy(
                 &format!("service {name:?} requestHeadersPolicy"),
                 p,
                 Direction::Request,
+                subs,
             )
             .map_err(headers_problem)?;
         }
@@ -464,6 +482,7 @@ impl Builder<'_> {
                 &format!("service {name:?} responseHeadersPolicy"),
                 p,
                 Direction::Response,
+                subs,
             )
             .map_err(headers_problem)?;
         }

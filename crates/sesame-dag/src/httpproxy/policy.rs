@@ -4,16 +4,17 @@
 use std::time::Duration;
 
 use sesame_api::httpproxy::{
-    HttpDirectResponsePolicy, HttpHealthCheckPolicy, HttpRequestRedirectPolicy, LoadBalancerPolicy,
-    PathRewritePolicy, RetryPolicy as ApiRetryPolicy, TimeoutPolicy,
+    HttpDirectResponsePolicy, HttpHealthCheckPolicy, HttpInternalRedirectPolicy,
+    HttpRequestRedirectPolicy, LoadBalancerPolicy, PathRewritePolicy,
+    RetryPolicy as ApiRetryPolicy, TimeoutPolicy,
 };
 
 use super::header;
 use crate::annotation::RETRY_ON_VALUES;
 use crate::annotation::duration::parse_timeout;
 use crate::dag::{
-    HashPolicy, HashPolicyKind, HttpHealthCheck, LbPolicy, PathMatch, Redirect, RedirectPath,
-    RetryPolicy, RouteAction, Timeout,
+    CrossScheme, HashPolicy, HashPolicyKind, HttpHealthCheck, InternalRedirect, LbPolicy,
+    PathMatch, Redirect, RedirectPath, RetryPolicy, RouteAction, Timeout,
 };
 use crate::hostname;
 use crate::status::{ObjectStatus, ProblemKind, Reason};
@@ -28,6 +29,7 @@ const MAX_DIRECT_RESPONSE_BODY: usize = 4096;
 const MAX_HEALTH_CHECK_SECONDS: i64 = 86_400;
 
 /// A problem that keeps a route from being served.
+#[derive(Debug)]
 pub(super) struct RouteProblem {
     pub kind: ProblemKind,
     pub reason: Reason,
@@ -477,4 +479,111 @@ pub(super) fn direct_action(p: &HttpDirectResponsePolicy) -> Result<RouteAction,
         )));
     }
     Ok(RouteAction::DirectResponse { status, body })
+}
+
+/// A validated internal redirect policy (Contour's `internalRedirectPolicy`).
+pub(super) fn internal_redirect(
+    p: &HttpInternalRedirectPolicy,
+) -> Result<InternalRedirect, RouteProblem> {
+    let invalid = |message: String| {
+        problem(
+            ProblemKind::RouteError,
+            Reason::InternalRedirectPolicyNotValid,
+            format!("internalRedirectPolicy.{message}"),
+        )
+    };
+    let max_redirects = match p.max_internal_redirects {
+        None => None,
+        Some(n) => Some(u32::try_from(n).map_err(|_| {
+            invalid(format!(
+                "maxInternalRedirects {n} is not from 0 to {}",
+                u32::MAX
+            ))
+        })?),
+    };
+    let mut response_codes = Vec::new();
+    for code in &p.redirect_response_codes {
+        match *code {
+            c @ (301 | 302 | 303 | 307 | 308) => {
+                if response_codes.contains(&(c as u16)) {
+                    return Err(invalid(format!("redirectResponseCodes: duplicate {c}")));
+                }
+                response_codes.push(c as u16);
+            }
+            c => {
+                return Err(invalid(format!(
+                    "redirectResponseCodes: {c} is not 301, 302, 303, 307 or 308"
+                )));
+            }
+        }
+    }
+    response_codes.sort_unstable();
+    let cross_scheme = match p.allow_cross_scheme_redirect.as_deref() {
+        None | Some("") | Some("Never") => CrossScheme::Never,
+        Some("Always") => CrossScheme::Always,
+        Some("SafeOnly") => CrossScheme::SafeOnly,
+        Some(other) => {
+            return Err(invalid(format!(
+                "allowCrossSchemeRedirect {other:?} is not Always, Never or SafeOnly"
+            )));
+        }
+    };
+    Ok(InternalRedirect {
+        max_redirects,
+        response_codes,
+        cross_scheme,
+        deny_repeated_route: p.deny_repeated_route_redirect,
+    })
+}
+
+#[cfg(test)]
+mod internal_redirect_tests {
+    use super::*;
+
+    #[test]
+    fn values_are_checked_and_codes_sorted() {
+        let p = HttpInternalRedirectPolicy {
+            max_internal_redirects: Some(3),
+            redirect_response_codes: vec![307, 301],
+            allow_cross_scheme_redirect: Some("SafeOnly".into()),
+            deny_repeated_route_redirect: true,
+        };
+        let r = internal_redirect(&p).unwrap();
+        assert_eq!(r.max_redirects, Some(3));
+        assert_eq!(r.response_codes, [301, 307]);
+        assert_eq!(r.cross_scheme, CrossScheme::SafeOnly);
+        assert!(r.deny_repeated_route);
+        let defaults = internal_redirect(&HttpInternalRedirectPolicy::default()).unwrap();
+        assert_eq!(defaults.max_redirects, None);
+        assert_eq!(defaults.cross_scheme, CrossScheme::Never);
+        for bad in [
+            HttpInternalRedirectPolicy {
+                max_internal_redirects: Some(-1),
+                ..Default::default()
+            },
+            HttpInternalRedirectPolicy {
+                max_internal_redirects: Some(1 << 40),
+                ..Default::default()
+            },
+            HttpInternalRedirectPolicy {
+                redirect_response_codes: vec![418],
+                ..Default::default()
+            },
+            HttpInternalRedirectPolicy {
+                redirect_response_codes: vec![302, 302],
+                ..Default::default()
+            },
+            HttpInternalRedirectPolicy {
+                allow_cross_scheme_redirect: Some("always".into()),
+                ..Default::default()
+            },
+        ] {
+            let err = internal_redirect(&bad).unwrap_err();
+            assert_eq!(
+                err.reason,
+                Reason::InternalRedirectPolicyNotValid,
+                "{bad:?}"
+            );
+        }
+    }
 }

@@ -86,6 +86,7 @@ fn local_rate_limit(field: &str, p: &LocalRateLimitPolicy) -> Result<LocalRateLi
         &format!("{field}.responseHeadersToAdd"),
         &p.response_headers_to_add,
         Direction::Response,
+        None,
     )?;
     Ok(LocalRateLimit {
         max_tokens,
@@ -131,7 +132,7 @@ mod tests {
         assert_eq!(limit.status, Some(503));
         assert_eq!(
             limit.response_headers.set,
-            vec![("x-limited".to_string(), "yes".to_string())]
+            vec![("x-limited".to_string(), "yes".into())]
         );
     }
 

@@ -535,7 +535,7 @@ fn route_policies_reach_the_dag() {
     assert_eq!(p.prefix_rewrite.as_deref(), Some("/v2"));
     assert_eq!(
         p.request_headers.set,
-        [("x-share".to_string(), "100%".to_string())]
+        [("x-share".to_string(), "100%".into())]
     );
     assert_eq!(p.request_headers.remove, ["x-drop"]);
     assert_eq!(p.response_headers.remove, ["server"]);

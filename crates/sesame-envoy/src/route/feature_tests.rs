@@ -48,7 +48,7 @@ fn policy(set: &[(&str, &str)], remove: &[&str]) -> HeadersPolicy {
     HeadersPolicy {
         set: set
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), (*v).into()))
             .collect(),
         remove: remove.iter().map(|r| r.to_string()).collect(),
     }
@@ -252,6 +252,30 @@ fn percent_signs_in_header_values_stay_literal() {
             overwrite("x-share", "100%%"),
             overwrite("x-var", "%%REQ(x)%%")
         ]
+    );
+}
+
+#[test]
+fn dynamic_header_values_become_envoy_commands_and_literal_percents_are_doubled() {
+    use sesame_dag::dag::{EnvoyVariable, HeaderValue, HeaderValuePart::*};
+    let mut f = forward_to("c");
+    f.policies_mut().request_headers.set = vec![(
+        "x-dyn".into(),
+        HeaderValue(vec![
+            Literal("%FOO% ".into()),
+            RequestHeader("x-foo".into()),
+            Literal(" 5%".into()),
+            Envoy(EnvoyVariable::DownstreamRemoteAddressWithoutPort),
+            Envoy(EnvoyVariable::Hostname),
+        ]),
+    )];
+    let r = route_of(f);
+    assert_eq!(
+        r.request_headers_to_add,
+        vec![overwrite(
+            "x-dyn",
+            "%%FOO%% %REQ(x-foo)% 5%%%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%%HOSTNAME%"
+        )]
     );
 }
 
@@ -636,4 +660,41 @@ fn no_fallback_route_configuration_when_no_chain_serves_it() {
         .insert("*".into(), crate::testutil::secure_vhost("*", Vec::new()));
     assert!(!route_configurations(&dag).contains_key("ingress_fallbackcert"));
     assert!(fallback_virtual_hosts(&dag).is_empty());
+}
+
+#[test]
+fn internal_redirect_policy_with_contour_predicates() {
+    use sesame_dag::dag::{CrossScheme, InternalRedirect};
+    let mut f = forward_to("c");
+    f.policies_mut().internal_redirect = Some(InternalRedirect {
+        max_redirects: Some(2),
+        response_codes: vec![301, 302],
+        cross_scheme: CrossScheme::SafeOnly,
+        deny_repeated_route: true,
+    });
+    let p = route_action_of(f)
+        .internal_redirect_policy
+        .expect("internal redirect policy");
+    assert_eq!(p.max_internal_redirects.map(|v| v.value), Some(2));
+    assert_eq!(p.redirect_response_codes, [301, 302]);
+    assert!(p.allow_cross_scheme_redirect);
+    let names: Vec<_> = p.predicates.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "envoy.internal_redirect_predicates.safe_cross_scheme",
+            "envoy.internal_redirect_predicates.previous_routes"
+        ]
+    );
+    // Never: no predicate, no cross-scheme redirect, Envoy's default count.
+    let mut f = forward_to("c");
+    f.policies_mut().internal_redirect = Some(InternalRedirect {
+        max_redirects: None,
+        response_codes: Vec::new(),
+        cross_scheme: CrossScheme::Never,
+        deny_repeated_route: false,
+    });
+    let p = route_action_of(f).internal_redirect_policy.unwrap();
+    assert!(!p.allow_cross_scheme_redirect && p.predicates.is_empty());
+    assert_eq!(p.max_internal_redirects, None);
 }

@@ -192,7 +192,7 @@ fn every_feature_dag() -> Dag {
     let policy = |set: &[(&str, &str)], remove: &[&str]| HeadersPolicy {
         set: set
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), (*v).into()))
             .collect(),
         remove: remove.iter().map(|r| r.to_string()).collect(),
     };
@@ -232,6 +232,15 @@ fn every_feature_dag() -> Dag {
     })
     .collect();
 
+    // Every dynamic header value the DAG lets through, around literal `%`s.
+    let dynamic_headers = |mut p: HeadersPolicy| {
+        use sesame_dag::dag::{EnvoyVariable, HeaderValue, HeaderValuePart};
+        let mut parts = vec![HeaderValuePart::Literal("100% %FOO% ".into())];
+        parts.extend(EnvoyVariable::ALL.map(HeaderValuePart::Envoy));
+        parts.push(HeaderValuePart::RequestHeader("x-Forwarded_for".into()));
+        p.set.push(("x-dynamic".into(), HeaderValue(parts)));
+        p
+    };
     let mut a = WeightedCluster::new(names[0].clone(), 60);
     a.rewrites_mut().request_headers = policy(&[("x-to", "lr")], &["x-old"]);
     a.rewrites_mut().response_headers = policy(&[("x-from", "lr")], &["x-secret"]);
@@ -254,7 +263,10 @@ fn every_feature_dag() -> Dag {
             idle_timeout: Some(Timeout::After(Duration::from_secs(300))),
             prefix_rewrite: Some("/backend/".into()),
             host_rewrite: Some("backend.internal".into()),
-            request_headers: policy(&[("x-a", "1"), ("x-b", "two words")], &["x-drop"]),
+            request_headers: dynamic_headers(policy(
+                &[("x-a", "1"), ("x-b", "two words")],
+                &["x-drop"],
+            )),
             response_headers: policy(&[("x-served-by", "sesame")], &["server"]),
             mirrors: vec![
                 Mirror {
@@ -295,6 +307,12 @@ fn every_feature_dag() -> Dag {
                 status: Some(511),
                 response_headers: policy(&[("x-limited", "100%")], &[]),
             }),
+            internal_redirect: Some(sesame_dag::dag::InternalRedirect {
+                max_redirects: Some(3),
+                response_codes: vec![301, 302, 303, 307, 308],
+                cross_scheme: sesame_dag::dag::CrossScheme::SafeOnly,
+                deny_repeated_route: true,
+            }),
         })),
     };
     let mut all = forward_route(PathMatch::Prefix("/all".into()), &names[0]);
@@ -304,6 +322,12 @@ fn every_feature_dag() -> Dag {
         clusters: vec![a],
         policies: Some(Box::new(ForwardPolicies {
             idle_timeout: Some(Timeout::Infinite),
+            internal_redirect: Some(sesame_dag::dag::InternalRedirect {
+                max_redirects: None,
+                response_codes: Vec::new(),
+                cross_scheme: sesame_dag::dag::CrossScheme::Always,
+                deny_repeated_route: false,
+            }),
             ..Default::default()
         })),
         ..Default::default()

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::harness::{Cluster, backend, services, services_in, upgrade_backend};
+use crate::harness::{Cluster, backend, redirect_backend, services, services_in, upgrade_backend};
 
 /// An HTTPProxy manifest; `spec` is a YAML flow mapping.
 pub fn proxy(namespace: &str, name: &str, spec: &str) -> String {
@@ -265,11 +265,15 @@ async fn header_policies_set_and_remove_per_route_and_per_service() {
     let spec = "{virtualhost: {fqdn: headers.test}, routes: [\
         {conditions: [{prefix: /}], \
          requestHeadersPolicy: {set: [{name: x-route, value: r1}, \
-                                      {name: x-literal, value: '%DOWNSTREAM_REMOTE_ADDRESS% 100%'}], \
+                                      {name: x-literal, value: '%FOO% 100% %START_TIME%'}, \
+                                      {name: x-dynamic, value: 'ns=%SESAME_NAMESPACE% foo=%REQ(x-foo)% ip=%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%'}, \
+                                      {name: x-route-service, value: '%SESAME_SERVICE_NAME%'}], \
                                 remove: [x-drop-me]}, \
          responseHeadersPolicy: {set: [{name: x-route-resp, value: '50% off %%'}], remove: [x-echo]}, \
          services: [{name: svc-one, port: 80, \
-                     requestHeadersPolicy: {set: [{name: x-service, value: one}], remove: [x-drop-per-service]}, \
+                     requestHeadersPolicy: {set: [{name: x-service, value: one}, \
+                                                  {name: x-service-var, value: '%SESAME_SERVICE_NAME%:%SESAME_SERVICE_PORT% %%REQ(x-foo)%%'}], \
+                                            remove: [x-drop-per-service]}, \
                      responseHeadersPolicy: {set: [{name: x-service-resp, value: '%START_TIME%'}]}}]}]}";
     let other = "{virtualhost: {fqdn: plain-headers.test}, routes: [{services: [{name: svc-two, port: 80}]}]}";
     let cluster = Cluster::start(&[
@@ -285,6 +289,7 @@ async fn header_policies_set_and_remove_per_route_and_per_service() {
         ("x-drop-me", "gone"),
         ("x-drop-per-service", "gone"),
         ("x-keep", "kept"),
+        ("x-foo", "bar"),
     ];
     let reply = cluster
         .eventually_reply(
@@ -298,8 +303,28 @@ async fn header_policies_set_and_remove_per_route_and_per_service() {
     assert_eq!(reply.echoed_header("x-service"), ["one"], "{}", reply.body);
     assert_eq!(
         reply.echoed_header("x-literal"),
-        ["%DOWNSTREAM_REMOTE_ADDRESS% 100%"],
-        "a % in a value arrives literally\n{}",
+        ["%FOO% 100% %START_TIME%"],
+        "a % that is not a documented variable arrives literally\n{}",
+        reply.body
+    );
+    // Dynamic values: Sesame's own variables substituted, Envoy's filled in per request.
+    assert_eq!(
+        reply.echoed_header("x-dynamic"),
+        ["ns=default foo=bar ip=127.0.0.1"],
+        "{}",
+        reply.body
+    );
+    // A route's policies have no service, so its service variables stay text (as in Contour).
+    assert_eq!(
+        reply.echoed_header("x-route-service"),
+        ["%SESAME_SERVICE_NAME%"],
+        "{}",
+        reply.body
+    );
+    assert_eq!(
+        reply.echoed_header("x-service-var"),
+        ["svc-one:80 %bar%"],
+        "{}",
         reply.body
     );
     assert!(
@@ -358,6 +383,48 @@ async fn redirect_and_direct_response_policies() {
     let reply = cluster.http("policies.test", "/teapot").await;
     assert_eq!(reply.status, 418, "{reply:?}");
     assert_eq!(reply.body, "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn internal_redirect_is_followed_by_envoy_only_where_the_route_asks() {
+    let redirector = redirect_backend("http://redirect.test/landed").await;
+    let landed = backend("landed").await;
+    let spec = "{virtualhost: {fqdn: redirect.test}, routes: [\
+        {conditions: [{prefix: /follow}], services: [{name: svc-redirector, port: 80}], \
+         internalRedirectPolicy: {maxInternalRedirects: 2, redirectResponseCodes: [302, 307], \
+                                  allowCrossSchemeRedirect: SafeOnly, denyRepeatedRouteRedirect: true}}, \
+        {conditions: [{prefix: /nofollow}], services: [{name: svc-redirector, port: 80}]}, \
+        {conditions: [{prefix: /landed}], services: [{name: svc-landed, port: 80}]}]}";
+    let cluster = Cluster::start(&[
+        (
+            "svc.yaml",
+            &services(&[("svc-redirector", &redirector), ("svc-landed", &landed)]),
+        ),
+        ("proxy.yaml", &proxy("default", "redirect", spec)),
+    ])
+    .await;
+    // Envoy follows the upstream's 302 itself: the client sees the final answer.
+    let reply = cluster
+        .eventually_http("redirect.test", "/follow", "internal redirect", |r| {
+            r.from("landed")
+        })
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(reply.echoed_path(), Some("/landed"), "{reply:?}");
+    assert!(redirector.requests().contains(&"/follow".to_string()));
+    // Without the policy the 302 goes back to the client.
+    let reply = cluster.http("redirect.test", "/nofollow").await;
+    assert_eq!(reply.status, 302, "{reply:?}");
+    assert_eq!(
+        reply.location.as_deref(),
+        Some("http://redirect.test/landed")
+    );
+    let status = cluster
+        .eventually_status(key("default", "redirect"), "valid", |s| {
+            s["current"] == "valid"
+        })
+        .await;
+    assert_eq!(status["current"], "valid", "{status}");
 }
 
 /// Sends a WebSocket upgrade request on a raw connection; returns the status line and the
@@ -487,6 +554,41 @@ async fn hostile_values_become_invalid_status_and_never_reach_envoy() {
             "HeadersPolicyNotValid",
         ),
         ("nul-name", set("x-a\u{0}b", "v"), "HeadersPolicyNotValid"),
+        (
+            "unterminated-req",
+            set("x-a", "%REQ(x-foo)"),
+            "HeadersPolicyNotValid",
+        ),
+        (
+            "req-length",
+            json!({"responseHeadersPolicy": {"set": [{"name": "x-a", "value": "%REQ(x):5%"}]}}),
+            "HeadersPolicyNotValid",
+        ),
+        (
+            "internal-redirect-negative",
+            json!({"internalRedirectPolicy": {"maxInternalRedirects": -1}}),
+            "InternalRedirectPolicyNotValid",
+        ),
+        (
+            "internal-redirect-code",
+            json!({"internalRedirectPolicy": {"redirectResponseCodes": [200]}}),
+            "InternalRedirectPolicyNotValid",
+        ),
+        (
+            "internal-redirect-scheme",
+            json!({"internalRedirectPolicy": {"allowCrossSchemeRedirect": "Sometimes"}}),
+            "InternalRedirectPolicyNotValid",
+        ),
+        (
+            "redirect-418",
+            json!({"services": [], "requestRedirectPolicy": {"statusCode": 418}}),
+            "RedirectPolicyNotValid",
+        ),
+        (
+            "redirect-crlf-path",
+            json!({"services": [], "requestRedirectPolicy": {"path": "/a\r\nx: y"}}),
+            "RedirectPolicyNotValid",
+        ),
         ("space-name", set("x a", "v"), "HeadersPolicyNotValid"),
         (
             "nul-condition",

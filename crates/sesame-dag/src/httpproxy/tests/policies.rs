@@ -106,7 +106,7 @@ fn vhost_and_route_local_rate_limits_reach_the_dag() {
     assert_eq!(strict.status, Some(503));
     assert_eq!(
         strict.response_headers.set,
-        vec![("x-ratelimited".to_string(), "100%".to_string())]
+        vec![("x-ratelimited".to_string(), "100%".into())]
     );
     assert_eq!(forward(&vh.routes[1]).policies().rate_limit, None);
 }

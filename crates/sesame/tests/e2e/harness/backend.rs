@@ -112,6 +112,28 @@ async fn read_head<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Option<St
     head.split(' ').nth(1).map(str::to_string)
 }
 
+/// A backend that answers every request with `302 Found` to `location`, on a kept-alive
+/// connection.
+pub async fn redirect_backend(location: &str) -> Backend {
+    let location = location.to_string();
+    raw_backend(move |mut stream, seen| {
+        let location = location.clone();
+        async move {
+            use tokio::io::AsyncWriteExt;
+            while let Some(target) = read_head(&mut stream).await {
+                seen.lock().expect("requests lock").push(target);
+                let reply = format!(
+                    "HTTP/1.1 302 Found\r\nlocation: {location}\r\nx-backend: redirector\r\ncontent-length: 0\r\n\r\n"
+                );
+                if stream.write_all(reply.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+}
+
 /// A backend that accepts any HTTP/1.1 upgrade with `101 Switching Protocols` (a WebSocket
 /// handshake, as far as a proxy can tell) and then echoes every byte it receives.
 pub async fn upgrade_backend() -> Backend {
