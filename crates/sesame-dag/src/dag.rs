@@ -835,8 +835,11 @@ pub struct Cluster {
     pub circuit_breakers: CircuitBreakers,
     /// How an upstream host is picked.
     pub lb_policy: LbPolicy,
-    /// Active HTTP health checking of the upstream hosts, if any.
-    pub health_check: Option<Box<HttpHealthCheck>>,
+    /// Active health checking of the upstream hosts (HTTP for routes, TCP for TCP proxies), if
+    /// any.
+    pub health_check: Option<Box<HealthCheck>>,
+    /// Ramping traffic up to newly added hosts (round robin and least request only), if any.
+    pub slow_start: Option<Box<SlowStart>>,
     /// Verify the upstream's certificate (only for [`UpstreamProtocol::Tls`] and
     /// [`UpstreamProtocol::H2`]); `None` accepts any certificate.
     pub upstream_validation: Option<Box<UpstreamValidation>>,
@@ -882,13 +885,11 @@ pub enum LbPolicy {
     RingHash,
 }
 
-/// Active HTTP health checking of a cluster's hosts.
+/// Active health checking of a cluster's hosts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct HttpHealthCheck {
-    /// The path requested.
-    pub path: String,
-    /// The `Host` header sent.
-    pub host: String,
+pub struct HealthCheck {
+    /// What a check is: an HTTP request or a TCP connection.
+    pub checker: HealthChecker,
     /// The time between two checks.
     pub interval: Duration,
     /// How long to wait for an answer.
@@ -899,20 +900,58 @@ pub struct HttpHealthCheck {
     pub healthy_threshold: u32,
 }
 
-impl Default for HttpHealthCheck {
-    /// Contour's defaults: `/`, host `sesame-envoy-healthcheck` (Contour's
-    /// `contour-envoy-healthcheck`), every 5 s, 2 s timeout, 3 failures, 2 successes.
-    fn default() -> Self {
-        HttpHealthCheck {
-            path: "/".to_string(),
-            host: "sesame-envoy-healthcheck".to_string(),
+/// What one health check does.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum HealthChecker {
+    /// An HTTP `GET` that must answer 200 (routes' `healthCheckPolicy`).
+    Http {
+        /// The path requested.
+        path: String,
+        /// The `Host` header sent.
+        host: String,
+    },
+    /// A TCP connection that must be accepted (`tcpproxy.healthCheckPolicy`).
+    Tcp,
+}
+
+impl HealthCheck {
+    /// A check with Contour's timing defaults: every 5 s, 2 s timeout, 3 failures, 2 successes.
+    pub fn new(checker: HealthChecker) -> Self {
+        HealthCheck {
+            checker,
             interval: Duration::from_secs(5),
             timeout: Duration::from_secs(2),
             unhealthy_threshold: 3,
             healthy_threshold: 2,
         }
     }
+
+    /// An HTTP check with Contour's defaults: `/`, host `sesame-envoy-healthcheck` (Contour's
+    /// `contour-envoy-healthcheck`).
+    pub fn http() -> Self {
+        HealthCheck::new(HealthChecker::Http {
+            path: "/".to_string(),
+            host: DEFAULT_HEALTH_CHECK_HOST.to_string(),
+        })
+    }
 }
+
+/// The `Host` of an HTTP health check that names none (Contour's `contour-envoy-healthcheck`).
+pub const DEFAULT_HEALTH_CHECK_HOST: &str = "sesame-envoy-healthcheck";
+
+/// Envoy's slow start: a newly added host's share of traffic ramps up over a window.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SlowStart {
+    /// How long the ramp lasts.
+    pub window: Duration,
+    /// How fast the ramp climbs (`1.0` is linear); finite and greater than zero.
+    pub aggression: f64,
+    /// The share of traffic, in percent (0–100), a new host starts with.
+    pub min_weight_percent: u32,
+}
+
+/// `aggression` is always finite (checked in the build), so equality is total.
+impl Eq for SlowStart {}
 
 /// How Envoy verifies an upstream's certificate.
 #[derive(Clone, PartialEq, Eq, Serialize)]

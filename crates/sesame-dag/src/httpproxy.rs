@@ -18,6 +18,7 @@ use crate::status::{ObjectStatus, ProblemKind, Reason};
 use crate::vhost::{HostPolicies, PendingRoute, RouteKey};
 
 mod action;
+mod cluster_policy;
 mod conditions;
 mod cors;
 mod header;

@@ -11,8 +11,8 @@ use sha1::{Digest, Sha1};
 use crate::annotation::{ServiceAnnotations, Warnings};
 use crate::build::UpstreamConfig;
 use crate::dag::{
-    Cluster, Dag, ExternalName, HttpHealthCheck, LbPolicy, Timeout, TlsSecret, UpstreamProtocol,
-    UpstreamValidation,
+    Cluster, Dag, ExternalName, HealthCheck, HealthChecker, LbPolicy, SlowStart, Timeout,
+    TlsSecret, UpstreamProtocol, UpstreamValidation,
 };
 use crate::external_name;
 use crate::object::compact::Service;
@@ -216,7 +216,9 @@ pub(crate) struct ClusterSettings {
     /// How an upstream host is picked.
     pub lb_policy: LbPolicy,
     /// Active health checking.
-    pub health_check: Option<Box<HttpHealthCheck>>,
+    pub health_check: Option<Box<HealthCheck>>,
+    /// Ramping traffic up to new hosts.
+    pub slow_start: Option<Box<SlowStart>>,
     /// Verification of the upstream's certificate.
     pub upstream_validation: Option<Box<UpstreamValidation>>,
     /// How long an upstream connection may stay idle.
@@ -249,15 +251,22 @@ impl ClusterSettings {
             let _ = write!(out, "|lb={:?}", self.lb_policy);
         }
         if let Some(hc) = &self.health_check {
+            // An HTTP check keeps the text it had before TCP checks existed, so names are stable.
+            let checker = match &hc.checker {
+                HealthChecker::Http { path, host } => format!("{path:?}/{host:?}"),
+                HealthChecker::Tcp => "tcp".to_string(),
+            };
             let _ = write!(
                 out,
-                "|hc={:?}/{:?}/{:?}/{:?}/{}/{}",
-                hc.path,
-                hc.host,
-                hc.interval,
-                hc.timeout,
-                hc.unhealthy_threshold,
-                hc.healthy_threshold
+                "|hc={checker}/{:?}/{:?}/{}/{}",
+                hc.interval, hc.timeout, hc.unhealthy_threshold, hc.healthy_threshold
+            );
+        }
+        if let Some(s) = &self.slow_start {
+            let _ = write!(
+                out,
+                "|slowstart={:?}/{}/{}",
+                s.window, s.aggression, s.min_weight_percent
             );
         }
         if let Some(v) = &self.upstream_validation {
@@ -416,6 +425,7 @@ impl Upstream<'_> {
             circuit_breakers: resolved.annotations.circuit_breakers,
             lb_policy: settings.lb_policy,
             health_check: settings.health_check.clone(),
+            slow_start: settings.slow_start.clone(),
             upstream_validation: settings.upstream_validation.clone(),
             idle_connection_timeout: settings.idle_connection_timeout,
             connect_timeout: self.config.connect_timeout,

@@ -314,6 +314,8 @@ pub enum Reason {
     HeadersPolicyNotValid,
     /// A health check policy Envoy would refuse.
     HealthCheckPolicyNotValid,
+    /// A slow start policy that cannot be parsed or does not fit the load balancer strategy.
+    SlowStartInvalid,
     /// A load balancer policy Sesame does not know.
     LoadBalancerPolicyNotValid,
     /// A redirect policy Envoy would refuse.
@@ -387,6 +389,7 @@ impl Reason {
             Reason::RetryPolicyNotValid => "RetryPolicyNotValid",
             Reason::HeadersPolicyNotValid => "HeadersPolicyNotValid",
             Reason::HealthCheckPolicyNotValid => "HealthCheckPolicyNotValid",
+            Reason::SlowStartInvalid => "SlowStartInvalid",
             Reason::LoadBalancerPolicyNotValid => "LoadBalancerPolicyNotValid",
             Reason::RedirectPolicyNotValid => "RedirectPolicyNotValid",
             Reason::InternalRedirectPolicyNotValid => "InternalRedirectPolicyNotValid",

@@ -12,8 +12,8 @@ use envoy_types::pb::envoy::r#type::v3 as type_v3;
 use envoy_types::pb::google::protobuf::Any;
 use sesame_dag::Dag;
 use sesame_dag::dag::{
-    CircuitBreakers, Cluster, DnsLookupFamily, ExternalName, HttpHealthCheck, LbPolicy,
-    UpstreamProtocol, UpstreamValidation,
+    CircuitBreakers, Cluster, DnsLookupFamily, ExternalName, HealthCheck, HealthChecker, LbPolicy,
+    SlowStart, UpstreamProtocol, UpstreamValidation,
 };
 
 use crate::proto::{self, u32_value};
@@ -66,7 +66,40 @@ pub fn cluster(c: &Cluster) -> cluster_v3::Cluster {
         // A host that leaves EDS is dropped at once, healthy or not (as Contour does).
         out.ignore_health_on_host_removal = true;
     }
+    if let Some(slow_start) = &c.slow_start {
+        out.lb_config = lb_config(c.lb_policy, slow_start);
+    }
     out
+}
+
+/// The runtime key Envoy reads slow start aggression from, when set (Contour's
+/// `contour.slowstart.aggression`).
+const AGGRESSION_RUNTIME_KEY: &str = "sesame.slowstart.aggression";
+
+/// The round robin or least request configuration carrying the slow start; `None` for other
+/// policies (the DAG never gives them a slow start).
+fn lb_config(policy: LbPolicy, s: &SlowStart) -> Option<cluster_v3::cluster::LbConfig> {
+    use cluster_v3::cluster::{LbConfig, LeastRequestLbConfig, RoundRobinLbConfig};
+    let slow_start_config = Some(cluster_v3::cluster::SlowStartConfig {
+        slow_start_window: Some(proto::duration(s.window)),
+        aggression: Some(core_v3::RuntimeDouble {
+            default_value: s.aggression,
+            runtime_key: AGGRESSION_RUNTIME_KEY.to_string(),
+        }),
+        min_weight_percent: Some(type_v3::Percent {
+            value: f64::from(s.min_weight_percent),
+        }),
+    });
+    match policy {
+        LbPolicy::RoundRobin => Some(LbConfig::RoundRobinLbConfig(RoundRobinLbConfig {
+            slow_start_config,
+        })),
+        LbPolicy::LeastRequest => Some(LbConfig::LeastRequestLbConfig(LeastRequestLbConfig {
+            slow_start_config,
+            ..Default::default()
+        })),
+        LbPolicy::Random | LbPolicy::RingHash => None,
+    }
 }
 
 fn discovery_type(
@@ -218,25 +251,34 @@ pub fn validation_context(v: &UpstreamValidation) -> tls_v3::CertificateValidati
     }
 }
 
-/// An active HTTP health check; over HTTP/2 when the cluster speaks HTTP/2 to its hosts.
-pub fn health_check(hc: &HttpHealthCheck, protocol: UpstreamProtocol) -> core_v3::HealthCheck {
-    use core_v3::health_check::{HealthChecker, HttpHealthCheck as EnvoyHttp};
-    let codec = if matches!(protocol, UpstreamProtocol::H2 | UpstreamProtocol::H2c) {
-        type_v3::CodecClientType::Http2
-    } else {
-        type_v3::CodecClientType::Http1
+/// An active health check: HTTP (over HTTP/2 when the cluster speaks HTTP/2 to its hosts) or a
+/// TCP connect.
+pub fn health_check(hc: &HealthCheck, protocol: UpstreamProtocol) -> core_v3::HealthCheck {
+    use core_v3::health_check::{
+        HealthChecker as Envoy, HttpHealthCheck as EnvoyHttp, TcpHealthCheck as EnvoyTcp,
+    };
+    let checker = match &hc.checker {
+        HealthChecker::Http { path, host } => {
+            let codec = if matches!(protocol, UpstreamProtocol::H2 | UpstreamProtocol::H2c) {
+                type_v3::CodecClientType::Http2
+            } else {
+                type_v3::CodecClientType::Http1
+            };
+            Envoy::HttpHealthCheck(EnvoyHttp {
+                host: host.clone(),
+                path: path.clone(),
+                codec_client_type: codec as i32,
+                ..Default::default()
+            })
+        }
+        HealthChecker::Tcp => Envoy::TcpHealthCheck(EnvoyTcp::default()),
     };
     core_v3::HealthCheck {
         timeout: Some(proto::duration(hc.timeout)),
         interval: Some(proto::duration(hc.interval)),
         unhealthy_threshold: u32_value(hc.unhealthy_threshold),
         healthy_threshold: u32_value(hc.healthy_threshold),
-        health_checker: Some(HealthChecker::HttpHealthCheck(EnvoyHttp {
-            host: hc.host.clone(),
-            path: hc.path.clone(),
-            codec_client_type: codec as i32,
-            ..Default::default()
-        })),
+        health_checker: Some(checker),
         ..Default::default()
     }
 }

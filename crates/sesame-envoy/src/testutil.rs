@@ -72,6 +72,7 @@ pub fn cluster(service: &str, protocol: UpstreamProtocol) -> Cluster {
         circuit_breakers: CircuitBreakers::default(),
         lb_policy: LbPolicy::default(),
         health_check: None,
+        slow_start: None,
         upstream_validation: None,
         idle_connection_timeout: None,
         connect_timeout: std::time::Duration::from_secs(2),

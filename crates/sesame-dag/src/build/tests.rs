@@ -65,6 +65,7 @@ fn default_backend_serves_every_host_at_root() {
             circuit_breakers: Default::default(),
             lb_policy: Default::default(),
             health_check: None,
+            slow_start: None,
             upstream_validation: None,
             idle_connection_timeout: None,
             connect_timeout: std::time::Duration::from_secs(2),

@@ -10,7 +10,7 @@ use super::policy::{
     RouteProblem, direct_action, health_check, internal_redirect, lb_policy, prefix_rewrite,
     problem, redirect_action, retry_policy, timeouts,
 };
-use super::{ip_filter, rate_limit};
+use super::{cluster_policy, ip_filter, rate_limit};
 use crate::build::Builder;
 use crate::dag::{
     ClusterRewrites, Forward, LocalRateLimit, Mirror, PathMatch, RouteAction, UpstreamProtocol,
@@ -236,6 +236,7 @@ impl<'a> Builder<'a> {
             protocol: None,
             lb_policy,
             health_check,
+            slow_start: None,
             upstream_validation: None,
             idle_connection_timeout: timeouts.idle_connection,
             external_name_sni: ExternalNameSni::Target,
@@ -374,6 +375,16 @@ impl<'a> Builder<'a> {
                 ));
             }
         };
+        if let Some(p) = &service.slow_start_policy {
+            let slow_start = cluster_policy::slow_start(p, settings.lb_policy).map_err(|e| {
+                problem(
+                    ProblemKind::ServiceError,
+                    Reason::SlowStartInvalid,
+                    format!("service {name:?}: {e}"),
+                )
+            })?;
+            settings.slow_start = Some(Box::new(slow_start));
+        }
         if let Some(validation) = &service.validation {
             if settings.protocol == Some(UpstreamProtocol::H2c) {
                 return Err(problem(

@@ -9,12 +9,14 @@ use sesame_api::httpproxy::{
     RetryPolicy as ApiRetryPolicy, TimeoutPolicy,
 };
 
+use super::cluster_policy::HealthCheckTiming;
 use super::header;
 use crate::annotation::RETRY_ON_VALUES;
 use crate::annotation::duration::parse_timeout;
 use crate::dag::{
-    CrossScheme, HashPolicy, HashPolicyKind, HttpHealthCheck, InternalRedirect, LbPolicy,
-    PathMatch, Redirect, RedirectPath, RetryPolicy, RouteAction, Timeout,
+    CrossScheme, DEFAULT_HEALTH_CHECK_HOST, HashPolicy, HashPolicyKind, HealthCheck, HealthChecker,
+    InternalRedirect, LbPolicy, PathMatch, Redirect, RedirectPath, RetryPolicy, RouteAction,
+    Timeout,
 };
 use crate::hostname;
 use crate::status::{ObjectStatus, ProblemKind, Reason};
@@ -24,9 +26,6 @@ pub(crate) const SESSION_AFFINITY_COOKIE: &str = "X-Sesame-Session-Affinity";
 
 /// The largest direct response body Envoy accepts by default.
 const MAX_DIRECT_RESPONSE_BODY: usize = 4096;
-
-/// The longest health check interval or timeout accepted, in seconds (a day).
-const MAX_HEALTH_CHECK_SECONDS: i64 = 86_400;
 
 /// A problem that keeps a route from being served.
 #[derive(Debug)]
@@ -228,7 +227,7 @@ pub(super) fn lb_policy(
 pub(super) fn health_check(
     p: &HttpHealthCheckPolicy,
     status: &mut ObjectStatus,
-) -> Result<HttpHealthCheck, RouteProblem> {
+) -> Result<HealthCheck, RouteProblem> {
     let invalid = |message: String| {
         problem(
             ProblemKind::RouteError,
@@ -236,48 +235,33 @@ pub(super) fn health_check(
             message,
         )
     };
-    let mut hc = HttpHealthCheck::default();
     let path = p.path.as_deref().unwrap_or_default();
     if !path.starts_with('/') || path.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(invalid(format!(
             "healthCheckPolicy.path {path:?} must start with '/' and have no whitespace or control characters"
         )));
     }
-    hc.path = path.to_string();
-    if let Some(host) = p.host.as_deref().filter(|h| !h.is_empty()) {
-        if host.chars().any(|c| c.is_control() || c.is_whitespace()) || host.len() > 253 {
+    let mut host = DEFAULT_HEALTH_CHECK_HOST.to_string();
+    if let Some(h) = p.host.as_deref().filter(|h| !h.is_empty()) {
+        if h.chars().any(|c| c.is_control() || c.is_whitespace()) || h.len() > 253 {
             return Err(invalid(format!(
-                "healthCheckPolicy.host {host:?} is not a host name"
+                "healthCheckPolicy.host {h:?} is not a host name"
             )));
         }
-        hc.host = host.to_string();
+        host = h.to_string();
     }
-    let seconds = |field: &str, value: Option<i64>, default: Duration| match value {
-        None | Some(0) => Ok(default),
-        Some(s @ 1..=MAX_HEALTH_CHECK_SECONDS) => Ok(Duration::from_secs(s as u64)),
-        Some(s) => Err(invalid(format!(
-            "healthCheckPolicy.{field} {s} is not from 1 to {MAX_HEALTH_CHECK_SECONDS}"
-        ))),
-    };
-    hc.interval = seconds("intervalSeconds", p.interval_seconds, hc.interval)?;
-    hc.timeout = seconds("timeoutSeconds", p.timeout_seconds, hc.timeout)?;
-    let count = |field: &str, value: Option<i64>, default: u32| match value {
-        None | Some(0) => Ok(default),
-        Some(n @ 1..=1000) => Ok(n as u32),
-        Some(n) => Err(invalid(format!(
-            "healthCheckPolicy.{field} {n} is not from 1 to 1000"
-        ))),
-    };
-    hc.unhealthy_threshold = count(
-        "unhealthyThresholdCount",
-        p.unhealthy_threshold_count,
-        hc.unhealthy_threshold,
-    )?;
-    hc.healthy_threshold = count(
-        "healthyThresholdCount",
-        p.healthy_threshold_count,
-        hc.healthy_threshold,
-    )?;
+    let mut hc = HealthCheck::new(HealthChecker::Http {
+        path: path.to_string(),
+        host,
+    });
+    HealthCheckTiming {
+        interval_seconds: p.interval_seconds,
+        timeout_seconds: p.timeout_seconds,
+        unhealthy_threshold_count: p.unhealthy_threshold_count,
+        healthy_threshold_count: p.healthy_threshold_count,
+    }
+    .apply(&mut hc)
+    .map_err(invalid)?;
     if !p.expected_statuses.is_empty() {
         status.warning(
             ProblemKind::RouteError,

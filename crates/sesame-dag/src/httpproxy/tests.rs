@@ -4,8 +4,8 @@ use pretty_assertions::assert_eq;
 
 use crate::build::{BuildConfig, BuildOutput, build};
 use crate::dag::{
-    HashPolicyKind, HeaderValueMatch, LbPolicy, PathMatch, QueryValueMatch, Route, RouteAction,
-    Timeout, UpstreamProtocol,
+    HashPolicyKind, HeaderValueMatch, HealthChecker, LbPolicy, PathMatch, QueryValueMatch, Route,
+    RouteAction, Timeout, UpstreamProtocol,
 };
 use crate::object::{Kind, NamespacedName, ObjectKey};
 use crate::status::{ProblemKind, Reason, Validity};
@@ -550,7 +550,10 @@ fn route_policies_reach_the_dag() {
     let cluster = &out.dag.clusters[&f.clusters[0].name];
     assert_eq!(cluster.protocol, UpstreamProtocol::H2c);
     assert_eq!(cluster.lb_policy, LbPolicy::RingHash);
-    assert_eq!(cluster.health_check.as_ref().unwrap().path, "/healthz");
+    assert!(matches!(
+        &cluster.health_check.as_ref().unwrap().checker,
+        HealthChecker::Http { path, .. } if path == "/healthz"
+    ));
     assert_eq!(
         cluster.health_check.as_ref().unwrap().interval,
         std::time::Duration::from_secs(7)
@@ -680,6 +683,7 @@ fn upstream_validation_and_request_hashing_reach_the_cluster() {
     );
 }
 
+mod cluster_policies;
 mod policies;
 mod refusals;
 mod tls;

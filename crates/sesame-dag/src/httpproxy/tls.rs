@@ -8,6 +8,7 @@ use std::collections::btree_map::Entry;
 use sesame_api::httpproxy::{HTTPProxy, TcpProxy as ApiTcpProxy, Tls};
 
 use super::Proxies;
+use super::cluster_policy::tcp_health_check;
 use crate::build::Builder;
 use crate::dag::{
     ClientValidation, ForwardClientCertificate, LbPolicy, TcpProxy, TlsVersion, WeightedCluster,
@@ -402,15 +403,28 @@ impl<'a> Builder<'a> {
                 LbPolicy::RoundRobin
             }
         };
-        if tcp.health_check_policy.is_some() {
+        let health_check = match tcp.health_check_policy.as_ref().map(tcp_health_check) {
+            None => None,
+            Some(Ok(hc)) => Some(Box::new(hc)),
+            Some(Err(e)) => {
+                status.error(
+                    ProblemKind::TCPProxyError,
+                    Reason::HealthCheckPolicyNotValid,
+                    format!("Spec.TCPProxy.{e}; the TCP proxy is not served"),
+                );
+                return None;
+            }
+        };
+        if tcp.services.iter().any(|s| s.slow_start_policy.is_some()) {
             status.warning(
                 ProblemKind::TCPProxyError,
                 Reason::NotSupported,
-                "Spec.TCPProxy.healthCheckPolicy is not supported by Sesame yet and was ignored",
+                "Spec.TCPProxy services: slowStartPolicy applies to route services only (as in Contour) and was ignored",
             );
         }
         let settings = ClusterSettings {
             lb_policy,
+            health_check,
             external_name_sni: ExternalNameSni::Target,
             ..ClusterSettings::default()
         };

@@ -1,5 +1,5 @@
-//! Golden tests for the cluster features HTTPProxy needs: load-balancing policies, active HTTP
-//! health checks, upstream certificate validation and the idle connection timeout.
+//! Golden tests for the cluster features HTTPProxy needs: load-balancing policies and slow
+//! start, active HTTP and TCP health checks, upstream certificate validation and the idle connection timeout.
 
 use std::time::Duration;
 
@@ -11,7 +11,10 @@ use envoy_types::pb::envoy::r#type::matcher::v3 as matcher_v3;
 use envoy_types::pb::envoy::r#type::v3 as type_v3;
 use envoy_types::pb::google::protobuf::UInt32Value;
 use pretty_assertions::assert_eq;
-use sesame_dag::dag::{HttpHealthCheck, LbPolicy, Timeout, UpstreamProtocol, UpstreamValidation};
+use sesame_dag::dag::{
+    HealthCheck, HealthChecker as Checker, LbPolicy, SlowStart, Timeout, UpstreamProtocol,
+    UpstreamValidation,
+};
 
 use super::*;
 use crate::testutil::{self, decode, seconds};
@@ -50,9 +53,11 @@ fn lb_policies() {
 #[test]
 fn http_health_check() {
     use core_v3::health_check::{HealthChecker, HttpHealthCheck as EnvoyHttp};
-    let hc = HttpHealthCheck {
-        path: "/healthz".into(),
-        host: "health.local".into(),
+    let hc = HealthCheck {
+        checker: Checker::Http {
+            path: "/healthz".into(),
+            host: "health.local".into(),
+        },
         interval: Duration::from_secs(10),
         timeout: Duration::from_millis(1500),
         unhealthy_threshold: 4,
@@ -93,17 +98,86 @@ fn http_health_check() {
 }
 
 #[test]
+fn tcp_health_check() {
+    use core_v3::health_check::{HealthChecker, TcpHealthCheck as EnvoyTcp};
+    let mut c = testutil::cluster("s", UpstreamProtocol::Http1);
+    c.health_check = Some(Box::new(HealthCheck {
+        interval: Duration::from_secs(3),
+        ..HealthCheck::new(Checker::Tcp)
+    }));
+    let got = cluster(&c);
+    assert_eq!(
+        got.health_checks,
+        vec![core_v3::HealthCheck {
+            timeout: Some(seconds(2)),
+            interval: Some(seconds(3)),
+            unhealthy_threshold: Some(UInt32Value { value: 3 }),
+            healthy_threshold: Some(UInt32Value { value: 2 }),
+            health_checker: Some(HealthChecker::TcpHealthCheck(EnvoyTcp::default())),
+            ..Default::default()
+        }]
+    );
+    assert!(got.ignore_health_on_host_removal);
+}
+
+#[test]
+fn slow_start_config() {
+    use cluster_v3::cluster::{LbConfig, LeastRequestLbConfig, RoundRobinLbConfig};
+    let slow_start = SlowStart {
+        window: Duration::from_secs(30),
+        aggression: 1.5,
+        min_weight_percent: 20,
+    };
+    let want = Some(cluster_v3::cluster::SlowStartConfig {
+        slow_start_window: Some(seconds(30)),
+        aggression: Some(core_v3::RuntimeDouble {
+            default_value: 1.5,
+            runtime_key: "sesame.slowstart.aggression".into(),
+        }),
+        min_weight_percent: Some(type_v3::Percent { value: 20.0 }),
+    });
+    let with = |policy: LbPolicy| {
+        let mut c = testutil::cluster("s", UpstreamProtocol::Http1);
+        c.lb_policy = policy;
+        c.slow_start = Some(Box::new(slow_start.clone()));
+        cluster(&c).lb_config
+    };
+    assert_eq!(
+        with(LbPolicy::RoundRobin),
+        Some(LbConfig::RoundRobinLbConfig(RoundRobinLbConfig {
+            slow_start_config: want.clone(),
+        }))
+    );
+    assert_eq!(
+        with(LbPolicy::LeastRequest),
+        Some(LbConfig::LeastRequestLbConfig(LeastRequestLbConfig {
+            slow_start_config: want,
+            ..Default::default()
+        }))
+    );
+    // The DAG refuses slow start with other policies; were one to slip through, Envoy gets none.
+    assert_eq!(with(LbPolicy::RingHash), None);
+    assert_eq!(with(LbPolicy::Random), None);
+}
+
+#[test]
 fn health_check_defaults_are_contours() {
-    let hc = HttpHealthCheck::default();
+    let hc = HealthCheck::http();
+    assert_eq!(
+        hc.checker,
+        Checker::Http {
+            path: "/".into(),
+            host: "sesame-envoy-healthcheck".into()
+        }
+    );
     assert_eq!(
         (
-            hc.path.as_str(),
             hc.interval,
             hc.timeout,
             hc.unhealthy_threshold,
             hc.healthy_threshold
         ),
-        ("/", Duration::from_secs(5), Duration::from_secs(2), 3, 2)
+        (Duration::from_secs(5), Duration::from_secs(2), 3, 2)
     );
 }
 

@@ -18,10 +18,10 @@ use prost::Message;
 use sesame_dag::dag::{
     CircuitBreakers, ClientValidation, CorsPolicy, Forward, ForwardClientCertificate,
     ForwardPolicies, HashPolicy, HashPolicyKind, HeaderMatch, HeaderValueMatch, HeadersPolicy,
-    HttpHealthCheck, IpFilter, IpFilterAction, IpFilterRule, IpSource, LbPolicy, LocalRateLimit,
-    Mirror, OriginMatch, PathMatch, QueryParamMatch, QueryValueMatch, Redirect, RedirectPath,
-    RetryPolicy, Route, RouteAction, SecureVirtualHost, TcpProxy, Timeout, TlsVersion,
-    UpstreamProtocol, UpstreamValidation, WeightedCluster,
+    HealthCheck, HealthChecker, IpFilter, IpFilterAction, IpFilterRule, IpSource, LbPolicy,
+    LocalRateLimit, Mirror, OriginMatch, PathMatch, QueryParamMatch, QueryValueMatch, Redirect,
+    RedirectPath, RetryPolicy, Route, RouteAction, SecureVirtualHost, SlowStart, TcpProxy, Timeout,
+    TlsVersion, UpstreamProtocol, UpstreamValidation, WeightedCluster,
 };
 
 use super::*;
@@ -148,11 +148,10 @@ fn every_feature_dag() -> Dag {
         Ok(k) => k.cert.pem().into_bytes(),
         Err(e) => panic!("rcgen: {e}"),
     };
-    let health = HttpHealthCheck {
+    let health = HealthCheck::new(HealthChecker::Http {
         path: "/healthz".into(),
         host: "health.local".into(),
-        ..Default::default()
-    };
+    });
     let settings = [
         ("lr", UpstreamProtocol::Http1, LbPolicy::LeastRequest, true),
         ("rand", UpstreamProtocol::H2c, LbPolicy::Random, false),
@@ -170,6 +169,16 @@ fn every_feature_dag() -> Dag {
         let mut c = cluster(name, protocol);
         c.lb_policy = lb_policy;
         c.health_check = checked.then(|| Box::new(health.clone()));
+        if name == "mirror" {
+            c.health_check = Some(Box::new(HealthCheck::new(HealthChecker::Tcp)));
+        }
+        if matches!(lb_policy, LbPolicy::LeastRequest | LbPolicy::RoundRobin) {
+            c.slow_start = Some(Box::new(SlowStart {
+                window: Duration::from_millis(1500),
+                aggression: 1.5,
+                min_weight_percent: if i == 0 { 0 } else { 100 },
+            }));
+        }
         c.idle_connection_timeout = match i {
             0 => Some(Timeout::After(Duration::from_secs(60))),
             1 => Some(Timeout::Infinite),
