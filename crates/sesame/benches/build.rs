@@ -16,9 +16,6 @@ use std::time::{Duration, Instant};
 use sesame_dag::{BuildConfig, Change, IncrementalBuild, NamespacedName, Object, Snapshot, build};
 use sesame_envoy::{TranslateConfig, translate};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]

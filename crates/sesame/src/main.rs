@@ -18,11 +18,6 @@ mod serve;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// mimalloc: measurably faster than the system allocator for the build's many small
-/// allocations, and it returns freed memory to the OS (see BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Sesame: a Kubernetes ingress controller that configures Envoy over xDS.
 #[derive(Debug, Parser)]
 #[command(name = "sesame", version, about, long_about = None)]
