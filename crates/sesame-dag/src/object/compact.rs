@@ -47,7 +47,7 @@ impl From<core::Service> for Service {
             .and_then(|lb| lb.ingress)
             .unwrap_or_default();
         Service {
-            metadata: kept_meta(service.metadata, |_| true, None),
+            metadata: kept_meta(service.metadata, true, None),
             type_: spec.type_,
             external_name: spec.external_name,
             ports,
@@ -79,7 +79,7 @@ impl From<discovery::EndpointSlice> for EndpointSlice {
             .filter_map(|e| e.addresses.into_iter().next())
             .collect();
         EndpointSlice {
-            metadata: kept_meta(slice.metadata, |_| false, Some(SERVICE_NAME_LABEL)),
+            metadata: kept_meta(slice.metadata, false, Some(SERVICE_NAME_LABEL)),
             address_type: slice.address_type,
             ready_addresses,
             ports: slice.ports.unwrap_or_default(),
@@ -119,22 +119,16 @@ impl From<core::Endpoints> for Endpoints {
             })
             .collect();
         Endpoints {
-            metadata: kept_meta(endpoints.metadata, |_| false, None),
+            metadata: kept_meta(endpoints.metadata, false, None),
             subsets,
         }
     }
 }
 
-/// The metadata kept: name, namespace, generation, the annotations `annotation` keeps and the
+/// The metadata kept: name, namespace, generation, the annotations if `annotations`, and the
 /// label named `label`.
-fn kept_meta(
-    meta: ObjectMeta,
-    annotation: impl Fn(&str) -> bool,
-    label: Option<&str>,
-) -> ObjectMeta {
-    let annotations: BTreeMap<String, String> = (meta.annotations.into_iter().flatten())
-        .filter(|(k, _)| annotation(k))
-        .collect();
+fn kept_meta(meta: ObjectMeta, annotations: bool, label: Option<&str>) -> ObjectMeta {
+    let annotations = meta.annotations.filter(|a| annotations && !a.is_empty());
     let labels: BTreeMap<String, String> = (meta.labels.into_iter().flatten())
         .filter(|(k, _)| Some(k.as_str()) == label)
         .collect();
@@ -142,7 +136,7 @@ fn kept_meta(
         name: meta.name,
         namespace: meta.namespace,
         generation: meta.generation,
-        annotations: (!annotations.is_empty()).then_some(annotations),
+        annotations,
         labels: (!labels.is_empty()).then_some(labels),
         ..ObjectMeta::default()
     }
