@@ -150,8 +150,10 @@ async fn shutdown_waits_for_the_slow_request_then_releases_the_manager() {
     let http = cluster.ports.http;
     let slow = tokio::spawn(async move {
         let reply = get_plain(http, "drain.example.com", "/slow").await;
+        // The moment before the flag, so a poller that sees the flag sees an earlier moment.
+        let finished = Instant::now();
         done.store(true, Ordering::SeqCst);
-        (reply, Instant::now())
+        (reply, finished)
     });
     tokio::time::timeout(PATIENCE, notified)
         .await
@@ -160,11 +162,13 @@ async fn shutdown_waits_for_the_slow_request_then_releases_the_manager() {
     // /shutdown on the manager blocks until the ready file exists.
     let shutdown_done = Arc::new(AtomicBool::new(false));
     let done = shutdown_done.clone();
+    let (file, slow_finished) = (ready_file.clone(), slow_done.clone());
     let waiting = tokio::spawn(async move {
         // The harness client gives up after 10 s; the drain takes about SLOW.
         let reply = get_plain(manager_port, "127.0.0.1", "/shutdown").await;
         done.store(true, Ordering::SeqCst);
-        (reply, Instant::now())
+        // What held at the moment the answer arrived, not when a poller next looked.
+        (reply, file.exists(), slow_finished.load(Ordering::SeqCst))
     });
 
     let admin = format!("127.0.0.1:{}", cluster.ports.admin);
@@ -251,19 +255,21 @@ async fn shutdown_waits_for_the_slow_request_then_releases_the_manager() {
         "ready file only after the slow request"
     );
 
-    let (reply, answered) = tokio::time::timeout(PATIENCE, waiting)
+    let (reply, file_when_answered, slow_when_answered) = tokio::time::timeout(PATIENCE, waiting)
         .await
         .expect("/shutdown never answered")
         .expect("/shutdown task");
     let reply = reply.expect("/shutdown request");
     assert_eq!(reply.status, 200, "/shutdown: {reply:?}\n{}", logs());
     assert!(
-        file_seen <= answered || exited <= answered,
-        "/shutdown answered after the file"
+        file_when_answered,
+        "/shutdown answered before the ready file existed\n{}",
+        logs()
     );
     assert!(
-        slow_finished < answered,
-        "/shutdown answered after the slow request"
+        slow_when_answered,
+        "/shutdown answered with the slow request still in flight\n{}",
+        logs()
     );
 
     // Still healthy after answering /shutdown.
