@@ -386,8 +386,16 @@ impl Controller {
         );
         if delta.full {
             log_statuses(output, output.status.objects.keys(), true);
+            self.metrics.observe_statuses(
+                &self.snapshot,
+                output,
+                output.status.objects.keys(),
+                true,
+            );
         } else {
             log_statuses(output, delta.status.iter(), false);
+            self.metrics
+                .observe_statuses(&self.snapshot, output, delta.status.iter(), false);
         }
         self.send_status();
     }

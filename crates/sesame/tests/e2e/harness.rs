@@ -453,6 +453,21 @@ impl Cluster {
         }
     }
 
+    /// The value of one series on Sesame's `/metrics`, named in full (with its labels, as
+    /// `sesame_httpproxy{namespace="default"}`), or `None` when it is not exported.
+    pub async fn sesame_metric(&self, series: &str) -> Option<f64> {
+        let reply = get_plain(self.ports.metrics, "127.0.0.1", "/metrics")
+            .await
+            .ok()?;
+        reply.body.lines().find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+    }
+
     /// Envoy's counters whose names contain `filter`, from its admin `/stats`.
     pub async fn envoy_counters(&self, filter: &str) -> Vec<(String, u64)> {
         let path = format!("/stats?filter={filter}");

@@ -13,6 +13,7 @@ mod httpproxy;
 mod httpproxy_tls;
 mod kube;
 mod kube_real;
+mod metrics;
 mod policies;
 mod routing;
 mod tls;
