@@ -465,7 +465,25 @@ fn sesame_was_never_refused(plane: &ControlPlane) {
     // Each refusal says which start of the API server answered it and whether that start was
     // ready yet.
     let refused: Vec<&Audited> = requests.iter().filter(|r| r.code == 403).collect();
-    assert!(refused.is_empty(), "refused requests: {refused:#?}");
+    let described: Vec<String> = refused
+        .iter()
+        .map(|r| {
+            let when = if r.before_ready {
+                ", before it was ready"
+            } else {
+                ""
+            };
+            format!(
+                "{} {}/{} {:?}: {} (API server start {}{when})",
+                r.verb, r.group, r.resource, r.name, r.code, r.start
+            )
+        })
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "refused requests:\n{}",
+        described.join("\n")
+    );
     let used: BTreeSet<(String, String, String)> = requests
         .iter()
         .map(|r| (r.group.clone(), r.resource.clone(), r.verb.clone()))
