@@ -2,6 +2,7 @@
 //! backends on 127.0.0.1, proven with real HTTP and HTTPS requests.
 #![allow(missing_docs)]
 
+mod cli;
 mod cluster_policies;
 mod config;
 mod config_upstream;
