@@ -92,18 +92,46 @@ pub enum Resources {
         /// Names to ask for; none for all.
         names: Vec<String>,
     },
+    /// Which route and backend a request would take and why, with the Kubernetes object
+    /// behind each (asks Sesame's debug port).
+    Explain(ExplainArgs),
+}
+
+/// Flags of `sesame cli explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The request's host (the `Host` header, or the SNI name with `--https`).
+    #[arg(long)]
+    pub host: String,
+    /// The request's path, with a query string if any.
+    #[arg(long, default_value = "/")]
+    pub path: String,
+    /// The request's method.
+    #[arg(long, default_value = "GET")]
+    pub method: String,
+    /// A request header, `Name: Value`; repeatable.
+    #[arg(long = "header", short = 'H')]
+    pub headers: Vec<String>,
+    /// The request arrives over TLS (the HTTPS listener).
+    #[arg(long)]
+    pub https: bool,
+    /// Sesame's debug port, `host:port` (`--debug-http-address`/`--debug-http-port` of serve).
+    #[arg(long, default_value = "127.0.0.1:6060")]
+    pub debug_address: String,
 }
 
 impl Resources {
-    fn split(&self) -> (ResourceType, &[String]) {
-        match self {
+    /// The xDS type and names asked for; `None` for `explain`, which is not an xDS request.
+    fn split(&self) -> Option<(ResourceType, &[String])> {
+        Some(match self {
             Resources::Lds { names } => (ResourceType::Listener, names),
             Resources::Rds { names } => (ResourceType::RouteConfiguration, names),
             Resources::Cds { names } => (ResourceType::Cluster, names),
             Resources::Eds { names } => (ResourceType::ClusterLoadAssignment, names),
             Resources::Sds { names } => (ResourceType::Secret, names),
             Resources::Vhds { names } => (ResourceType::VirtualHost, names),
-        }
+            Resources::Explain(_) => return None,
+        })
     }
 }
 
@@ -123,13 +151,19 @@ pub fn run(args: CliArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     runtime.block_on(async {
+        let Some(subscription) = args.resources.split() else {
+            if let Resources::Explain(explain) = &args.resources {
+                return self::explain(explain, args.output).await;
+            }
+            bail!("nothing to ask for");
+        };
         let channel = connect(&args).await?;
         let mut client =
             AggregatedDiscoveryServiceClient::new(channel).max_decoding_message_size(usize::MAX);
         if args.delta {
-            delta(&mut client, &args).await
+            delta(&mut client, &args, subscription).await
         } else {
-            state_of_the_world(&mut client, &args).await
+            state_of_the_world(&mut client, &args, subscription).await
         }
     })
 }
@@ -185,8 +219,8 @@ fn subscription(names: &[String]) -> Vec<String> {
 async fn state_of_the_world(
     client: &mut AggregatedDiscoveryServiceClient<Channel>,
     args: &CliArgs,
+    (ty, names): (ResourceType, &[String]),
 ) -> anyhow::Result<()> {
-    let (ty, names) = args.resources.split();
     let (tx, rx) = mpsc::channel(4);
     let mut request = DiscoveryRequest {
         node: node(args),
@@ -222,8 +256,8 @@ async fn state_of_the_world(
 async fn delta(
     client: &mut AggregatedDiscoveryServiceClient<Channel>,
     args: &CliArgs,
+    (ty, names): (ResourceType, &[String]),
 ) -> anyhow::Result<()> {
-    let (ty, names) = args.resources.split();
     let (tx, rx) = mpsc::channel(4);
     tx.send(DeltaDiscoveryRequest {
         node: node(args),
@@ -255,6 +289,40 @@ async fn delta(
         }
     }
     bail!("Sesame closed the stream")
+}
+
+/// Asks Sesame's debug port where the request would go, and prints the answer.
+async fn explain(args: &ExplainArgs, format: Format) -> anyhow::Result<()> {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("host", &args.host)
+        .append_pair("path", &args.path)
+        .append_pair("method", &args.method);
+    for header in &args.headers {
+        if !header.contains(':') {
+            bail!("--header {header:?}: expected Name: Value");
+        }
+        query.append_pair("header", header);
+    }
+    if args.https {
+        query.append_pair("https", "true");
+    }
+    let path = format!("/debug/explain?{}", query.finish());
+    let stream = tokio::net::TcpStream::connect(&args.debug_address)
+        .await
+        .with_context(|| {
+            format!(
+                "connecting to Sesame's debug port at {}",
+                args.debug_address
+            )
+        })?;
+    let reply = crate::envoy::admin::send(stream, hyper::Method::GET, &path).await?;
+    if !reply.status.is_success() {
+        bail!("Sesame answered {}: {}", reply.status, reply.body.trim());
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(&reply.body).context("Sesame's explanation")?;
+    print(&value, format, true)
 }
 
 /// Prints one response.

@@ -334,3 +334,63 @@ async fn over_mutual_tls_with_certgen_certificates() {
         "plain text was served"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_names_the_route_the_object_and_the_backend() {
+    let (cluster, _files) = serving(&[]).await;
+    wait_for_clusters(&cluster, &[]).await;
+    let debug = format!("127.0.0.1:{}", cluster.ports.debug);
+    let explain = |args: &[&str]| -> Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_sesame"))
+            .args(["cli", "explain", "--debug-address", &debug])
+            .args(args)
+            .output()
+            .expect("run sesame cli explain");
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+
+    let plain = explain(&["--host", "plain.test:8080", "--path", "/anything"]);
+    assert_eq!(plain["listener"], "ingress_http");
+    assert_eq!(plain["virtualHost"], "plain.test");
+    let route = plain["routes"]
+        .as_array()
+        .and_then(|r| r.last())
+        .expect("a route");
+    assert_eq!(route["matched"], true);
+    assert_eq!(route["origin"]["kind"], "Ingress");
+    assert_eq!(route["origin"]["name"], "plain");
+    assert_eq!(plain["outcome"]["kind"], "forward");
+    assert_eq!(plain["outcome"]["backends"][0]["service"], "default/svc-a");
+
+    let proxied = explain(&["--host", "policy.test", "-H", "x-any: 1"]);
+    assert_eq!(
+        proxied["outcome"]["backends"][0]["service"],
+        "default/svc-b"
+    );
+    let route = &proxied["routes"][0];
+    assert_eq!(route["origin"]["kind"], "HTTPProxy");
+    assert_eq!(route["origin"]["namespace"], "default");
+    assert_eq!(route["origin"]["name"], "policy");
+
+    // The TLS host is served on HTTPS, and on plain HTTP too (no force-ssl-redirect).
+    let secure = explain(&["--host", "secure.test", "--https"]);
+    assert_eq!(secure["listener"], "ingress_https");
+    assert_eq!(secure["outcome"]["backends"][0]["service"], "default/svc-b");
+    let insecure = explain(&["--host", "secure.test"]);
+    assert_eq!(insecure["listener"], "ingress_http");
+    assert_eq!(insecure["outcome"]["kind"], "forward", "{insecure:#}");
+
+    let unknown = explain(&["--host", "nowhere.test"]);
+    assert_eq!(unknown["outcome"]["kind"], "noVirtualHost");
+    assert_eq!(unknown["virtualHost"], Value::Null);
+
+    // A header without a colon is refused before anything is asked.
+    let bad = Command::new(env!("CARGO_BIN_EXE_sesame"))
+        .args(["cli", "explain", "--debug-address", &debug])
+        .args(["--host", "plain.test", "-H", "no-colon"])
+        .output()
+        .expect("run sesame cli explain");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected Name: Value"));
+}
