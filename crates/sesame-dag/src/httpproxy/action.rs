@@ -10,7 +10,7 @@ use super::policy::{
     RouteProblem, direct_action, health_check, internal_redirect, lb_policy, prefix_rewrite,
     problem, redirect_action, retry_policy, timeouts,
 };
-use super::{cluster_policy, ip_filter, rate_limit};
+use super::{cluster_policy, ip_filter, jwt, rate_limit};
 use crate::build::Builder;
 use crate::dag::{
     ClusterRewrites, Forward, LocalRateLimit, Mirror, PathMatch, RouteAction, UpstreamProtocol,
@@ -66,26 +66,48 @@ impl<'a> Builder<'a> {
             }
         };
         let path = route_key.path.value().to_string();
-        for (set, field) in [
-            (route.auth_policy.is_some(), "authPolicy"),
-            (
-                route.jwt_verification_policy.is_some(),
-                "jwtVerificationPolicy",
-            ),
-        ] {
-            if set {
-                // Access controls are never ignored: the route is not served rather than
-                // served open.
+        if route.auth_policy.is_some() {
+            // Access controls are never ignored: the route is not served rather than served
+            // open.
+            status.error(
+                ProblemKind::RouteError,
+                Reason::NotSupported,
+                format!("route {path:?}: authPolicy is not supported by Sesame yet; the route is not served"),
+            );
+            return;
+        }
+        let permit_insecure = route.permit_insecure && !self.config.disable_permit_insecure;
+        let mut force_ssl_redirect = root.secure && !permit_insecure;
+        let policy = route.jwt_verification_policy.as_ref();
+        let jwt_provider = match jwt::route_provider(&root.jwt, policy) {
+            Ok(provider) => provider,
+            Err((reason, message)) => {
+                // As for an invalid IP filter: answering 403 keeps a shorter route of the host
+                // from answering this route's requests without the verification asked for.
                 status.error(
-                    ProblemKind::RouteError,
-                    Reason::NotSupported,
-                    format!("route {path:?}: {field} is not supported by Sesame yet; the route is not served"),
+                    ProblemKind::JWTVerificationError,
+                    reason,
+                    format!("route {path:?}: {message}; the route answers 403"),
+                );
+                self.add_route(
+                    root,
+                    key,
+                    route_key,
+                    forbidden(key, force_ssl_redirect),
+                    status,
                 );
                 return;
             }
+        };
+        if jwt_provider.is_some() && !force_ssl_redirect {
+            // Plain HTTP has no JWT filter: serving the route there would skip verification.
+            status.warning(
+                ProblemKind::JWTVerificationError,
+                Reason::InvalidJWTVerificationPolicy,
+                format!("route {path:?}: permitInsecure is ignored on a route that requires a JWT; plain HTTP is redirected to HTTPS"),
+            );
+            force_ssl_redirect = true;
         }
-        let permit_insecure = route.permit_insecure && !self.config.disable_permit_insecure;
-        let force_ssl_redirect = root.secure && !permit_insecure;
         let ip_filter =
             match ip_filter::ip_filter("", &route.ip_allow_policy, &route.ip_deny_policy) {
                 Ok(filter) => filter.map(Box::new),
@@ -97,14 +119,13 @@ impl<'a> Builder<'a> {
                         p.reason,
                         format!("route {path:?}: {}; the route answers 403", p.message),
                     );
-                    let pending = PendingRoute {
-                        action: FORBIDDEN,
-                        origin: key.clone(),
-                        allow_http: true,
-                        force_ssl_redirect,
-                        ip_filter: None,
-                    };
-                    self.add_route(root, key, route_key, pending, status);
+                    self.add_route(
+                        root,
+                        key,
+                        route_key,
+                        forbidden(key, force_ssl_redirect),
+                        status,
+                    );
                     return;
                 }
             };
@@ -130,6 +151,7 @@ impl<'a> Builder<'a> {
             allow_http: true,
             force_ssl_redirect,
             ip_filter,
+            jwt_provider,
         };
         self.add_route(root, key, route_key, pending, status);
     }
@@ -449,6 +471,18 @@ impl<'a> Builder<'a> {
                 Ok(None)
             }
         }
+    }
+}
+
+/// A route that answers 403 in place of one whose access control is invalid.
+fn forbidden(key: &ObjectKey, force_ssl_redirect: bool) -> PendingRoute {
+    PendingRoute {
+        action: FORBIDDEN,
+        origin: key.clone(),
+        allow_http: true,
+        force_ssl_redirect,
+        ip_filter: None,
+        jwt_provider: None,
     }
 }
 
