@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod endpoint;
 pub mod http_filter;
 pub mod incremental;
+pub mod jwt;
 pub mod listener;
 pub mod resource;
 pub mod route;
