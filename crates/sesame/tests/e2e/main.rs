@@ -11,6 +11,7 @@ mod drain;
 mod harness;
 mod httpproxy;
 mod httpproxy_tls;
+mod jwt;
 mod kube;
 mod kube_real;
 mod policies;
