@@ -20,6 +20,7 @@ use crate::vhost::{HostPolicies, PendingRoute, RouteKey};
 mod action;
 mod cluster_policy;
 mod conditions;
+mod cookie;
 mod cors;
 mod header;
 mod ip_filter;

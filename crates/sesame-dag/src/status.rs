@@ -371,6 +371,9 @@ pub enum Reason {
     InvalidJWTVerificationPolicy,
     /// A route that requires a JWT provider its virtual host does not define.
     JWTProviderNotDefined,
+    /// A `cookieRewritePolicies` entry with a bad name or value, a duplicate cookie, or nothing
+    /// to rewrite.
+    CookieRewritePoliciesInvalid,
     /// A field Sesame does not implement yet.
     NotSupported,
     /// No root HTTPProxy includes the object.
@@ -449,6 +452,7 @@ impl Reason {
             Reason::JWTProviderNotValid => "JWTProviderNotValid",
             Reason::InvalidJWTVerificationPolicy => "InvalidJWTVerificationPolicy",
             Reason::JWTProviderNotDefined => "JWTProviderNotDefined",
+            Reason::CookieRewritePoliciesInvalid => "CookieRewritePoliciesInvalid",
             Reason::NotSupported => "NotSupported",
             Reason::Orphaned => "Orphaned",
         }

@@ -8,6 +8,7 @@
 pub mod accesslog;
 pub mod bootstrap;
 pub mod cluster;
+pub mod cookie;
 pub mod endpoint;
 pub mod http_filter;
 pub mod incremental;

@@ -260,6 +260,7 @@ fn vhost_route(r: &Route, vhost_name: &str) -> route_v3::Route {
     };
     out.typed_per_filter_config =
         http_filter::route_filter_configs(vhost_name, rate_limit, r.ip_filter.as_deref());
+    crate::cookie::add_route_configs(r, &mut out);
     if let Some(provider) = &r.jwt_provider {
         let (name, config) = crate::jwt::route_filter_config(provider);
         out.typed_per_filter_config.insert(name, config);

@@ -10,7 +10,7 @@ use super::policy::{
     RouteProblem, direct_action, health_check, internal_redirect, lb_policy, prefix_rewrite,
     problem, redirect_action, retry_policy, timeouts,
 };
-use super::{cluster_policy, ip_filter, jwt, rate_limit};
+use super::{cluster_policy, cookie, ip_filter, jwt, rate_limit};
 use crate::build::Builder;
 use crate::dag::{
     ClusterRewrites, Forward, LocalRateLimit, Mirror, PathMatch, RouteAction, UpstreamProtocol,
@@ -129,15 +129,6 @@ impl<'a> Builder<'a> {
                     return;
                 }
             };
-        if !route.cookie_rewrite_policies.is_empty() {
-            status.warning(
-                ProblemKind::RouteError,
-                Reason::NotSupported,
-                format!(
-                    "route {path:?}: cookieRewritePolicies is not supported by Sesame yet and was ignored"
-                ),
-            );
-        }
         let action = match self.route_action(namespace, &route_key.path, route, status) {
             Ok(action) => action,
             Err(p) => {
@@ -193,6 +184,13 @@ impl<'a> Builder<'a> {
                 "rateLimitPolicy.local applies to routes with services only (as in Contour) and was ignored; the virtual host's limit applies",
             );
         }
+        if !route.cookie_rewrite_policies.is_empty() && route.services.is_empty() {
+            status.warning(
+                ProblemKind::RouteError,
+                Reason::CookieRewritePoliciesInvalid,
+                "cookieRewritePolicies applies to routes with services only and was ignored",
+            );
+        }
         if route.internal_redirect_policy.is_some() && route.services.is_empty() {
             status.warning(
                 ProblemKind::RouteError,
@@ -237,6 +235,9 @@ impl<'a> Builder<'a> {
             .as_ref()
             .map(internal_redirect)
             .transpose()?;
+        let cookie_rewrites =
+            cookie::cookie_rewrites("cookieRewritePolicies", &route.cookie_rewrite_policies)
+                .map_err(cookie_problem)?;
         let mut request_headers = Default::default();
         let mut host_rewrite = None;
         let subs = Substitutions {
@@ -335,7 +336,8 @@ impl<'a> Builder<'a> {
             || !mirror_policies.is_empty()
             || !hash_policies.is_empty()
             || rate_limit.is_some()
-            || internal_redirect.is_some();
+            || internal_redirect.is_some()
+            || !cookie_rewrites.is_empty();
         if policies_needed {
             let p = forward.policies_mut();
             p.idle_timeout = timeouts.idle;
@@ -347,6 +349,7 @@ impl<'a> Builder<'a> {
             p.hash_policies = hash_policies;
             p.rate_limit = rate_limit;
             p.internal_redirect = internal_redirect;
+            p.cookie_rewrites = cookie_rewrites;
         }
         Ok(RouteAction::Forward(forward))
     }
@@ -490,6 +493,14 @@ fn service_name(service: &Service) -> &str {
     service.name.as_deref().unwrap_or_default()
 }
 
+fn cookie_problem(message: String) -> RouteProblem {
+    problem(
+        ProblemKind::RouteError,
+        Reason::CookieRewritePoliciesInvalid,
+        message,
+    )
+}
+
 fn headers_problem(message: String) -> RouteProblem {
     problem(
         ProblemKind::RouteError,
@@ -531,6 +542,11 @@ impl Builder<'_> {
             )
             .map_err(headers_problem)?;
         }
+        rewrites.cookie_rewrites = cookie::cookie_rewrites(
+            &format!("service {name:?} cookieRewritePolicies"),
+            &service.cookie_rewrite_policies,
+        )
+        .map_err(cookie_problem)?;
         self.config.policy.merge_into(&mut rewrites);
         Ok(rewrites)
     }

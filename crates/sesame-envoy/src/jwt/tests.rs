@@ -59,12 +59,13 @@ fn the_filter_holds_every_provider_and_a_requirement_per_provider() {
         [
             "envoy.filters.http.cors",
             "envoy.filters.http.local_ratelimit",
+            "envoy.filters.http.lua",
             "envoy.filters.http.rbac",
             JWT_AUTHN_FILTER,
             "envoy.filters.http.router"
         ]
     );
-    let Some(hcm_v3::http_filter::ConfigType::TypedConfig(any)) = filters[3].config_type.as_ref()
+    let Some(hcm_v3::http_filter::ConfigType::TypedConfig(any)) = filters[4].config_type.as_ref()
     else {
         panic!("no config")
     };
