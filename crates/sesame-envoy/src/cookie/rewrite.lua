@@ -1,7 +1,7 @@
 -- Sesame: rewrites the attributes of Set-Cookie response headers.
 --
 -- This text is fixed. It holds no user value: the rules come from the route's (or the weighted
--- cluster's) filter context, as data. filterContext().rules is a list of rules, each a list of
+-- cluster's) filter context, as data. filterContext():get("rules") is a list of rules, each a list of
 -- five strings: the cookie name, then the new Path, Domain, Secure ("true" adds it, "false"
 -- removes it) and SameSite; "" keeps the cookie's own. Sesame validated every value: names are
 -- HTTP tokens, paths visible ASCII without ";", domains DNS names, SameSite Strict|Lax|None.
@@ -65,7 +65,11 @@ end
 
 function envoy_on_response(response_handle)
   local context = response_handle:filterContext()
-  if context == nil or context.rules == nil then
+  if context == nil then
+    return
+  end
+  local list = context:get("rules")
+  if list == nil then
     return
   end
   local headers = response_handle:headers()
@@ -73,7 +77,7 @@ function envoy_on_response(response_handle)
     return
   end
   local rules = {}
-  for _, rule in ipairs(context.rules) do
+  for _, rule in ipairs(list) do
     rules[rule[1]] = rule
   end
   local cookies = {}

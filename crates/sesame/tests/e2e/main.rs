@@ -5,6 +5,7 @@
 mod cluster_policies;
 mod config;
 mod config_upstream;
+mod cookies;
 mod delta;
 mod drain;
 #[allow(dead_code)] // shared with the pipeline test and the serve benchmark
