@@ -167,8 +167,13 @@ async fn tokens_are_verified_against_the_provider_each_route_requires() {
          {{name: main, default: true, issuer: 'https://issuer.test', audiences: [sesame], \
            remoteJWKS: {{uri: 'http://{}/jwks.json', timeout: 2s}}}}, \
          {{name: partner, issuer: 'https://partner.test', forwardJWT: true, \
-           remoteJWKS: {{uri: 'https://{}/keys', validation: {{caSecret: jwks-ca}}}}}}]}}, \
+           remoteJWKS: {{uri: 'https://{}/keys', validation: {{caSecret: jwks-ca}}}}}}, \
+         {{name: strict, issuer: 'https://partner.test', \
+           remoteJWKS: {{uri: 'https://{}/keys', \
+             validation: {{caSecret: jwks-ca, subjectName: keys.partner.test}}}}}}]}}, \
          routes: [\
+         {{conditions: [{{prefix: /strict}}], jwtVerificationPolicy: {{require: strict}}, \
+           services: [{{name: svc-a, port: 80}}]}}, \
          {{conditions: [{{prefix: /open}}], jwtVerificationPolicy: {{disabled: true}}, \
            services: [{{name: svc-a, port: 80}}]}}, \
          {{conditions: [{{prefix: /partner}}], jwtVerificationPolicy: {{require: partner}}, \
@@ -176,7 +181,7 @@ async fn tokens_are_verified_against_the_provider_each_route_requires() {
          {{conditions: [{{prefix: /insecure}}], permitInsecure: true, \
            services: [{{name: svc-a, port: 80}}]}}, \
          {{services: [{{name: svc-a, port: 80}}]}}]}}",
-        main_jwks.addr, partner_jwks.addr
+        main_jwks.addr, partner_jwks.addr, partner_jwks.addr
     );
     let cluster = Cluster::start(&[
         ("svc.yaml", &services(&[("svc-a", &a)])),
@@ -262,6 +267,10 @@ async fn tokens_are_verified_against_the_provider_each_route_requires() {
         reply.status, 401,
         "main token on the partner route: {reply:?}"
     );
+    // The same keys from the same server, but the provider wants a certificate for another
+    // name: Envoy cannot fetch them, so even the partner's token is refused.
+    let reply = get("/strict", Some(partner.clone())).await;
+    assert_eq!(reply.status, 401, "unverifiable JWKS server: {reply:?}");
     // Plain HTTP never reaches a verified route, not even a permitInsecure one.
     for path in ["/", "/insecure"] {
         let reply = cluster.http("jwt.test", path).await;
