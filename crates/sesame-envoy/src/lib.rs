@@ -7,6 +7,7 @@
 
 pub mod accesslog;
 pub mod bootstrap;
+pub mod canonical;
 pub mod cluster;
 pub mod cookie;
 pub mod endpoint;

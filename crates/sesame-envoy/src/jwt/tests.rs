@@ -161,3 +161,34 @@ fn hosts_without_providers_have_no_filter_and_routes_name_their_requirement() {
             .is_empty()
     );
 }
+
+/// A route that requires a provider and has an IP filter carries two per-filter configs: the
+/// route configuration and the VHDS virtual host still come out in the same bytes every time.
+#[test]
+fn a_route_with_several_filter_configs_translates_in_the_same_bytes() {
+    let mut dag = jwt_dag();
+    let secure = dag.https.get_mut("secure.com").expect("secure.com");
+    let deny = Some(Box::new(sesame_dag::dag::IpFilter {
+        action: sesame_dag::dag::IpFilterAction::Deny,
+        rules: vec![sesame_dag::dag::IpFilterRule {
+            source: sesame_dag::dag::IpSource::Peer,
+            address: "10.0.0.0".parse().expect("address"),
+            prefix_len: 8,
+        }],
+    }));
+    secure.virtual_host.routes[0].ip_filter = deny.clone();
+    let plain = dag.http.values_mut().next().expect("a plain host");
+    plain.routes[0].ip_filter = deny;
+    plain.routes[0].jwt_provider = Some("b".into());
+    let first = translate(&dag, &TranslateConfig::default());
+    let rc: route_v3::RouteConfiguration = decode(&first.routes["https/secure.com"]);
+    assert_eq!(
+        rc.virtual_hosts[0].routes[0].typed_per_filter_config.len(),
+        2
+    );
+    for _ in 0..30 {
+        let again = translate(&dag, &TranslateConfig::default());
+        assert_eq!(again.routes, first.routes);
+        assert_eq!(again.virtual_hosts, first.virtual_hosts);
+    }
+}
