@@ -322,22 +322,7 @@ fn every_feature_dag() -> Dag {
                 cross_scheme: sesame_dag::dag::CrossScheme::SafeOnly,
                 deny_repeated_route: true,
             }),
-            cookie_rewrites: vec![
-                sesame_dag::dag::CookieRewrite {
-                    name: "session".into(),
-                    path: Some("/app path".into()),
-                    domain: Some("a.example.com".into()),
-                    secure: Some(true),
-                    same_site: Some(sesame_dag::dag::SameSite::None),
-                },
-                sesame_dag::dag::CookieRewrite {
-                    name: "__Host-x".into(),
-                    path: None,
-                    domain: None,
-                    secure: Some(false),
-                    same_site: None,
-                },
-            ],
+            cookie_rewrites: cookies::rewrites(),
         })),
     };
     let mut all = forward_route(PathMatch::Prefix("/all".into()), &names[0]);
@@ -812,6 +797,7 @@ fn envoy_rejects_a_broken_translation() {
     );
 }
 
+mod cookies;
 mod jwt;
 mod settings;
 
