@@ -13,8 +13,11 @@ use serde::{Deserialize, Serialize};
 use crate::condition::DetailedCondition;
 use crate::is_false;
 
+mod jwt;
 mod ratelimit;
 mod route;
+
+pub use jwt::{JwtProvider, RemoteJwks};
 
 pub use ratelimit::{
     GenericKeyDescriptor, GlobalRateLimitPolicy, LocalRateLimitPolicy, RateLimitDescriptor,
@@ -118,6 +121,9 @@ pub struct VirtualHost {
     /// `ipAllowPolicy`); a route may override it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ip_deny_policy: Vec<IpFilterPolicy>,
+    /// The JWT providers routes may require (TLS virtual hosts only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jwt_providers: Vec<JwtProvider>,
 }
 
 /// TLS settings of a virtual host: terminate with `secretName`, or pass through.

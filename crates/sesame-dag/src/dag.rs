@@ -10,8 +10,12 @@ pub use sesame_api::config::DnsLookupFamily;
 use crate::object::{NamespacedName, ObjectKey};
 
 mod cluster;
+mod cookie;
+mod jwt;
 
 pub use cluster::*;
+pub use cookie::*;
+pub use jwt::*;
 
 /// The result of a build: virtual hosts, clusters and secrets, all in sorted maps.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -163,6 +167,8 @@ pub struct SecureVirtualHost {
     /// Proxy the decrypted connection to TCP backends instead of serving HTTP routes (the routes
     /// are then empty).
     pub tcp_proxy: Option<TcpProxy>,
+    /// The JWT providers its routes may require, in name order.
+    pub jwt_providers: Vec<JwtProvider>,
 }
 
 /// How a secure virtual host verifies client certificates.
@@ -266,6 +272,9 @@ pub struct Route {
     pub origin: ObjectKey,
     /// The route's own IP filter, replacing its virtual host's.
     pub ip_filter: Option<Box<IpFilter>>,
+    /// The JWT provider (of its secure virtual host) that must verify the request's token;
+    /// `None` verifies none. Only ever set on the HTTPS listener.
+    pub jwt_provider: Option<String>,
 }
 
 /// How a route matches the request path.
@@ -641,6 +650,8 @@ pub struct ForwardPolicies {
     pub rate_limit: Option<LocalRateLimit>,
     /// Redirects from the upstream that Envoy follows itself.
     pub internal_redirect: Option<InternalRedirect>,
+    /// Rewrites of the `Set-Cookie` headers of the responses, in cookie name order.
+    pub cookie_rewrites: Vec<CookieRewrite>,
 }
 
 /// Redirects from the upstream that Envoy follows itself instead of passing them to the client.
@@ -679,6 +690,7 @@ impl ForwardPolicies {
         hash_policies: Vec::new(),
         rate_limit: None,
         internal_redirect: None,
+        cookie_rewrites: Vec::new(),
     };
 }
 
@@ -702,6 +714,9 @@ pub struct ClusterRewrites {
     pub response_headers: HeadersPolicy,
     /// Replace the `Host` header with this on requests sent to this cluster.
     pub host_rewrite: Option<String>,
+    /// Rewrites of the `Set-Cookie` headers from this cluster, in cookie name order; they
+    /// take precedence over the route's for the same cookie, attribute by attribute.
+    pub cookie_rewrites: Vec<CookieRewrite>,
 }
 
 impl ClusterRewrites {
@@ -710,6 +725,7 @@ impl ClusterRewrites {
         request_headers: HeadersPolicy::NONE,
         response_headers: HeadersPolicy::NONE,
         host_rewrite: None,
+        cookie_rewrites: Vec::new(),
     };
 }
 
@@ -740,10 +756,13 @@ impl WeightedCluster {
         self
     }
 
-    /// Whether the cluster carries a policy of its own (headers or host rewrite).
+    /// Whether the cluster carries a policy of its own (headers, host or cookie rewrites).
     pub fn has_policies(&self) -> bool {
         let r = self.rewrites();
-        !r.request_headers.is_empty() || !r.response_headers.is_empty() || r.host_rewrite.is_some()
+        !r.request_headers.is_empty()
+            || !r.response_headers.is_empty()
+            || r.host_rewrite.is_some()
+            || !r.cookie_rewrites.is_empty()
     }
 }
 

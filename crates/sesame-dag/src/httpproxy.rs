@@ -20,14 +20,17 @@ use crate::vhost::{HostPolicies, PendingRoute, RouteKey};
 mod action;
 mod cluster_policy;
 mod conditions;
+mod cookie;
 mod cors;
 mod header;
 mod ip_filter;
+mod jwt;
 mod policy;
 mod rate_limit;
 mod tls;
 
 use conditions::Matches;
+use jwt::RootJwt;
 use tls::ProxyTls;
 
 /// How many HTTPProxies (counted once per include path) one root may reach. A few objects that
@@ -62,6 +65,8 @@ pub(crate) struct Root<'r> {
     pub authority: Option<HeaderMatch>,
     /// Whether the host is served with TLS (terminated or passed through).
     pub secure: bool,
+    /// The JWT providers its routes may require.
+    pub jwt: RootJwt,
 }
 
 /// One step of the include walk.
@@ -181,9 +186,19 @@ impl<'a> Builder<'a> {
         else {
             return;
         };
+        let Some(vhost) = spec.virtualhost.as_ref() else {
+            return;
+        };
+        let Some(jwt) = self.jwt_host(&name.namespace, vhost, proxies.status(name)) else {
+            return;
+        };
         let key = ObjectKey::new(Kind::HTTPProxy, name.clone());
         let Some(tls) = self.proxy_tls(&key, host, proxy, proxies, reached) else {
             return;
+        };
+        let jwt = match tls {
+            ProxyTls::Terminate => self.install_jwt(host, jwt),
+            ProxyTls::Insecure | ProxyTls::Passthrough => RootJwt::default(),
         };
         if !policies.is_empty() {
             self.host_policies.insert(host.to_string(), policies);
@@ -197,6 +212,7 @@ impl<'a> Builder<'a> {
                 ignore_case: false,
             }),
             secure: !matches!(tls, ProxyTls::Insecure),
+            jwt,
         };
         self.walk(&root, name, proxies, reached);
     }
@@ -331,6 +347,7 @@ impl<'a> Builder<'a> {
                     allow_http: true,
                     force_ssl_redirect: root.secure,
                     ip_filter: None,
+                    jwt_provider: None,
                 },
                 status,
             );

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::dag::{
-    ClientValidation, CorsPolicy, Dag, HeaderMatch, IpFilter, LocalRateLimit, PathMatch,
-    QueryParamMatch, Route, RouteAction, SecureVirtualHost, TcpProxy, TlsSecret, TlsVersion,
-    VirtualHost,
+    ClientValidation, CorsPolicy, Dag, HeaderMatch, IpFilter, JwtProvider, LocalRateLimit,
+    PathMatch, QueryParamMatch, Route, RouteAction, SecureVirtualHost, TcpProxy, TlsSecret,
+    TlsVersion, VirtualHost,
 };
 use crate::object::ObjectKey;
 
@@ -79,6 +79,9 @@ pub(crate) struct PendingRoute {
     pub force_ssl_redirect: bool,
     /// The route's own IP filter, on both listeners (the redirect included).
     pub ip_filter: Option<Box<IpFilter>>,
+    /// The JWT provider that verifies the route's requests on HTTPS. A route with one is
+    /// always redirected to HTTPS on plain HTTP (`force_ssl_redirect`).
+    pub jwt_provider: Option<String>,
 }
 
 /// The routes of one host, in route order.
@@ -101,6 +104,8 @@ pub(crate) struct TlsHost {
     pub fallback_certificate: bool,
     /// Proxy decrypted connections to TCP backends instead of serving routes.
     pub tcp_proxy: Option<TcpProxy>,
+    /// The JWT providers the host's routes may require, in name order.
+    pub jwt_providers: Vec<JwtProvider>,
 }
 
 impl TlsHost {
@@ -119,6 +124,7 @@ impl TlsHost {
             client_validation: None,
             fallback_certificate: false,
             tcp_proxy: None,
+            jwt_providers: Vec::new(),
         }
     }
 }
@@ -170,9 +176,11 @@ pub(crate) fn place(
                     action: pending.action.clone(),
                     origin: pending.origin.clone(),
                     ip_filter: pending.ip_filter.clone(),
+                    jwt_provider: pending.jwt_provider.clone(),
                 });
             }
-            let action = match (pending.force_ssl_redirect, pending.allow_http) {
+            let redirect = pending.force_ssl_redirect || pending.jwt_provider.is_some();
+            let action = match (redirect, pending.allow_http) {
                 (true, _) => RouteAction::HttpsRedirect,
                 (false, true) => pending.action,
                 (false, false) => continue,
@@ -184,6 +192,8 @@ pub(crate) fn place(
                 action,
                 origin: pending.origin,
                 ip_filter: pending.ip_filter,
+                // Plain HTTP has no JWT filter: such a route is only ever a redirect there.
+                jwt_provider: None,
             });
         }
         if let Some(tls) = tls.filter(|t| !https.is_empty() || t.tcp_proxy.is_some()) {
@@ -208,6 +218,7 @@ pub(crate) fn place(
                     client_validation: tls.client_validation.clone(),
                     fallback_certificate: tls.fallback_certificate,
                     tcp_proxy: tls.tcp_proxy.clone(),
+                    jwt_providers: tls.jwt_providers.clone(),
                 },
             );
         }

@@ -228,6 +228,9 @@ pub fn secure_filter_chain(
             if let Some(validation) = &vhost.client_validation {
                 forward_client_certificate(&mut hcm, &validation.forward);
             }
+            if let Some(jwt) = crate::jwt::jwt_authn_filter(&vhost.jwt_providers) {
+                crate::jwt::insert_filter(&mut hcm.http_filters, jwt);
+            }
             hcm_filter(&hcm)
         }
     };

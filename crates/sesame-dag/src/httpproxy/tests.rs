@@ -684,6 +684,8 @@ fn upstream_validation_and_request_hashing_reach_the_cluster() {
 }
 
 mod cluster_policies;
+mod cookies;
+mod jwt;
 mod policies;
 mod refusals;
 mod tls;

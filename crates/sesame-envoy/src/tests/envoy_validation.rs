@@ -322,6 +322,7 @@ fn every_feature_dag() -> Dag {
                 cross_scheme: sesame_dag::dag::CrossScheme::SafeOnly,
                 deny_repeated_route: true,
             }),
+            cookie_rewrites: cookies::rewrites(),
         })),
     };
     let mut all = forward_route(PathMatch::Prefix("/all".into()), &names[0]);
@@ -796,6 +797,8 @@ fn envoy_rejects_a_broken_translation() {
     );
 }
 
+mod cookies;
+mod jwt;
 mod settings;
 
 /// An IP filter rule for `address/prefix_len`.

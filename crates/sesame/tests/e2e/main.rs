@@ -6,12 +6,14 @@ mod cli;
 mod cluster_policies;
 mod config;
 mod config_upstream;
+mod cookies;
 mod delta;
 mod drain;
 #[allow(dead_code)] // shared with the pipeline test and the serve benchmark
 mod harness;
 mod httpproxy;
 mod httpproxy_tls;
+mod jwt;
 mod kube;
 mod kube_real;
 mod metrics;
