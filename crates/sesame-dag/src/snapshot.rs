@@ -229,14 +229,7 @@ impl Snapshot {
 /// The Service an EndpointSlice belongs to (its namespace and `kubernetes.io/service-name`).
 pub fn slice_service(slice: &EndpointSlice) -> NamespacedName {
     let own = NamespacedName::of(&slice.metadata);
-    let name = slice
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(SERVICE_NAME_LABEL))
-        .cloned()
-        .unwrap_or_default();
-    NamespacedName::new(own.namespace, name)
+    NamespacedName::new(own.namespace, slice.service_name.as_str())
 }
 
 fn upsert<T: PartialEq>(
