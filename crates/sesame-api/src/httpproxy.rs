@@ -13,8 +13,13 @@ use serde::{Deserialize, Serialize};
 use crate::condition::DetailedCondition;
 use crate::is_false;
 
+mod authorization;
 mod ratelimit;
 mod route;
+
+pub use authorization::{
+    AuthorizationServer, AuthorizationServerBufferSettings, ExtensionServiceReference,
+};
 
 pub use ratelimit::{
     GenericKeyDescriptor, GlobalRateLimitPolicy, LocalRateLimitPolicy, RateLimitDescriptor,
@@ -118,6 +123,10 @@ pub struct VirtualHost {
     /// `ipAllowPolicy`); a route may override it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ip_deny_policy: Vec<IpFilterPolicy>,
+    /// External authorization of every route (TLS virtual hosts only); a route's `authPolicy`
+    /// may disable it or add context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<AuthorizationServer>,
 }
 
 /// TLS settings of a virtual host: terminate with `secretName`, or pass through.
