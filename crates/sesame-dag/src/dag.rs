@@ -10,8 +10,10 @@ pub use sesame_api::config::DnsLookupFamily;
 use crate::object::{NamespacedName, ObjectKey};
 
 mod cluster;
+mod extension;
 
 pub use cluster::*;
+pub use extension::*;
 
 /// The result of a build: virtual hosts, clusters and secrets, all in sorted maps.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -163,6 +165,8 @@ pub struct SecureVirtualHost {
     /// Proxy the decrypted connection to TCP backends instead of serving HTTP routes (the routes
     /// are then empty).
     pub tcp_proxy: Option<TcpProxy>,
+    /// External authorization of every request, if any.
+    pub authorization: Option<Box<Authorization>>,
 }
 
 /// How a secure virtual host verifies client certificates.
@@ -266,6 +270,9 @@ pub struct Route {
     pub origin: ObjectKey,
     /// The route's own IP filter, replacing its virtual host's.
     pub ip_filter: Option<Box<IpFilter>>,
+    /// The route's external authorization settings, on a host with [`Authorization`] (HTTPS
+    /// only).
+    pub authorization: Option<Box<RouteAuthorization>>,
 }
 
 /// How a route matches the request path.

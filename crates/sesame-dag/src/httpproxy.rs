@@ -18,6 +18,7 @@ use crate::status::{ObjectStatus, ProblemKind, Reason};
 use crate::vhost::{HostPolicies, PendingRoute, RouteKey};
 
 mod action;
+mod authorization;
 mod cluster_policy;
 mod conditions;
 mod cors;
@@ -62,6 +63,8 @@ pub(crate) struct Root<'r> {
     pub authority: Option<HeaderMatch>,
     /// Whether the host is served with TLS (terminated or passed through).
     pub secure: bool,
+    /// The defaults of the routes' external authorization, when the host has it.
+    pub authorization: Option<&'r authorization::HostAuthorization>,
 }
 
 /// One step of the include walk.
@@ -182,8 +185,25 @@ impl<'a> Builder<'a> {
             return;
         };
         let key = ObjectKey::new(Kind::HTTPProxy, name.clone());
+        let authorization = match spec
+            .virtualhost
+            .as_ref()
+            .map(|vhost| self.host_authorization(&name.namespace, vhost, proxies.status(name)))
+        {
+            Some(Ok(authorization)) => authorization,
+            Some(Err(())) | None => return,
+        };
         let Some(tls) = self.proxy_tls(&key, host, proxy, proxies, reached) else {
             return;
+        };
+        let host_authorization = match (authorization, &tls) {
+            (Some((filter, defaults)), ProxyTls::Terminate) => {
+                if let Some(tls_host) = self.tls.get_mut(host) {
+                    tls_host.authorization = Some(Box::new(filter));
+                }
+                Some(defaults)
+            }
+            _ => None,
         };
         if !policies.is_empty() {
             self.host_policies.insert(host.to_string(), policies);
@@ -197,6 +217,7 @@ impl<'a> Builder<'a> {
                 ignore_case: false,
             }),
             secure: !matches!(tls, ProxyTls::Insecure),
+            authorization: host_authorization.as_ref(),
         };
         self.walk(&root, name, proxies, reached);
     }
@@ -331,6 +352,7 @@ impl<'a> Builder<'a> {
                     allow_http: true,
                     force_ssl_redirect: root.secure,
                     ip_filter: None,
+                    authorization: None,
                 },
                 status,
             );

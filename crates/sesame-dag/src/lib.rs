@@ -18,6 +18,7 @@ pub mod status;
 
 mod annotation;
 mod delegation;
+pub mod extension;
 mod external_name;
 mod hostname;
 mod httpproxy;

@@ -443,6 +443,7 @@ impl Upstream<'_> {
                     .or_insert_with(|| TlsSecret::clone(secret));
                 sds_name
             }),
+            targets: Vec::new(),
         };
         dag.clusters.insert(name.clone(), cluster);
         Ok(name)

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::dag::{
-    ClientValidation, CorsPolicy, Dag, HeaderMatch, IpFilter, LocalRateLimit, PathMatch,
-    QueryParamMatch, Route, RouteAction, SecureVirtualHost, TcpProxy, TlsSecret, TlsVersion,
-    VirtualHost,
+    Authorization, ClientValidation, CorsPolicy, Dag, HeaderMatch, IpFilter, LocalRateLimit,
+    PathMatch, QueryParamMatch, Route, RouteAction, RouteAuthorization, SecureVirtualHost,
+    TcpProxy, TlsSecret, TlsVersion, VirtualHost,
 };
 use crate::object::ObjectKey;
 
@@ -79,6 +79,8 @@ pub(crate) struct PendingRoute {
     pub force_ssl_redirect: bool,
     /// The route's own IP filter, on both listeners (the redirect included).
     pub ip_filter: Option<Box<IpFilter>>,
+    /// The route's external authorization settings (HTTPS only).
+    pub authorization: Option<Box<RouteAuthorization>>,
 }
 
 /// The routes of one host, in route order.
@@ -101,6 +103,8 @@ pub(crate) struct TlsHost {
     pub fallback_certificate: bool,
     /// Proxy decrypted connections to TCP backends instead of serving routes.
     pub tcp_proxy: Option<TcpProxy>,
+    /// External authorization of the host's requests.
+    pub authorization: Option<Box<Authorization>>,
 }
 
 impl TlsHost {
@@ -119,6 +123,7 @@ impl TlsHost {
             client_validation: None,
             fallback_certificate: false,
             tcp_proxy: None,
+            authorization: None,
         }
     }
 }
@@ -170,6 +175,7 @@ pub(crate) fn place(
                     action: pending.action.clone(),
                     origin: pending.origin.clone(),
                     ip_filter: pending.ip_filter.clone(),
+                    authorization: pending.authorization.clone(),
                 });
             }
             let action = match (pending.force_ssl_redirect, pending.allow_http) {
@@ -184,6 +190,7 @@ pub(crate) fn place(
                 action,
                 origin: pending.origin,
                 ip_filter: pending.ip_filter,
+                authorization: None,
             });
         }
         if let Some(tls) = tls.filter(|t| !https.is_empty() || t.tcp_proxy.is_some()) {
@@ -208,6 +215,7 @@ pub(crate) fn place(
                     client_validation: tls.client_validation.clone(),
                     fallback_certificate: tls.fallback_certificate,
                     tcp_proxy: tls.tcp_proxy.clone(),
+                    authorization: tls.authorization.clone(),
                 },
             );
         }

@@ -10,7 +10,7 @@ use super::policy::{
     RouteProblem, direct_action, health_check, internal_redirect, lb_policy, prefix_rewrite,
     problem, redirect_action, retry_policy, timeouts,
 };
-use super::{cluster_policy, ip_filter, rate_limit};
+use super::{authorization, cluster_policy, ip_filter, rate_limit};
 use crate::build::Builder;
 use crate::dag::{
     ClusterRewrites, Forward, LocalRateLimit, Mirror, PathMatch, RouteAction, UpstreamProtocol,
@@ -66,13 +66,10 @@ impl<'a> Builder<'a> {
             }
         };
         let path = route_key.path.value().to_string();
-        for (set, field) in [
-            (route.auth_policy.is_some(), "authPolicy"),
-            (
-                route.jwt_verification_policy.is_some(),
-                "jwtVerificationPolicy",
-            ),
-        ] {
+        for (set, field) in [(
+            route.jwt_verification_policy.is_some(),
+            "jwtVerificationPolicy",
+        )] {
             if set {
                 // Access controls are never ignored: the route is not served rather than
                 // served open.
@@ -103,6 +100,7 @@ impl<'a> Builder<'a> {
                         allow_http: true,
                         force_ssl_redirect,
                         ip_filter: None,
+                        authorization: None,
                     };
                     self.add_route(root, key, route_key, pending, status);
                     return;
@@ -130,6 +128,10 @@ impl<'a> Builder<'a> {
             allow_http: true,
             force_ssl_redirect,
             ip_filter,
+            authorization: authorization::route_authorization(
+                root.authorization,
+                route.auth_policy.as_ref(),
+            ),
         };
         self.add_route(root, key, route_key, pending, status);
     }
