@@ -9,6 +9,7 @@ pub mod accesslog;
 pub mod bootstrap;
 pub mod cluster;
 pub mod endpoint;
+pub mod ext_authz;
 pub mod http_filter;
 pub mod incremental;
 pub mod listener;

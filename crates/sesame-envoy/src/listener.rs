@@ -228,6 +228,13 @@ pub fn secure_filter_chain(
             if let Some(validation) = &vhost.client_validation {
                 forward_client_certificate(&mut hcm, &validation.forward);
             }
+            if let Some(auth) = &vhost.authorization {
+                // Just before the router, after the filters that may refuse the request
+                // without asking the authorization server.
+                let router = hcm.http_filters.len().saturating_sub(1);
+                let filter = crate::ext_authz::ext_authz_filter(auth);
+                hcm.http_filters.insert(router, filter);
+            }
             hcm_filter(&hcm)
         }
     };

@@ -260,6 +260,12 @@ fn vhost_route(r: &Route, vhost_name: &str) -> route_v3::Route {
     };
     out.typed_per_filter_config =
         http_filter::route_filter_configs(vhost_name, rate_limit, r.ip_filter.as_deref());
+    if let Some(auth) = &r.authorization {
+        out.typed_per_filter_config.insert(
+            crate::ext_authz::EXT_AUTHZ_FILTER.to_string(),
+            crate::ext_authz::ext_authz_per_route(auth),
+        );
+    }
     out
 }
 

@@ -796,6 +796,7 @@ fn envoy_rejects_a_broken_translation() {
     );
 }
 
+mod extension;
 mod settings;
 
 /// An IP filter rule for `address/prefix_len`.

@@ -1,0 +1,48 @@
+//! Real Envoy accepts external authorization as translated: the ext_authz filter on one
+//! secure host's chain, per-route settings, and an ExtensionService cluster over weighted
+//! localities, beside every other feature.
+
+use pretty_assertions::assert_eq;
+
+use super::*;
+
+#[test]
+fn envoy_accepts_external_authorization() {
+    let mut dag = every_feature_dag();
+    let authorized = crate::ext_authz::tests::authorized_dag();
+    dag.clusters.extend(authorized.clusters);
+    for (host, mut vhost) in authorized.https {
+        // Reuse a real certificate: Envoy loads it.
+        vhost.secret = dag.https["secure.com"].secret.clone();
+        dag.https.insert(host, vhost);
+    }
+    let resources = translate(&dag, &TranslateConfig::default());
+    let Some(envoy) = envoy_binary() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_eq!(envoy_verdict(&envoy, dir.path(), &resources), Ok(()));
+}
+
+/// What Envoy does with an ext_authz filter whose cluster does not exist: it **accepts** it
+/// (the gRPC client is made lazily; a route to a missing cluster, by contrast, is refused), so
+/// every check would fail at run time. Envoy is no safety net here: the DAG must never name an
+/// extension cluster it does not hold (authorization needs a valid ExtensionService, whose
+/// cluster the same build adds). If this starts failing, Envoy began checking.
+#[test]
+fn envoy_accepts_ext_authz_on_an_unknown_cluster() {
+    let Some(envoy) = envoy_binary() else { return };
+    let mut dag = every_feature_dag();
+    let authorized = crate::ext_authz::tests::authorized_dag();
+    dag.clusters.extend(
+        authorized
+            .clusters
+            .into_iter()
+            .filter(|(name, _)| !name.starts_with("extension/")),
+    );
+    for (host, mut vhost) in authorized.https {
+        vhost.secret = dag.https["secure.com"].secret.clone();
+        dag.https.insert(host, vhost);
+    }
+    let resources = translate(&dag, &TranslateConfig::default());
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_eq!(envoy_verdict(&envoy, dir.path(), &resources), Ok(()));
+}
