@@ -27,6 +27,8 @@ pub fn cluster_name(name: &NamespacedName) -> String {
 pub(crate) struct Extension {
     /// Its cluster (in the DAG).
     pub cluster: String,
+    /// The `:authority` of calls to it (see [`Authorization::authority`](crate::dag::Authorization)).
+    pub authority: String,
     /// `timeoutPolicy.response`: the default timeout of calls to it.
     pub response_timeout: Option<Timeout>,
 }
@@ -139,6 +141,12 @@ impl<'a> Builder<'a> {
         }
         let first = targets.first()?;
         let cluster_name = cluster_name(name);
+        let sni = validation
+            .as_ref()
+            .and_then(|v: &UpstreamValidation| v.subject_names.first().cloned());
+        let authority = sni
+            .clone()
+            .unwrap_or_else(|| format!("{}.{}", first.0.service.name, first.0.service.namespace));
         let cluster = Cluster {
             name: cluster_name.clone(),
             service: first.0.service.clone(),
@@ -150,9 +158,7 @@ impl<'a> Builder<'a> {
             lb_policy,
             health_check: None,
             slow_start: None,
-            sni: validation
-                .as_ref()
-                .and_then(|v: &UpstreamValidation| v.subject_names.first().cloned()),
+            sni,
             upstream_validation: validation.map(Box::new),
             idle_connection_timeout: idle_connection,
             connect_timeout: self.config.upstream.connect_timeout,
@@ -163,6 +169,7 @@ impl<'a> Builder<'a> {
         self.dag.clusters.insert(cluster_name.clone(), cluster);
         Some(Extension {
             cluster: cluster_name,
+            authority,
             response_timeout,
         })
     }

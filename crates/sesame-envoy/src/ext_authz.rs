@@ -18,14 +18,20 @@ use crate::proto;
 /// The external authorization filter.
 pub const EXT_AUTHZ_FILTER: &str = "envoy.filters.http.ext_authz";
 
-/// A gRPC service on `cluster`, through Envoy's own gRPC client, with the call's `timeout`
-/// (`None` keeps the filter's default; infinite is Envoy's zero, no timeout).
-pub fn grpc_service(cluster: &str, timeout: Option<Timeout>) -> core_v3::GrpcService {
+/// A gRPC service on `cluster`, through Envoy's own gRPC client, called with `:authority`
+/// `authority` and the call's `timeout` (`None` keeps the filter's default; infinite is
+/// Envoy's zero, no timeout).
+pub fn grpc_service(
+    cluster: &str,
+    authority: &str,
+    timeout: Option<Timeout>,
+) -> core_v3::GrpcService {
     core_v3::GrpcService {
         timeout: timeout.map(proto::timeout),
         target_specifier: Some(core_v3::grpc_service::TargetSpecifier::EnvoyGrpc(
             core_v3::grpc_service::EnvoyGrpc {
                 cluster_name: cluster.to_string(),
+                authority: authority.to_string(),
                 ..Default::default()
             },
         )),
@@ -37,7 +43,7 @@ pub fn grpc_service(cluster: &str, timeout: Option<Timeout>) -> core_v3::GrpcSer
 pub fn ext_authz_filter(auth: &Authorization) -> hcm_v3::HttpFilter {
     let config = ext_authz_v3::ExtAuthz {
         services: Some(ext_authz_v3::ext_authz::Services::GrpcService(
-            grpc_service(&auth.cluster, auth.timeout),
+            grpc_service(&auth.cluster, &auth.authority, auth.timeout),
         )),
         transport_api_version: core_v3::ApiVersion::V3 as i32,
         failure_mode_allow: auth.fail_open,

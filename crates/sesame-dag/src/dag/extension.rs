@@ -14,6 +14,10 @@ use super::Timeout;
 pub struct Authorization {
     /// The extension's cluster (a key of [`Dag::clusters`](super::Dag::clusters)).
     pub cluster: String,
+    /// The `:authority` of the calls: the TLS server name when the ExtensionService verifies
+    /// one, else `<first service>.<namespace>` (never the cluster name, whose `/`s strict
+    /// HTTP/2 servers refuse).
+    pub authority: String,
     /// How long to wait for an answer; `None` keeps Envoy's default (200 ms).
     pub timeout: Option<Timeout>,
     /// Let requests through when the server fails or cannot be reached (else 403).

@@ -185,6 +185,7 @@ fn authorization_reaches_the_secure_host_and_its_routes() {
     let vhost = &out.dag.https["a.com"];
     let auth = vhost.authorization.as_ref().unwrap();
     assert_eq!(auth.cluster, "extension/auth/authz");
+    assert_eq!(auth.authority, "authz-a.auth");
     assert!(auth.fail_open);
     // The ExtensionService's response timeout is the default.
     assert_eq!(

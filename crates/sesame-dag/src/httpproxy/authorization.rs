@@ -85,7 +85,7 @@ impl<'a> Builder<'a> {
                     ProblemKind::AuthError,
                     Reason::ExtensionServiceNotFound,
                     format!(
-                        "Spec.Virtualhost.Authorization.ServiceRef extension service {reference:?} {what}"
+                        "Spec.Virtualhost.Authorization.ServiceRef extension service \"{reference}\" {what}"
                     ),
                 );
             }
@@ -124,6 +124,7 @@ impl<'a> Builder<'a> {
         Ok(Some((
             Authorization {
                 cluster: extension.cluster,
+                authority: extension.authority,
                 timeout,
                 fail_open: auth.fail_open,
                 with_request_body,

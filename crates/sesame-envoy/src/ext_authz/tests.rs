@@ -48,6 +48,7 @@ pub(crate) fn authorized_dag() -> Dag {
     let mut host = secure_vhost("auth.com", vec![open, ctx, plain]);
     host.authorization = Some(Box::new(Authorization {
         cluster: ext.name.clone(),
+        authority: "a.auth".into(),
         timeout: Some(Timeout::After(Duration::from_millis(1500))),
         fail_open: true,
         with_request_body: Some(AuthorizationBody {
@@ -114,6 +115,7 @@ fn the_filter_calls_the_extension_cluster_as_contour_configures_it() {
         Some(core_v3::grpc_service::TargetSpecifier::EnvoyGrpc(
             core_v3::grpc_service::EnvoyGrpc {
                 cluster_name: "extension/auth/authz".into(),
+                authority: "a.auth".into(),
                 ..Default::default()
             }
         ))

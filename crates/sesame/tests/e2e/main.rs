@@ -7,6 +7,7 @@ mod config;
 mod config_upstream;
 mod delta;
 mod drain;
+mod extauth;
 #[allow(dead_code)] // shared with the pipeline test and the serve benchmark
 mod harness;
 mod httpproxy;
