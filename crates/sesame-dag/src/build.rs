@@ -44,6 +44,9 @@ pub struct BuildConfig {
     pub upstream: UpstreamConfig,
     /// Headers set and removed on every route (config `policy`).
     pub policy: GlobalHeaders,
+    /// The global rate limit descriptors of virtual hosts that set none (config
+    /// `rateLimitService.defaultGlobalRateLimitPolicy`, checked at start-up).
+    pub default_global_rate_limit: Option<crate::dag::GlobalRateLimit>,
 }
 
 impl Default for BuildConfig {
@@ -58,6 +61,7 @@ impl Default for BuildConfig {
             fallback_certificate: None,
             upstream: UpstreamConfig::default(),
             policy: GlobalHeaders::default(),
+            default_global_rate_limit: None,
         }
     }
 }

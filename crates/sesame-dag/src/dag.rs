@@ -11,9 +11,11 @@ use crate::object::{NamespacedName, ObjectKey};
 
 mod cluster;
 mod extension;
+mod global_rate_limit;
 
 pub use cluster::*;
 pub use extension::*;
+pub use global_rate_limit::*;
 
 /// The result of a build: virtual hosts, clusters and secrets, all in sorted maps.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -50,6 +52,8 @@ pub struct VirtualHost {
     pub rate_limit: Option<Box<LocalRateLimit>>,
     /// The IP filter of every route without one of its own, if any.
     pub ip_filter: Option<Box<IpFilter>>,
+    /// The global rate limit descriptors of every route without its own, if any.
+    pub global_rate_limit: Option<Box<GlobalRateLimit>>,
 }
 
 /// An IP filter: which client addresses may (or may not) reach a virtual host or route.
@@ -648,6 +652,8 @@ pub struct ForwardPolicies {
     pub rate_limit: Option<LocalRateLimit>,
     /// Redirects from the upstream that Envoy follows itself.
     pub internal_redirect: Option<InternalRedirect>,
+    /// The route's own global rate limit setting, replacing its virtual host's.
+    pub global_rate_limit: Option<RouteGlobalRateLimit>,
 }
 
 /// Redirects from the upstream that Envoy follows itself instead of passing them to the client.
@@ -686,6 +692,7 @@ impl ForwardPolicies {
         hash_policies: Vec::new(),
         rate_limit: None,
         internal_redirect: None,
+        global_rate_limit: None,
     };
 }
 

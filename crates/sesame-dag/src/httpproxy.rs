@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use sesame_api::httpproxy::{HTTPProxy, Include, MatchCondition, VirtualHost};
 
 use crate::build::Builder;
-use crate::dag::{HeaderMatch, HeaderValueMatch, RouteAction};
+use crate::dag::{GlobalRateLimit, HeaderMatch, HeaderValueMatch, RouteAction};
 use crate::hostname;
 use crate::object::{Kind, NamespacedName, ObjectKey};
 use crate::status::{ObjectStatus, ProblemKind, Reason};
@@ -20,7 +20,7 @@ use crate::vhost::{HostPolicies, PendingRoute, RouteKey};
 mod action;
 mod authorization;
 mod cluster_policy;
-mod conditions;
+pub(crate) mod conditions;
 mod cors;
 mod header;
 mod ip_filter;
@@ -177,11 +177,10 @@ impl<'a> Builder<'a> {
             );
             return;
         }
-        let Some(policies) = spec
-            .virtualhost
-            .as_ref()
-            .and_then(|vhost| host_policies(vhost, proxies.status(name)))
-        else {
+        let Some(policies) = spec.virtualhost.as_ref().and_then(|vhost| {
+            let default = self.config.default_global_rate_limit.as_ref();
+            host_policies(vhost, default, proxies.status(name))
+        }) else {
             return;
         };
         let key = ObjectKey::new(Kind::HTTPProxy, name.clone());
@@ -423,7 +422,11 @@ impl<'a> Builder<'a> {
 
 /// The policies of a root's virtual host. `None`, with the error in `status`, when one is
 /// invalid: the host is then not served at all, as in Contour.
-fn host_policies(vhost: &VirtualHost, status: &mut ObjectStatus) -> Option<HostPolicies> {
+fn host_policies(
+    vhost: &VirtualHost,
+    default_global: Option<&GlobalRateLimit>,
+    status: &mut ObjectStatus,
+) -> Option<HostPolicies> {
     let cors = match vhost
         .cors_policy
         .as_ref()
@@ -436,11 +439,23 @@ fn host_policies(vhost: &VirtualHost, status: &mut ObjectStatus) -> Option<HostP
             return None;
         }
     };
+    let global_rate_limit = match crate::global_rate_limit::host_global_limit(
+        vhost.rate_limit_policy.as_ref(),
+        default_global,
+    ) {
+        Ok(limit) => limit.map(Box::new),
+        Err(message) => {
+            status.error(
+                ProblemKind::VirtualHostError,
+                Reason::RateLimitPolicyNotValid,
+                message,
+            );
+            return None;
+        }
+    };
     let rate_limit = match rate_limit::local_limit(
         "Spec.VirtualHost.rateLimitPolicy",
         vhost.rate_limit_policy.as_ref(),
-        ProblemKind::VirtualHostError,
-        status,
     ) {
         Ok(limit) => limit.map(Box::new),
         Err(message) => {
@@ -467,6 +482,7 @@ fn host_policies(vhost: &VirtualHost, status: &mut ObjectStatus) -> Option<HostP
         cors,
         rate_limit,
         ip_filter,
+        global_rate_limit,
     })
 }
 

@@ -20,6 +20,7 @@ mod annotation;
 mod delegation;
 pub mod extension;
 mod external_name;
+pub mod global_rate_limit;
 mod hostname;
 mod httpproxy;
 mod ingress;

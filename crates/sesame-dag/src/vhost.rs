@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::dag::{
-    Authorization, ClientValidation, CorsPolicy, Dag, HeaderMatch, IpFilter, LocalRateLimit,
-    PathMatch, QueryParamMatch, Route, RouteAction, RouteAuthorization, SecureVirtualHost,
-    TcpProxy, TlsSecret, TlsVersion, VirtualHost,
+    Authorization, ClientValidation, CorsPolicy, Dag, GlobalRateLimit, HeaderMatch, IpFilter,
+    LocalRateLimit, PathMatch, QueryParamMatch, Route, RouteAction, RouteAuthorization,
+    SecureVirtualHost, TcpProxy, TlsSecret, TlsVersion, VirtualHost,
 };
 use crate::object::ObjectKey;
 
@@ -137,12 +137,17 @@ pub(crate) struct HostPolicies {
     pub rate_limit: Option<Box<LocalRateLimit>>,
     /// The IP filter of the routes without their own.
     pub ip_filter: Option<Box<IpFilter>>,
+    /// The global rate limit descriptors of the routes without their own.
+    pub global_rate_limit: Option<Box<GlobalRateLimit>>,
 }
 
 impl HostPolicies {
     /// Whether the host has no policy at all.
     pub fn is_empty(&self) -> bool {
-        self.cors.is_none() && self.rate_limit.is_none() && self.ip_filter.is_none()
+        self.cors.is_none()
+            && self.rate_limit.is_none()
+            && self.ip_filter.is_none()
+            && self.global_rate_limit.is_none()
     }
 }
 
@@ -204,6 +209,7 @@ pub(crate) fn place(
                 cors: policies.cors.clone(),
                 rate_limit: policies.rate_limit.clone(),
                 ip_filter: policies.ip_filter.clone(),
+                global_rate_limit: policies.global_rate_limit.clone(),
             };
             dag.https.insert(
                 host.clone(),
@@ -228,6 +234,7 @@ pub(crate) fn place(
                     cors: policies.cors,
                     rate_limit: policies.rate_limit,
                     ip_filter: policies.ip_filter,
+                    global_rate_limit: policies.global_rate_limit,
                 },
             );
         }

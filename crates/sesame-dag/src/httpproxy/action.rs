@@ -13,8 +13,8 @@ use super::policy::{
 use super::{authorization, cluster_policy, ip_filter, rate_limit};
 use crate::build::Builder;
 use crate::dag::{
-    ClusterRewrites, Forward, LocalRateLimit, Mirror, PathMatch, RouteAction, UpstreamProtocol,
-    UpstreamValidation, WeightedCluster,
+    ClusterRewrites, Forward, LocalRateLimit, Mirror, PathMatch, RouteAction, RouteGlobalRateLimit,
+    UpstreamProtocol, UpstreamValidation, WeightedCluster,
 };
 use crate::object::ObjectKey;
 use crate::service::{ClusterSettings, ExternalNameSni, PortRef};
@@ -153,19 +153,26 @@ impl<'a> Builder<'a> {
                 "must set exactly one of services, requestRedirectPolicy or directResponsePolicy",
             ));
         }
-        let rate_limit = rate_limit::local_limit(
-            "rateLimitPolicy",
-            route.rate_limit_policy.as_ref(),
-            ProblemKind::RouteError,
-            status,
-        )
-        .map_err(|message| {
+        let invalid_limit = |message| {
             problem(
                 ProblemKind::RouteError,
                 Reason::RateLimitPolicyNotValid,
                 message,
             )
-        })?;
+        };
+        let rate_limit =
+            rate_limit::local_limit("rateLimitPolicy", route.rate_limit_policy.as_ref())
+                .map_err(invalid_limit)?;
+        let global_rate_limit =
+            crate::global_rate_limit::route_global_limit(route.rate_limit_policy.as_ref())
+                .map_err(invalid_limit)?;
+        if global_rate_limit.is_some() && route.services.is_empty() {
+            status.warning(
+                ProblemKind::RouteError,
+                Reason::RateLimitPolicyNotValid,
+                "rateLimitPolicy.global applies to routes with services only (as in Contour) and was ignored",
+            );
+        }
         if rate_limit.is_some() && route.services.is_empty() {
             status.warning(
                 ProblemKind::RouteError,
@@ -186,7 +193,13 @@ impl<'a> Builder<'a> {
         if let Some(direct) = &route.direct_response_policy {
             return direct_action(direct);
         }
-        self.forward(namespace, path, route, rate_limit, status)
+        self.forward(
+            namespace,
+            path,
+            route,
+            (rate_limit, global_rate_limit),
+            status,
+        )
     }
 
     fn forward(
@@ -194,7 +207,7 @@ impl<'a> Builder<'a> {
         namespace: &'a str,
         path: &PathMatch,
         route: &'a Route,
-        rate_limit: Option<LocalRateLimit>,
+        (rate_limit, global_rate_limit): (Option<LocalRateLimit>, Option<RouteGlobalRateLimit>),
         status: &mut ObjectStatus,
     ) -> Result<RouteAction, RouteProblem> {
         let timeouts = timeouts(route.timeout_policy.as_ref())?;
@@ -315,6 +328,7 @@ impl<'a> Builder<'a> {
             || !mirror_policies.is_empty()
             || !hash_policies.is_empty()
             || rate_limit.is_some()
+            || global_rate_limit.is_some()
             || internal_redirect.is_some();
         if policies_needed {
             let p = forward.policies_mut();
@@ -327,6 +341,7 @@ impl<'a> Builder<'a> {
             p.hash_policies = hash_policies;
             p.rate_limit = rate_limit;
             p.internal_redirect = internal_redirect;
+            p.global_rate_limit = global_rate_limit;
         }
         Ok(RouteAction::Forward(forward))
     }

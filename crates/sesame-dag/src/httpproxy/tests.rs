@@ -684,6 +684,7 @@ fn upstream_validation_and_request_hashing_reach_the_cluster() {
 }
 
 mod cluster_policies;
+mod global_rate_limits;
 mod policies;
 mod refusals;
 mod tls;
