@@ -229,11 +229,16 @@ pub fn secure_filter_chain(
                 forward_client_certificate(&mut hcm, &validation.forward);
             }
             if let Some(auth) = &vhost.authorization {
-                // Just before the router, after the filters that may refuse the request
-                // without asking the authorization server.
-                let router = hcm.http_filters.len().saturating_sub(1);
+                // After the filters that may refuse the request without asking the
+                // authorization server, before the global rate limit (unauthorized requests
+                // are not counted) and the router.
+                let at = hcm
+                    .http_filters
+                    .iter()
+                    .position(|f| f.name == crate::global_rate_limit::RATE_LIMIT_FILTER)
+                    .unwrap_or(hcm.http_filters.len().saturating_sub(1));
                 let filter = crate::ext_authz::ext_authz_filter(auth);
-                hcm.http_filters.insert(router, filter);
+                hcm.http_filters.insert(at, filter);
             }
             hcm_filter(&hcm)
         }
@@ -576,9 +581,23 @@ fn ingress_connection_manager(
         delayed_close_timeout: timeout(&timeouts.delayed_close_timeout),
         drain_timeout: timeout(&timeouts.connection_shutdown_grace_period),
         common_http_protocol_options,
-        http_filters: http_filter::ingress_filters(),
+        http_filters: ingress_filters(settings),
         ..http_connection_manager(ingress.stat_prefix(), routes)
     }
+}
+
+/// [`http_filter::ingress_filters`], with the global rate limit filter just before the router
+/// when a rate limit service is configured.
+fn ingress_filters(settings: &ListenerSettings) -> Vec<hcm_v3::HttpFilter> {
+    let mut filters = http_filter::ingress_filters();
+    if let Some(rate_limit) = &settings.rate_limit {
+        let router = filters.len().saturating_sub(1);
+        filters.insert(
+            router,
+            crate::global_rate_limit::rate_limit_filter(rate_limit),
+        );
+    }
+    filters
 }
 
 /// An HTTP connection manager with the router filter, the client address taken from the

@@ -322,6 +322,7 @@ fn every_feature_dag() -> Dag {
                 cross_scheme: sesame_dag::dag::CrossScheme::SafeOnly,
                 deny_repeated_route: true,
             }),
+            global_rate_limit: None,
         })),
     };
     let mut all = forward_route(PathMatch::Prefix("/all".into()), &names[0]);
