@@ -165,6 +165,7 @@ impl<'a> Builder<'a> {
             external_name: None,
             client_certificate: None,
             targets: targets.into_iter().map(|(t, _)| t).collect(),
+            response_timeout,
         };
         self.dag.clusters.insert(cluster_name.clone(), cluster);
         Some(Extension {

@@ -444,6 +444,7 @@ impl Upstream<'_> {
                 sds_name
             }),
             targets: Vec::new(),
+            response_timeout: None,
         };
         dag.clusters.insert(name.clone(), cluster);
         Ok(name)

@@ -8,7 +8,7 @@ use envoy_types::pb::envoy::config::route::v3 as route_v3;
 use envoy_types::pb::envoy::extensions::filters::http::ratelimit::v3 as ratelimit_v3;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm_v3;
 use envoy_types::pb::google::protobuf::Any;
-use sesame_dag::dag::{DescriptorEntry, GlobalRateLimit};
+use sesame_dag::dag::{DescriptorEntry, GlobalRateLimit, Timeout};
 
 use crate::proto;
 use crate::route::header_matcher;
@@ -32,6 +32,9 @@ pub struct RateLimitSettings {
     pub x_rate_limit_headers: bool,
     /// Answer over-limit gRPC requests with RESOURCE_EXHAUSTED.
     pub resource_exhausted: bool,
+    /// How long a call may take (the ExtensionService's `timeoutPolicy.response`, set from
+    /// the DAG when translating); `None` keeps Envoy's default, 20 ms.
+    pub timeout: Option<Timeout>,
 }
 
 impl RateLimitSettings {
@@ -44,11 +47,12 @@ impl RateLimitSettings {
             fail_open: false,
             x_rate_limit_headers: false,
             resource_exhausted: false,
+            timeout: None,
         }
     }
 }
 
-/// The rate limit filter calling the service (Envoy's default timeout, 20 ms).
+/// The rate limit filter calling the service.
 pub fn rate_limit_filter(settings: &RateLimitSettings) -> hcm_v3::HttpFilter {
     use ratelimit_v3::rate_limit::XRateLimitHeadersRfcVersion;
     let headers = if settings.x_rate_limit_headers {
@@ -60,6 +64,7 @@ pub fn rate_limit_filter(settings: &RateLimitSettings) -> hcm_v3::HttpFilter {
         domain: settings.domain.clone(),
         failure_mode_deny: !settings.fail_open,
         rate_limited_as_resource_exhausted: settings.resource_exhausted,
+        timeout: settings.timeout.map(proto::timeout),
         enable_x_ratelimit_headers: headers as i32,
         rate_limit_service: Some(ratelimit_config_v3::RateLimitServiceConfig {
             grpc_service: Some(crate::ext_authz::grpc_service(

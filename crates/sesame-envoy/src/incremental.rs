@@ -146,8 +146,13 @@ impl Translator {
     ) -> ResourceChanges {
         let mut out = ResourceChanges::default();
         self.update_http(dag, changes, &mut out);
-        let tls_changed =
-            !changes.https.is_empty() || !changes.passthrough.is_empty() || changes.fallback_secret;
+        // The rate limit filter's timeout comes from its cluster, in every listener.
+        let rate_limit_changed = (self.config.listener.rate_limit.as_ref())
+            .is_some_and(|r| changes.clusters.contains(&r.cluster));
+        let tls_changed = !changes.https.is_empty()
+            || !changes.passthrough.is_empty()
+            || changes.fallback_secret
+            || rate_limit_changed;
         if tls_changed {
             self.update_tls(dag, changes, &mut out);
         }

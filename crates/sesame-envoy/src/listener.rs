@@ -61,6 +61,7 @@ const TLS_INSPECTOR: &str = "envoy.filters.listener.tls_inspector";
 /// when the DAG has secure virtual hosts or passthrough hosts, `envoy-admin` when an admin
 /// port is configured.
 pub fn listeners(dag: &Dag, config: &TranslateConfig) -> BTreeMap<String, Any> {
+    let config = &with_rate_limit_timeout(dag, config);
     let mut out = BTreeMap::new();
     out.insert(
         HTTP_LISTENER.to_string(),
@@ -80,6 +81,30 @@ pub fn listeners(dag: &Dag, config: &TranslateConfig) -> BTreeMap<String, Any> {
         );
     }
     out
+}
+
+/// `config` with the timeout of rate limit calls taken from the rate limit service's cluster in
+/// `dag` (its ExtensionService's `timeoutPolicy.response`, as Contour); Envoy's default while
+/// the cluster is absent or sets none.
+fn with_rate_limit_timeout<'c>(
+    dag: &Dag,
+    config: &'c TranslateConfig,
+) -> std::borrow::Cow<'c, TranslateConfig> {
+    let Some(rate_limit) = &config.listener.rate_limit else {
+        return std::borrow::Cow::Borrowed(config);
+    };
+    let timeout = dag
+        .clusters
+        .get(&rate_limit.cluster)
+        .and_then(|c| c.response_timeout);
+    if timeout == rate_limit.timeout {
+        return std::borrow::Cow::Borrowed(config);
+    }
+    let mut config = config.clone();
+    if let Some(rate_limit) = config.listener.rate_limit.as_mut() {
+        rate_limit.timeout = timeout;
+    }
+    std::borrow::Cow::Owned(config)
 }
 
 /// Which ingress listener a filter belongs to: its stat prefix and its access log.

@@ -82,6 +82,7 @@ pub fn cluster(service: &str, protocol: UpstreamProtocol) -> Cluster {
         sni: None,
         client_certificate: None,
         targets: Vec::new(),
+        response_timeout: None,
     }
 }
 

@@ -56,6 +56,9 @@ pub struct Cluster {
     /// (an ExtensionService's cluster); empty for a cluster of one Service port, whose
     /// endpoints are those of `eds_name`.
     pub targets: Vec<EdsTarget>,
+    /// The default timeout of Envoy's own calls to this cluster (an ExtensionService's
+    /// `timeoutPolicy.response`); `None` for route clusters, whose routes set theirs.
+    pub response_timeout: Option<Timeout>,
 }
 
 /// One Service port whose endpoints are a locality of a cluster with several Services.

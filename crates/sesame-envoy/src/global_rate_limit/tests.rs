@@ -192,3 +192,73 @@ fn the_filter_is_in_the_ingress_chains_only_when_configured() {
     assert_eq!(grpc.cluster_name, "extension/projectsesame/ratelimit");
     assert_eq!(grpc.authority, "ratelimit.projectsesame");
 }
+
+/// The decoded rate limit filter of `ingress_http` in `resources`.
+fn http_rate_limit_filter(resources: &crate::Resources) -> ratelimit_v3::RateLimit {
+    let listener: listener_v3::Listener = decode(&resources.listeners["ingress_http"]);
+    let hcm: envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager =
+        match &listener.filter_chains[0].filters[0].config_type {
+            Some(listener_v3::filter::ConfigType::TypedConfig(any)) => decode(any),
+            other => panic!("{other:?}"),
+        };
+    let filter = hcm
+        .http_filters
+        .iter()
+        .find(|f| f.name == RATE_LIMIT_FILTER)
+        .expect("rate limit filter");
+    match &filter.config_type {
+        Some(hcm_v3::http_filter::ConfigType::TypedConfig(any)) => decode(any),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_calls_take_the_extension_services_response_timeout_and_follow_its_changes() {
+    use std::time::Duration;
+    let config = rate_limit_config();
+    let mut dag = rate_limited_dag();
+    // No cluster yet: Envoy's default.
+    assert_eq!(
+        http_rate_limit_filter(&translate(&dag, &config)).timeout,
+        None
+    );
+    let mut rls = cluster("rls", sesame_dag::dag::UpstreamProtocol::H2c);
+    rls.name = "extension/projectsesame/ratelimit".into();
+    rls.response_timeout = Some(Timeout::After(Duration::from_millis(250)));
+    dag.clusters.insert(rls.name.clone(), rls.clone());
+    let full = translate(&dag, &config);
+    assert_eq!(
+        http_rate_limit_filter(&full).timeout,
+        Some(envoy_types::pb::google::protobuf::Duration {
+            seconds: 0,
+            nanos: 250_000_000
+        })
+    );
+    // Incrementally: a change to that cluster alone re-encodes the listeners.
+    let snapshot = sesame_dag::Snapshot::new();
+    let mut translator = crate::incremental::Translator::new(config.clone());
+    translator.full(&dag, &snapshot);
+    rls.response_timeout = Some(Timeout::After(Duration::from_secs(2)));
+    dag.clusters.insert(rls.name.clone(), rls.clone());
+    let delta = sesame_dag::BuildDelta {
+        clusters: [rls.name.clone()].into(),
+        ..Default::default()
+    };
+    let changes = translator.update(&dag, &snapshot, &delta);
+    let listener = &changes.listeners.upserts["ingress_http"];
+    assert_eq!(
+        listener,
+        &translate(&dag, &config).listeners["ingress_http"]
+    );
+    let mut updated = full.clone();
+    updated
+        .listeners
+        .insert("ingress_http".into(), listener.clone());
+    assert_eq!(
+        http_rate_limit_filter(&updated).timeout,
+        Some(envoy_types::pb::google::protobuf::Duration {
+            seconds: 2,
+            nanos: 0
+        })
+    );
+}

@@ -15,6 +15,7 @@ mod httpproxy_tls;
 mod kube;
 mod kube_real;
 mod policies;
+mod ratelimit;
 mod routing;
 mod tls;
 mod updates;
