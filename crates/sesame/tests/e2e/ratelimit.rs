@@ -283,10 +283,16 @@ async fn a_down_rate_limit_service_fails_closed_unless_fail_open() {
             ),
         )
     };
-    for (fail_open, want) in [(false, 500), (true, 200)] {
+    // The service down, then (`nope`) an ExtensionService that does not exist at all: Envoy
+    // takes the filter either way, and the calls fail.
+    for (fail_open, want, extension) in [
+        (false, 500, "ratelimit"),
+        (true, 200, "ratelimit"),
+        (false, 500, "nope"),
+    ] {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = format!(
-            "rateLimitService:\n  extensionService: default/ratelimit\n  domain: sesame\n  failOpen: {fail_open}\n"
+            "rateLimitService:\n  extensionService: default/{extension}\n  domain: sesame\n  failOpen: {fail_open}\n"
         );
         let cluster = start(dir.path(), &config, down, &app, &[("h.yaml", &host("h"))]).await;
         cluster
