@@ -18,7 +18,7 @@ use envoy_types::pb::envoy::service::auth::v3::{
 use envoy_types::pb::envoy::r#type::v3::{HttpStatus, StatusCode};
 use envoy_types::pb::google::rpc::Status as RpcStatus;
 
-use crate::harness::{Cluster, Pki, backend, free_port, services};
+use crate::harness::{Cluster, Pki, backend, ca_secret, free_port, services};
 use crate::httpproxy::{has_error, key, proxy, refused_then_canary};
 
 /// One check the server answered: the request path and its context extensions.
@@ -101,13 +101,27 @@ impl Authz {
 
 /// Serves `authz` over plaintext HTTP/2 (h2c) on 127.0.0.1; the task ends with the test.
 async fn serve(authz: Authz) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    serve_with(authz, None).await
+}
+
+/// As [`serve`], over TLS with `identity` (cert PEM, key PEM) when given.
+async fn serve_with(
+    authz: Authz,
+    identity: Option<(String, String)>,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind authz");
     let addr = listener.local_addr().expect("authz addr");
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let mut builder = tonic::transport::Server::builder();
+    if let Some((cert, key)) = identity {
+        let tls = tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(cert, key));
+        builder = builder.tls_config(tls).expect("server tls");
+    }
     let task = tokio::spawn(async move {
-        let _ = tonic::transport::Server::builder()
+        let _ = builder
             .add_service(AuthorizationServer::new(authz))
             .serve_with_incoming(incoming)
             .await;
@@ -222,6 +236,67 @@ async fn authorization_allows_denies_bypasses_and_sends_context() {
         status["errors"].as_array().is_none_or(|e| e.is_empty()),
         "{status}"
     );
+    cluster.assert_no_update_rejected().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_over_tls_verifies_the_servers_certificate() {
+    let app = backend("app").await;
+    let pki = Pki::new();
+    let authz = Authz::default();
+    let (addr, _server) = serve_with(authz.clone(), Some(pki.leaf(&["authz.test"]))).await;
+    // `good` trusts the CA and expects the server's name; `wrong` expects another name.
+    let ext = |name: &str, subject: &str| {
+        format!(
+            "apiVersion: projectsesame.io/v1alpha1\nkind: ExtensionService\nmetadata:\n  name: {name}\n  namespace: default\n\
+             spec:\n  protocol: h2\n  validation: {{caSecret: authz-ca, subjectName: {subject}}}\n  services:\n  - name: svc-authz\n    port: 80\n"
+        )
+    };
+    let host = |name: &str, ext: &str| {
+        proxy(
+            "default",
+            name,
+            &format!(
+                "{{virtualhost: {{fqdn: {name}.test, tls: {{secretName: cert}}, authorization: {{extensionRef: {{name: {ext}}}}}}}, \
+                 routes: [{{services: [{{name: svc-app, port: 80}}]}}]}}"
+            ),
+        )
+    };
+    let cluster = Cluster::start(&[
+        ("svc.yaml", &services(&[("svc-app", &app)])),
+        ("authz-svc.json", &grpc_service("svc-authz", addr)),
+        (
+            "ca.json",
+            &ca_secret("default", "authz-ca", pki.ca_pem.as_bytes()),
+        ),
+        ("good.yaml", &ext("good", "authz.test")),
+        ("wrong.yaml", &ext("wrong", "other.test")),
+        (
+            "secret.json",
+            &pki.secret("cert", &["tls-good.test", "tls-wrong.test"]),
+        ),
+        ("tls-good.yaml", &host("tls-good", "good")),
+        ("tls-wrong.yaml", &host("tls-wrong", "wrong")),
+    ])
+    .await;
+    let ca = pki.ca_pem.as_bytes();
+    cluster
+        .eventually_reply(
+            "checked over verified TLS",
+            || cluster.https("tls-good.test", "/allow", ca),
+            |r| r.from("app"),
+        )
+        .await;
+    assert_eq!(
+        cluster.https("tls-good.test", "/deny", ca).await.status,
+        403
+    );
+    let before = authz.checks().len();
+    // The certificate does not name `other.test`: no check reaches the server, and the
+    // request fails closed.
+    let reply = cluster.https("tls-wrong.test", "/allow", ca).await;
+    assert_eq!(reply.status, 403, "{reply:?}");
+    assert_eq!(authz.checks().len(), before);
     cluster.assert_no_update_rejected().await;
 }
 
