@@ -129,6 +129,9 @@ fn proxy(rng: &mut Rng, namespace: &str, name: &str) -> Value {
             }
             vhost["authorization"] = auth;
         }
+        if rng.chance(20) {
+            vhost["rateLimitPolicy"] = json!({"global": global_policy(rng)});
+        }
         spec["virtualhost"] = vhost;
     }
     if root && rng.chance(15) {
@@ -150,6 +153,9 @@ fn proxy(rng: &mut Rng, namespace: &str, name: &str) -> Value {
             });
             if rng.chance(20) {
                 route["authPolicy"] = json!({"disabled": rng.chance(50), "context": {"r": "1"}});
+            }
+            if rng.chance(15) {
+                route["rateLimitPolicy"] = json!({"global": global_policy(rng)});
             }
             route
         })
@@ -213,6 +219,19 @@ fn delegation(rng: &mut Rng) -> Value {
         "metadata": {"name": "d", "namespace": "other"},
         "spec": {"delegations": [{"secretName": "t3", "targetNamespaces": targets}]},
     })
+}
+
+/// A global rate limit policy: disabled, valid descriptors, or (rarely) an invalid entry.
+fn global_policy(rng: &mut Rng) -> Value {
+    match rng.below(6) {
+        0 => json!({"disabled": true}),
+        1 => {
+            json!({"descriptors": [{"entries": [{"remoteAddress": {}, "genericKey": {"value": "x"}}]}]})
+        }
+        _ => {
+            json!({"descriptors": [{"entries": [{"genericKey": {"value": rng.pick(&PATHS)}}, {"remoteAddress": {}}]}]})
+        }
+    }
 }
 
 fn extension_service(rng: &mut Rng, name: &str) -> Value {
@@ -297,6 +316,11 @@ fn configs() -> Vec<BuildConfig> {
         ..BuildConfig::default()
     };
     rich.upstream.client_certificate = Some(NamespacedName::new("default", "client"));
+    rich.default_global_rate_limit = Some(crate::dag::GlobalRateLimit {
+        descriptors: vec![crate::dag::RateLimitDescriptor {
+            entries: vec![crate::dag::DescriptorEntry::RemoteAddress],
+        }],
+    });
     vec![BuildConfig::default(), rich]
 }
 
