@@ -14,12 +14,15 @@ use crate::condition::DetailedCondition;
 use crate::is_false;
 
 mod authorization;
-mod ratelimit;
-mod route;
 
 pub use authorization::{
     AuthorizationServer, AuthorizationServerBufferSettings, ExtensionServiceReference,
 };
+mod jwt;
+mod ratelimit;
+mod route;
+
+pub use jwt::{JwtProvider, RemoteJwks};
 
 pub use ratelimit::{
     GenericKeyDescriptor, GlobalRateLimitPolicy, LocalRateLimitPolicy, RateLimitDescriptor,
@@ -127,6 +130,9 @@ pub struct VirtualHost {
     /// may disable it or add context.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<AuthorizationServer>,
+    /// The JWT providers routes may require (TLS virtual hosts only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jwt_providers: Vec<JwtProvider>,
 }
 
 /// TLS settings of a virtual host: terminate with `secretName`, or pass through.

@@ -13,9 +13,14 @@ mod cluster;
 mod extension;
 mod global_rate_limit;
 
+mod cookie;
+mod jwt;
+
 pub use cluster::*;
+pub use cookie::*;
 pub use extension::*;
 pub use global_rate_limit::*;
+pub use jwt::*;
 
 /// The result of a build: virtual hosts, clusters and secrets, all in sorted maps.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -171,6 +176,8 @@ pub struct SecureVirtualHost {
     pub tcp_proxy: Option<TcpProxy>,
     /// External authorization of every request, if any.
     pub authorization: Option<Box<Authorization>>,
+    /// The JWT providers its routes may require, in name order.
+    pub jwt_providers: Vec<JwtProvider>,
 }
 
 /// How a secure virtual host verifies client certificates.
@@ -277,6 +284,9 @@ pub struct Route {
     /// The route's external authorization settings, on a host with [`Authorization`] (HTTPS
     /// only).
     pub authorization: Option<Box<RouteAuthorization>>,
+    /// The JWT provider (of its secure virtual host) that must verify the request's token;
+    /// `None` verifies none. Only ever set on the HTTPS listener.
+    pub jwt_provider: Option<String>,
 }
 
 /// How a route matches the request path.
@@ -654,6 +664,8 @@ pub struct ForwardPolicies {
     pub internal_redirect: Option<InternalRedirect>,
     /// The route's own global rate limit setting, replacing its virtual host's.
     pub global_rate_limit: Option<RouteGlobalRateLimit>,
+    /// Rewrites of the `Set-Cookie` headers of the responses, in cookie name order.
+    pub cookie_rewrites: Vec<CookieRewrite>,
 }
 
 /// Redirects from the upstream that Envoy follows itself instead of passing them to the client.
@@ -693,6 +705,7 @@ impl ForwardPolicies {
         rate_limit: None,
         internal_redirect: None,
         global_rate_limit: None,
+        cookie_rewrites: Vec::new(),
     };
 }
 
@@ -716,6 +729,9 @@ pub struct ClusterRewrites {
     pub response_headers: HeadersPolicy,
     /// Replace the `Host` header with this on requests sent to this cluster.
     pub host_rewrite: Option<String>,
+    /// Rewrites of the `Set-Cookie` headers from this cluster, in cookie name order; they
+    /// take precedence over the route's for the same cookie, attribute by attribute.
+    pub cookie_rewrites: Vec<CookieRewrite>,
 }
 
 impl ClusterRewrites {
@@ -724,6 +740,7 @@ impl ClusterRewrites {
         request_headers: HeadersPolicy::NONE,
         response_headers: HeadersPolicy::NONE,
         host_rewrite: None,
+        cookie_rewrites: Vec::new(),
     };
 }
 
@@ -754,10 +771,13 @@ impl WeightedCluster {
         self
     }
 
-    /// Whether the cluster carries a policy of its own (headers or host rewrite).
+    /// Whether the cluster carries a policy of its own (headers, host or cookie rewrites).
     pub fn has_policies(&self) -> bool {
         let r = self.rewrites();
-        !r.request_headers.is_empty() || !r.response_headers.is_empty() || r.host_rewrite.is_some()
+        !r.request_headers.is_empty()
+            || !r.response_headers.is_empty()
+            || r.host_rewrite.is_some()
+            || !r.cookie_rewrites.is_empty()
     }
 }
 

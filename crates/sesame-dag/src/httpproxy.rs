@@ -21,14 +21,17 @@ mod action;
 mod authorization;
 mod cluster_policy;
 pub(crate) mod conditions;
+mod cookie;
 mod cors;
 mod header;
 mod ip_filter;
+mod jwt;
 mod policy;
 mod rate_limit;
 mod tls;
 
 use conditions::Matches;
+use jwt::RootJwt;
 use tls::ProxyTls;
 
 /// How many HTTPProxies (counted once per include path) one root may reach. A few objects that
@@ -65,6 +68,8 @@ pub(crate) struct Root<'r> {
     pub secure: bool,
     /// The defaults of the routes' external authorization, when the host has it.
     pub authorization: Option<&'r authorization::HostAuthorization>,
+    /// The JWT providers its routes may require.
+    pub jwt: RootJwt,
 }
 
 /// One step of the include walk.
@@ -183,14 +188,17 @@ impl<'a> Builder<'a> {
         }) else {
             return;
         };
+        let Some(vhost) = spec.virtualhost.as_ref() else {
+            return;
+        };
+        let Some(jwt) = self.jwt_host(&name.namespace, vhost, proxies.status(name)) else {
+            return;
+        };
         let key = ObjectKey::new(Kind::HTTPProxy, name.clone());
-        let authorization = match spec
-            .virtualhost
-            .as_ref()
-            .map(|vhost| self.host_authorization(&name.namespace, vhost, proxies.status(name)))
-        {
-            Some(Ok(authorization)) => authorization,
-            Some(Err(())) | None => return,
+        let Ok(authorization) =
+            self.host_authorization(&name.namespace, vhost, proxies.status(name))
+        else {
+            return;
         };
         let Some(tls) = self.proxy_tls(&key, host, proxy, proxies, reached) else {
             return;
@@ -203,6 +211,10 @@ impl<'a> Builder<'a> {
                 Some(defaults)
             }
             _ => None,
+        };
+        let jwt = match tls {
+            ProxyTls::Terminate => self.install_jwt(host, jwt),
+            ProxyTls::Insecure | ProxyTls::Passthrough => RootJwt::default(),
         };
         if !policies.is_empty() {
             self.host_policies.insert(host.to_string(), policies);
@@ -217,6 +229,7 @@ impl<'a> Builder<'a> {
             }),
             secure: !matches!(tls, ProxyTls::Insecure),
             authorization: host_authorization.as_ref(),
+            jwt,
         };
         self.walk(&root, name, proxies, reached);
     }
@@ -352,6 +365,7 @@ impl<'a> Builder<'a> {
                     force_ssl_redirect: root.secure,
                     ip_filter: None,
                     authorization: None,
+                    jwt_provider: None,
                 },
                 status,
             );

@@ -169,6 +169,7 @@ impl<'a> Builder<'a> {
             force_ssl_redirect: cx.annotations.force_ssl_redirect,
             ip_filter: None,
             authorization: None,
+            jwt_provider: None,
         };
         // The table's borrow ended for the service lookup: find it again.
         if let Some(table) = self.hosts.get_mut(host) {

@@ -10,6 +10,7 @@
 pub mod build;
 pub mod dag;
 pub mod endpoints;
+pub mod explain;
 pub mod incremental;
 pub mod object;
 pub mod policy;

@@ -211,6 +211,8 @@ pub enum ProblemKind {
     IPFilterError,
     /// The external authorization of a virtual host.
     AuthError,
+    /// The JWT providers of a virtual host or the JWT verification policy of a route.
+    JWTVerificationError,
 }
 
 impl ProblemKind {
@@ -230,6 +232,7 @@ impl ProblemKind {
             ProblemKind::CORSError => "CORSError",
             ProblemKind::IPFilterError => "IPFilterError",
             ProblemKind::AuthError => "AuthError",
+            ProblemKind::JWTVerificationError => "JWTVerificationError",
             ProblemKind::TCPProxyIncludeError => "TCPProxyIncludeError",
             ProblemKind::PrefixReplaceError => "PrefixReplaceError",
         }
@@ -360,6 +363,39 @@ pub enum Reason {
     UnsupportedProtocolVersion,
     /// A field that does not apply here and was ignored.
     IgnoredField,
+    /// JWT providers on a virtual host that does not terminate TLS.
+    JWTVerificationNotPermitted,
+    /// Two JWT providers of a virtual host with one name.
+    DuplicateProviderName,
+    /// A JWT provider without a usable name.
+    ProviderNameNotValid,
+    /// More than one JWT provider marked `default`.
+    MultipleDefaultProvidersSpecified,
+    /// A JWT provider with no `remoteJWKS`.
+    JWKSSourceMissing,
+    /// A `remoteJWKS.uri` that is not an absolute http(s) URI Sesame accepts.
+    RemoteJWKSURIInvalid,
+    /// A `remoteJWKS.uri` whose scheme is not `http` or `https`.
+    RemoteJWKSSchemeInvalid,
+    /// A `remoteJWKS.validation` that is set for `http`, or names no usable CA.
+    RemoteJWKSUpstreamValidationInvalid,
+    /// A `remoteJWKS.validation.caSecret` in another namespace, not delegated.
+    RemoteJWKSCACertificateNotDelegated,
+    /// A `remoteJWKS.timeout` that is not a duration Sesame accepts.
+    RemoteJWKSTimeoutInvalid,
+    /// A `remoteJWKS.cacheDuration` that is not a duration Sesame accepts.
+    RemoteJWKSCacheDurationInvalid,
+    /// A `remoteJWKS.dnsLookupFamily` other than `auto`, `v4`, `v6` or `all`.
+    RemoteJWKSDNSLookupFamilyInvalid,
+    /// An `issuer` or `audiences` value Envoy would mishandle.
+    JWTProviderNotValid,
+    /// A route's `jwtVerificationPolicy` with both `require` and `disabled`.
+    InvalidJWTVerificationPolicy,
+    /// A route that requires a JWT provider its virtual host does not define.
+    JWTProviderNotDefined,
+    /// A `cookieRewritePolicies` entry with a bad name or value, a duplicate cookie, or nothing
+    /// to rewrite.
+    CookieRewritePoliciesInvalid,
     /// A field Sesame does not implement yet.
     NotSupported,
     /// No root HTTPProxy includes the object.
@@ -432,6 +468,22 @@ impl Reason {
             Reason::InconsistentProtocol => "InconsistentProtocol",
             Reason::UnsupportedProtocolVersion => "UnsupportedProtocolVersion",
             Reason::IgnoredField => "IgnoredField",
+            Reason::JWTVerificationNotPermitted => "JWTVerificationNotPermitted",
+            Reason::DuplicateProviderName => "DuplicateProviderName",
+            Reason::ProviderNameNotValid => "ProviderNameNotValid",
+            Reason::MultipleDefaultProvidersSpecified => "MultipleDefaultProvidersSpecified",
+            Reason::JWKSSourceMissing => "JWKSSourceMissing",
+            Reason::RemoteJWKSURIInvalid => "RemoteJWKSURIInvalid",
+            Reason::RemoteJWKSSchemeInvalid => "RemoteJWKSSchemeInvalid",
+            Reason::RemoteJWKSUpstreamValidationInvalid => "RemoteJWKSUpstreamValidationInvalid",
+            Reason::RemoteJWKSCACertificateNotDelegated => "RemoteJWKSCACertificateNotDelegated",
+            Reason::RemoteJWKSTimeoutInvalid => "RemoteJWKSTimeoutInvalid",
+            Reason::RemoteJWKSCacheDurationInvalid => "RemoteJWKSCacheDurationInvalid",
+            Reason::RemoteJWKSDNSLookupFamilyInvalid => "RemoteJWKSDNSLookupFamilyInvalid",
+            Reason::JWTProviderNotValid => "JWTProviderNotValid",
+            Reason::InvalidJWTVerificationPolicy => "InvalidJWTVerificationPolicy",
+            Reason::JWTProviderNotDefined => "JWTProviderNotDefined",
+            Reason::CookieRewritePoliciesInvalid => "CookieRewritePoliciesInvalid",
             Reason::NotSupported => "NotSupported",
             Reason::Orphaned => "Orphaned",
         }

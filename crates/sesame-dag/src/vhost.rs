@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use crate::dag::{
     Authorization, ClientValidation, CorsPolicy, Dag, GlobalRateLimit, HeaderMatch, IpFilter,
-    LocalRateLimit, PathMatch, QueryParamMatch, Route, RouteAction, RouteAuthorization,
-    SecureVirtualHost, TcpProxy, TlsSecret, TlsVersion, VirtualHost,
+    JwtProvider, LocalRateLimit, PathMatch, QueryParamMatch, Route, RouteAction,
+    RouteAuthorization, SecureVirtualHost, TcpProxy, TlsSecret, TlsVersion, VirtualHost,
 };
 use crate::object::ObjectKey;
 
@@ -81,6 +81,9 @@ pub(crate) struct PendingRoute {
     pub ip_filter: Option<Box<IpFilter>>,
     /// The route's external authorization settings (HTTPS only).
     pub authorization: Option<Box<RouteAuthorization>>,
+    /// The JWT provider that verifies the route's requests on HTTPS. A route with one is
+    /// always redirected to HTTPS on plain HTTP (`force_ssl_redirect`).
+    pub jwt_provider: Option<String>,
 }
 
 /// The routes of one host, in route order.
@@ -105,6 +108,8 @@ pub(crate) struct TlsHost {
     pub tcp_proxy: Option<TcpProxy>,
     /// External authorization of the host's requests.
     pub authorization: Option<Box<Authorization>>,
+    /// The JWT providers the host's routes may require, in name order.
+    pub jwt_providers: Vec<JwtProvider>,
 }
 
 impl TlsHost {
@@ -124,6 +129,7 @@ impl TlsHost {
             fallback_certificate: false,
             tcp_proxy: None,
             authorization: None,
+            jwt_providers: Vec::new(),
         }
     }
 }
@@ -181,9 +187,11 @@ pub(crate) fn place(
                     origin: pending.origin.clone(),
                     ip_filter: pending.ip_filter.clone(),
                     authorization: pending.authorization.clone(),
+                    jwt_provider: pending.jwt_provider.clone(),
                 });
             }
-            let action = match (pending.force_ssl_redirect, pending.allow_http) {
+            let redirect = pending.force_ssl_redirect || pending.jwt_provider.is_some();
+            let action = match (redirect, pending.allow_http) {
                 (true, _) => RouteAction::HttpsRedirect,
                 (false, true) => pending.action,
                 (false, false) => continue,
@@ -196,6 +204,8 @@ pub(crate) fn place(
                 origin: pending.origin,
                 ip_filter: pending.ip_filter,
                 authorization: None,
+                // Plain HTTP has no JWT filter: such a route is only ever a redirect there.
+                jwt_provider: None,
             });
         }
         if let Some(tls) = tls.filter(|t| !https.is_empty() || t.tcp_proxy.is_some()) {
@@ -222,6 +232,7 @@ pub(crate) fn place(
                     fallback_certificate: tls.fallback_certificate,
                     tcp_proxy: tls.tcp_proxy.clone(),
                     authorization: tls.authorization.clone(),
+                    jwt_providers: tls.jwt_providers.clone(),
                 },
             );
         }

@@ -53,9 +53,9 @@ pub fn router_only() -> Vec<hcm_v3::HttpFilter> {
     vec![filter(ROUTER_FILTER, &router_v3::Router::default())]
 }
 
-/// The filters of the ingress connection managers: CORS, local rate limit and RBAC, idle until a
-/// virtual host or route configures them, then the router (Contour's order, without the filters
-/// Sesame does not configure).
+/// The filters of the ingress connection managers: CORS, local rate limit, Lua (cookie rewrites)
+/// and RBAC, idle until a virtual host or route configures them, then the router (Contour's
+/// order, without the filters Sesame does not configure).
 pub fn ingress_filters() -> Vec<hcm_v3::HttpFilter> {
     vec![
         filter(CORS_FILTER, &cors_v3::Cors::default()),
@@ -67,6 +67,8 @@ pub fn ingress_filters() -> Vec<hcm_v3::HttpFilter> {
                 ..Default::default()
             },
         ),
+        // No default code: the script runs only for routes with cookie rewrites.
+        crate::cookie::lua_filter(),
         // No rules: the filter enforces nothing until a virtual host or route sets an IP filter.
         filter(RBAC_FILTER, &rbac_v3::Rbac::default()),
         filter(ROUTER_FILTER, &router_v3::Router::default()),

@@ -7,12 +7,15 @@
 
 pub mod accesslog;
 pub mod bootstrap;
+pub mod canonical;
 pub mod cluster;
+pub mod cookie;
 pub mod endpoint;
 pub mod ext_authz;
 pub mod global_rate_limit;
 pub mod http_filter;
 pub mod incremental;
+pub mod jwt;
 pub mod listener;
 pub mod resource;
 pub mod route;

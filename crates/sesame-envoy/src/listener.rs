@@ -253,10 +253,13 @@ pub fn secure_filter_chain(
             if let Some(validation) = &vhost.client_validation {
                 forward_client_certificate(&mut hcm, &validation.forward);
             }
+            if let Some(jwt) = crate::jwt::jwt_authn_filter(&vhost.jwt_providers) {
+                crate::jwt::insert_filter(&mut hcm.http_filters, jwt);
+            }
             if let Some(auth) = &vhost.authorization {
                 // After the filters that may refuse the request without asking the
-                // authorization server, before the global rate limit (unauthorized requests
-                // are not counted) and the router.
+                // authorization server (JWT verification included), before the global rate
+                // limit (unauthorized requests are not counted) and the router.
                 let at = hcm
                     .http_filters
                     .iter()

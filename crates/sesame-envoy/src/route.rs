@@ -109,7 +109,10 @@ pub fn vhds_virtual_hosts(dag: &Dag) -> BTreeMap<String, Any> {
 pub fn encoded_virtual_host(vhost: &VirtualHost) -> Any {
     let mut encoded = virtual_host(vhost);
     encoded.name = vhds_name(&vhost.hostname);
-    proto::any(&encoded)
+    Any {
+        type_url: <route_v3::VirtualHost as prost::Name>::type_url(),
+        value: crate::canonical::virtual_host(encoded),
+    }
 }
 
 /// `ingress_http` as Envoys on incremental xDS receive it: no virtual host inline; they come
@@ -210,7 +213,14 @@ pub fn encoded_route_configuration<'a>(
 ) -> Any {
     let mut value = route_configuration(name, std::iter::empty()).encode_to_vec();
     for vhost in virtual_hosts {
-        prost::encoding::message::encode(VIRTUAL_HOSTS_FIELD, &virtual_host(vhost), &mut value);
+        let bytes = crate::canonical::virtual_host(virtual_host(vhost));
+        prost::encoding::encode_key(
+            VIRTUAL_HOSTS_FIELD,
+            prost::encoding::WireType::LengthDelimited,
+            &mut value,
+        );
+        prost::encoding::encode_varint(bytes.len() as u64, &mut value);
+        value.extend(bytes);
     }
     Any {
         type_url: <route_v3::RouteConfiguration as prost::Name>::type_url(),
@@ -273,6 +283,11 @@ fn vhost_route(r: &Route, vhost_name: &str) -> route_v3::Route {
     }
     if let RouteAction::Forward(forward) = &r.action {
         global_route_limits(&mut out, forward.policies().global_rate_limit.as_ref());
+    }
+    crate::cookie::add_route_configs(r, &mut out);
+    if let Some(provider) = &r.jwt_provider {
+        let (name, config) = crate::jwt::route_filter_config(provider);
+        out.typed_per_filter_config.insert(name, config);
     }
     out
 }

@@ -101,7 +101,9 @@ fn digests(config: &TranslateConfig) -> [String; 3] {
 /// The ingress connection managers have since gained the idle CORS and local rate limit filters
 /// of Contour's chain: with the router alone in their place, the digests were the earlier
 /// `5426035…`, `85792bb…` and `f9f03d4…` (checked when these were recorded). Then the idle RBAC
-/// filter: without it, the digests were `91ac77f…`, `99e8a5d…` and `04a9340…` (checked).
+/// filter: without it, the digests were `91ac77f…`, `99e8a5d…` and `04a9340…` (checked). Then
+/// the idle Lua filter of cookie rewrites: without it, `a75eb68…`, `a83d9ce…`, `f4df87f…`
+/// (checked). The filter carries the script's text, so editing the script changes these too.
 #[test]
 fn defaults_translate_byte_identically() {
     let mut before_config_file = TranslateConfig::default();
@@ -110,9 +112,9 @@ fn defaults_translate_byte_identically() {
     assert_eq!(
         digests(&before_config_file),
         [
-            "a75eb68414148861abeb4f72a33a0b7075d89498",
-            "a83d9cecbb29b8f65113c4e784d328571ca8f56a",
-            "f4df87f3a1fcd04d42ef4f2a026fe2330b14d532",
+            "92bfea79366778fe9c725ef282baf02483fa8210",
+            "337cd3c539f2d86f0a3b932feb38909f586ab108",
+            "59b841c250fb711c6a98d616bcd79a7730ead664",
         ]
     );
 }
@@ -121,15 +123,17 @@ fn defaults_translate_byte_identically() {
 /// ingress HTTP connection manager and its cipher suites to every TLS context: recorded when
 /// those defaults were introduced, and again when the CORS and local rate limit filters joined
 /// the ingress chains (with the router alone: `c2d44a6…`, `7ab8d7b…`, `e2a72b7…`), and when the
-/// RBAC filter joined them (without it: `874a874…`, `1106968…`, `5c47c91…`, checked).
+/// RBAC filter joined them (without it: `874a874…`, `1106968…`, `5c47c91…`, checked), and when
+/// the Lua filter of cookie rewrites joined them (without it: `b0a5341…`, `baad93e…`,
+/// `f3537e2…`, checked).
 #[test]
 fn contour_listener_defaults_translate_byte_identically() {
     assert_eq!(
         digests(&TranslateConfig::default()),
         [
-            "b0a5341ad9686f5d03288e382905dae8c52eda3a",
-            "baad93e440ccb5306e63963b7bdc6bce5e8266a2",
-            "f3537e2c6d74e82af01e6bc2a39ee90d0c71f4fe",
+            "99b2eb5a6e4fbec77300568aa00d0f59aa284d36",
+            "21f6fcc2de87ceae889a5733661f6bc6da99209f",
+            "1c5456f50c012c59b71a44b75e1f9bbf61ce4f33",
         ]
     );
 }

@@ -36,6 +36,7 @@ pub fn forward_route(path: PathMatch, cluster: &str) -> Route {
         origin: ObjectKey::new(Kind::Ingress, NamespacedName::new("default", "ing")),
         ip_filter: None,
         authorization: None,
+        jwt_provider: None,
     }
 }
 
@@ -59,6 +60,7 @@ pub fn secure_vhost(hostname: &str, routes: Vec<Route>) -> SecureVirtualHost {
         fallback_certificate: false,
         tcp_proxy: None,
         authorization: None,
+        jwt_providers: Vec::new(),
     }
 }
 

@@ -28,12 +28,14 @@ use crate::holdoff::Holdoff;
 use crate::metrics::Metrics;
 
 /// What a debug endpoint shows of the latest build.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum View {
     /// Every object's status, as a JSON array.
     Statuses,
     /// The DAG, as JSON.
     Dag,
+    /// Where a request would go, and why.
+    Explain(sesame_dag::explain::Request),
 }
 
 /// A request for a [`View`] of the latest build, answered with its JSON (`None` before the
@@ -187,6 +189,10 @@ impl Controller {
         Some(match view {
             View::Statuses => crate::http::render_statuses(output),
             View::Dag => crate::http::render_dag(output),
+            View::Explain(request) => {
+                serde_json::to_vec(&sesame_dag::explain::explain(&output.dag, &request))
+                    .unwrap_or_default()
+            }
         })
     }
 
@@ -386,8 +392,16 @@ impl Controller {
         );
         if delta.full {
             log_statuses(output, output.status.objects.keys(), true);
+            self.metrics.observe_statuses(
+                &self.snapshot,
+                output,
+                output.status.objects.keys(),
+                true,
+            );
         } else {
             log_statuses(output, delta.status.iter(), false);
+            self.metrics
+                .observe_statuses(&self.snapshot, output, delta.status.iter(), false);
         }
         self.send_status();
     }

@@ -6,7 +6,7 @@
 //! sidecar, whose `/shutdown` is Envoy's preStop hook) answers only once that file exists, so the
 //! kubelet holds off killing Envoy until the drain is over.
 
-mod admin;
+pub(crate) mod admin;
 mod prometheus;
 mod shutdown;
 mod shutdown_manager;

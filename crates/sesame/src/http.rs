@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -66,7 +66,7 @@ pub struct DebugState {
     pub leading: watch::Receiver<bool>,
 }
 
-/// Serves `/status` and `/debug/dag` until `shutdown` completes.
+/// Serves `/status`, `/debug/dag` and `/debug/explain` until `shutdown` completes.
 pub async fn serve_debug(
     listener: TcpListener,
     state: DebugState,
@@ -75,6 +75,7 @@ pub async fn serve_debug(
     let app = Router::new()
         .route("/status", get(status))
         .route("/debug/dag", get(dag))
+        .route("/debug/explain", get(explain))
         .with_state(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -148,4 +149,42 @@ async fn dag(State(state): State<DebugState>) -> Response {
         return (StatusCode::SERVICE_UNAVAILABLE, "no build yet\n").into_response();
     };
     ([(header::CONTENT_TYPE, "application/json")], dag).into_response()
+}
+
+/// `/debug/explain?host=H&path=P[&method=M][&header=Name:Value...][&https=true]`: which route
+/// and backend the latest build sends such a request to, and why.
+async fn explain(
+    State(state): State<DebugState>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    let mut request = sesame_dag::explain::Request::get("", "/");
+    for (name, value) in params {
+        match name.as_str() {
+            "host" => request.host = value,
+            "path" => request.path = value,
+            "method" => request.method = value,
+            "https" => request.secure = value == "true",
+            "header" => match value.split_once(':') {
+                Some((name, value)) => request
+                    .headers
+                    .push((name.trim().to_string(), value.trim().to_string())),
+                None => {
+                    let message = format!("header {value:?}: expected Name:Value\n");
+                    return (StatusCode::BAD_REQUEST, message).into_response();
+                }
+            },
+            other => {
+                let message =
+                    format!("unknown parameter {other:?}: host, path, method, header, https\n");
+                return (StatusCode::BAD_REQUEST, message).into_response();
+            }
+        }
+    }
+    if request.host.is_empty() {
+        return (StatusCode::BAD_REQUEST, "host is required\n").into_response();
+    }
+    let Some(body) = state.published.render(View::Explain(request)).await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no build yet\n").into_response();
+    };
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

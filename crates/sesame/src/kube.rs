@@ -273,6 +273,7 @@ pub fn start(
     leading: watch::Sender<bool>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     tasks: &mut tokio::task::JoinSet<(&'static str, anyhow::Result<()>)>,
+    metrics: &crate::metrics::Metrics,
 ) -> KubeTasks {
     let (secrets_tx, secrets_rx) = mpsc::channel::<SecretRequest>(4);
     let (health_tx, health_rx) = watch::channel(ApiHealth::default());
@@ -294,6 +295,7 @@ pub fn start(
         leading.subscribe(),
         refresh.clone(),
         plan.rate,
+        Arc::new(metrics.status_writes.clone()),
     );
     tokio::spawn(writer);
 

@@ -6,6 +6,7 @@
 
 mod bootstrap;
 mod certgen;
+mod cli;
 mod controller;
 mod envoy;
 mod holdoff;
@@ -51,6 +52,8 @@ enum Command {
     },
     /// Generate the CA and the Sesame and Envoy certificates for xDS TLS.
     Certgen(certgen::CertgenArgs),
+    /// Ask a running Sesame's xDS server for resources and print them (a debugging client).
+    Cli(Box<cli::CliArgs>),
     /// Print the version.
     Version,
 }
@@ -63,6 +66,7 @@ fn main() -> std::process::ExitCode {
         Command::Bootstrap(args) => bootstrap::run(&args),
         Command::Envoy { command } => envoy::run(command),
         Command::Certgen(args) => certgen::run(&args),
+        Command::Cli(args) => cli::run(*args),
         Command::Version => {
             println!("sesame {}", env!("CARGO_PKG_VERSION"));
             Ok(())

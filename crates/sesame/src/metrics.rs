@@ -10,7 +10,24 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use sesame_dag::Snapshot;
+use sesame_dag::{BuildOutput, ObjectKey, Snapshot};
+
+mod httpproxy;
+mod status_writes;
+
+pub use httpproxy::ProxyGauges;
+pub use status_writes::StatusWrites;
+
+/// The labels of `sesame_build_info`, as Contour's `contour_build_info`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildInfoLabel {
+    /// The branch built, from `SESAME_BUILD_BRANCH` at compile time, else empty.
+    pub branch: String,
+    /// The commit built, from `SESAME_BUILD_REVISION` at compile time, else empty.
+    pub revision: String,
+    /// The crate version.
+    pub version: String,
+}
 
 /// A label naming a kind of object.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -50,12 +67,31 @@ pub struct Metrics {
     pub xds_tls_reload_errors: Gauge,
     /// The reloader's counts, once mutual TLS is on.
     pub tls_reload: Arc<std::sync::OnceLock<Arc<sesame_xds::tls::reload::ReloadStats>>>,
+    /// The HTTPProxy gauges.
+    proxies: ProxyGauges,
+    /// The status writer's counters.
+    pub status_writes: StatusWrites,
 }
 
 impl Metrics {
     /// Registers every metric under the `sesame_` prefix.
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("sesame");
+        let build_info = Family::<BuildInfoLabel, Gauge>::default();
+        registry.register(
+            "build_info",
+            "Sesame's version, branch and commit",
+            build_info.clone(),
+        );
+        build_info
+            .get_or_create(&BuildInfoLabel {
+                branch: option_env!("SESAME_BUILD_BRANCH").unwrap_or("").to_string(),
+                revision: option_env!("SESAME_BUILD_REVISION")
+                    .unwrap_or("")
+                    .to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            })
+            .set(1);
         let rebuilds = Counter::default();
         registry.register("dagrebuild", "DAG builds", rebuilds.clone());
         let rebuild_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 18));
@@ -110,6 +146,10 @@ impl Metrics {
             "xDS TLS certificate sets refused (the last good set stayed in force)",
             xds_tls_reload_errors.clone(),
         );
+        let proxies = ProxyGauges::default();
+        proxies.register(&mut registry);
+        let status_writes = StatusWrites::default();
+        status_writes.register(&mut registry);
         Metrics {
             registry: Arc::new(registry),
             rebuilds,
@@ -124,6 +164,8 @@ impl Metrics {
             xds_tls_reloads,
             xds_tls_reload_errors,
             tls_reload: Arc::default(),
+            proxies,
+            status_writes,
         }
     }
 
@@ -135,6 +177,18 @@ impl Metrics {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         self.rebuild_timestamp.set(now.as_secs_f64());
+    }
+
+    /// Brings the HTTPProxy gauges up to date with a build's statuses: all of them after a
+    /// full build, else the keys whose status the build changed.
+    pub fn observe_statuses<'a>(
+        &self,
+        snapshot: &Snapshot,
+        output: &BuildOutput,
+        keys: impl Iterator<Item = &'a ObjectKey>,
+        full: bool,
+    ) {
+        self.proxies.update(snapshot, output, keys, full);
     }
 
     /// Records one endpoint-only update.

@@ -354,6 +354,7 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
             leading_tx,
             shutdown(shutdown_rx.clone()),
             &mut sources,
+            &metrics,
         );
         api_health = Some(kube.health);
         controller = controller.with_kube(kube.link);

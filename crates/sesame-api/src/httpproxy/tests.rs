@@ -399,7 +399,7 @@ fn unknown_fields_are_ignored_as_the_api_server_prunes_them() {
         "metadata": {"name": "p"},
         "spec": {
             "futureField": 1,
-            "virtualhost": {"fqdn": "a.example.com", "jwtProviders": [{"name": "x"}]},
+            "virtualhost": {"fqdn": "a.example.com", "futureVhostField": [{"name": "x"}]},
             "routes": [{"futureRouteField": {"x": 1}, "services": [{"name": "s", "port": 80, "extra": true}]}],
         },
     }))
@@ -434,4 +434,35 @@ fn tcpproxy_decodes_with_both_include_spellings() {
         tcp.load_balancer_policy.unwrap().strategy.as_deref(),
         Some("Random")
     );
+}
+
+#[test]
+fn jwt_providers_decode_with_contours_names() {
+    let vhost: VirtualHost = serde_json::from_value(json!({
+        "fqdn": "jwt.example.com",
+        "jwtProviders": [{
+            "name": "p", "default": true, "issuer": "iss", "audiences": ["a", "b"],
+            "forwardJWT": true,
+            "remoteJWKS": {
+                "uri": "https://keys.example.com/jwks.json", "timeout": "2s",
+                "cacheDuration": "5m", "dnsLookupFamily": "v4",
+                "validation": {"caSecret": "ca", "subjectName": "keys.example.com"},
+            },
+        }],
+    }))
+    .unwrap();
+    let p = &vhost.jwt_providers[0];
+    assert_eq!(p.name.as_deref(), Some("p"));
+    assert!(p.default && p.forward_jwt);
+    assert_eq!(p.audiences, ["a", "b"]);
+    let remote = p.remote_jwks.as_ref().unwrap();
+    assert_eq!(remote.cache_duration.as_deref(), Some("5m"));
+    assert_eq!(remote.dns_lookup_family.as_deref(), Some("v4"));
+    assert_eq!(
+        remote.validation.as_ref().unwrap().ca_secret.as_deref(),
+        Some("ca")
+    );
+    let back = serde_json::to_value(&vhost).unwrap();
+    assert_eq!(back["jwtProviders"][0]["remoteJWKS"]["timeout"], "2s");
+    assert_eq!(back["jwtProviders"][0]["forwardJWT"], true);
 }

@@ -10,7 +10,7 @@ use super::policy::{
     RouteProblem, direct_action, health_check, internal_redirect, lb_policy, prefix_rewrite,
     problem, redirect_action, retry_policy, timeouts,
 };
-use super::{authorization, cluster_policy, ip_filter, rate_limit};
+use super::{authorization, cluster_policy, cookie, ip_filter, jwt, rate_limit};
 use crate::build::Builder;
 use crate::dag::{
     ClusterRewrites, Forward, LocalRateLimit, Mirror, PathMatch, RouteAction, RouteGlobalRateLimit,
@@ -66,23 +66,38 @@ impl<'a> Builder<'a> {
             }
         };
         let path = route_key.path.value().to_string();
-        for (set, field) in [(
-            route.jwt_verification_policy.is_some(),
-            "jwtVerificationPolicy",
-        )] {
-            if set {
-                // Access controls are never ignored: the route is not served rather than
-                // served open.
+        let permit_insecure = route.permit_insecure && !self.config.disable_permit_insecure;
+        let mut force_ssl_redirect = root.secure && !permit_insecure;
+        let policy = route.jwt_verification_policy.as_ref();
+        let jwt_provider = match jwt::route_provider(&root.jwt, policy) {
+            Ok(provider) => provider,
+            Err((reason, message)) => {
+                // As for an invalid IP filter: answering 403 keeps a shorter route of the host
+                // from answering this route's requests without the verification asked for.
                 status.error(
-                    ProblemKind::RouteError,
-                    Reason::NotSupported,
-                    format!("route {path:?}: {field} is not supported by Sesame yet; the route is not served"),
+                    ProblemKind::JWTVerificationError,
+                    reason,
+                    format!("route {path:?}: {message}; the route answers 403"),
+                );
+                self.add_route(
+                    root,
+                    key,
+                    route_key,
+                    forbidden(key, force_ssl_redirect),
+                    status,
                 );
                 return;
             }
+        };
+        if jwt_provider.is_some() && !force_ssl_redirect {
+            // Plain HTTP has no JWT filter: serving the route there would skip verification.
+            status.warning(
+                ProblemKind::JWTVerificationError,
+                Reason::InvalidJWTVerificationPolicy,
+                format!("route {path:?}: permitInsecure is ignored on a route that requires a JWT; plain HTTP is redirected to HTTPS"),
+            );
+            force_ssl_redirect = true;
         }
-        let permit_insecure = route.permit_insecure && !self.config.disable_permit_insecure;
-        let force_ssl_redirect = root.secure && !permit_insecure;
         let ip_filter =
             match ip_filter::ip_filter("", &route.ip_allow_policy, &route.ip_deny_policy) {
                 Ok(filter) => filter.map(Box::new),
@@ -94,27 +109,16 @@ impl<'a> Builder<'a> {
                         p.reason,
                         format!("route {path:?}: {}; the route answers 403", p.message),
                     );
-                    let pending = PendingRoute {
-                        action: FORBIDDEN,
-                        origin: key.clone(),
-                        allow_http: true,
-                        force_ssl_redirect,
-                        ip_filter: None,
-                        authorization: None,
-                    };
-                    self.add_route(root, key, route_key, pending, status);
+                    self.add_route(
+                        root,
+                        key,
+                        route_key,
+                        forbidden(key, force_ssl_redirect),
+                        status,
+                    );
                     return;
                 }
             };
-        if !route.cookie_rewrite_policies.is_empty() {
-            status.warning(
-                ProblemKind::RouteError,
-                Reason::NotSupported,
-                format!(
-                    "route {path:?}: cookieRewritePolicies is not supported by Sesame yet and was ignored"
-                ),
-            );
-        }
         let action = match self.route_action(namespace, &route_key.path, route, status) {
             Ok(action) => action,
             Err(p) => {
@@ -132,6 +136,7 @@ impl<'a> Builder<'a> {
                 root.authorization,
                 route.auth_policy.as_ref(),
             ),
+            jwt_provider,
         };
         self.add_route(root, key, route_key, pending, status);
     }
@@ -178,6 +183,13 @@ impl<'a> Builder<'a> {
                 ProblemKind::RouteError,
                 Reason::RateLimitPolicyNotValid,
                 "rateLimitPolicy.local applies to routes with services only (as in Contour) and was ignored; the virtual host's limit applies",
+            );
+        }
+        if !route.cookie_rewrite_policies.is_empty() && route.services.is_empty() {
+            status.warning(
+                ProblemKind::RouteError,
+                Reason::CookieRewritePoliciesInvalid,
+                "cookieRewritePolicies applies to routes with services only and was ignored",
             );
         }
         if route.internal_redirect_policy.is_some() && route.services.is_empty() {
@@ -230,6 +242,9 @@ impl<'a> Builder<'a> {
             .as_ref()
             .map(internal_redirect)
             .transpose()?;
+        let cookie_rewrites =
+            cookie::cookie_rewrites("cookieRewritePolicies", &route.cookie_rewrite_policies)
+                .map_err(cookie_problem)?;
         let mut request_headers = Default::default();
         let mut host_rewrite = None;
         let subs = Substitutions {
@@ -329,7 +344,8 @@ impl<'a> Builder<'a> {
             || !hash_policies.is_empty()
             || rate_limit.is_some()
             || global_rate_limit.is_some()
-            || internal_redirect.is_some();
+            || internal_redirect.is_some()
+            || !cookie_rewrites.is_empty();
         if policies_needed {
             let p = forward.policies_mut();
             p.idle_timeout = timeouts.idle;
@@ -342,6 +358,7 @@ impl<'a> Builder<'a> {
             p.rate_limit = rate_limit;
             p.internal_redirect = internal_redirect;
             p.global_rate_limit = global_rate_limit;
+            p.cookie_rewrites = cookie_rewrites;
         }
         Ok(RouteAction::Forward(forward))
     }
@@ -469,8 +486,29 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// A route that answers 403 in place of one whose access control is invalid.
+fn forbidden(key: &ObjectKey, force_ssl_redirect: bool) -> PendingRoute {
+    PendingRoute {
+        action: FORBIDDEN,
+        origin: key.clone(),
+        allow_http: true,
+        force_ssl_redirect,
+        ip_filter: None,
+        authorization: None,
+        jwt_provider: None,
+    }
+}
+
 fn service_name(service: &Service) -> &str {
     service.name.as_deref().unwrap_or_default()
+}
+
+fn cookie_problem(message: String) -> RouteProblem {
+    problem(
+        ProblemKind::RouteError,
+        Reason::CookieRewritePoliciesInvalid,
+        message,
+    )
 }
 
 fn headers_problem(message: String) -> RouteProblem {
@@ -514,6 +552,11 @@ impl Builder<'_> {
             )
             .map_err(headers_problem)?;
         }
+        rewrites.cookie_rewrites = cookie::cookie_rewrites(
+            &format!("service {name:?} cookieRewritePolicies"),
+            &service.cookie_rewrite_policies,
+        )
+        .map_err(cookie_problem)?;
         self.config.policy.merge_into(&mut rewrites);
         Ok(rewrites)
     }

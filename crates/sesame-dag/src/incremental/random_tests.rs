@@ -132,6 +132,9 @@ fn proxy(rng: &mut Rng, namespace: &str, name: &str) -> Value {
         if rng.chance(20) {
             vhost["rateLimitPolicy"] = json!({"global": global_policy(rng)});
         }
+        if rng.chance(if vhost.get("tls").is_some() { 60 } else { 10 }) {
+            vhost["jwtProviders"] = jwt_providers(rng);
+        }
         spec["virtualhost"] = vhost;
     }
     if root && rng.chance(15) {
@@ -157,6 +160,12 @@ fn proxy(rng: &mut Rng, namespace: &str, name: &str) -> Value {
             if rng.chance(15) {
                 route["rateLimitPolicy"] = json!({"global": global_policy(rng)});
             }
+            if rng.chance(20) {
+                route["jwtVerificationPolicy"] = match rng.below(3) {
+                    0 => json!({"disabled": true}),
+                    _ => json!({"require": rng.pick(&JWT_PROVIDERS)}),
+                };
+            }
             route
         })
         .collect();
@@ -175,6 +184,38 @@ fn proxy(rng: &mut Rng, namespace: &str, name: &str) -> Value {
         spec["ingressClassName"] = json!("ic");
     }
     json!({"apiVersion": "projectsesame.io/v1", "kind": "HTTPProxy", "metadata": meta(rng, namespace, name), "spec": spec})
+}
+
+/// JWT provider names, the last one never defined.
+const JWT_PROVIDERS: [&str; 3] = ["p", "q", "undefined"];
+/// JWKS URIs: two share a host, so hosts of different parts share a JWKS cluster.
+const JWKS_URIS: [&str; 4] = [
+    "http://keys.example.com/a",
+    "http://keys.example.com/b",
+    "https://keys.example.com/c",
+    "ftp://keys.example.com/bad",
+];
+
+/// One or two JWT providers, sometimes invalid (a bad URI, two defaults, a duplicate name), some
+/// verifying their server with a CA Secret or asking DNS for IPv4 only.
+fn jwt_providers(rng: &mut Rng) -> Value {
+    let providers: Vec<Value> = (0..1 + rng.below(2))
+        .map(|_| {
+            let mut remote = json!({"uri": rng.pick(&JWKS_URIS)});
+            if rng.chance(25) {
+                remote["dnsLookupFamily"] = json!("v4");
+            }
+            if rng.chance(20) {
+                remote["validation"] = json!({"caSecret": rng.pick(&SECRETS)});
+            }
+            json!({
+                "name": rng.pick(&JWT_PROVIDERS[..2]),
+                "default": rng.chance(50),
+                "remoteJWKS": remote,
+            })
+        })
+        .collect();
+    json!(providers)
 }
 
 fn service(rng: &mut Rng, namespace: &str, name: &str) -> Value {
@@ -324,7 +365,8 @@ fn configs() -> Vec<BuildConfig> {
     vec![BuildConfig::default(), rich]
 }
 
-fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) {
+/// Runs `steps` random steps; returns how many ended with a host that verifies JWTs.
+fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> usize {
     let mut rng = Rng(seed);
     let mut snapshot = Snapshot::new();
     for namespace in NAMESPACES {
@@ -353,6 +395,7 @@ fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) {
         build(&snapshot, config),
         "seed {seed}: initial build"
     );
+    let mut jwt_steps = 0;
     for step in 0..steps {
         let mut changed = Vec::new();
         for _ in 0..1 + rng.below(3) {
@@ -378,7 +421,18 @@ fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) {
             delta, exact,
             "seed {seed} step {step}: delta of {changed:?}"
         );
+        let mut users: BTreeMap<&str, usize> = BTreeMap::new();
+        for vhost in expected.dag.https.values() {
+            let clusters: BTreeSet<&str> = (vhost.jwt_providers.iter())
+                .map(|p| p.remote_jwks.cluster.as_str())
+                .collect();
+            for cluster in clusters {
+                *users.entry(cluster).or_default() += 1;
+            }
+        }
+        jwt_steps += usize::from(!users.is_empty());
     }
+    jwt_steps
 }
 
 #[test]
@@ -390,9 +444,15 @@ fn random_changes_build_what_a_full_build_builds() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(40);
+    let mut jwt_steps = 0;
     for config in configs() {
         for seed in 0..seeds {
-            run(seed, &config, &certs, 40);
+            jwt_steps += run(seed, &config, &certs, 40);
         }
     }
+    // The universe does reach hosts that verify JWTs (with a JWKS cluster each).
+    assert!(
+        seeds < 40 || jwt_steps > 0,
+        "no step had a host verifying JWTs"
+    );
 }

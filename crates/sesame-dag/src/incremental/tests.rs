@@ -396,3 +396,47 @@ fn extension_services_rebuild_their_users() {
     h.delete(Kind::ExtensionService, "authz");
     assert!(!h.incremental.output().status.objects.contains_key(&key));
 }
+
+#[test]
+fn a_jwks_cluster_two_hosts_share_stays_until_the_last_one_goes() {
+    let pem = cert(&["a.com", "b.com"]);
+    let jwt_root = |name: &str, host: &str, uri: &str| {
+        proxy(
+            name,
+            &format!(
+                "  virtualhost:\n    fqdn: {host}\n    tls: {{secretName: t1}}\n    jwtProviders:\n    - {{name: p, default: true, remoteJWKS: {{uri: '{uri}'}}}}\n  routes:\n  - services: [{{name: s1, port: 80}}]\n"
+            ),
+        )
+    };
+    let mut h = Harness::new(&format!(
+        "{}{}{}",
+        service_yaml("s1"),
+        jwt_root("a", "a.com", "http://keys.example.com/a"),
+        jwt_root("b", "b.com", "http://keys.example.com/b"),
+    ));
+    h.step(vec![Change::Apply(tls_secret("t1", &pem.crt, &pem.key))]);
+    const JWKS: &str = "dnsname/http/keys.example.com:80";
+    assert_ne!(h.part(Kind::HTTPProxy, "a"), h.part(Kind::HTTPProxy, "b"));
+    assert!(h.incremental.output().dag.clusters.contains_key(JWKS));
+    // One host stops using it: the other still does.
+    let delta = h.apply(&jwt_root("a", "a.com", "http://other.example.com/a"));
+    assert!(!delta.full);
+    assert_eq!(delta.https, names(&["a.com"]));
+    assert_eq!(
+        delta.clusters,
+        names(&["dnsname/http/other.example.com:80"]),
+        "{JWKS} is still used by b.com"
+    );
+    // The last one goes: so does the cluster.
+    let delta = h.delete(Kind::HTTPProxy, "b");
+    assert!(delta.clusters.contains(JWKS));
+    assert!(!h.incremental.output().dag.clusters.contains_key(JWKS));
+    // A provider asking DNS for IPv6 only gets a cluster of its own beside the plain one.
+    h.apply(&jwt_root("b", "b.com", "http://keys.example.com/b"));
+    let verifying = jwt_root("a", "a.com", "https://keys.example.com/a")
+        .replace("'}}", "', dnsLookupFamily: v6}}");
+    let delta = h.apply(&verifying);
+    let added: Vec<_> = delta.clusters.iter().collect();
+    assert_eq!(added.len(), 2, "{added:?}");
+    assert!(h.incremental.output().dag.clusters.contains_key(JWKS));
+}

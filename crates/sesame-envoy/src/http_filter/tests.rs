@@ -182,6 +182,7 @@ fn the_filters_are_idle_until_configured_and_the_router_is_last() {
         [
             CORS_FILTER,
             LOCAL_RATE_LIMIT_FILTER,
+            crate::cookie::LUA_FILTER,
             RBAC_FILTER,
             ROUTER_FILTER
         ]
@@ -197,7 +198,7 @@ fn the_filters_are_idle_until_configured_and_the_router_is_last() {
 
 #[test]
 fn the_rbac_filter_enforces_nothing_until_configured() {
-    let Some(hcm_v3::http_filter::ConfigType::TypedConfig(any)) = &ingress_filters()[2].config_type
+    let Some(hcm_v3::http_filter::ConfigType::TypedConfig(any)) = &ingress_filters()[3].config_type
     else {
         panic!("rbac without config");
     };

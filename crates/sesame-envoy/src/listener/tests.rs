@@ -55,9 +55,10 @@ fn filter_names(h: &hcm_v3::HttpConnectionManager) -> Vec<&str> {
 }
 
 /// The filters of the ingress connection managers: CORS and local rate limit before the router.
-const INGRESS_FILTERS: [&str; 4] = [
+const INGRESS_FILTERS: [&str; 5] = [
     "envoy.filters.http.cors",
     "envoy.filters.http.local_ratelimit",
+    "envoy.filters.http.lua",
     "envoy.filters.http.rbac",
     "envoy.filters.http.router",
 ];

@@ -323,6 +323,7 @@ fn every_feature_dag() -> Dag {
                 deny_repeated_route: true,
             }),
             global_rate_limit: None,
+            cookie_rewrites: cookies::rewrites(),
         })),
     };
     let mut all = forward_route(PathMatch::Prefix("/all".into()), &names[0]);
@@ -797,7 +798,9 @@ fn envoy_rejects_a_broken_translation() {
     );
 }
 
+mod cookies;
 mod extension;
+mod jwt;
 mod settings;
 
 /// An IP filter rule for `address/prefix_len`.

@@ -47,6 +47,29 @@ impl Default for RateLimit {
     }
 }
 
+/// What became of one status update.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The status was written.
+    Written,
+    /// Nothing to write: the same status was written before, or the object already says it.
+    Unchanged,
+    /// The write failed (it is tried again later).
+    Failed,
+}
+
+/// Told of every status update the writer handles, for metrics.
+pub trait WriteObserver: Send + Sync {
+    /// One update of an object of `kind` ended with `outcome` after `conflicts` conflicts,
+    /// in `elapsed` (zero when nothing was sent).
+    fn observe(&self, kind: Kind, outcome: WriteOutcome, conflicts: u32, elapsed: Duration);
+}
+
+/// An observer that ignores everything.
+impl WriteObserver for () {
+    fn observe(&self, _: Kind, _: WriteOutcome, _: u32, _: Duration) {}
+}
+
 /// A token bucket.
 struct Bucket {
     limit: RateLimit,
@@ -87,6 +110,7 @@ pub async fn run(
     mut leading: watch::Receiver<bool>,
     refresh: Arc<Notify>,
     limit: RateLimit,
+    observer: Arc<dyn WriteObserver>,
 ) {
     let mut bucket = Bucket::new(limit);
     // What was last written for each object, so the same status is never written twice.
@@ -111,22 +135,34 @@ pub async fn run(
             if updates.has_changed().unwrap_or(false) {
                 break;
             }
+            let kind = update.key.kind;
             if written.get(&update.key) == Some(&update.ours) {
+                observer.observe(kind, WriteOutcome::Unchanged, 0, Duration::ZERO);
                 continue;
             }
             bucket.take().await;
             if !*leading.borrow() {
                 break;
             }
-            match write(&client, update).await {
-                Ok(()) => {
+            let started = Instant::now();
+            let mut conflicts = 0;
+            let outcome = match write(&client, update, &mut conflicts).await {
+                Ok(WriteOutcome::Failed) => {
+                    failed = true;
+                    tracing::warn!(object = %update.key, conflicts, "status write kept conflicting; will retry");
+                    WriteOutcome::Failed
+                }
+                Ok(outcome) => {
                     written.insert(update.key.clone(), update.ours.clone());
+                    outcome
                 }
                 Err(error) => {
                     failed = true;
                     tracing::warn!(object = %update.key, %error, "status write failed; will retry");
+                    WriteOutcome::Failed
                 }
-            }
+            };
+            observer.observe(kind, outcome, conflicts, started.elapsed());
         }
         if updates.has_changed().unwrap_or(false) {
             continue;
@@ -146,8 +182,13 @@ pub async fn run(
     }
 }
 
-/// Writes one status, retrying on conflict against the fresh object.
-async fn write(client: &Client, update: &StatusUpdate) -> Result<(), kube::Error> {
+/// Writes one status, retrying on conflict against the fresh object and counting the
+/// conflicts met; `Failed` when it still conflicted after the last retry.
+async fn write(
+    client: &Client,
+    update: &StatusUpdate,
+    conflicts: &mut u32,
+) -> Result<WriteOutcome, kube::Error> {
     let api = api_for(client, &update.key);
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let mut version = update.resource_version.clone();
@@ -167,26 +208,27 @@ async fn write(client: &Client, update: &StatusUpdate) -> Result<(), kube::Error
         {
             Ok(_) => {
                 tracing::debug!(object = %update.key, "status written");
-                return Ok(());
+                return Ok(WriteOutcome::Written);
             }
             Err(kube::Error::Api(e)) if e.code == 409 => {
+                *conflicts += 1;
                 tracing::debug!(object = %update.key, "status write conflict: reading the object again");
                 let fresh = match api.get_opt(&update.key.name.name).await? {
                     Some(object) => object,
-                    None => return Ok(()),
+                    None => return Ok(WriteOutcome::Unchanged),
                 };
                 version = fresh.resource_version();
                 match merge(fresh.data.get("status"), update, &now) {
                     Some(merged) => status = merged,
                     // The fresh object already says this, or describes a newer generation.
-                    None => return Ok(()),
+                    None => return Ok(WriteOutcome::Unchanged),
                 }
             }
-            Err(kube::Error::Api(e)) if e.code == 404 => return Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 404 => return Ok(WriteOutcome::Unchanged),
             Err(e) => return Err(e),
         }
     }
-    Ok(())
+    Ok(WriteOutcome::Failed)
 }
 
 /// The dynamic API of the object's kind, in its namespace.

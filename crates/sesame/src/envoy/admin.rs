@@ -87,8 +87,9 @@ impl AdminAddress {
     }
 }
 
-/// One HTTP/1.1 exchange on a fresh connection.
-async fn send<S>(stream: S, method: Method, path: &str) -> anyhow::Result<AdminReply>
+/// One HTTP/1.1 exchange on a fresh connection (Envoy's admin; also Sesame's debug port for
+/// `sesame cli explain`).
+pub(crate) async fn send<S>(stream: S, method: Method, path: &str) -> anyhow::Result<AdminReply>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {

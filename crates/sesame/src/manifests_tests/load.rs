@@ -506,6 +506,7 @@ impl<'a> Invocation<'a> {
                 command: EnvoyCommand::Shutdown(_),
             } => "envoy shutdown",
             Command::Certgen(_) => "certgen",
+            Command::Cli(_) => "cli",
             Command::Version => "version",
         })
     }

@@ -34,25 +34,15 @@ fn tls_ingress(name: &str, host: &str, secret: &str, svc: &str) -> String {
 
 /// Sesame's metric `name{type="<ty>"}` (an xDS counter by resource type), if exported.
 async fn xds_metric(cluster: &Cluster, name: &str, ty: &str) -> Option<u64> {
-    let reply = get_plain(cluster.ports.metrics, "127.0.0.1", "/metrics")
-        .await
-        .ok()?;
-    let prefix = format!("{name}{{type=\"{ty}\"}} ");
-    reply
-        .body
-        .lines()
-        .find_map(|l| l.strip_prefix(&prefix)?.trim().parse().ok())
+    let value = cluster
+        .sesame_metric(&format!("{name}{{type=\"{ty}\"}}"))
+        .await?;
+    Some(value as u64)
 }
 
 /// Sesame's unlabelled metric `name`, if exported.
 async fn metric(cluster: &Cluster, name: &str) -> Option<u64> {
-    let reply = get_plain(cluster.ports.metrics, "127.0.0.1", "/metrics")
-        .await
-        .ok()?;
-    reply
-        .body
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    Some(cluster.sesame_metric(name).await? as u64)
 }
 
 /// The sum of Envoy's counters whose names contain `filter` and end with `suffix`.

@@ -389,6 +389,19 @@ impl Cluster {
             .unwrap_or_else(Reply::failed)
     }
 
+    /// As [`Cluster::https`], with extra request headers.
+    pub async fn https_with(
+        &self,
+        host: &str,
+        path: &str,
+        ca: &[u8],
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        get_tls_with(self.ports.https, host, path, ca, None, headers)
+            .await
+            .unwrap_or_else(Reply::failed)
+    }
+
     /// Polls `request` until `check` holds on its reply; panics with the logs if it never does.
     pub async fn eventually_reply<F, Fut>(
         &self,
@@ -451,6 +464,21 @@ impl Cluster {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The value of one series on Sesame's `/metrics`, named in full (with its labels, as
+    /// `sesame_httpproxy{namespace="default"}`), or `None` when it is not exported.
+    pub async fn sesame_metric(&self, series: &str) -> Option<f64> {
+        let reply = get_plain(self.ports.metrics, "127.0.0.1", "/metrics")
+            .await
+            .ok()?;
+        reply.body.lines().find_map(|l| {
+            l.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
     }
 
     /// Envoy's counters whose names contain `filter`, from its admin `/stats`.
@@ -681,6 +709,18 @@ pub async fn get_tls_as(
     ca: &[u8],
     client: Option<(&str, &str)>,
 ) -> Result<Reply, String> {
+    get_tls_with(port, host, path, ca, client, &[]).await
+}
+
+/// As [`get_tls_as`], with extra request headers.
+pub async fn get_tls_with(
+    port: u16,
+    host: &str,
+    path: &str,
+    ca: &[u8],
+    client: Option<(&str, &str)>,
+    headers: &[(&str, &str)],
+) -> Result<Reply, String> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca) {
         let cert: CertificateDer<'static> = cert.map_err(|e| format!("ca: {e}"))?;
@@ -717,10 +757,12 @@ pub async fn get_tls_as(
         .and_then(|c| c.first())
         .map(subject_names)
         .unwrap_or_default();
-    let mut reply =
-        tokio::time::timeout(Duration::from_secs(10), send(tls, "GET", host, path, &[]))
-            .await
-            .map_err(|_| "timed out".to_string())??;
+    let mut reply = tokio::time::timeout(
+        Duration::from_secs(10),
+        send(tls, "GET", host, path, headers),
+    )
+    .await
+    .map_err(|_| "timed out".to_string())??;
     reply.server_names = server_names;
     Ok(reply)
 }

@@ -280,6 +280,29 @@ async fn objects_from_the_api_route_and_their_status_is_written() {
         .eventually_http("proxy.kube.test", "/", "HTTPProxy fixed", |r| r.from("a"))
         .await;
 
+    // The status metrics count what reached the API server: every 200 on an HTTPProxy's
+    // status is a success, and the three conflicts forced above were each counted.
+    let proxy_writes = api
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.method == "PATCH"
+                && r.path.starts_with("/apis/projectsesame.io/v1/namespaces/")
+                && r.path.contains("/httpproxies/")
+                && r.status == 200
+        })
+        .count() as f64;
+    let success = cluster
+        .sesame_metric("sesame_status_update_success_total{kind=\"HTTPProxy\"}")
+        .await;
+    assert_eq!(success, Some(proxy_writes));
+    let mut conflicts = 0.0;
+    for kind in ["HTTPProxy", "TLSCertificateDelegation", "Ingress"] {
+        let series = format!("sesame_status_update_conflict_total{{kind=\"{kind}\"}}");
+        conflicts += cluster.sesame_metric(&series).await.unwrap_or(0.0);
+    }
+    assert_eq!(conflicts, 3.0, "conflicts counted");
+
     // Deleting through the API removes the route.
     api.delete("projectsesame.io/v1", "HTTPProxy", Some("default"), "web")
         .expect("delete");

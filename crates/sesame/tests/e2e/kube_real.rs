@@ -33,7 +33,7 @@ use crate::kube::{
     ELECTION, LEASE, RETRY, blind_but_serving, debug_status, ingress,
     plain_proxy_and_secure_hosts_answer, proxy,
 };
-use control_plane::{Audited, Binaries, ControlPlane};
+use control_plane::{Audited, Binaries, ControlPlane, example};
 use netns::Netns;
 use objects::{secret, service};
 use replica::Replica;
@@ -64,10 +64,50 @@ async fn against_a_real_kube_apiserver() {
         plane.objects.create(object).await;
     }
 
+    the_rendered_install_passes_the_api_servers_schemas(&plane).await;
     routes_and_statuses(&plane, &kubeconfig).await;
     the_other_replica_takes_over(&plane, &kubeconfig).await;
     an_api_server_restart_with_lost_history(&mut plane, &kubeconfig).await;
     sesame_was_never_refused(&plane);
+}
+
+/// Every object of `examples/render/sesame.yaml` (the single-file install) passes a
+/// server-side dry-run apply against the real API server's schemas; a copy with a misspelled
+/// field and one with a value outside an enum are refused, so the check can fail.
+async fn the_rendered_install_passes_the_api_servers_schemas(plane: &ControlPlane) {
+    let docs = example("render/sesame.yaml");
+    assert!(
+        docs.len() >= 15,
+        "objects in the rendered install: {}",
+        docs.len()
+    );
+    let mut refused = Vec::new();
+    for doc in &docs {
+        if let Err(e) = plane.objects.dry_run_apply(doc).await {
+            refused.push(e);
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "refused by the API server:\n{}",
+        refused.join("\n")
+    );
+
+    let deployment = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("a Deployment in the rendered install");
+    let mut misspelled = deployment.clone();
+    misspelled["spec"]["replicaz"] = json!(2);
+    let mut outside_enum = deployment.clone();
+    outside_enum["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] =
+        json!("Sometimes");
+    for bad in [misspelled, outside_enum] {
+        assert!(
+            plane.objects.dry_run_apply(&bad).await.is_err(),
+            "a broken Deployment passed the dry run"
+        );
+    }
 }
 
 /// Objects created through the API route; statuses are written once per change, in shapes the
@@ -422,8 +462,28 @@ async fn an_api_server_restart_with_lost_history(plane: &mut ControlPlane, kubec
 fn sesame_was_never_refused(plane: &ControlPlane) {
     let requests = plane.sesame_requests();
     assert!(!requests.is_empty(), "no request of Sesame's was audited");
+    // Each refusal says which start of the API server answered it and whether that start was
+    // ready yet.
     let refused: Vec<&Audited> = requests.iter().filter(|r| r.code == 403).collect();
-    assert!(refused.is_empty(), "refused requests: {refused:#?}");
+    let described: Vec<String> = refused
+        .iter()
+        .map(|r| {
+            let when = if r.before_ready {
+                ", before it was ready"
+            } else {
+                ""
+            };
+            format!(
+                "{} {}/{} {:?}: {} (API server start {}{when})",
+                r.verb, r.group, r.resource, r.name, r.code, r.start
+            )
+        })
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "refused requests:\n{}",
+        described.join("\n")
+    );
     let used: BTreeSet<(String, String, String)> = requests
         .iter()
         .map(|r| (r.group.clone(), r.resource.clone(), r.verb.clone()))

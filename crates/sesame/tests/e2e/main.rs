@@ -2,9 +2,11 @@
 //! backends on 127.0.0.1, proven with real HTTP and HTTPS requests.
 #![allow(missing_docs)]
 
+mod cli;
 mod cluster_policies;
 mod config;
 mod config_upstream;
+mod cookies;
 mod delta;
 mod drain;
 mod extauth;
@@ -12,8 +14,10 @@ mod extauth;
 mod harness;
 mod httpproxy;
 mod httpproxy_tls;
+mod jwt;
 mod kube;
 mod kube_real;
+mod metrics;
 mod policies;
 mod ratelimit;
 mod routing;

@@ -132,13 +132,7 @@ fn trusted_ca_with_an_expired_leaf() -> (String, (String, String)) {
 
 /// The value of one of Sesame's gauges or counters on `/metrics`.
 async fn metric(cluster: &Cluster, name: &str) -> Option<f64> {
-    let reply = get_plain(cluster.ports.metrics, "127.0.0.1", "/metrics")
-        .await
-        .ok()?;
-    reply
-        .body
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    cluster.sesame_metric(name).await
 }
 
 /// Waits until a Sesame metric reaches `at_least`.

@@ -119,6 +119,13 @@ fn add_upstream_settings(dag: &mut Dag) {
                 remove: vec!["server".into()],
             },
             host_rewrite: Some("global.example.com".into()),
+            cookie_rewrites: vec![sesame_dag::dag::CookieRewrite {
+                name: "svc".into(),
+                path: None,
+                domain: None,
+                secure: None,
+                same_site: Some(sesame_dag::dag::SameSite::Strict),
+            }],
         };
         clusters.push(WeightedCluster::new(c.name.clone(), 1).with_rewrites(rewrites));
         dag.clusters.insert(c.name.clone(), c);

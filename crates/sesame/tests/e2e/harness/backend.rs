@@ -112,6 +112,29 @@ async fn read_head<S: tokio::io::AsyncRead + Unpin>(stream: &mut S) -> Option<St
     head.split(' ').nth(1).map(str::to_string)
 }
 
+/// A backend that answers every request `200 OK` with `x-backend: <name>` and one `Set-Cookie`
+/// header per entry of `cookies`, in order.
+pub async fn cookie_backend(name: &str, cookies: &[&str]) -> Backend {
+    let mut head = format!("HTTP/1.1 200 OK\r\nx-backend: {name}\r\n");
+    for cookie in cookies {
+        head.push_str(&format!("set-cookie: {cookie}\r\n"));
+    }
+    raw_backend(move |mut stream, seen| {
+        let head = head.clone();
+        async move {
+            use tokio::io::AsyncWriteExt;
+            let Some(target) = read_head(&mut stream).await else {
+                return;
+            };
+            seen.lock().expect("requests lock").push(target);
+            let reply = format!("{head}content-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = stream.write_all(reply.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        }
+    })
+    .await
+}
+
 /// A backend that answers every request with `302 Found` to `location`, on a kept-alive
 /// connection.
 pub async fn redirect_backend(location: &str) -> Backend {

@@ -9,6 +9,9 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+};
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, PostParams};
@@ -60,6 +63,10 @@ pub struct Audited {
     pub name: String,
     /// The response's status code.
     pub code: u16,
+    /// Which start of kube-apiserver answered it (1 for the first).
+    pub start: u32,
+    /// Whether it was answered before that start's `/readyz` said ok.
+    pub before_ready: bool,
 }
 
 /// etcd and kube-apiserver, killed when dropped.
@@ -74,6 +81,8 @@ pub struct ControlPlane {
     binary: PathBuf,
     args: Vec<String>,
     starts: u32,
+    /// When each start's `/readyz` first said ok.
+    ready_at: Vec<k8s_openapi::jiff::Timestamp>,
     dir: tempfile::TempDir,
 }
 
@@ -133,6 +142,7 @@ impl ControlPlane {
             binary: binaries.kube_apiserver.clone(),
             args,
             starts: 1,
+            ready_at: Vec::new(),
             dir,
         };
         plane.wait_ready().await;
@@ -160,6 +170,7 @@ impl ControlPlane {
                 .expect("request");
             let reply = self.objects.client.request_text(request).await;
             if matches!(&reply, Ok(text) if text == "ok") {
+                self.ready_at.push(k8s_openapi::jiff::Timestamp::now());
                 return;
             }
             assert!(
@@ -229,20 +240,70 @@ impl ControlPlane {
             .await
             .unwrap_or_else(|e| panic!("token for the sesame ServiceAccount: {e}"));
         let token = issued.status.map(|s| s.token).expect("token in the reply");
+        self.wait_for_sesame_rights().await;
         write_kubeconfig(self.dir.path(), self.port, "sesame", &token)
+    }
+
+    /// Waits until the API server's authorizer grants Sesame's ServiceAccount every right the
+    /// shipped RBAC gives it: new bindings reach the authorizer's caches a moment after they
+    /// are stored, and a request in that moment is refused. Asked as the admin, so nothing of
+    /// this shows among Sesame's own requests.
+    async fn wait_for_sesame_rights(&self) {
+        let reviews: Api<SubjectAccessReview> = Api::all(self.objects.client.clone());
+        for (group, resource, verb) in granted_to_sesame() {
+            let (resource, subresource) = match resource.split_once('/') {
+                Some((r, sub)) => (r.to_string(), Some(sub.to_string())),
+                None => (resource.clone(), None),
+            };
+            let review = SubjectAccessReview {
+                spec: SubjectAccessReviewSpec {
+                    user: Some(SESAME_USER.to_string()),
+                    groups: Some(vec!["system:serviceaccounts".to_string()]),
+                    resource_attributes: Some(ResourceAttributes {
+                        group: Some(group.clone()),
+                        resource: Some(resource.clone()),
+                        subresource,
+                        verb: Some(verb.clone()),
+                        namespace: Some("projectsesame".to_string()),
+                        ..ResourceAttributes::default()
+                    }),
+                    ..SubjectAccessReviewSpec::default()
+                },
+                ..SubjectAccessReview::default()
+            };
+            let allowed = eventually(PATIENCE, || async {
+                reviews
+                    .create(&PostParams::default(), &review)
+                    .await
+                    .is_ok_and(|r| r.status.is_some_and(|s| s.allowed))
+            })
+            .await;
+            assert!(allowed, "{verb} {group}/{resource} never granted to Sesame");
+        }
     }
 
     /// Every request on a resource in the audit log so far, in order.
     pub fn audit(&self) -> Vec<Audited> {
-        let text: String = (1..=self.starts)
-            .map(|start| std::fs::read_to_string(audit_log(self.dir.path(), start)))
-            .filter_map(Result::ok)
-            .collect();
+        (1..=self.starts)
+            .filter_map(|start| {
+                let text = std::fs::read_to_string(audit_log(self.dir.path(), start)).ok()?;
+                Some((start, text))
+            })
+            .flat_map(|(start, text)| self.audited(start, &text))
+            .collect()
+    }
+
+    /// The requests on a resource in one start's audit log.
+    fn audited(&self, start: u32, text: &str) -> Vec<Audited> {
+        let ready_at = self.ready_at.get(start as usize - 1).copied();
         text.lines()
             // A line being written as we read may be cut short: it is not parsed.
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())
             .filter(|event| event["objectRef"]["resource"].is_string())
             .map(|event| {
+                let at = event["stageTimestamp"]
+                    .as_str()
+                    .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok());
                 let field = |v: &Value| v.as_str().unwrap_or_default().to_string();
                 let object = &event["objectRef"];
                 let mut resource = field(&object["resource"]);
@@ -259,6 +320,8 @@ impl ControlPlane {
                         .as_u64()
                         .and_then(|c| u16::try_from(c).ok())
                         .unwrap_or(0),
+                    start,
+                    before_ready: matches!((at, ready_at), (Some(at), Some(ready)) if at < ready),
                 }
             })
             .collect()
@@ -341,7 +404,7 @@ async fn client(kubeconfig: &Path) -> kube::Client {
 }
 
 /// The documents of a YAML file under `examples/`.
-fn example(name: &str) -> Vec<Value> {
+pub fn example(name: &str) -> Vec<Value> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../examples")
         .join(name);

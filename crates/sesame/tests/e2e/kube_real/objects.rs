@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use kube::api::{Api, DeleteParams, DynamicObject, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::GroupVersionKind;
 use kube::discovery::Scope;
 use serde_json::{Value, json};
@@ -109,6 +109,22 @@ impl Objects {
         assert!(!object.is_null(), "no {kind} default/{name} to edit");
         edit(&mut object);
         self.replace(object).await
+    }
+
+    /// Applies `object` server-side as a dry run: the API server checks it against its
+    /// schemas (unknown fields, enums, required fields, admission) and stores nothing. The
+    /// error names the object and what the server said.
+    pub async fn dry_run_apply(&self, object: &Value) -> Result<(), String> {
+        let (api_version, kind, namespace, name) = identity(object);
+        let api = self
+            .api(&api_version, &kind, &namespace)
+            .await
+            .map_err(|e| format!("{kind} {namespace}/{name}: discovery: {e}"))?;
+        let params = PatchParams::apply("sesame-e2e").force().dry_run();
+        api.patch(&name, &params, &Patch::Apply(object))
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{kind} {namespace}/{name}: {e}"))
     }
 
     /// Deletes the object.
