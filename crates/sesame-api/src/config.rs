@@ -6,11 +6,13 @@
 use serde::Deserialize;
 
 mod listener;
+mod rate_limit;
 mod upstream;
 
 pub use listener::{
     AccessLogFormat, DEFAULT_JSON_FIELDS, NetworkParameters, TimeoutParameters, VALID_CIPHER_SUITES,
 };
+pub use rate_limit::RateLimitServiceConfig;
 pub use upstream::{
     ClusterParameters, DnsLookupFamily, HeadersPolicyParameters, PolicyParameters,
     UnknownDnsLookupFamily,
@@ -84,6 +86,9 @@ pub struct Config {
     /// Envoy network settings (`network:`).
     #[serde(default)]
     pub network: NetworkParameters,
+    /// The global rate limit service (`rateLimitService:`), if any.
+    #[serde(default)]
+    pub rate_limit_service: Option<RateLimitServiceConfig>,
 }
 
 /// Listener TLS settings (`tls:`).
@@ -253,6 +258,9 @@ impl Config {
             ));
         }
         self.timeouts.validate_connect_timeout()?;
+        if let Some(rate_limit) = &self.rate_limit_service {
+            rate_limit.validate()?;
+        }
         self.validate_upstream()?;
         self.validate_listener()
     }

@@ -10,11 +10,16 @@ pub use sesame_api::config::DnsLookupFamily;
 use crate::object::{NamespacedName, ObjectKey};
 
 mod cluster;
+mod extension;
+mod global_rate_limit;
+
 mod cookie;
 mod jwt;
 
 pub use cluster::*;
 pub use cookie::*;
+pub use extension::*;
+pub use global_rate_limit::*;
 pub use jwt::*;
 
 /// The result of a build: virtual hosts, clusters and secrets, all in sorted maps.
@@ -52,6 +57,8 @@ pub struct VirtualHost {
     pub rate_limit: Option<Box<LocalRateLimit>>,
     /// The IP filter of every route without one of its own, if any.
     pub ip_filter: Option<Box<IpFilter>>,
+    /// The global rate limit descriptors of every route without its own, if any.
+    pub global_rate_limit: Option<Box<GlobalRateLimit>>,
 }
 
 /// An IP filter: which client addresses may (or may not) reach a virtual host or route.
@@ -167,6 +174,8 @@ pub struct SecureVirtualHost {
     /// Proxy the decrypted connection to TCP backends instead of serving HTTP routes (the routes
     /// are then empty).
     pub tcp_proxy: Option<TcpProxy>,
+    /// External authorization of every request, if any.
+    pub authorization: Option<Box<Authorization>>,
     /// The JWT providers its routes may require, in name order.
     pub jwt_providers: Vec<JwtProvider>,
 }
@@ -272,6 +281,9 @@ pub struct Route {
     pub origin: ObjectKey,
     /// The route's own IP filter, replacing its virtual host's.
     pub ip_filter: Option<Box<IpFilter>>,
+    /// The route's external authorization settings, on a host with [`Authorization`] (HTTPS
+    /// only).
+    pub authorization: Option<Box<RouteAuthorization>>,
     /// The JWT provider (of its secure virtual host) that must verify the request's token;
     /// `None` verifies none. Only ever set on the HTTPS listener.
     pub jwt_provider: Option<String>,
@@ -650,6 +662,8 @@ pub struct ForwardPolicies {
     pub rate_limit: Option<LocalRateLimit>,
     /// Redirects from the upstream that Envoy follows itself.
     pub internal_redirect: Option<InternalRedirect>,
+    /// The route's own global rate limit setting, replacing its virtual host's.
+    pub global_rate_limit: Option<RouteGlobalRateLimit>,
     /// Rewrites of the `Set-Cookie` headers of the responses, in cookie name order.
     pub cookie_rewrites: Vec<CookieRewrite>,
 }
@@ -690,6 +704,7 @@ impl ForwardPolicies {
         hash_policies: Vec::new(),
         rate_limit: None,
         internal_redirect: None,
+        global_rate_limit: None,
         cookie_rewrites: Vec::new(),
     };
 }

@@ -19,7 +19,9 @@ pub mod status;
 
 mod annotation;
 mod delegation;
+pub mod extension;
 mod external_name;
+pub mod global_rate_limit;
 mod hostname;
 mod httpproxy;
 mod ingress;

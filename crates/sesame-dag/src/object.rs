@@ -6,7 +6,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use serde::Serialize;
-use sesame_api::{HTTPProxy, TLSCertificateDelegation};
+use sesame_api::{ExtensionService, HTTPProxy, TLSCertificateDelegation};
 
 pub mod compact;
 
@@ -29,6 +29,8 @@ pub enum Kind {
     TLSCertificateDelegation,
     /// `networking.k8s.io/v1` IngressClass (cluster-scoped: its namespace is empty).
     IngressClass,
+    /// `projectsesame.io/v1alpha1` ExtensionService.
+    ExtensionService,
 }
 
 impl Kind {
@@ -43,6 +45,7 @@ impl Kind {
             Kind::HTTPProxy => "HTTPProxy",
             Kind::TLSCertificateDelegation => "TLSCertificateDelegation",
             Kind::IngressClass => "IngressClass",
+            Kind::ExtensionService => "ExtensionService",
         }
     }
 }
@@ -129,6 +132,8 @@ pub enum Object {
     TLSCertificateDelegation(Arc<TLSCertificateDelegation>),
     /// An IngressClass.
     IngressClass(Arc<IngressClass>),
+    /// An ExtensionService.
+    ExtensionService(Arc<ExtensionService>),
 }
 
 impl Object {
@@ -143,6 +148,7 @@ impl Object {
             Object::HTTPProxy(_) => Kind::HTTPProxy,
             Object::TLSCertificateDelegation(_) => Kind::TLSCertificateDelegation,
             Object::IngressClass(_) => Kind::IngressClass,
+            Object::ExtensionService(_) => Kind::ExtensionService,
         }
     }
 
@@ -157,6 +163,7 @@ impl Object {
             Object::HTTPProxy(o) => &o.metadata,
             Object::TLSCertificateDelegation(o) => &o.metadata,
             Object::IngressClass(o) => &o.metadata,
+            Object::ExtensionService(o) => &o.metadata,
         }
     }
 

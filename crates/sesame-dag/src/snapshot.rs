@@ -6,7 +6,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use sesame_api::{HTTPProxy, TLSCertificateDelegation};
+use sesame_api::{ExtensionService, HTTPProxy, TLSCertificateDelegation};
 
 use crate::dag::Dag;
 use crate::object::compact::{EndpointSlice, Endpoints, Service};
@@ -67,7 +67,8 @@ impl Touched {
                 | Kind::Endpoints
                 | Kind::HTTPProxy
                 | Kind::TLSCertificateDelegation
-                | Kind::IngressClass => Impact::Rebuild,
+                | Kind::IngressClass
+                | Kind::ExtensionService => Impact::Rebuild,
             },
             Touched::Endpoints(services) => {
                 let used: BTreeSet<NamespacedName> = services
@@ -108,6 +109,8 @@ pub struct Snapshot {
     pub tls_certificate_delegations: BTreeMap<NamespacedName, Arc<TLSCertificateDelegation>>,
     /// IngressClasses, by name (their namespace is empty).
     pub ingress_classes: BTreeMap<NamespacedName, Arc<IngressClass>>,
+    /// ExtensionServices.
+    pub extension_services: BTreeMap<NamespacedName, Arc<ExtensionService>>,
     /// The EndpointSlices of each Service, by the slice's `kubernetes.io/service-name` label.
     /// Sorted; a Service has few slices, which a `Vec` holds in a fraction of a set's node.
     slices_by_service: BTreeMap<NamespacedName, Vec<NamespacedName>>,
@@ -168,6 +171,11 @@ impl Snapshot {
                 })
             }
             Object::IngressClass(o) => upsert(&mut self.ingress_classes, key, o),
+            Object::ExtensionService(o) => {
+                upsert_by(&mut self.extension_services, key, o, |a, b| {
+                    a.spec == b.spec && same_meta(&a.metadata, &b.metadata)
+                })
+            }
             Object::EndpointSlice(o) => {
                 let service = slice_service(&o);
                 if let Some(old) = self.endpoint_slices.get(&key) {
@@ -197,6 +205,7 @@ impl Snapshot {
                 self.tls_certificate_delegations.remove(name).is_some()
             }
             Kind::IngressClass => self.ingress_classes.remove(name).is_some(),
+            Kind::ExtensionService => self.extension_services.remove(name).is_some(),
             Kind::EndpointSlice => match self.endpoint_slices.remove(name) {
                 Some(old) => {
                     self.unlink_slice(&slice_service(&old), name);

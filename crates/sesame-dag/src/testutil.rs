@@ -45,6 +45,9 @@ pub(crate) fn objects(yaml: &str) -> Vec<Object> {
                 "IngressClass" => {
                     Object::IngressClass(Arc::new(serde_json::from_value(doc).unwrap()))
                 }
+                "ExtensionService" => {
+                    Object::ExtensionService(Arc::new(serde_json::from_value(doc).unwrap()))
+                }
                 other => panic!("unexpected kind {other}"),
             }
         })

@@ -14,7 +14,7 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sesame_api::{HTTPProxy, TLSCertificateDelegation};
+use sesame_api::{ExtensionService, HTTPProxy, TLSCertificateDelegation};
 use sesame_dag::object::{Kind, Object};
 
 /// The annotation `kubectl apply` keeps a full copy of the object in; dropped on receipt.
@@ -114,6 +114,7 @@ pub fn known_kind(api_version: &str, kind: &str) -> Option<Kind> {
         ("projectsesame.io/v1", "HTTPProxy") => Some(Kind::HTTPProxy),
         ("projectsesame.io/v1", "TLSCertificateDelegation") => Some(Kind::TLSCertificateDelegation),
         ("networking.k8s.io/v1", "IngressClass") => Some(Kind::IngressClass),
+        ("projectsesame.io/v1alpha1", "ExtensionService") => Some(Kind::ExtensionService),
         _ => None,
     }
 }
@@ -158,6 +159,7 @@ pub fn decode_object(mut value: Value) -> Result<Option<Object>, DecodeError> {
         Kind::TLSCertificateDelegation => {
             Object::TLSCertificateDelegation(Arc::new(typed(value, &object)?))
         }
+        Kind::ExtensionService => Object::ExtensionService(Arc::new(typed(value, &object)?)),
         Kind::IngressClass => {
             let mut class: IngressClass = typed(value, &object)?;
             class.metadata.namespace = None;
@@ -221,6 +223,7 @@ impl_meta!(
     HTTPProxy,
     TLSCertificateDelegation,
     IngressClass,
+    ExtensionService,
 );
 
 /// Merges `stringData` into `data`, as the API server does on write.

@@ -43,6 +43,7 @@ const PATHS: [&str; 3] = ["/", "/a", "/b"];
 const SERVICES: [&str; 3] = ["s1", "s2", "gone"];
 const SECRETS: [&str; 3] = ["t1", "t2", "other/t3"];
 const PROXIES: [&str; 5] = ["p0", "p1", "p2", "p3", "p4"];
+const EXTENSIONS: [&str; 3] = ["e1", "e2", "gone"];
 
 /// The universe's certificates: two valid, for any host.
 struct Certs {
@@ -64,6 +65,9 @@ fn object(value: Value) -> Object {
             Object::TLSCertificateDelegation(Arc::new(serde_json::from_value(value).unwrap()))
         }
         "IngressClass" => Object::IngressClass(Arc::new(serde_json::from_value(value).unwrap())),
+        "ExtensionService" => {
+            Object::ExtensionService(Arc::new(serde_json::from_value(value).unwrap()))
+        }
         other => panic!("unexpected kind {other}"),
     }
 }
@@ -117,6 +121,17 @@ fn proxy(rng: &mut Rng, namespace: &str, name: &str) -> Value {
             vhost["tls"] =
                 json!({"secretName": secret, "enableFallbackCertificate": rng.chance(30)});
         }
+        if rng.chance(30) {
+            let mut auth =
+                json!({"extensionRef": {"name": rng.pick(&EXTENSIONS), "namespace": "default"}});
+            if rng.chance(30) {
+                auth["authPolicy"] = json!({"context": {"k": "v"}, "disabled": rng.chance(30)});
+            }
+            vhost["authorization"] = auth;
+        }
+        if rng.chance(20) {
+            vhost["rateLimitPolicy"] = json!({"global": global_policy(rng)});
+        }
         if rng.chance(if vhost.get("tls").is_some() { 60 } else { 10 }) {
             vhost["jwtProviders"] = jwt_providers(rng);
         }
@@ -139,6 +154,12 @@ fn proxy(rng: &mut Rng, namespace: &str, name: &str) -> Value {
                 "services": [{"name": rng.pick(&SERVICES), "port": 80}],
                 "permitInsecure": rng.chance(20),
             });
+            if rng.chance(20) {
+                route["authPolicy"] = json!({"disabled": rng.chance(50), "context": {"r": "1"}});
+            }
+            if rng.chance(15) {
+                route["rateLimitPolicy"] = json!({"global": global_policy(rng)});
+            }
             if rng.chance(20) {
                 route["jwtVerificationPolicy"] = match rng.below(3) {
                     0 => json!({"disabled": true}),
@@ -241,6 +262,42 @@ fn delegation(rng: &mut Rng) -> Value {
     })
 }
 
+/// A global rate limit policy: disabled, valid descriptors, or (rarely) an invalid entry.
+fn global_policy(rng: &mut Rng) -> Value {
+    match rng.below(6) {
+        0 => json!({"disabled": true}),
+        1 => {
+            json!({"descriptors": [{"entries": [{"remoteAddress": {}, "genericKey": {"value": "x"}}]}]})
+        }
+        _ => {
+            json!({"descriptors": [{"entries": [{"genericKey": {"value": rng.pick(&PATHS)}}, {"remoteAddress": {}}]}]})
+        }
+    }
+}
+
+fn extension_service(rng: &mut Rng, name: &str) -> Value {
+    let services: Vec<Value> = (0..1 + rng.below(2))
+        .map(|_| {
+            let port = if rng.chance(80) { 80 } else { 81 };
+            json!({"name": rng.pick(&SERVICES), "port": port, "weight": rng.below(3)})
+        })
+        .collect();
+    let mut spec = json!({"services": services});
+    if rng.chance(30) {
+        spec["protocol"] = json!("h2c");
+    }
+    if rng.chance(20) {
+        spec["validation"] = json!({"caSecret": rng.pick(&SECRETS), "subjectName": "ext"});
+    }
+    if rng.chance(20) {
+        spec["timeoutPolicy"] = json!({"response": "1s"});
+    }
+    json!({
+        "apiVersion": "projectsesame.io/v1alpha1", "kind": "ExtensionService",
+        "metadata": meta(rng, "default", name), "spec": spec,
+    })
+}
+
 fn ingress_class(rng: &mut Rng) -> Value {
     let controller = if rng.chance(50) {
         crate::build::INGRESS_CONTROLLER
@@ -260,7 +317,7 @@ fn change(rng: &mut Rng, certs: &Certs) -> Change {
     } else {
         NAMESPACES[1]
     };
-    let (kind, value) = match rng.below(20) {
+    let (kind, value) = match rng.below(22) {
         0..=5 => {
             let name = format!("i{}", rng.below(4));
             (Kind::Ingress, ingress(rng, namespace, &name))
@@ -279,7 +336,11 @@ fn change(rng: &mut Rng, certs: &Certs) -> Change {
             (Kind::Secret, secret(rng, certs, namespace, name))
         }
         18 => (Kind::TLSCertificateDelegation, delegation(rng)),
-        _ => (Kind::IngressClass, ingress_class(rng)),
+        19 => (Kind::IngressClass, ingress_class(rng)),
+        _ => {
+            let name = *rng.pick(&EXTENSIONS[..2]);
+            (Kind::ExtensionService, extension_service(rng, name))
+        }
     };
     let object = object(value);
     if rng.chance(20) {
@@ -296,6 +357,11 @@ fn configs() -> Vec<BuildConfig> {
         ..BuildConfig::default()
     };
     rich.upstream.client_certificate = Some(NamespacedName::new("default", "client"));
+    rich.default_global_rate_limit = Some(crate::dag::GlobalRateLimit {
+        descriptors: vec![crate::dag::RateLimitDescriptor {
+            entries: vec![crate::dag::DescriptorEntry::RemoteAddress],
+        }],
+    });
     vec![BuildConfig::default(), rich]
 }
 
