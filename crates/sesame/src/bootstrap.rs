@@ -39,7 +39,7 @@ pub struct BootstrapArgs {
     pub xds_resource_version: String,
     /// The xDS protocol Envoy speaks over ADS: `sotw` (state of the world) or `delta`
     /// (incremental: only changed resources are sent).
-    #[arg(long, env = "SESAME_XDS_MODE", default_value = "sotw", value_parser = parse_xds_mode)]
+    #[arg(long, env = "SESAME_XDS_MODE", default_value = "delta", value_parser = parse_xds_mode)]
     pub xds_mode: XdsMode,
     /// CA bundle that Sesame's xDS server certificate must chain to (mutual TLS).
     #[arg(long, env = "ENVOY_CAFILE", value_name = "PATH")]

@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 fn sesame(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sesame"))
         .args(args)
+        // The defaults under test, whatever the environment running the tests says.
+        .env_remove("SESAME_XDS_MODE")
         .output()
         .expect("run sesame")
 }
@@ -172,7 +174,11 @@ fn bootstrap_to_stdout_points_envoy_at_sesame() {
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bootstrap is JSON");
-    assert_eq!(json["dynamic_resources"]["ads_config"]["api_type"], "GRPC");
+    // Delta xDS unless asked otherwise.
+    assert_eq!(
+        json["dynamic_resources"]["ads_config"]["api_type"],
+        "DELTA_GRPC"
+    );
     let text = json.to_string();
     assert!(
         text.contains("10.1.2.3") && text.contains("9999") && text.contains("9101"),
@@ -181,7 +187,7 @@ fn bootstrap_to_stdout_points_envoy_at_sesame() {
 }
 
 #[test]
-fn bootstrap_xds_mode_delta_asks_for_delta_grpc() {
+fn bootstrap_xds_mode_picks_delta_or_state_of_the_world() {
     let out = sesame(&["bootstrap", "-", "--xds-mode", "delta"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bootstrap is JSON");
@@ -190,17 +196,14 @@ fn bootstrap_xds_mode_delta_asks_for_delta_grpc() {
     let ads = serde_json::json!({ "ads": {}, "resource_api_version": "V3" });
     assert_eq!(dynamic["cds_config"], ads);
     assert_eq!(dynamic["lds_config"], ads);
+    let out = sesame(&["bootstrap", "-", "--xds-mode", "sotw"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bootstrap is JSON");
+    assert_eq!(json["dynamic_resources"]["ads_config"]["api_type"], "GRPC");
     let out = Command::new(env!("CARGO_BIN_EXE_sesame"))
         .args(["bootstrap", "-"])
-        .env("SESAME_XDS_MODE", "delta")
+        .env("SESAME_XDS_MODE", "sotw")
         .output()
         .expect("run sesame");
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bootstrap is JSON");
-    assert_eq!(
-        json["dynamic_resources"]["ads_config"]["api_type"],
-        "DELTA_GRPC"
-    );
-    let out = sesame(&["bootstrap", "-"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("bootstrap is JSON");
     assert_eq!(json["dynamic_resources"]["ads_config"]["api_type"], "GRPC");
     let out = sesame(&["bootstrap", "-", "--xds-mode", "incremental"]);

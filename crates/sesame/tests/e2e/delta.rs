@@ -223,11 +223,15 @@ async fn restarted_sesame_sends_a_reconnecting_delta_envoy_only_what_changed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sotw_and_delta_envoys_on_one_sesame_both_route() {
     let a = backend("a").await;
-    let cluster = Cluster::start(&[
-        ("svc.yaml", &services(&[("svc-a", &a)])),
-        ("app.yaml", &ingress("app", "app.example.com", "svc-a")),
-    ])
-    .await;
+    let mut cluster = Cluster::sesame_only(
+        &[
+            ("svc.yaml", &services(&[("svc-a", &a)])),
+            ("app.yaml", &ingress("app", "app.example.com", "svc-a")),
+        ],
+        &[],
+    );
+    // The first Envoy speaks state of the world (delta is the bootstrap's default).
+    cluster.start_envoy_with(&["--xds-mode", "sotw"]).await;
     cluster
         .eventually_http("app.example.com", "/", "SotW Envoy routes", |r| r.from("a"))
         .await;
