@@ -88,7 +88,7 @@ impl From<discovery::EndpointSlice> for EndpointSlice {
                 ready_addresses.push(address);
             }
         }
-        ready_addresses.shrink_to_fit();
+        let ready_addresses = fitted(ready_addresses);
         let service_name = (slice.metadata.labels.as_mut())
             .and_then(|labels| labels.remove(SERVICE_NAME_LABEL))
             .unwrap_or_default();
@@ -127,17 +127,26 @@ impl From<core::Endpoints> for Endpoints {
             .unwrap_or_default()
             .into_iter()
             .map(|subset| EndpointSubset {
-                addresses: (subset.addresses.unwrap_or_default().into_iter())
-                    .map(|a| a.ip)
-                    .collect(),
+                addresses: fitted(
+                    (subset.addresses.unwrap_or_default().into_iter())
+                        .map(|a| a.ip)
+                        .collect(),
+                ),
                 ports: subset.ports.unwrap_or_default(),
             })
             .collect();
         Endpoints {
             metadata: kept_meta(endpoints.metadata, false),
-            subsets,
+            subsets: fitted(subsets),
         }
     }
+}
+
+/// `items` without spare room. A `Vec` collected from another `Vec`'s iterator of larger items
+/// reuses that buffer in place: shrinking frees what the smaller items do not need.
+fn fitted<T>(mut items: Vec<T>) -> Vec<T> {
+    items.shrink_to_fit();
+    items
 }
 
 /// The metadata kept: name, namespace, generation, and the annotations if `annotations`.

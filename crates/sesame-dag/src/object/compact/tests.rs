@@ -108,4 +108,7 @@ fn endpoints_keep_the_ready_addresses_of_each_subset() {
     assert_eq!(kept.subsets[0].addresses, ["10.0.0.1"]);
     assert_eq!(kept.subsets[0].ports[0].port, 8080);
     assert_eq!(kept.metadata.labels, None);
+    // No room is kept from the decoded addresses and subsets.
+    assert_eq!(kept.subsets.capacity(), kept.subsets.len());
+    assert_eq!(kept.subsets[0].addresses.capacity(), 1);
 }
