@@ -252,9 +252,12 @@ pub(crate) struct ServiceAnnotations {
 
 impl ServiceAnnotations {
     /// Parses a Service's annotations, recording every ignored value in `warnings`.
-    pub(crate) fn parse(meta: &ObjectMeta, warnings: &mut Warnings) -> Self {
+    pub(crate) fn parse(
+        annotations: Option<&BTreeMap<String, String>>,
+        warnings: &mut Warnings,
+    ) -> Self {
         let mut out = ServiceAnnotations::default();
-        let Some(map) = meta.annotations.as_ref().filter(|m| !m.is_empty()) else {
+        let Some(map) = annotations.filter(|m| !m.is_empty()) else {
             return out;
         };
         for (protocol, annotation) in [

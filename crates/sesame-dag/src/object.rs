@@ -77,9 +77,15 @@ impl NamespacedName {
 
     /// The namespace and name of an object's metadata (`default` when the namespace is unset).
     pub fn of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Self {
+        Self::named(meta.namespace.as_deref(), meta.name.as_deref())
+    }
+
+    /// The name of an object from its metadata's `namespace` (`default` when unset) and
+    /// `name`.
+    pub fn named(namespace: Option<&str>, name: Option<&str>) -> Self {
         NamespacedName {
-            namespace: meta.namespace.as_deref().unwrap_or("default").into(),
-            name: meta.name.as_deref().unwrap_or_default().into(),
+            namespace: namespace.unwrap_or("default").into(),
+            name: name.unwrap_or_default().into(),
         }
     }
 }
@@ -152,28 +158,20 @@ impl Object {
         }
     }
 
-    /// The object's metadata.
-    pub fn meta(&self) -> &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-        match self {
-            Object::Ingress(o) => &o.metadata,
-            Object::Service(o) => &o.metadata,
-            Object::EndpointSlice(o) => &o.metadata,
-            Object::Endpoints(o) => &o.metadata,
-            Object::Secret(o) => &o.metadata,
-            Object::HTTPProxy(o) => &o.metadata,
-            Object::TLSCertificateDelegation(o) => &o.metadata,
-            Object::IngressClass(o) => &o.metadata,
-            Object::ExtensionService(o) => &o.metadata,
-        }
-    }
-
     /// The object's key (a cluster-scoped IngressClass has an empty namespace).
     pub fn key(&self) -> ObjectKey {
         let name = match self {
             Object::IngressClass(o) => {
                 NamespacedName::new("", o.metadata.name.clone().unwrap_or_default())
             }
-            _ => NamespacedName::of(self.meta()),
+            Object::Ingress(o) => NamespacedName::of(&o.metadata),
+            Object::Service(o) => o.metadata.key(),
+            Object::EndpointSlice(o) => o.metadata.key(),
+            Object::Endpoints(o) => o.metadata.key(),
+            Object::Secret(o) => NamespacedName::of(&o.metadata),
+            Object::HTTPProxy(o) => NamespacedName::of(&o.metadata),
+            Object::TLSCertificateDelegation(o) => NamespacedName::of(&o.metadata),
+            Object::ExtensionService(o) => NamespacedName::of(&o.metadata),
         };
         ObjectKey::new(self.kind(), name)
     }

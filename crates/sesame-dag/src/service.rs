@@ -296,7 +296,8 @@ fn lookup<'a>(
     let service = snapshot.services.get(&key).map(AsRef::as_ref);
     let resolved = service.map(|service| {
         let mut warnings = Warnings::new();
-        let annotations = ServiceAnnotations::parse(&service.metadata, &mut warnings);
+        let annotations =
+            ServiceAnnotations::parse(service.metadata.annotations.as_ref(), &mut warnings);
         if !warnings.ignored.is_empty() {
             let entry = status.entry(&object, service.metadata.generation);
             for ignored in warnings.ignored {

@@ -237,7 +237,7 @@ impl Snapshot {
 
 /// The Service an EndpointSlice belongs to (its namespace and `kubernetes.io/service-name`).
 pub fn slice_service(slice: &EndpointSlice) -> NamespacedName {
-    let own = NamespacedName::of(&slice.metadata);
+    let own = slice.metadata.key();
     NamespacedName::new(own.namespace, slice.service_name.as_str())
 }
 

@@ -176,18 +176,16 @@ fn bad_ingress_annotations_are_ignored_with_a_warning() {
 #[test]
 fn service_annotations() {
     let mut w = Warnings::new();
-    let a = ServiceAnnotations::parse(
-        &meta(&[
-            (UPSTREAM_H2, "443,grpc"),
-            (UPSTREAM_H2C, "8080"),
-            (UPSTREAM_TLS, "8443"),
-            (MAX_CONNECTIONS, "100"),
-            (MAX_PENDING_REQUESTS, "-1"),
-            (MAX_REQUESTS, "4294967295"),
-            (MAX_RETRIES, "4294967296"),
-        ]),
-        &mut w,
-    );
+    let service = meta(&[
+        (UPSTREAM_H2, "443,grpc"),
+        (UPSTREAM_H2C, "8080"),
+        (UPSTREAM_TLS, "8443"),
+        (MAX_CONNECTIONS, "100"),
+        (MAX_PENDING_REQUESTS, "-1"),
+        (MAX_REQUESTS, "4294967295"),
+        (MAX_RETRIES, "4294967296"),
+    ]);
+    let a = ServiceAnnotations::parse(service.annotations.as_ref(), &mut w);
     assert_eq!(w.ignored.len(), 2, "{:?}", w.ignored);
     assert_eq!(
         a.circuit_breakers,

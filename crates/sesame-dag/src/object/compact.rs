@@ -8,15 +8,38 @@
 
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::discovery::v1 as discovery;
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::snapshot::SERVICE_NAME_LABEL;
+
+/// What Sesame keeps of a compact object's metadata, with `ObjectMeta`'s field names: a
+/// Kubernetes `ObjectMeta` takes ~400 bytes even when nearly all of it is empty.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Meta {
+    /// `name`.
+    pub name: Option<String>,
+    /// `namespace` (the decoder fills in `default`).
+    pub namespace: Option<String>,
+    /// `generation`.
+    pub generation: Option<i64>,
+    /// `annotations`: kept for Services (they set upstream settings), dropped otherwise.
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+impl Meta {
+    /// The object's namespace and name.
+    pub fn key(&self) -> crate::object::NamespacedName {
+        crate::object::NamespacedName::named(self.namespace.as_deref(), self.name.as_deref())
+    }
+}
 
 /// What Sesame reads of a Service.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Service {
     /// Name, namespace, generation and annotations (the annotations set upstream settings).
-    pub metadata: ObjectMeta,
+    pub metadata: Meta,
     /// `spec.type` (`ExternalName` matters).
     pub type_: Option<String>,
     /// `spec.externalName`.
@@ -58,7 +81,7 @@ impl From<core::Service> for Service {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EndpointSlice {
     /// Name, namespace and generation.
-    pub metadata: ObjectMeta,
+    pub metadata: Meta,
     /// The `kubernetes.io/service-name` label: the Service the slice belongs to (empty when
     /// the label is missing). Kept apart from the metadata: a one-entry label map costs a
     /// whole B-tree node (~540 bytes).
@@ -106,7 +129,7 @@ impl From<discovery::EndpointSlice> for EndpointSlice {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Endpoints {
     /// Name, namespace and generation.
-    pub metadata: ObjectMeta,
+    pub metadata: Meta,
     /// `subsets`, each with its ready addresses only.
     pub subsets: Vec<EndpointSubset>,
 }
@@ -150,14 +173,13 @@ fn fitted<T>(mut items: Vec<T>) -> Vec<T> {
 }
 
 /// The metadata kept: name, namespace, generation, and the annotations if `annotations`.
-fn kept_meta(meta: ObjectMeta, annotations: bool) -> ObjectMeta {
+fn kept_meta(meta: ObjectMeta, annotations: bool) -> Meta {
     let annotations = meta.annotations.filter(|a| annotations && !a.is_empty());
-    ObjectMeta {
+    Meta {
         name: meta.name,
         namespace: meta.namespace,
         generation: meta.generation,
         annotations,
-        ..ObjectMeta::default()
     }
 }
 

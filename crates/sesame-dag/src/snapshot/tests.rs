@@ -146,8 +146,8 @@ fn objects_name_their_kind() {
         (d.kind(), d.kind().as_str()),
         (Kind::TLSCertificateDelegation, "TLSCertificateDelegation")
     );
-    assert_eq!(p.meta().name.as_deref(), Some("p"));
-    assert_eq!(d.meta().namespace.as_deref(), Some("ns"));
+    assert_eq!(&*p.key().name.name, "p");
+    assert_eq!(&*d.key().name.namespace, "ns");
 }
 
 #[test]
