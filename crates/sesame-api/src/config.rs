@@ -5,9 +5,11 @@
 
 use serde::Deserialize;
 
+mod gateway;
 mod listener;
 mod upstream;
 
+pub use gateway::{DEFAULT_GATEWAY_CONTROLLER, GatewayParameters, GatewayRef};
 pub use listener::{
     AccessLogFormat, DEFAULT_JSON_FIELDS, NetworkParameters, TimeoutParameters, VALID_CIPHER_SUITES,
 };
@@ -84,6 +86,9 @@ pub struct Config {
     /// Envoy network settings (`network:`).
     #[serde(default)]
     pub network: NetworkParameters,
+    /// Gateway API settings (`gateway:`); unset, no Gateway is served.
+    #[serde(default)]
+    pub gateway: Option<GatewayParameters>,
 }
 
 /// Listener TLS settings (`tls:`).
@@ -254,6 +259,9 @@ impl Config {
         }
         self.timeouts.validate_connect_timeout()?;
         self.validate_upstream()?;
+        if let Some(gateway) = &self.gateway {
+            gateway.validate()?;
+        }
         self.validate_listener()
     }
 }
