@@ -44,6 +44,21 @@ pub struct BuildConfig {
     pub upstream: UpstreamConfig,
     /// Headers set and removed on every route (config `policy`).
     pub policy: GlobalHeaders,
+    /// Gateway API (config `gateway`); `None` serves no Gateway.
+    pub gateway: Option<GatewayConfig>,
+}
+
+/// Which Gateway is served (config `gateway`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GatewayConfig {
+    /// The GatewayClass `spec.controllerName` Sesame answers for.
+    pub controller_name: String,
+    /// The one Gateway served (`gatewayRef`); `None` serves the first Gateway, in namespace and
+    /// name order, of a class of Sesame's controller.
+    pub gateway_ref: Option<NamespacedName>,
+    /// Envoy ports Sesame's own listeners use (`ingress_http`, `ingress_https`, stats, admin):
+    /// a Gateway listener mapped onto one of them is refused (`PortUnavailable`).
+    pub reserved_ports: Vec<u16>,
 }
 
 impl Default for BuildConfig {
@@ -58,6 +73,7 @@ impl Default for BuildConfig {
             fallback_certificate: None,
             upstream: UpstreamConfig::default(),
             policy: GlobalHeaders::default(),
+            gateway: None,
         }
     }
 }
@@ -121,6 +137,7 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
         .collect();
     builder.httpproxies(proxies);
     crate::delegation::delegation_status(snapshot, &mut builder.status);
+    builder.gateway();
     builder.finish()
 }
 
@@ -245,7 +262,7 @@ impl<'a> Builder<'a> {
 
     /// A builder whose client certificate was already checked (`client` is
     /// [`client_certificate`]`(snapshot, config)`).
-    fn with_client_certificate(
+    pub(crate) fn with_client_certificate(
         snapshot: &'a Snapshot,
         config: &'a BuildConfig,
         client: ClientCertificate,
@@ -272,7 +289,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn finish(mut self) -> BuildOutput {
+    pub(crate) fn finish(mut self) -> BuildOutput {
         vhost::place(&mut self.dag, self.hosts, &self.tls, &self.host_policies);
         let fallback_used = self.dag.https.values().any(|v| v.fallback_certificate);
         if let Some(fallback) = self.fallback.filter(|_| fallback_used) {

@@ -20,6 +20,7 @@ pub mod status;
 mod annotation;
 mod delegation;
 mod external_name;
+mod gateway;
 mod hostname;
 mod httpproxy;
 mod ingress;
@@ -32,7 +33,7 @@ mod vhost;
 #[cfg(test)]
 mod testutil;
 
-pub use build::{BuildConfig, BuildOutput, UpstreamConfig, build};
+pub use build::{BuildConfig, BuildOutput, GatewayConfig, UpstreamConfig, build};
 pub use dag::Dag;
 pub use incremental::{BuildDelta, IncrementalBuild};
 pub use object::{Kind, NamespacedName, Object, ObjectKey};

@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use serde::Serialize;
 use sesame_api::{HTTPProxy, TLSCertificateDelegation};
+use sesame_gateway_api::{Gateway, GatewayClass, HttpRoute, ReferenceGrant};
 
 pub mod compact;
 
@@ -29,6 +30,14 @@ pub enum Kind {
     TLSCertificateDelegation,
     /// `networking.k8s.io/v1` IngressClass (cluster-scoped: its namespace is empty).
     IngressClass,
+    /// `gateway.networking.k8s.io/v1` GatewayClass (cluster-scoped: its namespace is empty).
+    GatewayClass,
+    /// `gateway.networking.k8s.io/v1` Gateway.
+    Gateway,
+    /// `gateway.networking.k8s.io/v1` HTTPRoute.
+    HTTPRoute,
+    /// `gateway.networking.k8s.io/v1` (or `v1beta1`) ReferenceGrant.
+    ReferenceGrant,
 }
 
 impl Kind {
@@ -43,6 +52,10 @@ impl Kind {
             Kind::HTTPProxy => "HTTPProxy",
             Kind::TLSCertificateDelegation => "TLSCertificateDelegation",
             Kind::IngressClass => "IngressClass",
+            Kind::GatewayClass => "GatewayClass",
+            Kind::Gateway => "Gateway",
+            Kind::HTTPRoute => "HTTPRoute",
+            Kind::ReferenceGrant => "ReferenceGrant",
         }
     }
 }
@@ -129,6 +142,14 @@ pub enum Object {
     TLSCertificateDelegation(Arc<TLSCertificateDelegation>),
     /// An IngressClass.
     IngressClass(Arc<IngressClass>),
+    /// A GatewayClass.
+    GatewayClass(Arc<GatewayClass>),
+    /// A Gateway.
+    Gateway(Arc<Gateway>),
+    /// An HTTPRoute.
+    HTTPRoute(Arc<HttpRoute>),
+    /// A ReferenceGrant.
+    ReferenceGrant(Arc<ReferenceGrant>),
 }
 
 impl Object {
@@ -143,6 +164,10 @@ impl Object {
             Object::HTTPProxy(_) => Kind::HTTPProxy,
             Object::TLSCertificateDelegation(_) => Kind::TLSCertificateDelegation,
             Object::IngressClass(_) => Kind::IngressClass,
+            Object::GatewayClass(_) => Kind::GatewayClass,
+            Object::Gateway(_) => Kind::Gateway,
+            Object::HTTPRoute(_) => Kind::HTTPRoute,
+            Object::ReferenceGrant(_) => Kind::ReferenceGrant,
         }
     }
 
@@ -157,14 +182,18 @@ impl Object {
             Object::HTTPProxy(o) => &o.metadata,
             Object::TLSCertificateDelegation(o) => &o.metadata,
             Object::IngressClass(o) => &o.metadata,
+            Object::GatewayClass(o) => &o.metadata,
+            Object::Gateway(o) => &o.metadata,
+            Object::HTTPRoute(o) => &o.metadata,
+            Object::ReferenceGrant(o) => &o.metadata,
         }
     }
 
-    /// The object's key (a cluster-scoped IngressClass has an empty namespace).
+    /// The object's key (a cluster-scoped IngressClass or GatewayClass has an empty namespace).
     pub fn key(&self) -> ObjectKey {
         let name = match self {
-            Object::IngressClass(o) => {
-                NamespacedName::new("", o.metadata.name.clone().unwrap_or_default())
+            Object::IngressClass(_) | Object::GatewayClass(_) => {
+                NamespacedName::new("", self.meta().name.clone().unwrap_or_default())
             }
             _ => NamespacedName::of(self.meta()),
         };

@@ -11,6 +11,7 @@ pub mod canonical;
 pub mod cluster;
 pub mod cookie;
 pub mod endpoint;
+pub mod gateway;
 pub mod http_filter;
 pub mod incremental;
 pub mod jwt;
@@ -157,6 +158,7 @@ pub(crate) fn translate_with_hosts(
         route::HTTP_ROUTE_CONFIG.to_string(),
         route::http_route_configuration_from_vhds(by_host.values()),
     );
+    routes.extend(gateway::route_configurations(dag));
     let resources = Resources {
         listeners: listener::listeners(dag, config),
         routes,

@@ -79,12 +79,13 @@ pub fn listeners(dag: &Dag, config: &TranslateConfig) -> BTreeMap<String, Any> {
             proto::any(&admin_listener(port)),
         );
     }
+    out.extend(crate::gateway::listeners(dag, config));
     out
 }
 
 /// Which ingress listener a filter belongs to: its stat prefix and its access log.
 #[derive(Clone, Copy)]
-enum Ingress {
+pub(crate) enum Ingress {
     Http,
     Https,
 }
@@ -538,7 +539,7 @@ fn admin_routes(name: &str, paths: &[&str]) -> route_v3::RouteConfiguration {
 }
 
 /// Routes fetched over RDS on the ADS stream.
-fn rds(route_config_name: String) -> hcm_v3::http_connection_manager::RouteSpecifier {
+pub(crate) fn rds(route_config_name: String) -> hcm_v3::http_connection_manager::RouteSpecifier {
     hcm_v3::http_connection_manager::RouteSpecifier::Rds(hcm_v3::Rds {
         config_source: Some(proto::ads_config_source()),
         route_config_name,
@@ -548,7 +549,7 @@ fn rds(route_config_name: String) -> hcm_v3::http_connection_manager::RouteSpeci
 /// The HTTP connection manager of an ingress filter chain: [`http_connection_manager`] with
 /// its listener's stat prefix and access log, the configured trusted hops and timeouts, and the
 /// filters user policies configure ([`http_filter::ingress_filters`]).
-fn ingress_connection_manager(
+pub(crate) fn ingress_connection_manager(
     ingress: Ingress,
     routes: hcm_v3::http_connection_manager::RouteSpecifier,
     settings: &ListenerSettings,
@@ -595,7 +596,7 @@ pub fn http_connection_manager(
 }
 
 /// The network filter holding an HTTP connection manager.
-fn hcm_filter(hcm: &hcm_v3::HttpConnectionManager) -> listener_v3::Filter {
+pub(crate) fn hcm_filter(hcm: &hcm_v3::HttpConnectionManager) -> listener_v3::Filter {
     listener_v3::Filter {
         name: HCM_FILTER.to_string(),
         config_type: Some(listener_v3::filter::ConfigType::TypedConfig(proto::any(

@@ -12,6 +12,8 @@ use crate::object::{NamespacedName, Object};
 use crate::snapshot::Change;
 use crate::testutil::{Pem, cert};
 
+mod gateway;
+
 /// A small seeded generator (SplitMix64): the same seed always gives the same sequence.
 struct Rng(u64);
 
@@ -64,6 +66,12 @@ fn object(value: Value) -> Object {
             Object::TLSCertificateDelegation(Arc::new(serde_json::from_value(value).unwrap()))
         }
         "IngressClass" => Object::IngressClass(Arc::new(serde_json::from_value(value).unwrap())),
+        "GatewayClass" => Object::GatewayClass(Arc::new(serde_json::from_value(value).unwrap())),
+        "Gateway" => Object::Gateway(Arc::new(serde_json::from_value(value).unwrap())),
+        "HTTPRoute" => Object::HTTPRoute(Arc::new(serde_json::from_value(value).unwrap())),
+        "ReferenceGrant" => {
+            Object::ReferenceGrant(Arc::new(serde_json::from_value(value).unwrap()))
+        }
         other => panic!("unexpected kind {other}"),
     }
 }
@@ -260,7 +268,7 @@ fn change(rng: &mut Rng, certs: &Certs) -> Change {
     } else {
         NAMESPACES[1]
     };
-    let (kind, value) = match rng.below(20) {
+    let (kind, value) = match rng.below(25) {
         0..=5 => {
             let name = format!("i{}", rng.below(4));
             (Kind::Ingress, ingress(rng, namespace, &name))
@@ -279,7 +287,8 @@ fn change(rng: &mut Rng, certs: &Certs) -> Change {
             (Kind::Secret, secret(rng, certs, namespace, name))
         }
         18 => (Kind::TLSCertificateDelegation, delegation(rng)),
-        _ => (Kind::IngressClass, ingress_class(rng)),
+        19 => (Kind::IngressClass, ingress_class(rng)),
+        _ => gateway::object(rng, namespace),
     };
     let object = object(value);
     if rng.chance(20) {
@@ -296,11 +305,17 @@ fn configs() -> Vec<BuildConfig> {
         ..BuildConfig::default()
     };
     rich.upstream.client_certificate = Some(NamespacedName::new("default", "client"));
-    vec![BuildConfig::default(), rich]
+    let gateway = BuildConfig {
+        gateway: Some(gateway::config()),
+        ..BuildConfig::default()
+    };
+    rich.gateway = Some(gateway::config());
+    vec![BuildConfig::default(), rich, gateway]
 }
 
-/// Runs `steps` random steps; returns how many ended with a host that verifies JWTs.
-fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> usize {
+/// Runs `steps` random steps; returns how many ended with a host that verifies JWTs, and how
+/// many with routes on a Gateway listener.
+fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> (usize, usize) {
     let mut rng = Rng(seed);
     let mut snapshot = Snapshot::new();
     for namespace in NAMESPACES {
@@ -330,6 +345,7 @@ fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> usize {
         "seed {seed}: initial build"
     );
     let mut jwt_steps = 0;
+    let mut gateway_steps = 0;
     for step in 0..steps {
         let mut changed = Vec::new();
         for _ in 0..1 + rng.below(3) {
@@ -365,8 +381,15 @@ fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> usize {
             }
         }
         jwt_steps += usize::from(!users.is_empty());
+        gateway_steps += usize::from(
+            expected
+                .dag
+                .gateway_listeners
+                .values()
+                .any(|l| l.virtual_hosts.values().any(|v| !v.routes.is_empty())),
+        );
     }
-    jwt_steps
+    (jwt_steps, gateway_steps)
 }
 
 #[test]
@@ -379,11 +402,19 @@ fn random_changes_build_what_a_full_build_builds() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(40);
     let mut jwt_steps = 0;
+    let mut gateway_steps = 0;
     for config in configs() {
         for seed in 0..seeds {
-            jwt_steps += run(seed, &config, &certs, 40);
+            let (jwt, gateway) = run(seed, &config, &certs, 40);
+            jwt_steps += jwt;
+            gateway_steps += gateway;
         }
     }
+    // And Gateway listeners with routes.
+    assert!(
+        seeds < 40 || gateway_steps > 100,
+        "only {gateway_steps} steps had routes on a Gateway listener"
+    );
     // The universe does reach hosts that verify JWTs (with a JWKS cluster each).
     assert!(
         seeds < 40 || jwt_steps > 0,

@@ -104,6 +104,26 @@ fn random_dag(rng: &mut Rng) -> Dag {
             },
         );
     }
+    for port in [80u16, 81] {
+        if rng.chance(50) {
+            let name = sesame_dag::dag::http_listener_name(port);
+            let mut virtual_hosts = BTreeMap::new();
+            if rng.chance(70) {
+                let path = format!("/{}", rng.below(3));
+                let route = forward_route(PathMatch::Prefix(path), &target(rng));
+                virtual_hosts.insert(
+                    "g.example.com".to_string(),
+                    vhost("g.example.com", vec![route]),
+                );
+            }
+            let listener = sesame_dag::dag::GatewayListener {
+                name: name.clone(),
+                port: sesame_dag::dag::envoy_port(port),
+                virtual_hosts,
+            };
+            dag.gateway_listeners.insert(name, listener);
+        }
+    }
     if rng.chance(50) {
         let name = "default/fallback/abcde".to_string();
         dag.secrets.insert(name.clone(), tls_secret(&name));
