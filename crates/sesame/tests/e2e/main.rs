@@ -9,6 +9,7 @@ mod config_upstream;
 mod cookies;
 mod delta;
 mod drain;
+mod gateway;
 #[allow(dead_code)] // shared with the pipeline test and the serve benchmark
 mod harness;
 mod httpproxy;
