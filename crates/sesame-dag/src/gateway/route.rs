@@ -137,8 +137,28 @@ impl<'a> Builder<'a> {
         if let Some(redirect) = redirect {
             return Ok(RouteAction::Redirect(redirect));
         }
+        if rule
+            .timeouts
+            .as_ref()
+            .is_some_and(|t| t.backend_request.is_some())
+        {
+            return Err((
+                R::UnsupportedValue,
+                "timeouts.backendRequest is not supported yet".to_string(),
+            ));
+        }
+        let backends = rule.backend_refs.as_deref().unwrap_or_default();
+        if backends
+            .iter()
+            .any(|b| b.filters.as_ref().is_some_and(|f| !f.is_empty()))
+        {
+            return Err((
+                R::UnsupportedValue,
+                "filters on a backendRef are not supported yet".to_string(),
+            ));
+        }
         let mut clusters = Vec::new();
-        for backend in rule.backend_refs.iter().flatten() {
+        for backend in backends {
             match self.backend(name, backend) {
                 Ok(Some(cluster)) => clusters.push(cluster),
                 Ok(None) => {}

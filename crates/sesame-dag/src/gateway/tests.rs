@@ -407,6 +407,14 @@ spec:
   - matches: [{path: {type: Exact, value: /mirror}}]
     filters: [{type: RequestMirror, requestMirror: {backendRef: {name: echo, port: 80}}}]
     backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {type: Exact, value: /backend-filter}}]
+    backendRefs:
+    - name: echo
+      port: 80
+      filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-a, value: b}]}}]
+  - matches: [{path: {type: Exact, value: /backend-timeout}}]
+    timeouts: {backendRequest: 1s}
+    backendRefs: [{name: echo, port: 80}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -502,4 +510,51 @@ fn nothing_is_served_without_gateway_config_or_with_a_foreign_class() {
     foreign.gateway.as_mut().unwrap().controller_name = "example.com/other".into();
     let out = build(&snapshot, &foreign);
     assert!(out.dag.gateway_listeners.is_empty());
+}
+
+#[test]
+fn request_timeouts_are_route_timeouts() {
+    let out = build_with(
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: t, namespace: default}
+spec:
+  parentRefs: [{name: gw, namespace: infra}]
+  rules:
+  - matches: [{path: {type: Exact, value: /two}}]
+    timeouts: {request: 2s}
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {type: Exact, value: /off}}]
+    timeouts: {request: 0s}
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {type: Exact, value: /bad}}]
+    timeouts: {request: soon}
+    backendRefs: [{name: echo, port: 80}]
+"#,
+    );
+    let timeouts: Vec<(String, Option<crate::dag::Timeout>)> = vhost(&out, "http-80", "*")
+        .routes
+        .iter()
+        .map(|r| match &r.action {
+            RouteAction::Forward(f) => (r.path.value().to_string(), f.timeout),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        timeouts,
+        [
+            ("/off".to_string(), Some(crate::dag::Timeout::Infinite)),
+            (
+                "/two".to_string(),
+                Some(crate::dag::Timeout::After(std::time::Duration::from_secs(
+                    2
+                )))
+            ),
+        ]
+    );
+    assert_eq!(
+        route_conditions(&out, "t")[1],
+        (T::PartiallyInvalid, true, R::UnsupportedValue)
+    );
 }
