@@ -13,8 +13,8 @@ use sesame_gateway_api::httproute::{
 use super::{GROUP, Listener, ListenerTables, allows_namespace, intersect};
 use crate::build::Builder;
 use crate::dag::{
-    Forward, HeaderMatch, HeaderValueMatch, PathMatch, QueryParamMatch, QueryValueMatch, Redirect,
-    RedirectPath, RouteAction, Timeout, WeightedCluster,
+    Forward, HeaderMatch, HeaderValueMatch, Mirror, PathMatch, QueryParamMatch, QueryValueMatch,
+    Redirect, RedirectPath, RouteAction, Timeout, WeightedCluster,
 };
 use crate::hostname;
 use crate::object::{Kind, NamespacedName, ObjectKey};
@@ -26,6 +26,15 @@ use crate::status::gateway::{
 use crate::vhost::{PendingRoute, RouteKey};
 
 mod filter;
+
+/// A reference to a Service port, as a backendRef or a mirror's backendRef writes it.
+struct ServiceRef<'a> {
+    group: Option<&'a str>,
+    kind: Option<&'a str>,
+    name: &'a str,
+    namespace: Option<&'a str>,
+    port: Option<i32>,
+}
 
 /// What a route rule does with a request once matched, or why it cannot be served.
 type RuleResult = Result<RouteAction, (R, String)>;
@@ -126,6 +135,10 @@ impl<'a> Builder<'a> {
                     filter::headers(f, &mut policies)?
                 }
                 FilterType::RequestRedirect => redirect = Some(redirect_of(f, rule)?),
+                FilterType::UrlRewrite => filter::rewrite(f, only_prefixes(rule), &mut policies)?,
+                FilterType::RequestMirror => {
+                    policies.mirrors.extend(self.mirror(name, f, resolved)?);
+                }
                 other => {
                     return Err((
                         R::UnsupportedValue,
@@ -201,49 +214,123 @@ impl<'a> Builder<'a> {
         route: &'a NamespacedName,
         backend: &'a HttpRouteRulesBackendRefs,
     ) -> Result<Option<WeightedCluster>, (R, String)> {
-        let group = backend.group.as_deref().unwrap_or("");
-        let kind = backend.kind.as_deref().unwrap_or("Service");
+        let cluster = self.service_ref(
+            route,
+            ServiceRef {
+                group: backend.group.as_deref(),
+                kind: backend.kind.as_deref(),
+                name: &backend.name,
+                namespace: backend.namespace.as_deref(),
+                port: backend.port,
+            },
+        )?;
+        match backend.weight.unwrap_or(1) {
+            weight if weight <= 0 => Ok(None),
+            weight => Ok(Some(WeightedCluster::new(cluster, weight as u32))),
+        }
+    }
+
+    /// The cluster of a reference to a Service port (a backendRef or a mirror's), checked:
+    /// a Service, in the route's namespace or one whose ReferenceGrant allows it, with a port.
+    fn service_ref(
+        &mut self,
+        route: &'a NamespacedName,
+        r: ServiceRef<'a>,
+    ) -> Result<String, (R, String)> {
+        let group = r.group.unwrap_or("");
+        let kind = r.kind.unwrap_or("Service");
         if !group.is_empty() || kind != "Service" {
             return Err((
                 R::InvalidKind,
                 format!(
                     "backendRef {:?} is a {group}/{kind}; only Services are supported",
-                    backend.name
+                    r.name
                 ),
             ));
         }
-        let namespace: &'a str = backend.namespace.as_deref().unwrap_or(&route.namespace);
+        let namespace: &'a str = r.namespace.unwrap_or(&route.namespace);
         if namespace != &*route.namespace
-            && !self.reference_granted(&route.namespace, namespace, &backend.name)
+            && !self.reference_granted(&route.namespace, namespace, r.name)
         {
             return Err((
                 R::RefNotPermitted,
                 format!(
                     "backendRef {namespace}/{} is in another namespace and no ReferenceGrant there allows it",
-                    backend.name
+                    r.name
                 ),
             ));
         }
-        let Some(port) = backend.port else {
+        let Some(port) = r.port else {
             return Err((
                 R::BackendNotFound,
-                format!("backendRef {namespace}/{} must name a port", backend.name),
+                format!("backendRef {namespace}/{} must name a port", r.name),
             ));
         };
-        let weight = backend.weight.unwrap_or(1);
-        let cluster = self.services.resolve(
-            self.snapshot,
-            namespace,
-            &backend.name,
-            PortRef::Number(port),
-            &ClusterSettings::default(),
-            &mut self.dag,
-            &mut self.status,
-        );
-        match cluster {
-            Ok(_) if weight <= 0 => Ok(None),
-            Ok(cluster) => Ok(Some(WeightedCluster::new(cluster, weight as u32))),
-            Err(problem) => Err((R::BackendNotFound, problem.message)),
+        self.services
+            .resolve(
+                self.snapshot,
+                namespace,
+                r.name,
+                PortRef::Number(port),
+                &ClusterSettings::default(),
+                &mut self.dag,
+                &mut self.status,
+            )
+            .map_err(|problem| (R::BackendNotFound, problem.message))
+    }
+
+    /// The mirror a RequestMirror filter asks for; `None` (and `ResolvedRefs=False`) when its
+    /// backend does not resolve.
+    fn mirror(
+        &mut self,
+        route: &'a NamespacedName,
+        f: &'a HttpRouteRulesFilters,
+        resolved: &mut Option<Condition>,
+    ) -> Result<Option<Mirror>, (R, String)> {
+        let Some(m) = f.request_mirror.as_ref() else {
+            return Err((
+                R::UnsupportedValue,
+                "filter RequestMirror has no requestMirror".to_string(),
+            ));
+        };
+        let percent = match (m.percent, m.fraction.as_ref()) {
+            (Some(p @ 0..=100), None) => p as u32,
+            (None, None) => 100,
+            (None, Some(f)) => {
+                let denominator = f.denominator.unwrap_or(100);
+                match (f.numerator, denominator) {
+                    (n, d) if d > 0 && n >= 0 && n <= d && (n * 100) % d == 0 => {
+                        (n * 100 / d) as u32
+                    }
+                    _ => {
+                        return Err((
+                            R::UnsupportedValue,
+                            "a mirror fraction must be a whole percentage".to_string(),
+                        ));
+                    }
+                }
+            }
+            _ => {
+                return Err((
+                    R::UnsupportedValue,
+                    "mirror percent must be 0 to 100".to_string(),
+                ));
+            }
+        };
+        let b = &m.backend_ref;
+        let r = ServiceRef {
+            group: b.group.as_deref(),
+            kind: b.kind.as_deref(),
+            name: &b.name,
+            namespace: b.namespace.as_deref(),
+            port: b.port,
+        };
+        match self.service_ref(route, r) {
+            Ok(cluster) => Ok(Some(Mirror { cluster, percent })),
+            Err((reason, message)) => {
+                resolved.get_or_insert(Condition::no(T::ResolvedRefs, reason, message));
+                Ok(None)
+            }
         }
     }
 
@@ -406,6 +493,14 @@ fn attach(
             ),
         ],
     }
+}
+
+/// Whether every match of a rule is a path prefix (what `ReplacePrefixMatch` needs).
+fn only_prefixes(rule: &HttpRouteRules) -> bool {
+    rule_keys(rule).is_ok_and(|keys| {
+        keys.iter()
+            .all(|k| matches!(k.path, PathMatch::Prefix(_) | PathMatch::SegmentPrefix(_)))
+    })
 }
 
 /// The route keys of a rule: one per match (a rule without matches matches every path).

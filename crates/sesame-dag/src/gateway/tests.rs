@@ -404,8 +404,14 @@ spec:
   - matches: [{path: {type: Exact, value: /host}}]
     filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: Host, value: evil}]}}]
     backendRefs: [{name: echo, port: 80}]
-  - matches: [{path: {type: Exact, value: /mirror}}]
-    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: echo, port: 80}}}]
+  - matches: [{path: {type: Exact, value: /full}}]
+    filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /x}}}]
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {type: Exact, value: /exact-prefix}}]
+    filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /x}}}]
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {type: Exact, value: /cors}}]
+    filters: [{type: CORS, cors: {allowOrigins: ["*"]}}]
     backendRefs: [{name: echo, port: 80}]
   - matches: [{path: {type: Exact, value: /backend-filter}}]
     backendRefs:
@@ -556,5 +562,46 @@ spec:
     assert_eq!(
         route_conditions(&out, "t")[1],
         (T::PartiallyInvalid, true, R::UnsupportedValue)
+    );
+}
+
+#[test]
+fn rewrites_and_mirrors() {
+    let out = build_with(
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: rw, namespace: default}
+spec:
+  parentRefs: [{name: gw, namespace: infra}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /old}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite: {hostname: internal.example.com, path: {type: ReplacePrefixMatch, replacePrefixMatch: /new/}}
+    - type: RequestMirror
+      requestMirror: {backendRef: {name: echo2, port: 80}, fraction: {numerator: 1, denominator: 4}}
+    - type: RequestMirror
+      requestMirror: {backendRef: {name: nope, port: 80}}
+    backendRefs: [{name: echo, port: 80}]
+"#,
+    );
+    let route = &vhost(&out, "http-80", "*").routes[0];
+    let RouteAction::Forward(forward) = &route.action else {
+        panic!("{route:?}")
+    };
+    let p = forward.policies();
+    assert_eq!(p.host_rewrite.as_deref(), Some("internal.example.com"));
+    assert_eq!(p.prefix_rewrite.as_deref(), Some("/new"));
+    assert_eq!(p.mirrors.len(), 1);
+    assert_eq!(p.mirrors[0].percent, 25);
+    assert!(out.dag.clusters.contains_key(&p.mirrors[0].cluster));
+    // The mirror that does not resolve is left out and said so.
+    assert_eq!(
+        route_conditions(&out, "rw"),
+        [
+            (T::Accepted, true, R::Accepted),
+            (T::ResolvedRefs, false, R::BackendNotFound)
+        ]
     );
 }

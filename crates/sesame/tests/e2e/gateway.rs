@@ -50,6 +50,13 @@ spec:
     - path: {type: PathPrefix, value: /m}
       method: POST
     backendRefs: [{name: svc-c, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /rewrite}}]
+    filters:
+    - type: URLRewrite
+      urlRewrite: {hostname: internal.example.com, path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}}
+    - type: RequestMirror
+      requestMirror: {backendRef: {name: svc-c, port: 80}}
+    backendRefs: [{name: svc-b, port: 80}]
   - matches: [{path: {type: Exact, value: /redirect}}]
     filters:
     - type: RequestRedirect
@@ -216,6 +223,17 @@ async fn http_routes_on_a_gateway_listener() {
     );
     assert!(reply.echoed_header("x-drop").is_empty());
     assert_eq!(reply.header("x-resp"), ["gateway"]);
+
+    // URL rewrite (host and path prefix) and a mirror of every request.
+    let rewritten = get("gw.example.com", "/rewrite/x?q=1", &[]).await;
+    assert!(rewritten.from("b"), "{rewritten:?}");
+    assert_eq!(rewritten.echoed_path(), Some("/new/x?q=1"));
+    assert_eq!(rewritten.echoed_header("host"), ["internal.example.com"]);
+    let mirrored = crate::harness::eventually(std::time::Duration::from_secs(5), || async {
+        c.requests().iter().any(|r| r == "/new/x?q=1")
+    })
+    .await;
+    assert!(mirrored, "mirror saw {:?}", c.requests());
 
     // Redirect.
     let redirect = get("gw.example.com", "/redirect", &[]).await;

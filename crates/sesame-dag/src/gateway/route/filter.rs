@@ -2,9 +2,12 @@
 //! must be HTTP tokens, values must hold no line breaks or NUL, and Envoy's own headers are
 //! refused, so that nothing Envoy rejects reaches it.
 
-use sesame_gateway_api::httproute::HttpRouteRulesFilters;
+use sesame_gateway_api::httproute::{
+    HttpRouteRulesFilters, HttpRouteRulesFiltersUrlRewritePathType as RewritePathType,
+};
 
 use crate::dag::{ForwardPolicies, HeaderValue};
+use crate::hostname;
 use crate::status::gateway::ConditionReason as R;
 
 /// Headers a filter may not touch: Envoy refuses to modify them (`host`) or they are
@@ -116,6 +119,58 @@ pub(super) fn check_path(value: &str) -> Result<(), (R, String)> {
                 "redirect path {value:?} must start with '/' and hold no whitespace, '?' or '#'"
             ),
         ));
+    }
+    Ok(())
+}
+
+/// Adds a URLRewrite to the rule's policies: the host, and a path prefix (only when every
+/// match of the rule is a prefix). A full path replacement is not supported yet.
+pub(super) fn rewrite(
+    f: &HttpRouteRulesFilters,
+    only_prefixes: bool,
+    policies: &mut ForwardPolicies,
+) -> Result<(), (R, String)> {
+    let Some(r) = f.url_rewrite.as_ref() else {
+        return Err((
+            R::UnsupportedValue,
+            "filter URLRewrite has no urlRewrite".to_string(),
+        ));
+    };
+    if let Some(raw) = r.hostname.as_deref() {
+        match hostname::parse(raw) {
+            Ok(h) if !hostname::is_wildcard(&h) => policies.host_rewrite = Some(h.into_owned()),
+            _ => {
+                return Err((
+                    R::UnsupportedValue,
+                    format!("rewrite hostname {raw:?} is not valid"),
+                ));
+            }
+        }
+    }
+    if let Some(path) = &r.path {
+        match path.r#type {
+            RewritePathType::ReplaceFullPath => {
+                return Err((
+                    R::UnsupportedValue,
+                    "URLRewrite ReplaceFullPath is not supported yet".to_string(),
+                ));
+            }
+            RewritePathType::ReplacePrefixMatch => {
+                let value = path.replace_prefix_match.as_deref().unwrap_or("/");
+                check_path(value)?;
+                if !only_prefixes {
+                    return Err((
+                        R::UnsupportedValue,
+                        "ReplacePrefixMatch needs every match of the rule to be a PathPrefix"
+                            .to_string(),
+                    ));
+                }
+                // `/foo` replaced by `/bar/` must give `/bar/x` for `/foo/x`, not `/bar//x`.
+                let trimmed = value.trim_end_matches('/');
+                policies.prefix_rewrite =
+                    Some(if trimmed.is_empty() { "/" } else { trimmed }.to_string());
+            }
+        }
     }
     Ok(())
 }
