@@ -407,4 +407,6 @@ pub(crate) fn intersect(listener: Option<&str>, route: &str) -> Option<String> {
 }
 
 #[cfg(test)]
+mod more_tests;
+#[cfg(test)]
 mod tests;

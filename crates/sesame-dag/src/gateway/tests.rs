@@ -13,7 +13,7 @@ use crate::status::gateway::{
 };
 use crate::testutil::{objects, snapshot_of};
 
-const BASE: &str = r#"
+pub(super) const BASE: &str = r#"
 apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {name: sesame}
@@ -50,7 +50,7 @@ metadata: {name: other, namespace: other}
 spec: {ports: [{port: 80}]}
 "#;
 
-fn config() -> BuildConfig {
+pub(super) fn config() -> BuildConfig {
     BuildConfig {
         gateway: Some(GatewayConfig {
             controller_name: "projectsesame.io/gateway-controller".to_string(),
@@ -61,18 +61,18 @@ fn config() -> BuildConfig {
     }
 }
 
-fn build_with(extra: &str) -> BuildOutput {
+pub(super) fn build_with(extra: &str) -> BuildOutput {
     build(
         &snapshot_of(objects(&format!("{BASE}---\n{extra}"))),
         &config(),
     )
 }
 
-fn route_key(name: &str) -> ObjectKey {
+pub(super) fn route_key(name: &str) -> ObjectKey {
     ObjectKey::new(Kind::HTTPRoute, NamespacedName::new("default", name))
 }
 
-fn vhost<'a>(out: &'a BuildOutput, listener: &str, host: &str) -> &'a VirtualHost {
+pub(super) fn vhost<'a>(out: &'a BuildOutput, listener: &str, host: &str) -> &'a VirtualHost {
     let l = out
         .dag
         .gateway_listeners
@@ -84,7 +84,7 @@ fn vhost<'a>(out: &'a BuildOutput, listener: &str, host: &str) -> &'a VirtualHos
 }
 
 /// The route's conditions for its first parent, as (type, status, reason).
-fn route_conditions(out: &BuildOutput, name: &str) -> Vec<(T, bool, R)> {
+pub(super) fn route_conditions(out: &BuildOutput, name: &str) -> Vec<(T, bool, R)> {
     let status = out
         .status
         .objects
@@ -100,7 +100,7 @@ fn route_conditions(out: &BuildOutput, name: &str) -> Vec<(T, bool, R)> {
     }
 }
 
-fn listeners_of(out: &BuildOutput) -> Vec<ListenerStatus> {
+pub(super) fn listeners_of(out: &BuildOutput) -> Vec<ListenerStatus> {
     let key = ObjectKey::new(Kind::Gateway, NamespacedName::new("infra", "gw"));
     match out.status.objects[&key].gateway_api.as_deref() {
         Some(GatewayApiStatus::Gateway { listeners, .. }) => listeners.clone(),
