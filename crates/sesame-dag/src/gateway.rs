@@ -13,7 +13,10 @@ use sesame_gateway_api::gateway::{GatewayListeners, GatewayListenersAllowedRoute
 use sesame_gateway_api::{Gateway, GatewayClass, HttpRoute};
 
 use crate::build::{Builder, GatewayConfig};
-use crate::dag::{GatewayListener, Route, VirtualHost, envoy_port, http_listener_name};
+use crate::dag::{
+    GatewayListener, GatewayTls, Route, VirtualHost, envoy_port, http_listener_name,
+    https_listener_name,
+};
 use crate::hostname;
 use crate::object::{Kind, NamespacedName, ObjectKey};
 use crate::status::gateway::{
@@ -22,6 +25,7 @@ use crate::status::gateway::{
 use crate::vhost::RouteTable;
 
 mod route;
+mod tls;
 
 /// The API group of Gateway API kinds.
 const GROUP: &str = sesame_gateway_api::GROUP;
@@ -46,6 +50,8 @@ pub(crate) struct Listener<'a> {
     pub conditions: Vec<Condition>,
     /// The route kinds it supports.
     pub supported_kinds: Vec<String>,
+    /// For HTTPS, its TLS termination, once its certificate resolved.
+    pub tls: Option<GatewayTls>,
 }
 
 /// The routes of each host of each Envoy listener, as routes attach.
@@ -80,6 +86,11 @@ impl<'a> Builder<'a> {
             return;
         };
         let mut listeners = listeners(gateway, config);
+        for listener in listeners.iter_mut().filter(|l| l.valid) {
+            if listener.spec.protocol == "HTTPS" {
+                self.listener_tls(name, listener);
+            }
+        }
         let mut tables = ListenerTables::new();
         let mut routes: Vec<(&NamespacedName, &HttpRoute)> = snapshot
             .http_routes
@@ -101,7 +112,10 @@ impl<'a> Builder<'a> {
                     name: listener.envoy_name.clone(),
                     port: listener.envoy_port,
                     virtual_hosts: BTreeMap::new(),
-                });
+                    tls: Vec::new(),
+                })
+                .tls
+                .extend(listener.tls.clone());
         }
         for (envoy_name, hosts) in tables {
             let Some(out) = self.dag.gateway_listeners.get_mut(&envoy_name) else {
@@ -270,7 +284,12 @@ fn listener<'g>(spec: &'g GatewayListeners, config: &GatewayConfig) -> Listener<
     let mut l = Listener {
         spec,
         hostname: None,
-        envoy_name: http_listener_name(port.unwrap_or_default()),
+        envoy_name: if spec.protocol == "HTTPS" {
+            https_listener_name(port.unwrap_or_default())
+        } else {
+            http_listener_name(port.unwrap_or_default())
+        },
+        tls: None,
         envoy_port: port.map(envoy_port).unwrap_or_default(),
         valid: true,
         accepts_http_routes: true,
@@ -279,11 +298,11 @@ fn listener<'g>(spec: &'g GatewayListeners, config: &GatewayConfig) -> Listener<
         supported_kinds: Vec::new(),
     };
     let mut problem: Option<(R, String)> = None;
-    if spec.protocol != "HTTP" {
+    if spec.protocol != "HTTP" && spec.protocol != "HTTPS" {
         problem = Some((
             R::UnsupportedProtocol,
             format!(
-                "protocol {:?} is not supported yet; only HTTP is",
+                "protocol {:?} is not supported yet; only HTTP and HTTPS are",
                 spec.protocol
             ),
         ));
@@ -327,7 +346,7 @@ fn listener<'g>(spec: &'g GatewayListeners, config: &GatewayConfig) -> Listener<
         }
         _ => {}
     }
-    if l.accepts_http_routes && spec.protocol == "HTTP" {
+    if l.accepts_http_routes && (spec.protocol == "HTTP" || spec.protocol == "HTTPS") {
         l.supported_kinds.push("HTTPRoute".to_string());
     }
     match problem {
@@ -410,3 +429,5 @@ pub(crate) fn intersect(listener: Option<&str>, route: &str) -> Option<String> {
 mod more_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;

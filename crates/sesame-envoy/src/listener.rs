@@ -55,7 +55,7 @@ pub const ADMIN_PATHS: [&str; 11] = [
 
 const HCM_FILTER: &str = "envoy.filters.network.http_connection_manager";
 const TCP_PROXY_FILTER: &str = "envoy.filters.network.tcp_proxy";
-const TLS_INSPECTOR: &str = "envoy.filters.listener.tls_inspector";
+pub(crate) const TLS_INSPECTOR: &str = "envoy.filters.listener.tls_inspector";
 
 /// Every listener, encoded, by name: `ingress_http` and `stats-health` always, `ingress_https`
 /// when the DAG has secure virtual hosts or passthrough hosts, `envoy-admin` when an admin
@@ -320,16 +320,16 @@ fn downstream_tls(
 }
 
 /// The TLS parameters of a downstream TLS context.
-struct TlsParams<'a> {
-    min: TlsVersion,
-    max: TlsVersion,
+pub(crate) struct TlsParams<'a> {
+    pub(crate) min: TlsVersion,
+    pub(crate) max: TlsVersion,
     /// Empty leaves Envoy's own list.
-    cipher_suites: &'a [String],
+    pub(crate) cipher_suites: &'a [String],
 }
 
 /// A TLS context serving the certificate `secret` by SDS over ADS with these TLS versions and
 /// cipher suites and, when `alpn` is set, ALPN `h2`, `http/1.1`.
-fn common_tls_context(
+pub(crate) fn common_tls_context(
     secret: &str,
     params: &TlsParams<'_>,
     alpn: bool,

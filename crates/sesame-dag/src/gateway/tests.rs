@@ -32,7 +32,7 @@ spec:
   listeners:
   - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}
   - {name: same-ns, port: 81, protocol: HTTP, hostname: "*.example.com"}
-  - {name: tls, port: 443, protocol: HTTPS}
+  - {name: tls, port: 443, protocol: TLS}
 ---
 apiVersion: v1
 kind: Service
@@ -167,7 +167,7 @@ fn gateway_class_and_gateway_are_accepted_and_listeners_checked() {
     assert!(listeners[2].conditions.contains(&Condition::no(
         T::Accepted,
         R::UnsupportedProtocol,
-        "protocol \"HTTPS\" is not supported yet; only HTTP is"
+        "protocol \"TLS\" is not supported yet; only HTTP and HTTPS are"
     )));
     // Envoy listens on port + 8000; the HTTPS listener is not served.
     assert_eq!(
@@ -481,7 +481,7 @@ spec:
 
     let conflicted = build(
         &snapshot_of(objects(&BASE.replace(
-            "  - {name: tls, port: 443, protocol: HTTPS}",
+            "  - {name: tls, port: 443, protocol: TLS}",
             "  - {name: again, port: 80, protocol: HTTP}\n  - {name: stats, port: 2, protocol: HTTP, hostname: a.b}",
         ))),
         &config(),

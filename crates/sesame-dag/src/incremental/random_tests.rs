@@ -313,9 +313,9 @@ fn configs() -> Vec<BuildConfig> {
     vec![BuildConfig::default(), rich, gateway]
 }
 
-/// Runs `steps` random steps; returns how many ended with a host that verifies JWTs, and how
-/// many with routes on a Gateway listener.
-fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> (usize, usize) {
+/// Runs `steps` random steps; returns how many ended with a host that verifies JWTs, how many
+/// with routes on a Gateway listener, and how many with an HTTPS Gateway listener.
+fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> (usize, usize, usize) {
     let mut rng = Rng(seed);
     let mut snapshot = Snapshot::new();
     for namespace in NAMESPACES {
@@ -346,6 +346,7 @@ fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> (usize, 
     );
     let mut jwt_steps = 0;
     let mut gateway_steps = 0;
+    let mut https_gateway_steps = 0;
     for step in 0..steps {
         let mut changed = Vec::new();
         for _ in 0..1 + rng.below(3) {
@@ -388,8 +389,15 @@ fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> (usize, 
                 .values()
                 .any(|l| l.virtual_hosts.values().any(|v| !v.routes.is_empty())),
         );
+        https_gateway_steps += usize::from(
+            expected
+                .dag
+                .gateway_listeners
+                .values()
+                .any(|l| !l.tls.is_empty()),
+        );
     }
-    (jwt_steps, gateway_steps)
+    (jwt_steps, gateway_steps, https_gateway_steps)
 }
 
 #[test]
@@ -403,13 +411,19 @@ fn random_changes_build_what_a_full_build_builds() {
         .unwrap_or(40);
     let mut jwt_steps = 0;
     let mut gateway_steps = 0;
+    let mut https_gateway_steps = 0;
     for config in configs() {
         for seed in 0..seeds {
-            let (jwt, gateway) = run(seed, &config, &certs, 40);
+            let (jwt, gateway, https) = run(seed, &config, &certs, 40);
             jwt_steps += jwt;
             gateway_steps += gateway;
+            https_gateway_steps += https;
         }
     }
+    assert!(
+        seeds < 40 || https_gateway_steps > 20,
+        "only {https_gateway_steps} steps had an HTTPS Gateway listener"
+    );
     // And Gateway listeners with routes.
     assert!(
         seeds < 40 || gateway_steps > 100,

@@ -169,4 +169,6 @@ pub enum ConditionReason {
     RefNotPermitted,
     /// A reference names a kind Sesame does not support.
     InvalidKind,
+    /// A listener's certificate reference is not a valid TLS Secret.
+    InvalidCertificateRef,
 }

@@ -27,6 +27,7 @@ fn dag() -> Dag {
             name: "http-80".into(),
             port: 8080,
             virtual_hosts: BTreeMap::from([("a.com".to_string(), vhost("a.com", vec![route]))]),
+            tls: Vec::new(),
         },
     );
     dag
@@ -86,4 +87,58 @@ fn a_gateway_listener_is_an_envoy_listener_with_its_own_route_configuration() {
     );
     // The static listeners are still there.
     assert!(resources.listeners.contains_key("ingress_http"));
+}
+
+#[test]
+fn an_https_gateway_listener_terminates_tls_per_sni() {
+    use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3 as tls_v3;
+    use sesame_dag::dag::{GatewayTls, TlsVersion};
+    let mut dag = dag();
+    let mut l = dag.gateway_listeners.remove("http-80").unwrap();
+    l.name = "https-443".into();
+    l.port = 8443;
+    let tls = |name: Option<&str>, secret: &str| GatewayTls {
+        server_name: name.map(String::from),
+        secret: secret.into(),
+        min_tls_version: TlsVersion::V1_2,
+        max_tls_version: TlsVersion::V1_3,
+    };
+    l.tls = vec![
+        tls(Some("a.com"), "default/a/1"),
+        tls(None, "default/any/2"),
+    ];
+    dag.gateway_listeners.insert(l.name.clone(), l);
+    let resources = crate::translate(&dag, &TranslateConfig::default());
+    let listener: listener_v3::Listener = decode(&resources.listeners["https-443"]);
+    assert_eq!(
+        listener.listener_filters[0].name,
+        "envoy.filters.listener.tls_inspector"
+    );
+    let matches: Vec<(Vec<String>, String)> = listener
+        .filter_chains
+        .iter()
+        .map(|c| {
+            let m = c.filter_chain_match.clone().unwrap();
+            (m.server_names, m.transport_protocol)
+        })
+        .collect();
+    assert_eq!(
+        matches,
+        [
+            (vec!["a.com".to_string()], String::new()),
+            (vec![], "tls".to_string())
+        ]
+    );
+    let socket = listener.filter_chains[0].transport_socket.clone().unwrap();
+    let Some(core_v3::transport_socket::ConfigType::TypedConfig(any)) = socket.config_type else {
+        panic!("no tls context")
+    };
+    let context: tls_v3::DownstreamTlsContext = decode(&any);
+    let common = context.common_tls_context.unwrap();
+    assert_eq!(
+        common.tls_certificate_sds_secret_configs[0].name,
+        "default/a/1"
+    );
+    assert_eq!(common.alpn_protocols, ["h2", "http/1.1"]);
+    assert!(resources.routes.contains_key("https-443"));
 }

@@ -5,7 +5,8 @@
 use serde_json::Value;
 
 use crate::harness::{
-    Cluster, Reply, backend, free_port, get_plain_with, request_plain, services, services_in,
+    Cluster, Pki, Reply, backend, free_port, get_plain_with, get_tls, request_plain, services,
+    services_in, tls_secret_in,
 };
 
 /// The config that serves `default/gw`.
@@ -27,7 +28,7 @@ spec:
   gatewayClassName: sesame
   listeners:
   - {{name: web, port: {port}, protocol: HTTP, allowedRoutes: {{namespaces: {{from: All}}}}}}
-  - {{name: tls, port: 443, protocol: HTTPS}}
+  - {{name: tls, port: 443, protocol: TLS}}
 "#
     )
 }
@@ -269,7 +270,7 @@ async fn http_routes_on_a_gateway_listener() {
         .expect("status of cross");
     assert!(conditions(&cross).contains(&"ResolvedRefs=false/RefNotPermitted".to_string()));
     assert_eq!(get("cross.example.com", "/", &[]).await.status, 500);
-    // A route on the HTTPS listener (not supported yet) is not allowed there.
+    // A route on the TLS listener (not supported yet) is not allowed there.
     let elsewhere = cluster
         .object_status("HTTPRoute", "default", "elsewhere")
         .await
@@ -303,5 +304,112 @@ async fn http_routes_on_a_gateway_listener() {
 
     // The static listener is untouched, and Envoy rejected nothing.
     assert_eq!(cluster.http("gw.example.com", "/exact").await.status, 404);
+    cluster.assert_no_update_rejected().await;
+}
+
+/// A Gateway with two HTTPS listeners on one port: one whose certificate (in another
+/// namespace, granted) serves `*.gw.test`, one whose certificate is not valid.
+fn https_gateway(port: u16) -> String {
+    format!(
+        r#"apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: sesame}}
+spec: {{controllerName: projectsesame.io/gateway-controller}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: gw, namespace: default}}
+spec:
+  gatewayClassName: sesame
+  listeners:
+  - name: wild
+    port: {port}
+    protocol: HTTPS
+    hostname: "*.gw.test"
+    tls: {{certificateRefs: [{{name: wild, namespace: certs}}]}}
+  - name: broken
+    port: {port}
+    protocol: HTTPS
+    hostname: broken.test
+    tls: {{certificateRefs: [{{name: broken}}]}}
+---
+apiVersion: gateway.networking.k8s.io/v1beta1
+kind: ReferenceGrant
+metadata: {{name: gateways, namespace: certs}}
+spec:
+  from: [{{group: gateway.networking.k8s.io, kind: Gateway, namespace: default}}]
+  to: [{{group: "", kind: Secret}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: secure, namespace: default}}
+spec:
+  parentRefs: [{{name: gw}}]
+  hostnames: [a.gw.test, broken.test]
+  rules: [{{backendRefs: [{{name: svc-a, port: 80}}]}}]
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_listeners_terminate_tls_with_their_certificates() {
+    let a = backend("a").await;
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf(&["*.gw.test"]);
+    let envoy_port = free_port();
+    let dir = tempfile::tempdir().expect("config dir");
+    let config = dir.path().join("sesame.yaml");
+    std::fs::write(&config, CONFIG).expect("write config");
+    let config = config.to_str().expect("utf-8 path").to_string();
+    let secrets = format!(
+        "{}\n---\n{}",
+        tls_secret_in("certs", "wild", cert.as_bytes(), key.as_bytes()),
+        tls_secret_in("default", "broken", b"not a certificate", b"not a key"),
+    );
+    let cluster = Cluster::start_with(
+        &[
+            ("svc.yaml", &services(&[("svc-a", &a)])),
+            ("secrets.yaml", &secrets),
+            ("gateway.yaml", &https_gateway(envoy_port - 8000)),
+        ],
+        &["--config-path", &config],
+    )
+    .await;
+    let ca = pki.ca_pem.as_bytes();
+    let https = |host: &'static str| async move {
+        get_tls(envoy_port, host, "/", ca)
+            .await
+            .unwrap_or_else(|e| Reply {
+                body: e,
+                ..Reply::default()
+            })
+    };
+    let reply = cluster
+        .eventually_reply(
+            "TLS terminated on the gateway listener",
+            || https("a.gw.test"),
+            |r| r.from("a"),
+        )
+        .await;
+    assert!(
+        reply.server_names.contains(&"*.gw.test".to_string()),
+        "{reply:?}"
+    );
+    let gw = cluster
+        .eventually_status(("Gateway", "default", "gw"), "listener conditions", |s| {
+            s["gateway_api"]["gateway"]["listeners"][1]["conditions"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["reason"] == "InvalidCertificateRef"))
+        })
+        .await;
+    assert_eq!(
+        gw["gateway_api"]["gateway"]["listeners"][0]["attachedRoutes"], 1,
+        "{gw}"
+    );
+    // The listener with the bad certificate serves nothing: its name matches no chain.
+    assert_ne!(https("broken.test").await.status, 200);
+    // Plain HTTP on the HTTPS port gets no answer.
+    let plain = get_plain_with(envoy_port, "a.gw.test", "/", &[]).await;
+    assert!(plain.is_err() || plain.is_ok_and(|r| r.status != 200));
     cluster.assert_no_update_rejected().await;
 }

@@ -33,7 +33,12 @@ fn class(rng: &mut Rng) -> Value {
 }
 
 fn gateway(rng: &mut Rng) -> Value {
+    let cert = *rng.pick(&["t1", "t2", "missing"]);
     let all = [
+        json!({"name": "f", "port": 443, "protocol": "HTTPS", "hostname": "a.com",
+            "tls": {"certificateRefs": [{"name": cert}]}, "allowedRoutes": {"namespaces": {"from": "All"}}}),
+        json!({"name": "g", "port": 443, "protocol": "HTTPS",
+            "tls": {"certificateRefs": [{"name": "t3", "namespace": "other"}]}}),
         json!({"name": "a", "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}}),
         json!({"name": "b", "port": 81, "protocol": "HTTP", "hostname": "*.c.com"}),
         json!({"name": "c", "port": 80, "protocol": "HTTP", "hostname": "a.com"}),
@@ -53,7 +58,7 @@ fn route(rng: &mut Rng, namespace: &str, name: &str) -> Value {
     let mut parent =
         json!({"name": if rng.chance(90) { "gw" } else { "other" }, "namespace": "default"});
     if rng.chance(30) {
-        parent["sectionName"] = json!(rng.pick(&["a", "b", "c", "z"]));
+        parent["sectionName"] = json!(rng.pick(&["a", "b", "c", "f", "z"]));
     }
     let hostnames: Vec<&str> = (0..rng.below(3)).map(|_| *rng.pick(&HOSTS[..4])).collect();
     let rules: Vec<Value> = (0..1 + rng.below(2))
@@ -89,6 +94,14 @@ fn route(rng: &mut Rng, namespace: &str, name: &str) -> Value {
 }
 
 fn grant(rng: &mut Rng) -> Value {
+    if rng.chance(30) {
+        return json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "ReferenceGrant",
+            "metadata": {"name": "g", "namespace": "other"},
+            "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "default"}],
+                "to": [{"group": "", "kind": "Secret"}]},
+        });
+    }
     let to = if rng.chance(50) {
         json!([{"group": "", "kind": "Service"}])
     } else {
