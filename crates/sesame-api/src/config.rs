@@ -7,12 +7,14 @@ use serde::Deserialize;
 
 mod gateway;
 mod listener;
+mod rate_limit;
 mod upstream;
 
 pub use gateway::{DEFAULT_GATEWAY_CONTROLLER, GatewayParameters, GatewayRef};
 pub use listener::{
     AccessLogFormat, DEFAULT_JSON_FIELDS, NetworkParameters, TimeoutParameters, VALID_CIPHER_SUITES,
 };
+pub use rate_limit::RateLimitServiceConfig;
 pub use upstream::{
     ClusterParameters, DnsLookupFamily, HeadersPolicyParameters, PolicyParameters,
     UnknownDnsLookupFamily,
@@ -89,6 +91,9 @@ pub struct Config {
     /// Gateway API settings (`gateway:`); unset, no Gateway is served.
     #[serde(default)]
     pub gateway: Option<GatewayParameters>,
+    /// The global rate limit service (`rateLimitService:`), if any.
+    #[serde(default)]
+    pub rate_limit_service: Option<RateLimitServiceConfig>,
 }
 
 /// Listener TLS settings (`tls:`).
@@ -258,6 +263,9 @@ impl Config {
             ));
         }
         self.timeouts.validate_connect_timeout()?;
+        if let Some(rate_limit) = &self.rate_limit_service {
+            rate_limit.validate()?;
+        }
         self.validate_upstream()?;
         if let Some(gateway) = &self.gateway {
             gateway.validate()?;

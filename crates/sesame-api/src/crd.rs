@@ -8,6 +8,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use kube_core::crd::v1::CustomResourceExt;
 
+use crate::extensionservice::ExtensionService;
 use crate::httpproxy::HTTPProxy;
 use crate::tlscertificatedelegation::TLSCertificateDelegation;
 
@@ -19,7 +20,11 @@ pub const CRDS_YAML_HEADER: &str = "# Generated from sesame-api's Rust types by 
 pub fn crds() -> Vec<CustomResourceDefinition> {
     let mut httpproxy = HTTPProxy::crd();
     set_status_default(&mut httpproxy);
-    vec![httpproxy, TLSCertificateDelegation::crd()]
+    vec![
+        httpproxy,
+        TLSCertificateDelegation::crd(),
+        ExtensionService::crd(),
+    ]
 }
 
 /// The CRDs as one multi-document YAML text, for `kubectl apply -f`.

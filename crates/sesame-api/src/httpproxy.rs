@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 use crate::condition::DetailedCondition;
 use crate::is_false;
 
+mod authorization;
+
+pub use authorization::{
+    AuthorizationServer, AuthorizationServerBufferSettings, ExtensionServiceReference,
+};
 mod jwt;
 mod ratelimit;
 mod route;
@@ -121,6 +126,10 @@ pub struct VirtualHost {
     /// `ipAllowPolicy`); a route may override it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ip_deny_policy: Vec<IpFilterPolicy>,
+    /// External authorization of every route (TLS virtual hosts only); a route's `authPolicy`
+    /// may disable it or add context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<AuthorizationServer>,
     /// The JWT providers routes may require (TLS virtual hosts only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub jwt_providers: Vec<JwtProvider>,

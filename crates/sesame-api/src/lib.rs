@@ -1,5 +1,5 @@
 //! Sesame's API types: the custom resources (`HTTPProxy`, `TLSCertificateDelegation`, group
-//! `projectsesame.io/v1`), their CRDs, and the configuration file schema.
+//! `projectsesame.io/v1`; `ExtensionService`, `projectsesame.io/v1alpha1`), their CRDs, and the configuration file schema.
 //!
 //! Stage: shared vocabulary for every other crate. Depends only on serde, schemars, k8s-openapi
 //! and kube's core and derive crates; it must not depend on tokio, kube-client or tonic.
@@ -9,6 +9,7 @@ pub mod config;
 pub mod crd;
 pub mod dns;
 pub mod duration;
+pub mod extensionservice;
 pub mod header;
 pub mod httpproxy;
 pub mod tlscertificatedelegation;
@@ -16,6 +17,7 @@ pub mod tlscertificatedelegation;
 pub use condition::{DetailedCondition, SubCondition};
 pub use config::{Config, ConfigError};
 pub use crd::{crds, crds_yaml};
+pub use extensionservice::{ExtensionService, ExtensionServiceSpec, ExtensionServiceStatus};
 pub use httpproxy::{HTTPProxy, HTTPProxySpec, HTTPProxyStatus};
 pub use tlscertificatedelegation::{
     TLSCertificateDelegation, TLSCertificateDelegationSpec, TLSCertificateDelegationStatus,

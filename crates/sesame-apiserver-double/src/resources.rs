@@ -33,6 +33,8 @@ pub enum Resource {
     HttpProxy,
     /// projectsesame.io/v1 TLSCertificateDelegation.
     TlsCertificateDelegation,
+    /// projectsesame.io/v1alpha1 ExtensionService.
+    ExtensionService,
 }
 
 /// The static description of one [`Resource`].
@@ -72,7 +74,7 @@ const fn d(
 
 impl Resource {
     /// Every kind the double serves.
-    pub const ALL: [Resource; 13] = [
+    pub const ALL: [Resource; 14] = [
         Resource::Service,
         Resource::Secret,
         Resource::Endpoints,
@@ -86,6 +88,7 @@ impl Resource {
         Resource::Lease,
         Resource::HttpProxy,
         Resource::TlsCertificateDelegation,
+        Resource::ExtensionService,
     ];
 
     /// The static description of this kind.
@@ -122,6 +125,16 @@ impl Resource {
                 true,
                 true,
             ),
+            Resource::ExtensionService => Descriptor {
+                version: "v1alpha1",
+                ..d(
+                    "projectsesame.io",
+                    "ExtensionService",
+                    "extensionservices",
+                    true,
+                    true,
+                )
+            },
         }
     }
 

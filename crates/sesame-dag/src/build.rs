@@ -46,6 +46,9 @@ pub struct BuildConfig {
     pub policy: GlobalHeaders,
     /// Gateway API (config `gateway`); `None` serves no Gateway.
     pub gateway: Option<GatewayConfig>,
+    /// The global rate limit descriptors of virtual hosts that set none (config
+    /// `rateLimitService.defaultGlobalRateLimitPolicy`, checked at start-up).
+    pub default_global_rate_limit: Option<crate::dag::GlobalRateLimit>,
 }
 
 /// Which Gateway is served (config `gateway`).
@@ -74,6 +77,7 @@ impl Default for BuildConfig {
             upstream: UpstreamConfig::default(),
             policy: GlobalHeaders::default(),
             gateway: None,
+            default_global_rate_limit: None,
         }
     }
 }
@@ -136,12 +140,16 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
         .map(|(name, proxy)| (name, proxy.as_ref()))
         .collect();
     builder.httpproxies(proxies);
+    for name in snapshot.extension_services.keys() {
+        builder.extension_service(name);
+    }
     crate::delegation::delegation_status(snapshot, &mut builder.status);
     builder.gateway();
     builder.finish()
 }
 
-/// Builds only `members` (Ingresses and HTTPProxies, all served by class), as [`build`] would
+/// Builds only `members` (Ingresses and HTTPProxies, all served by class, and
+/// ExtensionServices), as [`build`] would
 /// see them if they were the only ones, without the statuses of TLSCertificateDelegations.
 /// Services, Secrets and delegations are still looked up in the whole snapshot. Members that
 /// are absent are skipped. `client` is [`client_certificate`]`(snapshot, config)`. Also returns
@@ -166,6 +174,7 @@ pub(crate) fn build_part(
                     proxies.insert(name, proxy.as_ref());
                 }
             }
+            Kind::ExtensionService => builder.extension_service(&key.name),
             _ => {}
         }
     }

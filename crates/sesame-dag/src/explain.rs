@@ -403,5 +403,9 @@ fn full_match(pattern: &str, text: &str) -> bool {
     })
 }
 
+mod sources;
+
+pub use sources::{Resource, Sources, sources};
+
 #[cfg(test)]
 mod tests;

@@ -132,6 +132,7 @@ impl<'a> Builder<'a> {
                         origin: pending.origin,
                         ip_filter: None,
                         jwt_provider: None,
+                        authorization: None,
                     })
                     .collect();
                 out.virtual_hosts.insert(

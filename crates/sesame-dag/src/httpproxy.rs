@@ -11,15 +11,16 @@ use std::collections::{BTreeMap, HashSet};
 use sesame_api::httpproxy::{HTTPProxy, Include, MatchCondition, VirtualHost};
 
 use crate::build::Builder;
-use crate::dag::{HeaderMatch, HeaderValueMatch, RouteAction};
+use crate::dag::{GlobalRateLimit, HeaderMatch, HeaderValueMatch, RouteAction};
 use crate::hostname;
 use crate::object::{Kind, NamespacedName, ObjectKey};
 use crate::status::{ObjectStatus, ProblemKind, Reason};
 use crate::vhost::{HostPolicies, PendingRoute, RouteKey};
 
 mod action;
+mod authorization;
 mod cluster_policy;
-mod conditions;
+pub(crate) mod conditions;
 mod cookie;
 mod cors;
 mod header;
@@ -65,6 +66,8 @@ pub(crate) struct Root<'r> {
     pub authority: Option<HeaderMatch>,
     /// Whether the host is served with TLS (terminated or passed through).
     pub secure: bool,
+    /// The defaults of the routes' external authorization, when the host has it.
+    pub authorization: Option<&'r authorization::HostAuthorization>,
     /// The JWT providers its routes may require.
     pub jwt: RootJwt,
 }
@@ -179,11 +182,10 @@ impl<'a> Builder<'a> {
             );
             return;
         }
-        let Some(policies) = spec
-            .virtualhost
-            .as_ref()
-            .and_then(|vhost| host_policies(vhost, proxies.status(name)))
-        else {
+        let Some(policies) = spec.virtualhost.as_ref().and_then(|vhost| {
+            let default = self.config.default_global_rate_limit.as_ref();
+            host_policies(vhost, default, proxies.status(name))
+        }) else {
             return;
         };
         let Some(vhost) = spec.virtualhost.as_ref() else {
@@ -193,8 +195,22 @@ impl<'a> Builder<'a> {
             return;
         };
         let key = ObjectKey::new(Kind::HTTPProxy, name.clone());
+        let Ok(authorization) =
+            self.host_authorization(&name.namespace, vhost, proxies.status(name))
+        else {
+            return;
+        };
         let Some(tls) = self.proxy_tls(&key, host, proxy, proxies, reached) else {
             return;
+        };
+        let host_authorization = match (authorization, &tls) {
+            (Some((filter, defaults)), ProxyTls::Terminate) => {
+                if let Some(tls_host) = self.tls.get_mut(host) {
+                    tls_host.authorization = Some(Box::new(filter));
+                }
+                Some(defaults)
+            }
+            _ => None,
         };
         let jwt = match tls {
             ProxyTls::Terminate => self.install_jwt(host, jwt),
@@ -212,6 +228,7 @@ impl<'a> Builder<'a> {
                 ignore_case: false,
             }),
             secure: !matches!(tls, ProxyTls::Insecure),
+            authorization: host_authorization.as_ref(),
             jwt,
         };
         self.walk(&root, name, proxies, reached);
@@ -347,6 +364,7 @@ impl<'a> Builder<'a> {
                     allow_http: true,
                     force_ssl_redirect: root.secure,
                     ip_filter: None,
+                    authorization: None,
                     jwt_provider: None,
                 },
                 status,
@@ -418,7 +436,11 @@ impl<'a> Builder<'a> {
 
 /// The policies of a root's virtual host. `None`, with the error in `status`, when one is
 /// invalid: the host is then not served at all, as in Contour.
-fn host_policies(vhost: &VirtualHost, status: &mut ObjectStatus) -> Option<HostPolicies> {
+fn host_policies(
+    vhost: &VirtualHost,
+    default_global: Option<&GlobalRateLimit>,
+    status: &mut ObjectStatus,
+) -> Option<HostPolicies> {
     let cors = match vhost
         .cors_policy
         .as_ref()
@@ -431,11 +453,23 @@ fn host_policies(vhost: &VirtualHost, status: &mut ObjectStatus) -> Option<HostP
             return None;
         }
     };
+    let global_rate_limit = match crate::global_rate_limit::host_global_limit(
+        vhost.rate_limit_policy.as_ref(),
+        default_global,
+    ) {
+        Ok(limit) => limit.map(Box::new),
+        Err(message) => {
+            status.error(
+                ProblemKind::VirtualHostError,
+                Reason::RateLimitPolicyNotValid,
+                message,
+            );
+            return None;
+        }
+    };
     let rate_limit = match rate_limit::local_limit(
         "Spec.VirtualHost.rateLimitPolicy",
         vhost.rate_limit_policy.as_ref(),
-        ProblemKind::VirtualHostError,
-        status,
     ) {
         Ok(limit) => limit.map(Box::new),
         Err(message) => {
@@ -462,6 +496,7 @@ fn host_policies(vhost: &VirtualHost, status: &mut ObjectStatus) -> Option<HostP
         cors,
         rate_limit,
         ip_filter,
+        global_rate_limit,
     })
 }
 

@@ -13,6 +13,9 @@
 //! Secrets, references, the statuses of Services) are counted, and go when the last part
 //! holding them does.
 //!
+//! An ExtensionService is a part of its own (its status and cluster); the parts that use it
+//! record a reference to it, as to a Service, and are rebuilt with it.
+//!
 //! A TLSCertificateDelegation rebuilds the parts that read the delegations of its namespace
 //! (for a Secret of that namespace used from another one), and its own status.
 //!
@@ -46,8 +49,8 @@ use splice::{Counts, Keys, Splice};
 /// A build kept up to date change by change, its output always equal to
 /// [`build`](crate::build())`(snapshot, config)`.
 ///
-/// A change to an Ingress, HTTPProxy, Service, Secret, TLSCertificateDelegation or
-/// IngressClass rebuilds only the objects that depend on it (see the [module](crate::incremental) docs);
+/// A change to an Ingress, HTTPProxy, Service, Secret, TLSCertificateDelegation,
+/// ExtensionService or IngressClass rebuilds only the objects that depend on it (see the [module](crate::incremental) docs);
 /// EndpointSlices and Endpoints rebuild nothing. Only a change to the Secret of the Envoy
 /// client certificate (config `tls.envoy-client-certificate`) builds everything again, as
 /// [`IncrementalBuild::new`] does; the [`BuildDelta`] then says `full`.
@@ -65,11 +68,11 @@ pub struct IncrementalBuild {
     parts: HashMap<u64, Part>,
     /// The id the next part gets.
     next_id: u64,
-    /// The part of each Ingress and HTTPProxy served.
+    /// The part of each Ingress and HTTPProxy served, and of each ExtensionService.
     part_of: HashMap<ObjectKey, u64>,
     /// The part whose objects touch each node.
     owner: HashMap<Node, u64>,
-    /// The parts that looked up each Service and Secret.
+    /// The parts that looked up each Service, Secret and ExtensionService.
     readers: HashMap<ObjectKey, Readers>,
     /// The parts that read the TLSCertificateDelegations of each namespace.
     delegation_readers: HashMap<String, Readers>,
@@ -305,6 +308,12 @@ impl IncrementalBuild {
                 }
                 Kind::Service | Kind::Secret => {
                     affected.extend(self.readers.get(key).into_iter().flatten());
+                }
+                Kind::ExtensionService => {
+                    // Its own part, and the parts of the HTTPProxies that use it.
+                    affected.extend(self.part_of.get(key));
+                    affected.extend(self.readers.get(key).into_iter().flatten());
+                    fresh.insert(key, partition::nodes(snapshot, &self.config, key));
                 }
                 Kind::TLSCertificateDelegation => {
                     let readers = self.delegation_readers.get(&*key.name.namespace);

@@ -168,6 +168,7 @@ impl<'a> Builder<'a> {
             allow_http: cx.annotations.allow_http,
             force_ssl_redirect: cx.annotations.force_ssl_redirect,
             ip_filter: None,
+            authorization: None,
             jwt_provider: None,
         };
         // The table's borrow ended for the service lookup: find it again.

@@ -19,8 +19,10 @@ pub mod status;
 
 mod annotation;
 mod delegation;
+pub mod extension;
 mod external_name;
 mod gateway;
+pub mod global_rate_limit;
 mod hostname;
 mod httpproxy;
 mod ingress;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use serde::Serialize;
-use sesame_api::{HTTPProxy, TLSCertificateDelegation};
+use sesame_api::{ExtensionService, HTTPProxy, TLSCertificateDelegation};
 use sesame_gateway_api::{Gateway, GatewayClass, HttpRoute, ReferenceGrant};
 
 pub mod compact;
@@ -38,6 +38,8 @@ pub enum Kind {
     HTTPRoute,
     /// `gateway.networking.k8s.io/v1` (or `v1beta1`) ReferenceGrant.
     ReferenceGrant,
+    /// `projectsesame.io/v1alpha1` ExtensionService.
+    ExtensionService,
 }
 
 impl Kind {
@@ -56,6 +58,7 @@ impl Kind {
             Kind::Gateway => "Gateway",
             Kind::HTTPRoute => "HTTPRoute",
             Kind::ReferenceGrant => "ReferenceGrant",
+            Kind::ExtensionService => "ExtensionService",
         }
     }
 }
@@ -150,6 +153,8 @@ pub enum Object {
     HTTPRoute(Arc<HttpRoute>),
     /// A ReferenceGrant.
     ReferenceGrant(Arc<ReferenceGrant>),
+    /// An ExtensionService.
+    ExtensionService(Arc<ExtensionService>),
 }
 
 impl Object {
@@ -168,6 +173,7 @@ impl Object {
             Object::Gateway(_) => Kind::Gateway,
             Object::HTTPRoute(_) => Kind::HTTPRoute,
             Object::ReferenceGrant(_) => Kind::ReferenceGrant,
+            Object::ExtensionService(_) => Kind::ExtensionService,
         }
     }
 
@@ -186,6 +192,7 @@ impl Object {
             Object::Gateway(o) => &o.metadata,
             Object::HTTPRoute(o) => &o.metadata,
             Object::ReferenceGrant(o) => &o.metadata,
+            Object::ExtensionService(o) => &o.metadata,
         }
     }
 

@@ -443,6 +443,8 @@ impl Upstream<'_> {
                     .or_insert_with(|| TlsSecret::clone(secret));
                 sds_name
             }),
+            targets: Vec::new(),
+            response_timeout: None,
         };
         dag.clusters.insert(name.clone(), cluster);
         Ok(name)

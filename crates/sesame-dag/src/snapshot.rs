@@ -6,7 +6,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use sesame_api::{HTTPProxy, TLSCertificateDelegation};
+use sesame_api::{ExtensionService, HTTPProxy, TLSCertificateDelegation};
 use sesame_gateway_api::{Gateway, GatewayClass, HttpRoute, ReferenceGrant};
 
 use crate::dag::Dag;
@@ -73,6 +73,7 @@ impl Touched {
                 | Kind::Gateway
                 | Kind::HTTPRoute
                 | Kind::ReferenceGrant => Impact::Rebuild,
+                Kind::ExtensionService => Impact::Rebuild,
             },
             Touched::Endpoints(services) => {
                 let used: BTreeSet<NamespacedName> = services
@@ -121,6 +122,8 @@ pub struct Snapshot {
     pub http_routes: BTreeMap<NamespacedName, Arc<HttpRoute>>,
     /// ReferenceGrants.
     pub reference_grants: BTreeMap<NamespacedName, Arc<ReferenceGrant>>,
+    /// ExtensionServices.
+    pub extension_services: BTreeMap<NamespacedName, Arc<ExtensionService>>,
     /// The EndpointSlices of each Service, by the slice's `kubernetes.io/service-name` label.
     /// Sorted; a Service has few slices, which a `Vec` holds in a fraction of a set's node.
     slices_by_service: BTreeMap<NamespacedName, Vec<NamespacedName>>,
@@ -191,6 +194,11 @@ impl Snapshot {
                 a.spec == b.spec && same_meta(&a.metadata, &b.metadata)
             }),
             Object::ReferenceGrant(o) => upsert(&mut self.reference_grants, key, o),
+            Object::ExtensionService(o) => {
+                upsert_by(&mut self.extension_services, key, o, |a, b| {
+                    a.spec == b.spec && same_meta(&a.metadata, &b.metadata)
+                })
+            }
             Object::EndpointSlice(o) => {
                 let service = slice_service(&o);
                 if let Some(old) = self.endpoint_slices.get(&key) {
@@ -224,6 +232,7 @@ impl Snapshot {
             Kind::Gateway => self.gateways.remove(name).is_some(),
             Kind::HTTPRoute => self.http_routes.remove(name).is_some(),
             Kind::ReferenceGrant => self.reference_grants.remove(name).is_some(),
+            Kind::ExtensionService => self.extension_services.remove(name).is_some(),
             Kind::EndpointSlice => match self.endpoint_slices.remove(name) {
                 Some(old) => {
                     self.unlink_slice(&slice_service(&old), name);
@@ -256,14 +265,7 @@ impl Snapshot {
 /// The Service an EndpointSlice belongs to (its namespace and `kubernetes.io/service-name`).
 pub fn slice_service(slice: &EndpointSlice) -> NamespacedName {
     let own = NamespacedName::of(&slice.metadata);
-    let name = slice
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(SERVICE_NAME_LABEL))
-        .cloned()
-        .unwrap_or_default();
-    NamespacedName::new(own.namespace, name)
+    NamespacedName::new(own.namespace, slice.service_name.as_str())
 }
 
 fn upsert<T: PartialEq>(

@@ -215,6 +215,8 @@ pub enum ProblemKind {
     CORSError,
     /// The IP filter of a virtual host or route.
     IPFilterError,
+    /// The external authorization of a virtual host.
+    AuthError,
     /// The JWT providers of a virtual host or the JWT verification policy of a route.
     JWTVerificationError,
 }
@@ -235,6 +237,7 @@ impl ProblemKind {
             ProblemKind::TCPProxyError => "TCPProxyError",
             ProblemKind::CORSError => "CORSError",
             ProblemKind::IPFilterError => "IPFilterError",
+            ProblemKind::AuthError => "AuthError",
             ProblemKind::JWTVerificationError => "JWTVerificationError",
             ProblemKind::TCPProxyIncludeError => "TCPProxyIncludeError",
             ProblemKind::PrefixReplaceError => "PrefixReplaceError",
@@ -347,6 +350,25 @@ pub enum Reason {
     IPFilterPolicyNotValid,
     /// The includes of a root expand to more routes than Sesame follows.
     IncludeLimitExceeded,
+    /// Authorization on a virtual host that does not terminate TLS.
+    AuthNotPermitted,
+    /// An authorization `extensionRef` with an `apiVersion` other than
+    /// `projectsesame.io/v1alpha1`.
+    AuthBadResourceVersion,
+    /// An authorization `responseTimeout` that cannot be parsed.
+    AuthResponseTimeoutInvalid,
+    /// An authorization `withRequestBody` Envoy would refuse.
+    AuthRequestBodyNotValid,
+    /// The referenced ExtensionService does not exist or is not valid.
+    ExtensionServiceNotFound,
+    /// An ExtensionService target that is not a plain Service (an ExternalName Service).
+    UnsupportedServiceType,
+    /// An ExtensionService that validates TLS but speaks clear-text HTTP/2.
+    InconsistentProtocol,
+    /// An ExtensionService `protocolVersion` other than `v3`.
+    UnsupportedProtocolVersion,
+    /// A field that does not apply here and was ignored.
+    IgnoredField,
     /// JWT providers on a virtual host that does not terminate TLS.
     JWTVerificationNotPermitted,
     /// Two JWT providers of a virtual host with one name.
@@ -443,6 +465,15 @@ impl Reason {
             Reason::InvalidCIDR => "InvalidCIDR",
             Reason::IPFilterPolicyNotValid => "IPFilterPolicyNotValid",
             Reason::IncludeLimitExceeded => "IncludeLimitExceeded",
+            Reason::AuthNotPermitted => "AuthNotPermitted",
+            Reason::AuthBadResourceVersion => "AuthBadResourceVersion",
+            Reason::AuthResponseTimeoutInvalid => "AuthResponseTimeoutInvalid",
+            Reason::AuthRequestBodyNotValid => "AuthRequestBodyNotValid",
+            Reason::ExtensionServiceNotFound => "ExtensionServiceNotFound",
+            Reason::UnsupportedServiceType => "UnsupportedServiceType",
+            Reason::InconsistentProtocol => "InconsistentProtocol",
+            Reason::UnsupportedProtocolVersion => "UnsupportedProtocolVersion",
+            Reason::IgnoredField => "IgnoredField",
             Reason::JWTVerificationNotPermitted => "JWTVerificationNotPermitted",
             Reason::DuplicateProviderName => "DuplicateProviderName",
             Reason::ProviderNameNotValid => "ProviderNameNotValid",

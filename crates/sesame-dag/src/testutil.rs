@@ -53,6 +53,9 @@ pub(crate) fn objects(yaml: &str) -> Vec<Object> {
                 "ReferenceGrant" => {
                     Object::ReferenceGrant(Arc::new(serde_json::from_value(doc).unwrap()))
                 }
+                "ExtensionService" => {
+                    Object::ExtensionService(Arc::new(serde_json::from_value(doc).unwrap()))
+                }
                 other => panic!("unexpected kind {other}"),
             }
         })

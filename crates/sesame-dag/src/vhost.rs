@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::dag::{
-    ClientValidation, CorsPolicy, Dag, HeaderMatch, IpFilter, JwtProvider, LocalRateLimit,
-    PathMatch, QueryParamMatch, Route, RouteAction, SecureVirtualHost, TcpProxy, TlsSecret,
-    TlsVersion, VirtualHost,
+    Authorization, ClientValidation, CorsPolicy, Dag, GlobalRateLimit, HeaderMatch, IpFilter,
+    JwtProvider, LocalRateLimit, PathMatch, QueryParamMatch, Route, RouteAction,
+    RouteAuthorization, SecureVirtualHost, TcpProxy, TlsSecret, TlsVersion, VirtualHost,
 };
 use crate::object::ObjectKey;
 
@@ -79,6 +79,8 @@ pub(crate) struct PendingRoute {
     pub force_ssl_redirect: bool,
     /// The route's own IP filter, on both listeners (the redirect included).
     pub ip_filter: Option<Box<IpFilter>>,
+    /// The route's external authorization settings (HTTPS only).
+    pub authorization: Option<Box<RouteAuthorization>>,
     /// The JWT provider that verifies the route's requests on HTTPS. A route with one is
     /// always redirected to HTTPS on plain HTTP (`force_ssl_redirect`).
     pub jwt_provider: Option<String>,
@@ -104,6 +106,8 @@ pub(crate) struct TlsHost {
     pub fallback_certificate: bool,
     /// Proxy decrypted connections to TCP backends instead of serving routes.
     pub tcp_proxy: Option<TcpProxy>,
+    /// External authorization of the host's requests.
+    pub authorization: Option<Box<Authorization>>,
     /// The JWT providers the host's routes may require, in name order.
     pub jwt_providers: Vec<JwtProvider>,
 }
@@ -124,6 +128,7 @@ impl TlsHost {
             client_validation: None,
             fallback_certificate: false,
             tcp_proxy: None,
+            authorization: None,
             jwt_providers: Vec::new(),
         }
     }
@@ -138,12 +143,17 @@ pub(crate) struct HostPolicies {
     pub rate_limit: Option<Box<LocalRateLimit>>,
     /// The IP filter of the routes without their own.
     pub ip_filter: Option<Box<IpFilter>>,
+    /// The global rate limit descriptors of the routes without their own.
+    pub global_rate_limit: Option<Box<GlobalRateLimit>>,
 }
 
 impl HostPolicies {
     /// Whether the host has no policy at all.
     pub fn is_empty(&self) -> bool {
-        self.cors.is_none() && self.rate_limit.is_none() && self.ip_filter.is_none()
+        self.cors.is_none()
+            && self.rate_limit.is_none()
+            && self.ip_filter.is_none()
+            && self.global_rate_limit.is_none()
     }
 }
 
@@ -176,6 +186,7 @@ pub(crate) fn place(
                     action: pending.action.clone(),
                     origin: pending.origin.clone(),
                     ip_filter: pending.ip_filter.clone(),
+                    authorization: pending.authorization.clone(),
                     jwt_provider: pending.jwt_provider.clone(),
                 });
             }
@@ -192,6 +203,7 @@ pub(crate) fn place(
                 action,
                 origin: pending.origin,
                 ip_filter: pending.ip_filter,
+                authorization: None,
                 // Plain HTTP has no JWT filter: such a route is only ever a redirect there.
                 jwt_provider: None,
             });
@@ -207,6 +219,7 @@ pub(crate) fn place(
                 cors: policies.cors.clone(),
                 rate_limit: policies.rate_limit.clone(),
                 ip_filter: policies.ip_filter.clone(),
+                global_rate_limit: policies.global_rate_limit.clone(),
             };
             dag.https.insert(
                 host.clone(),
@@ -218,6 +231,7 @@ pub(crate) fn place(
                     client_validation: tls.client_validation.clone(),
                     fallback_certificate: tls.fallback_certificate,
                     tcp_proxy: tls.tcp_proxy.clone(),
+                    authorization: tls.authorization.clone(),
                     jwt_providers: tls.jwt_providers.clone(),
                 },
             );
@@ -231,6 +245,7 @@ pub(crate) fn place(
                     cors: policies.cors,
                     rate_limit: policies.rate_limit,
                     ip_filter: policies.ip_filter,
+                    global_rate_limit: policies.global_rate_limit,
                 },
             );
         }

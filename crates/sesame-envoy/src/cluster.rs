@@ -69,6 +69,17 @@ pub fn cluster(c: &Cluster) -> cluster_v3::Cluster {
     if let Some(slow_start) = &c.slow_start {
         out.lb_config = lb_config(c.lb_policy, slow_start);
     }
+    if !c.targets.is_empty() {
+        // Each Service of the cluster is a locality with its weight.
+        out.common_lb_config = Some(cluster_v3::cluster::CommonLbConfig {
+            locality_config_specifier: Some(
+                cluster_v3::cluster::common_lb_config::LocalityConfigSpecifier::LocalityWeightedLbConfig(
+                    Default::default(),
+                ),
+            ),
+            ..Default::default()
+        });
+    }
     out
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use envoy_types::pb::envoy::config::endpoint::v3 as endpoint_v3;
 use envoy_types::pb::google::protobuf::Any;
-use sesame_dag::dag::Cluster;
+use sesame_dag::dag::{Cluster, EdsTarget};
 use sesame_dag::endpoints::{Endpoint, cluster_endpoints};
 use sesame_dag::{Dag, Snapshot};
 
@@ -40,6 +40,45 @@ pub fn load_assignment(
         endpoints: localities,
         ..Default::default()
     }
+}
+
+/// The ClusterLoadAssignment of a cluster over several Services (an ExtensionService's): one
+/// locality per Service (its `sub_zone` the Service's `namespace/name`, so that each is its own
+/// locality), weighted; a Service without endpoints has no locality.
+pub fn weighted_load_assignment(
+    eds_name: &str,
+    targets: &[(&EdsTarget, Vec<Endpoint>)],
+) -> endpoint_v3::ClusterLoadAssignment {
+    let localities = targets
+        .iter()
+        .filter(|(_, endpoints)| !endpoints.is_empty())
+        .map(|(target, endpoints)| endpoint_v3::LocalityLbEndpoints {
+            locality: Some(envoy_types::pb::envoy::config::core::v3::Locality {
+                sub_zone: target.service.to_string(),
+                ..Default::default()
+            }),
+            lb_endpoints: endpoints
+                .iter()
+                .map(|e| lb_endpoint(e.ip.clone(), u32::from(e.port)))
+                .collect(),
+            load_balancing_weight: target.weight.map(proto::u32_value).unwrap_or_default(),
+            ..Default::default()
+        })
+        .collect();
+    endpoint_v3::ClusterLoadAssignment {
+        cluster_name: eds_name.to_string(),
+        endpoints: localities,
+        ..Default::default()
+    }
+}
+
+/// The encoded ClusterLoadAssignment named `eds_name` of a cluster over `targets`.
+pub fn targets_load_assignment(eds_name: &str, targets: &[EdsTarget], snapshot: &Snapshot) -> Any {
+    let parts: Vec<(&EdsTarget, Vec<Endpoint>)> = targets
+        .iter()
+        .map(|t| (t, cluster_endpoints(snapshot, &t.service, &t.port_name)))
+        .collect();
+    proto::any(&weighted_load_assignment(eds_name, &parts))
 }
 
 /// The load assignment of a DNS cluster named `eds_name`: the one host `host` (a DNS name or
@@ -86,6 +125,11 @@ fn assignments<'a>(
         // Several clusters (e.g. differing only in protocol) share one EDS name. An ExternalName
         // Service has no endpoints: its cluster resolves its name itself and never asks EDS.
         if cluster.external_name.is_some() || out.contains_key(&cluster.eds_name) {
+            continue;
+        }
+        if !cluster.targets.is_empty() {
+            let assignment = targets_load_assignment(&cluster.eds_name, &cluster.targets, snapshot);
+            out.insert(cluster.eds_name.clone(), assignment);
             continue;
         }
         let endpoints = cluster_endpoints(snapshot, &cluster.service, &cluster.port_name);

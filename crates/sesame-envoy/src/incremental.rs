@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use envoy_types::pb::google::protobuf::Any;
+use sesame_dag::dag::EdsTarget;
 use sesame_dag::{BuildDelta, Dag, NamespacedName, Snapshot};
 
 use crate::endpoint::cluster_load_assignment;
@@ -75,7 +76,17 @@ pub struct ResourceChanges {
 struct EdsSource {
     service: NamespacedName,
     port_name: String,
+    /// The Services of a cluster over several (an ExtensionService's), whose endpoints are
+    /// weighted localities; empty for the one Service port above.
+    targets: Vec<EdsTarget>,
     clusters: BTreeSet<String>,
+}
+
+impl EdsSource {
+    /// Every Service whose endpoints this EDS name reads.
+    fn services(&self) -> impl Iterator<Item = &NamespacedName> {
+        std::iter::once(&self.service).chain(self.targets.iter().map(|t| &t.service))
+    }
 }
 
 /// The translation state kept between builds.
@@ -135,8 +146,13 @@ impl Translator {
     ) -> ResourceChanges {
         let mut out = ResourceChanges::default();
         self.update_http(dag, changes, &mut out);
-        let tls_changed =
-            !changes.https.is_empty() || !changes.passthrough.is_empty() || changes.fallback_secret;
+        // The rate limit filter's timeout comes from its cluster, in every listener.
+        let rate_limit_changed = (self.config.listener.rate_limit.as_ref())
+            .is_some_and(|r| changes.clusters.contains(&r.cluster));
+        let tls_changed = !changes.https.is_empty()
+            || !changes.passthrough.is_empty()
+            || changes.fallback_secret
+            || rate_limit_changed;
         if tls_changed {
             self.update_tls(dag, changes, &mut out);
         }
@@ -263,12 +279,14 @@ impl Translator {
         if let Some(source) = self.eds.get_mut(&eds_name) {
             source.clusters.remove(name);
             if source.clusters.is_empty() {
-                let service = source.service.clone();
+                let services: Vec<NamespacedName> = source.services().cloned().collect();
                 self.eds.remove(&eds_name);
-                if let Some(names) = self.service_eds.get_mut(&service) {
-                    names.remove(&eds_name);
-                    if names.is_empty() {
-                        self.service_eds.remove(&service);
+                for service in services {
+                    if let Some(names) = self.service_eds.get_mut(&service) {
+                        names.remove(&eds_name);
+                        if names.is_empty() {
+                            self.service_eds.remove(&service);
+                        }
                     }
                 }
             }
@@ -290,20 +308,28 @@ impl Translator {
             .or_insert_with(|| EdsSource {
                 service: cluster.service.clone(),
                 port_name: cluster.port_name.clone(),
+                targets: cluster.targets.clone(),
                 clusters: BTreeSet::new(),
             })
             .clusters
             .insert(name.to_string());
-        self.service_eds
-            .entry(cluster.service.clone())
-            .or_default()
-            .insert(eds_name.clone());
+        let services =
+            std::iter::once(&cluster.service).chain(cluster.targets.iter().map(|t| &t.service));
+        for service in services {
+            self.service_eds
+                .entry(service.clone())
+                .or_default()
+                .insert(eds_name.clone());
+        }
         Some(eds_name)
     }
 }
 
 /// The ClusterLoadAssignment of one EDS name, from the snapshot's endpoints.
 fn assignment(eds_name: &str, source: &EdsSource, snapshot: &Snapshot) -> Any {
+    if !source.targets.is_empty() {
+        return crate::endpoint::targets_load_assignment(eds_name, &source.targets, snapshot);
+    }
     let endpoints =
         sesame_dag::endpoints::cluster_endpoints(snapshot, &source.service, &source.port_name);
     cluster_load_assignment(eds_name, &endpoints)

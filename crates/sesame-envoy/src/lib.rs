@@ -11,7 +11,9 @@ pub mod canonical;
 pub mod cluster;
 pub mod cookie;
 pub mod endpoint;
+pub mod ext_authz;
 pub mod gateway;
+pub mod global_rate_limit;
 pub mod http_filter;
 pub mod incremental;
 pub mod jwt;
@@ -82,6 +84,9 @@ pub struct ListenerSettings {
     /// The cipher suites of `ingress_https` up to TLS 1.2, in order of preference
     /// (`tls.cipher-suites`, [`DEFAULT_CIPHER_SUITES`]); empty leaves Envoy's own list.
     pub cipher_suites: Vec<String>,
+    /// The global rate limit service (config `rateLimitService`): its filter is in every
+    /// ingress connection manager when set.
+    pub rate_limit: Option<global_rate_limit::RateLimitSettings>,
 }
 
 impl Default for ListenerSettings {
@@ -95,6 +100,7 @@ impl Default for ListenerSettings {
             access_log: AccessLog::default(),
             admin_port: None,
             cipher_suites: DEFAULT_CIPHER_SUITES.map(String::from).to_vec(),
+            rate_limit: None,
         }
     }
 }

@@ -61,6 +61,7 @@ pub(crate) const TLS_INSPECTOR: &str = "envoy.filters.listener.tls_inspector";
 /// when the DAG has secure virtual hosts or passthrough hosts, `envoy-admin` when an admin
 /// port is configured.
 pub fn listeners(dag: &Dag, config: &TranslateConfig) -> BTreeMap<String, Any> {
+    let config = &with_rate_limit_timeout(dag, config);
     let mut out = BTreeMap::new();
     out.insert(
         HTTP_LISTENER.to_string(),
@@ -81,6 +82,30 @@ pub fn listeners(dag: &Dag, config: &TranslateConfig) -> BTreeMap<String, Any> {
     }
     out.extend(crate::gateway::listeners(dag, config));
     out
+}
+
+/// `config` with the timeout of rate limit calls taken from the rate limit service's cluster in
+/// `dag` (its ExtensionService's `timeoutPolicy.response`, as Contour); Envoy's default while
+/// the cluster is absent or sets none.
+fn with_rate_limit_timeout<'c>(
+    dag: &Dag,
+    config: &'c TranslateConfig,
+) -> std::borrow::Cow<'c, TranslateConfig> {
+    let Some(rate_limit) = &config.listener.rate_limit else {
+        return std::borrow::Cow::Borrowed(config);
+    };
+    let timeout = dag
+        .clusters
+        .get(&rate_limit.cluster)
+        .and_then(|c| c.response_timeout);
+    if timeout == rate_limit.timeout {
+        return std::borrow::Cow::Borrowed(config);
+    }
+    let mut config = config.clone();
+    if let Some(rate_limit) = config.listener.rate_limit.as_mut() {
+        rate_limit.timeout = timeout;
+    }
+    std::borrow::Cow::Owned(config)
 }
 
 /// Which ingress listener a filter belongs to: its stat prefix and its access log.
@@ -231,6 +256,18 @@ pub fn secure_filter_chain(
             }
             if let Some(jwt) = crate::jwt::jwt_authn_filter(&vhost.jwt_providers) {
                 crate::jwt::insert_filter(&mut hcm.http_filters, jwt);
+            }
+            if let Some(auth) = &vhost.authorization {
+                // After the filters that may refuse the request without asking the
+                // authorization server (JWT verification included), before the global rate
+                // limit (unauthorized requests are not counted) and the router.
+                let at = hcm
+                    .http_filters
+                    .iter()
+                    .position(|f| f.name == crate::global_rate_limit::RATE_LIMIT_FILTER)
+                    .unwrap_or(hcm.http_filters.len().saturating_sub(1));
+                let filter = crate::ext_authz::ext_authz_filter(auth);
+                hcm.http_filters.insert(at, filter);
             }
             hcm_filter(&hcm)
         }
@@ -573,9 +610,23 @@ pub(crate) fn ingress_connection_manager(
         delayed_close_timeout: timeout(&timeouts.delayed_close_timeout),
         drain_timeout: timeout(&timeouts.connection_shutdown_grace_period),
         common_http_protocol_options,
-        http_filters: http_filter::ingress_filters(),
+        http_filters: ingress_filters(settings),
         ..http_connection_manager(ingress.stat_prefix(), routes)
     }
+}
+
+/// [`http_filter::ingress_filters`], with the global rate limit filter just before the router
+/// when a rate limit service is configured.
+fn ingress_filters(settings: &ListenerSettings) -> Vec<hcm_v3::HttpFilter> {
+    let mut filters = http_filter::ingress_filters();
+    if let Some(rate_limit) = &settings.rate_limit {
+        let router = filters.len().saturating_sub(1);
+        filters.insert(
+            router,
+            crate::global_rate_limit::rate_limit_filter(rate_limit),
+        );
+    }
+    filters
 }
 
 /// An HTTP connection manager with the router filter, the client address taken from the

@@ -14,8 +14,8 @@ use sesame_dag::Dag;
 use sesame_dag::dag::{
     CrossScheme, Forward, HashPolicy, HashPolicyKind, HeaderMatch, HeaderValue, HeaderValueMatch,
     HeaderValuePart, HeadersPolicy, InternalRedirect, Mirror, PathMatch, QueryParamMatch,
-    QueryValueMatch, Redirect, RedirectPath, RetryPolicy, Route, RouteAction, SecureVirtualHost,
-    VirtualHost, WeightedCluster,
+    QueryValueMatch, Redirect, RedirectPath, RetryPolicy, Route, RouteAction, RouteGlobalRateLimit,
+    SecureVirtualHost, VirtualHost, WeightedCluster,
 };
 use sha1::{Digest, Sha1};
 
@@ -255,6 +255,11 @@ pub fn virtual_host(vhost: &VirtualHost) -> route_v3::VirtualHost {
             vhost.ip_filter.as_deref(),
         ),
         routes: vhost.routes.iter().map(|r| vhost_route(r, &name)).collect(),
+        rate_limits: vhost
+            .global_rate_limit
+            .as_deref()
+            .map(crate::global_rate_limit::rate_limits)
+            .unwrap_or_default(),
         domains: vec![vhost.hostname.clone()],
         name,
         ..Default::default()
@@ -271,12 +276,40 @@ fn vhost_route(r: &Route, vhost_name: &str) -> route_v3::Route {
     };
     out.typed_per_filter_config =
         http_filter::route_filter_configs(vhost_name, rate_limit, r.ip_filter.as_deref());
+    if let Some(auth) = &r.authorization {
+        out.typed_per_filter_config.insert(
+            crate::ext_authz::EXT_AUTHZ_FILTER.to_string(),
+            crate::ext_authz::ext_authz_per_route(auth),
+        );
+    }
+    if let RouteAction::Forward(forward) = &r.action {
+        global_route_limits(&mut out, forward.policies().global_rate_limit.as_ref());
+    }
     crate::cookie::add_route_configs(r, &mut out);
     if let Some(provider) = &r.jwt_provider {
         let (name, config) = crate::jwt::route_filter_config(provider);
         out.typed_per_filter_config.insert(name, config);
     }
     out
+}
+
+/// A route's own global rate limit: its descriptors on its action (replacing its virtual
+/// host's, Envoy's default), or the virtual host's ignored.
+fn global_route_limits(out: &mut route_v3::Route, limit: Option<&RouteGlobalRateLimit>) {
+    match limit {
+        None => {}
+        Some(RouteGlobalRateLimit::Descriptors(limit)) => {
+            if let Some(route_v3::route::Action::Route(action)) = &mut out.action {
+                action.rate_limits = crate::global_rate_limit::rate_limits(limit);
+            }
+        }
+        Some(RouteGlobalRateLimit::Disabled) => {
+            out.typed_per_filter_config.insert(
+                crate::global_rate_limit::RATE_LIMIT_FILTER.to_string(),
+                crate::global_rate_limit::ignore_virtual_host_limits(),
+            );
+        }
+    }
 }
 
 /// The name of a virtual host: the hostname, or when it is longer than 60 characters, its first

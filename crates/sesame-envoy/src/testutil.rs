@@ -35,6 +35,7 @@ pub fn forward_route(path: PathMatch, cluster: &str) -> Route {
         }),
         origin: ObjectKey::new(Kind::Ingress, NamespacedName::new("default", "ing")),
         ip_filter: None,
+        authorization: None,
         jwt_provider: None,
     }
 }
@@ -58,6 +59,7 @@ pub fn secure_vhost(hostname: &str, routes: Vec<Route>) -> SecureVirtualHost {
         client_validation: None,
         fallback_certificate: false,
         tcp_proxy: None,
+        authorization: None,
         jwt_providers: Vec::new(),
     }
 }
@@ -81,6 +83,8 @@ pub fn cluster(service: &str, protocol: UpstreamProtocol) -> Cluster {
         external_name: None,
         sni: None,
         client_certificate: None,
+        targets: Vec::new(),
+        response_timeout: None,
     }
 }
 

@@ -14,7 +14,7 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sesame_api::{HTTPProxy, TLSCertificateDelegation};
+use sesame_api::{ExtensionService, HTTPProxy, TLSCertificateDelegation};
 use sesame_dag::object::{Kind, Object};
 use sesame_gateway_api::{Gateway, GatewayClass, HttpRoute, ReferenceGrant};
 
@@ -125,6 +125,7 @@ pub fn known_kind(api_version: &str, kind: &str) -> Option<Kind> {
                 _ => None,
             }
         }
+        ("projectsesame.io/v1alpha1", "ExtensionService") => Some(Kind::ExtensionService),
         _ => None,
     }
 }
@@ -169,6 +170,7 @@ pub fn decode_object(mut value: Value) -> Result<Option<Object>, DecodeError> {
         Kind::TLSCertificateDelegation => {
             Object::TLSCertificateDelegation(Arc::new(typed(value, &object)?))
         }
+        Kind::ExtensionService => Object::ExtensionService(Arc::new(typed(value, &object)?)),
         Kind::IngressClass => {
             let mut class: IngressClass = typed(value, &object)?;
             class.metadata.namespace = None;
@@ -244,6 +246,7 @@ impl_meta!(
     Gateway,
     HttpRoute,
     ReferenceGrant,
+    ExtensionService,
 );
 
 /// Merges `stringData` into `data`, as the API server does on write.

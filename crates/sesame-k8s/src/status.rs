@@ -144,6 +144,12 @@ fn ours(
             let current = object.status.as_ref().and_then(|s| json_of(s.clone()));
             Some((ours, current, object.metadata.resource_version.clone()))
         }
+        Kind::ExtensionService => {
+            let object = snapshot.extension_services.get(&key.name)?;
+            let ours = json!({ "conditions": [status.valid_condition("ExtensionService")] });
+            let current = object.status.as_ref().and_then(|s| json_of(s.clone()));
+            Some((ours, current, object.metadata.resource_version.clone()))
+        }
         Kind::Ingress if !addresses.is_empty() => {
             let object = snapshot.ingresses.get(&key.name)?;
             let ours = json!({ "loadBalancer": lb });

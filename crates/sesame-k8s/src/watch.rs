@@ -23,7 +23,7 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
-use sesame_api::{HTTPProxy, TLSCertificateDelegation};
+use sesame_api::{ExtensionService, HTTPProxy, TLSCertificateDelegation};
 use sesame_dag::{Change, Kind, NamespacedName, Object, ObjectKey};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -208,6 +208,11 @@ fn streams(
         push(&mut kinds, Kind::TLSCertificateDelegation, &|id| {
             objects::<TLSCertificateDelegation>(api(client, ns), default.clone(), id, |o| {
                 Object::TLSCertificateDelegation(Arc::new(o))
+            })
+        });
+        push(&mut kinds, Kind::ExtensionService, &|id| {
+            objects::<ExtensionService>(api(client, ns), default.clone(), id, |o| {
+                Object::ExtensionService(Arc::new(o))
             })
         });
     }

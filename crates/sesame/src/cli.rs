@@ -95,6 +95,35 @@ pub enum Resources {
     /// Which route and backend a request would take and why, with the Kubernetes object
     /// behind each (asks Sesame's debug port).
     Explain(ExplainArgs),
+    /// The Kubernetes objects a cluster, secret, route configuration or virtual host was built
+    /// from (asks Sesame's debug port).
+    Sources(SourcesArgs),
+}
+
+/// Flags of `sesame cli sources`.
+#[derive(Debug, Args)]
+pub struct SourcesArgs {
+    /// The resource's type.
+    #[arg(value_enum)]
+    pub r#type: SourceType,
+    /// The resource's name, as `sesame cli cds|sds|rds` prints it (a host name for `vhds`).
+    pub name: String,
+    /// Sesame's debug port, `host:port`.
+    #[arg(long, default_value = "127.0.0.1:6060")]
+    pub debug_address: String,
+}
+
+/// The types `sesame cli sources` traces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SourceType {
+    /// A cluster.
+    Cds,
+    /// A TLS secret.
+    Sds,
+    /// A route configuration.
+    Rds,
+    /// A virtual host, by host name.
+    Vhds,
 }
 
 /// Flags of `sesame cli explain`.
@@ -130,7 +159,7 @@ impl Resources {
             Resources::Eds { names } => (ResourceType::ClusterLoadAssignment, names),
             Resources::Sds { names } => (ResourceType::Secret, names),
             Resources::Vhds { names } => (ResourceType::VirtualHost, names),
-            Resources::Explain(_) => return None,
+            Resources::Explain(_) | Resources::Sources(_) => return None,
         })
     }
 }
@@ -152,10 +181,11 @@ pub fn run(args: CliArgs) -> anyhow::Result<()> {
         .context("starting the runtime")?;
     runtime.block_on(async {
         let Some(subscription) = args.resources.split() else {
-            if let Resources::Explain(explain) = &args.resources {
-                return self::explain(explain, args.output).await;
-            }
-            bail!("nothing to ask for");
+            return match &args.resources {
+                Resources::Explain(explain) => self::explain(explain, args.output).await,
+                Resources::Sources(sources) => self::sources(sources, args.output).await,
+                _ => bail!("nothing to ask for"),
+            };
         };
         let channel = connect(&args).await?;
         let mut client =
@@ -308,21 +338,36 @@ async fn explain(args: &ExplainArgs, format: Format) -> anyhow::Result<()> {
         query.append_pair("https", "true");
     }
     let path = format!("/debug/explain?{}", query.finish());
-    let stream = tokio::net::TcpStream::connect(&args.debug_address)
+    let value = debug_get(&args.debug_address, &path).await?;
+    print(&value, format, true)
+}
+
+/// Asks Sesame's debug port which objects a resource was built from, and prints the answer.
+async fn sources(args: &SourcesArgs, format: Format) -> anyhow::Result<()> {
+    let ty = match args.r#type {
+        SourceType::Cds => "cds",
+        SourceType::Sds => "sds",
+        SourceType::Rds => "rds",
+        SourceType::Vhds => "vhds",
+    };
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("type", ty)
+        .append_pair("name", &args.name)
+        .finish();
+    let value = debug_get(&args.debug_address, &format!("/debug/sources?{query}")).await?;
+    print(&value, format, true)
+}
+
+/// One GET on Sesame's debug port, its JSON answer.
+async fn debug_get(address: &str, path: &str) -> anyhow::Result<serde_json::Value> {
+    let stream = tokio::net::TcpStream::connect(address)
         .await
-        .with_context(|| {
-            format!(
-                "connecting to Sesame's debug port at {}",
-                args.debug_address
-            )
-        })?;
-    let reply = crate::envoy::admin::send(stream, hyper::Method::GET, &path).await?;
+        .with_context(|| format!("connecting to Sesame's debug port at {address}"))?;
+    let reply = crate::envoy::admin::send(stream, hyper::Method::GET, path).await?;
     if !reply.status.is_success() {
         bail!("Sesame answered {}: {}", reply.status, reply.body.trim());
     }
-    let value: serde_json::Value =
-        serde_json::from_str(&reply.body).context("Sesame's explanation")?;
-    print(&value, format, true)
+    serde_json::from_str(&reply.body).context("Sesame's answer")
 }
 
 /// Prints one response.

@@ -36,6 +36,8 @@ pub enum View {
     Dag,
     /// Where a request would go, and why.
     Explain(sesame_dag::explain::Request),
+    /// The objects an xDS resource was built from.
+    Sources(sesame_dag::explain::Resource),
 }
 
 /// A request for a [`View`] of the latest build, answered with its JSON (`None` before the
@@ -191,6 +193,10 @@ impl Controller {
             View::Dag => crate::http::render_dag(output),
             View::Explain(request) => {
                 serde_json::to_vec(&sesame_dag::explain::explain(&output.dag, &request))
+                    .unwrap_or_default()
+            }
+            View::Sources(resource) => {
+                serde_json::to_vec(&sesame_dag::explain::sources(&output.dag, &resource))
                     .unwrap_or_default()
             }
         })

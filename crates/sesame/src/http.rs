@@ -66,7 +66,8 @@ pub struct DebugState {
     pub leading: watch::Receiver<bool>,
 }
 
-/// Serves `/status`, `/debug/dag` and `/debug/explain` until `shutdown` completes.
+/// Serves `/status`, `/debug/dag`, `/debug/explain` and `/debug/sources` until `shutdown`
+/// completes.
 pub async fn serve_debug(
     listener: TcpListener,
     state: DebugState,
@@ -76,6 +77,7 @@ pub async fn serve_debug(
         .route("/status", get(status))
         .route("/debug/dag", get(dag))
         .route("/debug/explain", get(explain))
+        .route("/debug/sources", get(sources))
         .with_state(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -184,6 +186,38 @@ async fn explain(
         return (StatusCode::BAD_REQUEST, "host is required\n").into_response();
     }
     let Some(body) = state.published.render(View::Explain(request)).await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "no build yet\n").into_response();
+    };
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// `/debug/sources?type=cds|sds|rds|vhds&name=N`: the Kubernetes objects an xDS resource of the
+/// latest build was made from.
+async fn sources(
+    State(state): State<DebugState>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    use sesame_dag::explain::Resource;
+    let param = |key: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    let (Some(ty), Some(name)) = (param("type"), param("name")) else {
+        return (StatusCode::BAD_REQUEST, "type and name are required\n").into_response();
+    };
+    let resource = match ty.as_str() {
+        "cds" => Resource::Cluster(name),
+        "sds" => Resource::Secret(name),
+        "rds" => Resource::RouteConfiguration(name),
+        "vhds" => Resource::VirtualHost(name),
+        other => {
+            let message = format!("type {other:?}: one of cds, sds, rds, vhds\n");
+            return (StatusCode::BAD_REQUEST, message).into_response();
+        }
+    };
+    let Some(body) = state.published.render(View::Sources(resource)).await else {
         return (StatusCode::SERVICE_UNAVAILABLE, "no build yet\n").into_response();
     };
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()

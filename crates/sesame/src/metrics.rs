@@ -210,6 +210,7 @@ impl Metrics {
                 snapshot.tls_certificate_delegations.len(),
             ),
             ("IngressClass", snapshot.ingress_classes.len()),
+            ("ExtensionService", snapshot.extension_services.len()),
         ] {
             self.objects
                 .get_or_create(&KindLabel {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use sesame_api::Config;
-use sesame_dag::dag::TlsVersion;
+use sesame_dag::dag::{GlobalRateLimit, TlsVersion};
 use sesame_dag::policy::GlobalHeaders;
 use sesame_dag::{BuildConfig, GatewayConfig, NamespacedName, UpstreamConfig};
 use sesame_envoy::TranslateConfig;
@@ -135,12 +135,12 @@ impl ServeArgs {
         }
     }
 
-    fn build_config(&self, config: &Config) -> BuildConfig {
+    fn build_config(&self, config: &Config) -> anyhow::Result<BuildConfig> {
         let defaults = BuildConfig::default();
         let tls = |v: &Option<String>, default| {
             v.as_deref().and_then(TlsVersion::parse).unwrap_or(default)
         };
-        BuildConfig {
+        Ok(BuildConfig {
             ingress_class_names: self
                 .ingress_class_name
                 .iter()
@@ -170,7 +170,8 @@ impl ServeArgs {
             upstream: upstream_config(config),
             policy: GlobalHeaders::from_config(&config.policy),
             gateway: self.gateway_config(config),
-        }
+            default_global_rate_limit: default_global_rate_limit(config)?,
+        })
     }
 
     /// The config file's `gateway` settings, with the Envoy ports Sesame's own listeners use
@@ -206,6 +207,25 @@ impl ServeArgs {
             stats_listener: SocketAddr::new(self.stats_address, self.stats_port),
             listener: self.access_log.listener_settings(config)?,
         })
+    }
+}
+
+/// The config file's `rateLimitService.defaultGlobalRateLimitPolicy`, checked as an
+/// HTTPProxy's would be; a bad one stops start-up.
+fn default_global_rate_limit(config: &Config) -> anyhow::Result<Option<GlobalRateLimit>> {
+    use sesame_dag::global_rate_limit::{GlobalPolicy, global_policy};
+    let Some(policy) = config
+        .rate_limit_service
+        .as_ref()
+        .and_then(|r| r.default_global_rate_limit_policy.as_ref())
+    else {
+        return Ok(None);
+    };
+    match global_policy("rateLimitService.defaultGlobalRateLimitPolicy", policy)
+        .map_err(|e| anyhow::anyhow!("config file: {e}"))?
+    {
+        GlobalPolicy::Disabled => Ok(None),
+        GlobalPolicy::Descriptors(limit) => Ok(Some(limit).filter(|l| !l.descriptors.is_empty())),
     }
 }
 
@@ -334,7 +354,7 @@ async fn serve(args: ServeArgs, config: Config) -> anyhow::Result<()> {
     }
     let mut api_health = None;
     let mut controller = Controller::new(
-        args.build_config(&config),
+        args.build_config(&config)?,
         args.translate_config(&config)?,
         Holdoff::new(args.holdoff_delay, args.holdoff_max_delay),
         store.clone(),

@@ -80,3 +80,37 @@ fn envoy_service_keys_load_and_bad_names_are_named() {
         assert!(err.contains(key) && err.contains(value), "{err}");
     }
 }
+
+#[test]
+fn rate_limit_service_loads_in_contours_shape_and_is_checked() {
+    let text = "rateLimitService:\n  extensionService: projectsesame/ratelimit\n  domain: sesame\n  failOpen: true\n  enableXRateLimitHeaders: true\n  enableResourceExhaustedCode: true\n  defaultGlobalRateLimitPolicy:\n    descriptors:\n    - entries:\n      - remoteAddress: {}\n";
+    let config = Config::from_yaml(text).unwrap();
+    let rls = config.rate_limit_service.as_ref().unwrap();
+    assert_eq!(
+        rls.extension_service(),
+        Some(("projectsesame", "ratelimit"))
+    );
+    assert_eq!(rls.domain, "sesame");
+    assert!(rls.fail_open && rls.enable_x_rate_limit_headers && rls.enable_resource_exhausted_code);
+    let default = rls.default_global_rate_limit_policy.as_ref().unwrap();
+    assert_eq!(default.descriptors.len(), 1);
+    for (bad, key) in [
+        (
+            "rateLimitService:\n  extensionService: ratelimit\n  domain: d\n",
+            "extensionService",
+        ),
+        (
+            "rateLimitService:\n  extensionService: a/b/c\n  domain: d\n",
+            "extensionService",
+        ),
+        ("rateLimitService:\n  extensionService: a/b\n", "domain"),
+    ] {
+        let err = Config::from_yaml(bad).unwrap_err().to_string();
+        assert!(err.contains(key), "{bad}: {err}");
+    }
+    let err =
+        Config::from_yaml("rateLimitService:\n  extensionService: a/b\n  domain: d\n  bogus: 1\n")
+            .unwrap_err()
+            .to_string();
+    assert!(err.contains("bogus"), "{err}");
+}

@@ -72,6 +72,15 @@ fn crds_have_contours_names_under_sesames_group() {
                 vec!["tlscerts".to_string()],
                 "Namespaced".to_string(),
             ),
+            (
+                "extensionservices.projectsesame.io".to_string(),
+                "ExtensionService".to_string(),
+                vec![
+                    "extensionservice".to_string(),
+                    "extensionservices".to_string()
+                ],
+                "Namespaced".to_string(),
+            ),
         ]
     );
     for crd in &crds {
@@ -79,7 +88,12 @@ fn crds_have_contours_names_under_sesames_group() {
         let [version] = crd.spec.versions.as_slice() else {
             panic!("one version expected");
         };
-        assert_eq!(version.name, "v1");
+        let expected = if crd.spec.names.kind == "ExtensionService" {
+            "v1alpha1"
+        } else {
+            "v1"
+        };
+        assert_eq!(version.name, expected);
         assert!(version.served && version.storage);
         let status = version
             .subresources

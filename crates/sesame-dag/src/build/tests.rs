@@ -72,6 +72,8 @@ fn default_backend_serves_every_host_at_root() {
             external_name: None,
             sni: None,
             client_certificate: None,
+            targets: Vec::new(),
+            response_timeout: None,
         }]
     );
     assert!(out.dag.https.is_empty() && out.dag.secrets.is_empty());

@@ -52,6 +52,24 @@ pub struct Cluster {
     /// upstream (only for [`UpstreamProtocol::Tls`] and [`UpstreamProtocol::H2`]; config
     /// `tls.envoy-client-certificate`); `None` presents none.
     pub client_certificate: Option<String>,
+    /// The Services whose endpoints the cluster balances over, one locality each, by weight
+    /// (an ExtensionService's cluster); empty for a cluster of one Service port, whose
+    /// endpoints are those of `eds_name`.
+    pub targets: Vec<EdsTarget>,
+    /// The default timeout of Envoy's own calls to this cluster (an ExtensionService's
+    /// `timeoutPolicy.response`); `None` for route clusters, whose routes set theirs.
+    pub response_timeout: Option<Timeout>,
+}
+
+/// One Service port whose endpoints are a locality of a cluster with several Services.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EdsTarget {
+    /// The Service.
+    pub service: NamespacedName,
+    /// The Service port name (may be empty).
+    pub port_name: String,
+    /// The locality's weight: `None` gets no traffic (another target has a weight).
+    pub weight: Option<u32>,
 }
 
 /// The target of an ExternalName Service: resolved by Envoy, at the cluster's port.

@@ -134,3 +134,49 @@ fn wildcard_hosts_exact_paths_and_misses() {
     assert_eq!(secure.listener, "ingress_https");
     assert_eq!(secure.outcome, Outcome::NoVirtualHost);
 }
+
+#[test]
+fn sources_name_the_objects_behind_clusters_route_tables_and_hosts() {
+    let dag = dag();
+    let key = |kind, name| ObjectKey::new(kind, NamespacedName::new("default", name));
+    let api = dag
+        .clusters
+        .keys()
+        .find(|name| name.starts_with("default/api/"))
+        .expect("the api cluster")
+        .clone();
+    let traced = sources(&dag, &Resource::Cluster(api));
+    assert!(traced.found);
+    assert_eq!(
+        traced.objects.into_iter().collect::<Vec<_>>(),
+        [key(Kind::Service, "api"), key(Kind::HTTPProxy, "shop")]
+    );
+    // The web Service is used by the HTTPProxy and the Ingress alike.
+    let web = dag
+        .clusters
+        .keys()
+        .find(|name| name.starts_with("default/web/"))
+        .expect("the web cluster")
+        .clone();
+    assert_eq!(
+        sources(&dag, &Resource::Cluster(web))
+            .objects
+            .into_iter()
+            .collect::<Vec<_>>(),
+        [
+            key(Kind::Ingress, "wild"),
+            key(Kind::Service, "web"),
+            key(Kind::HTTPProxy, "shop")
+        ]
+    );
+    let table = sources(&dag, &Resource::RouteConfiguration("ingress_http".into()));
+    assert_eq!(table.objects.len(), 2);
+    let host = sources(&dag, &Resource::VirtualHost("*.example.org".into()));
+    assert_eq!(
+        host.objects.into_iter().collect::<Vec<_>>(),
+        [key(Kind::Ingress, "wild")]
+    );
+    let missing = sources(&dag, &Resource::Cluster("default/nothing/80/x".into()));
+    assert!(!missing.found);
+    assert!(missing.objects.is_empty());
+}

@@ -466,6 +466,7 @@ fn attach(
                             force_ssl_redirect: false,
                             ip_filter: None,
                             jwt_provider: None,
+                            authorization: None,
                         });
                 }
             }

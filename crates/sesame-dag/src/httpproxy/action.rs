@@ -10,11 +10,11 @@ use super::policy::{
     RouteProblem, direct_action, health_check, internal_redirect, lb_policy, prefix_rewrite,
     problem, redirect_action, retry_policy, timeouts,
 };
-use super::{cluster_policy, cookie, ip_filter, jwt, rate_limit};
+use super::{authorization, cluster_policy, cookie, ip_filter, jwt, rate_limit};
 use crate::build::Builder;
 use crate::dag::{
-    ClusterRewrites, Forward, LocalRateLimit, Mirror, PathMatch, RouteAction, UpstreamProtocol,
-    UpstreamValidation, WeightedCluster,
+    ClusterRewrites, Forward, LocalRateLimit, Mirror, PathMatch, RouteAction, RouteGlobalRateLimit,
+    UpstreamProtocol, UpstreamValidation, WeightedCluster,
 };
 use crate::object::ObjectKey;
 use crate::service::{ClusterSettings, ExternalNameSni, PortRef};
@@ -66,16 +66,6 @@ impl<'a> Builder<'a> {
             }
         };
         let path = route_key.path.value().to_string();
-        if route.auth_policy.is_some() {
-            // Access controls are never ignored: the route is not served rather than served
-            // open.
-            status.error(
-                ProblemKind::RouteError,
-                Reason::NotSupported,
-                format!("route {path:?}: authPolicy is not supported by Sesame yet; the route is not served"),
-            );
-            return;
-        }
         let permit_insecure = route.permit_insecure && !self.config.disable_permit_insecure;
         let mut force_ssl_redirect = root.secure && !permit_insecure;
         let policy = route.jwt_verification_policy.as_ref();
@@ -142,6 +132,10 @@ impl<'a> Builder<'a> {
             allow_http: true,
             force_ssl_redirect,
             ip_filter,
+            authorization: authorization::route_authorization(
+                root.authorization,
+                route.auth_policy.as_ref(),
+            ),
             jwt_provider,
         };
         self.add_route(root, key, route_key, pending, status);
@@ -164,19 +158,26 @@ impl<'a> Builder<'a> {
                 "must set exactly one of services, requestRedirectPolicy or directResponsePolicy",
             ));
         }
-        let rate_limit = rate_limit::local_limit(
-            "rateLimitPolicy",
-            route.rate_limit_policy.as_ref(),
-            ProblemKind::RouteError,
-            status,
-        )
-        .map_err(|message| {
+        let invalid_limit = |message| {
             problem(
                 ProblemKind::RouteError,
                 Reason::RateLimitPolicyNotValid,
                 message,
             )
-        })?;
+        };
+        let rate_limit =
+            rate_limit::local_limit("rateLimitPolicy", route.rate_limit_policy.as_ref())
+                .map_err(invalid_limit)?;
+        let global_rate_limit =
+            crate::global_rate_limit::route_global_limit(route.rate_limit_policy.as_ref())
+                .map_err(invalid_limit)?;
+        if global_rate_limit.is_some() && route.services.is_empty() {
+            status.warning(
+                ProblemKind::RouteError,
+                Reason::RateLimitPolicyNotValid,
+                "rateLimitPolicy.global applies to routes with services only (as in Contour) and was ignored",
+            );
+        }
         if rate_limit.is_some() && route.services.is_empty() {
             status.warning(
                 ProblemKind::RouteError,
@@ -204,7 +205,13 @@ impl<'a> Builder<'a> {
         if let Some(direct) = &route.direct_response_policy {
             return direct_action(direct);
         }
-        self.forward(namespace, path, route, rate_limit, status)
+        self.forward(
+            namespace,
+            path,
+            route,
+            (rate_limit, global_rate_limit),
+            status,
+        )
     }
 
     fn forward(
@@ -212,7 +219,7 @@ impl<'a> Builder<'a> {
         namespace: &'a str,
         path: &PathMatch,
         route: &'a Route,
-        rate_limit: Option<LocalRateLimit>,
+        (rate_limit, global_rate_limit): (Option<LocalRateLimit>, Option<RouteGlobalRateLimit>),
         status: &mut ObjectStatus,
     ) -> Result<RouteAction, RouteProblem> {
         let timeouts = timeouts(route.timeout_policy.as_ref())?;
@@ -336,6 +343,7 @@ impl<'a> Builder<'a> {
             || !mirror_policies.is_empty()
             || !hash_policies.is_empty()
             || rate_limit.is_some()
+            || global_rate_limit.is_some()
             || internal_redirect.is_some()
             || !cookie_rewrites.is_empty();
         if policies_needed {
@@ -349,6 +357,7 @@ impl<'a> Builder<'a> {
             p.hash_policies = hash_policies;
             p.rate_limit = rate_limit;
             p.internal_redirect = internal_redirect;
+            p.global_rate_limit = global_rate_limit;
             p.cookie_rewrites = cookie_rewrites;
         }
         Ok(RouteAction::Forward(forward))
@@ -485,6 +494,7 @@ fn forbidden(key: &ObjectKey, force_ssl_redirect: bool) -> PendingRoute {
         allow_http: true,
         force_ssl_redirect,
         ip_filter: None,
+        authorization: None,
         jwt_provider: None,
     }
 }

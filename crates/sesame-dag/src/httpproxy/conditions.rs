@@ -296,7 +296,7 @@ fn regex_error(kind: &str, value: &str, e: RegexError) -> ConditionError {
     ConditionError::Path(format!("{kind} condition {shown:?}: {e}"))
 }
 
-fn header_condition(
+pub(crate) fn header_condition(
     h: &HeaderMatchCondition,
 ) -> Result<(HeaderMatch, Option<String>), ConditionError> {
     let raw_name = h.name.as_deref().unwrap_or_default();

@@ -321,6 +321,8 @@ impl<'a> Builder<'a> {
             // A TLS server name is a DNS name, never an address.
             sni: (uri.tls && !is_ip).then(|| uri.host.clone()),
             client_certificate: None,
+            targets: Vec::new(),
+            response_timeout: None,
         }
     }
 

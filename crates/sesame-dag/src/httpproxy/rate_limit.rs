@@ -1,5 +1,5 @@
 //! The rate limit policies of a virtual host or a route: the local limit, checked so Envoy never
-//! refuses it; the global one is not supported yet.
+//! refuses it (the global one is checked by [`crate::global_rate_limit`]).
 
 use std::time::Duration;
 
@@ -7,30 +7,16 @@ use sesame_api::httpproxy::{LocalRateLimitPolicy, RateLimitPolicy};
 
 use super::header::{self, Direction};
 use crate::dag::{LocalRateLimit, RATE_LIMIT_STATUS_CODES};
-use crate::status::{ObjectStatus, ProblemKind, Reason};
 
 /// The local rate limit of `policy` (the policy at `field`, for messages), or `None` when it
-/// sets none. A global policy is reported as not supported, of `kind`, and ignored.
+/// sets none.
 pub(super) fn local_limit(
     field: &str,
     policy: Option<&RateLimitPolicy>,
-    kind: ProblemKind,
-    status: &mut ObjectStatus,
 ) -> Result<Option<LocalRateLimit>, String> {
     let Some(policy) = policy else {
         return Ok(None);
     };
-    if policy
-        .global
-        .as_ref()
-        .is_some_and(|g| !g.descriptors.is_empty())
-    {
-        status.warning(
-            kind,
-            Reason::NotSupported,
-            format!("{field}.global is not supported by Sesame yet and was ignored"),
-        );
-    }
     policy
         .local
         .as_ref()

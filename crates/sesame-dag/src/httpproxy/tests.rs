@@ -685,6 +685,7 @@ fn upstream_validation_and_request_hashing_reach_the_cluster() {
 
 mod cluster_policies;
 mod cookies;
+mod global_rate_limits;
 mod jwt;
 mod policies;
 mod refusals;

@@ -22,7 +22,8 @@ pub(crate) enum Node {
 }
 
 /// The nodes `key` touches as it is in `snapshot`, or `None` when it is absent, not served (by
-/// class), or of a kind that touches none (Services and Secrets are only looked up). A
+/// class), or of a kind that is never built (Services and Secrets are only looked up). An
+/// ExtensionService is built on its own and touches no node: its users find it by reference. A
 /// superset of what the build touches: hosts of TLS sections with a bad Secret and includes of
 /// unreached HTTPProxies count too.
 pub(crate) fn nodes(
@@ -43,6 +44,10 @@ pub(crate) fn nodes(
                 .serves_httpproxy(proxy, snapshot)
                 .then(|| proxy_nodes(&key.name, proxy))
         }
+        Kind::ExtensionService => snapshot
+            .extension_services
+            .contains_key(&key.name)
+            .then(Vec::new),
         _ => None,
     }
 }
@@ -69,7 +74,7 @@ pub(crate) fn class_of(snapshot: &Snapshot, key: &ObjectKey) -> Option<String> {
     class.map(str::to_string)
 }
 
-/// Every Ingress and HTTPProxy served, with its nodes.
+/// Every Ingress and HTTPProxy served, and every ExtensionService, with its nodes.
 pub(crate) fn all_nodes(
     snapshot: &Snapshot,
     config: &BuildConfig,
@@ -94,7 +99,13 @@ pub(crate) fn all_nodes(
                 proxy_nodes(name, proxy),
             )
         });
-    ingresses.chain(proxies).collect()
+    let extensions = snapshot.extension_services.keys().map(|name| {
+        (
+            ObjectKey::new(Kind::ExtensionService, name.clone()),
+            Vec::new(),
+        )
+    });
+    ingresses.chain(proxies).chain(extensions).collect()
 }
 
 fn host_node(raw: Option<&str>) -> Option<Node> {

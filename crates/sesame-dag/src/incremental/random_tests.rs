@@ -45,6 +45,7 @@ const PATHS: [&str; 3] = ["/", "/a", "/b"];
 const SERVICES: [&str; 3] = ["s1", "s2", "gone"];
 const SECRETS: [&str; 3] = ["t1", "t2", "other/t3"];
 const PROXIES: [&str; 5] = ["p0", "p1", "p2", "p3", "p4"];
+const EXTENSIONS: [&str; 3] = ["e1", "e2", "gone"];
 
 /// The universe's certificates: two valid, for any host.
 struct Certs {
@@ -71,6 +72,9 @@ fn object(value: Value) -> Object {
         "HTTPRoute" => Object::HTTPRoute(Arc::new(serde_json::from_value(value).unwrap())),
         "ReferenceGrant" => {
             Object::ReferenceGrant(Arc::new(serde_json::from_value(value).unwrap()))
+        }
+        "ExtensionService" => {
+            Object::ExtensionService(Arc::new(serde_json::from_value(value).unwrap()))
         }
         other => panic!("unexpected kind {other}"),
     }
@@ -125,6 +129,17 @@ fn proxy(rng: &mut Rng, namespace: &str, name: &str) -> Value {
             vhost["tls"] =
                 json!({"secretName": secret, "enableFallbackCertificate": rng.chance(30)});
         }
+        if rng.chance(30) {
+            let mut auth =
+                json!({"extensionRef": {"name": rng.pick(&EXTENSIONS), "namespace": "default"}});
+            if rng.chance(30) {
+                auth["authPolicy"] = json!({"context": {"k": "v"}, "disabled": rng.chance(30)});
+            }
+            vhost["authorization"] = auth;
+        }
+        if rng.chance(20) {
+            vhost["rateLimitPolicy"] = json!({"global": global_policy(rng)});
+        }
         if rng.chance(if vhost.get("tls").is_some() { 60 } else { 10 }) {
             vhost["jwtProviders"] = jwt_providers(rng);
         }
@@ -147,6 +162,12 @@ fn proxy(rng: &mut Rng, namespace: &str, name: &str) -> Value {
                 "services": [{"name": rng.pick(&SERVICES), "port": 80}],
                 "permitInsecure": rng.chance(20),
             });
+            if rng.chance(20) {
+                route["authPolicy"] = json!({"disabled": rng.chance(50), "context": {"r": "1"}});
+            }
+            if rng.chance(15) {
+                route["rateLimitPolicy"] = json!({"global": global_policy(rng)});
+            }
             if rng.chance(20) {
                 route["jwtVerificationPolicy"] = match rng.below(3) {
                     0 => json!({"disabled": true}),
@@ -249,6 +270,42 @@ fn delegation(rng: &mut Rng) -> Value {
     })
 }
 
+/// A global rate limit policy: disabled, valid descriptors, or (rarely) an invalid entry.
+fn global_policy(rng: &mut Rng) -> Value {
+    match rng.below(6) {
+        0 => json!({"disabled": true}),
+        1 => {
+            json!({"descriptors": [{"entries": [{"remoteAddress": {}, "genericKey": {"value": "x"}}]}]})
+        }
+        _ => {
+            json!({"descriptors": [{"entries": [{"genericKey": {"value": rng.pick(&PATHS)}}, {"remoteAddress": {}}]}]})
+        }
+    }
+}
+
+fn extension_service(rng: &mut Rng, name: &str) -> Value {
+    let services: Vec<Value> = (0..1 + rng.below(2))
+        .map(|_| {
+            let port = if rng.chance(80) { 80 } else { 81 };
+            json!({"name": rng.pick(&SERVICES), "port": port, "weight": rng.below(3)})
+        })
+        .collect();
+    let mut spec = json!({"services": services});
+    if rng.chance(30) {
+        spec["protocol"] = json!("h2c");
+    }
+    if rng.chance(20) {
+        spec["validation"] = json!({"caSecret": rng.pick(&SECRETS), "subjectName": "ext"});
+    }
+    if rng.chance(20) {
+        spec["timeoutPolicy"] = json!({"response": "1s"});
+    }
+    json!({
+        "apiVersion": "projectsesame.io/v1alpha1", "kind": "ExtensionService",
+        "metadata": meta(rng, "default", name), "spec": spec,
+    })
+}
+
 fn ingress_class(rng: &mut Rng) -> Value {
     let controller = if rng.chance(50) {
         crate::build::INGRESS_CONTROLLER
@@ -268,7 +325,7 @@ fn change(rng: &mut Rng, certs: &Certs) -> Change {
     } else {
         NAMESPACES[1]
     };
-    let (kind, value) = match rng.below(25) {
+    let (kind, value) = match rng.below(27) {
         0..=5 => {
             let name = format!("i{}", rng.below(4));
             (Kind::Ingress, ingress(rng, namespace, &name))
@@ -288,6 +345,10 @@ fn change(rng: &mut Rng, certs: &Certs) -> Change {
         }
         18 => (Kind::TLSCertificateDelegation, delegation(rng)),
         19 => (Kind::IngressClass, ingress_class(rng)),
+        20..=21 => {
+            let name = *rng.pick(&EXTENSIONS[..2]);
+            (Kind::ExtensionService, extension_service(rng, name))
+        }
         _ => gateway::object(rng, namespace),
     };
     let object = object(value);
@@ -305,11 +366,16 @@ fn configs() -> Vec<BuildConfig> {
         ..BuildConfig::default()
     };
     rich.upstream.client_certificate = Some(NamespacedName::new("default", "client"));
+    rich.default_global_rate_limit = Some(crate::dag::GlobalRateLimit {
+        descriptors: vec![crate::dag::RateLimitDescriptor {
+            entries: vec![crate::dag::DescriptorEntry::RemoteAddress],
+        }],
+    });
+    rich.gateway = Some(gateway::config());
     let gateway = BuildConfig {
         gateway: Some(gateway::config()),
         ..BuildConfig::default()
     };
-    rich.gateway = Some(gateway::config());
     vec![BuildConfig::default(), rich, gateway]
 }
 

@@ -342,6 +342,61 @@ fn a_client_certificate_change_is_a_full_build() {
     assert_eq!(*incremental.output(), build(&snapshot, &config));
 }
 
+/// An ExtensionService is its own part: its status stays when HTTPProxies start using it, a
+/// change to it rebuilds them, and a change to its Service rebuilds both.
+#[test]
+fn extension_services_rebuild_their_users() {
+    let ext = |protocol: &str| {
+        format!(
+            "---\napiVersion: projectsesame.io/v1alpha1\nkind: ExtensionService\nmetadata: {{name: authz, namespace: default}}\nspec:\n  protocol: {protocol}\n  services: [{{name: authz, port: 80}}]\n"
+        )
+    };
+    let pem = cert(&["a.com"]);
+    let mut h = Harness::new(&format!(
+        "{}{}{}",
+        service_yaml("web"),
+        service_yaml("authz"),
+        ext("h2c")
+    ));
+    h.step(vec![Change::Apply(tls_secret("tls", &pem.crt, &pem.key))]);
+    let key = ObjectKey::new(
+        Kind::ExtensionService,
+        NamespacedName::new("default", "authz"),
+    );
+    assert_eq!(
+        h.incremental.output().status.objects[&key].current,
+        Validity::Valid
+    );
+    h.apply(
+        "---\napiVersion: projectsesame.io/v1\nkind: HTTPProxy\nmetadata: {name: web, namespace: default}\nspec:\n  virtualhost:\n    fqdn: a.com\n    tls: {secretName: tls}\n    authorization: {extensionRef: {name: authz}}\n  routes: [{services: [{name: web, port: 80}]}]\n",
+    );
+    assert!(h.incremental.output().status.objects.contains_key(&key));
+    assert!(
+        h.incremental.output().dag.https["a.com"]
+            .authorization
+            .is_some()
+    );
+    // The ExtensionService turns invalid: the host closes.
+    let delta = h.apply(&ext("gopher"));
+    assert!(delta.https.contains("a.com"), "{delta:?}");
+    assert!(!h.incremental.output().dag.https.contains_key("a.com"));
+    assert_eq!(
+        h.incremental.output().status.objects[&key].current,
+        Validity::Invalid
+    );
+    h.apply(&ext("h2c"));
+    assert!(h.incremental.output().dag.https.contains_key("a.com"));
+    // Its Service goes: both the ExtensionService and the host are rebuilt.
+    h.delete(Kind::Service, "authz");
+    assert_eq!(
+        h.incremental.output().status.objects[&key].current,
+        Validity::Invalid
+    );
+    assert!(!h.incremental.output().dag.https.contains_key("a.com"));
+    h.delete(Kind::ExtensionService, "authz");
+    assert!(!h.incremental.output().status.objects.contains_key(&key));
+}
+
 #[test]
 fn a_jwks_cluster_two_hosts_share_stays_until_the_last_one_goes() {
     let pem = cert(&["a.com", "b.com"]);

@@ -6,8 +6,6 @@
 //! Two objects that differ only in what is dropped here compare equal, so such a change (a
 //! Service's cluster IP, an endpoint's zone) costs no work at all.
 
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::discovery::v1 as discovery;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -47,7 +45,7 @@ impl From<core::Service> for Service {
             .and_then(|lb| lb.ingress)
             .unwrap_or_default();
         Service {
-            metadata: kept_meta(service.metadata, true, None),
+            metadata: kept_meta(service.metadata, true),
             type_: spec.type_,
             external_name: spec.external_name,
             ports,
@@ -59,8 +57,12 @@ impl From<core::Service> for Service {
 /// What Sesame reads of an EndpointSlice.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EndpointSlice {
-    /// Name, namespace, generation and the `kubernetes.io/service-name` label.
+    /// Name, namespace and generation.
     pub metadata: ObjectMeta,
+    /// The `kubernetes.io/service-name` label: the Service the slice belongs to (empty when
+    /// the label is missing). Kept apart from the metadata: a one-entry label map costs a
+    /// whole B-tree node (~540 bytes).
+    pub service_name: String,
     /// `addressType`: only `IPv4` and `IPv6` slices are served.
     pub address_type: String,
     /// The first address of each ready endpoint (an endpoint without conditions is ready),
@@ -71,15 +73,28 @@ pub struct EndpointSlice {
 }
 
 impl From<discovery::EndpointSlice> for EndpointSlice {
-    fn from(slice: discovery::EndpointSlice) -> Self {
-        let ready_addresses = slice
-            .endpoints
-            .into_iter()
-            .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
-            .filter_map(|e| e.addresses.into_iter().next())
-            .collect();
+    fn from(mut slice: discovery::EndpointSlice) -> Self {
+        // Pushed into a Vec of its own: collecting the endpoints' iterator would reuse their
+        // buffer in place, keeping 352 bytes per endpoint alive for a 24-byte address.
+        let mut ready_addresses = Vec::with_capacity(slice.endpoints.len());
+        for endpoint in slice.endpoints {
+            if endpoint
+                .conditions
+                .as_ref()
+                .and_then(|c| c.ready)
+                .unwrap_or(true)
+                && let Some(address) = endpoint.addresses.into_iter().next()
+            {
+                ready_addresses.push(address);
+            }
+        }
+        ready_addresses.shrink_to_fit();
+        let service_name = (slice.metadata.labels.as_mut())
+            .and_then(|labels| labels.remove(SERVICE_NAME_LABEL))
+            .unwrap_or_default();
         EndpointSlice {
-            metadata: kept_meta(slice.metadata, false, Some(SERVICE_NAME_LABEL)),
+            metadata: kept_meta(slice.metadata, false),
+            service_name,
             address_type: slice.address_type,
             ready_addresses,
             ports: slice.ports.unwrap_or_default(),
@@ -119,25 +134,20 @@ impl From<core::Endpoints> for Endpoints {
             })
             .collect();
         Endpoints {
-            metadata: kept_meta(endpoints.metadata, false, None),
+            metadata: kept_meta(endpoints.metadata, false),
             subsets,
         }
     }
 }
 
-/// The metadata kept: name, namespace, generation, the annotations if `annotations`, and the
-/// label named `label`.
-fn kept_meta(meta: ObjectMeta, annotations: bool, label: Option<&str>) -> ObjectMeta {
+/// The metadata kept: name, namespace, generation, and the annotations if `annotations`.
+fn kept_meta(meta: ObjectMeta, annotations: bool) -> ObjectMeta {
     let annotations = meta.annotations.filter(|a| annotations && !a.is_empty());
-    let labels: BTreeMap<String, String> = (meta.labels.into_iter().flatten())
-        .filter(|(k, _)| Some(k.as_str()) == label)
-        .collect();
     ObjectMeta {
         name: meta.name,
         namespace: meta.namespace,
         generation: meta.generation,
         annotations,
-        labels: (!labels.is_empty()).then_some(labels),
         ..ObjectMeta::default()
     }
 }

@@ -324,6 +324,7 @@ fn every_feature_dag() -> Dag {
                 cross_scheme: sesame_dag::dag::CrossScheme::SafeOnly,
                 deny_repeated_route: true,
             }),
+            global_rate_limit: None,
             cookie_rewrites: cookies::rewrites(),
         })),
     };
@@ -800,6 +801,7 @@ fn envoy_rejects_a_broken_translation() {
 }
 
 mod cookies;
+mod extension;
 mod jwt;
 mod settings;
 

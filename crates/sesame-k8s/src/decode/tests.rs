@@ -42,6 +42,10 @@ fn decodes_each_known_kind() {
             json!({"apiVersion": "projectsesame.io/v1", "kind": "TLSCertificateDelegation", "metadata": {"name": "a", "namespace": "ns"}, "spec": {}}),
             Kind::TLSCertificateDelegation,
         ),
+        (
+            json!({"apiVersion": "projectsesame.io/v1alpha1", "kind": "ExtensionService", "metadata": {"name": "a", "namespace": "ns"}, "spec": {"services": [{"name": "s", "port": 9000}]}}),
+            Kind::ExtensionService,
+        ),
     ];
     for (value, kind) in cases {
         let object = decode(value);

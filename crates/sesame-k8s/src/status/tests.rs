@@ -40,6 +40,47 @@ fn snapshot(proxy: HTTPProxy) -> Snapshot {
 }
 
 #[test]
+fn an_extension_service_gets_a_valid_condition_with_typed_errors() {
+    let ext: sesame_api::ExtensionService = serde_json::from_value(json!({
+        "apiVersion": "projectsesame.io/v1alpha1",
+        "kind": "ExtensionService",
+        "metadata": {"name": "authz", "namespace": "ns", "generation": 3, "resourceVersion": "9"},
+        "spec": {"services": [{"name": "missing", "port": 9000}]},
+    }))
+    .unwrap();
+    let mut snapshot = Snapshot::new();
+    snapshot.apply(Change::Apply(Object::ExtensionService(Arc::new(ext))));
+    let key = ObjectKey::new(Kind::ExtensionService, NamespacedName::new("ns", "authz"));
+    let mut status = ObjectStatus::valid(Some(3));
+    status.error(
+        ProblemKind::ServiceError,
+        Reason::ServiceUnresolvedReference,
+        "unresolved service ns/missing: not found",
+    );
+    let mut output = BuildOutput::default();
+    output.status.objects.insert(key.clone(), status);
+    let updates = updates(&snapshot, &output, &[], &now(1000));
+    let update = &updates[&key];
+    assert_eq!(update.resource_version.as_deref(), Some("9"));
+    assert_eq!(
+        update.status,
+        json!({
+            "conditions": [{
+                "type": "Valid", "status": "False", "observedGeneration": 3,
+                "lastTransitionTime": "1970-01-01T00:16:40Z",
+                "reason": "ErrorPresent",
+                "message": "At least one error present, see Errors for details",
+                "errors": [{
+                    "type": "ServiceError", "status": "True",
+                    "reason": "ServiceUnresolvedReference",
+                    "message": "unresolved service ns/missing: not found",
+                }],
+            }],
+        })
+    );
+}
+
+#[test]
 fn a_new_proxy_gets_contours_status_shape() {
     let updates = updates(
         &snapshot(proxy(None)),

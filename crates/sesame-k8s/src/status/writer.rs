@@ -241,6 +241,12 @@ fn api_for(client: &Client, key: &ObjectKey) -> Api<DynamicObject> {
             "TLSCertificateDelegation",
             "tlscertificatedelegations",
         ),
+        Kind::ExtensionService => (
+            "projectsesame.io",
+            "v1alpha1",
+            "ExtensionService",
+            "extensionservices",
+        ),
         _ => ("networking.k8s.io", "v1", "Ingress", "ingresses"),
     };
     let resource = ApiResource {

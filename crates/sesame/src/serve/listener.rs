@@ -8,6 +8,7 @@ use sesame_api::Config;
 use sesame_api::config::{AccessLogFormat as FileFormat, TimeoutParameters};
 use sesame_dag::dag::Timeout;
 use sesame_envoy::accesslog::{AccessLog, AccessLogFormat};
+use sesame_envoy::global_rate_limit::RateLimitSettings;
 use sesame_envoy::{HttpTimeouts, ListenerSettings};
 
 /// Access log flags of `sesame serve`, with Contour's names and defaults.
@@ -46,8 +47,22 @@ impl AccessLogArgs {
             },
             admin_port: config.network.admin_port(),
             cipher_suites: config.cipher_suites().unwrap_or(defaults.cipher_suites),
+            rate_limit: rate_limit_settings(config),
         })
     }
+}
+
+/// How Envoy calls the config file's rate limit service, if one is named.
+pub(crate) fn rate_limit_settings(config: &Config) -> Option<RateLimitSettings> {
+    let rls = config.rate_limit_service.as_ref()?;
+    // Checked by Config::validate.
+    let (namespace, name) = rls.extension_service()?;
+    Some(RateLimitSettings {
+        fail_open: rls.fail_open,
+        x_rate_limit_headers: rls.enable_x_rate_limit_headers,
+        resource_exhausted: rls.enable_resource_exhausted_code,
+        ..RateLimitSettings::new(namespace, name, &rls.domain)
+    })
 }
 
 /// The file's timeouts, each over its default.

@@ -394,3 +394,51 @@ async fn explain_names_the_route_the_object_and_the_backend() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("expected Name: Value"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_name_the_objects_behind_each_resource() {
+    let (cluster, _files) = serving(&[]).await;
+    wait_for_clusters(&cluster, &[]).await;
+    let debug = format!("127.0.0.1:{}", cluster.ports.debug);
+    let sources = |ty: &str, name: &str| -> Vec<String> {
+        let out = Command::new(env!("CARGO_BIN_EXE_sesame"))
+            .args(["cli", "sources", ty, name, "--debug-address", &debug])
+            .output()
+            .expect("run sesame cli sources");
+        assert!(out.status.success(), "{out:?}");
+        let answer: Value = serde_json::from_slice(&out.stdout).expect("json");
+        answer["objects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|o| format!("{}/{}/{}", o["kind"], o["namespace"], o["name"]).replace('"', ""))
+            .collect()
+    };
+    // Names as the xDS answers give them.
+    let clusters = names(&cli(&cluster, &["cds"]));
+    let svc_b = clusters
+        .iter()
+        .find(|n| n.starts_with("default/svc-b/"))
+        .expect("svc-b's cluster");
+    assert_eq!(
+        sources("cds", svc_b),
+        [
+            "Ingress/default/secure",
+            "Service/default/svc-b",
+            "HTTPProxy/default/policy"
+        ]
+    );
+    let secret = names(&cli(&cluster, &["sds"]))
+        .pop()
+        .expect("the certificate");
+    assert_eq!(
+        sources("sds", &secret),
+        ["Ingress/default/secure", "Secret/default/cert"]
+    );
+    assert_eq!(
+        sources("rds", "https/secure.test"),
+        ["Ingress/default/secure"]
+    );
+    assert_eq!(sources("vhds", "policy.test"), ["HTTPProxy/default/policy"]);
+    assert!(sources("cds", "default/none/80/x").is_empty());
+}

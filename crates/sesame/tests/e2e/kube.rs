@@ -121,6 +121,11 @@ async fn objects_from_the_api_route_and_their_status_is_written() {
         "metadata": {"name": "share", "namespace": "default"},
         "spec": {"delegations": [{"secretName": "cert", "targetNamespaces": ["team-a"]}]}}),
     );
+    api.apply(
+        json!({"apiVersion": "projectsesame.io/v1alpha1", "kind": "ExtensionService",
+        "metadata": {"name": "authz", "namespace": "default"},
+        "spec": {"protocol": "h2c", "services": [{"name": "svc-a", "port": 80}]}}),
+    );
     // The first status write meets a conflict (someone else wrote the object meanwhile).
     api.fail_status_updates_with_conflict(1);
 
@@ -160,6 +165,13 @@ async fn objects_from_the_api_route_and_their_status_is_written() {
         &api,
         ("projectsesame.io/v1", "TLSCertificateDelegation", "share"),
         |s| s["conditions"][0]["status"] == "True",
+        &cluster,
+    )
+    .await;
+    eventually_object(
+        &api,
+        ("projectsesame.io/v1alpha1", "ExtensionService", "authz"),
+        |s| s["conditions"][0]["status"] == "True" && s["conditions"][0]["reason"] == "Valid",
         &cluster,
     )
     .await;
@@ -231,26 +243,34 @@ async fn objects_from_the_api_route_and_their_status_is_written() {
     );
 
     // Conflicts on the other kinds with a status, for the RBAC check below.
-    for (kind, name, edit) in [
+    for (api_version, kind, name, edit) in [
         (
+            "projectsesame.io/v1alpha1",
+            "ExtensionService",
+            "authz",
+            json!({"protocol": "h2c", "services": [{"name": "svc-missing", "port": 80}]}),
+        ),
+        (
+            "projectsesame.io/v1",
             "TLSCertificateDelegation",
             "share",
             json!({"delegations": [{"secretName": "cert", "targetNamespaces": ["team-b"]}]}),
         ),
         (
+            "projectsesame.io/v1",
             "HTTPProxy",
             "web",
             json!({"virtualhost": {"fqdn": "proxy.kube.test"}, "routes": [{"services": [{"name": "svc-a", "port": 80}]}]}),
         ),
     ] {
         api.fail_status_updates_with_conflict(1);
-        let mut object = get(&api, "projectsesame.io/v1", kind, name);
+        let mut object = get(&api, api_version, kind, name);
         object["spec"] = edit;
         let generation = object["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
         api.update(object).expect("update");
         eventually_object(
             &api,
-            ("projectsesame.io/v1", kind, name),
+            (api_version, kind, name),
             |s| s["conditions"][0]["observedGeneration"] == generation,
             &cluster,
         )

@@ -41,6 +41,7 @@ use replica::Replica;
 const HTTPPROXY: (&str, &str) = ("projectsesame.io/v1", "HTTPProxy");
 const INGRESS: (&str, &str) = ("networking.k8s.io/v1", "Ingress");
 const DELEGATION: (&str, &str) = ("projectsesame.io/v1", "TLSCertificateDelegation");
+const EXTENSION: (&str, &str) = ("projectsesame.io/v1alpha1", "ExtensionService");
 /// How long Sesame may take to reach a restarted API server: its watches back off up to 30 s.
 const RECONNECT_PATIENCE: Duration = Duration::from_secs(90);
 
@@ -140,6 +141,12 @@ async fn routes_and_statuses(plane: &ControlPlane, kubeconfig: &Path) {
         "spec": {"delegations": [{"secretName": "cert", "targetNamespaces": ["team-a"]}]}
     }))
     .await;
+    api.create(json!({
+        "apiVersion": "projectsesame.io/v1alpha1", "kind": "ExtensionService",
+        "metadata": {"name": "authz", "namespace": "default"},
+        "spec": {"protocol": "h2c", "services": [{"name": "svc-a", "port": 80}]}
+    }))
+    .await;
 
     let mut extra = vec!["--ingress-status-address", "192.0.2.10"];
     extra.extend(ELECTION);
@@ -169,6 +176,15 @@ async fn routes_and_statuses(plane: &ControlPlane, kubeconfig: &Path) {
         s["conditions"][0]["status"] == "True"
     })
     .await;
+    // The ExtensionService's status passes the v1alpha1 CRD's schema.
+    let authz = eventually_status(plane, &cluster, (EXTENSION, "authz"), |s| {
+        s["conditions"][0]["status"] == "True"
+    })
+    .await;
+    assert_eq!(
+        authz["status"]["conditions"][0]["reason"], "Valid",
+        "{authz:#}"
+    );
 
     only_the_referenced_secret_is_read(plane, &cluster).await;
     edits_move_traffic_and_write_status_once(plane, &cluster).await;
@@ -495,6 +511,7 @@ fn sesame_was_never_refused(plane: &ControlPlane) {
         ("networking.k8s.io", "ingresses"),
         ("projectsesame.io", "httpproxies"),
         ("projectsesame.io", "tlscertificatedelegations"),
+        ("projectsesame.io", "extensionservices"),
     ]
     .into_iter()
     .map(|(g, r)| (g.to_string(), r.to_string(), "get".to_string()))

@@ -9,6 +9,7 @@ mod config_upstream;
 mod cookies;
 mod delta;
 mod drain;
+mod extauth;
 mod gateway;
 #[allow(dead_code)] // shared with the pipeline test and the serve benchmark
 mod harness;
@@ -19,6 +20,7 @@ mod kube;
 mod kube_real;
 mod metrics;
 mod policies;
+mod ratelimit;
 mod routing;
 mod tls;
 mod updates;

@@ -390,3 +390,57 @@ async fn hostile_ip_filters_become_invalid_status_and_never_reach_envoy() {
         assert!(cluster.http(&host, "/").await.from("a"), "{name}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_ip_filters_believe_x_forwarded_for_behind_trusted_hops() {
+    let a = backend("a").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("sesame.yaml");
+    // One proxy in front of Envoy: the client is the last address it appended.
+    std::fs::write(&config, "network:\n  num-trusted-hops: 1\n").expect("write config");
+    let config = config.display().to_string();
+    let spec =
+        "{virtualhost: {fqdn: hops.test, ipAllowPolicy: [{source: Remote, cidr: 10.0.0.0/8}]},
+      routes: [{conditions: [{prefix: /peer}], services: [{name: svc-a, port: 80}],
+                ipAllowPolicy: [{source: Peer, cidr: 10.0.0.0/8}]},
+               {services: [{name: svc-a, port: 80}]}]}";
+    let cluster = Cluster::start_with(
+        &[
+            ("svc.yaml", &services(&[("svc-a", &a)])),
+            ("hops.yaml", &proxy("default", "hops", spec)),
+        ],
+        &["-c", &config],
+    )
+    .await;
+    let inside = [("x-forwarded-for", "10.1.2.3")];
+    cluster
+        .eventually_reply(
+            "the trusted X-Forwarded-For admits",
+            || cluster.http_with("hops.test", "/", &inside),
+            |r| r.from("a"),
+        )
+        .await;
+    // Outside the range, or with no X-Forwarded-For (the client is then the peer, 127.0.0.1):
+    // refused.
+    let outside = [("x-forwarded-for", "192.0.2.7")];
+    assert_eq!(
+        cluster.http_with("hops.test", "/", &outside).await.status,
+        403
+    );
+    assert_eq!(cluster.http("hops.test", "/").await.status, 403);
+    // Only the last hop is trusted: an address the client wrote before it counts for nothing.
+    let spoofed = [("x-forwarded-for", "10.9.9.9, 192.0.2.7")];
+    assert_eq!(
+        cluster.http_with("hops.test", "/", &spoofed).await.status,
+        403
+    );
+    // A Peer filter ignores X-Forwarded-For whatever the trusted hops: the peer is 127.0.0.1.
+    assert_eq!(
+        cluster
+            .http_with("hops.test", "/peer", &inside)
+            .await
+            .status,
+        403
+    );
+    cluster.assert_no_update_rejected().await;
+}

@@ -13,7 +13,7 @@ use crate::dag::{
 
 /// A root `default/<name>` for `fqdn` whose virtual host also has `vhost` (YAML lines indented
 /// four spaces), with `routes`.
-fn root_with(name: &str, fqdn: &str, vhost: &str, routes: &str) -> String {
+pub(super) fn root_with(name: &str, fqdn: &str, vhost: &str, routes: &str) -> String {
     proxy(
         "default",
         name,
@@ -112,7 +112,7 @@ fn vhost_and_route_local_rate_limits_reach_the_dag() {
 }
 
 #[test]
-fn global_rate_limits_and_limits_on_routes_without_services_are_warnings() {
+fn limits_on_routes_without_services_are_warnings() {
     let vhost = "    rateLimitPolicy:\n      local: {requests: 1, unit: hour}\n      global: {descriptors: [{entries: [{remoteAddress: {}}]}]}\n";
     let routes = "  - conditions: [{prefix: /gone}]\n    directResponsePolicy: {statusCode: 410}\n    rateLimitPolicy: {local: {requests: 1, unit: second}}\n  - services: [{name: s1, port: 80}]\n    rateLimitPolicy: {global: {descriptors: [{entries: [{genericKey: {value: x}}]}]}}\n";
     let out = build_yaml(&format!(
@@ -124,14 +124,14 @@ fn global_rate_limits_and_limits_on_routes_without_services_are_warnings() {
     assert_eq!(current(&out, &web), Validity::Valid);
     assert_eq!(
         warnings(&out, &web),
-        vec![
-            (ProblemKind::VirtualHostError, Reason::NotSupported),
-            (ProblemKind::RouteError, Reason::RateLimitPolicyNotValid),
-            (ProblemKind::RouteError, Reason::NotSupported),
-        ]
+        vec![(ProblemKind::RouteError, Reason::RateLimitPolicyNotValid)]
     );
     let vh = http_vhost(&out, "a.com");
-    assert!(vh.rate_limit.is_some(), "the local limit still applies");
+    assert!(
+        vh.rate_limit.is_some(),
+        "the local limit applies beside the global one"
+    );
+    assert!(vh.global_rate_limit.is_some());
     assert_eq!(vh.routes.len(), 2);
 }
 

@@ -182,12 +182,3 @@ fn hostile_values_are_refused_on_their_own_object() {
         assert_refused(&route, reason, needle);
     }
 }
-
-#[test]
-fn access_controls_sesame_lacks_keep_the_route_closed() {
-    assert_refused(
-        "  - services: [{name: s1, port: 80}]\n    authPolicy: {disabled: true}\n",
-        Reason::NotSupported,
-        "authPolicy",
-    );
-}

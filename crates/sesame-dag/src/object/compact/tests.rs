@@ -86,9 +86,10 @@ fn a_slice_keeps_the_first_address_of_each_ready_endpoint() {
     assert_eq!(kept.ready_addresses, ["10.0.0.1", "10.0.0.3"]);
     assert_eq!(kept.address_type, "IPv4");
     assert_eq!(kept.ports.len(), 1);
-    let labels = kept.metadata.labels.as_ref().unwrap();
-    assert_eq!(labels.len(), 1);
-    assert_eq!(labels[SERVICE_NAME_LABEL], "web");
+    assert_eq!(kept.metadata.labels, None);
+    assert_eq!(kept.service_name, "web");
+    // The addresses kept hold no more room than they need.
+    assert_eq!(kept.ready_addresses.capacity(), kept.ready_addresses.len());
 }
 
 #[test]

@@ -39,6 +39,9 @@ fn every_listener_setting(log_dir: &std::path::Path) -> TranslateConfig {
                 "ECDHE-RSA-AES256-GCM-SHA384".into(),
                 "AES256-SHA".into(),
             ],
+            rate_limit: crate::global_rate_limit::tests::rate_limit_config()
+                .listener
+                .rate_limit,
         },
         ..TranslateConfig::default()
     }

@@ -59,8 +59,23 @@ fn the_file_sets_every_listener_setting() {
             },
             admin_port: Some(9101),
             cipher_suites: vec!["AES256-SHA".into()],
+            rate_limit: None,
         }
     );
+}
+
+#[test]
+fn the_rate_limit_service_reaches_the_listeners() {
+    let file = config(
+        "rateLimitService:\n  extensionService: projectsesame/ratelimit\n  domain: sesame\n  failOpen: true\n  enableXRateLimitHeaders: true\n",
+    );
+    let settings = flags(None).listener_settings(&file).expect("settings");
+    let rate_limit = settings.rate_limit.expect("rate limit settings");
+    assert_eq!(rate_limit.cluster, "extension/projectsesame/ratelimit");
+    assert_eq!(rate_limit.authority, "ratelimit.projectsesame");
+    assert_eq!(rate_limit.domain, "sesame");
+    assert!(rate_limit.fail_open && rate_limit.x_rate_limit_headers);
+    assert!(!rate_limit.resource_exhausted);
 }
 
 #[test]

@@ -1,5 +1,8 @@
 //! Backends on 127.0.0.1: the echo backend, an upgrade (WebSocket) backend and a TLS backend.
 
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
 use super::*;
 
 /// An echo backend on 127.0.0.1: answers every request with `x-backend: <name>`, `x-echo: yes`

@@ -200,7 +200,7 @@ impl ControlPlane {
             let created = self.objects.create(doc).await;
             names.extend(created["metadata"]["name"].as_str().map(str::to_string));
         }
-        assert_eq!(names.len(), 2, "CRDs in the example: {names:?}");
+        assert_eq!(names.len(), 3, "CRDs in the example: {names:?}");
         for name in names {
             let established = eventually(PATIENCE, || async {
                 let Ok(crd) = api.get(&name).await else {
