@@ -5,10 +5,12 @@
 
 use serde::Deserialize;
 
+mod gateway;
 mod listener;
 mod rate_limit;
 mod upstream;
 
+pub use gateway::{DEFAULT_GATEWAY_CONTROLLER, GatewayParameters, GatewayRef};
 pub use listener::{
     AccessLogFormat, DEFAULT_JSON_FIELDS, NetworkParameters, TimeoutParameters, VALID_CIPHER_SUITES,
 };
@@ -86,6 +88,9 @@ pub struct Config {
     /// Envoy network settings (`network:`).
     #[serde(default)]
     pub network: NetworkParameters,
+    /// Gateway API settings (`gateway:`); unset, no Gateway is served.
+    #[serde(default)]
+    pub gateway: Option<GatewayParameters>,
     /// The global rate limit service (`rateLimitService:`), if any.
     #[serde(default)]
     pub rate_limit_service: Option<RateLimitServiceConfig>,
@@ -262,6 +267,9 @@ impl Config {
             rate_limit.validate()?;
         }
         self.validate_upstream()?;
+        if let Some(gateway) = &self.gateway {
+            gateway.validate()?;
+        }
         self.validate_listener()
     }
 }

@@ -44,9 +44,24 @@ pub struct BuildConfig {
     pub upstream: UpstreamConfig,
     /// Headers set and removed on every route (config `policy`).
     pub policy: GlobalHeaders,
+    /// Gateway API (config `gateway`); `None` serves no Gateway.
+    pub gateway: Option<GatewayConfig>,
     /// The global rate limit descriptors of virtual hosts that set none (config
     /// `rateLimitService.defaultGlobalRateLimitPolicy`, checked at start-up).
     pub default_global_rate_limit: Option<crate::dag::GlobalRateLimit>,
+}
+
+/// Which Gateway is served (config `gateway`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GatewayConfig {
+    /// The GatewayClass `spec.controllerName` Sesame answers for.
+    pub controller_name: String,
+    /// The one Gateway served (`gatewayRef`); `None` serves the first Gateway, in namespace and
+    /// name order, of a class of Sesame's controller.
+    pub gateway_ref: Option<NamespacedName>,
+    /// Envoy ports Sesame's own listeners use (`ingress_http`, `ingress_https`, stats, admin):
+    /// a Gateway listener mapped onto one of them is refused (`PortUnavailable`).
+    pub reserved_ports: Vec<u16>,
 }
 
 impl Default for BuildConfig {
@@ -61,6 +76,7 @@ impl Default for BuildConfig {
             fallback_certificate: None,
             upstream: UpstreamConfig::default(),
             policy: GlobalHeaders::default(),
+            gateway: None,
             default_global_rate_limit: None,
         }
     }
@@ -128,6 +144,7 @@ pub fn build(snapshot: &Snapshot, config: &BuildConfig) -> BuildOutput {
         builder.extension_service(name);
     }
     crate::delegation::delegation_status(snapshot, &mut builder.status);
+    builder.gateway();
     builder.finish()
 }
 
@@ -254,7 +271,7 @@ impl<'a> Builder<'a> {
 
     /// A builder whose client certificate was already checked (`client` is
     /// [`client_certificate`]`(snapshot, config)`).
-    fn with_client_certificate(
+    pub(crate) fn with_client_certificate(
         snapshot: &'a Snapshot,
         config: &'a BuildConfig,
         client: ClientCertificate,
@@ -281,7 +298,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn finish(mut self) -> BuildOutput {
+    pub(crate) fn finish(mut self) -> BuildOutput {
         vhost::place(&mut self.dag, self.hosts, &self.tls, &self.host_policies);
         let fallback_used = self.dag.https.values().any(|v| v.fallback_certificate);
         if let Some(fallback) = self.fallback.filter(|_| fallback_used) {

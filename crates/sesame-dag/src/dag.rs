@@ -15,11 +15,13 @@ mod global_rate_limit;
 mod headers;
 
 mod cookie;
+mod gateway;
 mod jwt;
 
 pub use cluster::*;
 pub use cookie::*;
 pub use extension::*;
+pub use gateway::*;
 pub use global_rate_limit::*;
 pub use headers::*;
 pub use jwt::*;
@@ -44,6 +46,8 @@ pub struct Dag {
     /// Every Service and Secret the build looked up, found or not. A change to a Service or
     /// Secret outside this set cannot change the DAG, so it rebuilds nothing.
     pub references: BTreeSet<ObjectKey>,
+    /// The listeners of the served Gateway (Gateway API), by Envoy listener name.
+    pub gateway_listeners: BTreeMap<String, GatewayListener>,
 }
 
 /// A set of routes for one hostname.
@@ -461,6 +465,10 @@ pub struct ForwardPolicies {
     pub request_headers: HeadersPolicy,
     /// Headers set and removed on the response, whichever cluster it came from.
     pub response_headers: HeadersPolicy,
+    /// Headers added to the request, after any value it already has (Gateway API `add`).
+    pub request_headers_append: Vec<(String, HeaderValue)>,
+    /// Headers added to the response, after any value it already has (Gateway API `add`).
+    pub response_headers_append: Vec<(String, HeaderValue)>,
     /// Clusters that also get a copy of (a share of) the requests; their answers are dropped.
     pub mirrors: Vec<Mirror>,
     /// How to hash a request to pick an upstream host (for [`LbPolicy::RingHash`]), in order.
@@ -507,6 +515,8 @@ impl ForwardPolicies {
         host_rewrite: None,
         request_headers: HeadersPolicy::NONE,
         response_headers: HeadersPolicy::NONE,
+        request_headers_append: Vec::new(),
+        response_headers_append: Vec::new(),
         mirrors: Vec::new(),
         hash_policies: Vec::new(),
         rate_limit: None,

@@ -22,6 +22,10 @@
 //! An IngressClass rebuilds the objects that name its class (served or not), as if they had
 //! changed: it decides whether they are served at all.
 //!
+//! The Gateway API objects (GatewayClasses, the served Gateway, HTTPRoutes, ReferenceGrants)
+//! make one more part, built on its own: a change to any of them, or to a Service or Secret it
+//! looked up, rebuilds it (in the same splice as the other parts the change rebuilds).
+//!
 //! A full build is done instead when the Secret of the Envoy client certificate changes
 //! (`tls.envoy-client-certificate`, which every part checks for its TLS clusters). The
 //! fallback certificate is an ordinary Secret here: only the parts whose hosts enable it look
@@ -76,6 +80,10 @@ pub struct IncrementalBuild {
     classes: HashMap<String, BTreeSet<ObjectKey>>,
     /// The class each of them names.
     class_of: HashMap<ObjectKey, String>,
+    /// What the Gateway API part (the served Gateway and its routes, built as one) put in the
+    /// output; it is rebuilt when a Gateway API object, or a Service or Secret it looked up,
+    /// changes.
+    gateway: Keys,
 }
 
 /// Objects built together, and what they put in the output.
@@ -134,6 +142,8 @@ pub struct BuildDelta {
     pub https: BTreeSet<String>,
     /// Passed-through hosts, by hostname.
     pub passthrough: BTreeSet<String>,
+    /// Gateway listeners, by Envoy listener name.
+    pub gateway_listeners: BTreeSet<String>,
     /// Clusters, by name.
     pub clusters: BTreeSet<String>,
     /// TLS Secrets, by SDS name.
@@ -152,6 +162,7 @@ impl BuildDelta {
         self.http.is_empty()
             && self.https.is_empty()
             && self.passthrough.is_empty()
+            && self.gateway_listeners.is_empty()
             && self.clusters.is_empty()
             && self.secrets.is_empty()
             && !self.fallback_secret
@@ -165,6 +176,7 @@ impl BuildDelta {
         self.http.extend(later.http);
         self.https.extend(later.https);
         self.passthrough.extend(later.passthrough);
+        self.gateway_listeners.extend(later.gateway_listeners);
         self.clusters.extend(later.clusters);
         self.secrets.extend(later.secrets);
         self.fallback_secret |= later.fallback_secret;
@@ -179,6 +191,7 @@ impl BuildDelta {
             http: differ(&old.dag.http, &new.dag.http),
             https: differ(&old.dag.https, &new.dag.https),
             passthrough: differ(&old.dag.passthrough, &new.dag.passthrough),
+            gateway_listeners: differ(&old.dag.gateway_listeners, &new.dag.gateway_listeners),
             clusters: differ(&old.dag.clusters, &new.dag.clusters),
             secrets: differ(&old.dag.secrets, &new.dag.secrets),
             fallback_secret: old.dag.fallback_secret != new.dag.fallback_secret,
@@ -222,6 +235,7 @@ impl IncrementalBuild {
             delegation_readers: HashMap::new(),
             classes: HashMap::new(),
             class_of: HashMap::new(),
+            gateway: Keys::default(),
         };
         let named = snapshot
             .ingresses
@@ -245,7 +259,7 @@ impl IncrementalBuild {
         splice.add(base_output);
         splice.finish();
         let objects = partition::all_nodes(snapshot, config);
-        incremental.rebuild(snapshot, Vec::new(), objects, None);
+        incremental.rebuild(snapshot, Vec::new(), objects, true, None);
         incremental
     }
 
@@ -306,10 +320,17 @@ impl IncrementalBuild {
                     affected.extend(readers.into_iter().flatten());
                     delegations.insert(key);
                 }
-                Kind::EndpointSlice | Kind::Endpoints | Kind::IngressClass => {}
+                Kind::EndpointSlice
+                | Kind::Endpoints
+                | Kind::IngressClass
+                | Kind::GatewayClass
+                | Kind::Gateway
+                | Kind::HTTPRoute
+                | Kind::ReferenceGrant => {}
             }
         }
         let mut delta = BuildDelta::default();
+        let gateway = changed.iter().any(|k| self.gateway_reads(k));
         for key in delegations {
             let mut status = StatusReport::default();
             if let Some(delegation) = snapshot.tls_certificate_delegations.get(&key.name) {
@@ -333,16 +354,27 @@ impl IncrementalBuild {
                 objects.insert(key.clone(), nodes);
             }
         }
-        if affected.is_empty() && objects.is_empty() {
+        if affected.is_empty() && objects.is_empty() && !gateway {
             return delta;
         }
         self.rebuild(
             snapshot,
             affected.into_iter().collect(),
             objects,
+            gateway,
             Some(&mut delta),
         );
         delta
+    }
+
+    /// Whether a change to `key` may change the Gateway API part: a Gateway API object, or a
+    /// Service or Secret it looked up.
+    fn gateway_reads(&self, key: &ObjectKey) -> bool {
+        match key.kind {
+            Kind::GatewayClass | Kind::Gateway | Kind::HTTPRoute | Kind::ReferenceGrant => true,
+            Kind::Service | Kind::Secret => self.gateway.references.contains(key),
+            _ => false,
+        }
     }
 
     /// Whether a change to `key` may change every part: the Secret of the Envoy client
@@ -383,20 +415,29 @@ impl IncrementalBuild {
     }
 
     /// Replaces the parts `old` by parts built from `objects` (their members and the objects
-    /// that joined them, with their nodes), grouped anew.
+    /// that joined them, with their nodes), grouped anew, and with `gateway` the Gateway API
+    /// part too (in the same splice, so that an entry moving between parts is no change).
     fn rebuild(
         &mut self,
         snapshot: &Snapshot,
         old: Vec<u64>,
         objects: BTreeMap<ObjectKey, Vec<Node>>,
+        gateway: bool,
         delta: Option<&mut BuildDelta>,
     ) {
-        let old_keys: Vec<Keys> = old.iter().map(|id| self.forget(*id)).collect();
+        let mut old_keys: Vec<Keys> = old.iter().map(|id| self.forget(*id)).collect();
+        if gateway {
+            old_keys.push(std::mem::take(&mut self.gateway));
+        }
         let groups = partition::groups(&objects);
         let mut objects = objects;
         // Each part goes into the output as soon as it is built: with thousands of parts (the
         // first build), holding every part's output at once would double the peak memory.
         let mut splice = Splice::new(&mut self.output, &mut self.counts, old_keys, delta);
+        if gateway {
+            let part = crate::gateway::gateway_part(snapshot, &self.config, &self.client);
+            self.gateway = splice.add(part);
+        }
         for members in groups {
             let (output, delegations) = build_part(snapshot, &self.config, &self.client, &members);
             let keys = splice.add(output);

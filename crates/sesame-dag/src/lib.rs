@@ -21,6 +21,7 @@ mod annotation;
 mod delegation;
 pub mod extension;
 mod external_name;
+mod gateway;
 pub mod global_rate_limit;
 mod hostname;
 mod httpproxy;
@@ -34,7 +35,7 @@ mod vhost;
 #[cfg(test)]
 mod testutil;
 
-pub use build::{BuildConfig, BuildOutput, UpstreamConfig, build};
+pub use build::{BuildConfig, BuildOutput, GatewayConfig, UpstreamConfig, build};
 pub use dag::Dag;
 pub use incremental::{BuildDelta, IncrementalBuild};
 pub use object::{Kind, NamespacedName, Object, ObjectKey};

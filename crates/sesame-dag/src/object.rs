@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use serde::Serialize;
 use sesame_api::{ExtensionService, HTTPProxy, TLSCertificateDelegation};
+use sesame_gateway_api::{Gateway, GatewayClass, HttpRoute, ReferenceGrant};
 
 pub mod compact;
 
@@ -29,6 +30,14 @@ pub enum Kind {
     TLSCertificateDelegation,
     /// `networking.k8s.io/v1` IngressClass (cluster-scoped: its namespace is empty).
     IngressClass,
+    /// `gateway.networking.k8s.io/v1` GatewayClass (cluster-scoped: its namespace is empty).
+    GatewayClass,
+    /// `gateway.networking.k8s.io/v1` Gateway.
+    Gateway,
+    /// `gateway.networking.k8s.io/v1` HTTPRoute.
+    HTTPRoute,
+    /// `gateway.networking.k8s.io/v1` (or `v1beta1`) ReferenceGrant.
+    ReferenceGrant,
     /// `projectsesame.io/v1alpha1` ExtensionService.
     ExtensionService,
 }
@@ -45,6 +54,10 @@ impl Kind {
             Kind::HTTPProxy => "HTTPProxy",
             Kind::TLSCertificateDelegation => "TLSCertificateDelegation",
             Kind::IngressClass => "IngressClass",
+            Kind::GatewayClass => "GatewayClass",
+            Kind::Gateway => "Gateway",
+            Kind::HTTPRoute => "HTTPRoute",
+            Kind::ReferenceGrant => "ReferenceGrant",
             Kind::ExtensionService => "ExtensionService",
         }
     }
@@ -138,6 +151,14 @@ pub enum Object {
     TLSCertificateDelegation(Arc<TLSCertificateDelegation>),
     /// An IngressClass.
     IngressClass(Arc<IngressClass>),
+    /// A GatewayClass.
+    GatewayClass(Arc<GatewayClass>),
+    /// A Gateway.
+    Gateway(Arc<Gateway>),
+    /// An HTTPRoute.
+    HTTPRoute(Arc<HttpRoute>),
+    /// A ReferenceGrant.
+    ReferenceGrant(Arc<ReferenceGrant>),
     /// An ExtensionService.
     ExtensionService(Arc<ExtensionService>),
 }
@@ -154,14 +175,21 @@ impl Object {
             Object::HTTPProxy(_) => Kind::HTTPProxy,
             Object::TLSCertificateDelegation(_) => Kind::TLSCertificateDelegation,
             Object::IngressClass(_) => Kind::IngressClass,
+            Object::GatewayClass(_) => Kind::GatewayClass,
+            Object::Gateway(_) => Kind::Gateway,
+            Object::HTTPRoute(_) => Kind::HTTPRoute,
+            Object::ReferenceGrant(_) => Kind::ReferenceGrant,
             Object::ExtensionService(_) => Kind::ExtensionService,
         }
     }
 
-    /// The object's key (a cluster-scoped IngressClass has an empty namespace).
+    /// The object's key (a cluster-scoped IngressClass or GatewayClass has an empty namespace).
     pub fn key(&self) -> ObjectKey {
         let name = match self {
             Object::IngressClass(o) => {
+                NamespacedName::new("", o.metadata.name.clone().unwrap_or_default())
+            }
+            Object::GatewayClass(o) => {
                 NamespacedName::new("", o.metadata.name.clone().unwrap_or_default())
             }
             Object::Ingress(o) => NamespacedName::of(&o.metadata),
@@ -172,6 +200,9 @@ impl Object {
             Object::HTTPProxy(o) => NamespacedName::of(&o.metadata),
             Object::TLSCertificateDelegation(o) => NamespacedName::of(&o.metadata),
             Object::ExtensionService(o) => NamespacedName::of(&o.metadata),
+            Object::Gateway(o) => NamespacedName::of(&o.metadata),
+            Object::HTTPRoute(o) => NamespacedName::of(&o.metadata),
+            Object::ReferenceGrant(o) => NamespacedName::of(&o.metadata),
         };
         ObjectKey::new(self.kind(), name)
     }

@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use sesame_api::{ExtensionService, HTTPProxy, TLSCertificateDelegation};
+use sesame_gateway_api::{Gateway, GatewayClass, HttpRoute, ReferenceGrant};
 
 use crate::dag::Dag;
 use crate::object::compact::{EndpointSlice, Endpoints, Service};
@@ -68,7 +69,11 @@ impl Touched {
                 | Kind::HTTPProxy
                 | Kind::TLSCertificateDelegation
                 | Kind::IngressClass
-                | Kind::ExtensionService => Impact::Rebuild,
+                | Kind::GatewayClass
+                | Kind::Gateway
+                | Kind::HTTPRoute
+                | Kind::ReferenceGrant => Impact::Rebuild,
+                Kind::ExtensionService => Impact::Rebuild,
             },
             Touched::Endpoints(services) => {
                 let used: BTreeSet<NamespacedName> = services
@@ -109,6 +114,14 @@ pub struct Snapshot {
     pub tls_certificate_delegations: BTreeMap<NamespacedName, Arc<TLSCertificateDelegation>>,
     /// IngressClasses, by name (their namespace is empty).
     pub ingress_classes: BTreeMap<NamespacedName, Arc<IngressClass>>,
+    /// GatewayClasses, by name (their namespace is empty).
+    pub gateway_classes: BTreeMap<NamespacedName, Arc<GatewayClass>>,
+    /// Gateways.
+    pub gateways: BTreeMap<NamespacedName, Arc<Gateway>>,
+    /// HTTPRoutes.
+    pub http_routes: BTreeMap<NamespacedName, Arc<HttpRoute>>,
+    /// ReferenceGrants.
+    pub reference_grants: BTreeMap<NamespacedName, Arc<ReferenceGrant>>,
     /// ExtensionServices.
     pub extension_services: BTreeMap<NamespacedName, Arc<ExtensionService>>,
     /// The EndpointSlices of each Service, by the slice's `kubernetes.io/service-name` label.
@@ -171,6 +184,16 @@ impl Snapshot {
                 })
             }
             Object::IngressClass(o) => upsert(&mut self.ingress_classes, key, o),
+            Object::GatewayClass(o) => upsert_by(&mut self.gateway_classes, key, o, |a, b| {
+                a.spec == b.spec && same_meta(&a.metadata, &b.metadata)
+            }),
+            Object::Gateway(o) => upsert_by(&mut self.gateways, key, o, |a, b| {
+                a.spec == b.spec && same_meta(&a.metadata, &b.metadata)
+            }),
+            Object::HTTPRoute(o) => upsert_by(&mut self.http_routes, key, o, |a, b| {
+                a.spec == b.spec && same_meta(&a.metadata, &b.metadata)
+            }),
+            Object::ReferenceGrant(o) => upsert(&mut self.reference_grants, key, o),
             Object::ExtensionService(o) => {
                 upsert_by(&mut self.extension_services, key, o, |a, b| {
                     a.spec == b.spec && same_meta(&a.metadata, &b.metadata)
@@ -205,6 +228,10 @@ impl Snapshot {
                 self.tls_certificate_delegations.remove(name).is_some()
             }
             Kind::IngressClass => self.ingress_classes.remove(name).is_some(),
+            Kind::GatewayClass => self.gateway_classes.remove(name).is_some(),
+            Kind::Gateway => self.gateways.remove(name).is_some(),
+            Kind::HTTPRoute => self.http_routes.remove(name).is_some(),
+            Kind::ReferenceGrant => self.reference_grants.remove(name).is_some(),
             Kind::ExtensionService => self.extension_services.remove(name).is_some(),
             Kind::EndpointSlice => match self.endpoint_slices.remove(name) {
                 Some(old) => {

@@ -7,6 +7,8 @@ use sesame_api::{DetailedCondition, HTTPProxyStatus, SubCondition};
 
 use crate::object::ObjectKey;
 
+pub mod gateway;
+
 /// The status of every object the build considered, in key order.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct StatusReport {
@@ -34,6 +36,9 @@ pub struct ObjectStatus {
     pub errors: Vec<Problem>,
     /// Problems that were worked around (a value ignored, a default used).
     pub warnings: Vec<Problem>,
+    /// The conditions of a Gateway API object, in the spec's shape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway_api: Option<Box<gateway::GatewayApiStatus>>,
 }
 
 impl ObjectStatus {
@@ -44,6 +49,7 @@ impl ObjectStatus {
             current: Validity::Valid,
             errors: Vec::new(),
             warnings: Vec::new(),
+            gateway_api: None,
         }
     }
 

@@ -45,6 +45,14 @@ pub(crate) fn objects(yaml: &str) -> Vec<Object> {
                 "IngressClass" => {
                     Object::IngressClass(Arc::new(serde_json::from_value(doc).unwrap()))
                 }
+                "GatewayClass" => {
+                    Object::GatewayClass(Arc::new(serde_json::from_value(doc).unwrap()))
+                }
+                "Gateway" => Object::Gateway(Arc::new(serde_json::from_value(doc).unwrap())),
+                "HTTPRoute" => Object::HTTPRoute(Arc::new(serde_json::from_value(doc).unwrap())),
+                "ReferenceGrant" => {
+                    Object::ReferenceGrant(Arc::new(serde_json::from_value(doc).unwrap()))
+                }
                 "ExtensionService" => {
                     Object::ExtensionService(Arc::new(serde_json::from_value(doc).unwrap()))
                 }

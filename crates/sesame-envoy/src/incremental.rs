@@ -164,6 +164,17 @@ impl Translator {
             out.secrets.set(name.clone(), encoded);
         }
         self.update_clusters(dag, snapshot, changes, &mut out);
+        for name in &changes.gateway_listeners {
+            let listener = dag.gateway_listeners.get(name);
+            out.listeners.set(
+                name.clone(),
+                listener.map(|l| proto::any(&crate::gateway::listener(l, &self.config))),
+            );
+            out.routes.set(
+                name.clone(),
+                listener.map(crate::gateway::route_configuration),
+            );
+        }
         out
     }
 

@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod cookie;
 pub mod endpoint;
 pub mod ext_authz;
+pub mod gateway;
 pub mod global_rate_limit;
 pub mod http_filter;
 pub mod incremental;
@@ -163,6 +164,7 @@ pub(crate) fn translate_with_hosts(
         route::HTTP_ROUTE_CONFIG.to_string(),
         route::http_route_configuration_from_vhds(by_host.values()),
     );
+    routes.extend(gateway::route_configurations(dag));
     let resources = Resources {
         listeners: listener::listeners(dag, config),
         routes,

@@ -55,7 +55,7 @@ pub const ADMIN_PATHS: [&str; 11] = [
 
 const HCM_FILTER: &str = "envoy.filters.network.http_connection_manager";
 const TCP_PROXY_FILTER: &str = "envoy.filters.network.tcp_proxy";
-const TLS_INSPECTOR: &str = "envoy.filters.listener.tls_inspector";
+pub(crate) const TLS_INSPECTOR: &str = "envoy.filters.listener.tls_inspector";
 
 /// Every listener, encoded, by name: `ingress_http` and `stats-health` always, `ingress_https`
 /// when the DAG has secure virtual hosts or passthrough hosts, `envoy-admin` when an admin
@@ -80,6 +80,7 @@ pub fn listeners(dag: &Dag, config: &TranslateConfig) -> BTreeMap<String, Any> {
             proto::any(&admin_listener(port)),
         );
     }
+    out.extend(crate::gateway::listeners(dag, config));
     out
 }
 
@@ -109,7 +110,7 @@ fn with_rate_limit_timeout<'c>(
 
 /// Which ingress listener a filter belongs to: its stat prefix and its access log.
 #[derive(Clone, Copy)]
-enum Ingress {
+pub(crate) enum Ingress {
     Http,
     Https,
 }
@@ -356,16 +357,16 @@ fn downstream_tls(
 }
 
 /// The TLS parameters of a downstream TLS context.
-struct TlsParams<'a> {
-    min: TlsVersion,
-    max: TlsVersion,
+pub(crate) struct TlsParams<'a> {
+    pub(crate) min: TlsVersion,
+    pub(crate) max: TlsVersion,
     /// Empty leaves Envoy's own list.
-    cipher_suites: &'a [String],
+    pub(crate) cipher_suites: &'a [String],
 }
 
 /// A TLS context serving the certificate `secret` by SDS over ADS with these TLS versions and
 /// cipher suites and, when `alpn` is set, ALPN `h2`, `http/1.1`.
-fn common_tls_context(
+pub(crate) fn common_tls_context(
     secret: &str,
     params: &TlsParams<'_>,
     alpn: bool,
@@ -575,7 +576,7 @@ fn admin_routes(name: &str, paths: &[&str]) -> route_v3::RouteConfiguration {
 }
 
 /// Routes fetched over RDS on the ADS stream.
-fn rds(route_config_name: String) -> hcm_v3::http_connection_manager::RouteSpecifier {
+pub(crate) fn rds(route_config_name: String) -> hcm_v3::http_connection_manager::RouteSpecifier {
     hcm_v3::http_connection_manager::RouteSpecifier::Rds(hcm_v3::Rds {
         config_source: Some(proto::ads_config_source()),
         route_config_name,
@@ -585,7 +586,7 @@ fn rds(route_config_name: String) -> hcm_v3::http_connection_manager::RouteSpeci
 /// The HTTP connection manager of an ingress filter chain: [`http_connection_manager`] with
 /// its listener's stat prefix and access log, the configured trusted hops and timeouts, and the
 /// filters user policies configure ([`http_filter::ingress_filters`]).
-fn ingress_connection_manager(
+pub(crate) fn ingress_connection_manager(
     ingress: Ingress,
     routes: hcm_v3::http_connection_manager::RouteSpecifier,
     settings: &ListenerSettings,
@@ -646,7 +647,7 @@ pub fn http_connection_manager(
 }
 
 /// The network filter holding an HTTP connection manager.
-fn hcm_filter(hcm: &hcm_v3::HttpConnectionManager) -> listener_v3::Filter {
+pub(crate) fn hcm_filter(hcm: &hcm_v3::HttpConnectionManager) -> listener_v3::Filter {
     listener_v3::Filter {
         name: HCM_FILTER.to_string(),
         config_type: Some(listener_v3::filter::ConfigType::TypedConfig(proto::any(

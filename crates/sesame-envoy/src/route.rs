@@ -43,6 +43,7 @@ pub fn route_configurations(dag: &Dag) -> BTreeMap<String, Any> {
     let mut out = secure_route_configurations(dag);
     let http = encoded_route_configuration(HTTP_ROUTE_CONFIG.to_string(), dag.http.values());
     out.insert(HTTP_ROUTE_CONFIG.to_string(), http);
+    out.extend(crate::gateway::route_configurations(dag));
     out
 }
 
@@ -340,8 +341,12 @@ pub fn route(route: &Route) -> route_v3::Route {
     if let RouteAction::Forward(forward) = &route.action {
         let policies = forward.policies();
         out.request_headers_to_add = headers_to_add(&policies.request_headers);
+        out.request_headers_to_add
+            .extend(headers_to_append(&policies.request_headers_append));
         out.request_headers_to_remove = policies.request_headers.remove.clone();
         out.response_headers_to_add = headers_to_add(&policies.response_headers);
+        out.response_headers_to_add
+            .extend(headers_to_append(&policies.response_headers_append));
         out.response_headers_to_remove = policies.response_headers.remove.clone();
     }
     if let Some(route_v3::route::Action::Route(action)) = out.action.as_mut() {
@@ -650,6 +655,23 @@ pub fn headers_to_add(policy: &HeadersPolicy) -> Vec<core_v3::HeaderValueOption>
                 ..Default::default()
             }),
             append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// Headers added after any value already there (Gateway API `add`).
+pub fn headers_to_append(headers: &[(String, HeaderValue)]) -> Vec<core_v3::HeaderValueOption> {
+    use core_v3::header_value_option::HeaderAppendAction;
+    headers
+        .iter()
+        .map(|(key, value)| core_v3::HeaderValueOption {
+            header: Some(core_v3::HeaderValue {
+                key: key.clone(),
+                value: header_format(value),
+                ..Default::default()
+            }),
+            append_action: HeaderAppendAction::AppendIfExistsOrAdd as i32,
             ..Default::default()
         })
         .collect()

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sesame_api::{ExtensionService, HTTPProxy, TLSCertificateDelegation};
 use sesame_dag::object::{Kind, Object};
+use sesame_gateway_api::{Gateway, GatewayClass, HttpRoute, ReferenceGrant};
 
 /// The annotation `kubectl apply` keeps a full copy of the object in; dropped on receipt.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -114,6 +115,16 @@ pub fn known_kind(api_version: &str, kind: &str) -> Option<Kind> {
         ("projectsesame.io/v1", "HTTPProxy") => Some(Kind::HTTPProxy),
         ("projectsesame.io/v1", "TLSCertificateDelegation") => Some(Kind::TLSCertificateDelegation),
         ("networking.k8s.io/v1", "IngressClass") => Some(Kind::IngressClass),
+        // Gateway API serves v1beta1 of these with the v1 schema.
+        ("gateway.networking.k8s.io/v1" | "gateway.networking.k8s.io/v1beta1", kind) => {
+            match kind {
+                "GatewayClass" => Some(Kind::GatewayClass),
+                "Gateway" => Some(Kind::Gateway),
+                "HTTPRoute" => Some(Kind::HTTPRoute),
+                "ReferenceGrant" => Some(Kind::ReferenceGrant),
+                _ => None,
+            }
+        }
         ("projectsesame.io/v1alpha1", "ExtensionService") => Some(Kind::ExtensionService),
         _ => None,
     }
@@ -165,6 +176,14 @@ pub fn decode_object(mut value: Value) -> Result<Option<Object>, DecodeError> {
             class.metadata.namespace = None;
             Object::IngressClass(Arc::new(class))
         }
+        Kind::GatewayClass => {
+            let mut class: GatewayClass = typed(value, &object)?;
+            class.metadata.namespace = None;
+            Object::GatewayClass(Arc::new(class))
+        }
+        Kind::Gateway => Object::Gateway(Arc::new(typed(value, &object)?)),
+        Kind::HTTPRoute => Object::HTTPRoute(Arc::new(typed(value, &object)?)),
+        Kind::ReferenceGrant => Object::ReferenceGrant(Arc::new(typed(value, &object)?)),
     };
     Ok(Some(decoded))
 }
@@ -223,6 +242,10 @@ impl_meta!(
     HTTPProxy,
     TLSCertificateDelegation,
     IngressClass,
+    GatewayClass,
+    Gateway,
+    HttpRoute,
+    ReferenceGrant,
     ExtensionService,
 );
 
@@ -248,5 +271,8 @@ fn json_type(value: &Value) -> &'static str {
     }
 }
 
+#[cfg(test)]
+#[path = "decode/gateway_tests.rs"]
+mod gateway_tests;
 #[cfg(test)]
 mod tests;

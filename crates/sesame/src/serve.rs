@@ -10,7 +10,7 @@ use clap::Args;
 use sesame_api::Config;
 use sesame_dag::dag::{GlobalRateLimit, TlsVersion};
 use sesame_dag::policy::GlobalHeaders;
-use sesame_dag::{BuildConfig, NamespacedName, UpstreamConfig};
+use sesame_dag::{BuildConfig, GatewayConfig, NamespacedName, UpstreamConfig};
 use sesame_envoy::TranslateConfig;
 use sesame_xds::SnapshotStore;
 use sesame_xds::tls::{SharedConfig, TlsFiles};
@@ -169,7 +169,28 @@ impl ServeArgs {
                 .map(|f| NamespacedName::new(f.namespace.as_str(), f.name.as_str())),
             upstream: upstream_config(config),
             policy: GlobalHeaders::from_config(&config.policy),
+            gateway: self.gateway_config(config),
             default_global_rate_limit: default_global_rate_limit(config)?,
+        })
+    }
+
+    /// The config file's `gateway` settings, with the Envoy ports Sesame's own listeners use
+    /// (a Gateway listener may not take them).
+    fn gateway_config(&self, config: &Config) -> Option<GatewayConfig> {
+        let gateway = config.gateway.as_ref()?;
+        let mut reserved_ports = vec![
+            self.envoy_service_http_port,
+            self.envoy_service_https_port,
+            self.stats_port,
+        ];
+        reserved_ports.extend(config.network.admin_port());
+        Some(GatewayConfig {
+            controller_name: gateway.controller().to_string(),
+            gateway_ref: gateway
+                .gateway_ref
+                .as_ref()
+                .map(|r| NamespacedName::new(r.namespace.as_str(), r.name.as_str())),
+            reserved_ports,
         })
     }
 

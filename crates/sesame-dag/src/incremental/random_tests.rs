@@ -12,6 +12,8 @@ use crate::object::{NamespacedName, Object};
 use crate::snapshot::Change;
 use crate::testutil::{Pem, cert};
 
+mod gateway;
+
 /// A small seeded generator (SplitMix64): the same seed always gives the same sequence.
 struct Rng(u64);
 
@@ -65,6 +67,12 @@ fn object(value: Value) -> Object {
             Object::TLSCertificateDelegation(Arc::new(serde_json::from_value(value).unwrap()))
         }
         "IngressClass" => Object::IngressClass(Arc::new(serde_json::from_value(value).unwrap())),
+        "GatewayClass" => Object::GatewayClass(Arc::new(serde_json::from_value(value).unwrap())),
+        "Gateway" => Object::Gateway(Arc::new(serde_json::from_value(value).unwrap())),
+        "HTTPRoute" => Object::HTTPRoute(Arc::new(serde_json::from_value(value).unwrap())),
+        "ReferenceGrant" => {
+            Object::ReferenceGrant(Arc::new(serde_json::from_value(value).unwrap()))
+        }
         "ExtensionService" => {
             Object::ExtensionService(Arc::new(serde_json::from_value(value).unwrap()))
         }
@@ -317,7 +325,7 @@ fn change(rng: &mut Rng, certs: &Certs) -> Change {
     } else {
         NAMESPACES[1]
     };
-    let (kind, value) = match rng.below(22) {
+    let (kind, value) = match rng.below(27) {
         0..=5 => {
             let name = format!("i{}", rng.below(4));
             (Kind::Ingress, ingress(rng, namespace, &name))
@@ -337,10 +345,11 @@ fn change(rng: &mut Rng, certs: &Certs) -> Change {
         }
         18 => (Kind::TLSCertificateDelegation, delegation(rng)),
         19 => (Kind::IngressClass, ingress_class(rng)),
-        _ => {
+        20..=21 => {
             let name = *rng.pick(&EXTENSIONS[..2]);
             (Kind::ExtensionService, extension_service(rng, name))
         }
+        _ => gateway::object(rng, namespace),
     };
     let object = object(value);
     if rng.chance(20) {
@@ -362,11 +371,17 @@ fn configs() -> Vec<BuildConfig> {
             entries: vec![crate::dag::DescriptorEntry::RemoteAddress],
         }],
     });
-    vec![BuildConfig::default(), rich]
+    rich.gateway = Some(gateway::config());
+    let gateway = BuildConfig {
+        gateway: Some(gateway::config()),
+        ..BuildConfig::default()
+    };
+    vec![BuildConfig::default(), rich, gateway]
 }
 
-/// Runs `steps` random steps; returns how many ended with a host that verifies JWTs.
-fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> usize {
+/// Runs `steps` random steps; returns how many ended with a host that verifies JWTs, how many
+/// with routes on a Gateway listener, and how many with an HTTPS Gateway listener.
+fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> (usize, usize, usize) {
     let mut rng = Rng(seed);
     let mut snapshot = Snapshot::new();
     for namespace in NAMESPACES {
@@ -396,6 +411,8 @@ fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> usize {
         "seed {seed}: initial build"
     );
     let mut jwt_steps = 0;
+    let mut gateway_steps = 0;
+    let mut https_gateway_steps = 0;
     for step in 0..steps {
         let mut changed = Vec::new();
         for _ in 0..1 + rng.below(3) {
@@ -431,8 +448,22 @@ fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> usize {
             }
         }
         jwt_steps += usize::from(!users.is_empty());
+        gateway_steps += usize::from(
+            expected
+                .dag
+                .gateway_listeners
+                .values()
+                .any(|l| l.virtual_hosts.values().any(|v| !v.routes.is_empty())),
+        );
+        https_gateway_steps += usize::from(
+            expected
+                .dag
+                .gateway_listeners
+                .values()
+                .any(|l| !l.tls.is_empty()),
+        );
     }
-    jwt_steps
+    (jwt_steps, gateway_steps, https_gateway_steps)
 }
 
 #[test]
@@ -445,11 +476,25 @@ fn random_changes_build_what_a_full_build_builds() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(40);
     let mut jwt_steps = 0;
+    let mut gateway_steps = 0;
+    let mut https_gateway_steps = 0;
     for config in configs() {
         for seed in 0..seeds {
-            jwt_steps += run(seed, &config, &certs, 40);
+            let (jwt, gateway, https) = run(seed, &config, &certs, 40);
+            jwt_steps += jwt;
+            gateway_steps += gateway;
+            https_gateway_steps += https;
         }
     }
+    assert!(
+        seeds < 40 || https_gateway_steps > 20,
+        "only {https_gateway_steps} steps had an HTTPS Gateway listener"
+    );
+    // And Gateway listeners with routes.
+    assert!(
+        seeds < 40 || gateway_steps > 100,
+        "only {gateway_steps} steps had routes on a Gateway listener"
+    );
     // The universe does reach hosts that verify JWTs (with a JWKS cluster each).
     assert!(
         seeds < 40 || jwt_steps > 0,

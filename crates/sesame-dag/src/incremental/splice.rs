@@ -18,6 +18,7 @@ pub(crate) struct Keys {
     http: Vec<String>,
     https: Vec<String>,
     passthrough: Vec<String>,
+    gateway_listeners: Vec<String>,
     clusters: Vec<String>,
     secrets: Vec<String>,
     fallback: Vec<String>,
@@ -32,6 +33,7 @@ pub(crate) struct Counts {
     http: HashMap<String, u32>,
     https: HashMap<String, u32>,
     passthrough: HashMap<String, u32>,
+    gateway_listeners: HashMap<String, u32>,
     clusters: HashMap<String, u32>,
     secrets: HashMap<String, u32>,
     fallback: HashMap<String, u32>,
@@ -66,6 +68,7 @@ impl<'a> Splice<'a> {
         release(&mut counts.http, &released.http);
         release(&mut counts.https, &released.https);
         release(&mut counts.passthrough, &released.passthrough);
+        release(&mut counts.gateway_listeners, &released.gateway_listeners);
         release(&mut counts.clusters, &released.clusters);
         release(&mut counts.secrets, &released.secrets);
         release(&mut counts.fallback, &released.fallback);
@@ -103,6 +106,12 @@ impl<'a> Splice<'a> {
                 &mut counts.passthrough,
                 part.passthrough,
                 delta.as_mut().map(|d| &mut d.passthrough),
+            ),
+            gateway_listeners: hold(
+                &mut dag.gateway_listeners,
+                &mut counts.gateway_listeners,
+                part.gateway_listeners,
+                delta.as_mut().map(|d| &mut d.gateway_listeners),
             ),
             clusters: hold(
                 &mut dag.clusters,
@@ -170,6 +179,12 @@ impl<'a> Splice<'a> {
             delta.as_mut().map(|d| &mut d.passthrough),
         );
         drop_unheld(
+            &mut dag.gateway_listeners,
+            &mut counts.gateway_listeners,
+            released.gateway_listeners,
+            delta.as_mut().map(|d| &mut d.gateway_listeners),
+        );
+        drop_unheld(
             &mut dag.clusters,
             &mut counts.clusters,
             released.clusters,
@@ -211,6 +226,7 @@ impl Keys {
         self.http.extend(other.http);
         self.https.extend(other.https);
         self.passthrough.extend(other.passthrough);
+        self.gateway_listeners.extend(other.gateway_listeners);
         self.clusters.extend(other.clusters);
         self.secrets.extend(other.secrets);
         self.fallback.extend(other.fallback);

@@ -104,6 +104,48 @@ fn random_dag(rng: &mut Rng) -> Dag {
             },
         );
     }
+    for port in [80u16, 81] {
+        if rng.chance(50) {
+            let name = sesame_dag::dag::http_listener_name(port);
+            let mut virtual_hosts = BTreeMap::new();
+            if rng.chance(70) {
+                let path = format!("/{}", rng.below(3));
+                let route = forward_route(PathMatch::Prefix(path), &target(rng));
+                virtual_hosts.insert(
+                    "g.example.com".to_string(),
+                    vhost("g.example.com", vec![route]),
+                );
+            }
+            let listener = sesame_dag::dag::GatewayListener {
+                name: name.clone(),
+                port: sesame_dag::dag::envoy_port(port),
+                virtual_hosts,
+                tls: Vec::new(),
+            };
+            dag.gateway_listeners.insert(name, listener);
+        }
+    }
+    if rng.chance(40) {
+        let name = sesame_dag::dag::https_listener_name(443);
+        let route = forward_route(PathMatch::Prefix("/".into()), &target(rng));
+        let secret = format!("default/gw{}/abcde", rng.below(2));
+        dag.secrets.insert(secret.clone(), tls_secret(&secret));
+        let listener = sesame_dag::dag::GatewayListener {
+            name: name.clone(),
+            port: 8443,
+            virtual_hosts: BTreeMap::from([(
+                "g.example.com".to_string(),
+                vhost("g.example.com", vec![route]),
+            )]),
+            tls: vec![sesame_dag::dag::GatewayTls {
+                server_name: Some("g.example.com".into()),
+                secret,
+                min_tls_version: sesame_dag::dag::TlsVersion::V1_2,
+                max_tls_version: sesame_dag::dag::TlsVersion::V1_3,
+            }],
+        };
+        dag.gateway_listeners.insert(name, listener);
+    }
     if rng.chance(50) {
         let name = "default/fallback/abcde".to_string();
         dag.secrets.insert(name.clone(), tls_secret(&name));

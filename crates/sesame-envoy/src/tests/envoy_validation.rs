@@ -277,6 +277,8 @@ fn every_feature_dag() -> Dag {
                 &["x-drop"],
             )),
             response_headers: policy(&[("x-served-by", "sesame")], &["server"]),
+            request_headers_append: vec![("x-added".into(), "100%".into())],
+            response_headers_append: vec![("x-trace".into(), "a".into())],
             mirrors: vec![
                 Mirror {
                     cluster: names[4].clone(),

@@ -10,6 +10,7 @@ mod cookies;
 mod delta;
 mod drain;
 mod extauth;
+mod gateway;
 #[allow(dead_code)] // shared with the pipeline test and the serve benchmark
 mod harness;
 mod httpproxy;

@@ -1,0 +1,89 @@
+//! Gateway API settings (`gateway:`), in Contour's shape: `gateway.gatewayRef` names the one
+//! static Gateway served; `gateway.controllerName` is the GatewayClass controller Sesame answers
+//! for.
+
+use serde::Deserialize;
+
+use super::ConfigError;
+
+/// The GatewayClass `spec.controllerName` Sesame answers for unless the file names another.
+pub const DEFAULT_GATEWAY_CONTROLLER: &str = "projectsesame.io/gateway-controller";
+
+/// Gateway API settings (`gateway:`). Unset, Gateway API objects are read but nothing is served
+/// from them.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GatewayParameters {
+    /// The GatewayClass controller name (`projectsesame.io/gateway-controller` when unset).
+    #[serde(default)]
+    pub controller_name: Option<String>,
+    /// The one Gateway served, by namespace and name. Unset, every Gateway of a class of
+    /// [`GatewayParameters::controller_name`] is a candidate and the oldest one (by name order)
+    /// is served.
+    #[serde(default)]
+    pub gateway_ref: Option<GatewayRef>,
+}
+
+/// A Gateway, by namespace and name.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayRef {
+    /// The Gateway's namespace.
+    pub namespace: String,
+    /// The Gateway's name.
+    pub name: String,
+}
+
+impl GatewayParameters {
+    /// The controller name in effect.
+    pub fn controller(&self) -> &str {
+        self.controller_name
+            .as_deref()
+            .unwrap_or(DEFAULT_GATEWAY_CONTROLLER)
+    }
+
+    /// Checks the controller name (a domain-prefixed path, as the GatewayClass CRD requires)
+    /// and the Gateway reference (two object names).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(name) = &self.controller_name {
+            let valid = name.len() <= 253
+                && name.split_once('/').is_some_and(|(domain, path)| {
+                    is_subdomain(domain)
+                        && !path.is_empty()
+                        && path
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "/-._~%!$&'()*+,;=:".contains(c))
+                });
+            if !valid {
+                return Err(ConfigError::invalid(
+                    "gateway.controllerName",
+                    name,
+                    "expected a domain-prefixed path such as projectsesame.io/gateway-controller",
+                ));
+            }
+        }
+        if let Some(r) = &self.gateway_ref {
+            for (key, value) in [
+                ("gateway.gatewayRef.namespace", &r.namespace),
+                ("gateway.gatewayRef.name", &r.name),
+            ] {
+                if !is_subdomain(value) {
+                    return Err(ConfigError::invalid(
+                        key,
+                        value,
+                        "expected a Kubernetes object name",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `name` is an RFC 1123 subdomain: dot-separated labels, at most 253 characters.
+fn is_subdomain(name: &str) -> bool {
+    name.len() <= 253 && name.split('.').all(crate::dns::is_label)
+}
+
+#[cfg(test)]
+mod tests;

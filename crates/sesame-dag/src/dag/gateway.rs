@@ -1,0 +1,60 @@
+//! The listeners of a Gateway (Gateway API), each an Envoy listener of its own.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{TlsVersion, VirtualHost};
+
+/// One Envoy listener made from the HTTP (or HTTPS) listeners of the served Gateway that share
+/// a port.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GatewayListener {
+    /// The Envoy listener name, `http-<gateway port>` or `https-<gateway port>` (also its
+    /// RouteConfiguration's name).
+    pub name: String,
+    /// The port Envoy listens on: the Gateway listener's port plus 8000, as Contour maps it
+    /// (so that Envoy needs no privileged port).
+    pub port: u16,
+    /// The virtual hosts, by hostname (`*` matches any host).
+    pub virtual_hosts: BTreeMap<String, VirtualHost>,
+    /// For HTTPS: how TLS is terminated, one entry per Gateway listener on the port (by SNI);
+    /// empty for plain HTTP.
+    pub tls: Vec<GatewayTls>,
+}
+
+/// TLS termination for one HTTPS listener of a Gateway.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GatewayTls {
+    /// The SNI name matched (exact or `*.` wildcard); `None` takes every TLS connection the
+    /// others do not, with any SNI or none.
+    pub server_name: Option<String>,
+    /// The SDS name of the certificate (a key of `Dag::secrets`).
+    pub secret: String,
+    /// The lowest TLS version accepted.
+    pub min_tls_version: TlsVersion,
+    /// The highest TLS version accepted.
+    pub max_tls_version: TlsVersion,
+}
+
+/// The Envoy port of a Gateway listener port: plus 8000, wrapping past 65535 to 1024 and up
+/// (Contour's mapping).
+pub fn envoy_port(gateway_port: u16) -> u16 {
+    let port = u32::from(gateway_port) + 8000;
+    if port > 65535 {
+        // 65536 maps to 1024: ports under 1024 are never used.
+        (port - 65536 + 1024) as u16
+    } else {
+        port as u16
+    }
+}
+
+/// The Envoy listener name of a Gateway HTTPS listener port.
+pub fn https_listener_name(gateway_port: u16) -> String {
+    format!("https-{gateway_port}")
+}
+
+/// The Envoy listener name of a Gateway HTTP listener port.
+pub fn http_listener_name(gateway_port: u16) -> String {
+    format!("http-{gateway_port}")
+}

@@ -1,0 +1,434 @@
+//! Gateway API: the one Gateway Sesame serves, its HTTP listeners, and the HTTPRoutes attached
+//! to them, built into [`GatewayListener`]s of the DAG and Gateway API statuses.
+//!
+//! Only with `gateway` configured. The Gateway is `gateway.gatewayRef`, or else the first
+//! Gateway (in namespace and name order) of a GatewayClass whose controller is Sesame's. Each
+//! listener is checked on its own: an invalid or conflicting one gets its conditions and the
+//! others are still served. Routes are taken oldest first (creation time, then namespace and
+//! name), so the oldest route wins a conflict over the same match, as the spec says.
+
+use std::collections::BTreeMap;
+
+use sesame_gateway_api::gateway::{GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom};
+use sesame_gateway_api::{Gateway, GatewayClass, HttpRoute};
+
+use crate::build::{Builder, GatewayConfig};
+use crate::dag::{
+    GatewayListener, GatewayTls, Route, VirtualHost, envoy_port, http_listener_name,
+    https_listener_name,
+};
+use crate::hostname;
+use crate::object::{Kind, NamespacedName, ObjectKey};
+use crate::status::gateway::{
+    Condition, ConditionReason as R, ConditionType as T, GatewayApiStatus, ListenerStatus,
+};
+use crate::vhost::RouteTable;
+
+mod route;
+mod tls;
+
+/// The API group of Gateway API kinds.
+const GROUP: &str = sesame_gateway_api::GROUP;
+
+/// One listener of the served Gateway, as checked.
+pub(crate) struct Listener<'a> {
+    /// The listener as written.
+    pub spec: &'a GatewayListeners,
+    /// Its hostname, validated and lower-cased; `None` matches any host.
+    pub hostname: Option<String>,
+    /// The Envoy listener it becomes part of (`http-<port>`).
+    pub envoy_name: String,
+    /// The Envoy port.
+    pub envoy_port: u16,
+    /// Whether routes may attach (accepted, not conflicted).
+    pub valid: bool,
+    /// Whether it accepts HTTPRoutes (its `allowedRoutes.kinds` allow them).
+    pub accepts_http_routes: bool,
+    /// How many routes attached.
+    pub attached: u32,
+    /// Its conditions.
+    pub conditions: Vec<Condition>,
+    /// The route kinds it supports.
+    pub supported_kinds: Vec<String>,
+    /// For HTTPS, its TLS termination, once its certificate resolved.
+    pub tls: Option<GatewayTls>,
+}
+
+/// The routes of each host of each Envoy listener, as routes attach.
+pub(crate) type ListenerTables = BTreeMap<String, BTreeMap<String, RouteTable>>;
+
+/// The Gateway API part of a build alone: what [`Builder::gateway`] adds, with the Services
+/// and Secrets it looked up (`client` is the checked Envoy client certificate).
+pub(crate) fn gateway_part(
+    snapshot: &crate::Snapshot,
+    config: &crate::BuildConfig,
+    client: &crate::build::ClientCertificate,
+) -> crate::BuildOutput {
+    let mut builder = Builder::with_client_certificate(snapshot, config, client.clone());
+    builder.gateway();
+    builder.finish()
+}
+
+impl<'a> Builder<'a> {
+    /// Adds the served Gateway's listeners and routes to the build, with the statuses of the
+    /// GatewayClasses, the Gateway and the routes.
+    pub(crate) fn gateway(&mut self) {
+        let Some(config) = self.config.gateway.as_ref() else {
+            return;
+        };
+        let snapshot = self.snapshot;
+        for (name, class) in &snapshot.gateway_classes {
+            if class.spec.controller_name == config.controller_name {
+                self.gateway_class_status(name, class);
+            }
+        }
+        let Some((name, gateway)) = served_gateway(snapshot, config) else {
+            return;
+        };
+        let mut listeners = listeners(gateway, config);
+        for listener in listeners.iter_mut().filter(|l| l.valid) {
+            if listener.spec.protocol == "HTTPS" {
+                self.listener_tls(name, listener);
+            }
+        }
+        let mut tables = ListenerTables::new();
+        let mut routes: Vec<(&NamespacedName, &HttpRoute)> = snapshot
+            .http_routes
+            .iter()
+            .map(|(n, r)| (n, r.as_ref()))
+            .collect();
+        routes.sort_by(|a, b| {
+            let created = |r: &HttpRoute| r.metadata.creation_timestamp.as_ref().map(|t| t.0);
+            created(a.1).cmp(&created(b.1)).then_with(|| a.0.cmp(b.0))
+        });
+        for (route_name, route) in routes {
+            self.http_route(name, route_name, route, &mut listeners, &mut tables);
+        }
+        for listener in listeners.iter().filter(|l| l.valid) {
+            self.dag
+                .gateway_listeners
+                .entry(listener.envoy_name.clone())
+                .or_insert_with(|| GatewayListener {
+                    name: listener.envoy_name.clone(),
+                    port: listener.envoy_port,
+                    virtual_hosts: BTreeMap::new(),
+                    tls: Vec::new(),
+                })
+                .tls
+                .extend(listener.tls.clone());
+        }
+        for (envoy_name, hosts) in tables {
+            let Some(out) = self.dag.gateway_listeners.get_mut(&envoy_name) else {
+                continue;
+            };
+            for (host, table) in hosts {
+                let routes = table
+                    .into_iter()
+                    .map(|(key, pending)| Route {
+                        path: key.path,
+                        headers: key.headers,
+                        query_params: key.query_params,
+                        action: pending.action,
+                        origin: pending.origin,
+                        ip_filter: None,
+                        jwt_provider: None,
+                        authorization: None,
+                    })
+                    .collect();
+                out.virtual_hosts.insert(
+                    host.clone(),
+                    VirtualHost {
+                        hostname: host,
+                        routes,
+                        ..Default::default()
+                    },
+                );
+            }
+        }
+        self.gateway_status(name, gateway, listeners);
+    }
+
+    fn gateway_class_status(&mut self, name: &NamespacedName, class: &GatewayClass) {
+        let key = ObjectKey::new(Kind::GatewayClass, name.clone());
+        let status = self.status.entry(&key, class.metadata.generation);
+        status.gateway_api = Some(Box::new(GatewayApiStatus::GatewayClass {
+            conditions: vec![Condition::yes(
+                T::Accepted,
+                R::Accepted,
+                "GatewayClass is accepted by Sesame",
+            )],
+        }));
+    }
+
+    fn gateway_status(
+        &mut self,
+        name: &NamespacedName,
+        gateway: &Gateway,
+        listeners: Vec<Listener>,
+    ) {
+        let valid = listeners.iter().filter(|l| l.valid).count();
+        let accepted = if valid == listeners.len() {
+            Condition::yes(T::Accepted, R::Accepted, "Gateway is accepted")
+        } else if valid > 0 {
+            Condition::yes(
+                T::Accepted,
+                R::ListenersNotValid,
+                "some listeners are not valid, see their conditions; the others are served",
+            )
+        } else {
+            Condition::no(
+                T::Accepted,
+                R::ListenersNotValid,
+                "no listener is valid, see their conditions",
+            )
+        };
+        let programmed = if valid > 0 {
+            Condition::yes(T::Programmed, R::Programmed, "Gateway is programmed")
+        } else {
+            Condition::no(T::Programmed, R::Invalid, "no listener is valid")
+        };
+        let listeners = listeners
+            .into_iter()
+            .map(|l| ListenerStatus {
+                name: l.spec.name.clone(),
+                attached_routes: l.attached,
+                supported_kinds: l.supported_kinds,
+                conditions: l.conditions,
+            })
+            .collect();
+        let key = ObjectKey::new(Kind::Gateway, name.clone());
+        let status = self.status.entry(&key, gateway.metadata.generation);
+        status.gateway_api = Some(Box::new(GatewayApiStatus::Gateway {
+            conditions: vec![accepted, programmed],
+            listeners,
+        }));
+    }
+}
+
+/// The Gateway served: `gatewayRef`, or the first Gateway of a class of Sesame's controller;
+/// `None` when there is none, or when its class is not Sesame's.
+fn served_gateway<'s>(
+    snapshot: &'s crate::Snapshot,
+    config: &GatewayConfig,
+) -> Option<(&'s NamespacedName, &'s Gateway)> {
+    let ours = |gateway: &Gateway| {
+        snapshot
+            .gateway_classes
+            .get(&NamespacedName::new(
+                "",
+                gateway.spec.gateway_class_name.as_str(),
+            ))
+            .is_some_and(|c| c.spec.controller_name == config.controller_name)
+    };
+    match &config.gateway_ref {
+        Some(name) => snapshot
+            .gateways
+            .get_key_value(name)
+            .map(|(n, g)| (n, g.as_ref()))
+            .filter(|(_, g)| ours(g)),
+        None => snapshot
+            .gateways
+            .iter()
+            .map(|(n, g)| (n, g.as_ref()))
+            .find(|(_, g)| ours(g)),
+    }
+}
+
+/// Checks every listener of the Gateway: protocol, port, hostname, route kinds, and conflicts
+/// between listeners that share a port.
+fn listeners<'g>(gateway: &'g Gateway, config: &GatewayConfig) -> Vec<Listener<'g>> {
+    let mut out: Vec<Listener<'g>> = gateway
+        .spec
+        .listeners
+        .iter()
+        .map(|spec| listener(spec, config))
+        .collect();
+    for i in 0..out.len() {
+        let conflict = (0..out.len()).filter(|j| *j != i).find_map(|j| {
+            let (a, b) = (&out[i], &out[j]);
+            if a.spec.port != b.spec.port {
+                None
+            } else if a.spec.protocol != b.spec.protocol {
+                Some(R::ProtocolConflict)
+            } else if a.hostname == b.hostname {
+                Some(R::HostnameConflict)
+            } else {
+                None
+            }
+        });
+        let l = &mut out[i];
+        match conflict {
+            Some(reason) => {
+                l.valid = false;
+                let message = format!(
+                    "listener {:?} conflicts with another listener on port {}",
+                    l.spec.name, l.spec.port
+                );
+                l.conditions
+                    .push(Condition::yes(T::Conflicted, reason, message.clone()));
+                set(
+                    &mut l.conditions,
+                    Condition::no(T::Programmed, R::Invalid, message),
+                );
+            }
+            None => l
+                .conditions
+                .push(Condition::no(T::Conflicted, R::NoConflicts, "no conflicts")),
+        }
+    }
+    out
+}
+
+/// One listener, checked on its own.
+fn listener<'g>(spec: &'g GatewayListeners, config: &GatewayConfig) -> Listener<'g> {
+    let port = u16::try_from(spec.port).ok().filter(|p| *p > 0);
+    let mut l = Listener {
+        spec,
+        hostname: None,
+        envoy_name: if spec.protocol == "HTTPS" {
+            https_listener_name(port.unwrap_or_default())
+        } else {
+            http_listener_name(port.unwrap_or_default())
+        },
+        tls: None,
+        envoy_port: port.map(envoy_port).unwrap_or_default(),
+        valid: true,
+        accepts_http_routes: true,
+        attached: 0,
+        conditions: Vec::new(),
+        supported_kinds: Vec::new(),
+    };
+    let mut problem: Option<(R, String)> = None;
+    if spec.protocol != "HTTP" && spec.protocol != "HTTPS" {
+        problem = Some((
+            R::UnsupportedProtocol,
+            format!(
+                "protocol {:?} is not supported yet; only HTTP and HTTPS are",
+                spec.protocol
+            ),
+        ));
+    } else if port.is_none() {
+        problem = Some((
+            R::PortUnavailable,
+            format!("port {} is not a valid port", spec.port),
+        ));
+    } else if config.reserved_ports.contains(&l.envoy_port) {
+        problem = Some((
+            R::PortUnavailable,
+            format!(
+                "port {} maps to Envoy port {}, which one of Sesame's own listeners uses",
+                spec.port, l.envoy_port
+            ),
+        ));
+    }
+    if let Some(raw) = spec.hostname.as_deref().filter(|h| !h.is_empty()) {
+        match hostname::parse(raw) {
+            Ok(h) => l.hostname = Some(h.into_owned()),
+            Err(e) => {
+                problem.get_or_insert((R::InvalidHostname, format!("hostname {raw:?}: {e}")));
+            }
+        }
+    }
+    let kinds = spec.allowed_routes.as_ref().and_then(|a| a.kinds.as_ref());
+    let mut resolved = Condition::yes(T::ResolvedRefs, R::ResolvedRefs, "every reference resolved");
+    match kinds {
+        Some(kinds) if !kinds.is_empty() => {
+            let http = |k: &&sesame_gateway_api::gateway::GatewayListenersAllowedRoutesKinds| {
+                k.kind == "HTTPRoute" && k.group.as_deref().unwrap_or(GROUP) == GROUP
+            };
+            l.accepts_http_routes = kinds.iter().any(|k| http(&k));
+            if kinds.iter().any(|k| !http(&k)) {
+                resolved = Condition::no(
+                    T::ResolvedRefs,
+                    R::InvalidRouteKinds,
+                    "allowedRoutes.kinds names kinds an HTTP listener does not serve; only HTTPRoute",
+                );
+            }
+        }
+        _ => {}
+    }
+    if l.accepts_http_routes && (spec.protocol == "HTTP" || spec.protocol == "HTTPS") {
+        l.supported_kinds.push("HTTPRoute".to_string());
+    }
+    match problem {
+        Some((reason, message)) => {
+            l.valid = false;
+            l.conditions
+                .push(Condition::no(T::Accepted, reason, message.clone()));
+            l.conditions
+                .push(Condition::no(T::Programmed, R::Invalid, message));
+        }
+        None => {
+            l.conditions.push(Condition::yes(
+                T::Accepted,
+                R::Accepted,
+                "listener is accepted",
+            ));
+            l.conditions.push(Condition::yes(
+                T::Programmed,
+                R::Programmed,
+                "listener is programmed",
+            ));
+        }
+    }
+    l.conditions.push(resolved);
+    l
+}
+
+/// Replaces the condition of the same type.
+fn set(conditions: &mut Vec<Condition>, condition: Condition) {
+    conditions.retain(|c| c.type_ != condition.type_);
+    conditions.push(condition);
+}
+
+/// Whether a listener lets routes of `route_namespace` attach (`allowedRoutes.namespaces`).
+/// `Selector` needs Namespace objects, which Sesame does not read yet: it allows none.
+pub(crate) fn allows_namespace(
+    listener: &Listener<'_>,
+    gateway_namespace: &str,
+    route_namespace: &str,
+) -> bool {
+    let from = listener
+        .spec
+        .allowed_routes
+        .as_ref()
+        .and_then(|a| a.namespaces.as_ref())
+        .and_then(|n| n.from.as_ref());
+    match from {
+        Some(GatewayListenersAllowedRoutesNamespacesFrom::All) => true,
+        Some(GatewayListenersAllowedRoutesNamespacesFrom::Selector) => false,
+        Some(GatewayListenersAllowedRoutesNamespacesFrom::Same) | None => {
+            gateway_namespace == route_namespace
+        }
+    }
+}
+
+/// The hostname a route hostname and a listener hostname both match, if any: the more specific
+/// of the two (`None` for the listener matches any host).
+pub(crate) fn intersect(listener: Option<&str>, route: &str) -> Option<String> {
+    let Some(listener) = listener else {
+        return Some(route.to_string());
+    };
+    if listener == route {
+        return Some(route.to_string());
+    }
+    let within = |host: &str, wildcard: &str| {
+        wildcard
+            .strip_prefix('*')
+            .is_some_and(|suffix| host.ends_with(suffix) && host.len() > suffix.len())
+    };
+    if within(route, listener) {
+        Some(route.to_string())
+    } else if within(listener, route) {
+        Some(listener.to_string())
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod more_tests;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tls_tests;

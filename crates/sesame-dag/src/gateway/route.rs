@@ -1,0 +1,717 @@
+//! HTTPRoutes: attachment to the served Gateway's listeners through `parentRefs`, and each
+//! rule's matches, filters and backends as routes.
+
+use sesame_gateway_api::HttpRoute;
+use sesame_gateway_api::httproute::{
+    HttpRouteParentRefs, HttpRouteRules, HttpRouteRulesBackendRefs, HttpRouteRulesFilters,
+    HttpRouteRulesFiltersRequestRedirectPathType as RedirectPathType,
+    HttpRouteRulesFiltersRequestRedirectScheme as Scheme, HttpRouteRulesFiltersType as FilterType,
+    HttpRouteRulesMatches, HttpRouteRulesMatchesHeadersType, HttpRouteRulesMatchesPathType,
+    HttpRouteRulesMatchesQueryParamsType,
+};
+
+use super::{GROUP, Listener, ListenerTables, allows_namespace, intersect};
+use crate::build::Builder;
+use crate::dag::{
+    Forward, HeaderMatch, HeaderValueMatch, Mirror, PathMatch, QueryParamMatch, QueryValueMatch,
+    Redirect, RedirectPath, RouteAction, Timeout, WeightedCluster,
+};
+use crate::hostname;
+use crate::object::{Kind, NamespacedName, ObjectKey};
+use crate::service::{ClusterSettings, PortRef};
+use crate::status::gateway::{
+    Condition, ConditionReason as R, ConditionType as T, GatewayApiStatus, ParentRef,
+    RouteParentStatus,
+};
+use crate::vhost::{PendingRoute, RouteKey};
+
+mod filter;
+
+/// A reference to a Service port, as a backendRef or a mirror's backendRef writes it.
+struct ServiceRef<'a> {
+    group: Option<&'a str>,
+    kind: Option<&'a str>,
+    name: &'a str,
+    namespace: Option<&'a str>,
+    port: Option<i32>,
+}
+
+/// What a route rule does with a request once matched, or why it cannot be served.
+type RuleResult = Result<RouteAction, (R, String)>;
+
+impl<'a> Builder<'a> {
+    /// Attaches one HTTPRoute to the listeners its parentRefs name, adds its rules to their
+    /// tables, and records its status for each parentRef that is the served Gateway.
+    pub(crate) fn http_route(
+        &mut self,
+        gateway: &NamespacedName,
+        name: &'a NamespacedName,
+        route: &'a HttpRoute,
+        listeners: &mut [Listener<'_>],
+        tables: &mut ListenerTables,
+    ) {
+        let key = ObjectKey::new(Kind::HTTPRoute, name.clone());
+        let mut parents = Vec::new();
+        // The rules are built once, whatever the parents: their verdicts do not depend on them.
+        let mut built: Option<Vec<(Vec<RouteKey>, RuleResult)>> = None;
+        let mut resolved =
+            Condition::yes(T::ResolvedRefs, R::ResolvedRefs, "every reference resolved");
+        for parent in route.spec.parent_refs.iter().flatten() {
+            let parent_ref = parent_ref(parent, &name.namespace);
+            let is_ours = parent_ref.group == GROUP
+                && parent_ref.kind == "Gateway"
+                && parent_ref.namespace == *gateway.namespace
+                && parent_ref.name == *gateway.name;
+            if !is_ours {
+                continue;
+            }
+            let rules = built.get_or_insert_with(|| {
+                let (rules, refs) = self.rules(name, route);
+                if let Some(refs) = refs {
+                    resolved = refs;
+                }
+                rules
+            });
+            let accepted = attach(&key, gateway, name, route, parent, rules, listeners, tables);
+            parents.push(RouteParentStatus {
+                parent_ref,
+                controller_name: self
+                    .config
+                    .gateway
+                    .as_ref()
+                    .map(|g| g.controller_name.clone())
+                    .unwrap_or_default(),
+                conditions: accepted,
+            });
+        }
+        if parents.is_empty() {
+            return;
+        }
+        for parent in &mut parents {
+            parent.conditions.push(resolved.clone());
+        }
+        let status = self.status.entry(&key, route.metadata.generation);
+        status.gateway_api = Some(Box::new(GatewayApiStatus::Route { parents }));
+    }
+
+    /// Every rule's route keys and action (or why the rule is not served), and the
+    /// `ResolvedRefs` condition when a backend did not resolve.
+    fn rules(
+        &mut self,
+        name: &'a NamespacedName,
+        route: &'a HttpRoute,
+    ) -> (Vec<(Vec<RouteKey>, RuleResult)>, Option<Condition>) {
+        let mut resolved = None;
+        let rules = route
+            .spec
+            .rules
+            .iter()
+            .flatten()
+            .map(|rule| {
+                let keys = rule_keys(rule);
+                let action = match keys {
+                    Ok(_) => self.rule_action(name, rule, &mut resolved),
+                    Err(ref e) => Err(e.clone()),
+                };
+                (keys.unwrap_or_default(), action)
+            })
+            .collect();
+        (rules, resolved)
+    }
+
+    /// What a rule does: a redirect, or a forward to its backends with its header filters.
+    fn rule_action(
+        &mut self,
+        name: &'a NamespacedName,
+        rule: &'a HttpRouteRules,
+        resolved: &mut Option<Condition>,
+    ) -> RuleResult {
+        let filters = rule.filters.as_deref().unwrap_or_default();
+        let mut policies = crate::dag::ForwardPolicies::default();
+        let mut redirect = None;
+        for f in filters {
+            match &f.r#type {
+                FilterType::RequestHeaderModifier | FilterType::ResponseHeaderModifier => {
+                    filter::headers(f, &mut policies)?
+                }
+                FilterType::RequestRedirect => redirect = Some(redirect_of(f, rule)?),
+                FilterType::UrlRewrite => filter::rewrite(f, only_prefixes(rule), &mut policies)?,
+                FilterType::RequestMirror => {
+                    policies.mirrors.extend(self.mirror(name, f, resolved)?);
+                }
+                other => {
+                    return Err((
+                        R::UnsupportedValue,
+                        format!("filter type {other:?} is not supported yet"),
+                    ));
+                }
+            }
+        }
+        if let Some(redirect) = redirect {
+            return Ok(RouteAction::Redirect(redirect));
+        }
+        if rule
+            .timeouts
+            .as_ref()
+            .is_some_and(|t| t.backend_request.is_some())
+        {
+            return Err((
+                R::UnsupportedValue,
+                "timeouts.backendRequest is not supported yet".to_string(),
+            ));
+        }
+        let backends = rule.backend_refs.as_deref().unwrap_or_default();
+        if backends
+            .iter()
+            .any(|b| b.filters.as_ref().is_some_and(|f| !f.is_empty()))
+        {
+            return Err((
+                R::UnsupportedValue,
+                "filters on a backendRef are not supported yet".to_string(),
+            ));
+        }
+        let mut clusters = Vec::new();
+        for backend in backends {
+            match self.backend(name, backend) {
+                Ok(Some(cluster)) => clusters.push(cluster),
+                Ok(None) => {}
+                Err((reason, message)) => {
+                    resolved.get_or_insert(Condition::no(T::ResolvedRefs, reason, message));
+                }
+            }
+        }
+        if clusters.is_empty() {
+            return Ok(RouteAction::DirectResponse {
+                status: 500,
+                body: None,
+            });
+        }
+        let timeout = match rule.timeouts.as_ref().and_then(|t| t.request.as_deref()) {
+            None => None,
+            Some(raw) => match sesame_api::duration::parse_duration(raw) {
+                Ok(d) if d.is_zero() => Some(Timeout::Infinite),
+                Ok(d) => Some(Timeout::After(d)),
+                Err(e) => {
+                    return Err((
+                        R::UnsupportedValue,
+                        format!("timeouts.request {raw:?}: {e}"),
+                    ));
+                }
+            },
+        };
+        let has_policies = policies != crate::dag::ForwardPolicies::default();
+        Ok(RouteAction::Forward(Forward {
+            clusters,
+            timeout,
+            policies: has_policies.then(|| Box::new(policies)),
+            ..Default::default()
+        }))
+    }
+
+    /// The weighted cluster of one backendRef; `None` for a weight of zero.
+    fn backend(
+        &mut self,
+        route: &'a NamespacedName,
+        backend: &'a HttpRouteRulesBackendRefs,
+    ) -> Result<Option<WeightedCluster>, (R, String)> {
+        let cluster = self.service_ref(
+            route,
+            ServiceRef {
+                group: backend.group.as_deref(),
+                kind: backend.kind.as_deref(),
+                name: &backend.name,
+                namespace: backend.namespace.as_deref(),
+                port: backend.port,
+            },
+        )?;
+        match backend.weight.unwrap_or(1) {
+            weight if weight <= 0 => Ok(None),
+            weight => Ok(Some(WeightedCluster::new(cluster, weight as u32))),
+        }
+    }
+
+    /// The cluster of a reference to a Service port (a backendRef or a mirror's), checked:
+    /// a Service, in the route's namespace or one whose ReferenceGrant allows it, with a port.
+    fn service_ref(
+        &mut self,
+        route: &'a NamespacedName,
+        r: ServiceRef<'a>,
+    ) -> Result<String, (R, String)> {
+        let group = r.group.unwrap_or("");
+        let kind = r.kind.unwrap_or("Service");
+        if !group.is_empty() || kind != "Service" {
+            return Err((
+                R::InvalidKind,
+                format!(
+                    "backendRef {:?} is a {group}/{kind}; only Services are supported",
+                    r.name
+                ),
+            ));
+        }
+        let namespace: &'a str = r.namespace.unwrap_or(&route.namespace);
+        if namespace != &*route.namespace
+            && !self.reference_granted(&route.namespace, namespace, r.name)
+        {
+            return Err((
+                R::RefNotPermitted,
+                format!(
+                    "backendRef {namespace}/{} is in another namespace and no ReferenceGrant there allows it",
+                    r.name
+                ),
+            ));
+        }
+        let Some(port) = r.port else {
+            return Err((
+                R::BackendNotFound,
+                format!("backendRef {namespace}/{} must name a port", r.name),
+            ));
+        };
+        self.services
+            .resolve(
+                self.snapshot,
+                namespace,
+                r.name,
+                PortRef::Number(port),
+                &ClusterSettings::default(),
+                &mut self.dag,
+                &mut self.status,
+            )
+            .map_err(|problem| (R::BackendNotFound, problem.message))
+    }
+
+    /// The mirror a RequestMirror filter asks for; `None` (and `ResolvedRefs=False`) when its
+    /// backend does not resolve.
+    fn mirror(
+        &mut self,
+        route: &'a NamespacedName,
+        f: &'a HttpRouteRulesFilters,
+        resolved: &mut Option<Condition>,
+    ) -> Result<Option<Mirror>, (R, String)> {
+        let Some(m) = f.request_mirror.as_ref() else {
+            return Err((
+                R::UnsupportedValue,
+                "filter RequestMirror has no requestMirror".to_string(),
+            ));
+        };
+        let percent = match (m.percent, m.fraction.as_ref()) {
+            (Some(p @ 0..=100), None) => p as u32,
+            (None, None) => 100,
+            (None, Some(f)) => {
+                let denominator = f.denominator.unwrap_or(100);
+                match (f.numerator, denominator) {
+                    (n, d) if d > 0 && n >= 0 && n <= d && (n * 100) % d == 0 => {
+                        (n * 100 / d) as u32
+                    }
+                    _ => {
+                        return Err((
+                            R::UnsupportedValue,
+                            "a mirror fraction must be a whole percentage".to_string(),
+                        ));
+                    }
+                }
+            }
+            _ => {
+                return Err((
+                    R::UnsupportedValue,
+                    "mirror percent must be 0 to 100".to_string(),
+                ));
+            }
+        };
+        let b = &m.backend_ref;
+        let r = ServiceRef {
+            group: b.group.as_deref(),
+            kind: b.kind.as_deref(),
+            name: &b.name,
+            namespace: b.namespace.as_deref(),
+            port: b.port,
+        };
+        match self.service_ref(route, r) {
+            Ok(cluster) => Ok(Some(Mirror { cluster, percent })),
+            Err((reason, message)) => {
+                resolved.get_or_insert(Condition::no(T::ResolvedRefs, reason, message));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Whether a ReferenceGrant in `to_namespace` lets HTTPRoutes of `from_namespace` refer to
+    /// Service `name`.
+    fn reference_granted(&self, from_namespace: &str, to_namespace: &str, name: &str) -> bool {
+        self.snapshot
+            .reference_grants
+            .iter()
+            .filter(|(n, _)| &*n.namespace == to_namespace)
+            .any(|(_, grant)| {
+                grant.spec.from.iter().any(|f| {
+                    f.group == GROUP && f.kind == "HTTPRoute" && f.namespace == from_namespace
+                }) && grant.spec.to.iter().any(|t| {
+                    t.group.is_empty()
+                        && t.kind == "Service"
+                        && t.name.as_deref().is_none_or(|n| n == name)
+                })
+            })
+    }
+}
+
+/// A parentRef with its defaults filled in.
+fn parent_ref(parent: &HttpRouteParentRefs, route_namespace: &str) -> ParentRef {
+    ParentRef {
+        group: parent.group.clone().unwrap_or_else(|| GROUP.to_string()),
+        kind: parent.kind.clone().unwrap_or_else(|| "Gateway".to_string()),
+        namespace: parent
+            .namespace
+            .clone()
+            .unwrap_or_else(|| route_namespace.to_string()),
+        name: parent.name.clone(),
+        section_name: parent.section_name.clone(),
+        port: parent.port,
+    }
+}
+
+/// Attaches the route's rules to the listeners one parentRef selects, and returns the parent's
+/// `Accepted` condition (and `PartiallyInvalid` when some rules are not served).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the build's parts are borrowed separately"
+)]
+fn attach(
+    key: &ObjectKey,
+    gateway: &NamespacedName,
+    name: &NamespacedName,
+    route: &HttpRoute,
+    parent: &HttpRouteParentRefs,
+    rules: &[(Vec<RouteKey>, RuleResult)],
+    listeners: &mut [Listener<'_>],
+    tables: &mut ListenerTables,
+) -> Vec<Condition> {
+    let named: Vec<usize> = (0..listeners.len())
+        .filter(|i| {
+            let l = &listeners[*i];
+            parent
+                .section_name
+                .as_ref()
+                .is_none_or(|s| *s == l.spec.name)
+                && parent.port.is_none_or(|p| p == l.spec.port)
+        })
+        .collect();
+    if named.is_empty() {
+        return vec![Condition::no(
+            T::Accepted,
+            R::NoMatchingParent,
+            "the parentRef's sectionName or port names no listener of the Gateway",
+        )];
+    }
+    let allowed: Vec<usize> = named
+        .into_iter()
+        .filter(|i| {
+            let l = &listeners[*i];
+            l.valid
+                && l.accepts_http_routes
+                && allows_namespace(l, &gateway.namespace, &name.namespace)
+        })
+        .collect();
+    if allowed.is_empty() {
+        return vec![Condition::no(
+            T::Accepted,
+            R::NotAllowedByListeners,
+            "no listener of the Gateway allows this route (namespace, kind, or listener not valid)",
+        )];
+    }
+    let mut route_hosts = Vec::new();
+    for raw in route.spec.hostnames.iter().flatten() {
+        match hostname::parse(raw) {
+            Ok(h) => route_hosts.push(h.into_owned()),
+            Err(e) => {
+                return vec![Condition::no(
+                    T::Accepted,
+                    R::UnsupportedValue,
+                    format!("hostname {raw:?}: {e}"),
+                )];
+            }
+        }
+    }
+    let invalid: Vec<&(R, String)> = rules.iter().filter_map(|(_, a)| a.as_ref().err()).collect();
+    if let Some((reason, message)) = invalid.first().filter(|_| invalid.len() == rules.len()) {
+        return vec![Condition::no(T::Accepted, *reason, message.clone())];
+    }
+    let mut attached_any = false;
+    for i in allowed {
+        let l = &mut listeners[i];
+        let hosts: Vec<String> = if route_hosts.is_empty() {
+            vec![l.hostname.clone().unwrap_or_else(|| "*".to_string())]
+        } else {
+            route_hosts
+                .iter()
+                .filter_map(|h| intersect(l.hostname.as_deref(), h))
+                .collect()
+        };
+        if hosts.is_empty() {
+            continue;
+        }
+        attached_any = true;
+        l.attached += 1;
+        let listener_tables = tables.entry(l.envoy_name.clone()).or_default();
+        for host in hosts {
+            let table = listener_tables.entry(host).or_default();
+            for (keys, action) in rules {
+                let Ok(action) = action else { continue };
+                for route_key in keys {
+                    // The oldest route keeps a match another route repeats.
+                    table
+                        .entry(route_key.clone())
+                        .or_insert_with(|| PendingRoute {
+                            action: action.clone(),
+                            origin: key.clone(),
+                            allow_http: true,
+                            force_ssl_redirect: false,
+                            ip_filter: None,
+                            jwt_provider: None,
+                            authorization: None,
+                        });
+                }
+            }
+        }
+    }
+    if !attached_any {
+        return vec![Condition::no(
+            T::Accepted,
+            R::NoMatchingListenerHostname,
+            "no hostname of the route matches a listener of the Gateway",
+        )];
+    }
+    match invalid.first() {
+        None => vec![Condition::yes(
+            T::Accepted,
+            R::Accepted,
+            "route is accepted",
+        )],
+        Some((reason, message)) => vec![
+            Condition::yes(T::Accepted, R::Accepted, "route is accepted"),
+            Condition::yes(
+                T::PartiallyInvalid,
+                *reason,
+                format!("some rules are not served: {message}"),
+            ),
+        ],
+    }
+}
+
+/// Whether every match of a rule is a path prefix (what `ReplacePrefixMatch` needs).
+fn only_prefixes(rule: &HttpRouteRules) -> bool {
+    rule_keys(rule).is_ok_and(|keys| {
+        keys.iter()
+            .all(|k| matches!(k.path, PathMatch::Prefix(_) | PathMatch::SegmentPrefix(_)))
+    })
+}
+
+/// The route keys of a rule: one per match (a rule without matches matches every path).
+fn rule_keys(rule: &HttpRouteRules) -> Result<Vec<RouteKey>, (R, String)> {
+    match rule.matches.as_deref() {
+        None | Some([]) => Ok(vec![RouteKey::path(PathMatch::Prefix("/".to_string()))]),
+        Some(matches) => matches.iter().map(route_key).collect(),
+    }
+}
+
+/// The route key of one match: its path, method, headers and query parameters, validated.
+fn route_key(m: &HttpRouteRulesMatches) -> Result<RouteKey, (R, String)> {
+    let path = match &m.path {
+        None => PathMatch::Prefix("/".to_string()),
+        Some(p) => {
+            let value = p.value.as_deref().unwrap_or("/");
+            let bad = |why: &str| Err((R::UnsupportedValue, format!("path {value:?}: {why}")));
+            let plain = value.starts_with('/')
+                && !value
+                    .chars()
+                    .any(|c| c.is_control() || c.is_whitespace() || c == '?' || c == '#');
+            match p
+                .r#type
+                .as_ref()
+                .unwrap_or(&HttpRouteRulesMatchesPathType::PathPrefix)
+            {
+                HttpRouteRulesMatchesPathType::RegularExpression => {
+                    match crate::regex::validate(value) {
+                        Ok(()) => PathMatch::Regex(value.to_string()),
+                        Err(e) => return bad(&e.to_string()),
+                    }
+                }
+                _ if !plain => {
+                    return bad("must start with '/' and hold no whitespace, '?' or '#'");
+                }
+                HttpRouteRulesMatchesPathType::Exact => PathMatch::Exact(value.to_string()),
+                HttpRouteRulesMatchesPathType::PathPrefix => match value.trim_end_matches('/') {
+                    "" => PathMatch::Prefix("/".to_string()),
+                    trimmed => PathMatch::SegmentPrefix(trimmed.to_string()),
+                },
+            }
+        }
+    };
+    let mut headers: Vec<HeaderMatch> = Vec::new();
+    if let Some(method) = &m.method {
+        let method = serde_json::to_value(method).ok();
+        let method = method.as_ref().and_then(|v| v.as_str()).unwrap_or_default();
+        headers.push(HeaderMatch {
+            name: ":method".to_string(),
+            value: HeaderValueMatch::Exact(method.to_string()),
+            invert: false,
+            ignore_case: false,
+        });
+    }
+    for h in m.headers.iter().flatten() {
+        let name = h.name.to_ascii_lowercase();
+        if !filter::is_token(&name) {
+            return Err((
+                R::UnsupportedValue,
+                format!("header name {:?} is not valid", h.name),
+            ));
+        }
+        // The spec: the first match of a name wins, later ones are ignored.
+        if headers.iter().any(|x| x.name == name) {
+            continue;
+        }
+        let value = match h
+            .r#type
+            .as_ref()
+            .unwrap_or(&HttpRouteRulesMatchesHeadersType::Exact)
+        {
+            HttpRouteRulesMatchesHeadersType::Exact => {
+                filter::check_value(&h.name, &h.value)?;
+                HeaderValueMatch::Exact(h.value.clone())
+            }
+            HttpRouteRulesMatchesHeadersType::RegularExpression => {
+                crate::regex::validate(&h.value).map_err(|e| {
+                    (
+                        R::UnsupportedValue,
+                        format!("header {:?} regex: {e}", h.name),
+                    )
+                })?;
+                HeaderValueMatch::Regex(h.value.clone())
+            }
+        };
+        headers.push(HeaderMatch {
+            name,
+            value,
+            invert: false,
+            ignore_case: false,
+        });
+    }
+    let mut query_params: Vec<QueryParamMatch> = Vec::new();
+    for q in m.query_params.iter().flatten() {
+        if q.name.is_empty() || q.name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err((
+                R::UnsupportedValue,
+                format!("query parameter name {:?} is not valid", q.name),
+            ));
+        }
+        if query_params.iter().any(|x| x.name == q.name) {
+            continue;
+        }
+        let value = match q
+            .r#type
+            .as_ref()
+            .unwrap_or(&HttpRouteRulesMatchesQueryParamsType::Exact)
+        {
+            HttpRouteRulesMatchesQueryParamsType::Exact => {
+                filter::check_value(&q.name, &q.value)?;
+                QueryValueMatch::Exact(q.value.clone())
+            }
+            HttpRouteRulesMatchesQueryParamsType::RegularExpression => {
+                crate::regex::validate(&q.value).map_err(|e| {
+                    (
+                        R::UnsupportedValue,
+                        format!("query parameter {:?} regex: {e}", q.name),
+                    )
+                })?;
+                QueryValueMatch::Regex(q.value.clone())
+            }
+        };
+        query_params.push(QueryParamMatch {
+            name: q.name.clone(),
+            value,
+            ignore_case: false,
+        });
+    }
+    Ok(RouteKey {
+        path,
+        headers,
+        query_params,
+    })
+}
+
+/// The redirect a RequestRedirect filter asks for.
+fn redirect_of(f: &HttpRouteRulesFilters, rule: &HttpRouteRules) -> Result<Redirect, (R, String)> {
+    let Some(r) = f.request_redirect.as_ref() else {
+        return Err((
+            R::UnsupportedValue,
+            "filter RequestRedirect has no requestRedirect".to_string(),
+        ));
+    };
+    let status = match r.status_code.unwrap_or(302) {
+        code @ (301 | 302 | 303 | 307 | 308) => code as u16,
+        other => {
+            return Err((
+                R::UnsupportedValue,
+                format!("redirect statusCode {other} is not supported"),
+            ));
+        }
+    };
+    let host = match r.hostname.as_deref() {
+        None => None,
+        Some(raw) => match hostname::parse(raw) {
+            Ok(h) if !hostname::is_wildcard(&h) => Some(h.into_owned()),
+            _ => {
+                return Err((
+                    R::UnsupportedValue,
+                    format!("redirect hostname {raw:?} is not valid"),
+                ));
+            }
+        },
+    };
+    let port = match r.port {
+        None => None,
+        Some(p @ 1..=65535) => Some(p as u32),
+        Some(p) => {
+            return Err((
+                R::UnsupportedValue,
+                format!("redirect port {p} is not valid"),
+            ));
+        }
+    };
+    let path = match &r.path {
+        None => None,
+        Some(p) => {
+            let (value, prefix) = match p.r#type {
+                RedirectPathType::ReplaceFullPath => (p.replace_full_path.as_deref(), false),
+                RedirectPathType::ReplacePrefixMatch => (p.replace_prefix_match.as_deref(), true),
+            };
+            let value = value.unwrap_or("/");
+            filter::check_path(value)?;
+            if prefix {
+                let prefixes_only = rule_keys(rule).is_ok_and(|keys| {
+                    keys.iter().all(|k| {
+                        matches!(k.path, PathMatch::Prefix(_) | PathMatch::SegmentPrefix(_))
+                    })
+                });
+                if !prefixes_only {
+                    return Err((
+                        R::UnsupportedValue,
+                        "ReplacePrefixMatch needs every match of the rule to be a PathPrefix"
+                            .to_string(),
+                    ));
+                }
+                Some(RedirectPath::Prefix(value.to_string()))
+            } else {
+                Some(RedirectPath::Full(value.to_string()))
+            }
+        }
+    };
+    Ok(Redirect {
+        scheme: r.scheme.as_ref().map(|s| match s {
+            Scheme::Http => "http".to_string(),
+            Scheme::Https => "https".to_string(),
+        }),
+        host,
+        port,
+        path,
+        status,
+    })
+}

@@ -1,0 +1,117 @@
+//! HTTPS listeners of the served Gateway: TLS terminated with the listener's certificate, a
+//! Secret in the Gateway's namespace or, with a ReferenceGrant there, in another.
+
+use sesame_gateway_api::gateway::GatewayListenersTlsMode;
+
+use super::{GROUP, Listener, set};
+use crate::build::Builder;
+use crate::dag::{GatewayTls, TlsSecret};
+use crate::object::NamespacedName;
+use crate::status::gateway::{Condition, ConditionReason as R, ConditionType as T};
+
+impl<'a> Builder<'a> {
+    /// Resolves the certificate of an HTTPS listener; on failure the listener is not valid and
+    /// its conditions say why (`ResolvedRefs=False` with `InvalidCertificateRef` or
+    /// `RefNotPermitted`).
+    pub(crate) fn listener_tls(&mut self, gateway: &'a NamespacedName, l: &mut Listener<'a>) {
+        match self.certificate(gateway, l) {
+            Ok(secret) => {
+                l.tls = Some(GatewayTls {
+                    server_name: l.hostname.clone(),
+                    secret: secret.name.clone(),
+                    min_tls_version: self.config.min_tls_version,
+                    max_tls_version: self.config.max_tls_version,
+                });
+                self.dag
+                    .secrets
+                    .entry(secret.name.clone())
+                    .or_insert_with(|| TlsSecret::clone(&secret));
+            }
+            Err((reason, message)) => {
+                l.valid = false;
+                set(
+                    &mut l.conditions,
+                    Condition::no(T::ResolvedRefs, reason, message.clone()),
+                );
+                set(
+                    &mut l.conditions,
+                    Condition::no(T::Programmed, R::Invalid, message),
+                );
+            }
+        }
+    }
+
+    fn certificate(
+        &mut self,
+        gateway: &'a NamespacedName,
+        l: &Listener<'a>,
+    ) -> Result<std::sync::Arc<TlsSecret>, (R, String)> {
+        let tls = l.spec.tls.as_ref();
+        if tls.and_then(|t| t.mode.as_ref()) == Some(&GatewayListenersTlsMode::Passthrough) {
+            return Err((
+                R::InvalidCertificateRef,
+                "an HTTPS listener terminates TLS: tls.mode Passthrough is for TLS listeners"
+                    .to_string(),
+            ));
+        }
+        let Some(cert) = tls
+            .and_then(|t| t.certificate_refs.as_deref())
+            .and_then(<[_]>::first)
+        else {
+            return Err((
+                R::InvalidCertificateRef,
+                "an HTTPS listener needs tls.certificateRefs".to_string(),
+            ));
+        };
+        let group = cert.group.as_deref().unwrap_or("");
+        let kind = cert.kind.as_deref().unwrap_or("Secret");
+        if !group.is_empty() || kind != "Secret" {
+            return Err((
+                R::InvalidCertificateRef,
+                format!(
+                    "certificateRef {:?} is a {group}/{kind}; only Secrets are supported",
+                    cert.name
+                ),
+            ));
+        }
+        let namespace: &'a str = cert.namespace.as_deref().unwrap_or(&gateway.namespace);
+        if namespace != &*gateway.namespace
+            && !self.secret_granted(&gateway.namespace, namespace, &cert.name)
+        {
+            return Err((
+                R::RefNotPermitted,
+                format!(
+                    "certificateRef {namespace}/{} is in another namespace and no ReferenceGrant there allows it",
+                    cert.name
+                ),
+            ));
+        }
+        self.secrets
+            .get(self.snapshot, namespace, &cert.name, &mut self.dag)
+            .clone()
+            .map_err(|e| {
+                (
+                    R::InvalidCertificateRef,
+                    format!("certificateRef {namespace}/{}: {e}", cert.name),
+                )
+            })
+    }
+
+    /// Whether a ReferenceGrant in `to_namespace` lets Gateways of `from_namespace` use Secret
+    /// `name`.
+    fn secret_granted(&self, from_namespace: &str, to_namespace: &str, name: &str) -> bool {
+        self.snapshot
+            .reference_grants
+            .iter()
+            .filter(|(n, _)| &*n.namespace == to_namespace)
+            .any(|(_, grant)| {
+                grant.spec.from.iter().any(|f| {
+                    f.group == GROUP && f.kind == "Gateway" && f.namespace == from_namespace
+                }) && grant.spec.to.iter().any(|t| {
+                    t.group.is_empty()
+                        && t.kind == "Secret"
+                        && t.name.as_deref().is_none_or(|n| n == name)
+                })
+            })
+    }
+}

@@ -1,0 +1,128 @@
+//! Random Gateway API objects for the incremental property test: one GatewayClass and one
+//! Gateway (either may be someone else's), HTTPRoutes that attach or not, and a ReferenceGrant.
+
+use serde_json::{Value, json};
+
+use super::{HOSTS, NAMESPACES, PATHS, Rng, SERVICES};
+use crate::build::GatewayConfig;
+use crate::object::{Kind, NamespacedName};
+
+/// The Gateway API config of the test: Sesame serves `default/gw`.
+pub(super) fn config() -> GatewayConfig {
+    GatewayConfig {
+        controller_name: "projectsesame.io/gateway-controller".to_string(),
+        gateway_ref: Some(NamespacedName::new("default", "gw")),
+        reserved_ports: vec![8002],
+    }
+}
+
+/// HTTPRoute names.
+const ROUTES: [&str; 3] = ["r0", "r1", "r2"];
+
+fn class(rng: &mut Rng) -> Value {
+    let controller = if rng.chance(80) {
+        "projectsesame.io/gateway-controller"
+    } else {
+        "example.com/other"
+    };
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+        "metadata": {"name": "gc", "generation": 1 + rng.below(2)},
+        "spec": {"controllerName": controller},
+    })
+}
+
+fn gateway(rng: &mut Rng) -> Value {
+    let cert = *rng.pick(&["t1", "t2", "missing"]);
+    let all = [
+        json!({"name": "f", "port": 443, "protocol": "HTTPS", "hostname": "a.com",
+            "tls": {"certificateRefs": [{"name": cert}]}, "allowedRoutes": {"namespaces": {"from": "All"}}}),
+        json!({"name": "g", "port": 443, "protocol": "HTTPS",
+            "tls": {"certificateRefs": [{"name": "t3", "namespace": "other"}]}}),
+        json!({"name": "a", "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}}),
+        json!({"name": "b", "port": 81, "protocol": "HTTP", "hostname": "*.c.com"}),
+        json!({"name": "c", "port": 80, "protocol": "HTTP", "hostname": "a.com"}),
+        json!({"name": "d", "port": 82, "protocol": "TCP"}),
+        json!({"name": "e", "port": 81, "protocol": "HTTP", "hostname": "*.c.com"}),
+    ];
+    let listeners: Vec<Value> = all.into_iter().filter(|_| rng.chance(60)).collect();
+    let class = if rng.chance(90) { "gc" } else { "nope" };
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "gw", "namespace": "default", "generation": 1 + rng.below(3)},
+        "spec": {"gatewayClassName": class, "listeners": listeners},
+    })
+}
+
+fn route(rng: &mut Rng, namespace: &str, name: &str) -> Value {
+    let mut parent =
+        json!({"name": if rng.chance(90) { "gw" } else { "other" }, "namespace": "default"});
+    if rng.chance(30) {
+        parent["sectionName"] = json!(rng.pick(&["a", "b", "c", "f", "z"]));
+    }
+    let hostnames: Vec<&str> = (0..rng.below(3)).map(|_| *rng.pick(&HOSTS[..4])).collect();
+    let rules: Vec<Value> = (0..1 + rng.below(2))
+        .map(|_| {
+            let backends: Vec<Value> = (0..rng.below(3))
+                .map(|_| {
+                    let mut b = json!({"name": rng.pick(&SERVICES), "port": 80, "weight": rng.below(3)});
+                    if rng.chance(20) {
+                        b["namespace"] = json!(rng.pick(&NAMESPACES));
+                    }
+                    b
+                })
+                .collect();
+            let mut rule = json!({
+                "matches": [{"path": {"type": if rng.chance(50) { "PathPrefix" } else { "Exact" }, "value": rng.pick(&PATHS)}}],
+                "backendRefs": backends,
+            });
+            match rng.below(6) {
+                0 => rule["filters"] = json!([{"type": "RequestHeaderModifier", "requestHeaderModifier": {"set": [{"name": "x-a", "value": "1"}]}}]),
+                1 => rule["filters"] = json!([{"type": "RequestRedirect", "requestRedirect": {"scheme": "https"}}]),
+                2 => rule["filters"] = json!([{"type": "URLRewrite", "urlRewrite": {"hostname": "x.com"}}]),
+                _ => {}
+            }
+            rule
+        })
+        .collect();
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": name, "namespace": namespace, "generation": 1 + rng.below(3),
+            "creationTimestamp": format!("2026-01-0{}T00:00:00Z", 1 + rng.below(3))},
+        "spec": {"parentRefs": [parent], "hostnames": hostnames, "rules": rules},
+    })
+}
+
+fn grant(rng: &mut Rng) -> Value {
+    if rng.chance(30) {
+        return json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "ReferenceGrant",
+            "metadata": {"name": "g", "namespace": "other"},
+            "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "default"}],
+                "to": [{"group": "", "kind": "Secret"}]},
+        });
+    }
+    let to = if rng.chance(50) {
+        json!([{"group": "", "kind": "Service"}])
+    } else {
+        json!([{"group": "", "kind": "Service", "name": "s1"}])
+    };
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "ReferenceGrant",
+        "metadata": {"name": "g", "namespace": "other"},
+        "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "default"}], "to": to},
+    })
+}
+
+/// One random Gateway API object, with its kind.
+pub(super) fn object(rng: &mut Rng, namespace: &str) -> (Kind, Value) {
+    match rng.below(8) {
+        0 => (Kind::GatewayClass, class(rng)),
+        1..=2 => (Kind::Gateway, gateway(rng)),
+        3 => (Kind::ReferenceGrant, grant(rng)),
+        _ => {
+            let name = *rng.pick(&ROUTES);
+            (Kind::HTTPRoute, route(rng, namespace, name))
+        }
+    }
+}

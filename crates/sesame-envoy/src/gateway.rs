@@ -1,0 +1,130 @@
+//! The listeners of the served Gateway (Gateway API): one Envoy listener per port, named
+//! `http-<gateway port>` or `https-<gateway port>`, whose HTTP connection managers fetch the
+//! RouteConfiguration of the same name over RDS. The connection managers are `ingress_http`'s (timeouts, trusted hops,
+//! access log, filters), with the listener's name as stat prefix.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use envoy_types::pb::envoy::config::listener::v3 as listener_v3;
+use envoy_types::pb::envoy::extensions::filters::listener::tls_inspector::v3 as tls_inspector_v3;
+use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3 as tls_v3;
+use envoy_types::pb::google::protobuf::Any;
+use sesame_dag::Dag;
+use sesame_dag::dag::{GatewayListener, GatewayTls};
+
+use crate::listener::{
+    Ingress, TLS_INSPECTOR, TlsParams, common_tls_context, hcm_filter, ingress_connection_manager,
+    rds,
+};
+use crate::{TranslateConfig, proto, route};
+
+/// Every Gateway listener, encoded, by name.
+pub fn listeners(dag: &Dag, config: &TranslateConfig) -> BTreeMap<String, Any> {
+    dag.gateway_listeners
+        .iter()
+        .map(|(name, l)| (name.clone(), proto::any(&listener(l, config))))
+        .collect()
+}
+
+/// One Gateway listener on the address of `ingress_http` and the listener's own port: for HTTP
+/// one filter chain; for HTTPS TLS inspection and a chain per TLS entry, matched on SNI (the
+/// entry without a name takes the connections no other does), each terminating TLS with its
+/// certificate over SDS. Every chain's routes come from the listener's RouteConfiguration.
+pub fn listener(l: &GatewayListener, config: &TranslateConfig) -> listener_v3::Listener {
+    let address = Some(proto::listener_address(SocketAddr::new(
+        config.http_listener.ip(),
+        l.port,
+    )));
+    let ingress = if l.tls.is_empty() {
+        Ingress::Http
+    } else {
+        Ingress::Https
+    };
+    let mut hcm = ingress_connection_manager(ingress, rds(l.name.clone()), &config.listener);
+    hcm.stat_prefix = l.name.clone();
+    let filters = vec![hcm_filter(&hcm)];
+    if l.tls.is_empty() {
+        return listener_v3::Listener {
+            name: l.name.clone(),
+            address,
+            filter_chains: vec![listener_v3::FilterChain {
+                filters,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+    }
+    let tls_inspector = listener_v3::ListenerFilter {
+        name: TLS_INSPECTOR.to_string(),
+        config_type: Some(listener_v3::listener_filter::ConfigType::TypedConfig(
+            proto::any(&tls_inspector_v3::TlsInspector::default()),
+        )),
+        ..Default::default()
+    };
+    let filter_chains = l
+        .tls
+        .iter()
+        .map(|tls| listener_v3::FilterChain {
+            filter_chain_match: Some(sni_match(tls)),
+            filters: filters.clone(),
+            transport_socket: Some(downstream_tls(tls, config)),
+            ..Default::default()
+        })
+        .collect();
+    listener_v3::Listener {
+        name: l.name.clone(),
+        address,
+        listener_filters: vec![tls_inspector],
+        filter_chains,
+        ..Default::default()
+    }
+}
+
+/// The SNI match of one TLS entry: its name, or any TLS connection.
+fn sni_match(tls: &GatewayTls) -> listener_v3::FilterChainMatch {
+    match &tls.server_name {
+        Some(name) => listener_v3::FilterChainMatch {
+            server_names: vec![name.clone()],
+            ..Default::default()
+        },
+        None => listener_v3::FilterChainMatch {
+            transport_protocol: "tls".to_string(),
+            ..Default::default()
+        },
+    }
+}
+
+/// Terminating TLS with the entry's certificate and versions, `ingress_https`'s cipher suites,
+/// ALPN `h2` and `http/1.1`.
+fn downstream_tls(
+    tls: &GatewayTls,
+    config: &TranslateConfig,
+) -> envoy_types::pb::envoy::config::core::v3::TransportSocket {
+    let params = TlsParams {
+        min: tls.min_tls_version,
+        max: tls.max_tls_version,
+        cipher_suites: &config.listener.cipher_suites,
+    };
+    let context = tls_v3::DownstreamTlsContext {
+        common_tls_context: Some(common_tls_context(&tls.secret, &params, true)),
+        ..Default::default()
+    };
+    proto::tls_transport_socket(&context)
+}
+
+/// The RouteConfiguration of every Gateway listener, encoded, by name (the listener's).
+pub fn route_configurations(dag: &Dag) -> BTreeMap<String, Any> {
+    dag.gateway_listeners
+        .iter()
+        .map(|(name, l)| (name.clone(), route_configuration(l)))
+        .collect()
+}
+
+/// The RouteConfiguration of one Gateway listener: its virtual hosts in hostname order.
+pub fn route_configuration(l: &GatewayListener) -> Any {
+    route::encoded_route_configuration(l.name.clone(), l.virtual_hosts.values())
+}
+
+#[cfg(test)]
+mod tests;

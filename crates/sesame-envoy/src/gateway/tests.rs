@@ -1,0 +1,144 @@
+use std::collections::BTreeMap;
+
+use envoy_types::pb::envoy::config::core::v3 as core_v3;
+use envoy_types::pb::envoy::config::listener::v3 as listener_v3;
+use envoy_types::pb::envoy::config::route::v3 as route_v3;
+use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm_v3;
+use pretty_assertions::assert_eq;
+use sesame_dag::dag::{GatewayListener, HeaderValue, PathMatch, RouteAction};
+
+use super::*;
+use crate::testutil::{decode, forward_route, vhost};
+
+fn dag() -> Dag {
+    let mut route = forward_route(PathMatch::Prefix("/".into()), "default/echo/80/da39a3ee5e");
+    if let RouteAction::Forward(f) = &mut route.action {
+        let p = f.policies_mut();
+        p.request_headers
+            .set
+            .push(("x-set".into(), HeaderValue::literal("50%")));
+        p.request_headers_append
+            .push(("x-add".into(), HeaderValue::literal("a")));
+    }
+    let mut dag = Dag::default();
+    dag.gateway_listeners.insert(
+        "http-80".into(),
+        GatewayListener {
+            name: "http-80".into(),
+            port: 8080,
+            virtual_hosts: BTreeMap::from([("a.com".to_string(), vhost("a.com", vec![route]))]),
+            tls: Vec::new(),
+        },
+    );
+    dag
+}
+
+#[test]
+fn a_gateway_listener_is_an_envoy_listener_with_its_own_route_configuration() {
+    let config = TranslateConfig {
+        http_listener: "127.0.0.1:18080".parse().unwrap(),
+        ..TranslateConfig::default()
+    };
+    let resources = crate::translate(&dag(), &config);
+    let listener: listener_v3::Listener = decode(&resources.listeners["http-80"]);
+    let Some(core_v3::address::Address::SocketAddress(addr)) =
+        listener.address.and_then(|a| a.address)
+    else {
+        panic!("no socket address")
+    };
+    assert_eq!(addr.address, "127.0.0.1");
+    assert_eq!(
+        addr.port_specifier,
+        Some(core_v3::socket_address::PortSpecifier::PortValue(8080))
+    );
+    let filter = &listener.filter_chains[0].filters[0];
+    let Some(listener_v3::filter::ConfigType::TypedConfig(any)) = &filter.config_type else {
+        panic!("no typed config")
+    };
+    let hcm: hcm_v3::HttpConnectionManager = decode(any);
+    assert_eq!(hcm.stat_prefix, "http-80");
+    let Some(hcm_v3::http_connection_manager::RouteSpecifier::Rds(rds)) = hcm.route_specifier
+    else {
+        panic!("no rds")
+    };
+    assert_eq!(rds.route_config_name, "http-80");
+    let rc: route_v3::RouteConfiguration = decode(&resources.routes["http-80"]);
+    assert_eq!(rc.virtual_hosts[0].domains, ["a.com"]);
+    let route = &rc.virtual_hosts[0].routes[0];
+    let added: Vec<(String, String, i32)> = route
+        .request_headers_to_add
+        .iter()
+        .map(|h| {
+            let header = h.header.clone().unwrap();
+            (header.key, header.value, h.append_action)
+        })
+        .collect();
+    use core_v3::header_value_option::HeaderAppendAction as A;
+    assert_eq!(
+        added,
+        [
+            (
+                "x-set".into(),
+                "50%%".into(),
+                A::OverwriteIfExistsOrAdd as i32
+            ),
+            ("x-add".into(), "a".into(), A::AppendIfExistsOrAdd as i32),
+        ]
+    );
+    // The static listeners are still there.
+    assert!(resources.listeners.contains_key("ingress_http"));
+}
+
+#[test]
+fn an_https_gateway_listener_terminates_tls_per_sni() {
+    use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3 as tls_v3;
+    use sesame_dag::dag::{GatewayTls, TlsVersion};
+    let mut dag = dag();
+    let mut l = dag.gateway_listeners.remove("http-80").unwrap();
+    l.name = "https-443".into();
+    l.port = 8443;
+    let tls = |name: Option<&str>, secret: &str| GatewayTls {
+        server_name: name.map(String::from),
+        secret: secret.into(),
+        min_tls_version: TlsVersion::V1_2,
+        max_tls_version: TlsVersion::V1_3,
+    };
+    l.tls = vec![
+        tls(Some("a.com"), "default/a/1"),
+        tls(None, "default/any/2"),
+    ];
+    dag.gateway_listeners.insert(l.name.clone(), l);
+    let resources = crate::translate(&dag, &TranslateConfig::default());
+    let listener: listener_v3::Listener = decode(&resources.listeners["https-443"]);
+    assert_eq!(
+        listener.listener_filters[0].name,
+        "envoy.filters.listener.tls_inspector"
+    );
+    let matches: Vec<(Vec<String>, String)> = listener
+        .filter_chains
+        .iter()
+        .map(|c| {
+            let m = c.filter_chain_match.clone().unwrap();
+            (m.server_names, m.transport_protocol)
+        })
+        .collect();
+    assert_eq!(
+        matches,
+        [
+            (vec!["a.com".to_string()], String::new()),
+            (vec![], "tls".to_string())
+        ]
+    );
+    let socket = listener.filter_chains[0].transport_socket.clone().unwrap();
+    let Some(core_v3::transport_socket::ConfigType::TypedConfig(any)) = socket.config_type else {
+        panic!("no tls context")
+    };
+    let context: tls_v3::DownstreamTlsContext = decode(&any);
+    let common = context.common_tls_context.unwrap();
+    assert_eq!(
+        common.tls_certificate_sds_secret_configs[0].name,
+        "default/a/1"
+    );
+    assert_eq!(common.alpn_protocols, ["h2", "http/1.1"]);
+    assert!(resources.routes.contains_key("https-443"));
+}

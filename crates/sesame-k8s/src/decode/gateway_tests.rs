@@ -1,0 +1,65 @@
+//! Gateway API kinds in file mode: decoded in both versions upstream serves, cluster-scoped
+//! GatewayClasses without a namespace, and invalid documents refused with the field at fault.
+
+use pretty_assertions::assert_eq;
+use serde_json::json;
+use sesame_dag::object::{Kind, NamespacedName, Object, ObjectKey};
+
+use super::*;
+
+fn decode(value: Value) -> Object {
+    match decode_object(value) {
+        Ok(Some(object)) => object,
+        other => panic!("expected an object, got {other:?}"),
+    }
+}
+
+#[test]
+fn gateway_api_kinds_decode_in_v1_and_v1beta1() {
+    for version in ["v1", "v1beta1"] {
+        let api_version = format!("gateway.networking.k8s.io/{version}");
+        let cases = [
+            (
+                json!({"apiVersion": api_version, "kind": "Gateway", "metadata": {"name": "a"}, "spec": {"gatewayClassName": "c", "listeners": [{"name": "l", "port": 80, "protocol": "HTTP"}]}}),
+                Kind::Gateway,
+            ),
+            (
+                json!({"apiVersion": api_version, "kind": "HTTPRoute", "metadata": {"name": "a"}, "spec": {"rules": [{"matches": [{"path": {"type": "Exact", "value": "/"}}]}]}}),
+                Kind::HTTPRoute,
+            ),
+            (
+                json!({"apiVersion": api_version, "kind": "ReferenceGrant", "metadata": {"name": "a"}, "spec": {"from": [], "to": []}}),
+                Kind::ReferenceGrant,
+            ),
+        ];
+        for (value, kind) in cases {
+            assert_eq!(
+                decode(value).key(),
+                ObjectKey::new(kind, NamespacedName::new("default", "a"))
+            );
+        }
+        let class = decode(
+            json!({"apiVersion": api_version, "kind": "GatewayClass", "metadata": {"name": "c", "namespace": "x"}, "spec": {"controllerName": "projectsesame.io/gateway-controller"}}),
+        );
+        assert_eq!(
+            class.key(),
+            ObjectKey::new(Kind::GatewayClass, NamespacedName::new("", "c"))
+        );
+    }
+}
+
+#[test]
+fn an_invalid_route_is_refused_naming_the_field() {
+    let err = decode_object(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "a"},
+        "spec": {"rules": [{"matches": [{"path": {"type": "Glob", "value": "/"}}]}]}
+    }))
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("spec.rules[0].matches[0].path.type"),
+        "{err}"
+    );
+    let other = json!({"apiVersion": "gateway.networking.k8s.io/v1alpha2", "kind": "TCPRoute", "metadata": {"name": "a"}});
+    assert!(matches!(decode_object(other), Ok(None)));
+}
