@@ -10,6 +10,7 @@ use crate::dag::{
     Dag, HeaderMatch, HeaderValueMatch, PathMatch, QueryParamMatch, QueryValueMatch, Route,
     RouteAction, TcpProxy, VirtualHost,
 };
+use crate::hostname;
 use crate::object::ObjectKey;
 
 /// A request to explain.
@@ -191,11 +192,7 @@ fn pick<'a, V>(
     }
     let wildcard = hosts
         .keys()
-        .filter_map(|name| {
-            let suffix = name.strip_prefix('*')?;
-            (!suffix.is_empty() && host.ends_with(suffix) && host.len() > suffix.len())
-                .then_some(name)
-        })
+        .filter(|name| hostname::wildcard_covers(name, host))
         .max_by_key(|name| name.len());
     if let Some(name) = wildcard {
         return Some((
@@ -345,22 +342,15 @@ fn header_matches(header: &HeaderMatch, request: &Request) -> bool {
             .find(|(name, _)| name.eq_ignore_ascii_case(&header.name))
             .map(|(_, v)| v.as_str())
     });
-    let holds = match (value, &header.value) {
-        (None, _) => false,
-        (Some(_), HeaderValueMatch::Present) => true,
-        (Some(v), HeaderValueMatch::Regex(r)) => full_match(r, v),
-        (Some(v), HeaderValueMatch::Exact(s)) => compare(v, s, header.ignore_case, |v, s| v == s),
-        (Some(v), HeaderValueMatch::Contains(s)) => {
-            compare(v, s, header.ignore_case, |v, s| v.contains(s))
-        }
-        (Some(v), HeaderValueMatch::Prefix(s)) => {
-            compare(v, s, header.ignore_case, |v, s| v.starts_with(s))
-        }
-        (Some(v), HeaderValueMatch::Suffix(s)) => {
-            compare(v, s, header.ignore_case, |v, s| v.ends_with(s))
-        }
+    let wanted = match &header.value {
+        HeaderValueMatch::Present => Wanted::Present,
+        HeaderValueMatch::Regex(r) => Wanted::Regex(r),
+        HeaderValueMatch::Exact(s) => Wanted::Text(s, |v, s| v == s),
+        HeaderValueMatch::Contains(s) => Wanted::Text(s, |v, s| v.contains(s)),
+        HeaderValueMatch::Prefix(s) => Wanted::Text(s, |v, s| v.starts_with(s)),
+        HeaderValueMatch::Suffix(s) => Wanted::Text(s, |v, s| v.ends_with(s)),
     };
-    holds != header.invert
+    holds(value, wanted, header.ignore_case) != header.invert
 }
 
 fn query_matches(param: &QueryParamMatch, query: &str) -> bool {
@@ -369,28 +359,39 @@ fn query_matches(param: &QueryParamMatch, query: &str) -> bool {
         .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
         .find(|(name, _)| *name == param.name)
         .map(|(_, v)| v);
-    match (value, &param.value) {
-        (None, _) => false,
-        (Some(_), QueryValueMatch::Present) => true,
-        (Some(v), QueryValueMatch::Regex(r)) => full_match(r, v),
-        (Some(v), QueryValueMatch::Exact(s)) => compare(v, s, param.ignore_case, |v, s| v == s),
-        (Some(v), QueryValueMatch::Prefix(s)) => {
-            compare(v, s, param.ignore_case, |v, s| v.starts_with(s))
-        }
-        (Some(v), QueryValueMatch::Suffix(s)) => {
-            compare(v, s, param.ignore_case, |v, s| v.ends_with(s))
-        }
-        (Some(v), QueryValueMatch::Contains(s)) => {
-            compare(v, s, param.ignore_case, |v, s| v.contains(s))
-        }
-    }
+    let wanted = match &param.value {
+        QueryValueMatch::Present => Wanted::Present,
+        QueryValueMatch::Regex(r) => Wanted::Regex(r),
+        QueryValueMatch::Exact(s) => Wanted::Text(s, |v, s| v == s),
+        QueryValueMatch::Contains(s) => Wanted::Text(s, |v, s| v.contains(s)),
+        QueryValueMatch::Prefix(s) => Wanted::Text(s, |v, s| v.starts_with(s)),
+        QueryValueMatch::Suffix(s) => Wanted::Text(s, |v, s| v.ends_with(s)),
+    };
+    holds(value, wanted, param.ignore_case)
 }
 
-fn compare(value: &str, wanted: &str, ignore_case: bool, test: fn(&str, &str) -> bool) -> bool {
-    if ignore_case {
-        test(&value.to_lowercase(), &wanted.to_lowercase())
-    } else {
-        test(value, wanted)
+/// What a header or query parameter condition asks of a value.
+enum Wanted<'a> {
+    /// Any value.
+    Present,
+    /// A value the RE2 expression matches whole (case as written).
+    Regex(&'a str),
+    /// A value that passes the test against this text.
+    Text(&'a str, fn(&str, &str) -> bool),
+}
+
+/// Whether `value` (`None`: absent) meets `wanted`; `ignore_case` applies to text tests only.
+fn holds(value: Option<&str>, wanted: Wanted<'_>, ignore_case: bool) -> bool {
+    let Some(value) = value else {
+        return false;
+    };
+    match wanted {
+        Wanted::Present => true,
+        Wanted::Regex(pattern) => full_match(pattern, value),
+        Wanted::Text(text, test) if ignore_case => {
+            test(&value.to_lowercase(), &text.to_lowercase())
+        }
+        Wanted::Text(text, test) => test(value, text),
     }
 }
 

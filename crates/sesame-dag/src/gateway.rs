@@ -381,6 +381,30 @@ fn set(conditions: &mut Vec<Condition>, condition: Condition) {
     conditions.push(condition);
 }
 
+impl Builder<'_> {
+    /// Whether a ReferenceGrant in `to_namespace` lets objects of kind `from_kind` in
+    /// `from_namespace` refer to the core-group object `to_kind` named `name` there.
+    pub(crate) fn reference_granted(
+        &self,
+        (from_kind, from_namespace): (&str, &str),
+        (to_kind, to_namespace, name): (&str, &str, &str),
+    ) -> bool {
+        self.snapshot
+            .reference_grants
+            .iter()
+            .filter(|(n, _)| &*n.namespace == to_namespace)
+            .any(|(_, grant)| {
+                grant.spec.from.iter().any(|f| {
+                    f.group == GROUP && f.kind == from_kind && f.namespace == from_namespace
+                }) && grant.spec.to.iter().any(|t| {
+                    t.group.is_empty()
+                        && t.kind == to_kind
+                        && t.name.as_deref().is_none_or(|n| n == name)
+                })
+            })
+    }
+}
+
 /// Whether a listener lets routes of `route_namespace` attach (`allowedRoutes.namespaces`).
 /// `Selector` needs Namespace objects, which Sesame does not read yet: it allows none.
 pub(crate) fn allows_namespace(
@@ -412,14 +436,9 @@ pub(crate) fn intersect(listener: Option<&str>, route: &str) -> Option<String> {
     if listener == route {
         return Some(route.to_string());
     }
-    let within = |host: &str, wildcard: &str| {
-        wildcard
-            .strip_prefix('*')
-            .is_some_and(|suffix| host.ends_with(suffix) && host.len() > suffix.len())
-    };
-    if within(route, listener) {
+    if hostname::wildcard_covers(listener, route) {
         Some(route.to_string())
-    } else if within(listener, route) {
+    } else if hostname::wildcard_covers(route, listener) {
         Some(listener.to_string())
     } else {
         None

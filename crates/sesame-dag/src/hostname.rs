@@ -69,6 +69,14 @@ pub(crate) fn is_wildcard(host: &str) -> bool {
     host.starts_with("*.")
 }
 
+/// Whether the leading wildcard `wildcard` (`*.foo.com`) covers `host`: `host` ends with its
+/// suffix and has at least one more character before it. False when `wildcard` is no wildcard.
+pub(crate) fn wildcard_covers(wildcard: &str, host: &str) -> bool {
+    wildcard.strip_prefix('*').is_some_and(|suffix| {
+        !suffix.is_empty() && host.ends_with(suffix) && host.len() > suffix.len()
+    })
+}
+
 /// The RE2 expression an `:authority` header must match for a wildcard host to match exactly one
 /// label (Envoy's own `*.foo.com` domain matches any depth). `host` must be validated, so the
 /// only character needing an escape is `.`.

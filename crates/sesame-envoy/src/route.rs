@@ -645,24 +645,20 @@ fn weighted_clusters(clusters: &[WeightedCluster]) -> route_v3::WeightedCluster 
 /// The headers a policy sets, each overwriting the header if present or adding it.
 pub fn headers_to_add(policy: &HeadersPolicy) -> Vec<core_v3::HeaderValueOption> {
     use core_v3::header_value_option::HeaderAppendAction;
-    policy
-        .set
-        .iter()
-        .map(|(key, value)| core_v3::HeaderValueOption {
-            header: Some(core_v3::HeaderValue {
-                key: key.clone(),
-                value: header_format(value),
-                ..Default::default()
-            }),
-            append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
-            ..Default::default()
-        })
-        .collect()
+    header_options(&policy.set, HeaderAppendAction::OverwriteIfExistsOrAdd)
 }
 
 /// Headers added after any value already there (Gateway API `add`).
 pub fn headers_to_append(headers: &[(String, HeaderValue)]) -> Vec<core_v3::HeaderValueOption> {
     use core_v3::header_value_option::HeaderAppendAction;
+    header_options(headers, HeaderAppendAction::AppendIfExistsOrAdd)
+}
+
+/// Each header with its value as Envoy's substitution format, applied by `action`.
+fn header_options(
+    headers: &[(String, HeaderValue)],
+    action: core_v3::header_value_option::HeaderAppendAction,
+) -> Vec<core_v3::HeaderValueOption> {
     headers
         .iter()
         .map(|(key, value)| core_v3::HeaderValueOption {
@@ -671,7 +667,7 @@ pub fn headers_to_append(headers: &[(String, HeaderValue)]) -> Vec<core_v3::Head
                 value: header_format(value),
                 ..Default::default()
             }),
-            append_action: HeaderAppendAction::AppendIfExistsOrAdd as i32,
+            append_action: action as i32,
             ..Default::default()
         })
         .collect()

@@ -250,7 +250,10 @@ impl<'a> Builder<'a> {
         }
         let namespace: &'a str = r.namespace.unwrap_or(&route.namespace);
         if namespace != &*route.namespace
-            && !self.reference_granted(&route.namespace, namespace, r.name)
+            && !self.reference_granted(
+                ("HTTPRoute", &route.namespace),
+                ("Service", namespace, r.name),
+            )
         {
             return Err((
                 R::RefNotPermitted,
@@ -332,24 +335,6 @@ impl<'a> Builder<'a> {
                 Ok(None)
             }
         }
-    }
-
-    /// Whether a ReferenceGrant in `to_namespace` lets HTTPRoutes of `from_namespace` refer to
-    /// Service `name`.
-    fn reference_granted(&self, from_namespace: &str, to_namespace: &str, name: &str) -> bool {
-        self.snapshot
-            .reference_grants
-            .iter()
-            .filter(|(n, _)| &*n.namespace == to_namespace)
-            .any(|(_, grant)| {
-                grant.spec.from.iter().any(|f| {
-                    f.group == GROUP && f.kind == "HTTPRoute" && f.namespace == from_namespace
-                }) && grant.spec.to.iter().any(|t| {
-                    t.group.is_empty()
-                        && t.kind == "Service"
-                        && t.name.as_deref().is_none_or(|n| n == name)
-                })
-            })
     }
 }
 

@@ -3,7 +3,7 @@
 
 use sesame_gateway_api::gateway::GatewayListenersTlsMode;
 
-use super::{GROUP, Listener, set};
+use super::{Listener, set};
 use crate::build::Builder;
 use crate::dag::{GatewayTls, TlsSecret};
 use crate::object::NamespacedName;
@@ -76,7 +76,10 @@ impl<'a> Builder<'a> {
         }
         let namespace: &'a str = cert.namespace.as_deref().unwrap_or(&gateway.namespace);
         if namespace != &*gateway.namespace
-            && !self.secret_granted(&gateway.namespace, namespace, &cert.name)
+            && !self.reference_granted(
+                ("Gateway", &gateway.namespace),
+                ("Secret", namespace, &cert.name),
+            )
         {
             return Err((
                 R::RefNotPermitted,
@@ -94,24 +97,6 @@ impl<'a> Builder<'a> {
                     R::InvalidCertificateRef,
                     format!("certificateRef {namespace}/{}: {e}", cert.name),
                 )
-            })
-    }
-
-    /// Whether a ReferenceGrant in `to_namespace` lets Gateways of `from_namespace` use Secret
-    /// `name`.
-    fn secret_granted(&self, from_namespace: &str, to_namespace: &str, name: &str) -> bool {
-        self.snapshot
-            .reference_grants
-            .iter()
-            .filter(|(n, _)| &*n.namespace == to_namespace)
-            .any(|(_, grant)| {
-                grant.spec.from.iter().any(|f| {
-                    f.group == GROUP && f.kind == "Gateway" && f.namespace == from_namespace
-                }) && grant.spec.to.iter().any(|t| {
-                    t.group.is_empty()
-                        && t.kind == "Secret"
-                        && t.name.as_deref().is_none_or(|n| n == name)
-                })
             })
     }
 }

@@ -101,14 +101,10 @@ impl ProxyGauges {
         }
         for key in keys.filter(|k| k.kind == Kind::HTTPProxy) {
             let now = counted_of(snapshot, output, key);
-            let was = counted.remove(&key.name);
-            if was == now {
-                if let Some(now) = now {
-                    counted.insert(key.name.clone(), now);
-                }
+            if counted.get(&key.name) == now.as_ref() {
                 continue;
             }
-            if let Some(was) = was {
+            if let Some(was) = counted.remove(&key.name) {
                 self.add(&was, -1);
             }
             if let Some(now) = now {

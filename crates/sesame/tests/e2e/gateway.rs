@@ -12,15 +12,18 @@ use crate::harness::{
 /// The config that serves `default/gw`.
 const CONFIG: &str = "gateway:\n  gatewayRef: {namespace: default, name: gw}\n";
 
+/// The GatewayClass `sesame` of Sesame's controller, and a document separator.
+const GATEWAY_CLASS: &str = "apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: sesame}
+spec: {controllerName: projectsesame.io/gateway-controller}
+---";
+
 /// A GatewayClass of Sesame's controller and Gateway `default/gw` with one HTTP listener on
 /// `port`, open to routes of every namespace.
 fn gateway(port: u16) -> String {
     format!(
-        r#"apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {{name: sesame}}
-spec: {{controllerName: projectsesame.io/gateway-controller}}
----
+        r#"{GATEWAY_CLASS}
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {{name: gw, namespace: default}}
@@ -311,11 +314,7 @@ async fn http_routes_on_a_gateway_listener() {
 /// namespace, granted) serves `*.gw.test`, one whose certificate is not valid.
 fn https_gateway(port: u16) -> String {
     format!(
-        r#"apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {{name: sesame}}
-spec: {{controllerName: projectsesame.io/gateway-controller}}
----
+        r#"{GATEWAY_CLASS}
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {{name: gw, namespace: default}}
