@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Cluster, PATIENCE, Pki, backend, eventually, services};
+use crate::harness::{Cluster, PATIENCE, Pki, backend, borrowed, eventually, services};
 use crate::httpproxy::proxy;
 
 /// Runs `sesame cli ARGS` against the cluster's xDS port; its stdout as text, or its stderr.
@@ -100,11 +100,7 @@ async fn serving(extra: &[&str]) -> (Cluster, Vec<(String, String)>) {
             proxy("default", "policy", policies),
         ),
     ];
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(n, t)| (n.as_str(), t.as_str()))
-        .collect();
-    let cluster = Cluster::sesame_only(&refs, extra);
+    let cluster = Cluster::sesame_only(&borrowed(&files), extra);
     (cluster, files)
 }
 

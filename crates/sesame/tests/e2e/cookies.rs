@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use crate::harness::{Cluster, backend, cookie_backend, services};
+use crate::harness::{Cluster, backend, borrowed, cookie_backend, services};
 use crate::httpproxy::{key, proxy, refused_then_canary};
 
 const COOKIES: &[&str] = &[
@@ -113,11 +113,7 @@ async fn hostile_cookie_policies_become_invalid_status_and_never_reach_envoy() {
         });
         files.push((format!("{name}.json"), manifest.to_string()));
     }
-    let files: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(n, t)| (n.as_str(), t.as_str()))
-        .collect();
-    let cluster = Cluster::start(&files).await;
+    let cluster = Cluster::start(&borrowed(&files)).await;
     let refused: Vec<(&str, &str)> = cases
         .iter()
         .map(|(name, _)| (*name, "CookieRewritePoliciesInvalid"))

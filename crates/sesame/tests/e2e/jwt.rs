@@ -15,7 +15,7 @@ use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as 
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::harness::{Cluster, Pki, Reply, backend, ca_secret, services};
+use crate::harness::{Cluster, Pki, Reply, backend, borrowed, ca_secret, services};
 use crate::httpproxy::{has_error, key, proxy, refused_then_canary};
 
 /// An ES256 signing key with its key id.
@@ -396,11 +396,7 @@ async fn hostile_jwt_providers_become_invalid_status_and_never_reach_envoy() {
             hostile(name, *tls, providers.clone(), route.clone()),
         ));
     }
-    let files: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(n, t)| (n.as_str(), t.as_str()))
-        .collect();
-    let cluster = Cluster::start(&files).await;
+    let cluster = Cluster::start(&borrowed(&files)).await;
     let refused: Vec<(&str, &str)> = cases
         .iter()
         .map(|(name, _, _, _, reason)| (*name, *reason))

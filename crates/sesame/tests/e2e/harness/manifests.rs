@@ -125,3 +125,11 @@ fn secret_manifest(namespace: &str, name: &str, type_: &str, data: &[(&str, &[u8
     value["kind"] = "Secret".into();
     value.to_string()
 }
+
+/// Manifest files held as owned `(name, text)` pairs, borrowed as [`Cluster::start`] takes them.
+pub fn borrowed(files: &[(String, String)]) -> Vec<(&str, &str)> {
+    files
+        .iter()
+        .map(|(name, text)| (name.as_str(), text.as_str()))
+        .collect()
+}
