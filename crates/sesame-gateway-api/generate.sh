@@ -26,4 +26,9 @@ gen gatewayclasses v1 gatewayclass
 gen gateways v1 gateway
 gen httproutes v1 httproute
 gen referencegrants v1 referencegrant
+gen grpcroutes v1 grpcroute
+gen tlsroutes v1 tlsroute
+gen tcproutes v1 tcproute
+gen backendtlspolicies v1 backendtlspolicy
+gen listenersets v1 listenerset
 rustfmt --edition 2024 "$out"/*.rs

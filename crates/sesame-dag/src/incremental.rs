@@ -326,7 +326,13 @@ impl IncrementalBuild {
                 | Kind::GatewayClass
                 | Kind::Gateway
                 | Kind::HTTPRoute
-                | Kind::ReferenceGrant => {}
+                | Kind::ReferenceGrant
+                | Kind::GRPCRoute
+                | Kind::TLSRoute
+                | Kind::TCPRoute
+                | Kind::BackendTLSPolicy
+                | Kind::ListenerSet
+                | Kind::Namespace => {}
             }
         }
         let mut delta = BuildDelta::default();
@@ -367,11 +373,21 @@ impl IncrementalBuild {
         delta
     }
 
-    /// Whether a change to `key` may change the Gateway API part: a Gateway API object, or a
-    /// Service or Secret it looked up.
+    /// Whether a change to `key` may change the Gateway API part: a Gateway API object, a
+    /// Namespace (listeners select routes by namespace labels), or a Service or Secret it
+    /// looked up.
     fn gateway_reads(&self, key: &ObjectKey) -> bool {
         match key.kind {
-            Kind::GatewayClass | Kind::Gateway | Kind::HTTPRoute | Kind::ReferenceGrant => true,
+            Kind::GatewayClass
+            | Kind::Gateway
+            | Kind::HTTPRoute
+            | Kind::ReferenceGrant
+            | Kind::GRPCRoute
+            | Kind::TLSRoute
+            | Kind::TCPRoute
+            | Kind::BackendTLSPolicy
+            | Kind::ListenerSet
+            | Kind::Namespace => true,
             Kind::Service | Kind::Secret => self.gateway.references.contains(key),
             _ => false,
         }

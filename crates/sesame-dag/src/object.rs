@@ -3,11 +3,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use serde::Serialize;
 use sesame_api::{ExtensionService, HTTPProxy, TLSCertificateDelegation};
-use sesame_gateway_api::{Gateway, GatewayClass, HttpRoute, ReferenceGrant};
+use sesame_gateway_api::{
+    BackendTlsPolicy, Gateway, GatewayClass, GrpcRoute, HttpRoute, ListenerSet, ReferenceGrant,
+    TcpRoute, TlsRoute,
+};
 
 pub mod compact;
 
@@ -40,6 +43,18 @@ pub enum Kind {
     ReferenceGrant,
     /// `projectsesame.io/v1alpha1` ExtensionService.
     ExtensionService,
+    /// `gateway.networking.k8s.io/v1` GRPCRoute.
+    GRPCRoute,
+    /// `gateway.networking.k8s.io/v1` TLSRoute.
+    TLSRoute,
+    /// `gateway.networking.k8s.io/v1` TCPRoute.
+    TCPRoute,
+    /// `gateway.networking.k8s.io/v1` BackendTLSPolicy.
+    BackendTLSPolicy,
+    /// `gateway.networking.k8s.io/v1` ListenerSet.
+    ListenerSet,
+    /// `v1` Namespace (cluster-scoped: its namespace is empty), read for its labels.
+    Namespace,
 }
 
 impl Kind {
@@ -59,6 +74,12 @@ impl Kind {
             Kind::HTTPRoute => "HTTPRoute",
             Kind::ReferenceGrant => "ReferenceGrant",
             Kind::ExtensionService => "ExtensionService",
+            Kind::GRPCRoute => "GRPCRoute",
+            Kind::TLSRoute => "TLSRoute",
+            Kind::TCPRoute => "TCPRoute",
+            Kind::BackendTLSPolicy => "BackendTLSPolicy",
+            Kind::ListenerSet => "ListenerSet",
+            Kind::Namespace => "Namespace",
         }
     }
 }
@@ -161,6 +182,18 @@ pub enum Object {
     ReferenceGrant(Arc<ReferenceGrant>),
     /// An ExtensionService.
     ExtensionService(Arc<ExtensionService>),
+    /// A GRPCRoute.
+    GRPCRoute(Arc<GrpcRoute>),
+    /// A TLSRoute.
+    TLSRoute(Arc<TlsRoute>),
+    /// A TCPRoute.
+    TCPRoute(Arc<TcpRoute>),
+    /// A BackendTLSPolicy.
+    BackendTLSPolicy(Arc<BackendTlsPolicy>),
+    /// A ListenerSet.
+    ListenerSet(Arc<ListenerSet>),
+    /// A Namespace: its metadata only (name and labels).
+    Namespace(Arc<Namespace>),
 }
 
 impl Object {
@@ -180,16 +213,26 @@ impl Object {
             Object::HTTPRoute(_) => Kind::HTTPRoute,
             Object::ReferenceGrant(_) => Kind::ReferenceGrant,
             Object::ExtensionService(_) => Kind::ExtensionService,
+            Object::GRPCRoute(_) => Kind::GRPCRoute,
+            Object::TLSRoute(_) => Kind::TLSRoute,
+            Object::TCPRoute(_) => Kind::TCPRoute,
+            Object::BackendTLSPolicy(_) => Kind::BackendTLSPolicy,
+            Object::ListenerSet(_) => Kind::ListenerSet,
+            Object::Namespace(_) => Kind::Namespace,
         }
     }
 
-    /// The object's key (a cluster-scoped IngressClass or GatewayClass has an empty namespace).
+    /// The object's key (a cluster-scoped IngressClass, GatewayClass or Namespace has an empty
+    /// namespace).
     pub fn key(&self) -> ObjectKey {
         let name = match self {
             Object::IngressClass(o) => {
                 NamespacedName::new("", o.metadata.name.clone().unwrap_or_default())
             }
             Object::GatewayClass(o) => {
+                NamespacedName::new("", o.metadata.name.clone().unwrap_or_default())
+            }
+            Object::Namespace(o) => {
                 NamespacedName::new("", o.metadata.name.clone().unwrap_or_default())
             }
             Object::Ingress(o) => NamespacedName::of(&o.metadata),
@@ -203,6 +246,11 @@ impl Object {
             Object::Gateway(o) => NamespacedName::of(&o.metadata),
             Object::HTTPRoute(o) => NamespacedName::of(&o.metadata),
             Object::ReferenceGrant(o) => NamespacedName::of(&o.metadata),
+            Object::GRPCRoute(o) => NamespacedName::of(&o.metadata),
+            Object::TLSRoute(o) => NamespacedName::of(&o.metadata),
+            Object::TCPRoute(o) => NamespacedName::of(&o.metadata),
+            Object::BackendTLSPolicy(o) => NamespacedName::of(&o.metadata),
+            Object::ListenerSet(o) => NamespacedName::of(&o.metadata),
         };
         ObjectKey::new(self.kind(), name)
     }

@@ -3,11 +3,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use sesame_api::{ExtensionService, HTTPProxy, TLSCertificateDelegation};
-use sesame_gateway_api::{Gateway, GatewayClass, HttpRoute, ReferenceGrant};
+use sesame_gateway_api::{
+    BackendTlsPolicy, Gateway, GatewayClass, GrpcRoute, HttpRoute, ListenerSet, ReferenceGrant,
+    TcpRoute, TlsRoute,
+};
 
 use crate::dag::Dag;
 use crate::object::compact::{EndpointSlice, Endpoints, Service};
@@ -72,7 +75,13 @@ impl Touched {
                 | Kind::GatewayClass
                 | Kind::Gateway
                 | Kind::HTTPRoute
-                | Kind::ReferenceGrant => Impact::Rebuild,
+                | Kind::ReferenceGrant
+                | Kind::GRPCRoute
+                | Kind::TLSRoute
+                | Kind::TCPRoute
+                | Kind::BackendTLSPolicy
+                | Kind::ListenerSet
+                | Kind::Namespace => Impact::Rebuild,
                 Kind::ExtensionService => Impact::Rebuild,
             },
             Touched::Endpoints(services) => {
@@ -124,6 +133,19 @@ pub struct Snapshot {
     pub reference_grants: BTreeMap<NamespacedName, Arc<ReferenceGrant>>,
     /// ExtensionServices.
     pub extension_services: BTreeMap<NamespacedName, Arc<ExtensionService>>,
+    /// GRPCRoutes.
+    pub grpc_routes: BTreeMap<NamespacedName, Arc<GrpcRoute>>,
+    /// TLSRoutes.
+    pub tls_routes: BTreeMap<NamespacedName, Arc<TlsRoute>>,
+    /// TCPRoutes.
+    pub tcp_routes: BTreeMap<NamespacedName, Arc<TcpRoute>>,
+    /// BackendTLSPolicies.
+    pub backend_tls_policies: BTreeMap<NamespacedName, Arc<BackendTlsPolicy>>,
+    /// ListenerSets.
+    pub listener_sets: BTreeMap<NamespacedName, Arc<ListenerSet>>,
+    /// Namespaces, by name (their namespace is empty): read for the labels that Gateway
+    /// listeners' `allowedRoutes` select on.
+    pub namespaces: BTreeMap<NamespacedName, Arc<Namespace>>,
     /// The EndpointSlices of each Service, by the slice's `kubernetes.io/service-name` label.
     /// Sorted; a Service has few slices, which a `Vec` holds in a fraction of a set's node.
     slices_by_service: BTreeMap<NamespacedName, Vec<NamespacedName>>,
@@ -194,6 +216,26 @@ impl Snapshot {
                 a.spec == b.spec && same_meta(&a.metadata, &b.metadata)
             }),
             Object::ReferenceGrant(o) => upsert(&mut self.reference_grants, key, o),
+            Object::GRPCRoute(o) => upsert_by(&mut self.grpc_routes, key, o, |a, b| {
+                a.spec == b.spec && same_meta(&a.metadata, &b.metadata)
+            }),
+            Object::TLSRoute(o) => upsert_by(&mut self.tls_routes, key, o, |a, b| {
+                a.spec == b.spec && same_meta(&a.metadata, &b.metadata)
+            }),
+            Object::TCPRoute(o) => upsert_by(&mut self.tcp_routes, key, o, |a, b| {
+                a.spec == b.spec && same_meta(&a.metadata, &b.metadata)
+            }),
+            Object::BackendTLSPolicy(o) => {
+                upsert_by(&mut self.backend_tls_policies, key, o, |a, b| {
+                    a.spec == b.spec && same_meta(&a.metadata, &b.metadata)
+                })
+            }
+            Object::ListenerSet(o) => upsert_by(&mut self.listener_sets, key, o, |a, b| {
+                a.spec == b.spec && same_meta(&a.metadata, &b.metadata)
+            }),
+            Object::Namespace(o) => upsert_by(&mut self.namespaces, key, o, |a, b| {
+                a.metadata.labels == b.metadata.labels
+            }),
             Object::ExtensionService(o) => {
                 upsert_by(&mut self.extension_services, key, o, |a, b| {
                     a.spec == b.spec && same_meta(&a.metadata, &b.metadata)
@@ -233,6 +275,12 @@ impl Snapshot {
             Kind::HTTPRoute => self.http_routes.remove(name).is_some(),
             Kind::ReferenceGrant => self.reference_grants.remove(name).is_some(),
             Kind::ExtensionService => self.extension_services.remove(name).is_some(),
+            Kind::GRPCRoute => self.grpc_routes.remove(name).is_some(),
+            Kind::TLSRoute => self.tls_routes.remove(name).is_some(),
+            Kind::TCPRoute => self.tcp_routes.remove(name).is_some(),
+            Kind::BackendTLSPolicy => self.backend_tls_policies.remove(name).is_some(),
+            Kind::ListenerSet => self.listener_sets.remove(name).is_some(),
+            Kind::Namespace => self.namespaces.remove(name).is_some(),
             Kind::EndpointSlice => match self.endpoint_slices.remove(name) {
                 Some(old) => {
                     self.unlink_slice(&slice_service(&old), name);

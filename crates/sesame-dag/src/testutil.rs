@@ -56,6 +56,16 @@ pub(crate) fn objects(yaml: &str) -> Vec<Object> {
                 "ExtensionService" => {
                     Object::ExtensionService(Arc::new(serde_json::from_value(doc).unwrap()))
                 }
+                "GRPCRoute" => Object::GRPCRoute(Arc::new(serde_json::from_value(doc).unwrap())),
+                "TLSRoute" => Object::TLSRoute(Arc::new(serde_json::from_value(doc).unwrap())),
+                "TCPRoute" => Object::TCPRoute(Arc::new(serde_json::from_value(doc).unwrap())),
+                "BackendTLSPolicy" => {
+                    Object::BackendTLSPolicy(Arc::new(serde_json::from_value(doc).unwrap()))
+                }
+                "ListenerSet" => {
+                    Object::ListenerSet(Arc::new(serde_json::from_value(doc).unwrap()))
+                }
+                "Namespace" => Object::Namespace(Arc::new(serde_json::from_value(doc).unwrap())),
                 other => panic!("unexpected kind {other}"),
             }
         })

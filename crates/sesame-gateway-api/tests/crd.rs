@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use kube_core::CustomResourceExt;
 use pretty_assertions::assert_eq;
 use serde_json::Value;
-use sesame_gateway_api::{Gateway, GatewayClass, HttpRoute, ReferenceGrant};
+use sesame_gateway_api::{
+    BackendTlsPolicy, Gateway, GatewayClass, GrpcRoute, HttpRoute, ListenerSet, ReferenceGrant,
+    TcpRoute, TlsRoute,
+};
 
 /// Every property path of a structural schema, with its JSON type (`?` when not stated).
 fn fields(schema: &Value, path: &str, out: &mut BTreeMap<String, String>) {
@@ -109,4 +112,33 @@ fn referencegrant_matches_upstream_crd() {
 fn referencegrant_v1beta1_has_the_v1_schema() {
     let crd = upstream("referencegrants");
     assert_eq!(schema_of(&crd, "v1beta1"), schema_of(&crd, "v1"));
+}
+
+#[test]
+fn the_other_kinds_match_their_upstream_crds() {
+    check(
+        "grpcroutes",
+        "v1",
+        serde_json::to_value(GrpcRoute::crd()).unwrap(),
+    );
+    check(
+        "tlsroutes",
+        "v1",
+        serde_json::to_value(TlsRoute::crd()).unwrap(),
+    );
+    check(
+        "tcproutes",
+        "v1",
+        serde_json::to_value(TcpRoute::crd()).unwrap(),
+    );
+    check(
+        "backendtlspolicies",
+        "v1",
+        serde_json::to_value(BackendTlsPolicy::crd()).unwrap(),
+    );
+    check(
+        "listenersets",
+        "v1",
+        serde_json::to_value(ListenerSet::crd()).unwrap(),
+    );
 }

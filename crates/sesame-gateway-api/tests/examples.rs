@@ -1,5 +1,5 @@
 //! The upstream examples (`tests/upstream-examples/`, from gateway-api v1.6.1
-//! `examples/standard/`) decode into the types and encode back to the same objects: no field
+//! `examples/standard/`, a directory's files named `<dir>-<file>`) decode into the types and encode back to the same objects: no field
 //! is lost or invented.
 
 #![allow(clippy::unwrap_used, reason = "test helpers: a panic is a failed test")]
@@ -8,7 +8,10 @@ use pretty_assertions::assert_eq;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use sesame_gateway_api::{Gateway, GatewayClass, HttpRoute, ReferenceGrant};
+use sesame_gateway_api::{
+    BackendTlsPolicy, Gateway, GatewayClass, GrpcRoute, HttpRoute, ListenerSet, ReferenceGrant,
+    TcpRoute, TlsRoute,
+};
 
 fn round_trip<T: DeserializeOwned + Serialize>(doc: &Value, file: &str) -> Value {
     let typed: T = serde_json::from_value(doc.clone())
@@ -42,6 +45,11 @@ fn upstream_examples_round_trip() {
                 "Gateway" => round_trip::<Gateway>(&doc, &file),
                 "HTTPRoute" => round_trip::<HttpRoute>(&doc, &file),
                 "ReferenceGrant" => round_trip::<ReferenceGrant>(&doc, &file),
+                "GRPCRoute" => round_trip::<GrpcRoute>(&doc, &file),
+                "TLSRoute" => round_trip::<TlsRoute>(&doc, &file),
+                "TCPRoute" => round_trip::<TcpRoute>(&doc, &file),
+                "BackendTLSPolicy" => round_trip::<BackendTlsPolicy>(&doc, &file),
+                "ListenerSet" => round_trip::<ListenerSet>(&doc, &file),
                 _ => continue,
             };
             assert_eq!(back, doc, "{file}: {kind}");
@@ -51,7 +59,17 @@ fn upstream_examples_round_trip() {
     // Every kind is exercised, most of them many times.
     assert_eq!(
         seen.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["Gateway", "GatewayClass", "HTTPRoute", "ReferenceGrant"]
+        [
+            "BackendTLSPolicy",
+            "GRPCRoute",
+            "Gateway",
+            "GatewayClass",
+            "HTTPRoute",
+            "ListenerSet",
+            "ReferenceGrant",
+            "TCPRoute",
+            "TLSRoute"
+        ]
     );
     assert!(seen["HTTPRoute"] >= 20, "{seen:?}");
 }

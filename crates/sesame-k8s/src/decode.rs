@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Endpoints, Secret, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -16,7 +16,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sesame_api::{ExtensionService, HTTPProxy, TLSCertificateDelegation};
 use sesame_dag::object::{Kind, Object};
-use sesame_gateway_api::{Gateway, GatewayClass, HttpRoute, ReferenceGrant};
+use sesame_gateway_api::{
+    BackendTlsPolicy, Gateway, GatewayClass, GrpcRoute, HttpRoute, ListenerSet, ReferenceGrant,
+    TcpRoute, TlsRoute,
+};
 
 /// The annotation `kubectl apply` keeps a full copy of the object in; dropped on receipt.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -112,6 +115,7 @@ pub fn known_kind(api_version: &str, kind: &str) -> Option<Kind> {
         ("discovery.k8s.io/v1", "EndpointSlice") => Some(Kind::EndpointSlice),
         ("v1", "Endpoints") => Some(Kind::Endpoints),
         ("v1", "Secret") => Some(Kind::Secret),
+        ("v1", "Namespace") => Some(Kind::Namespace),
         ("projectsesame.io/v1", "HTTPProxy") => Some(Kind::HTTPProxy),
         ("projectsesame.io/v1", "TLSCertificateDelegation") => Some(Kind::TLSCertificateDelegation),
         ("networking.k8s.io/v1", "IngressClass") => Some(Kind::IngressClass),
@@ -122,6 +126,11 @@ pub fn known_kind(api_version: &str, kind: &str) -> Option<Kind> {
                 "Gateway" => Some(Kind::Gateway),
                 "HTTPRoute" => Some(Kind::HTTPRoute),
                 "ReferenceGrant" => Some(Kind::ReferenceGrant),
+                "GRPCRoute" => Some(Kind::GRPCRoute),
+                "TLSRoute" => Some(Kind::TLSRoute),
+                "TCPRoute" => Some(Kind::TCPRoute),
+                "BackendTLSPolicy" => Some(Kind::BackendTLSPolicy),
+                "ListenerSet" => Some(Kind::ListenerSet),
                 _ => None,
             }
         }
@@ -184,6 +193,23 @@ pub fn decode_object(mut value: Value) -> Result<Option<Object>, DecodeError> {
         Kind::Gateway => Object::Gateway(Arc::new(typed(value, &object)?)),
         Kind::HTTPRoute => Object::HTTPRoute(Arc::new(typed(value, &object)?)),
         Kind::ReferenceGrant => Object::ReferenceGrant(Arc::new(typed(value, &object)?)),
+        Kind::GRPCRoute => Object::GRPCRoute(Arc::new(typed(value, &object)?)),
+        Kind::TLSRoute => Object::TLSRoute(Arc::new(typed(value, &object)?)),
+        Kind::TCPRoute => Object::TCPRoute(Arc::new(typed(value, &object)?)),
+        Kind::BackendTLSPolicy => Object::BackendTLSPolicy(Arc::new(typed(value, &object)?)),
+        Kind::ListenerSet => Object::ListenerSet(Arc::new(typed(value, &object)?)),
+        Kind::Namespace => {
+            // Only the labels are read: the spec and status are dropped.
+            let namespace: Namespace = typed(value, &object)?;
+            Object::Namespace(Arc::new(Namespace {
+                metadata: ObjectMeta {
+                    name: namespace.metadata.name,
+                    labels: namespace.metadata.labels,
+                    ..ObjectMeta::default()
+                },
+                ..Namespace::default()
+            }))
+        }
     };
     Ok(Some(decoded))
 }
@@ -247,6 +273,12 @@ impl_meta!(
     HttpRoute,
     ReferenceGrant,
     ExtensionService,
+    GrpcRoute,
+    TlsRoute,
+    TcpRoute,
+    BackendTlsPolicy,
+    ListenerSet,
+    Namespace,
 );
 
 /// Merges `stringData` into `data`, as the API server does on write.

@@ -60,6 +60,59 @@ fn an_invalid_route_is_refused_naming_the_field() {
             .contains("spec.rules[0].matches[0].path.type"),
         "{err}"
     );
-    let other = json!({"apiVersion": "gateway.networking.k8s.io/v1alpha2", "kind": "TCPRoute", "metadata": {"name": "a"}});
+    let other = json!({"apiVersion": "gateway.networking.k8s.io/v1alpha2", "kind": "UDPRoute", "metadata": {"name": "a"}});
     assert!(matches!(decode_object(other), Ok(None)));
+}
+
+#[test]
+fn route_policy_and_listener_set_kinds_decode_in_v1() {
+    let api_version = "gateway.networking.k8s.io/v1";
+    let cases = [
+        (
+            json!({"apiVersion": api_version, "kind": "GRPCRoute", "metadata": {"name": "a"}, "spec": {"rules": [{"matches": [{"method": {"service": "echo.Echo", "method": "Say"}}]}]}}),
+            Kind::GRPCRoute,
+        ),
+        (
+            json!({"apiVersion": api_version, "kind": "TLSRoute", "metadata": {"name": "a"}, "spec": {"hostnames": ["a.example.com"], "rules": [{"backendRefs": [{"name": "s", "port": 443}]}]}}),
+            Kind::TLSRoute,
+        ),
+        (
+            json!({"apiVersion": api_version, "kind": "TCPRoute", "metadata": {"name": "a"}, "spec": {"rules": [{"backendRefs": [{"name": "s", "port": 5432}]}]}}),
+            Kind::TCPRoute,
+        ),
+        (
+            json!({"apiVersion": api_version, "kind": "BackendTLSPolicy", "metadata": {"name": "a"}, "spec": {"targetRefs": [{"group": "", "kind": "Service", "name": "s"}], "validation": {"hostname": "s.example.com", "wellKnownCACertificates": "System"}}}),
+            Kind::BackendTLSPolicy,
+        ),
+        (
+            json!({"apiVersion": api_version, "kind": "ListenerSet", "metadata": {"name": "a"}, "spec": {"parentRef": {"name": "gw"}, "listeners": [{"name": "l", "port": 80, "protocol": "HTTP"}]}}),
+            Kind::ListenerSet,
+        ),
+    ];
+    for (value, kind) in cases {
+        assert_eq!(
+            decode(value).key(),
+            ObjectKey::new(kind, NamespacedName::new("default", "a"))
+        );
+    }
+}
+
+#[test]
+fn a_namespace_keeps_its_name_and_labels_only() {
+    let object = decode(json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": "team-a", "labels": {"env": "prod"}, "annotations": {"big": "x"}},
+        "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}
+    }));
+    assert_eq!(
+        object.key(),
+        ObjectKey::new(Kind::Namespace, NamespacedName::new("", "team-a"))
+    );
+    let Object::Namespace(namespace) = object else {
+        panic!("not a Namespace");
+    };
+    assert_eq!(
+        serde_json::to_value(namespace.as_ref()).unwrap(),
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a", "labels": {"env": "prod"}}})
+    );
 }
