@@ -459,6 +459,9 @@ pub struct ForwardPolicies {
     pub idle_timeout: Option<Timeout>,
     /// Replace the matched path prefix with this before forwarding.
     pub prefix_rewrite: Option<String>,
+    /// Replace the whole path (not the query) with this before forwarding (Gateway API
+    /// `ReplaceFullPath`); never set with `prefix_rewrite`.
+    pub path_rewrite: Option<String>,
     /// Replace the `Host` header with this before forwarding.
     pub host_rewrite: Option<String>,
     /// Headers set and removed on the request, whichever cluster it goes to.
@@ -481,6 +484,8 @@ pub struct ForwardPolicies {
     pub global_rate_limit: Option<RouteGlobalRateLimit>,
     /// Rewrites of the `Set-Cookie` headers of the responses, in cookie name order.
     pub cookie_rewrites: Vec<CookieRewrite>,
+    /// The route's own CORS policy (Gateway API `CORS` filter), replacing its virtual host's.
+    pub cors: Option<Box<CorsPolicy>>,
 }
 
 /// Redirects from the upstream that Envoy follows itself instead of passing them to the client.
@@ -512,6 +517,7 @@ impl ForwardPolicies {
     pub const NONE: ForwardPolicies = ForwardPolicies {
         idle_timeout: None,
         prefix_rewrite: None,
+        path_rewrite: None,
         host_rewrite: None,
         request_headers: HeadersPolicy::NONE,
         response_headers: HeadersPolicy::NONE,
@@ -523,6 +529,7 @@ impl ForwardPolicies {
         internal_redirect: None,
         global_rate_limit: None,
         cookie_rewrites: Vec::new(),
+        cors: None,
     };
 }
 
@@ -544,6 +551,11 @@ pub struct ClusterRewrites {
     pub request_headers: HeadersPolicy,
     /// Headers set and removed on responses from this cluster.
     pub response_headers: HeadersPolicy,
+    /// Headers added to requests sent to this cluster, after any value already there
+    /// (Gateway API `add`).
+    pub request_headers_append: Vec<(String, HeaderValue)>,
+    /// Headers added to responses from this cluster, after any value already there.
+    pub response_headers_append: Vec<(String, HeaderValue)>,
     /// Replace the `Host` header with this on requests sent to this cluster.
     pub host_rewrite: Option<String>,
     /// Rewrites of the `Set-Cookie` headers from this cluster, in cookie name order; they
@@ -556,6 +568,8 @@ impl ClusterRewrites {
     pub const NONE: ClusterRewrites = ClusterRewrites {
         request_headers: HeadersPolicy::NONE,
         response_headers: HeadersPolicy::NONE,
+        request_headers_append: Vec::new(),
+        response_headers_append: Vec::new(),
         host_rewrite: None,
         cookie_rewrites: Vec::new(),
     };
@@ -593,6 +607,8 @@ impl WeightedCluster {
         let r = self.rewrites();
         !r.request_headers.is_empty()
             || !r.response_headers.is_empty()
+            || !r.request_headers_append.is_empty()
+            || !r.response_headers_append.is_empty()
             || r.host_rewrite.is_some()
             || !r.cookie_rewrites.is_empty()
     }

@@ -446,6 +446,8 @@ pub(crate) fn intersect(listener: Option<&str>, route: &str) -> Option<String> {
 }
 
 #[cfg(test)]
+mod http_tests;
+#[cfg(test)]
 mod more_tests;
 #[cfg(test)]
 mod tests;

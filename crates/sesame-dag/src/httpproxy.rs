@@ -22,7 +22,7 @@ mod authorization;
 mod cluster_policy;
 pub(crate) mod conditions;
 mod cookie;
-mod cors;
+pub(crate) mod cors;
 mod header;
 mod ip_filter;
 mod jwt;

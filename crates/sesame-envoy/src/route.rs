@@ -284,6 +284,12 @@ fn vhost_route(r: &Route, vhost_name: &str) -> route_v3::Route {
     }
     if let RouteAction::Forward(forward) = &r.action {
         global_route_limits(&mut out, forward.policies().global_rate_limit.as_ref());
+        if let Some(cors) = &forward.policies().cors {
+            out.typed_per_filter_config.insert(
+                http_filter::CORS_FILTER.to_string(),
+                proto::any(&http_filter::cors_policy(cors)),
+            );
+        }
     }
     crate::cookie::add_route_configs(r, &mut out);
     if let Some(provider) = &r.jwt_provider {
@@ -352,6 +358,11 @@ pub fn route(route: &Route) -> route_v3::Route {
     if let Some(route_v3::route::Action::Route(action)) = out.action.as_mut() {
         strip_prefix_to_root(&route.path, action);
     }
+    if let (RouteAction::Forward(forward), Some(route_v3::route::Action::Route(action))) =
+        (&route.action, out.action.as_mut())
+    {
+        replace_full_path(forward.policies().path_rewrite.as_deref(), action);
+    }
     out
 }
 
@@ -372,6 +383,17 @@ fn strip_prefix_to_root(path: &PathMatch, action: &mut route_v3::RouteAction) {
             regex_syntax::escape(prefix)
         ))),
         substitution: "/".to_string(),
+    });
+}
+
+/// Replacing the whole path: a regex rewrite of all of it (Envoy leaves the query alone), the
+/// replacement's backslashes escaped so that RE2 reads none as a group reference.
+fn replace_full_path(path: Option<&str>, action: &mut route_v3::RouteAction) {
+    let Some(path) = path else { return };
+    action.prefix_rewrite.clear();
+    action.regex_rewrite = Some(matcher_v3::RegexMatchAndSubstitute {
+        pattern: Some(regex_matcher("^.*$")),
+        substitution: path.replace('\\', "\\\\"),
     });
 }
 
@@ -626,9 +648,17 @@ fn weighted_clusters(clusters: &[WeightedCluster]) -> route_v3::WeightedCluster 
             .map(|c| route_v3::weighted_cluster::ClusterWeight {
                 name: c.name.clone(),
                 weight: u32_value(if all_zero { 1 } else { c.weight }),
-                request_headers_to_add: headers_to_add(&c.rewrites().request_headers),
+                request_headers_to_add: [
+                    headers_to_add(&c.rewrites().request_headers),
+                    headers_to_append(&c.rewrites().request_headers_append),
+                ]
+                .concat(),
                 request_headers_to_remove: c.rewrites().request_headers.remove.clone(),
-                response_headers_to_add: headers_to_add(&c.rewrites().response_headers),
+                response_headers_to_add: [
+                    headers_to_add(&c.rewrites().response_headers),
+                    headers_to_append(&c.rewrites().response_headers_append),
+                ]
+                .concat(),
                 response_headers_to_remove: c.rewrites().response_headers.remove.clone(),
                 host_rewrite_specifier: c
                     .rewrites()

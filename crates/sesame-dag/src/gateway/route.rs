@@ -4,8 +4,7 @@
 use sesame_gateway_api::HttpRoute;
 use sesame_gateway_api::httproute::{
     HttpRouteParentRefs, HttpRouteRules, HttpRouteRulesBackendRefs, HttpRouteRulesFilters,
-    HttpRouteRulesFiltersRequestRedirectPathType as RedirectPathType,
-    HttpRouteRulesFiltersRequestRedirectScheme as Scheme, HttpRouteRulesFiltersType as FilterType,
+    HttpRouteRulesFiltersType as FilterType,
     HttpRouteRulesMatches, HttpRouteRulesMatchesHeadersType, HttpRouteRulesMatchesPathType,
     HttpRouteRulesMatchesQueryParamsType,
 };
@@ -14,7 +13,7 @@ use super::{GROUP, Listener, ListenerTables, allows_namespace, intersect};
 use crate::build::Builder;
 use crate::dag::{
     Forward, HeaderMatch, HeaderValueMatch, Mirror, PathMatch, QueryParamMatch, QueryValueMatch,
-    Redirect, RedirectPath, RouteAction, Timeout, WeightedCluster,
+    RetryPolicy, RouteAction, Timeout, WeightedCluster,
 };
 use crate::hostname;
 use crate::object::{Kind, NamespacedName, ObjectKey};
@@ -25,7 +24,9 @@ use crate::status::gateway::{
 };
 use crate::vhost::{PendingRoute, RouteKey};
 
+mod cors;
 mod filter;
+mod redirect;
 
 /// A reference to a Service port, as a backendRef or a mirror's backendRef writes it.
 struct ServiceRef<'a> {
@@ -134,11 +135,12 @@ impl<'a> Builder<'a> {
                 FilterType::RequestHeaderModifier | FilterType::ResponseHeaderModifier => {
                     filter::headers(f, &mut policies)?
                 }
-                FilterType::RequestRedirect => redirect = Some(redirect_of(f, rule)?),
+                FilterType::RequestRedirect => redirect = Some(redirect::redirect_of(f, rule)?),
                 FilterType::UrlRewrite => filter::rewrite(f, only_prefixes(rule), &mut policies)?,
                 FilterType::RequestMirror => {
                     policies.mirrors.extend(self.mirror(name, f, resolved)?);
                 }
+                FilterType::Cors => policies.cors = Some(Box::new(cors::cors(f)?)),
                 other => {
                     return Err((
                         R::UnsupportedValue,
@@ -150,30 +152,16 @@ impl<'a> Builder<'a> {
         if let Some(redirect) = redirect {
             return Ok(RouteAction::Redirect(redirect));
         }
-        if rule
-            .timeouts
-            .as_ref()
-            .is_some_and(|t| t.backend_request.is_some())
-        {
-            return Err((
-                R::UnsupportedValue,
-                "timeouts.backendRequest is not supported yet".to_string(),
-            ));
-        }
+        let (timeout, retry) = timeouts(rule)?;
         let backends = rule.backend_refs.as_deref().unwrap_or_default();
-        if backends
-            .iter()
-            .any(|b| b.filters.as_ref().is_some_and(|f| !f.is_empty()))
-        {
-            return Err((
-                R::UnsupportedValue,
-                "filters on a backendRef are not supported yet".to_string(),
-            ));
+        let mut rewrites = Vec::with_capacity(backends.len());
+        for backend in backends {
+            rewrites.push(filter::backend_rewrites(backend)?);
         }
         let mut clusters = Vec::new();
-        for backend in backends {
+        for (backend, rewrites) in backends.iter().zip(rewrites) {
             match self.backend(name, backend) {
-                Ok(Some(cluster)) => clusters.push(cluster),
+                Ok(Some(cluster)) => clusters.push(cluster.with_rewrites(rewrites)),
                 Ok(None) => {}
                 Err((reason, message)) => {
                     resolved.get_or_insert(Condition::no(T::ResolvedRefs, reason, message));
@@ -186,23 +174,11 @@ impl<'a> Builder<'a> {
                 body: None,
             });
         }
-        let timeout = match rule.timeouts.as_ref().and_then(|t| t.request.as_deref()) {
-            None => None,
-            Some(raw) => match sesame_api::duration::parse_duration(raw) {
-                Ok(d) if d.is_zero() => Some(Timeout::Infinite),
-                Ok(d) => Some(Timeout::After(d)),
-                Err(e) => {
-                    return Err((
-                        R::UnsupportedValue,
-                        format!("timeouts.request {raw:?}: {e}"),
-                    ));
-                }
-            },
-        };
         let has_policies = policies != crate::dag::ForwardPolicies::default();
         Ok(RouteAction::Forward(Forward {
             clusters,
             timeout,
+            retry,
             policies: has_policies.then(|| Box::new(policies)),
             ..Default::default()
         }))
@@ -338,6 +314,44 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// A rule's `timeouts`: `request` is the route timeout, `backendRequest` the timeout of each
+/// try (a retry policy without retries); `0s` switches either off. `backendRequest` may not
+/// exceed a bounded `request`.
+fn timeouts(rule: &HttpRouteRules) -> Result<(Option<Timeout>, Option<RetryPolicy>), (R, String)> {
+    let parse = |field: &str, raw: Option<&str>| match raw {
+        None => Ok(None),
+        Some(raw) => match sesame_api::duration::parse_duration(raw) {
+            Ok(d) if d.is_zero() => Ok(Some(Timeout::Infinite)),
+            Ok(d) => Ok(Some(Timeout::After(d))),
+            Err(e) => Err((
+                R::UnsupportedValue,
+                format!("timeouts.{field} {raw:?}: {e}"),
+            )),
+        },
+    };
+    let t = rule.timeouts.as_ref();
+    let request = parse("request", t.and_then(|t| t.request.as_deref()))?;
+    let backend = parse("backendRequest", t.and_then(|t| t.backend_request.as_deref()))?;
+    if let (Some(Timeout::After(request)), Some(Timeout::After(backend))) = (request, backend)
+        && backend > request
+    {
+        return Err((
+            R::UnsupportedValue,
+            "timeouts.backendRequest may not be longer than timeouts.request".to_string(),
+        ));
+    }
+    let retry = match backend {
+        Some(per_try @ Timeout::After(_)) => Some(RetryPolicy {
+            retry_on: Vec::new(),
+            num_retries: 0,
+            per_try_timeout: Some(per_try),
+            retriable_status_codes: Vec::new(),
+        }),
+        _ => None,
+    };
+    Ok((request, retry))
+}
+
 /// A parentRef with its defaults filled in.
 fn parent_ref(parent: &HttpRouteParentRefs, route_namespace: &str) -> ParentRef {
     ParentRef {
@@ -435,6 +449,7 @@ fn attach(
         }
         attached_any = true;
         l.attached += 1;
+        let (https, port) = (l.spec.protocol == "HTTPS", l.spec.port);
         let listener_tables = tables.entry(l.envoy_name.clone()).or_default();
         for host in hosts {
             let table = listener_tables.entry(host).or_default();
@@ -445,7 +460,7 @@ fn attach(
                     table
                         .entry(route_key.clone())
                         .or_insert_with(|| PendingRoute {
-                            action: action.clone(),
+                            action: redirect::for_listener(action, https, port),
                             origin: key.clone(),
                             allow_http: true,
                             force_ssl_redirect: false,
@@ -619,84 +634,5 @@ fn route_key(m: &HttpRouteRulesMatches) -> Result<RouteKey, (R, String)> {
         path,
         headers,
         query_params,
-    })
-}
-
-/// The redirect a RequestRedirect filter asks for.
-fn redirect_of(f: &HttpRouteRulesFilters, rule: &HttpRouteRules) -> Result<Redirect, (R, String)> {
-    let Some(r) = f.request_redirect.as_ref() else {
-        return Err((
-            R::UnsupportedValue,
-            "filter RequestRedirect has no requestRedirect".to_string(),
-        ));
-    };
-    let status = match r.status_code.unwrap_or(302) {
-        code @ (301 | 302 | 303 | 307 | 308) => code as u16,
-        other => {
-            return Err((
-                R::UnsupportedValue,
-                format!("redirect statusCode {other} is not supported"),
-            ));
-        }
-    };
-    let host = match r.hostname.as_deref() {
-        None => None,
-        Some(raw) => match hostname::parse(raw) {
-            Ok(h) if !hostname::is_wildcard(&h) => Some(h.into_owned()),
-            _ => {
-                return Err((
-                    R::UnsupportedValue,
-                    format!("redirect hostname {raw:?} is not valid"),
-                ));
-            }
-        },
-    };
-    let port = match r.port {
-        None => None,
-        Some(p @ 1..=65535) => Some(p as u32),
-        Some(p) => {
-            return Err((
-                R::UnsupportedValue,
-                format!("redirect port {p} is not valid"),
-            ));
-        }
-    };
-    let path = match &r.path {
-        None => None,
-        Some(p) => {
-            let (value, prefix) = match p.r#type {
-                RedirectPathType::ReplaceFullPath => (p.replace_full_path.as_deref(), false),
-                RedirectPathType::ReplacePrefixMatch => (p.replace_prefix_match.as_deref(), true),
-            };
-            let value = value.unwrap_or("/");
-            filter::check_path(value)?;
-            if prefix {
-                let prefixes_only = rule_keys(rule).is_ok_and(|keys| {
-                    keys.iter().all(|k| {
-                        matches!(k.path, PathMatch::Prefix(_) | PathMatch::SegmentPrefix(_))
-                    })
-                });
-                if !prefixes_only {
-                    return Err((
-                        R::UnsupportedValue,
-                        "ReplacePrefixMatch needs every match of the rule to be a PathPrefix"
-                            .to_string(),
-                    ));
-                }
-                Some(RedirectPath::Prefix(value.to_string()))
-            } else {
-                Some(RedirectPath::Full(value.to_string()))
-            }
-        }
-    };
-    Ok(Redirect {
-        scheme: r.scheme.as_ref().map(|s| match s {
-            Scheme::Http => "http".to_string(),
-            Scheme::Https => "https".to_string(),
-        }),
-        host,
-        port,
-        path,
-        status,
     })
 }

@@ -405,21 +405,32 @@ spec:
     filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: Host, value: evil}]}}]
     backendRefs: [{name: echo, port: 80}]
   - matches: [{path: {type: Exact, value: /full}}]
-    filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /x}}}]
+    filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: "/x y"}}}]
     backendRefs: [{name: echo, port: 80}]
   - matches: [{path: {type: Exact, value: /exact-prefix}}]
     filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /x}}}]
     backendRefs: [{name: echo, port: 80}]
   - matches: [{path: {type: Exact, value: /cors}}]
-    filters: [{type: CORS, cors: {allowOrigins: ["*"]}}]
+    filters: [{type: CORS, cors: {allowOrigins: ["https://a.*.com"]}}]
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {type: Exact, value: /cors-method}}]
+    filters: [{type: CORS, cors: {allowOrigins: ["*"], allowMethods: ["GET, POST"]}}]
     backendRefs: [{name: echo, port: 80}]
   - matches: [{path: {type: Exact, value: /backend-filter}}]
     backendRefs:
     - name: echo
       port: 80
-      filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-a, value: b}]}}]
+      filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-a, value: "b\nc"}]}}]
+  - matches: [{path: {type: Exact, value: /backend-mirror}}]
+    backendRefs:
+    - name: echo
+      port: 80
+      filters: [{type: RequestMirror, requestMirror: {backendRef: {name: echo2, port: 80}}}]
   - matches: [{path: {type: Exact, value: /backend-timeout}}]
-    timeouts: {backendRequest: 1s}
+    timeouts: {request: 1s, backendRequest: 2s}
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {type: Exact, value: /bad-timeout}}]
+    timeouts: {backendRequest: soon}
     backendRefs: [{name: echo, port: 80}]
 ---
 apiVersion: gateway.networking.k8s.io/v1

@@ -60,7 +60,7 @@ fn origin(raw: &str) -> Result<OriginMatch, String> {
 /// Whether `raw` is exactly `scheme://host[:port]`, as Go's URL parser (which Contour uses)
 /// would give it back: a lower-case scheme, and a host with no path, query, user or
 /// fragment.
-fn is_exact_origin(raw: &str) -> bool {
+pub(crate) fn is_exact_origin(raw: &str) -> bool {
     let Some((scheme, authority)) = raw.split_once("://") else {
         return false;
     };

@@ -271,6 +271,7 @@ fn every_feature_dag() -> Dag {
         policies: Some(Box::new(ForwardPolicies {
             idle_timeout: Some(Timeout::After(Duration::from_secs(300))),
             prefix_rewrite: Some("/backend/".into()),
+            path_rewrite: None,
             host_rewrite: Some("backend.internal".into()),
             request_headers: dynamic_headers(policy(
                 &[("x-a", "1"), ("x-b", "two words")],
@@ -326,6 +327,19 @@ fn every_feature_dag() -> Dag {
             }),
             global_rate_limit: None,
             cookie_rewrites: cookies::rewrites(),
+            // A route's own CORS policy (Gateway API), with a wildcard origin as a regex.
+            cors: Some(Box::new(sesame_dag::dag::CorsPolicy {
+                allow_origin: vec![
+                    sesame_dag::dag::OriginMatch::Exact("https://a.example.com".into()),
+                    sesame_dag::dag::OriginMatch::Regex(r"https://.*\.example\.org".into()),
+                ],
+                allow_methods: vec!["GET".into(), "*".into()],
+                allow_headers: vec!["x-a".into()],
+                expose_headers: Vec::new(),
+                max_age: Some(3600),
+                allow_credentials: true,
+                allow_private_network: false,
+            })),
         })),
     };
     let mut all = forward_route(PathMatch::Prefix("/all".into()), &names[0]);

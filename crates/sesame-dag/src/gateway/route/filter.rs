@@ -3,10 +3,11 @@
 //! refused, so that nothing Envoy rejects reaches it.
 
 use sesame_gateway_api::httproute::{
+    HttpRouteRulesBackendRefs, HttpRouteRulesBackendRefsFiltersType as BackendFilterType,
     HttpRouteRulesFilters, HttpRouteRulesFiltersUrlRewritePathType as RewritePathType,
 };
 
-use crate::dag::{ForwardPolicies, HeaderValue};
+use crate::dag::{ClusterRewrites, ForwardPolicies, HeaderValue};
 use crate::hostname;
 use crate::status::gateway::ConditionReason as R;
 
@@ -74,6 +75,38 @@ pub(super) fn headers(
     Ok(())
 }
 
+/// The header modifiers of a backendRef's own filters, applied to the requests sent to (and
+/// responses from) that backend only. Other filter types are refused there.
+pub(super) fn backend_rewrites(
+    backend: &HttpRouteRulesBackendRefs,
+) -> Result<ClusterRewrites, (R, String)> {
+    let mut policies = ForwardPolicies::default();
+    for f in backend.filters.iter().flatten() {
+        match f.r#type {
+            BackendFilterType::RequestHeaderModifier | BackendFilterType::ResponseHeaderModifier => {
+                // The backendRef filter has the same shape as the rule's: read it as one.
+                let rule_filter = serde_json::to_value(f)
+                    .and_then(serde_json::from_value::<HttpRouteRulesFilters>)
+                    .map_err(|e| (R::UnsupportedValue, format!("backendRef filter: {e}")))?;
+                headers(&rule_filter, &mut policies)?;
+            }
+            ref other => {
+                return Err((
+                    R::UnsupportedValue,
+                    format!("filter type {other:?} on a backendRef is not supported"),
+                ));
+            }
+        }
+    }
+    Ok(ClusterRewrites {
+        request_headers: policies.request_headers,
+        response_headers: policies.response_headers,
+        request_headers_append: policies.request_headers_append,
+        response_headers_append: policies.response_headers_append,
+        ..ClusterRewrites::default()
+    })
+}
+
 /// A header name a filter may set, lower-cased.
 fn check_name(name: &str) -> Result<String, (R, String)> {
     let lower = name.to_ascii_lowercase();
@@ -123,8 +156,8 @@ pub(super) fn check_path(value: &str) -> Result<(), (R, String)> {
     Ok(())
 }
 
-/// Adds a URLRewrite to the rule's policies: the host, and a path prefix (only when every
-/// match of the rule is a prefix). A full path replacement is not supported yet.
+/// Adds a URLRewrite to the rule's policies: the host, and the whole path or its prefix (only
+/// when every match of the rule is a prefix).
 pub(super) fn rewrite(
     f: &HttpRouteRulesFilters,
     only_prefixes: bool,
@@ -150,10 +183,10 @@ pub(super) fn rewrite(
     if let Some(path) = &r.path {
         match path.r#type {
             RewritePathType::ReplaceFullPath => {
-                return Err((
-                    R::UnsupportedValue,
-                    "URLRewrite ReplaceFullPath is not supported yet".to_string(),
-                ));
+                let value = path.replace_full_path.as_deref().unwrap_or("/");
+                check_path(value)?;
+                policies.prefix_rewrite = None;
+                policies.path_rewrite = Some(value.to_string());
             }
             RewritePathType::ReplacePrefixMatch => {
                 let value = path.replace_prefix_match.as_deref().unwrap_or("/");
@@ -167,6 +200,7 @@ pub(super) fn rewrite(
                 }
                 // `/foo` replaced by `/bar/` must give `/bar/x` for `/foo/x`, not `/bar//x`.
                 let trimmed = value.trim_end_matches('/');
+                policies.path_rewrite = None;
                 policies.prefix_rewrite =
                     Some(if trimmed.is_empty() { "/" } else { trimmed }.to_string());
             }

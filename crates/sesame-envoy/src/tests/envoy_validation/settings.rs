@@ -118,6 +118,8 @@ fn add_upstream_settings(dag: &mut Dag) {
                 set: vec![("x-served-by".into(), "sesame".into())],
                 remove: vec!["server".into()],
             },
+            request_headers_append: vec![("x-added".into(), "per-cluster".into())],
+            response_headers_append: vec![("x-trace".into(), "b".into())],
             host_rewrite: Some("global.example.com".into()),
             cookie_rewrites: vec![sesame_dag::dag::CookieRewrite {
                 name: "svc".into(),
