@@ -127,4 +127,6 @@ pub fn route_configuration(l: &GatewayListener) -> Any {
 }
 
 #[cfg(test)]
+mod http_tests;
+#[cfg(test)]
 mod tests;
