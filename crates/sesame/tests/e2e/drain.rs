@@ -245,11 +245,11 @@ async fn shutdown_waits_for_the_slow_request_then_releases_the_manager() {
     assert_eq!(reply.status, 200, "slow request: {reply:?}\n{}", logs());
     assert_eq!(reply.body, "slow\n");
 
-    let unready = moments.unready.expect("Envoy never turned unready");
-    assert!(
-        unready < slow_finished,
-        "unready before the slow request finished"
-    );
+    // That Envoy turned unready while the slow request was still in flight is asserted where
+    // it was seen (the flag is read after the unready answer). Comparing the two timestamps
+    // here would race: the request task takes its moment before raising its flag, so it can
+    // predate a poll that still saw the flag down.
+    assert!(moments.unready.is_some(), "Envoy never turned unready");
     assert!(
         slow_finished <= file_seen,
         "ready file only after the slow request"
