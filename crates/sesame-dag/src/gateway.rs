@@ -13,10 +13,7 @@ use sesame_gateway_api::gateway::{GatewayListeners, GatewayListenersAllowedRoute
 use sesame_gateway_api::{Gateway, GatewayClass, HttpRoute};
 
 use crate::build::{Builder, GatewayConfig};
-use crate::dag::{
-    GatewayListener, GatewayTls, Route, VirtualHost, envoy_port, http_listener_name,
-    https_listener_name,
-};
+use crate::dag::{GatewayTls, envoy_port, http_listener_name, https_listener_name};
 use crate::hostname;
 use crate::object::{Kind, NamespacedName, ObjectKey};
 use crate::status::gateway::{
@@ -24,6 +21,7 @@ use crate::status::gateway::{
 };
 use crate::vhost::RouteTable;
 
+mod hosts;
 mod route;
 mod tls;
 
@@ -40,6 +38,9 @@ pub(crate) struct Listener<'a> {
     pub envoy_name: String,
     /// The Envoy port.
     pub envoy_port: u16,
+    /// The table its routes go to: the Envoy listener's for HTTP (listeners on one port
+    /// share it), its own (`<Envoy listener>/<name>`) for HTTPS.
+    pub route_config: String,
     /// Whether routes may attach (accepted, not conflicted).
     pub valid: bool,
     /// Whether it accepts HTTPRoutes (its `allowedRoutes.kinds` allow them).
@@ -54,7 +55,8 @@ pub(crate) struct Listener<'a> {
     pub tls: Option<GatewayTls>,
 }
 
-/// The routes of each host of each Envoy listener, as routes attach.
+/// The routes of each host of each route table (see [`Listener::route_config`]), as routes
+/// attach.
 pub(crate) type ListenerTables = BTreeMap<String, BTreeMap<String, RouteTable>>;
 
 /// The Gateway API part of a build alone: what [`Builder::gateway`] adds, with the Services
@@ -104,47 +106,7 @@ impl<'a> Builder<'a> {
         for (route_name, route) in routes {
             self.http_route(name, route_name, route, &mut listeners, &mut tables);
         }
-        for listener in listeners.iter().filter(|l| l.valid) {
-            self.dag
-                .gateway_listeners
-                .entry(listener.envoy_name.clone())
-                .or_insert_with(|| GatewayListener {
-                    name: listener.envoy_name.clone(),
-                    port: listener.envoy_port,
-                    virtual_hosts: BTreeMap::new(),
-                    tls: Vec::new(),
-                })
-                .tls
-                .extend(listener.tls.clone());
-        }
-        for (envoy_name, hosts) in tables {
-            let Some(out) = self.dag.gateway_listeners.get_mut(&envoy_name) else {
-                continue;
-            };
-            for (host, table) in hosts {
-                let routes = table
-                    .into_iter()
-                    .map(|(key, pending)| Route {
-                        path: key.path,
-                        headers: key.headers,
-                        query_params: key.query_params,
-                        action: pending.action,
-                        origin: pending.origin,
-                        ip_filter: None,
-                        jwt_provider: None,
-                        authorization: None,
-                    })
-                    .collect();
-                out.virtual_hosts.insert(
-                    host.clone(),
-                    VirtualHost {
-                        hostname: host,
-                        routes,
-                        ..Default::default()
-                    },
-                );
-            }
-        }
+        self.gateway_listeners(name, &listeners, tables);
         self.gateway_status(name, gateway, listeners);
     }
 
@@ -291,6 +253,7 @@ fn listener<'g>(spec: &'g GatewayListeners, config: &GatewayConfig) -> Listener<
             http_listener_name(port.unwrap_or_default())
         },
         tls: None,
+        route_config: String::new(),
         envoy_port: port.map(envoy_port).unwrap_or_default(),
         valid: true,
         accepts_http_routes: true,
@@ -298,6 +261,7 @@ fn listener<'g>(spec: &'g GatewayListeners, config: &GatewayConfig) -> Listener<
         conditions: Vec::new(),
         supported_kinds: Vec::new(),
     };
+    l.route_config = hosts::route_config_name(&l.envoy_name, &spec.name, spec.protocol == "HTTPS");
     let mut problem: Option<(R, String)> = None;
     if spec.protocol != "HTTP" && spec.protocol != "HTTPS" {
         problem = Some((
@@ -447,6 +411,8 @@ pub(crate) fn intersect(listener: Option<&str>, route: &str) -> Option<String> {
 
 #[cfg(test)]
 mod http_tests;
+#[cfg(test)]
+mod isolation_tests;
 #[cfg(test)]
 mod more_tests;
 #[cfg(test)]

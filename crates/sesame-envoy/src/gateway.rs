@@ -1,6 +1,7 @@
 //! The listeners of the served Gateway (Gateway API): one Envoy listener per port, named
-//! `http-<gateway port>` or `https-<gateway port>`, whose HTTP connection managers fetch the
-//! RouteConfiguration of the same name over RDS. The connection managers are `ingress_http`'s (timeouts, trusted hops,
+//! `http-<gateway port>` or `https-<gateway port>`, whose HTTP connection managers fetch over
+//! RDS the RouteConfiguration of the same name (HTTP) or their own filter chain's, named
+//! `https-<gateway port>/<listener name>` (HTTPS). The connection managers are `ingress_http`'s (timeouts, trusted hops,
 //! access log, filters), with the listener's name as stat prefix.
 
 use std::collections::BTreeMap;
@@ -41,10 +42,15 @@ pub fn listener(l: &GatewayListener, config: &TranslateConfig) -> listener_v3::L
     } else {
         Ingress::Https
     };
-    let mut hcm = ingress_connection_manager(ingress, rds(l.name.clone()), &config.listener);
-    hcm.stat_prefix = l.name.clone();
-    let filters = vec![hcm_filter(&hcm)];
+    // Each chain's connection manager reads its own RouteConfiguration.
+    let filters = |route_config: &str| {
+        let mut hcm =
+            ingress_connection_manager(ingress, rds(route_config.to_string()), &config.listener);
+        hcm.stat_prefix = l.name.clone();
+        vec![hcm_filter(&hcm)]
+    };
     if l.tls.is_empty() {
+        let filters = filters(&l.name);
         return listener_v3::Listener {
             name: l.name.clone(),
             address,
@@ -67,7 +73,7 @@ pub fn listener(l: &GatewayListener, config: &TranslateConfig) -> listener_v3::L
         .iter()
         .map(|tls| listener_v3::FilterChain {
             filter_chain_match: Some(sni_match(tls)),
-            filters: filters.clone(),
+            filters: filters(&tls.route_config),
             transport_socket: Some(downstream_tls(tls, config)),
             ..Default::default()
         })
@@ -113,17 +119,41 @@ fn downstream_tls(
     proto::tls_transport_socket(&context)
 }
 
-/// The RouteConfiguration of every Gateway listener, encoded, by name (the listener's).
+/// The RouteConfigurations of every Gateway listener, encoded, by name.
 pub fn route_configurations(dag: &Dag) -> BTreeMap<String, Any> {
     dag.gateway_listeners
-        .iter()
-        .map(|(name, l)| (name.clone(), route_configuration(l)))
+        .values()
+        .flat_map(route_configurations_of)
         .collect()
 }
 
-/// The RouteConfiguration of one Gateway listener: its virtual hosts in hostname order.
-pub fn route_configuration(l: &GatewayListener) -> Any {
-    route::encoded_route_configuration(l.name.clone(), l.virtual_hosts.values())
+/// The names of the RouteConfigurations of one Gateway listener (see
+/// [`route_configurations_of`]).
+pub fn route_config_names(l: &GatewayListener) -> std::collections::BTreeSet<String> {
+    if l.tls.is_empty() {
+        return std::collections::BTreeSet::from([l.name.clone()]);
+    }
+    l.tls.iter().map(|tls| tls.route_config.clone()).collect()
+}
+
+/// The RouteConfigurations of one Gateway listener, encoded, by name: for HTTP one named
+/// after the listener, for HTTPS one per TLS entry (its `route_config`), each with its
+/// virtual hosts in hostname order.
+pub fn route_configurations_of(l: &GatewayListener) -> BTreeMap<String, Any> {
+    if l.tls.is_empty() {
+        let rc = route::encoded_route_configuration(l.name.clone(), l.virtual_hosts.values());
+        return BTreeMap::from([(l.name.clone(), rc)]);
+    }
+    l.tls
+        .iter()
+        .map(|tls| {
+            let rc = route::encoded_route_configuration(
+                tls.route_config.clone(),
+                tls.virtual_hosts.values(),
+            );
+            (tls.route_config.clone(), rc)
+        })
+        .collect()
 }
 
 #[cfg(test)]

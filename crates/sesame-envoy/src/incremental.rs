@@ -101,6 +101,9 @@ pub struct Translator {
     eds: BTreeMap<String, EdsSource>,
     /// The EDS names that read each Service's endpoints.
     service_eds: BTreeMap<NamespacedName, BTreeSet<String>>,
+    /// The RouteConfiguration names of each Gateway listener of the last DAG (an HTTPS one
+    /// has one per filter chain), so that an update removes those that went away.
+    gateway_routes: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Translator {
@@ -112,6 +115,7 @@ impl Translator {
             cluster_eds: BTreeMap::new(),
             eds: BTreeMap::new(),
             service_eds: BTreeMap::new(),
+            gateway_routes: BTreeMap::new(),
         }
     }
 
@@ -120,6 +124,11 @@ impl Translator {
     pub fn full(&mut self, dag: &Dag, snapshot: &Snapshot) -> (Resources, BTreeMap<String, Any>) {
         let (resources, by_host) = crate::translate_with_hosts(dag, &self.config);
         self.virtual_hosts = by_host;
+        self.gateway_routes = dag
+            .gateway_listeners
+            .iter()
+            .map(|(name, l)| (name.clone(), crate::gateway::route_config_names(l)))
+            .collect();
         self.cluster_eds.clear();
         self.eds.clear();
         self.service_eds.clear();
@@ -170,10 +179,20 @@ impl Translator {
                 name.clone(),
                 listener.map(|l| proto::any(&crate::gateway::listener(l, &self.config))),
             );
-            out.routes.set(
-                name.clone(),
-                listener.map(crate::gateway::route_configuration),
-            );
+            let configs = listener
+                .map(crate::gateway::route_configurations_of)
+                .unwrap_or_default();
+            let before = self.gateway_routes.remove(name).unwrap_or_default();
+            for gone in before.into_iter().filter(|n| !configs.contains_key(n)) {
+                out.routes.set(gone, None);
+            }
+            if listener.is_some() {
+                self.gateway_routes
+                    .insert(name.clone(), configs.keys().cloned().collect());
+            }
+            for (rc_name, rc) in configs {
+                out.routes.set(rc_name, Some(rc));
+            }
         }
         out
     }

@@ -16,7 +16,8 @@ pub struct GatewayListener {
     /// The port Envoy listens on: the Gateway listener's port plus 8000, as Contour maps it
     /// (so that Envoy needs no privileged port).
     pub port: u16,
-    /// The virtual hosts, by hostname (`*` matches any host).
+    /// For HTTP, the virtual hosts, by hostname (`*` matches any host); for HTTPS each TLS
+    /// entry has its own and this is empty.
     pub virtual_hosts: BTreeMap<String, VirtualHost>,
     /// For HTTPS: how TLS is terminated, one entry per Gateway listener on the port (by SNI);
     /// empty for plain HTTP.
@@ -35,6 +36,11 @@ pub struct GatewayTls {
     pub min_tls_version: TlsVersion,
     /// The highest TLS version accepted.
     pub max_tls_version: TlsVersion,
+    /// The RouteConfiguration of this entry's connections, `<Envoy listener>/<Gateway listener>`.
+    pub route_config: String,
+    /// Its virtual hosts, by hostname: its Gateway listener's, and for the hostnames of the
+    /// port's other listeners (and any other host) one answering 421 Misdirected Request.
+    pub virtual_hosts: BTreeMap<String, VirtualHost>,
 }
 
 /// The Envoy port of a Gateway listener port: plus 8000, wrapping past 65535 to 1024 and up

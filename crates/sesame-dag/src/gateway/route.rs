@@ -435,22 +435,15 @@ fn attach(
     }
     let mut attached_any = false;
     for i in allowed {
+        let hosts = listener_hosts(listeners, i, &route_hosts);
         let l = &mut listeners[i];
-        let hosts: Vec<String> = if route_hosts.is_empty() {
-            vec![l.hostname.clone().unwrap_or_else(|| "*".to_string())]
-        } else {
-            route_hosts
-                .iter()
-                .filter_map(|h| intersect(l.hostname.as_deref(), h))
-                .collect()
-        };
         if hosts.is_empty() {
             continue;
         }
         attached_any = true;
         l.attached += 1;
         let (https, port) = (l.spec.protocol == "HTTPS", l.spec.port);
-        let listener_tables = tables.entry(l.envoy_name.clone()).or_default();
+        let listener_tables = tables.entry(l.route_config.clone()).or_default();
         for host in hosts {
             let table = listener_tables.entry(host).or_default();
             for (keys, action) in rules {
@@ -494,6 +487,25 @@ fn attach(
             ),
         ],
     }
+}
+
+/// The hosts a route serves on listener `i`: its hostnames intersected with the listener's
+/// (none: the listener's, or any), less those another listener of the port owns, being more
+/// specific (listener isolation).
+fn listener_hosts(listeners: &[Listener<'_>], i: usize, route_hosts: &[String]) -> Vec<String> {
+    let l = &listeners[i];
+    let hosts: Vec<String> = if route_hosts.is_empty() {
+        vec![l.hostname.clone().unwrap_or_else(|| "*".to_string())]
+    } else {
+        route_hosts
+            .iter()
+            .filter_map(|h| intersect(l.hostname.as_deref(), h))
+            .collect()
+    };
+    hosts
+        .into_iter()
+        .filter(|h| !super::hosts::owned_elsewhere(listeners, i, h))
+        .collect()
 }
 
 /// Whether every match of a rule is a path prefix (what `ReplacePrefixMatch` needs).

@@ -21,6 +21,8 @@ impl<'a> Builder<'a> {
                     secret: secret.name.clone(),
                     min_tls_version: self.config.min_tls_version,
                     max_tls_version: self.config.max_tls_version,
+                    route_config: l.route_config.clone(),
+                    virtual_hosts: std::collections::BTreeMap::new(),
                 });
                 self.dag
                     .secrets

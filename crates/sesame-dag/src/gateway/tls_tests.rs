@@ -90,9 +90,19 @@ fn a_certificate_in_another_namespace_needs_a_reference_grant() {
     assert_eq!(tls.server_name.as_deref(), Some("a.example.com"));
     assert_eq!(tls.min_tls_version, TlsVersion::V1_2);
     assert!(out.dag.secrets.contains_key(&tls.secret));
+    // Its routes are its own; any other host on its connections is misdirected.
+    assert!(listener.virtual_hosts.is_empty());
+    assert_eq!(tls.route_config, "https-443/a");
     assert_eq!(
-        listener.virtual_hosts.keys().collect::<Vec<_>>(),
-        ["a.example.com"]
+        tls.virtual_hosts.keys().collect::<Vec<_>>(),
+        ["*", "a.example.com"]
+    );
+    assert_eq!(
+        tls.virtual_hosts["*"].routes[0].action,
+        crate::dag::RouteAction::DirectResponse {
+            status: 421,
+            body: None
+        }
     );
 }
 

@@ -102,6 +102,8 @@ fn an_https_gateway_listener_terminates_tls_per_sni() {
         secret: secret.into(),
         min_tls_version: TlsVersion::V1_2,
         max_tls_version: TlsVersion::V1_3,
+        route_config: format!("https-443/{}", name.unwrap_or("any")),
+        virtual_hosts: l.virtual_hosts.clone(),
     };
     l.tls = vec![
         tls(Some("a.com"), "default/a/1"),
@@ -140,5 +142,21 @@ fn an_https_gateway_listener_terminates_tls_per_sni() {
         "default/a/1"
     );
     assert_eq!(common.alpn_protocols, ["h2", "http/1.1"]);
-    assert!(resources.routes.contains_key("https-443"));
+    // Each chain reads its own RouteConfiguration.
+    let rds_of = |chain: &listener_v3::FilterChain| {
+        let Some(listener_v3::filter::ConfigType::TypedConfig(any)) = &chain.filters[0].config_type
+        else {
+            panic!("no typed config")
+        };
+        let hcm: hcm_v3::HttpConnectionManager = decode(any);
+        match hcm.route_specifier {
+            Some(hcm_v3::http_connection_manager::RouteSpecifier::Rds(rds)) => rds.route_config_name,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(rds_of(&listener.filter_chains[0]), "https-443/a.com");
+    assert_eq!(rds_of(&listener.filter_chains[1]), "https-443/any");
+    assert!(resources.routes.contains_key("https-443/a.com"));
+    assert!(resources.routes.contains_key("https-443/any"));
+    assert!(!resources.routes.contains_key("https-443"));
 }

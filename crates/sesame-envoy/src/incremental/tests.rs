@@ -130,18 +130,22 @@ fn random_dag(rng: &mut Rng) -> Dag {
         let route = forward_route(PathMatch::Prefix("/".into()), &target(rng));
         let secret = format!("default/gw{}/abcde", rng.below(2));
         dag.secrets.insert(secret.clone(), tls_secret(&secret));
+        // The chain's RouteConfiguration is named after its Gateway listener: one that goes
+        // away must be removed.
         let listener = sesame_dag::dag::GatewayListener {
             name: name.clone(),
             port: 8443,
-            virtual_hosts: BTreeMap::from([(
-                "g.example.com".to_string(),
-                vhost("g.example.com", vec![route]),
-            )]),
+            virtual_hosts: BTreeMap::new(),
             tls: vec![sesame_dag::dag::GatewayTls {
                 server_name: Some("g.example.com".into()),
                 secret,
                 min_tls_version: sesame_dag::dag::TlsVersion::V1_2,
                 max_tls_version: sesame_dag::dag::TlsVersion::V1_3,
+                route_config: format!("{name}/l{}", rng.below(2)),
+                virtual_hosts: BTreeMap::from([(
+                    "g.example.com".to_string(),
+                    vhost("g.example.com", vec![route]),
+                )]),
             }],
         };
         dag.gateway_listeners.insert(name, listener);

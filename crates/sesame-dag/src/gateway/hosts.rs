@@ -1,0 +1,159 @@
+//! Listener isolation: a request belongs to the most specific listener of its port whose
+//! hostname matches its `Host` (and, over TLS, its SNI). Routes of a less specific listener
+//! never serve a host another listener owns, every listener hostname has a virtual host even
+//! without routes (so its requests get 404, not another listener's routes), and each HTTPS
+//! listener's connections answer 421 Misdirected Request for hosts another listener owns.
+
+use std::collections::BTreeMap;
+
+use super::{Listener, ListenerTables};
+use crate::build::Builder;
+use crate::dag::{GatewayListener, PathMatch, Route, RouteAction, VirtualHost};
+use crate::hostname;
+use crate::object::{Kind, NamespacedName, ObjectKey};
+
+/// The route table of a listener: the Envoy listener's for HTTP, its own for HTTPS.
+pub(super) fn route_config_name(envoy_name: &str, listener: &str, https: bool) -> String {
+    if https {
+        format!("{envoy_name}/{listener}")
+    } else {
+        envoy_name.to_string()
+    }
+}
+
+/// Whether `more` is a more specific listener hostname than `less` (`None` matches any host).
+fn more_specific(more: &str, less: Option<&str>) -> bool {
+    match less {
+        None => true,
+        Some(less) => more != less && hostname::wildcard_covers(less, more),
+    }
+}
+
+/// Whether another valid listener of listener `i`'s Envoy listener owns every request for
+/// `host`: one more specific than listener `i` whose hostname is or covers `host`.
+pub(super) fn owned_elsewhere(listeners: &[Listener<'_>], i: usize, host: &str) -> bool {
+    let l = &listeners[i];
+    listeners.iter().enumerate().any(|(j, m)| {
+        j != i
+            && m.valid
+            && m.envoy_name == l.envoy_name
+            && m.hostname.as_deref().is_some_and(|mh| {
+                more_specific(mh, l.hostname.as_deref())
+                    && (mh == host || hostname::wildcard_covers(mh, host))
+            })
+    })
+}
+
+impl Builder<'_> {
+    /// The Envoy listeners of the valid Gateway listeners, with the virtual hosts of their
+    /// route tables: HTTP listeners of a port share one; each HTTPS listener has its own,
+    /// answering 421 for the other listeners' hostnames (and any other host when it has a
+    /// hostname of its own).
+    pub(super) fn gateway_listeners(
+        &mut self,
+        gateway: &NamespacedName,
+        listeners: &[Listener<'_>],
+        mut tables: ListenerTables,
+    ) {
+        let origin = ObjectKey::new(Kind::Gateway, gateway.clone());
+        for l in listeners.iter().filter(|l| l.valid) {
+            let mut hosts = virtual_hosts(tables.remove(&l.route_config).unwrap_or_default());
+            if let Some(own) = &l.hostname {
+                hosts
+                    .entry(own.clone())
+                    .or_insert_with(|| empty_host(own));
+            }
+            let out = self
+                .dag
+                .gateway_listeners
+                .entry(l.envoy_name.clone())
+                .or_insert_with(|| GatewayListener {
+                    name: l.envoy_name.clone(),
+                    port: l.envoy_port,
+                    virtual_hosts: BTreeMap::new(),
+                    tls: Vec::new(),
+                });
+            let Some(tls) = &l.tls else {
+                // The port's listeners share the table: the first takes it whole.
+                for (host, vhost) in hosts {
+                    out.virtual_hosts.entry(host).or_insert(vhost);
+                }
+                continue;
+            };
+            let others = listeners
+                .iter()
+                .filter(|m| m.valid && m.envoy_name == l.envoy_name && m.spec.name != l.spec.name)
+                .map(|m| m.hostname.clone().unwrap_or_else(|| "*".to_string()));
+            let misdirected: Vec<String> = others
+                .chain(l.hostname.is_some().then(|| "*".to_string()))
+                .collect();
+            for host in misdirected {
+                hosts
+                    .entry(host.clone())
+                    .or_insert_with(|| misdirected_host(&host, &origin));
+            }
+            let mut tls = tls.clone();
+            tls.virtual_hosts = hosts;
+            out.tls.push(tls);
+        }
+    }
+}
+
+/// The virtual hosts of a route table.
+fn virtual_hosts(
+    table: BTreeMap<String, crate::vhost::RouteTable>,
+) -> BTreeMap<String, VirtualHost> {
+    table
+        .into_iter()
+        .map(|(host, table)| {
+            let routes = table
+                .into_iter()
+                .map(|(key, pending)| Route {
+                    path: key.path,
+                    headers: key.headers,
+                    query_params: key.query_params,
+                    action: pending.action,
+                    origin: pending.origin,
+                    ip_filter: None,
+                    jwt_provider: None,
+                    authorization: None,
+                })
+                .collect();
+            let vhost = VirtualHost {
+                hostname: host.clone(),
+                routes,
+                ..Default::default()
+            };
+            (host, vhost)
+        })
+        .collect()
+}
+
+/// A listener hostname's virtual host without routes: its requests get 404.
+fn empty_host(host: &str) -> VirtualHost {
+    VirtualHost {
+        hostname: host.to_string(),
+        ..Default::default()
+    }
+}
+
+/// A virtual host answering every request 421 Misdirected Request.
+fn misdirected_host(host: &str, origin: &ObjectKey) -> VirtualHost {
+    VirtualHost {
+        hostname: host.to_string(),
+        routes: vec![Route {
+            path: PathMatch::Prefix("/".to_string()),
+            headers: Vec::new(),
+            query_params: Vec::new(),
+            action: RouteAction::DirectResponse {
+                status: 421,
+                body: None,
+            },
+            origin: origin.clone(),
+            ip_filter: None,
+            jwt_provider: None,
+            authorization: None,
+        }],
+        ..Default::default()
+    }
+}
