@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::harness::{Cluster, Reply, backend, free_port, request_plain, services};
+use crate::harness::{
+    Cluster, Pki, Reply, backend, free_port, get_tls_sni, request_plain, services,
+};
 
 /// The config that serves `default/gw`.
 const CONFIG: &str = "gateway:\n  gatewayRef: {namespace: default, name: gw}\n";
@@ -412,5 +414,165 @@ async fn http_route_rewrites_redirects_backend_filters_timeouts_and_cors() {
         conditions(&features),
         ["Accepted=true/Accepted", "ResolvedRefs=true/ResolvedRefs"]
     );
+    cluster.assert_no_update_rejected().await;
+}
+
+/// The listeners of the upstream GatewayHTTPListenerIsolation Gateway on `http` and of the
+/// HTTPRouteHTTPSListenerDetectMisdirectedRequests one on `https`, in one Gateway, with their
+/// routes (the isolation routes are the hostname-intersection variant).
+fn isolation_gateway(http: u16, https: u16) -> String {
+    let mut out = format!(
+        r#"apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: sesame}}
+spec: {{controllerName: projectsesame.io/gateway-controller}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: gw, namespace: default}}
+spec:
+  gatewayClassName: sesame
+  listeners:
+  - {{name: empty-hostname, port: {http}, protocol: HTTP}}
+  - {{name: wildcard-example-com, port: {http}, protocol: HTTP, hostname: "*.example.com"}}
+  - {{name: wildcard-foo-example-com, port: {http}, protocol: HTTP, hostname: "*.foo.example.com"}}
+  - {{name: abc-foo-example-com, port: {http}, protocol: HTTP, hostname: abc.foo.example.com}}
+  - {{name: https, port: {https}, protocol: HTTPS, tls: {{certificateRefs: [{{name: cert}}]}}}}
+  - {{name: https-with-hostname, port: {https}, protocol: HTTPS, hostname: second-example.org, tls: {{certificateRefs: [{{name: cert}}]}}}}
+  - {{name: https-with-wildcard-hostname, port: {https}, protocol: HTTPS, hostname: "*.wildcard.org", tls: {{certificateRefs: [{{name: cert}}]}}}}
+  - {{name: https-with-hostname-matching-wildcard, port: {https}, protocol: HTTPS, hostname: fourth-example.wildcard.org, tls: {{certificateRefs: [{{name: cert}}]}}}}
+"#
+    );
+    let hostnames = r#"[bar.com, "*.example.com", "*.foo.example.com"]"#;
+    for listener in [
+        "empty-hostname",
+        "wildcard-example-com",
+        "wildcard-foo-example-com",
+        "abc-foo-example-com",
+    ] {
+        out.push_str(&format!(
+            r#"---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: {listener}, namespace: default}}
+spec:
+  parentRefs: [{{name: gw, sectionName: {listener}}}]
+  hostnames: {hostnames}
+  rules:
+  - matches: [{{path: {{type: PathPrefix, value: /{listener}}}}}]
+    backendRefs: [{{name: svc-a, port: 80}}]
+"#
+        ));
+    }
+    for (listener, hostnames, backend) in [
+        ("https", "[example.org]", "svc-a"),
+        ("https-with-hostname", "[]", "svc-b"),
+        ("https-with-wildcard-hostname", "[]", "svc-c"),
+        ("https-with-hostname-matching-wildcard", "[]", "svc-a"),
+    ] {
+        out.push_str(&format!(
+            r#"---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: {listener}, namespace: default}}
+spec:
+  parentRefs: [{{name: gw, sectionName: {listener}}}]
+  hostnames: {hostnames}
+  rules:
+  - matches: [{{path: {{type: PathPrefix, value: /detect-misdirected-requests}}}}]
+    backendRefs: [{{name: {backend}, port: 80}}]
+"#
+        ));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_of_one_port_are_isolated_and_misdirected_requests_get_421() {
+    let (a, b, c) = (backend("a").await, backend("b").await, backend("c").await);
+    let (http_port, https_port) = (free_port(), free_port());
+    let pki = Pki::new();
+    let cert = pki.secret(
+        "cert",
+        &[
+            "example.org",
+            "second-example.org",
+            "unknown-example.org",
+            "*.wildcard.org",
+        ],
+    );
+    let svcs = services(&[("svc-a", &a), ("svc-b", &b), ("svc-c", &c)]);
+    let gw = isolation_gateway(http_port - 8000, https_port - 8000);
+    let (cluster, _dir) = start(&[("svc.yaml", &svcs), ("cert.yaml", &cert), ("gateway.yaml", &gw)])
+        .await;
+    let get = |host: &'static str, path: &'static str| async move {
+        request_plain(http_port, "GET", host, path, &[])
+            .await
+            .unwrap_or_else(Reply::failed)
+    };
+    cluster
+        .eventually_reply(
+            "the isolated listeners serve",
+            || get("abc.foo.example.com", "/abc-foo-example-com"),
+            |r| r.from("a"),
+        )
+        .await;
+    // GatewayHTTPListenerIsolation: each host reaches only its most specific listener's routes.
+    let owners = [
+        ("bar.com", "/empty-hostname"),
+        ("bar.example.com", "/wildcard-example-com"),
+        ("bar.foo.example.com", "/wildcard-foo-example-com"),
+        ("abc.foo.example.com", "/abc-foo-example-com"),
+    ];
+    for (host, owned) in owners {
+        for (_, path) in owners {
+            let reply = get(host, path).await;
+            if path == owned {
+                assert!(reply.from("a"), "{host}{path}: {reply:?}");
+            } else {
+                assert_eq!(reply.status, 404, "{host}{path}: {reply:?}");
+            }
+        }
+    }
+
+    // HTTPRouteHTTPSListenerDetectMisdirectedRequests: the SNI picks the listener; a Host that
+    // belongs to another listener of the port gets 421.
+    let ca = pki.ca_pem.as_bytes();
+    let https = |sni: &'static str, host: &'static str| async move {
+        get_tls_sni(https_port, sni, host, "/detect-misdirected-requests", ca)
+            .await
+            .unwrap_or_else(Reply::failed)
+    };
+    cluster
+        .eventually_reply(
+            "the HTTPS listeners serve",
+            || https("example.org", "example.org"),
+            |r| r.from("a"),
+        )
+        .await;
+    let cases: [(&str, &str, u16, Option<&str>); 15] = [
+        ("example.org", "example.org", 200, Some("a")),
+        ("example.org", "second-example.org", 421, None),
+        ("example.org", "unknown-example.org", 404, None),
+        ("second-example.org", "second-example.org", 200, Some("b")),
+        ("second-example.org", "example.org", 421, None),
+        ("second-example.org", "unknown-example.org", 421, None),
+        ("third-example.wildcard.org", "third-example.wildcard.org", 200, Some("c")),
+        ("third-example.wildcard.org", "fith-example.wildcard.org", 200, Some("c")),
+        ("third-example.wildcard.org", "fourth-example.wildcard.org", 421, None),
+        ("third-example.wildcard.org", "second-example.org", 421, None),
+        ("third-example.wildcard.org", "unknown-example.org", 421, None),
+        ("fourth-example.wildcard.org", "fourth-example.wildcard.org", 200, Some("a")),
+        ("fourth-example.wildcard.org", "fith-example.wildcard.org", 421, None),
+        ("unknown-example.org", "example.org", 200, Some("a")),
+        ("unknown-example.org", "unknown-example.org", 404, None),
+    ];
+    for (sni, host, status, from) in cases {
+        let reply = https(sni, host).await;
+        assert_eq!(reply.status, status, "SNI {sni}, Host {host}: {reply:?}");
+        if let Some(name) = from {
+            assert!(reply.from(name), "SNI {sni}, Host {host}: {reply:?}");
+        }
+    }
     cluster.assert_no_update_rejected().await;
 }

@@ -213,6 +213,29 @@ pub async fn get_tls_with(
     client: Option<(&str, &str)>,
     headers: &[(&str, &str)],
 ) -> Result<Reply, String> {
+    tls_request(port, (host, host), path, ca, client, headers).await
+}
+
+/// GET `path` over TLS with SNI `sni` and a `Host` header `host` that may differ from it.
+pub async fn get_tls_sni(
+    port: u16,
+    sni: &str,
+    host: &str,
+    path: &str,
+    ca: &[u8],
+) -> Result<Reply, String> {
+    tls_request(port, (sni, host), path, ca, None, &[]).await
+}
+
+/// A GET over TLS with this SNI and `Host` header.
+async fn tls_request(
+    port: u16,
+    (sni, host): (&str, &str),
+    path: &str,
+    ca: &[u8],
+    client: Option<(&str, &str)>,
+    headers: &[(&str, &str)],
+) -> Result<Reply, String> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca) {
         let cert: CertificateDer<'static> = cert.map_err(|e| format!("ca: {e}"))?;
@@ -234,7 +257,7 @@ pub async fn get_tls_with(
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
+    let name = ServerName::try_from(sni.to_string()).map_err(|e| e.to_string())?;
     let stream = TcpStream::connect(("127.0.0.1", port))
         .await
         .map_err(|e| format!("connect: {e}"))?;
