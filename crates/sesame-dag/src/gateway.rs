@@ -19,7 +19,6 @@ use crate::object::{Kind, NamespacedName, ObjectKey};
 use crate::status::gateway::{
     Condition, ConditionReason as R, ConditionType as T, GatewayApiStatus, ListenerStatus,
 };
-use crate::vhost::RouteTable;
 
 mod hosts;
 mod route;
@@ -57,7 +56,7 @@ pub(crate) struct Listener<'a> {
 
 /// The routes of each host of each route table (see [`Listener::route_config`]), as routes
 /// attach.
-pub(crate) type ListenerTables = BTreeMap<String, BTreeMap<String, RouteTable>>;
+pub(crate) type ListenerTables = BTreeMap<String, BTreeMap<String, hosts::RouteTable>>;
 
 /// The Gateway API part of a build alone: what [`Builder::gateway`] adds, with the Services
 /// and Secrets it looked up (`client` is the checked Envoy client certificate).

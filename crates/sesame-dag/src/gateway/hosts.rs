@@ -4,6 +4,7 @@
 //! without routes (so its requests get 404, not another listener's routes), and each HTTPS
 //! listener's connections answer 421 Misdirected Request for hosts another listener owns.
 
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
 use super::{Listener, ListenerTables};
@@ -11,6 +12,7 @@ use crate::build::Builder;
 use crate::dag::{GatewayListener, PathMatch, Route, RouteAction, VirtualHost};
 use crate::hostname;
 use crate::object::{Kind, NamespacedName, ObjectKey};
+use crate::vhost::{PendingRoute, RouteKey};
 
 /// The route table of a listener: the Envoy listener's for HTTP, its own for HTTPS.
 pub(super) fn route_config_name(envoy_name: &str, listener: &str, https: bool) -> String {
@@ -99,16 +101,44 @@ impl Builder<'_> {
     }
 }
 
-/// The virtual hosts of a route table.
-fn virtual_hosts(
-    table: BTreeMap<String, crate::vhost::RouteTable>,
-) -> BTreeMap<String, VirtualHost> {
-    table
+/// The routes of one host, each with its place in the order routes attached (oldest route
+/// first, then rule and match order), which breaks ties of precedence.
+pub(crate) type RouteTable = BTreeMap<RouteKey, (usize, PendingRoute)>;
+
+/// The Gateway API precedence of a match, most specific first: an exact path, then a
+/// regex, then the longest prefix; then a method match; then the most header matches; then
+/// the most query parameter matches.
+fn precedence(key: &RouteKey) -> impl Ord {
+    let kind = match key.path {
+        PathMatch::Exact(_) => 0,
+        PathMatch::Regex(_) => 1,
+        PathMatch::SegmentPrefix(_) | PathMatch::Prefix(_) => 2,
+    };
+    let method = key.headers.iter().any(|h| h.name == ":method");
+    let headers = key.headers.len() - usize::from(method);
+    (
+        kind,
+        Reverse(key.path.value().len()),
+        Reverse(method),
+        Reverse(headers),
+        Reverse(key.query_params.len()),
+    )
+}
+
+/// The virtual hosts of the route tables, their routes in precedence order.
+fn virtual_hosts(tables: BTreeMap<String, RouteTable>) -> BTreeMap<String, VirtualHost> {
+    tables
         .into_iter()
         .map(|(host, table)| {
-            let routes = table
+            let mut entries: Vec<(RouteKey, (usize, PendingRoute))> = table.into_iter().collect();
+            entries.sort_by(|(a, (a_seq, _)), (b, (b_seq, _))| {
+                precedence(a)
+                    .cmp(&precedence(b))
+                    .then(a_seq.cmp(b_seq))
+            });
+            let routes = entries
                 .into_iter()
-                .map(|(key, pending)| Route {
+                .map(|(key, (_, pending))| Route {
                     path: key.path,
                     headers: key.headers,
                     query_params: key.query_params,

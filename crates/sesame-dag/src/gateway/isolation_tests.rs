@@ -108,3 +108,72 @@ fn a_listener_without_routes_still_owns_its_hostname() {
         ]
     );
 }
+
+/// The upstream HTTPRoutePathMatchOrder route, and the rest of the spec's precedence: a
+/// method match before header matches, more header matches before query matches, and equal
+/// matches in the order of their routes and rules.
+#[test]
+fn matches_are_ordered_by_the_specs_precedence() {
+    let out = build_with(
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: order, namespace: default, creationTimestamp: "2026-01-01T00:00:00Z"}
+spec:
+  parentRefs: [{name: gw, namespace: infra, sectionName: http}]
+  rules:
+  - matches: [{path: {type: Exact, value: /match}}]
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {type: Exact, value: /match/exact}}]
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /match/}}]
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /match/prefix/}}]
+    backendRefs: [{name: echo, port: 80}]
+  - matches:
+    - {path: {type: PathPrefix, value: /m}, queryParams: [{name: a, value: "1"}, {name: b, value: "2"}]}
+    - {path: {type: PathPrefix, value: /m}, headers: [{name: x-a, value: "1"}]}
+    - {path: {type: PathPrefix, value: /m}, headers: [{name: x-a, value: "1"}, {name: x-b, value: "2"}]}
+    - {path: {type: PathPrefix, value: /m}, method: GET}
+    backendRefs: [{name: echo, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: younger, namespace: default, creationTimestamp: "2026-01-02T00:00:00Z"}
+spec:
+  parentRefs: [{name: gw, namespace: infra, sectionName: http}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /m}, headers: [{name: x-c, value: "3"}]}]
+    backendRefs: [{name: echo, port: 80}]
+"#,
+    );
+    let routes: Vec<String> = out.dag.gateway_listeners["http-80"].virtual_hosts["*"]
+        .routes
+        .iter()
+        .map(|r| {
+            let headers: Vec<&str> = r.headers.iter().map(|h| h.name.as_str()).collect();
+            let queries: Vec<&str> = r.query_params.iter().map(|q| q.name.as_str()).collect();
+            format!(
+                "{} {} {} {}",
+                r.path.value(),
+                headers.join(","),
+                queries.join(","),
+                r.origin.name.name
+            )
+        })
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            "/match/exact   order",
+            "/match   order",
+            "/match/prefix   order",
+            "/match   order",
+            "/m :method  order",
+            "/m x-a,x-b  order",
+            "/m x-a  order",
+            "/m x-c  younger",
+            "/m  a,b order",
+        ]
+    );
+}

@@ -450,9 +450,9 @@ fn attach(
                 let Ok(action) = action else { continue };
                 for route_key in keys {
                     // The oldest route keeps a match another route repeats.
-                    table
-                        .entry(route_key.clone())
-                        .or_insert_with(|| PendingRoute {
+                    let seq = table.len();
+                    table.entry(route_key.clone()).or_insert_with(|| {
+                        let pending = PendingRoute {
                             action: redirect::for_listener(action, https, port),
                             origin: key.clone(),
                             allow_http: true,
@@ -460,7 +460,9 @@ fn attach(
                             ip_filter: None,
                             jwt_provider: None,
                             authorization: None,
-                        });
+                        };
+                        (seq, pending)
+                    });
                 }
             }
         }

@@ -560,14 +560,15 @@ spec:
         .collect();
     assert_eq!(
         timeouts,
+        // Equally specific matches keep the order of their rules.
         [
-            ("/off".to_string(), Some(crate::dag::Timeout::Infinite)),
             (
                 "/two".to_string(),
                 Some(crate::dag::Timeout::After(std::time::Duration::from_secs(
                     2
                 )))
             ),
+            ("/off".to_string(), Some(crate::dag::Timeout::Infinite)),
         ]
     );
     assert_eq!(
