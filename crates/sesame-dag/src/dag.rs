@@ -619,8 +619,8 @@ impl WeightedCluster {
 pub struct Mirror {
     /// The cluster name (a key of [`Dag::clusters`]).
     pub cluster: String,
-    /// The share of requests mirrored, in percent (0 to 100).
-    pub percent: u32,
+    /// The share of requests mirrored, in millionths (0 to 1 000 000).
+    pub per_million: u32,
 }
 
 /// One input of the hash that picks an upstream host.

@@ -726,14 +726,23 @@ pub fn header_format(value: &HeaderValue) -> String {
     out
 }
 
-/// A mirror policy; the runtime fraction is left out at 100 %, where Envoy mirrors everything.
+/// A mirror policy; the runtime fraction is left out at 100 %, where Envoy mirrors everything,
+/// and otherwise has the coarsest of Envoy's denominators that holds it exactly.
 pub fn mirror_policy(mirror: &Mirror) -> route_v3::route_action::RequestMirrorPolicy {
-    let runtime_fraction = (mirror.percent < 100).then(|| core_v3::RuntimeFractionalPercent {
-        default_value: Some(type_v3::FractionalPercent {
-            numerator: mirror.percent,
-            denominator: type_v3::fractional_percent::DenominatorType::Hundred as i32,
-        }),
-        runtime_key: String::new(),
+    use type_v3::fractional_percent::DenominatorType;
+    let runtime_fraction = (mirror.per_million < 1_000_000).then(|| {
+        let (numerator, denominator) = match mirror.per_million {
+            n if n % 10_000 == 0 => (n / 10_000, DenominatorType::Hundred),
+            n if n % 100 == 0 => (n / 100, DenominatorType::TenThousand),
+            n => (n, DenominatorType::Million),
+        };
+        core_v3::RuntimeFractionalPercent {
+            default_value: Some(type_v3::FractionalPercent {
+                numerator,
+                denominator: denominator as i32,
+            }),
+            runtime_key: String::new(),
+        }
     });
     route_v3::route_action::RequestMirrorPolicy {
         cluster: mirror.cluster.clone(),

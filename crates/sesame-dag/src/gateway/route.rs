@@ -272,27 +272,24 @@ impl<'a> Builder<'a> {
                 "filter RequestMirror has no requestMirror".to_string(),
             ));
         };
-        let percent = match (m.percent, m.fraction.as_ref()) {
-            (Some(p @ 0..=100), None) => p as u32,
-            (None, None) => 100,
+        // The share in millionths: a fraction that is none is rounded to the nearest.
+        let per_million = match (m.percent, m.fraction.as_ref()) {
+            (Some(p @ 0..=100), None) => p as u32 * 10_000,
+            (None, None) => 1_000_000,
             (None, Some(f)) => {
-                let denominator = f.denominator.unwrap_or(100);
-                match (f.numerator, denominator) {
-                    (n, d) if d > 0 && n >= 0 && n <= d && (n * 100) % d == 0 => {
-                        (n * 100 / d) as u32
-                    }
-                    _ => {
-                        return Err((
-                            R::UnsupportedValue,
-                            "a mirror fraction must be a whole percentage".to_string(),
-                        ));
-                    }
+                let (n, d) = (i64::from(f.numerator), i64::from(f.denominator.unwrap_or(100)));
+                if d <= 0 || n < 0 || n > d {
+                    return Err((
+                        R::UnsupportedValue,
+                        format!("mirror fraction {n}/{d} is not between 0 and 1"),
+                    ));
                 }
+                ((n * 1_000_000 + d / 2) / d) as u32
             }
             _ => {
                 return Err((
                     R::UnsupportedValue,
-                    "mirror percent must be 0 to 100".to_string(),
+                    "mirror percent must be 0 to 100, and not given with a fraction".to_string(),
                 ));
             }
         };
@@ -305,7 +302,10 @@ impl<'a> Builder<'a> {
             port: b.port,
         };
         match self.service_ref(route, r) {
-            Ok(cluster) => Ok(Some(Mirror { cluster, percent })),
+            Ok(cluster) => Ok(Some(Mirror {
+                cluster,
+                per_million,
+            })),
             Err((reason, message)) => {
                 resolved.get_or_insert(Condition::no(T::ResolvedRefs, reason, message));
                 Ok(None)

@@ -606,7 +606,7 @@ spec:
     assert_eq!(p.host_rewrite.as_deref(), Some("internal.example.com"));
     assert_eq!(p.prefix_rewrite.as_deref(), Some("/new"));
     assert_eq!(p.mirrors.len(), 1);
-    assert_eq!(p.mirrors[0].percent, 25);
+    assert_eq!(p.mirrors[0].per_million, 250_000);
     assert!(out.dag.clusters.contains_key(&p.mirrors[0].cluster));
     // The mirror that does not resolve is left out and said so.
     assert_eq!(

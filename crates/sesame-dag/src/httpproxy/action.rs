@@ -319,7 +319,7 @@ impl<'a> Builder<'a> {
             if let Some(name) = self.service_cluster(namespace, mirror, &settings, status)? {
                 mirror_policies.push(Mirror {
                     cluster: name,
-                    percent,
+                    per_million: percent * 10_000,
                 });
             }
         }

@@ -464,7 +464,7 @@ fn weights_default_to_equal_and_mirrors_take_a_percentage() {
     let mirror = &forward(&r[2]).policies().mirrors;
     assert_eq!(mirror.len(), 1);
     assert_eq!(mirror[0].cluster, "default/s2/80/da39a3ee5e");
-    assert_eq!(mirror[0].percent, 25);
+    assert_eq!(mirror[0].per_million, 250_000);
 }
 
 #[test]

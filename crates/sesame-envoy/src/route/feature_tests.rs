@@ -381,11 +381,11 @@ fn mirrors() {
     f.policies_mut().mirrors = vec![
         Mirror {
             cluster: "all".into(),
-            percent: 100,
+            per_million: 1_000_000,
         },
         Mirror {
             cluster: "some".into(),
-            percent: 15,
+            per_million: 150_000,
         },
     ];
     assert_eq!(

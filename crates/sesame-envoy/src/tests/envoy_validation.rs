@@ -283,11 +283,11 @@ fn every_feature_dag() -> Dag {
             mirrors: vec![
                 Mirror {
                     cluster: names[4].clone(),
-                    percent: 100,
+                    per_million: 1_000_000,
                 },
                 Mirror {
                     cluster: names[3].clone(),
-                    percent: 10,
+                    per_million: 123_457,
                 },
             ],
             hash_policies: vec![
