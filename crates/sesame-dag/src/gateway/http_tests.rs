@@ -200,3 +200,82 @@ spec:
     assert_eq!(port("http-81", "/https"), None);
     assert_eq!(port("http-81", "/to-80"), None);
 }
+
+#[test]
+fn backend_app_protocols_choose_h2c_and_websocket_upgrades() {
+    let out = build_with(
+        r#"
+apiVersion: v1
+kind: Service
+metadata: {name: proto, namespace: default}
+spec:
+  ports:
+  - {name: h2c, port: 8081, appProtocol: kubernetes.io/h2c}
+  - {name: ws, port: 8082, appProtocol: kubernetes.io/ws}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: protocols, namespace: default}
+spec:
+  parentRefs: [{name: gw, namespace: infra}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /h2c}}]
+    backendRefs: [{name: proto, port: 8081}]
+  - matches: [{path: {type: PathPrefix, value: /ws}}]
+    backendRefs: [{name: proto, port: 8082}]
+  - matches: [{path: {type: PathPrefix, value: /plain}}]
+    backendRefs: [{name: echo, port: 80}]
+"#,
+    );
+    let h2c = forward(route_at(&out, "*", "/h2c"));
+    assert_eq!(
+        out.dag.clusters[&h2c.clusters[0].name].protocol,
+        crate::dag::UpstreamProtocol::H2c
+    );
+    assert!(!h2c.websocket);
+    let ws = forward(route_at(&out, "*", "/ws"));
+    assert_eq!(
+        out.dag.clusters[&ws.clusters[0].name].protocol,
+        crate::dag::UpstreamProtocol::Http1
+    );
+    assert!(ws.websocket);
+    assert!(!forward(route_at(&out, "*", "/plain")).websocket);
+}
+
+#[test]
+fn mirror_fractions_are_kept_to_a_millionth() {
+    let out = build_with(
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: m, namespace: default}
+spec:
+  parentRefs: [{name: gw, namespace: infra}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /third}}]
+    filters:
+    - {type: RequestMirror, requestMirror: {backendRef: {name: echo2, port: 80}, fraction: {numerator: 1, denominator: 3}}}
+    - {type: RequestMirror, requestMirror: {backendRef: {name: echo, port: 80}, percent: 20}}
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /over}}]
+    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: echo2, port: 80}, fraction: {numerator: 3, denominator: 2}}}]
+    backendRefs: [{name: echo, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /zero}}]
+    filters: [{type: RequestMirror, requestMirror: {backendRef: {name: echo2, port: 80}, fraction: {numerator: 1, denominator: 0}}}]
+    backendRefs: [{name: echo, port: 80}]
+"#,
+    );
+    let shares: Vec<u32> = forward(route_at(&out, "*", "/third"))
+        .policies()
+        .mirrors
+        .iter()
+        .map(|m| m.per_million)
+        .collect();
+    assert_eq!(shares, [333_333, 200_000]);
+    // A share over 1 and a zero denominator are refused; the rule is not served.
+    assert_eq!(vhost(&out, "http-80", "*").routes.len(), 1);
+    assert_eq!(
+        route_conditions(&out, "m")[1],
+        (T::PartiallyInvalid, true, R::UnsupportedValue)
+    );
+}

@@ -159,9 +159,13 @@ impl<'a> Builder<'a> {
             rewrites.push(filter::backend_rewrites(backend)?);
         }
         let mut clusters = Vec::new();
+        let mut websocket = false;
         for (backend, rewrites) in backends.iter().zip(rewrites) {
             match self.backend(name, backend) {
-                Ok(Some(cluster)) => clusters.push(cluster.with_rewrites(rewrites)),
+                Ok(Some(cluster)) => {
+                    websocket |= self.speaks_websocket(name, backend);
+                    clusters.push(cluster.with_rewrites(rewrites));
+                }
                 Ok(None) => {}
                 Err((reason, message)) => {
                     resolved.get_or_insert(Condition::no(T::ResolvedRefs, reason, message));
@@ -179,6 +183,7 @@ impl<'a> Builder<'a> {
             clusters,
             timeout,
             retry,
+            websocket,
             policies: has_policies.then(|| Box::new(policies)),
             ..Default::default()
         }))
@@ -204,6 +209,22 @@ impl<'a> Builder<'a> {
             weight if weight <= 0 => Ok(None),
             weight => Ok(Some(WeightedCluster::new(cluster, weight as u32))),
         }
+    }
+
+    /// Whether a backendRef's Service port says it speaks WebSocket (`appProtocol`
+    /// `kubernetes.io/ws` or `kubernetes.io/wss`): its rule then lets the upgrade through.
+    fn speaks_websocket(&self, route: &NamespacedName, b: &HttpRouteRulesBackendRefs) -> bool {
+        let namespace = b.namespace.as_deref().unwrap_or(&route.namespace);
+        let service = NamespacedName::new(namespace, b.name.as_str());
+        self.snapshot.services.get(&service).is_some_and(|s| {
+            s.ports.iter().any(|p| {
+                Some(p.port) == b.port
+                    && matches!(
+                        p.app_protocol.as_deref(),
+                        Some("kubernetes.io/ws" | "kubernetes.io/wss")
+                    )
+            })
+        })
     }
 
     /// The cluster of a reference to a Service port (a backendRef or a mirror's), checked:

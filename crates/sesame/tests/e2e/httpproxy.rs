@@ -429,7 +429,7 @@ async fn internal_redirect_is_followed_by_envoy_only_where_the_route_asks() {
 
 /// Sends a WebSocket upgrade request on a raw connection; returns the status line and the
 /// connection.
-async fn upgrade(port: u16, host: &str, path: &str) -> (String, TcpStream) {
+pub(crate) async fn upgrade(port: u16, host: &str, path: &str) -> (String, TcpStream) {
     let mut stream = TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect to Envoy");
