@@ -61,9 +61,7 @@ impl Builder<'_> {
         for l in listeners.iter().filter(|l| l.valid) {
             let mut hosts = virtual_hosts(tables.remove(&l.route_config).unwrap_or_default());
             if let Some(own) = &l.hostname {
-                hosts
-                    .entry(own.clone())
-                    .or_insert_with(|| empty_host(own));
+                hosts.entry(own.clone()).or_insert_with(|| empty_host(own));
             }
             let out = self
                 .dag
@@ -132,9 +130,7 @@ fn virtual_hosts(tables: BTreeMap<String, RouteTable>) -> BTreeMap<String, Virtu
         .map(|(host, table)| {
             let mut entries: Vec<(RouteKey, (usize, PendingRoute))> = table.into_iter().collect();
             entries.sort_by(|(a, (a_seq, _)), (b, (b_seq, _))| {
-                precedence(a)
-                    .cmp(&precedence(b))
-                    .then(a_seq.cmp(b_seq))
+                precedence(a).cmp(&precedence(b)).then(a_seq.cmp(b_seq))
             });
             let routes = entries
                 .into_iter()

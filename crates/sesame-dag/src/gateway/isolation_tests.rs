@@ -77,7 +77,10 @@ fn each_host_reaches_only_the_routes_of_its_most_specific_listener() {
     // `*.example.com`, bar.foo.example.com `*.foo.example.com`, abc.foo.example.com its own.
     assert_eq!(hosts(&out), expected());
     for l in LISTENERS {
-        assert_eq!(route_conditions(&out, l)[0], (T::Accepted, true, R::Accepted));
+        assert_eq!(
+            route_conditions(&out, l)[0],
+            (T::Accepted, true, R::Accepted)
+        );
     }
 }
 

@@ -4,8 +4,8 @@
 use sesame_gateway_api::HttpRoute;
 use sesame_gateway_api::httproute::{
     HttpRouteParentRefs, HttpRouteRules, HttpRouteRulesBackendRefs, HttpRouteRulesFilters,
-    HttpRouteRulesFiltersType as FilterType,
-    HttpRouteRulesMatches, HttpRouteRulesMatchesHeadersType, HttpRouteRulesMatchesPathType,
+    HttpRouteRulesFiltersType as FilterType, HttpRouteRulesMatches,
+    HttpRouteRulesMatchesHeadersType, HttpRouteRulesMatchesPathType,
     HttpRouteRulesMatchesQueryParamsType,
 };
 
@@ -298,7 +298,10 @@ impl<'a> Builder<'a> {
             (Some(p @ 0..=100), None) => p as u32 * 10_000,
             (None, None) => 1_000_000,
             (None, Some(f)) => {
-                let (n, d) = (i64::from(f.numerator), i64::from(f.denominator.unwrap_or(100)));
+                let (n, d) = (
+                    i64::from(f.numerator),
+                    i64::from(f.denominator.unwrap_or(100)),
+                );
                 if d <= 0 || n < 0 || n > d {
                     return Err((
                         R::UnsupportedValue,
@@ -352,7 +355,10 @@ fn timeouts(rule: &HttpRouteRules) -> Result<(Option<Timeout>, Option<RetryPolic
     };
     let t = rule.timeouts.as_ref();
     let request = parse("request", t.and_then(|t| t.request.as_deref()))?;
-    let backend = parse("backendRequest", t.and_then(|t| t.backend_request.as_deref()))?;
+    let backend = parse(
+        "backendRequest",
+        t.and_then(|t| t.backend_request.as_deref()),
+    )?;
     if let (Some(Timeout::After(request)), Some(Timeout::After(backend))) = (request, backend)
         && backend > request
     {

@@ -78,7 +78,10 @@ fn backend_headers_cors_and_per_try_timeouts_reach_the_route() {
     assert!(split.clusters[1].request_headers_to_add.is_empty());
     let retry = action(out).retry_policy.clone().expect("retry policy");
     assert_eq!(retry.num_retries.map(|n| n.value), Some(0));
-    assert_eq!(retry.per_try_timeout, Some(crate::proto::duration(Duration::from_millis(1500))));
+    assert_eq!(
+        retry.per_try_timeout,
+        Some(crate::proto::duration(Duration::from_millis(1500)))
+    );
     let cors: cors_v3::CorsPolicy =
         decode(&out.typed_per_filter_config[crate::http_filter::CORS_FILTER]);
     assert_eq!(cors.allow_methods, "PUT");

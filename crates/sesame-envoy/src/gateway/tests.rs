@@ -150,7 +150,9 @@ fn an_https_gateway_listener_terminates_tls_per_sni() {
         };
         let hcm: hcm_v3::HttpConnectionManager = decode(any);
         match hcm.route_specifier {
-            Some(hcm_v3::http_connection_manager::RouteSpecifier::Rds(rds)) => rds.route_config_name,
+            Some(hcm_v3::http_connection_manager::RouteSpecifier::Rds(rds)) => {
+                rds.route_config_name
+            }
             other => panic!("{other:?}"),
         }
     };

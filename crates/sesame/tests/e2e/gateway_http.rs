@@ -258,7 +258,10 @@ async fn http_route_rewrites_redirects_backend_filters_timeouts_and_cors() {
     // HTTPRouteRewritePath: the prefix, then the whole path (the query kept), with headers.
     assert_eq!(get("/prefix/one/two").await.echoed_path(), Some("/one/two"));
     assert_eq!(get("/full/one/two").await.echoed_path(), Some("/one"));
-    assert_eq!(get("/full/one/two?q=1").await.echoed_path(), Some("/one?q=1"));
+    assert_eq!(
+        get("/full/one/two?q=1").await.echoed_path(),
+        Some("/one?q=1")
+    );
     let modified = send(
         "GET",
         "/full/rewrite-path-and-modify-headers/test".to_string(),
@@ -270,7 +273,10 @@ async fn http_route_rewrites_redirects_backend_filters_timeouts_and_cors() {
     )
     .await;
     assert_eq!(modified.echoed_path(), Some("/test"), "{modified:?}");
-    assert_eq!(modified.echoed_header("x-header-set"), ["set-overwrites-values"]);
+    assert_eq!(
+        modified.echoed_header("x-header-set"),
+        ["set-overwrites-values"]
+    );
     assert_eq!(
         modified.echoed_header("x-header-add-append").join(","),
         "append-val-1,header-val-2"
@@ -351,11 +357,18 @@ async fn http_route_rewrites_redirects_backend_filters_timeouts_and_cors() {
             ],
         )
     };
-    for origin in ["https://www.foo.com", "https://www.bar.com", "https://xpto.www.bar.com"] {
+    for origin in [
+        "https://www.foo.com",
+        "https://www.bar.com",
+        "https://xpto.www.bar.com",
+    ] {
         let reply = preflight("/cors-1", origin, "GET").await;
         assert!([200, 204].contains(&reply.status), "{reply:?}");
         assert_eq!(reply.header("access-control-allow-origin"), [origin]);
-        assert_eq!(reply.header("access-control-allow-methods"), ["GET,OPTIONS"]);
+        assert_eq!(
+            reply.header("access-control-allow-methods"),
+            ["GET,OPTIONS"]
+        );
         assert_eq!(
             reply.header("access-control-allow-headers"),
             ["x-header-1,x-header-2"]
@@ -368,7 +381,10 @@ async fn http_route_rewrites_redirects_backend_filters_timeouts_and_cors() {
         assert_eq!(reply.header("access-control-allow-credentials"), ["true"]);
     }
     let refused = preflight("/cors-1", "https://foobar.com", "GET").await;
-    assert!(refused.header("access-control-allow-origin").is_empty(), "{refused:?}");
+    assert!(
+        refused.header("access-control-allow-origin").is_empty(),
+        "{refused:?}"
+    );
     let simple = send(
         "GET",
         "/cors-1".to_string(),
@@ -388,7 +404,11 @@ async fn http_route_rewrites_redirects_backend_filters_timeouts_and_cors() {
         "{wildcard:?}"
     );
     assert_eq!(wildcard.header("access-control-allow-methods"), ["PUT"]);
-    assert!(wildcard.header("access-control-allow-credentials").is_empty());
+    assert!(
+        wildcard
+            .header("access-control-allow-credentials")
+            .is_empty()
+    );
 
     // Hostile values: every rule but /ok refused with the spec's condition, never served.
     let hostile = cluster
@@ -513,8 +533,12 @@ async fn listeners_of_one_port_are_isolated_and_misdirected_requests_get_421() {
     );
     let svcs = services(&[("svc-a", &a), ("svc-b", &b), ("svc-c", &c)]);
     let gw = isolation_gateway(http_port - 8000, https_port - 8000);
-    let (cluster, _dir) = start(&[("svc.yaml", &svcs), ("cert.yaml", &cert), ("gateway.yaml", &gw)])
-        .await;
+    let (cluster, _dir) = start(&[
+        ("svc.yaml", &svcs),
+        ("cert.yaml", &cert),
+        ("gateway.yaml", &gw),
+    ])
+    .await;
     let get = |host: &'static str, path: &'static str| async move {
         request_plain(http_port, "GET", host, path, &[])
             .await
@@ -567,13 +591,48 @@ async fn listeners_of_one_port_are_isolated_and_misdirected_requests_get_421() {
         ("second-example.org", "second-example.org", 200, Some("b")),
         ("second-example.org", "example.org", 421, None),
         ("second-example.org", "unknown-example.org", 421, None),
-        ("third-example.wildcard.org", "third-example.wildcard.org", 200, Some("c")),
-        ("third-example.wildcard.org", "fith-example.wildcard.org", 200, Some("c")),
-        ("third-example.wildcard.org", "fourth-example.wildcard.org", 421, None),
-        ("third-example.wildcard.org", "second-example.org", 421, None),
-        ("third-example.wildcard.org", "unknown-example.org", 421, None),
-        ("fourth-example.wildcard.org", "fourth-example.wildcard.org", 200, Some("a")),
-        ("fourth-example.wildcard.org", "fith-example.wildcard.org", 421, None),
+        (
+            "third-example.wildcard.org",
+            "third-example.wildcard.org",
+            200,
+            Some("c"),
+        ),
+        (
+            "third-example.wildcard.org",
+            "fith-example.wildcard.org",
+            200,
+            Some("c"),
+        ),
+        (
+            "third-example.wildcard.org",
+            "fourth-example.wildcard.org",
+            421,
+            None,
+        ),
+        (
+            "third-example.wildcard.org",
+            "second-example.org",
+            421,
+            None,
+        ),
+        (
+            "third-example.wildcard.org",
+            "unknown-example.org",
+            421,
+            None,
+        ),
+        (
+            "fourth-example.wildcard.org",
+            "fourth-example.wildcard.org",
+            200,
+            Some("a"),
+        ),
+        (
+            "fourth-example.wildcard.org",
+            "fith-example.wildcard.org",
+            421,
+            None,
+        ),
         ("unknown-example.org", "example.org", 200, Some("a")),
         ("unknown-example.org", "unknown-example.org", 404, None),
     ];
@@ -589,7 +648,7 @@ async fn listeners_of_one_port_are_isolated_and_misdirected_requests_get_421() {
 
 /// The routes of the upstream HTTPRouteWeight, HTTPRouteRequestPercentageMirror (a fraction
 /// that is no whole percentage), HTTPRouteRequestMultipleMirrors, HTTPRouteNamedRule and
-/// HTTPRouteBackendProtocolWebSocket tests, on `gw.example.com`.
+/// HTTPRouteBackendProtocolWebSocket and HTTPRouteServiceTypes tests, on `gw.example.com`.
 const TRAFFIC_ROUTES: &str = r#"apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: traffic, namespace: default}
@@ -621,7 +680,42 @@ spec:
     backendRefs: [{name: svc-ws, port: 80}]
   - matches: [{path: {type: PathPrefix, value: /not-ws}}]
     backendRefs: [{name: svc-ws-unmarked, port: 80}]
+  - matches: [{path: {type: Exact, value: /manual-endpointslices}}]
+    backendRefs: [{name: manual-endpointslices, port: 8080}]
+  - matches: [{path: {type: Exact, value: /headless-manual-endpointslices}}]
+    backendRefs: [{name: headless-manual-endpointslices, port: 8080}]
 "#;
+
+/// The Services of the upstream HTTPRouteServiceTypes test: a named port 8080 whose
+/// EndpointSlices (an IPv4 one pointing at `addr`, an empty IPv6 one) are written by hand,
+/// with a cluster IP or headless.
+fn service_types(addr: SocketAddr) -> String {
+    let items: Vec<serde_json::Value> = [("manual-endpointslices", false), ("headless-manual-endpointslices", true)]
+        .into_iter()
+        .flat_map(|(name, headless)| {
+            let mut spec = serde_json::json!({"ports": [
+                {"name": "first-port", "protocol": "TCP", "port": 8080, "targetPort": addr.port()}
+            ]});
+            if headless {
+                spec["clusterIP"] = "None".into();
+            }
+            let slice = |family: &str, endpoints: serde_json::Value| {
+                serde_json::json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                    "metadata": {"name": format!("{name}-{}", family.to_lowercase()), "namespace": "default",
+                                 "labels": {"kubernetes.io/service-name": name}},
+                    "addressType": family, "endpoints": endpoints,
+                    "ports": [{"name": "first-port", "port": addr.port(), "protocol": "TCP"}]})
+            };
+            [
+                serde_json::json!({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": name, "namespace": "default"}, "spec": spec}),
+                slice("IPv4", serde_json::json!([{"addresses": [addr.ip().to_string()], "conditions": {"ready": true}}])),
+                slice("IPv6", serde_json::json!([])),
+            ]
+        })
+        .collect();
+    serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string()
+}
 
 /// How many of `n` requests, each going one way with probability `p`, may go that way
 /// without the split being wrong: the mean plus or minus five standard deviations (a false
@@ -643,10 +737,11 @@ async fn weights_mirror_fractions_named_rules_and_websocket_backends() {
     let ws = upgrade_backend().await;
     let envoy_port = free_port();
     let svcs = format!(
-        "{}\n---\n{}\n---\n{}",
+        "{}\n---\n{}\n---\n{}\n---\n{}",
         services(&[("svc-a", &a), ("svc-b", &b), ("svc-c", &c), ("svc-m", &m)]),
         service_speaking("svc-ws", ws.addr, Some("kubernetes.io/ws")),
         service_at("svc-ws-unmarked", ws.addr),
+        service_types(a.addr),
     );
     let gw = gateway(envoy_port - 8000);
     let (cluster, _dir) = start(&[
@@ -670,6 +765,11 @@ async fn weights_mirror_fractions_named_rules_and_websocket_backends() {
 
     // HTTPRouteNamedRule: named and unnamed rules are both served.
     assert!(get("/unnamed".to_string()).await.from("b"));
+    // HTTPRouteServiceTypes: Services with hand-written EndpointSlices, headless or not.
+    for path in ["/manual-endpointslices", "/headless-manual-endpointslices"] {
+        let reply = get(path.to_string()).await;
+        assert!(reply.from("a"), "{path}: {reply:?}");
+    }
 
     // HTTPRouteWeight: 70/30/0 over 1000 requests.
     let mut counts = std::collections::BTreeMap::<String, u32>::new();
@@ -680,13 +780,22 @@ async fn weights_mirror_fractions_named_rules_and_websocket_backends() {
     }
     let count = |name: &str| counts.get(name).copied().unwrap_or(0);
     assert!(band(1000, 0.7).contains(&count("a")), "{counts:?}");
-    assert_eq!(count("a") + count("b"), 1000, "weight 0 takes nothing: {counts:?}");
+    assert_eq!(
+        count("a") + count("b"),
+        1000,
+        "weight 0 takes nothing: {counts:?}"
+    );
 
     // HTTPRouteRequestPercentageMirror with a third: Envoy mirrors about 1 request in 3.
     for i in 0..900 {
         assert!(get(format!("/third?i={i}")).await.from("a"));
     }
-    let mirrored = || m.requests().iter().filter(|r| r.starts_with("/third")).count() as u32;
+    let mirrored = || {
+        m.requests()
+            .iter()
+            .filter(|r| r.starts_with("/third"))
+            .count() as u32
+    };
     let expected = band(900, 1.0 / 3.0);
     let low = *expected.start();
     assert!(
@@ -694,7 +803,11 @@ async fn weights_mirror_fractions_named_rules_and_websocket_backends() {
         "mirrored {} of 900",
         mirrored()
     );
-    assert!(expected.contains(&mirrored()), "mirrored {} of 900", mirrored());
+    assert!(
+        expected.contains(&mirrored()),
+        "mirrored {} of 900",
+        mirrored()
+    );
 
     // HTTPRouteRequestMultipleMirrors: both mirrors see the request.
     assert!(get("/multi-mirror/x".to_string()).await.from("a"));
@@ -711,7 +824,10 @@ async fn weights_mirror_fractions_named_rules_and_websocket_backends() {
     let (status, mut stream) = crate::httpproxy::upgrade(envoy_port, "gw.example.com", "/ws").await;
     assert!(status.starts_with("HTTP/1.1 101"), "{status}");
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    stream.write_all(b"Websocket Support!").await.expect("write frame");
+    stream
+        .write_all(b"Websocket Support!")
+        .await
+        .expect("write frame");
     let mut echo = [0u8; 18];
     tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut echo))
         .await

@@ -93,7 +93,13 @@ mod tests {
         assert!(!re.is_match("https://bar.com"));
         assert!(!re.is_match("https://evil.com/.bar.com"));
         assert!(!re.is_match("http://www.bar.com"));
-        for bad in ["https://a.*.com", "*.bar.com", "https://*.bar.com/x", "https://*.", ""] {
+        for bad in [
+            "https://a.*.com",
+            "*.bar.com",
+            "https://*.bar.com/x",
+            "https://*.",
+            "",
+        ] {
             assert_eq!(origin(bad), None, "{bad}");
         }
     }

@@ -83,7 +83,8 @@ pub(super) fn backend_rewrites(
     let mut policies = ForwardPolicies::default();
     for f in backend.filters.iter().flatten() {
         match f.r#type {
-            BackendFilterType::RequestHeaderModifier | BackendFilterType::ResponseHeaderModifier => {
+            BackendFilterType::RequestHeaderModifier
+            | BackendFilterType::ResponseHeaderModifier => {
                 // The backendRef filter has the same shape as the rule's: read it as one.
                 let rule_filter = serde_json::to_value(f)
                     .and_then(serde_json::from_value::<HttpRouteRulesFilters>)
