@@ -185,7 +185,6 @@ impl<'a> Builder<'a> {
             retry,
             websocket,
             policies: has_policies.then(|| Box::new(policies)),
-            ..Default::default()
         }))
     }
 
