@@ -1,5 +1,6 @@
 //! Random Gateway API objects for the incremental property test: one GatewayClass and one
-//! Gateway (either may be someone else's), HTTPRoutes that attach or not, and a ReferenceGrant.
+//! Gateway (either may be someone else's), HTTPRoutes that attach or not, a ReferenceGrant, and
+//! labelled Namespaces for a listener's namespace selector.
 
 use serde_json::{Value, json};
 
@@ -44,6 +45,8 @@ fn gateway(rng: &mut Rng) -> Value {
         json!({"name": "c", "port": 80, "protocol": "HTTP", "hostname": "a.com"}),
         json!({"name": "d", "port": 82, "protocol": "TCP"}),
         json!({"name": "e", "port": 81, "protocol": "HTTP", "hostname": "*.c.com"}),
+        json!({"name": "h", "port": 83, "protocol": "HTTP", "allowedRoutes": {"namespaces": {
+            "from": "Selector", "selector": {"matchLabels": {"team": "web"}}}}}),
     ];
     let listeners: Vec<Value> = all.into_iter().filter(|_| rng.chance(60)).collect();
     let class = if rng.chance(90) { "gc" } else { "nope" };
@@ -93,6 +96,15 @@ fn route(rng: &mut Rng, namespace: &str, name: &str) -> Value {
     })
 }
 
+/// A Namespace whose labels the selector listener `h` may or may not pick.
+fn labelled_namespace(rng: &mut Rng) -> Value {
+    let team = *rng.pick(&["web", "api"]);
+    json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": rng.pick(&NAMESPACES), "labels": {"team": team}},
+    })
+}
+
 fn grant(rng: &mut Rng) -> Value {
     if rng.chance(30) {
         return json!({
@@ -116,8 +128,9 @@ fn grant(rng: &mut Rng) -> Value {
 
 /// One random Gateway API object, with its kind.
 pub(super) fn object(rng: &mut Rng, namespace: &str) -> (Kind, Value) {
-    match rng.below(8) {
+    match rng.below(9) {
         0 => (Kind::GatewayClass, class(rng)),
+        8 => (Kind::Namespace, labelled_namespace(rng)),
         1..=2 => (Kind::Gateway, gateway(rng)),
         3 => (Kind::ReferenceGrant, grant(rng)),
         _ => {
