@@ -14,11 +14,11 @@ use crate::harness::{
 };
 use crate::kube::{ELECTION, gateway_only, granted_permissions, ingress, load, used_permissions};
 
-const GATEWAY_API: &str = "gateway.networking.k8s.io/v1";
-const CONTROLLER: &str = "projectsesame.io/gateway-controller";
+pub(crate) const GATEWAY_API: &str = "gateway.networking.k8s.io/v1";
+pub(crate) const CONTROLLER: &str = "projectsesame.io/gateway-controller";
 
 /// A config file serving `default/gw`, in a directory that lives as long as the test.
-fn config() -> (tempfile::TempDir, String) {
+pub(crate) fn config() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().expect("config dir");
     let path: PathBuf = dir.path().join("sesame.yaml");
     std::fs::write(
@@ -30,7 +30,7 @@ fn config() -> (tempfile::TempDir, String) {
     (dir, path)
 }
 
-fn gateway_class(description: &str) -> Value {
+pub(crate) fn gateway_class(description: &str) -> Value {
     json!({
         "apiVersion": GATEWAY_API, "kind": "GatewayClass",
         "metadata": {"name": "sesame"},
@@ -39,7 +39,7 @@ fn gateway_class(description: &str) -> Value {
 }
 
 /// Gateway `default/gw` with an HTTP listener `web` on `port` and, if `extra`, a second one.
-fn gateway(port: u16, extra: bool) -> Value {
+pub(crate) fn gateway(port: u16, extra: bool) -> Value {
     let mut listeners = vec![json!({"name": "web", "port": port, "protocol": "HTTP"})];
     if extra {
         listeners.push(json!({"name": "other", "port": port, "protocol": "HTTP",
@@ -52,7 +52,7 @@ fn gateway(port: u16, extra: bool) -> Value {
     })
 }
 
-fn http_route(host: &str, service: &str) -> Value {
+pub(crate) fn http_route(host: &str, service: &str) -> Value {
     json!({
         "apiVersion": GATEWAY_API, "kind": "HTTPRoute",
         "metadata": {"name": "web", "namespace": "default"},
@@ -87,26 +87,26 @@ async fn eventually_object(
 }
 
 /// The condition of `type_` in a list of conditions.
-fn condition<'v>(conditions: &'v Value, type_: &str) -> &'v Value {
+pub(crate) fn condition<'v>(conditions: &'v Value, type_: &str) -> &'v Value {
     (conditions.as_array().into_iter().flatten())
         .find(|c| c["type"] == type_)
         .unwrap_or(&Value::Null)
 }
 
 /// Whether the condition of `type_` is `True` for `generation`.
-fn holds(conditions: &Value, type_: &str, generation: &Value) -> bool {
+pub(crate) fn holds(conditions: &Value, type_: &str, generation: &Value) -> bool {
     let c = condition(conditions, type_);
     c["status"] == "True" && c["observedGeneration"] == *generation
 }
 
 /// Our entry in a route's `parents`.
-fn our_parent(route: &Value) -> &Value {
+pub(crate) fn our_parent(route: &Value) -> &Value {
     (route["status"]["parents"].as_array().into_iter().flatten())
         .find(|p| p["controllerName"] == CONTROLLER)
         .unwrap_or(&Value::Null)
 }
 
-async fn get_gateway(port: u16, host: &str) -> Reply {
+pub(crate) async fn get_gateway(port: u16, host: &str) -> Reply {
     get_plain_with(port, host, "/", &[])
         .await
         .unwrap_or_else(|e| Reply {
