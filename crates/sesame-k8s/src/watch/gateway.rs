@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use futures::stream::{self, BoxStream, StreamExt};
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::Api;
 use kube::runtime::watcher;
 use kube::{Client, Resource};
@@ -21,6 +20,7 @@ use sesame_dag::{Kind, Object};
 use sesame_gateway_api::{BackendTlsPolicy, GatewayClass};
 
 use super::{Item, api, objects};
+use crate::decode::labels_only;
 
 /// How a watched kind's streams are started, per namespace or once for the cluster.
 type Start = fn(&Client, Option<&str>, &Settings, usize) -> BoxStream<'static, Item>;
@@ -109,23 +109,11 @@ pub(super) const WATCHED: [Watched; 10] = [
                 Api::<Namespace>::all(c.clone()),
                 s.watcher.clone(),
                 id,
-                labels_only,
+                |n| Object::Namespace(Arc::new(labels_only(n))),
             )
         },
     },
 ];
-
-/// A Namespace as the build reads it: its name and labels, as the file-mode decoder keeps it.
-fn labels_only(namespace: Namespace) -> Object {
-    Object::Namespace(Arc::new(Namespace {
-        metadata: ObjectMeta {
-            name: namespace.metadata.name,
-            labels: namespace.metadata.labels,
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    }))
-}
 
 /// Where a CRD stream stands.
 enum Phase {

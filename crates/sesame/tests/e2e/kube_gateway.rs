@@ -18,7 +18,7 @@ pub(crate) const GATEWAY_API: &str = "gateway.networking.k8s.io/v1";
 pub(crate) const CONTROLLER: &str = "projectsesame.io/gateway-controller";
 
 /// A config file serving `default/gw`, in a directory that lives as long as the test.
-pub(crate) fn config() -> (tempfile::TempDir, String) {
+fn config() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().expect("config dir");
     let path: PathBuf = dir.path().join("sesame.yaml");
     std::fs::write(
@@ -100,13 +100,77 @@ pub(crate) fn holds(conditions: &Value, type_: &str, generation: &Value) -> bool
 }
 
 /// Our entry in a route's `parents`.
-pub(crate) fn our_parent(route: &Value) -> &Value {
-    (route["status"]["parents"].as_array().into_iter().flatten())
+pub(crate) fn our_parent(status: &Value) -> &Value {
+    (status["parents"].as_array().into_iter().flatten())
         .find(|p| p["controllerName"] == CONTROLLER)
         .unwrap_or(&Value::Null)
 }
 
-pub(crate) async fn get_gateway(port: u16, host: &str) -> Reply {
+/// Whether a GatewayClass's status says accepted, for `generation`.
+pub(crate) fn class_accepted(status: &Value, generation: i64) -> bool {
+    holds(&status["conditions"], "Accepted", &json!(generation))
+}
+
+/// Whether a Gateway's status says accepted and programmed for `generation`, with one route
+/// attached to its first listener.
+pub(crate) fn gateway_ready(status: &Value, generation: i64) -> bool {
+    let generation = json!(generation);
+    holds(&status["conditions"], "Accepted", &generation)
+        && holds(&status["conditions"], "Programmed", &generation)
+        && status["listeners"][0]["attachedRoutes"] == 1
+}
+
+/// Whether a route's status has our parent accepted with resolved references, for
+/// `generation`.
+pub(crate) fn route_accepted(status: &Value, generation: i64) -> bool {
+    let (ours, generation) = (our_parent(status), json!(generation));
+    holds(&ours["conditions"], "Accepted", &generation)
+        && holds(&ours["conditions"], "ResolvedRefs", &generation)
+}
+
+/// Starts Sesame with `start` (given its flags: the config serving `default/gw`, the load
+/// balancer address 192.0.2.10 and short election timings) and Envoy, and waits until
+/// `gw.kube.test` answers from backend `a` on the Gateway listener's Envoy port. Returns the
+/// config's directory (keep it) and the cluster.
+pub(crate) async fn serve_gateway(
+    start: impl FnOnce(&[&str]) -> Cluster,
+    envoy_port: u16,
+) -> (tempfile::TempDir, Cluster) {
+    let (dir, config) = config();
+    let mut extra = vec![
+        "--config-path",
+        &config,
+        "--ingress-status-address",
+        "192.0.2.10",
+    ];
+    extra.extend(ELECTION);
+    let mut cluster = start(&extra);
+    cluster.start_envoy().await;
+    gateway_answers(
+        &cluster,
+        envoy_port,
+        "gw.kube.test",
+        "a",
+        "the HTTPRoute from the API serves on the Gateway listener",
+    )
+    .await;
+    (dir, cluster)
+}
+
+/// Waits until `host` answers from `backend` on the Gateway listener's Envoy `port`.
+pub(crate) async fn gateway_answers(
+    cluster: &Cluster,
+    port: u16,
+    host: &'static str,
+    backend: &str,
+    what: &str,
+) {
+    cluster
+        .eventually_reply(what, || get_gateway(port, host), |r| r.from(backend))
+        .await;
+}
+
+async fn get_gateway(port: u16, host: &str) -> Reply {
     get_plain_with(port, host, "/", &[])
         .await
         .unwrap_or_else(|e| Reply {
@@ -136,35 +200,13 @@ async fn gateway_objects_from_the_api_route_and_get_their_status() {
     route["status"] = json!({"parents": [foreign.clone()]});
     api.update_status(route).expect("foreign status");
 
-    let (_dir, config) = config();
-    let mut extra = vec![
-        "--config-path",
-        &config,
-        "--ingress-status-address",
-        "192.0.2.10",
-    ];
-    extra.extend(ELECTION);
-    let mut cluster = Cluster::sesame_on(&api, &extra);
-    cluster.start_envoy().await;
-    cluster
-        .eventually_reply(
-            "the HTTPRoute from the API serves on the Gateway listener",
-            || get_gateway(envoy_port, "gw.kube.test"),
-            |r| r.from("a"),
-        )
-        .await;
+    let (_dir, cluster) = serve_gateway(|extra| Cluster::sesame_on(&api, extra), envoy_port).await;
 
     let class = eventually_object(
         &api,
         ("GatewayClass", None, "sesame"),
         "accepted",
-        |o| {
-            holds(
-                &o["status"]["conditions"],
-                "Accepted",
-                &o["metadata"]["generation"],
-            )
-        },
+        |o| class_accepted(&o["status"], 1),
         &cluster,
     )
     .await;
@@ -176,12 +218,7 @@ async fn gateway_objects_from_the_api_route_and_get_their_status() {
         &api,
         ("Gateway", Some("default"), "gw"),
         "accepted and programmed, one route attached",
-        |o| {
-            let generation = &o["metadata"]["generation"];
-            holds(&o["status"]["conditions"], "Accepted", generation)
-                && holds(&o["status"]["conditions"], "Programmed", generation)
-                && o["status"]["listeners"][0]["attachedRoutes"] == 1
-        },
+        |o| gateway_ready(&o["status"], 1),
         &cluster,
     )
     .await;
@@ -203,35 +240,33 @@ async fn gateway_objects_from_the_api_route_and_get_their_status() {
         &api,
         ("HTTPRoute", Some("default"), "web"),
         "accepted with resolved references",
-        |o| {
-            let ours = our_parent(o);
-            holds(&ours["conditions"], "Accepted", &json!(1))
-                && holds(&ours["conditions"], "ResolvedRefs", &json!(1))
-        },
+        |o| route_accepted(&o["status"], 1),
         &cluster,
     )
     .await;
     assert_eq!(route["status"]["parents"][0], foreign, "{route:#}");
     assert_eq!(
-        our_parent(&route)["parentRef"],
+        our_parent(&route["status"])["parentRef"],
         json!({"name": "gw"}),
         "echoed as written"
     );
     let accepted_at =
-        condition(&our_parent(&route)["conditions"], "Accepted")["lastTransitionTime"].clone();
+        condition(&our_parent(&route["status"])["conditions"], "Accepted")["lastTransitionTime"]
+            .clone();
 
     // Spec changes bump each object's generation: every condition follows, and a condition
     // whose status did not change keeps its transition time.
     api.apply(gateway_class("second"));
     api.apply(gateway(port, true));
     api.apply(http_route("gw.kube.test", "svc-b"));
-    cluster
-        .eventually_reply(
-            "the edited HTTPRoute moves traffic",
-            || get_gateway(envoy_port, "gw.kube.test"),
-            |r| r.from("b"),
-        )
-        .await;
+    gateway_answers(
+        &cluster,
+        envoy_port,
+        "gw.kube.test",
+        "b",
+        "the edited HTTPRoute moves traffic",
+    )
+    .await;
     eventually_object(
         &api,
         ("GatewayClass", None, "sesame"),
@@ -261,12 +296,18 @@ async fn gateway_objects_from_the_api_route_and_get_their_status() {
         &api,
         ("HTTPRoute", Some("default"), "web"),
         "observedGeneration 2",
-        |o| holds(&our_parent(o)["conditions"], "Accepted", &json!(2)),
+        |o| {
+            holds(
+                &our_parent(&o["status"])["conditions"],
+                "Accepted",
+                &json!(2),
+            )
+        },
         &cluster,
     )
     .await;
     assert_eq!(
-        condition(&our_parent(&route)["conditions"], "Accepted")["lastTransitionTime"],
+        condition(&our_parent(&route["status"])["conditions"], "Accepted")["lastTransitionTime"],
         accepted_at,
         "still accepted: the transition time is kept"
     );
@@ -357,18 +398,25 @@ async fn missing_gateway_crds_do_not_block_sync_and_are_watched_once_installed()
     api.apply(gateway_class("installed later"));
     api.apply(gateway(envoy_port - 8000, false));
     api.apply(http_route("late.kube.test", "svc-a"));
-    cluster
-        .eventually_reply(
-            "CRDs installed later are watched",
-            || get_gateway(envoy_port, "late.kube.test"),
-            |r| r.from("a"),
-        )
-        .await;
+    gateway_answers(
+        &cluster,
+        envoy_port,
+        "late.kube.test",
+        "a",
+        "CRDs installed later are watched",
+    )
+    .await;
     eventually_object(
         &api,
         ("HTTPRoute", Some("default"), "web"),
         "accepted",
-        |o| holds(&our_parent(o)["conditions"], "Accepted", &json!(1)),
+        |o| {
+            holds(
+                &our_parent(&o["status"])["conditions"],
+                "Accepted",
+                &json!(1),
+            )
+        },
         &cluster,
     )
     .await;

@@ -192,15 +192,20 @@ fn gateway_output() -> BuildOutput {
     output
 }
 
-#[test]
-fn a_gateway_gets_conditions_listeners_and_addresses() {
-    let gateway: sesame_gateway_api::Gateway = serde_json::from_value(json!({
+fn gateway(status: Option<Value>) -> sesame_gateway_api::Gateway {
+    let mut gateway: sesame_gateway_api::Gateway = serde_json::from_value(json!({
         "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
         "metadata": {"name": "gw", "namespace": "ns", "generation": 5, "resourceVersion": "9"},
         "spec": {"gatewayClassName": "sesame", "listeners": [{"name": "http", "port": 80, "protocol": "HTTP"}]},
     }))
     .unwrap();
-    let snapshot = snapshot_of(Object::Gateway(Arc::new(gateway)));
+    gateway.status = status.map(|s| serde_json::from_value(s).unwrap());
+    gateway
+}
+
+#[test]
+fn a_gateway_gets_conditions_listeners_and_addresses() {
+    let snapshot = snapshot_of(Object::Gateway(Arc::new(gateway(None))));
     let addresses = [
         Address::parse("192.0.2.1"),
         Address::parse("lb.example.com"),
@@ -236,6 +241,17 @@ fn a_gateway_gets_conditions_listeners_and_addresses() {
         summary(&listener["conditions"]),
         ["Accepted=True@5@1970-01-01T00:16:40Z"]
     );
+
+    // Read back through the Gateway's type, the written status asks for no new write.
+    let written = snapshot_of(Object::Gateway(Arc::new(gateway(Some(status.clone())))));
+    let again = super::super::updates(
+        &written,
+        &gateway_output(),
+        &addresses,
+        &now(2000),
+        Some(CONTROLLER),
+    );
+    assert!(again.is_empty(), "{again:#?}");
 }
 
 #[test]
