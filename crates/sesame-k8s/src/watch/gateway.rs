@@ -167,3 +167,6 @@ pub(super) fn not_installed(error: &watcher::Error) -> bool {
             if status.is_not_found()
     )
 }
+
+#[cfg(test)]
+mod tests;
