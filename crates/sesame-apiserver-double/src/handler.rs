@@ -128,7 +128,9 @@ fn parse_body(body: &[u8]) -> Result<Value, Status> {
 }
 
 fn answer(store: &Store, request: Request<'_>) -> Result<Answer, Status> {
-    let target = route::parse(request.path).ok_or_else(Status::no_route)?;
+    let target = route::parse(request.path)
+        .filter(|t| t.resource().is_none_or(|r| store.served(r)))
+        .ok_or_else(Status::no_route)?;
     let query = Query::parse(request.query).map_err(Status::bad_request)?;
     match target {
         Target::Version if request.method == Method::GET => Ok(Answer::Json(200, version())),

@@ -6,7 +6,8 @@
 //! `sesame serve` process pointed at it through [`ApiServer::kubeconfig`]. Must not depend on
 //! kube or any Sesame crate (kube is a dev-dependency, to prove real clients work).
 //!
-//! What it serves: the kinds in [`Resource`]; GET/POST on collections (list with `limit` and
+//! What it serves: the kinds in [`Resource`] (the Gateway API ones can be left out, as CRDs not
+//! installed: [`ApiServer::without`]); GET/POST on collections (list with `limit` and
 //! `continue`, label and field selectors, watches with history replay, bookmarks and
 //! `timeoutSeconds`), GET/PUT/PATCH/DELETE on objects and GET/PUT/PATCH on `/status`, the
 //! `PartialObjectMetadata` views, and `GET /version`. Objects get `uid`, `creationTimestamp`,
@@ -65,6 +66,29 @@ fn resource_of(object: &Value) -> Result<Resource, Error> {
     let (api_version, kind) = (field("apiVersion"), field("kind"));
     Resource::from_type(api_version, kind)
         .ok_or_else(|| Error::UnknownKind(format!("{api_version}/{kind}")))
+}
+
+impl ApiServer {
+    /// Starts a server, as [`ApiServer::start`], that answers 404 for `resources` as a real
+    /// server does for CRDs that are not installed, until [`ApiServer::install`] serves them.
+    pub async fn without(resources: &[Resource]) -> std::io::Result<ApiServer> {
+        let server = ApiServer::start().await?;
+        server.shared.store.set_served(resources, false);
+        Ok(server)
+    }
+
+    /// Serves `resources` from now on, as installing their CRDs would.
+    pub fn install(&self, resources: &[Resource]) {
+        self.shared.store.set_served(resources, true);
+    }
+
+    fn check_served(&self, resource: Resource) -> Result<Resource, Error> {
+        if self.shared.store.served(resource) {
+            Ok(resource)
+        } else {
+            Err(Error::UnknownKind(resource.qualified_plural()))
+        }
+    }
 }
 
 fn key_of(object: &Value) -> Result<Key, Error> {
@@ -136,7 +160,7 @@ impl ApiServer {
     /// `default` if unset), as a POST would: for kinds with a status subresource the `status`
     /// is dropped (set it with [`ApiServer::update_status`]).
     pub fn create(&self, object: Value) -> Result<Value, Error> {
-        let resource = resource_of(&object)?;
+        let resource = self.check_served(resource_of(&object)?)?;
         let namespace = namespace_or_default(&object).to_owned();
         self.shared.store.create(resource, Some(&namespace), object)
     }
@@ -170,6 +194,7 @@ impl ApiServer {
 
     /// Creates `object` or replaces it whatever its `metadata.resourceVersion`.
     pub fn try_apply(&self, mut object: Value) -> Result<Value, Error> {
+        self.check_served(resource_of(&object)?)?;
         let key = key_of(&object)?;
         meta::metadata_mut(&mut object).remove("resourceVersion");
         match self

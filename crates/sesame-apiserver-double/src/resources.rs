@@ -35,6 +35,24 @@ pub enum Resource {
     TlsCertificateDelegation,
     /// projectsesame.io/v1alpha1 ExtensionService.
     ExtensionService,
+    /// gateway.networking.k8s.io/v1 GatewayClass (cluster-scoped).
+    GatewayClass,
+    /// gateway.networking.k8s.io/v1 Gateway.
+    Gateway,
+    /// gateway.networking.k8s.io/v1 HTTPRoute.
+    HttpRoute,
+    /// gateway.networking.k8s.io/v1 GRPCRoute.
+    GrpcRoute,
+    /// gateway.networking.k8s.io/v1 TLSRoute.
+    TlsRoute,
+    /// gateway.networking.k8s.io/v1 TCPRoute.
+    TcpRoute,
+    /// gateway.networking.k8s.io/v1 BackendTLSPolicy.
+    BackendTlsPolicy,
+    /// gateway.networking.k8s.io/v1 ListenerSet.
+    ListenerSet,
+    /// gateway.networking.k8s.io/v1 ReferenceGrant.
+    ReferenceGrant,
 }
 
 /// The static description of one [`Resource`].
@@ -55,6 +73,9 @@ pub struct Descriptor {
     pub status_subresource: bool,
 }
 
+/// The API group of the Gateway API kinds.
+const GATEWAY: &str = "gateway.networking.k8s.io";
+
 const fn d(
     group: &'static str,
     kind: &'static str,
@@ -74,7 +95,7 @@ const fn d(
 
 impl Resource {
     /// Every kind the double serves.
-    pub const ALL: [Resource; 14] = [
+    pub const ALL: [Resource; 23] = [
         Resource::Service,
         Resource::Secret,
         Resource::Endpoints,
@@ -89,6 +110,29 @@ impl Resource {
         Resource::HttpProxy,
         Resource::TlsCertificateDelegation,
         Resource::ExtensionService,
+        Resource::GatewayClass,
+        Resource::Gateway,
+        Resource::HttpRoute,
+        Resource::GrpcRoute,
+        Resource::TlsRoute,
+        Resource::TcpRoute,
+        Resource::BackendTlsPolicy,
+        Resource::ListenerSet,
+        Resource::ReferenceGrant,
+    ];
+
+    /// The Gateway API kinds (the CRDs of `examples/gateway/`), for starting the double
+    /// without them ([`crate::ApiServer::without`]).
+    pub const GATEWAY_API: [Resource; 9] = [
+        Resource::GatewayClass,
+        Resource::Gateway,
+        Resource::HttpRoute,
+        Resource::GrpcRoute,
+        Resource::TlsRoute,
+        Resource::TcpRoute,
+        Resource::BackendTlsPolicy,
+        Resource::ListenerSet,
+        Resource::ReferenceGrant,
     ];
 
     /// The static description of this kind.
@@ -135,6 +179,23 @@ impl Resource {
                     true,
                 )
             },
+            Resource::GatewayClass => d(GATEWAY, "GatewayClass", "gatewayclasses", false, true),
+            Resource::Gateway => d(GATEWAY, "Gateway", "gateways", true, true),
+            Resource::HttpRoute => d(GATEWAY, "HTTPRoute", "httproutes", true, true),
+            Resource::GrpcRoute => d(GATEWAY, "GRPCRoute", "grpcroutes", true, true),
+            Resource::TlsRoute => d(GATEWAY, "TLSRoute", "tlsroutes", true, true),
+            Resource::TcpRoute => d(GATEWAY, "TCPRoute", "tcproutes", true, true),
+            Resource::BackendTlsPolicy => d(
+                GATEWAY,
+                "BackendTLSPolicy",
+                "backendtlspolicies",
+                true,
+                true,
+            ),
+            Resource::ListenerSet => d(GATEWAY, "ListenerSet", "listenersets", true, true),
+            Resource::ReferenceGrant => {
+                d(GATEWAY, "ReferenceGrant", "referencegrants", true, false)
+            }
         }
     }
 

@@ -32,6 +32,18 @@ pub enum Target {
     },
 }
 
+impl Target {
+    /// The kind the target names, if any.
+    pub fn resource(&self) -> Option<Resource> {
+        match self {
+            Target::Version => None,
+            Target::Collection { resource, .. } | Target::Object { resource, .. } => {
+                Some(*resource)
+            }
+        }
+    }
+}
+
 fn object(
     resource: Resource,
     namespace: Option<&str>,

@@ -3,7 +3,7 @@
 //! fans live events out to them. Sync and lock-protected: the HTTP layer and the direct Rust
 //! API both call it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -128,6 +128,8 @@ struct State {
     uids: u64,
     uid_seed: u32,
     events: broadcast::Sender<Arc<Event>>,
+    /// Kinds answered with 404, as a real server answers for a CRD that is not installed.
+    unserved: BTreeSet<Resource>,
 }
 
 /// The lock-protected store.
@@ -152,6 +154,7 @@ impl Default for Store {
                 uids: 0,
                 uid_seed: seed,
                 events: broadcast::channel(EVENT_BUFFER).0,
+                unserved: BTreeSet::new(),
             }),
             bookmarks: broadcast::channel(16).0,
         }
@@ -334,6 +337,23 @@ fn name_suffix(mut n: u64) -> String {
 impl Store {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether `resource` is served (its CRD, for a custom kind, is installed).
+    pub fn served(&self, resource: Resource) -> bool {
+        !self.lock().unserved.contains(&resource)
+    }
+
+    /// Serves `resources` (`served`), or answers 404 for them as for a CRD not installed.
+    pub fn set_served(&self, resources: &[Resource], served: bool) {
+        let mut state = self.lock();
+        for resource in resources {
+            if served {
+                state.unserved.remove(resource);
+            } else {
+                state.unserved.insert(*resource);
+            }
+        }
     }
 
     /// Creates `object` of `resource`. `namespace` (from the URL) wins over

@@ -198,20 +198,21 @@ pub fn decode_object(mut value: Value) -> Result<Option<Object>, DecodeError> {
         Kind::TCPRoute => Object::TCPRoute(Arc::new(typed(value, &object)?)),
         Kind::BackendTLSPolicy => Object::BackendTLSPolicy(Arc::new(typed(value, &object)?)),
         Kind::ListenerSet => Object::ListenerSet(Arc::new(typed(value, &object)?)),
-        Kind::Namespace => {
-            // Only the labels are read: the spec and status are dropped.
-            let namespace: Namespace = typed(value, &object)?;
-            Object::Namespace(Arc::new(Namespace {
-                metadata: ObjectMeta {
-                    name: namespace.metadata.name,
-                    labels: namespace.metadata.labels,
-                    ..ObjectMeta::default()
-                },
-                ..Namespace::default()
-            }))
-        }
+        Kind::Namespace => Object::Namespace(Arc::new(labels_only(typed(value, &object)?))),
     };
     Ok(Some(decoded))
+}
+
+/// A Namespace as the build reads it: its name and labels; the rest is dropped.
+pub fn labels_only(namespace: Namespace) -> Namespace {
+    Namespace {
+        metadata: ObjectMeta {
+            name: namespace.metadata.name,
+            labels: namespace.metadata.labels,
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    }
 }
 
 /// Drops what Sesame never reads and what can be large: managed fields and kubectl's copy of

@@ -4,6 +4,8 @@
 //! Pure: the rebuild loop calls [`updates`] after each build with its snapshot; the writer
 //! ([`writer`]) sends the result to the API server when this replica leads.
 
+mod gateway;
+pub mod kinds;
 pub mod writer;
 
 use std::collections::BTreeMap;
@@ -84,34 +86,55 @@ pub struct StatusUpdate {
     pub ours: Value,
     /// The whole status to write: `ours` merged into the object's current status.
     pub status: Value,
+    /// For a Gateway API route: the controller whose `parents` entries are Sesame's (those of
+    /// other controllers are kept as they are).
+    pub controller: Option<String>,
 }
 
 /// Every object's status that differs from what its object says, by object.
 pub type StatusUpdates = BTreeMap<ObjectKey, StatusUpdate>;
 
-/// The status updates a build calls for: for every HTTPProxy, TLSCertificateDelegation and
-/// served Ingress whose status differs from what Sesame would write.
+/// The status updates a build calls for: for every HTTPProxy, TLSCertificateDelegation,
+/// served Ingress and Gateway API object whose status differs from what Sesame would write.
+/// `gateway_controller` is the Gateway API controller name, when `gateway` is configured: a
+/// route whose status still has an entry of it that the build no longer reports has the entry
+/// removed.
 pub fn updates(
     snapshot: &Snapshot,
     output: &BuildOutput,
     addresses: &[Address],
     now: &Time,
+    gateway_controller: Option<&str>,
 ) -> StatusUpdates {
     let mut updates = StatusUpdates::new();
-    for (key, status) in &output.status.objects {
-        let Some((ours, current, version)) = ours(snapshot, key, status, addresses) else {
-            continue;
-        };
+    let controller = gateway_controller.map(str::to_string);
+    let mut add = |key: &ObjectKey, generation, (ours, current, version): gateway::Ours| {
         let mut update = StatusUpdate {
             key: key.clone(),
             resource_version: version,
-            observed_generation: status.observed_generation,
+            observed_generation: generation,
             ours,
             status: Value::Null,
+            controller: controller.clone(),
         };
         if let Some(merged) = merge(current.as_ref(), &update, now) {
             update.status = merged;
             updates.insert(key.clone(), update);
+        }
+    };
+    for (key, status) in &output.status.objects {
+        if let Some(ours) = ours(snapshot, key, status, addresses) {
+            add(key, status.observed_generation, ours);
+        }
+    }
+    if let Some(controller) = gateway_controller {
+        let reported = |key: &ObjectKey| {
+            (output.status.objects.get(key)).is_some_and(|s| s.gateway_api.is_some())
+        };
+        for (key, route) in gateway::stale_routes(snapshot, reported, controller) {
+            let current = route.status();
+            let version = route.meta().resource_version.clone();
+            add(&key, None, (json!({ "parents": [] }), current, version));
         }
     }
     updates
@@ -156,13 +179,16 @@ fn ours(
             let current = object.status.as_ref().and_then(|s| json_of(s.clone()));
             Some((ours, current, object.metadata.resource_version.clone()))
         }
+        _ if status.gateway_api.is_some() => gateway::ours(snapshot, key, status, addresses),
         _ => None,
     }
 }
 
 /// The status to write over `current`, or `None` when nothing would change or `current`
 /// describes a newer generation. Sesame's fields replace the current ones; conditions of other
-/// types are kept; a condition keeps its `lastTransitionTime` while its `status` is unchanged.
+/// types are kept; a condition keeps its `lastTransitionTime` while its `status` is unchanged
+/// (in Gateway API `listeners`, matched by name, and route `parents`, matched by `parentRef`,
+/// too); route `parents` of other controllers are kept.
 pub fn merge(current: Option<&Value>, update: &StatusUpdate, now: &Time) -> Option<Value> {
     let empty = Map::new();
     let current_map = current.and_then(Value::as_object).unwrap_or(&empty);
@@ -179,32 +205,22 @@ pub fn merge(current: Option<&Value>, update: &StatusUpdate, now: &Time) -> Opti
     }
     let mut merged = current_map.clone();
     for (field, value) in update.ours.as_object().into_iter().flatten() {
-        if field == "conditions" {
-            let mut list: Vec<Value> = Vec::new();
-            let ours = value.as_array().cloned().unwrap_or_default();
-            for mut condition in ours.clone() {
-                let previous = current_conditions
-                    .iter()
-                    .find(|c| c.get("type") == condition.get("type"));
-                let stamp = match previous {
-                    Some(p) if p.get("status") == condition.get("status") => {
-                        p.get("lastTransitionTime").cloned()
+        let previous = current_map.get(field);
+        let value = match field.as_str() {
+            "conditions" => {
+                let mut list = gateway::stamped(value, previous, now);
+                for other in &current_conditions {
+                    if !list.iter().any(|c| c.get("type") == other.get("type")) {
+                        list.push((*other).clone());
                     }
-                    _ => None,
-                };
-                condition["lastTransitionTime"] =
-                    stamp.unwrap_or_else(|| serde_json::to_value(now).unwrap_or(Value::Null));
-                list.push(condition);
-            }
-            for other in &current_conditions {
-                if !ours.iter().any(|c| c.get("type") == other.get("type")) {
-                    list.push((*other).clone());
                 }
+                Value::Array(list)
             }
-            merged.insert(field.clone(), Value::Array(list));
-        } else {
-            merged.insert(field.clone(), value.clone());
-        }
+            "listeners" => gateway::listeners(value, previous, now),
+            "parents" => gateway::parents(value, previous, update.controller.as_deref(), now),
+            _ => value.clone(),
+        };
+        merged.insert(field.clone(), value);
     }
     let merged = Value::Object(merged);
     (Some(&merged) != current).then_some(merged)

@@ -6,10 +6,11 @@
 //! one batch; [`SourceEvent::Synced`] goes out once every stream has completed its first list.
 //! Broken watches are resumed by kube-rs with backoff, and a `410 Gone` becomes a relist.
 
+mod gateway;
 mod relist;
 mod secrets;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,11 +43,31 @@ const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many Secrets are fetched at once.
 const FETCH_CONCURRENCY: usize = 16;
 
+/// How often a Gateway API kind whose CRD is not installed is listed again.
+pub const CRD_RECHECK: Duration = Duration::from_secs(60);
+
 /// What the API-server source watches.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct WatchConfig {
     /// Limit every watch to these namespaces; empty: all namespaces.
     pub namespaces: Vec<String>,
+    /// Watch the Gateway API kinds and Namespaces (the config has a `gateway` section).
+    pub gateway: bool,
+    /// How often a kind whose CRD is not installed is listed again.
+    pub crd_recheck: Duration,
+}
+
+impl Default for WatchConfig {
+    /// All namespaces, no Gateway API, CRDs rechecked every [`CRD_RECHECK`] (a minute:
+    /// installing CRDs is rare, and a list a minute per missing kind costs the API server
+    /// nothing).
+    fn default() -> Self {
+        WatchConfig {
+            namespaces: Vec::new(),
+            gateway: false,
+            crd_recheck: CRD_RECHECK,
+        }
+    }
 }
 
 /// A request from the rebuild loop: the Secrets its last build referenced. The source fetches
@@ -94,6 +115,8 @@ enum Item {
         usize,
         Result<Event<(NamespacedName, String)>, watcher::Error>,
     ),
+    /// An object stream's kind is not served (its CRD is not installed): it lists as empty.
+    Missing(usize),
 }
 
 /// Watches the API server until the rebuild loop goes away.
@@ -112,6 +135,8 @@ pub async fn run(
         .collect();
     let mut index = SecretIndex::default();
     let mut synced = false;
+    // The kinds found not installed, each with the streams that found it so.
+    let mut missing: BTreeMap<Kind, BTreeSet<usize>> = BTreeMap::new();
     loop {
         tokio::select! {
             item = streams.next() => {
@@ -119,7 +144,16 @@ pub async fn run(
                 let (changes, fetch) = match item {
                     Item::Object(id, Ok(event)) => {
                         reachable(&health);
+                        installed(&mut missing, kinds[id], id);
                         let updates = object_states[id].on_event(event);
+                        (object_changes(kinds[id], updates), Vec::new())
+                    }
+                    Item::Missing(id) => {
+                        reachable(&health);
+                        not_installed(&mut missing, kinds[id], id, config.crd_recheck);
+                        let state = &mut object_states[id];
+                        let mut updates = state.on_event(Event::Init);
+                        updates.extend(state.on_event(Event::InitDone));
                         (object_changes(kinds[id], updates), Vec::new())
                     }
                     Item::SecretMeta(id, Ok(event)) => {
@@ -216,6 +250,24 @@ fn streams(
             })
         });
     }
+    if config.gateway {
+        let settings = gateway::Settings {
+            watcher: default.clone(),
+            recheck: config.crd_recheck,
+        };
+        for watched in &gateway::WATCHED {
+            let scopes: &[Option<&str>] = if watched.namespaced {
+                &namespaces
+            } else {
+                &[None]
+            };
+            for ns in scopes {
+                push(&mut kinds, watched.kind, &|id| {
+                    (watched.start)(client, *ns, &settings, id)
+                });
+            }
+        }
+    }
     let secret_config = watcher::Config::default().fields(SECRET_FIELD_SELECTOR);
     let mut secret_streams = 0;
     for ns in &namespaces {
@@ -289,6 +341,38 @@ where
             )
         })
         .boxed()
+}
+
+/// A stream of `kind` found it not installed: warn once for the kind.
+fn not_installed(
+    missing: &mut BTreeMap<Kind, BTreeSet<usize>>,
+    kind: Kind,
+    stream: usize,
+    recheck: Duration,
+) {
+    let streams = missing.entry(kind).or_default();
+    if streams.is_empty() {
+        tracing::warn!(
+            kind = kind.as_str(),
+            recheck_secs = recheck.as_secs_f64(),
+            "the API server does not serve this kind (its CRD is not installed): treating it as empty and checking again periodically"
+        );
+    }
+    streams.insert(stream);
+}
+
+/// A stream of `kind` listed it: the kind is installed now, if it was missing.
+fn installed(missing: &mut BTreeMap<Kind, BTreeSet<usize>>, kind: Kind, stream: usize) {
+    if let Some(streams) = missing.get_mut(&kind)
+        && streams.remove(&stream)
+        && streams.is_empty()
+    {
+        missing.remove(&kind);
+        tracing::info!(
+            kind = kind.as_str(),
+            "the API server serves this kind now: watching it"
+        );
+    }
 }
 
 fn map_event<K, V>(event: Event<K>, f: impl FnOnce(K) -> V) -> Event<V> {

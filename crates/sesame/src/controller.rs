@@ -432,7 +432,14 @@ impl Controller {
         let Some(build) = &self.incremental else {
             return;
         };
-        let updates = sesame_k8s::status::updates(&self.snapshot, build.output(), &addresses, &now);
+        let controller = (self.build_config.gateway.as_ref()).map(|g| g.controller_name.as_str());
+        let updates = sesame_k8s::status::updates(
+            &self.snapshot,
+            build.output(),
+            &addresses,
+            &now,
+            controller,
+        );
         tracing::debug!(updates = updates.len(), "status updates computed");
         kube.status.send_replace(Arc::new(updates));
     }

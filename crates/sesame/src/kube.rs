@@ -73,6 +73,10 @@ pub struct KubeArgs {
     /// Status writes allowed at once after a quiet spell.
     #[arg(long, default_value_t = RateLimit::default().burst)]
     pub status_update_burst: u32,
+    /// With `gateway` configured: how often a Gateway API kind whose CRD is not installed is
+    /// listed again. Default 1m.
+    #[arg(long, value_parser = crate::serve::parse_duration)]
+    pub gateway_crd_recheck: Option<Duration>,
 }
 
 /// What Sesame takes from its environment, read once at start-up.
@@ -167,6 +171,10 @@ impl KubeArgs {
                 .map(|n| n.trim().to_string())
                 .filter(|n| !n.is_empty())
                 .collect(),
+            gateway: config.gateway.is_some(),
+            crd_recheck: self
+                .gateway_crd_recheck
+                .unwrap_or(sesame_k8s::watch::CRD_RECHECK),
         };
         // As Contour: the client certificate's Secret can only be fetched from a watched
         // namespace.

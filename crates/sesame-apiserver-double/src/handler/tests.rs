@@ -40,6 +40,19 @@ fn version_and_unknown_paths() {
 }
 
 #[test]
+fn kinds_not_installed_are_not_found_until_installed() {
+    let store = Store::default();
+    let routes = "/apis/gateway.networking.k8s.io/v1/namespaces/ns/httproutes";
+    store.set_served(&Resource::GATEWAY_API, false);
+    let (code, status) = call(&store, Method::GET, routes, Value::Null);
+    assert_eq!((code, status["reason"].as_str()), (404, Some("NotFound")));
+    assert_eq!(call(&store, Method::GET, SERVICES, Value::Null).0, 200);
+    store.set_served(&Resource::GATEWAY_API, true);
+    let (code, list) = call(&store, Method::GET, routes, Value::Null);
+    assert_eq!((code, list["kind"].as_str()), (200, Some("HTTPRouteList")));
+}
+
+#[test]
 fn create_get_and_errors() {
     let store = Store::default();
     let body = json!({"metadata": {"name": "a", "namespace": "elsewhere"}, "spec": {}});

@@ -20,3 +20,16 @@ fn api_versions_and_messages_use_the_group() {
     assert_eq!(Resource::from_type("v1", "Pod"), None);
     assert_eq!(Resource::from_path("", "v1", "pods"), None);
 }
+
+#[test]
+fn gateway_api_kinds_are_served_with_a_status_subresource() {
+    assert_eq!(
+        Resource::from_path("gateway.networking.k8s.io", "v1", "httproutes"),
+        Some(Resource::HttpRoute)
+    );
+    let class = Resource::GatewayClass.descriptor();
+    assert!(!class.namespaced && class.status_subresource);
+    for r in Resource::GATEWAY_API {
+        assert!(Resource::ALL.contains(&r), "{r:?}");
+    }
+}

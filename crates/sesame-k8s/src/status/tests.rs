@@ -59,7 +59,7 @@ fn an_extension_service_gets_a_valid_condition_with_typed_errors() {
     );
     let mut output = BuildOutput::default();
     output.status.objects.insert(key.clone(), status);
-    let updates = updates(&snapshot, &output, &[], &now(1000));
+    let updates = updates(&snapshot, &output, &[], &now(1000), None);
     let update = &updates[&key];
     assert_eq!(update.resource_version.as_deref(), Some("9"));
     assert_eq!(
@@ -90,6 +90,7 @@ fn a_new_proxy_gets_contours_status_shape() {
             Address::parse("lb.example.com"),
         ],
         &now(1000),
+        None,
     );
     let update = &updates[&key()];
     assert_eq!(update.resource_version.as_deref(), Some("7"));
@@ -115,6 +116,7 @@ fn an_unchanged_status_is_not_written_again_and_keeps_its_transition_time() {
         &output(ObjectStatus::valid(Some(2))),
         &[],
         &now(1000),
+        None,
     );
     let written = first[&key()].status.clone();
     let again = updates(
@@ -122,6 +124,7 @@ fn an_unchanged_status_is_not_written_again_and_keeps_its_transition_time() {
         &output(ObjectStatus::valid(Some(2))),
         &[],
         &now(2000),
+        None,
     );
     assert!(again.is_empty(), "{again:?}");
 
@@ -136,6 +139,7 @@ fn an_unchanged_status_is_not_written_again_and_keeps_its_transition_time() {
         &output(broken),
         &[],
         &now(3000),
+        None,
     );
     let condition = &changed[&key()].status["conditions"][0];
     assert_eq!(condition["status"], "False");
@@ -162,6 +166,7 @@ fn a_newer_generation_is_never_overwritten_and_other_conditions_are_kept() {
         &output(ObjectStatus::valid(Some(2))),
         &[],
         &now(1),
+        None,
     );
     assert!(stale.is_empty(), "observedGeneration never goes backwards");
 
@@ -175,6 +180,7 @@ fn a_newer_generation_is_never_overwritten_and_other_conditions_are_kept() {
         &output(ObjectStatus::valid(Some(2))),
         &[],
         &now(1),
+        None,
     );
     let conditions = merged[&key()].status["conditions"]
         .as_array()

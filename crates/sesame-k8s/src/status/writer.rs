@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use sesame_dag::{Kind, ObjectKey};
@@ -189,7 +189,9 @@ async fn write(
     update: &StatusUpdate,
     conflicts: &mut u32,
 ) -> Result<WriteOutcome, kube::Error> {
-    let api = api_for(client, &update.key);
+    let Some(api) = api_for(client, &update.key) else {
+        return Ok(WriteOutcome::Unchanged);
+    };
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let mut version = update.resource_version.clone();
     let mut status = update.status.clone();
@@ -231,30 +233,14 @@ async fn write(
     Ok(WriteOutcome::Failed)
 }
 
-/// The dynamic API of the object's kind, in its namespace.
-fn api_for(client: &Client, key: &ObjectKey) -> Api<DynamicObject> {
-    let (group, version, kind, plural) = match key.kind {
-        Kind::HTTPProxy => ("projectsesame.io", "v1", "HTTPProxy", "httpproxies"),
-        Kind::TLSCertificateDelegation => (
-            "projectsesame.io",
-            "v1",
-            "TLSCertificateDelegation",
-            "tlscertificatedelegations",
-        ),
-        Kind::ExtensionService => (
-            "projectsesame.io",
-            "v1alpha1",
-            "ExtensionService",
-            "extensionservices",
-        ),
-        _ => ("networking.k8s.io", "v1", "Ingress", "ingresses"),
-    };
-    let resource = ApiResource {
-        group: group.to_string(),
-        version: version.to_string(),
-        api_version: format!("{group}/{version}"),
-        kind: kind.to_string(),
-        plural: plural.to_string(),
-    };
-    Api::namespaced_with(client.clone(), &key.name.namespace, &resource)
+/// The dynamic API of the object's kind, in its namespace (for a namespaced kind); `None`
+/// for a kind whose status Sesame does not write.
+fn api_for(client: &Client, key: &ObjectKey) -> Option<Api<DynamicObject>> {
+    let kind = super::kinds::api_kind(key.kind)?;
+    let resource = kind.api_resource();
+    Some(if kind.namespaced {
+        Api::namespaced_with(client.clone(), &key.name.namespace, &resource)
+    } else {
+        Api::all_with(client.clone(), &resource)
+    })
 }

@@ -35,6 +35,23 @@ fn defaults_without_file_environment_or_flags() {
     );
     assert_eq!(e.lease_duration, Duration::from_secs(15));
     assert!(p.status_addresses.is_empty());
+    assert!(
+        !p.watch.gateway,
+        "no gateway section: Gateway API is not watched"
+    );
+    assert_eq!(p.watch.crd_recheck, Duration::from_secs(60));
+}
+
+#[test]
+fn a_gateway_section_watches_gateway_api() {
+    let file = "gateway:\n  controllerName: projectsesame.io/gateway-controller\n";
+    let p = plan(
+        &["--gateway-crd-recheck", "2s"],
+        file,
+        &Environment::default(),
+    );
+    assert!(p.watch.gateway);
+    assert_eq!(p.watch.crd_recheck, Duration::from_secs(2));
 }
 
 #[test]

@@ -18,6 +18,7 @@ mod httpproxy;
 mod httpproxy_tls;
 mod jwt;
 mod kube;
+mod kube_gateway;
 mod kube_real;
 mod metrics;
 mod policies;

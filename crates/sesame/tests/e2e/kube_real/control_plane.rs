@@ -190,9 +190,31 @@ impl ControlPlane {
     /// Creates the Sesame CRDs of `examples/crds/sesame-crds.yaml` and waits until each is
     /// Established.
     pub async fn install_crds(&self) {
+        let names = self.install_crd_files(&["crds/sesame-crds.yaml"]).await;
+        assert_eq!(names.len(), 3, "CRDs in the example: {names:?}");
+    }
+
+    /// Creates the Gateway API CRDs of `examples/gateway/` and waits until each is Established.
+    pub async fn install_gateway_crds(&self) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/gateway");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .expect("examples/gateway")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|f| f.ends_with(".yaml"))
+            .map(|f| format!("gateway/{f}"))
+            .collect();
+        files.sort();
+        let files: Vec<&str> = files.iter().map(String::as_str).collect();
+        let names = self.install_crd_files(&files).await;
+        assert_eq!(names.len(), 9, "Gateway API CRDs: {names:?}");
+    }
+
+    /// Creates the CRDs of the example files, as written, and waits until each is Established;
+    /// returns their names.
+    async fn install_crd_files(&self, files: &[&str]) -> Vec<String> {
         let api: Api<CustomResourceDefinition> = Api::all(self.objects.client.clone());
         let mut names = Vec::new();
-        for doc in example("crds/sesame-crds.yaml") {
+        for doc in files.iter().flat_map(|f| example(f)) {
             if doc["kind"] != "CustomResourceDefinition" {
                 continue;
             }
@@ -200,10 +222,9 @@ impl ControlPlane {
             let created = self.objects.create(doc).await;
             names.extend(created["metadata"]["name"].as_str().map(str::to_string));
         }
-        assert_eq!(names.len(), 3, "CRDs in the example: {names:?}");
-        for name in names {
+        for name in &names {
             let established = eventually(PATIENCE, || async {
-                let Ok(crd) = api.get(&name).await else {
+                let Ok(crd) = api.get(name).await else {
                     return false;
                 };
                 let conditions = crd.status.and_then(|s| s.conditions).unwrap_or_default();
@@ -214,6 +235,7 @@ impl ControlPlane {
             .await;
             assert!(established, "CRD {name} never became Established");
         }
+        names
     }
 
     /// Creates everything in `examples/sesame/00-common.yaml` (the namespace `projectsesame`

@@ -1,0 +1,59 @@
+//! Gateway API against the real API server: the upstream CRDs of `examples/gateway/`, a
+//! GatewayClass, a Gateway and an HTTPRoute created through the API route through Envoy, and
+//! the statuses Sesame writes pass the CRDs' schemas and validation rules.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use super::control_plane::ControlPlane;
+use super::eventually_status;
+use crate::harness::{Cluster, free_port};
+use crate::kube_gateway::{
+    GATEWAY_API, class_accepted, gateway, gateway_answers, gateway_class, gateway_ready,
+    http_route, route_accepted, serve_gateway,
+};
+
+/// Installs the Gateway API CRDs, serves a Gateway from the API and checks its statuses.
+pub async fn gateway_api_statuses(plane: &ControlPlane, kubeconfig: &Path) {
+    plane.install_gateway_crds().await;
+    let api = &plane.objects;
+    let envoy_port = free_port();
+    api.create(gateway_class("real")).await;
+    api.create(gateway(envoy_port - 8000, false)).await;
+    api.create(http_route("gw.kube.test", "svc-a")).await;
+    let (_dir, cluster) = serve_gateway(
+        |extra| Cluster::sesame_watching(kubeconfig, extra),
+        envoy_port,
+    )
+    .await;
+    let status = |kind, name, check: fn(&Value, i64) -> bool, generation| {
+        eventually_status(plane, &cluster, ((GATEWAY_API, kind), name), move |s| {
+            check(s, generation)
+        })
+    };
+    status("GatewayClass", "sesame", class_accepted, 1).await;
+    let gw = status("Gateway", "gw", gateway_ready, 1).await;
+    assert_eq!(
+        gw["status"]["addresses"],
+        json!([{"type": "IPAddress", "value": "192.0.2.10"}]),
+        "{gw:#}"
+    );
+    status("HTTPRoute", "web", route_accepted, 1).await;
+
+    // An edit moves traffic and bumps the route's observedGeneration.
+    api.edit((GATEWAY_API, "HTTPRoute", "web"), |route| {
+        route["spec"]["rules"][0]["backendRefs"][0]["name"] = json!("svc-b");
+    })
+    .await;
+    gateway_answers(
+        &cluster,
+        envoy_port,
+        "gw.kube.test",
+        "b",
+        "the edited HTTPRoute moves traffic",
+    )
+    .await;
+    status("HTTPRoute", "web", route_accepted, 2).await;
+    cluster.assert_no_update_rejected().await;
+}
