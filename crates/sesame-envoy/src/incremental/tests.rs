@@ -121,6 +121,7 @@ fn random_dag(rng: &mut Rng) -> Dag {
                 port: sesame_dag::dag::envoy_port(port),
                 virtual_hosts,
                 tls: Vec::new(),
+                tcp_routes: Vec::new(),
             };
             dag.gateway_listeners.insert(name, listener);
         }
@@ -147,6 +148,7 @@ fn random_dag(rng: &mut Rng) -> Dag {
                     vhost("g.example.com", vec![route]),
                 )]),
             }],
+            tcp_routes: Vec::new(),
         };
         dag.gateway_listeners.insert(name, listener);
     }
