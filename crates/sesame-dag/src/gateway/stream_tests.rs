@@ -23,7 +23,7 @@ spec:
     port: 443
     protocol: TLS
     hostname: "*.example.com"
-    allowedRoutes: {namespaces: {from: All}}
+    allowedRoutes: {namespaces: {from: All}, kinds: [{kind: TCPRoute}, {kind: TLSRoute}]}
     tls: {mode: Passthrough}
   - name: web
     port: 443
@@ -35,7 +35,7 @@ spec:
     port: 8443
     protocol: TLS
     hostname: term.test
-    allowedRoutes: {namespaces: {from: All}, kinds: [{kind: TCPRoute}, {kind: TLSRoute}]}
+    allowedRoutes: {namespaces: {from: All}, kinds: [{kind: TLSRoute}]}
     tls: {mode: Terminate, certificateRefs: [{name: term-cert, namespace: default}]}
   - {name: tcp, port: 9000, protocol: TCP, allowedRoutes: {namespaces: {from: All}}}
   - {name: tcp2, port: 9001, protocol: TCP, allowedRoutes: {namespaces: {from: All}}}
@@ -151,12 +151,12 @@ fn tls_listeners_support_tls_routes_and_refuse_other_kinds() {
             "{i}"
         );
     }
-    // `term` also names TCPRoute, which a TLS listener does not serve.
-    assert_eq!(condition(0, T::ResolvedRefs), Some((true, R::ResolvedRefs)));
+    // `pass` also names TCPRoute, which a TLS listener does not serve.
     assert_eq!(
-        condition(2, T::ResolvedRefs),
+        condition(0, T::ResolvedRefs),
         Some((false, R::InvalidRouteKinds))
     );
+    assert_eq!(condition(2, T::ResolvedRefs), Some((true, R::ResolvedRefs)));
     // A TLS or TCP listener without routes serves nothing of its own.
     assert!(chains(&out, "https-443").is_empty());
     assert!(!out.dag.gateway_listeners.contains_key("tcp-9000"));
@@ -197,6 +197,7 @@ fn passthrough_serves_the_intersection_of_hostnames_oldest_route_first() {
         ),
         tls_route("on-https", T1, "web", "[web.example.com]", ECHO),
         tls_route("no-section", T1, "nope", "[abc.example.com]", ECHO),
+        tls_route("on-http", T1, "plain", "[abc.example.com]", ECHO),
     ]
     .concat();
     let out = build_stream(&routes);
@@ -238,9 +239,14 @@ fn passthrough_serves_the_intersection_of_hostnames_oldest_route_first() {
         refused("no-section"),
         (T::Accepted, false, R::NoMatchingParent)
     );
+    assert_eq!(
+        refused("on-http"),
+        (T::Accepted, false, R::NotAllowedByListeners)
+    );
     let listeners = listeners_of(&out);
     assert_eq!(listeners[0].attached_routes, 4);
     assert_eq!(listeners[1].attached_routes, 0);
+    assert_eq!(listeners[5].attached_routes, 0);
 }
 
 #[test]
@@ -267,6 +273,12 @@ fn unresolved_backends_are_reported_and_serve_nothing() {
             "[c.example.com]",
             "[{name: other, namespace: other, port: 80}]",
         ),
+        tcp_route(
+            "tcp-missing",
+            T1,
+            "{name: gw, namespace: infra, sectionName: tcp2}",
+            "[{name: nope, port: 80}]",
+        ),
         tls_route(
             "zero",
             T1,
@@ -279,6 +291,12 @@ fn unresolved_backends_are_reported_and_serve_nothing() {
             T1,
             "{name: gw, namespace: infra, sectionName: tcp}",
             "[{name: other, namespace: other, port: 80}]",
+        ),
+        tcp_route(
+            "tcp-missing",
+            T1,
+            "{name: gw, namespace: infra, sectionName: tcp2}",
+            "[{name: nope, port: 80}]",
         ),
     ]
     .concat();
@@ -300,6 +318,10 @@ fn unresolved_backends_are_reported_and_serve_nothing() {
         resolved(Kind::TCPRoute, "tcp-cross"),
         (T::ResolvedRefs, false, R::RefNotPermitted)
     );
+    assert_eq!(
+        resolved(Kind::TCPRoute, "tcp-missing"),
+        (T::ResolvedRefs, false, R::BackendNotFound)
+    );
     // Accepted, but no chain: connections for these names are closed.
     assert_eq!(
         conditions(&out, Kind::TLSRoute, "missing")[0],
@@ -307,6 +329,7 @@ fn unresolved_backends_are_reported_and_serve_nothing() {
     );
     assert!(chains(&out, "https-443").is_empty());
     assert!(!out.dag.gateway_listeners.contains_key("tcp-9000"));
+    assert!(!out.dag.gateway_listeners.contains_key("tcp-9001"));
 
     // A ReferenceGrant for TLSRoutes lets the TLSRoute in, not the TCPRoute.
     let grant = r#"apiVersion: gateway.networking.k8s.io/v1beta1
