@@ -7,7 +7,7 @@
 //! others are still served. Routes are taken oldest first (creation time, then namespace and
 //! name), so the oldest route wins a conflict over the same match, as the spec says.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sesame_gateway_api::gateway::{GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom};
 use sesame_gateway_api::{Gateway, GatewayClass, HttpRoute};
@@ -22,6 +22,7 @@ use crate::status::gateway::{
 
 mod hosts;
 mod route;
+mod selector;
 mod stream;
 mod tcp_route;
 mod tls;
@@ -55,6 +56,8 @@ pub(crate) struct Listener<'a> {
     pub supported_kinds: Vec<String>,
     /// For HTTPS, its TLS termination, once its certificate resolved.
     pub tls: Option<GatewayTls>,
+    /// With `allowedRoutes.namespaces.from: Selector`, the namespaces its selector picks.
+    pub selected_namespaces: BTreeSet<String>,
 }
 
 /// The routes of each host of each route table (see [`Listener::route_config`]), as routes
@@ -90,6 +93,19 @@ impl<'a> Builder<'a> {
             return;
         };
         let mut listeners = listeners(gateway, config);
+        for listener in &mut listeners {
+            let namespaces = listener
+                .spec
+                .allowed_routes
+                .as_ref()
+                .and_then(|a| a.namespaces.as_ref());
+            if let Some(selector) = namespaces
+                .filter(|n| n.from == Some(GatewayListenersAllowedRoutesNamespacesFrom::Selector))
+                .and_then(|n| n.selector.as_ref())
+            {
+                listener.selected_namespaces = selector::selected_namespaces(snapshot, selector);
+            }
+        }
         for listener in listeners.iter_mut().filter(|l| l.valid) {
             if listener.spec.protocol == "HTTPS" || stream::terminates(listener.spec) {
                 self.listener_tls(name, listener);
@@ -250,6 +266,7 @@ fn listener<'g>(spec: &'g GatewayListeners, config: &GatewayConfig) -> Listener<
             _ => http_listener_name(port.unwrap_or_default()),
         },
         tls: None,
+        selected_namespaces: BTreeSet::new(),
         route_config: String::new(),
         envoy_port: port.map(envoy_port).unwrap_or_default(),
         valid: true,
@@ -371,8 +388,8 @@ impl Builder<'_> {
     }
 }
 
-/// Whether a listener lets routes of `route_namespace` attach (`allowedRoutes.namespaces`).
-/// `Selector` needs Namespace objects, which Sesame does not read yet: it allows none.
+/// Whether a listener lets routes of `route_namespace` attach (`allowedRoutes.namespaces`):
+/// `Same` (the default), `All`, or the namespaces whose labels its `selector` matches.
 pub(crate) fn allows_namespace(
     listener: &Listener<'_>,
     gateway_namespace: &str,
@@ -386,7 +403,9 @@ pub(crate) fn allows_namespace(
         .and_then(|n| n.from.as_ref());
     match from {
         Some(GatewayListenersAllowedRoutesNamespacesFrom::All) => true,
-        Some(GatewayListenersAllowedRoutesNamespacesFrom::Selector) => false,
+        Some(GatewayListenersAllowedRoutesNamespacesFrom::Selector) => {
+            listener.selected_namespaces.contains(route_namespace)
+        }
         Some(GatewayListenersAllowedRoutesNamespacesFrom::Same) | None => {
             gateway_namespace == route_namespace
         }

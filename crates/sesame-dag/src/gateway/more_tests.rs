@@ -5,7 +5,8 @@ use pretty_assertions::assert_eq;
 
 use super::tests::{build_with, listeners_of, route_conditions, vhost};
 use crate::dag::{Redirect, RedirectPath, RouteAction};
-use crate::status::gateway::{ConditionReason as R, ConditionType as T};
+use crate::object::{Kind, NamespacedName, ObjectKey};
+use crate::status::gateway::{ConditionReason as R, ConditionType as T, GatewayApiStatus};
 
 #[test]
 fn redirects_carry_port_prefix_and_every_status_code() {
@@ -166,4 +167,164 @@ spec:
         route_conditions(&out, "wrong-port")[0],
         (T::Accepted, false, R::NoMatchingParent)
     );
+}
+
+#[test]
+fn a_namespace_selector_admits_routes_by_their_namespaces_labels() {
+    let gateway = r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: infra}
+spec:
+  gatewayClassName: sesame
+  listeners:
+  - name: http
+    port: 80
+    protocol: HTTP
+    allowedRoutes:
+      namespaces:
+        from: Selector
+        selector:
+          matchLabels: {gateway: shared}
+          matchExpressions: [{key: env, operator: NotIn, values: [dev]}]
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: prod, labels: {gateway: shared, env: prod}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: dev, labels: {gateway: shared, env: dev}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: plain}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: prod}
+spec: {ports: [{port: 80}]}
+"#;
+    let route = |ns: &str| {
+        format!(
+            r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: r, namespace: {ns}}}
+spec:
+  parentRefs: [{{name: gw, namespace: infra}}]
+  hostnames: [{ns}.example.com]
+  rules: [{{backendRefs: [{{name: echo, port: 80}}]}}]
+"#
+        )
+    };
+    let routes: Vec<String> = ["prod", "dev", "plain"]
+        .iter()
+        .map(|ns| route(ns))
+        .collect();
+    let out = build_alone(&format!("{gateway}---\n{}", routes.join("---\n")));
+    let accepted = |ns: &str| {
+        let key = ObjectKey::new(Kind::HTTPRoute, NamespacedName::new(ns, "r"));
+        match out.status.objects[&key].gateway_api.as_deref() {
+            Some(GatewayApiStatus::Route { parents }) => {
+                let c = &parents[0].conditions[0];
+                (c.type_, c.status, c.reason)
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(accepted("prod"), (T::Accepted, true, R::Accepted));
+    assert_eq!(
+        accepted("dev"),
+        (T::Accepted, false, R::NotAllowedByListeners)
+    );
+    assert_eq!(
+        accepted("plain"),
+        (T::Accepted, false, R::NotAllowedByListeners)
+    );
+    let hosts: Vec<&str> = out.dag.gateway_listeners["http-80"]
+        .virtual_hosts
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(hosts, ["prod.example.com"]);
+    assert_eq!(listeners_of(&out)[0].attached_routes, 1);
+}
+
+#[test]
+fn a_listener_on_port_8080_is_served_and_counts_only_the_routes_naming_it() {
+    let out = build_alone(
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: infra}
+spec:
+  gatewayClassName: sesame
+  listeners:
+  - {name: http-unattached, port: 8080, protocol: HTTP, allowedRoutes: {kinds: [{kind: HTTPRoute}], namespaces: {from: All}}}
+  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {kinds: [{kind: HTTPRoute}], namespaces: {from: All}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: infra}
+spec:
+  parentRefs: [{kind: Gateway, name: gw, namespace: infra, sectionName: http}]
+  rules: [{backendRefs: [{name: echo, port: 8080}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: infra}
+spec: {ports: [{port: 8080}]}
+"#,
+    );
+    let listeners = listeners_of(&out);
+    let summary: Vec<_> = listeners
+        .iter()
+        .map(|l| {
+            let conditions = l
+                .conditions
+                .iter()
+                .filter(|c| matches!(c.type_, T::Accepted | T::ResolvedRefs))
+                .map(|c| (c.type_, c.status))
+                .collect();
+            (
+                l.name.as_str(),
+                l.attached_routes,
+                &l.supported_kinds[..],
+                conditions,
+            )
+        })
+        .collect();
+    let http_route = ["HTTPRoute".to_string()];
+    let ok = vec![(T::Accepted, true), (T::ResolvedRefs, true)];
+    assert_eq!(
+        summary,
+        [
+            ("http-unattached", 0, &http_route[..], ok.clone()),
+            ("http", 1, &http_route[..], ok),
+        ]
+    );
+    // Gateway port 8080 is Envoy port 16080, with no route of its own; port 80 (8080) serves the
+    // route.
+    let ports: Vec<(&str, u16, usize)> = out
+        .dag
+        .gateway_listeners
+        .values()
+        .map(|l| (l.name.as_str(), l.port, l.virtual_hosts.len()))
+        .collect();
+    assert_eq!(ports, [("http-80", 8080, 1), ("http-8080", 16080, 0)]);
+}
+
+/// Builds Sesame's GatewayClass with `objects` alone (no Gateway but those given).
+fn build_alone(objects: &str) -> crate::build::BuildOutput {
+    let class = r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: sesame}
+spec: {controllerName: projectsesame.io/gateway-controller}
+"#;
+    crate::build::build(
+        &crate::testutil::snapshot_of(crate::testutil::objects(&format!("{class}---\n{objects}"))),
+        &super::tests::config(),
+    )
 }

@@ -78,6 +78,7 @@ fn object(value: Value) -> Object {
         "ExtensionService" => {
             Object::ExtensionService(Arc::new(serde_json::from_value(value).unwrap()))
         }
+        "Namespace" => Object::Namespace(Arc::new(serde_json::from_value(value).unwrap())),
         other => panic!("unexpected kind {other}"),
     }
 }

@@ -1,6 +1,6 @@
 //! Random Gateway API objects for the incremental property test: one GatewayClass and one
 //! Gateway (either may be someone else's), HTTPRoutes, TLSRoutes and TCPRoutes that attach or
-//! not, and a ReferenceGrant.
+//! not, a ReferenceGrant, and labelled Namespaces for a listener's namespace selector.
 
 use serde_json::{Value, json};
 
@@ -45,9 +45,11 @@ fn gateway(rng: &mut Rng) -> Value {
         json!({"name": "c", "port": 80, "protocol": "HTTP", "hostname": "a.com"}),
         json!({"name": "d", "port": 82, "protocol": "TCP"}),
         json!({"name": "e", "port": 81, "protocol": "HTTP", "hostname": "*.c.com"}),
-        json!({"name": "h", "port": 443, "protocol": "TLS", "hostname": "*.c.com",
+        json!({"name": "h", "port": 83, "protocol": "HTTP", "allowedRoutes": {"namespaces": {
+            "from": "Selector", "selector": {"matchLabels": {"team": "web"}}}}}),
+        json!({"name": "t", "port": 443, "protocol": "TLS", "hostname": "*.c.com",
             "tls": {"mode": "Passthrough"}, "allowedRoutes": {"namespaces": {"from": "All"}}}),
-        json!({"name": "i", "port": 8443, "protocol": "TLS",
+        json!({"name": "u", "port": 8443, "protocol": "TLS",
             "tls": {"mode": "Terminate", "certificateRefs": [{"name": cert}]}}),
     ];
     let listeners: Vec<Value> = all.into_iter().filter(|_| rng.chance(60)).collect();
@@ -98,6 +100,15 @@ fn route(rng: &mut Rng, namespace: &str, name: &str) -> Value {
     })
 }
 
+/// A Namespace whose labels the selector listener `h` may or may not pick.
+fn labelled_namespace(rng: &mut Rng) -> Value {
+    let team = *rng.pick(&["web", "api"]);
+    json!({
+        "apiVersion": "v1", "kind": "Namespace",
+        "metadata": {"name": rng.pick(&NAMESPACES), "labels": {"team": team}},
+    })
+}
+
 fn grant(rng: &mut Rng) -> Value {
     if rng.chance(30) {
         return json!({
@@ -124,7 +135,7 @@ fn grant(rng: &mut Rng) -> Value {
 fn stream_route(rng: &mut Rng, namespace: &str, name: &str, kind: Kind) -> Value {
     let mut parent = json!({"name": "gw", "namespace": "default"});
     if rng.chance(50) {
-        parent["sectionName"] = json!(rng.pick(&["d", "h", "i", "a"]));
+        parent["sectionName"] = json!(rng.pick(&["d", "t", "u", "a"]));
     }
     let backends: Vec<Value> = (0..1 + rng.below(2))
         .map(|_| {
@@ -150,8 +161,9 @@ fn stream_route(rng: &mut Rng, namespace: &str, name: &str, kind: Kind) -> Value
 
 /// One random Gateway API object, with its kind.
 pub(super) fn object(rng: &mut Rng, namespace: &str) -> (Kind, Value) {
-    match rng.below(10) {
+    match rng.below(11) {
         0 => (Kind::GatewayClass, class(rng)),
+        8 => (Kind::Namespace, labelled_namespace(rng)),
         1..=2 => (Kind::Gateway, gateway(rng)),
         3 => (Kind::ReferenceGrant, grant(rng)),
         4..=5 => {
