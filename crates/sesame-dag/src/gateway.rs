@@ -23,7 +23,10 @@ use crate::status::gateway::{
 mod hosts;
 mod route;
 mod selector;
+mod stream;
+mod tcp_route;
 mod tls;
+mod tls_route;
 
 /// The API group of Gateway API kinds.
 const GROUP: &str = sesame_gateway_api::GROUP;
@@ -104,24 +107,17 @@ impl<'a> Builder<'a> {
             }
         }
         for listener in listeners.iter_mut().filter(|l| l.valid) {
-            if listener.spec.protocol == "HTTPS" {
+            if listener.spec.protocol == "HTTPS" || stream::terminates(listener.spec) {
                 self.listener_tls(name, listener);
             }
         }
         let mut tables = ListenerTables::new();
-        let mut routes: Vec<(&NamespacedName, &HttpRoute)> = snapshot
-            .http_routes
-            .iter()
-            .map(|(n, r)| (n, r.as_ref()))
-            .collect();
-        routes.sort_by(|a, b| {
-            let created = |r: &HttpRoute| r.metadata.creation_timestamp.as_ref().map(|t| t.0);
-            created(a.1).cmp(&created(b.1)).then_with(|| a.0.cmp(b.0))
-        });
+        let routes = stream::oldest_first(&snapshot.http_routes, |r: &HttpRoute| &r.metadata);
         for (route_name, route) in routes {
             self.http_route(name, route_name, route, &mut listeners, &mut tables);
         }
         self.gateway_listeners(name, &listeners, tables);
+        self.stream_routes(name, &mut listeners);
         self.gateway_status(name, gateway, listeners);
     }
 
@@ -225,7 +221,9 @@ fn listeners<'g>(gateway: &'g Gateway, config: &GatewayConfig) -> Vec<Listener<'
             let (a, b) = (&out[i], &out[j]);
             if a.spec.port != b.spec.port {
                 None
-            } else if a.spec.protocol != b.spec.protocol {
+            } else if a.spec.protocol != b.spec.protocol
+                && !stream::share_a_port(&a.spec.protocol, &b.spec.protocol)
+            {
                 Some(R::ProtocolConflict)
             } else if a.hostname == b.hostname {
                 Some(R::HostnameConflict)
@@ -262,10 +260,10 @@ fn listener<'g>(spec: &'g GatewayListeners, config: &GatewayConfig) -> Listener<
     let mut l = Listener {
         spec,
         hostname: None,
-        envoy_name: if spec.protocol == "HTTPS" {
-            https_listener_name(port.unwrap_or_default())
-        } else {
-            http_listener_name(port.unwrap_or_default())
+        envoy_name: match spec.protocol.as_str() {
+            "HTTPS" | "TLS" => https_listener_name(port.unwrap_or_default()),
+            "TCP" => crate::dag::tcp_listener_name(port.unwrap_or_default()),
+            _ => http_listener_name(port.unwrap_or_default()),
         },
         tls: None,
         selected_namespaces: BTreeSet::new(),
@@ -279,14 +277,16 @@ fn listener<'g>(spec: &'g GatewayListeners, config: &GatewayConfig) -> Listener<
     };
     l.route_config = hosts::route_config_name(&l.envoy_name, &spec.name, spec.protocol == "HTTPS");
     let mut problem: Option<(R, String)> = None;
-    if spec.protocol != "HTTP" && spec.protocol != "HTTPS" {
+    if !matches!(spec.protocol.as_str(), "HTTP" | "HTTPS" | "TLS" | "TCP") {
         problem = Some((
             R::UnsupportedProtocol,
             format!(
-                "protocol {:?} is not supported yet; only HTTP and HTTPS are",
+                "protocol {:?} is not supported yet; only HTTP, HTTPS, TLS and TCP are",
                 spec.protocol
             ),
         ));
+    } else if let Some(invalid) = stream::invalid(spec) {
+        problem = Some(invalid);
     } else if port.is_none() {
         problem = Some((
             R::PortUnavailable,
@@ -329,6 +329,9 @@ fn listener<'g>(spec: &'g GatewayListeners, config: &GatewayConfig) -> Listener<
     }
     if l.accepts_http_routes && (spec.protocol == "HTTP" || spec.protocol == "HTTPS") {
         l.supported_kinds.push("HTTPRoute".to_string());
+    }
+    if let Some(stream_resolved) = stream::route_kinds(&mut l, kinds) {
+        resolved = stream_resolved;
     }
     match problem {
         Some((reason, message)) => {
@@ -433,6 +436,8 @@ mod http_tests;
 mod isolation_tests;
 #[cfg(test)]
 mod more_tests;
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! The listeners of the served Gateway (Gateway API): one Envoy listener per port, named
 //! `http-<gateway port>` or `https-<gateway port>`, whose HTTP connection managers fetch over
 //! RDS the RouteConfiguration of the same name (HTTP) or their own filter chain's, named
-//! `https-<gateway port>/<listener name>` (HTTPS). The connection managers are `ingress_http`'s (timeouts, trusted hops,
-//! access log, filters), with the listener's name as stat prefix.
+//! `https-<gateway port>/<listener name>` (HTTPS). The connection managers are `ingress_http`'s
+//! (timeouts, trusted hops, access log, filters), with the listener's name as stat prefix.
+//! TLSRoutes add chains matched on SNI to the `https-<port>` listener, TCPRoutes have a
+//! `tcp-<port>` listener of one chain: both proxy the connection to clusters (`tcp_proxy`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -12,11 +14,11 @@ use envoy_types::pb::envoy::extensions::filters::listener::tls_inspector::v3 as 
 use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3 as tls_v3;
 use envoy_types::pb::google::protobuf::Any;
 use sesame_dag::Dag;
-use sesame_dag::dag::{GatewayListener, GatewayTls};
+use sesame_dag::dag::{GatewayListener, GatewayTcpRoute, GatewayTls, TlsVersion};
 
 use crate::listener::{
     Ingress, TLS_INSPECTOR, TlsParams, common_tls_context, hcm_filter, ingress_connection_manager,
-    rds,
+    rds, tcp_proxy_filter_named,
 };
 use crate::{TranslateConfig, proto, route};
 
@@ -37,7 +39,7 @@ pub fn listener(l: &GatewayListener, config: &TranslateConfig) -> listener_v3::L
         config.http_listener.ip(),
         l.port,
     )));
-    let ingress = if l.tls.is_empty() {
+    let ingress = if l.is_http() {
         Ingress::Http
     } else {
         Ingress::Https
@@ -49,7 +51,7 @@ pub fn listener(l: &GatewayListener, config: &TranslateConfig) -> listener_v3::L
         hcm.stat_prefix = l.name.clone();
         vec![hcm_filter(&hcm)]
     };
-    if l.tls.is_empty() {
+    if l.is_http() {
         let filters = filters(&l.name);
         return listener_v3::Listener {
             name: l.name.clone(),
@@ -68,30 +70,60 @@ pub fn listener(l: &GatewayListener, config: &TranslateConfig) -> listener_v3::L
         )),
         ..Default::default()
     };
-    let filter_chains = l
+    let mut filter_chains: Vec<listener_v3::FilterChain> = l
         .tls
         .iter()
         .map(|tls| listener_v3::FilterChain {
-            filter_chain_match: Some(sni_match(tls)),
+            filter_chain_match: Some(sni_match(tls.server_name.as_deref())),
             filters: filters(&tls.route_config),
             transport_socket: Some(downstream_tls(tls, config)),
             ..Default::default()
         })
         .collect();
+    filter_chains.extend(l.tcp_routes.iter().filter_map(|r| tcp_chain(l, r, config)));
+    // A TCP listener reads nothing before proxying: its backend may speak first.
+    let inspect = !l.tls.is_empty() || l.tcp_routes.iter().any(|r| r.server_name.is_some());
     listener_v3::Listener {
         name: l.name.clone(),
         address,
-        listener_filters: vec![tls_inspector],
+        listener_filters: if inspect {
+            vec![tls_inspector]
+        } else {
+            Vec::new()
+        },
         filter_chains,
         ..Default::default()
     }
 }
 
-/// The SNI match of one TLS entry: its name, or any TLS connection.
-fn sni_match(tls: &GatewayTls) -> listener_v3::FilterChainMatch {
-    match &tls.server_name {
+/// The filter chain of a TLSRoute's SNI name or a TCPRoute's listener: the connection,
+/// decrypted first when the route's listener terminates TLS, proxied to its clusters.
+fn tcp_chain(
+    l: &GatewayListener,
+    route: &GatewayTcpRoute,
+    config: &TranslateConfig,
+) -> Option<listener_v3::FilterChain> {
+    let filter = tcp_proxy_filter_named(&route.proxy, &l.name, &config.listener)?;
+    let transport_socket = route.terminate.as_ref().map(|t| {
+        let params = (t.min_tls_version, t.max_tls_version);
+        downstream_tls_socket(&t.secret, params, false, config)
+    });
+    Some(listener_v3::FilterChain {
+        filter_chain_match: route
+            .server_name
+            .as_deref()
+            .map(|name| sni_match(Some(name))),
+        filters: vec![filter],
+        transport_socket,
+        ..Default::default()
+    })
+}
+
+/// The SNI match of one chain: its name, or any TLS connection.
+fn sni_match(server_name: Option<&str>) -> listener_v3::FilterChainMatch {
+    match server_name {
         Some(name) => listener_v3::FilterChainMatch {
-            server_names: vec![name.clone()],
+            server_names: vec![name.to_string()],
             ..Default::default()
         },
         None => listener_v3::FilterChainMatch {
@@ -107,13 +139,25 @@ fn downstream_tls(
     tls: &GatewayTls,
     config: &TranslateConfig,
 ) -> envoy_types::pb::envoy::config::core::v3::TransportSocket {
+    let versions = (tls.min_tls_version, tls.max_tls_version);
+    downstream_tls_socket(&tls.secret, versions, true, config)
+}
+
+/// Terminating TLS with a certificate (an SDS name) and the (lowest, highest) TLS versions,
+/// `ingress_https`'s cipher suites, and ALPN `h2` and `http/1.1` when `alpn`.
+fn downstream_tls_socket(
+    secret: &str,
+    (min, max): (TlsVersion, TlsVersion),
+    alpn: bool,
+    config: &TranslateConfig,
+) -> envoy_types::pb::envoy::config::core::v3::TransportSocket {
     let params = TlsParams {
-        min: tls.min_tls_version,
-        max: tls.max_tls_version,
+        min,
+        max,
         cipher_suites: &config.listener.cipher_suites,
     };
     let context = tls_v3::DownstreamTlsContext {
-        common_tls_context: Some(common_tls_context(&tls.secret, &params, true)),
+        common_tls_context: Some(common_tls_context(secret, &params, alpn)),
         ..Default::default()
     };
     proto::tls_transport_socket(&context)
@@ -130,7 +174,7 @@ pub fn route_configurations(dag: &Dag) -> BTreeMap<String, Any> {
 /// The names of the RouteConfigurations of one Gateway listener (see
 /// [`route_configurations_of`]).
 pub fn route_config_names(l: &GatewayListener) -> std::collections::BTreeSet<String> {
-    if l.tls.is_empty() {
+    if l.is_http() {
         return std::collections::BTreeSet::from([l.name.clone()]);
     }
     l.tls.iter().map(|tls| tls.route_config.clone()).collect()
@@ -140,7 +184,7 @@ pub fn route_config_names(l: &GatewayListener) -> std::collections::BTreeSet<Str
 /// after the listener, for HTTPS one per TLS entry (its `route_config`), each with its
 /// virtual hosts in hostname order.
 pub fn route_configurations_of(l: &GatewayListener) -> BTreeMap<String, Any> {
-    if l.tls.is_empty() {
+    if l.is_http() {
         let rc = route::encoded_route_configuration(l.name.clone(), l.virtual_hosts.values());
         return BTreeMap::from([(l.name.clone(), rc)]);
     }
@@ -158,5 +202,7 @@ pub fn route_configurations_of(l: &GatewayListener) -> BTreeMap<String, Any> {
 
 #[cfg(test)]
 mod http_tests;
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;

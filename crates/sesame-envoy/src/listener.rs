@@ -440,8 +440,18 @@ fn forward_client_certificate(
 /// The network filter proxying whole connections to the clusters of `proxy`: one cluster
 /// directly, several by weight. `None` when there is no cluster.
 fn tcp_proxy_filter(proxy: &TcpProxy, settings: &ListenerSettings) -> Option<listener_v3::Filter> {
+    tcp_proxy_filter_named(proxy, Ingress::Https.stat_prefix(), settings)
+}
+
+/// [`tcp_proxy_filter`] with its own stat prefix (a Gateway listener's name); the access log is
+/// `ingress_https`'s.
+pub(crate) fn tcp_proxy_filter_named(
+    proxy: &TcpProxy,
+    stat_prefix: &str,
+    settings: &ListenerSettings,
+) -> Option<listener_v3::Filter> {
     let tcp_proxy = tcp_proxy_v3::TcpProxy {
-        stat_prefix: Ingress::Https.stat_prefix().to_string(),
+        stat_prefix: stat_prefix.to_string(),
         cluster_specifier: Some(tcp_proxy_clusters(proxy)?),
         access_log: vec![Ingress::Https.access_log(settings)],
         ..Default::default()

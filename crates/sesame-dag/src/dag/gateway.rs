@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{TlsVersion, VirtualHost};
+use super::{TcpProxy, TlsVersion, VirtualHost};
+use crate::object::ObjectKey;
 
 /// One Envoy listener made from the HTTP (or HTTPS) listeners of the served Gateway that share
 /// a port.
@@ -22,6 +23,44 @@ pub struct GatewayListener {
     /// For HTTPS: how TLS is terminated, one entry per Gateway listener on the port (by SNI);
     /// empty for plain HTTP.
     pub tls: Vec<GatewayTls>,
+    /// The TLSRoutes and TCPRoutes served: whole connections proxied to clusters, one entry
+    /// per SNI name on a TLS port, a single one without a name on a TCP port (see
+    /// [`GatewayTcpRoute`]). Empty for HTTP and HTTPS alone.
+    pub tcp_routes: Vec<GatewayTcpRoute>,
+}
+
+impl GatewayListener {
+    /// Whether it serves plain HTTP: no TLS termination and no TCP route.
+    pub fn is_http(&self) -> bool {
+        self.tls.is_empty() && self.tcp_routes.is_empty()
+    }
+}
+
+/// Connections of a TLS or TCP listener proxied whole to clusters: a TLSRoute's (matched on
+/// SNI, the TLS passed through or terminated) or a TCPRoute's (every connection of the port).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GatewayTcpRoute {
+    /// The SNI name matched (exact or `*.` wildcard); `None` for a TCP listener, which takes
+    /// every connection.
+    pub server_name: Option<String>,
+    /// For a TLS listener in mode `Terminate`: the TLS terminated before proxying the
+    /// decrypted bytes; `None` passes TLS through to the backends untouched.
+    pub terminate: Option<GatewayTlsTermination>,
+    /// The clusters, with their weights (at least one, none of weight 0).
+    pub proxy: TcpProxy,
+    /// The route served.
+    pub origin: ObjectKey,
+}
+
+/// How a TLS listener in mode `Terminate` terminates TLS.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GatewayTlsTermination {
+    /// The SDS name of the certificate (a key of `Dag::secrets`).
+    pub secret: String,
+    /// The lowest TLS version accepted.
+    pub min_tls_version: TlsVersion,
+    /// The highest TLS version accepted.
+    pub max_tls_version: TlsVersion,
 }
 
 /// TLS termination for one HTTPS listener of a Gateway.
@@ -58,6 +97,11 @@ pub fn envoy_port(gateway_port: u16) -> u16 {
 /// The Envoy listener name of a Gateway HTTPS listener port.
 pub fn https_listener_name(gateway_port: u16) -> String {
     format!("https-{gateway_port}")
+}
+
+/// The Envoy listener name of a Gateway TCP listener port.
+pub fn tcp_listener_name(gateway_port: u16) -> String {
+    format!("tcp-{gateway_port}")
 }
 
 /// The Envoy listener name of a Gateway HTTP listener port.

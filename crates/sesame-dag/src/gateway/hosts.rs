@@ -58,7 +58,10 @@ impl Builder<'_> {
         mut tables: ListenerTables,
     ) {
         let origin = ObjectKey::new(Kind::Gateway, gateway.clone());
-        for l in listeners.iter().filter(|l| l.valid) {
+        // TLS and TCP listeners proxy connections: `stream_routes` serves them.
+        let http =
+            |l: &&Listener<'_>| l.valid && matches!(l.spec.protocol.as_str(), "HTTP" | "HTTPS");
+        for l in listeners.iter().filter(http) {
             let mut hosts = virtual_hosts(tables.remove(&l.route_config).unwrap_or_default());
             if let Some(own) = &l.hostname {
                 hosts.entry(own.clone()).or_insert_with(|| empty_host(own));
@@ -72,6 +75,7 @@ impl Builder<'_> {
                     port: l.envoy_port,
                     virtual_hosts: BTreeMap::new(),
                     tls: Vec::new(),
+                    tcp_routes: Vec::new(),
                 });
             let Some(tls) = &l.tls else {
                 // The port's listeners share the table: the first takes it whole.

@@ -29,12 +29,15 @@ mod filter;
 mod redirect;
 
 /// A reference to a Service port, as a backendRef or a mirror's backendRef writes it.
-struct ServiceRef<'a> {
-    group: Option<&'a str>,
-    kind: Option<&'a str>,
-    name: &'a str,
-    namespace: Option<&'a str>,
-    port: Option<i32>,
+#[derive(Clone, Copy)]
+pub(super) struct ServiceRef<'a> {
+    /// The kind of the route that refers (what a ReferenceGrant must allow).
+    pub route_kind: &'static str,
+    pub group: Option<&'a str>,
+    pub kind: Option<&'a str>,
+    pub name: &'a str,
+    pub namespace: Option<&'a str>,
+    pub port: Option<i32>,
 }
 
 /// What a route rule does with a request once matched, or why it cannot be served.
@@ -59,11 +62,7 @@ impl<'a> Builder<'a> {
             Condition::yes(T::ResolvedRefs, R::ResolvedRefs, "every reference resolved");
         for parent in route.spec.parent_refs.iter().flatten() {
             let parent_ref = parent_ref(parent, &name.namespace);
-            let is_ours = parent_ref.group == GROUP
-                && parent_ref.kind == "Gateway"
-                && parent_ref.namespace == *gateway.namespace
-                && parent_ref.name == *gateway.name;
-            if !is_ours {
+            if !is_gateway(&parent_ref, gateway) {
                 continue;
             }
             let rules = built.get_or_insert_with(|| {
@@ -76,12 +75,7 @@ impl<'a> Builder<'a> {
             let accepted = attach(&key, gateway, name, route, parent, rules, listeners, tables);
             parents.push(RouteParentStatus {
                 parent_ref,
-                controller_name: self
-                    .config
-                    .gateway
-                    .as_ref()
-                    .map(|g| g.controller_name.clone())
-                    .unwrap_or_default(),
+                controller_name: self.controller_name(),
                 conditions: accepted,
             });
         }
@@ -93,6 +87,15 @@ impl<'a> Builder<'a> {
         }
         let status = self.status.entry(&key, route.metadata.generation);
         status.gateway_api = Some(Box::new(GatewayApiStatus::Route { parents }));
+    }
+
+    /// The controller name written in route statuses.
+    pub(super) fn controller_name(&self) -> String {
+        self.config
+            .gateway
+            .as_ref()
+            .map(|g| g.controller_name.clone())
+            .unwrap_or_default()
     }
 
     /// Every rule's route keys and action (or why the rule is not served), and the
@@ -197,6 +200,7 @@ impl<'a> Builder<'a> {
         let cluster = self.service_ref(
             route,
             ServiceRef {
+                route_kind: "HTTPRoute",
                 group: backend.group.as_deref(),
                 kind: backend.kind.as_deref(),
                 name: &backend.name,
@@ -228,7 +232,7 @@ impl<'a> Builder<'a> {
 
     /// The cluster of a reference to a Service port (a backendRef or a mirror's), checked:
     /// a Service, in the route's namespace or one whose ReferenceGrant allows it, with a port.
-    fn service_ref(
+    pub(super) fn service_ref(
         &mut self,
         route: &'a NamespacedName,
         r: ServiceRef<'a>,
@@ -247,7 +251,7 @@ impl<'a> Builder<'a> {
         let namespace: &'a str = r.namespace.unwrap_or(&route.namespace);
         if namespace != &*route.namespace
             && !self.reference_granted(
-                ("HTTPRoute", &route.namespace),
+                (r.route_kind, &route.namespace),
                 ("Service", namespace, r.name),
             )
         {
@@ -318,6 +322,7 @@ impl<'a> Builder<'a> {
         };
         let b = &m.backend_ref;
         let r = ServiceRef {
+            route_kind: "HTTPRoute",
             group: b.group.as_deref(),
             kind: b.kind.as_deref(),
             name: &b.name,
@@ -378,8 +383,16 @@ fn timeouts(rule: &HttpRouteRules) -> Result<(Option<Timeout>, Option<RetryPolic
     Ok((request, retry))
 }
 
+/// Whether a parentRef (defaults filled in) is the served Gateway.
+pub(super) fn is_gateway(parent: &ParentRef, gateway: &NamespacedName) -> bool {
+    parent.group == GROUP
+        && parent.kind == "Gateway"
+        && parent.namespace == *gateway.namespace
+        && parent.name == *gateway.name
+}
+
 /// A parentRef with its defaults filled in.
-fn parent_ref(parent: &HttpRouteParentRefs, route_namespace: &str) -> ParentRef {
+pub(super) fn parent_ref(parent: &HttpRouteParentRefs, route_namespace: &str) -> ParentRef {
     ParentRef {
         group: parent.group.clone().unwrap_or_else(|| GROUP.to_string()),
         kind: parent.kind.clone().unwrap_or_else(|| "Gateway".to_string()),
@@ -409,39 +422,12 @@ fn attach(
     listeners: &mut [Listener<'_>],
     tables: &mut ListenerTables,
 ) -> Vec<Condition> {
-    let named: Vec<usize> = (0..listeners.len())
-        .filter(|i| {
-            let l = &listeners[*i];
-            parent
-                .section_name
-                .as_ref()
-                .is_none_or(|s| *s == l.spec.name)
-                && parent.port.is_none_or(|p| p == l.spec.port)
-        })
-        .collect();
-    if named.is_empty() {
-        return vec![Condition::no(
-            T::Accepted,
-            R::NoMatchingParent,
-            "the parentRef's sectionName or port names no listener of the Gateway",
-        )];
-    }
-    let allowed: Vec<usize> = named
-        .into_iter()
-        .filter(|i| {
-            let l = &listeners[*i];
-            l.valid
-                && l.accepts_http_routes
-                && allows_namespace(l, &gateway.namespace, &name.namespace)
-        })
-        .collect();
-    if allowed.is_empty() {
-        return vec![Condition::no(
-            T::Accepted,
-            R::NotAllowedByListeners,
-            "no listener of the Gateway allows this route (namespace, kind, or listener not valid)",
-        )];
-    }
+    let allowed = match allowed_listeners(listeners, gateway, &name.namespace, parent, |l| {
+        l.accepts_http_routes
+    }) {
+        Ok(allowed) => allowed,
+        Err(refused) => return vec![refused],
+    };
     let mut route_hosts = Vec::new();
     for raw in route.spec.hostnames.iter().flatten() {
         match hostname::parse(raw) {
@@ -517,10 +503,58 @@ fn attach(
     }
 }
 
+/// The listeners one parentRef selects (by `sectionName` and `port`) that let the route attach:
+/// valid, accepting its kind (`accepts`) and its namespace. Otherwise the parent's `Accepted`
+/// condition: `NoMatchingParent` when none is named, `NotAllowedByListeners` when none allows.
+pub(super) fn allowed_listeners(
+    listeners: &[Listener<'_>],
+    gateway: &NamespacedName,
+    route_namespace: &str,
+    parent: &HttpRouteParentRefs,
+    accepts: impl Fn(&Listener<'_>) -> bool,
+) -> Result<Vec<usize>, Condition> {
+    let named: Vec<usize> = (0..listeners.len())
+        .filter(|i| {
+            let l = &listeners[*i];
+            parent
+                .section_name
+                .as_ref()
+                .is_none_or(|s| *s == l.spec.name)
+                && parent.port.is_none_or(|p| p == l.spec.port)
+        })
+        .collect();
+    if named.is_empty() {
+        return Err(Condition::no(
+            T::Accepted,
+            R::NoMatchingParent,
+            "the parentRef's sectionName or port names no listener of the Gateway",
+        ));
+    }
+    let allowed: Vec<usize> = named
+        .into_iter()
+        .filter(|i| {
+            let l = &listeners[*i];
+            l.valid && accepts(l) && allows_namespace(l, &gateway.namespace, route_namespace)
+        })
+        .collect();
+    if allowed.is_empty() {
+        return Err(Condition::no(
+            T::Accepted,
+            R::NotAllowedByListeners,
+            "no listener of the Gateway allows this route (namespace, kind, or listener not valid)",
+        ));
+    }
+    Ok(allowed)
+}
+
 /// The hosts a route serves on listener `i`: its hostnames intersected with the listener's
 /// (none: the listener's, or any), less those another listener of the port owns, being more
 /// specific (listener isolation).
-fn listener_hosts(listeners: &[Listener<'_>], i: usize, route_hosts: &[String]) -> Vec<String> {
+pub(super) fn listener_hosts(
+    listeners: &[Listener<'_>],
+    i: usize,
+    route_hosts: &[String],
+) -> Vec<String> {
     let l = &listeners[i];
     let hosts: Vec<String> = if route_hosts.is_empty() {
         vec![l.hostname.clone().unwrap_or_else(|| "*".to_string())]

@@ -85,11 +85,12 @@ pub(super) fn vhost<'a>(out: &'a BuildOutput, listener: &str, host: &str) -> &'a
 
 /// The route's conditions for its first parent, as (type, status, reason).
 pub(super) fn route_conditions(out: &BuildOutput, name: &str) -> Vec<(T, bool, R)> {
-    let status = out
-        .status
-        .objects
-        .get(&route_key(name))
-        .expect("route status");
+    conditions_of(out, &route_key(name))
+}
+
+/// The conditions of a route of any kind for its first parent, as (type, status, reason).
+pub(super) fn conditions_of(out: &BuildOutput, key: &ObjectKey) -> Vec<(T, bool, R)> {
+    let status = out.status.objects.get(key).expect("route status");
     match status.gateway_api.as_deref() {
         Some(GatewayApiStatus::Route { parents }) => parents[0]
             .conditions
@@ -166,8 +167,8 @@ fn gateway_class_and_gateway_are_accepted_and_listeners_checked() {
     assert_eq!(listeners[1].attached_routes, 0);
     assert!(listeners[2].conditions.contains(&Condition::no(
         T::Accepted,
-        R::UnsupportedProtocol,
-        "protocol \"TLS\" is not supported yet; only HTTP and HTTPS are"
+        R::UnsupportedValue,
+        "a TLS listener needs tls.mode (Passthrough or Terminate)"
     )));
     // Envoy listens on port + 8000; the HTTPS listener is not served.
     assert_eq!(

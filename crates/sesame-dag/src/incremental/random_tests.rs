@@ -70,6 +70,8 @@ fn object(value: Value) -> Object {
         "GatewayClass" => Object::GatewayClass(Arc::new(serde_json::from_value(value).unwrap())),
         "Gateway" => Object::Gateway(Arc::new(serde_json::from_value(value).unwrap())),
         "HTTPRoute" => Object::HTTPRoute(Arc::new(serde_json::from_value(value).unwrap())),
+        "TLSRoute" => Object::TLSRoute(Arc::new(serde_json::from_value(value).unwrap())),
+        "TCPRoute" => Object::TCPRoute(Arc::new(serde_json::from_value(value).unwrap())),
         "ReferenceGrant" => {
             Object::ReferenceGrant(Arc::new(serde_json::from_value(value).unwrap()))
         }

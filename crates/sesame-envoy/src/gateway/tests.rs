@@ -28,6 +28,7 @@ fn dag() -> Dag {
             port: 8080,
             virtual_hosts: BTreeMap::from([("a.com".to_string(), vhost("a.com", vec![route]))]),
             tls: Vec::new(),
+            tcp_routes: Vec::new(),
         },
     );
     dag

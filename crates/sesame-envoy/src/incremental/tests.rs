@@ -121,6 +121,7 @@ fn random_dag(rng: &mut Rng) -> Dag {
                 port: sesame_dag::dag::envoy_port(port),
                 virtual_hosts,
                 tls: Vec::new(),
+                tcp_routes: Vec::new(),
             };
             dag.gateway_listeners.insert(name, listener);
         }
@@ -147,8 +148,52 @@ fn random_dag(rng: &mut Rng) -> Dag {
                     vhost("g.example.com", vec![route]),
                 )]),
             }],
+            tcp_routes: Vec::new(),
         };
         dag.gateway_listeners.insert(name, listener);
+    }
+    // TLS and TCP routes: passthrough beside the HTTPS chain, a terminating TLS-only port, a
+    // TCP port.
+    for (name, server_name, terminate) in [
+        ("https-443", Some("p.example.com"), false),
+        ("https-8443", Some("t.example.com"), true),
+        ("tcp-9000", None, false),
+    ] {
+        if !rng.chance(40) {
+            continue;
+        }
+        let terminate = terminate.then(|| {
+            let secret = format!("default/tls{}/abcde", rng.below(2));
+            dag.secrets.insert(secret.clone(), tls_secret(&secret));
+            sesame_dag::dag::GatewayTlsTermination {
+                secret,
+                min_tls_version: sesame_dag::dag::TlsVersion::V1_2,
+                max_tls_version: sesame_dag::dag::TlsVersion::V1_3,
+            }
+        });
+        let route = sesame_dag::dag::GatewayTcpRoute {
+            server_name: server_name.map(String::from),
+            terminate,
+            proxy: TcpProxy {
+                clusters: vec![WeightedCluster::new(target(rng), 1 + rng.below(3) as u32)],
+            },
+            origin: sesame_dag::object::ObjectKey::new(
+                sesame_dag::object::Kind::TLSRoute,
+                sesame_dag::object::NamespacedName::new("default", "r"),
+            ),
+        };
+        let port = 8000 + rng.below(2) as u16 + if name == "tcp-9000" { 9000 } else { 443 };
+        dag.gateway_listeners
+            .entry(name.to_string())
+            .or_insert_with(|| sesame_dag::dag::GatewayListener {
+                name: name.to_string(),
+                port,
+                virtual_hosts: BTreeMap::new(),
+                tls: Vec::new(),
+                tcp_routes: Vec::new(),
+            })
+            .tcp_routes
+            .push(route);
     }
     if rng.chance(50) {
         let name = "default/fallback/abcde".to_string();

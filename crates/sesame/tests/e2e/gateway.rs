@@ -13,7 +13,7 @@ use crate::harness::{
 const CONFIG: &str = "gateway:\n  gatewayRef: {namespace: default, name: gw}\n";
 
 /// The GatewayClass `sesame` of Sesame's controller, and a document separator.
-const GATEWAY_CLASS: &str = "apiVersion: gateway.networking.k8s.io/v1
+pub(crate) const GATEWAY_CLASS: &str = "apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {name: sesame}
 spec: {controllerName: projectsesame.io/gateway-controller}
@@ -128,7 +128,7 @@ spec:
 "#;
 
 /// The conditions of a route's first parent, as `type=status/reason` strings.
-fn conditions(status: &Value) -> Vec<String> {
+pub(crate) fn conditions(status: &Value) -> Vec<String> {
     status["gateway_api"]["route"]["parents"][0]["conditions"]
         .as_array()
         .into_iter()
@@ -273,7 +273,7 @@ async fn http_routes_on_a_gateway_listener() {
         .expect("status of cross");
     assert!(conditions(&cross).contains(&"ResolvedRefs=false/RefNotPermitted".to_string()));
     assert_eq!(get("cross.example.com", "/", &[]).await.status, 500);
-    // A route on the TLS listener (not supported yet) is not allowed there.
+    // An HTTPRoute is not allowed on the TLS listener (which, without tls.mode, is not valid).
     let elsewhere = cluster
         .object_status("HTTPRoute", "default", "elsewhere")
         .await
@@ -290,10 +290,7 @@ async fn http_routes_on_a_gateway_listener() {
         .expect("gateway status");
     let listeners = &gw["gateway_api"]["gateway"]["listeners"];
     assert_eq!(listeners[0]["attachedRoutes"], 4, "{gw}");
-    assert_eq!(
-        listeners[1]["conditions"][0]["reason"],
-        "UnsupportedProtocol"
-    );
+    assert_eq!(listeners[1]["conditions"][0]["reason"], "UnsupportedValue");
 
     // A ReferenceGrant lets the cross-namespace backend in.
     cluster.write("grant.yaml", GRANT);

@@ -214,7 +214,7 @@ fn conditions(status: &Value) -> Vec<String> {
 }
 
 /// Starts Sesame and Envoy with `manifests` and a config file serving `default/gw`.
-async fn start(manifests: &[(&str, &str)]) -> (Cluster, tempfile::TempDir) {
+pub(crate) async fn start(manifests: &[(&str, &str)]) -> (Cluster, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("config dir");
     let config = dir.path().join("sesame.yaml");
     std::fs::write(&config, CONFIG).expect("write config");

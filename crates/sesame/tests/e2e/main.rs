@@ -12,6 +12,7 @@ mod drain;
 mod extauth;
 mod gateway;
 mod gateway_http;
+mod gateway_tls;
 #[allow(dead_code)] // shared with the pipeline test and the serve benchmark
 mod harness;
 mod httpproxy;

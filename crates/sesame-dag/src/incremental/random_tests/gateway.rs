@@ -1,6 +1,6 @@
 //! Random Gateway API objects for the incremental property test: one GatewayClass and one
-//! Gateway (either may be someone else's), HTTPRoutes that attach or not, a ReferenceGrant, and
-//! labelled Namespaces for a listener's namespace selector.
+//! Gateway (either may be someone else's), HTTPRoutes, TLSRoutes and TCPRoutes that attach or
+//! not, a ReferenceGrant, and labelled Namespaces for a listener's namespace selector.
 
 use serde_json::{Value, json};
 
@@ -47,6 +47,10 @@ fn gateway(rng: &mut Rng) -> Value {
         json!({"name": "e", "port": 81, "protocol": "HTTP", "hostname": "*.c.com"}),
         json!({"name": "h", "port": 83, "protocol": "HTTP", "allowedRoutes": {"namespaces": {
             "from": "Selector", "selector": {"matchLabels": {"team": "web"}}}}}),
+        json!({"name": "t", "port": 443, "protocol": "TLS", "hostname": "*.c.com",
+            "tls": {"mode": "Passthrough"}, "allowedRoutes": {"namespaces": {"from": "All"}}}),
+        json!({"name": "u", "port": 8443, "protocol": "TLS",
+            "tls": {"mode": "Terminate", "certificateRefs": [{"name": cert}]}}),
     ];
     let listeners: Vec<Value> = all.into_iter().filter(|_| rng.chance(60)).collect();
     let class = if rng.chance(90) { "gc" } else { "nope" };
@@ -114,6 +118,7 @@ fn grant(rng: &mut Rng) -> Value {
                 "to": [{"group": "", "kind": "Secret"}]},
         });
     }
+    let from = *rng.pick(&["HTTPRoute", "TLSRoute", "TCPRoute"]);
     let to = if rng.chance(50) {
         json!([{"group": "", "kind": "Service"}])
     } else {
@@ -122,17 +127,50 @@ fn grant(rng: &mut Rng) -> Value {
     json!({
         "apiVersion": "gateway.networking.k8s.io/v1", "kind": "ReferenceGrant",
         "metadata": {"name": "g", "namespace": "other"},
-        "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "default"}], "to": to},
+        "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": from, "namespace": "default"}], "to": to},
+    })
+}
+
+/// A TLSRoute or a TCPRoute (`kind`), attached to the TLS and TCP listeners or not.
+fn stream_route(rng: &mut Rng, namespace: &str, name: &str, kind: Kind) -> Value {
+    let mut parent = json!({"name": "gw", "namespace": "default"});
+    if rng.chance(50) {
+        parent["sectionName"] = json!(rng.pick(&["d", "t", "u", "a"]));
+    }
+    let backends: Vec<Value> = (0..1 + rng.below(2))
+        .map(|_| {
+            let mut b = json!({"name": rng.pick(&SERVICES), "port": 80, "weight": rng.below(3)});
+            if rng.chance(20) {
+                b["namespace"] = json!(rng.pick(&NAMESPACES));
+            }
+            b
+        })
+        .collect();
+    let mut spec = json!({"parentRefs": [parent], "rules": [{"backendRefs": backends}]});
+    if kind == Kind::TLSRoute {
+        let hostnames: Vec<&str> = (0..rng.below(3)).map(|_| *rng.pick(&HOSTS[..4])).collect();
+        spec["hostnames"] = json!(hostnames);
+    }
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": kind.as_str(),
+        "metadata": {"name": name, "namespace": namespace, "generation": 1 + rng.below(3),
+            "creationTimestamp": format!("2026-01-0{}T00:00:00Z", 1 + rng.below(3))},
+        "spec": spec,
     })
 }
 
 /// One random Gateway API object, with its kind.
 pub(super) fn object(rng: &mut Rng, namespace: &str) -> (Kind, Value) {
-    match rng.below(9) {
+    match rng.below(11) {
         0 => (Kind::GatewayClass, class(rng)),
         8 => (Kind::Namespace, labelled_namespace(rng)),
         1..=2 => (Kind::Gateway, gateway(rng)),
         3 => (Kind::ReferenceGrant, grant(rng)),
+        4..=5 => {
+            let kind = *rng.pick(&[Kind::TLSRoute, Kind::TCPRoute]);
+            let name = *rng.pick(&ROUTES);
+            (kind, stream_route(rng, namespace, name, kind))
+        }
         _ => {
             let name = *rng.pick(&ROUTES);
             (Kind::HTTPRoute, route(rng, namespace, name))
