@@ -18,7 +18,7 @@ const CONFIG: &str = "gateway:\n  gatewayRef: {namespace: default, name: gw}\n";
 
 /// A GatewayClass of Sesame's controller and Gateway `default/gw` with one HTTP listener on
 /// `port`.
-fn gateway(port: u16) -> String {
+pub(crate) fn gateway(port: u16) -> String {
     format!(
         r#"apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
@@ -197,7 +197,7 @@ fn service_speaking(name: &str, addr: SocketAddr, app_protocol: Option<&str>) ->
 }
 
 /// The conditions of a route's first parent, as `type=status/reason` strings.
-fn conditions(status: &Value) -> Vec<String> {
+pub(crate) fn conditions(status: &Value) -> Vec<String> {
     status["gateway_api"]["route"]["parents"][0]["conditions"]
         .as_array()
         .into_iter()
@@ -214,7 +214,7 @@ fn conditions(status: &Value) -> Vec<String> {
 }
 
 /// Starts Sesame and Envoy with `manifests` and a config file serving `default/gw`.
-async fn start(manifests: &[(&str, &str)]) -> (Cluster, tempfile::TempDir) {
+pub(crate) async fn start(manifests: &[(&str, &str)]) -> (Cluster, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("config dir");
     let config = dir.path().join("sesame.yaml");
     std::fs::write(&config, CONFIG).expect("write config");
