@@ -70,6 +70,7 @@ fn object(value: Value) -> Object {
         "GatewayClass" => Object::GatewayClass(Arc::new(serde_json::from_value(value).unwrap())),
         "Gateway" => Object::Gateway(Arc::new(serde_json::from_value(value).unwrap())),
         "HTTPRoute" => Object::HTTPRoute(Arc::new(serde_json::from_value(value).unwrap())),
+        "GRPCRoute" => Object::GRPCRoute(Arc::new(serde_json::from_value(value).unwrap())),
         "ReferenceGrant" => {
             Object::ReferenceGrant(Arc::new(serde_json::from_value(value).unwrap()))
         }

@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 use tonic_prost::ProstCodec;
 
 use crate::gateway_http::{conditions, start};
-use crate::harness::{Reply, free_port, request_plain, service_at};
+use crate::harness::{Pki, Reply, free_port, get_tls, request_plain, service_at};
 
 /// A gRPC backend on 127.0.0.1: answers every unary call, whatever its service and method,
 /// with the message `<name> <path>` and the response metadata `x-backend: <name>`; a plain
@@ -85,6 +85,19 @@ fn channel(port: u16, host: &str) -> Channel {
     tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
         .expect("endpoint")
         .origin(format!("http://{host}").parse().expect("origin"))
+        .connect_lazy()
+}
+
+/// As [`channel`], over TLS with SNI `host` and the CA `ca` (HTTP/2 negotiated with ALPN).
+fn tls_channel(port: u16, host: &str, ca: &str) -> Channel {
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(ca))
+        .domain_name(host);
+    tonic::transport::Endpoint::from_shared(format!("https://127.0.0.1:{port}"))
+        .expect("endpoint")
+        .origin(format!("https://{host}").parse().expect("origin"))
+        .tls_config(tls)
+        .expect("tls config")
         .connect_lazy()
 }
 
@@ -428,5 +441,83 @@ async fn grpc_routes_match_methods_headers_hostnames_and_weights() {
     );
     assert_eq!(web_listener["attachedRoutes"], 6, "{web_listener}");
     assert_eq!(listeners[3]["attachedRoutes"], 1, "{}", listeners[3]);
+    cluster.assert_no_update_rejected().await;
+}
+
+/// On an HTTPS listener: a GRPCRoute and an HTTPRoute on other hosts, and a younger HTTPRoute
+/// on the GRPCRoute's host, which the spec refuses.
+const TLS_ROUTES: &str = r#"apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: rpc, namespace: default, creationTimestamp: "2026-01-01T00:00:00Z"}
+spec:
+  parentRefs: [{name: gw, sectionName: secure}]
+  hostnames: [grpc.gw.test]
+  rules: [{backendRefs: [{name: grpc-v1, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: late, namespace: default, creationTimestamp: "2026-01-02T00:00:00Z"}
+spec:
+  parentRefs: [{name: gw, sectionName: secure}]
+  hostnames: [grpc.gw.test]
+  rules: [{backendRefs: [{name: grpc-v2, port: 80}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: site, namespace: default}
+spec:
+  parentRefs: [{name: gw, sectionName: secure}]
+  hostnames: [www.gw.test]
+  rules: [{backendRefs: [{name: grpc-v2, port: 80}]}]
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_over_tls_and_the_older_of_two_route_kinds_on_one_host() {
+    let (v1, v2) = (grpc_backend("grpc-v1").await, grpc_backend("grpc-v2").await);
+    let svcs = format!(
+        "{}\n---\n{}",
+        service_at("default", "grpc-v1", v1.addr),
+        service_at("default", "grpc-v2", v2.addr)
+    );
+    let (web, secure) = (free_port(), free_port());
+    let mut gw = crate::gateway_http::gateway(web - 8000);
+    gw.push_str(&format!(
+        "  - {{name: secure, port: {}, protocol: HTTPS, hostname: \"*.gw.test\", \
+         tls: {{certificateRefs: [{{name: wild}}]}}}}\n",
+        secure - 8000
+    ));
+    let pki = Pki::new();
+    let secret = pki.secret("wild", &["*.gw.test"]);
+    let (cluster, _dir) = start(&[
+        ("svc.yaml", &svcs),
+        ("secret.yaml", &secret),
+        ("gateway.yaml", &gw),
+        ("routes.yaml", TLS_ROUTES),
+    ])
+    .await;
+    let echo = format!("/{SERVICE}/Echo");
+    let rpc = tls_channel(secure, "grpc.gw.test", &pki.ca_pem);
+    cluster
+        .eventually_reply(
+            "the GRPCRoute is served over TLS",
+            || async { Reply::failed(format!("{:?}", call(&rpc, &echo, &[]).await)) },
+            |r| r.body == r#"Ok("grpc-v1")"#,
+        )
+        .await;
+    let site = get_tls(secure, "www.gw.test", "/", pki.ca_pem.as_bytes())
+        .await
+        .unwrap_or_else(Reply::failed);
+    assert!(site.from("grpc-v2"), "{site:?}");
+
+    // The younger HTTPRoute on the GRPCRoute's host is not accepted and serves nothing.
+    let late = cluster
+        .object_status("HTTPRoute", "default", "late")
+        .await
+        .expect("status of late");
+    assert_eq!(conditions(&late)[0], "Accepted=false/NotAllowedByListeners");
+    let plain = get_tls(secure, "grpc.gw.test", "/", pki.ca_pem.as_bytes())
+        .await
+        .unwrap_or_else(Reply::failed);
+    assert!(!plain.from("grpc-v2"), "{plain:?}");
     cluster.assert_no_update_rejected().await;
 }

@@ -1,6 +1,6 @@
 //! Random Gateway API objects for the incremental property test: one GatewayClass and one
-//! Gateway (either may be someone else's), HTTPRoutes that attach or not, a ReferenceGrant, and
-//! labelled Namespaces for a listener's namespace selector.
+//! Gateway (either may be someone else's), HTTPRoutes and GRPCRoutes that attach or not, a
+//! ReferenceGrant, and labelled Namespaces for a listener's namespace selector.
 
 use serde_json::{Value, json};
 
@@ -105,6 +105,24 @@ fn labelled_namespace(rng: &mut Rng) -> Value {
     })
 }
 
+/// A GRPCRoute like [`route`]'s HTTPRoutes (same names, hosts and backends), its rules
+/// matching a gRPC method; it shares hosts with the HTTPRoutes, so either may be refused.
+fn grpc_route(rng: &mut Rng, namespace: &str, name: &str) -> Value {
+    let mut out = route(rng, namespace, name);
+    out["kind"] = json!("GRPCRoute");
+    for rule in out["spec"]["rules"].as_array_mut().into_iter().flatten() {
+        let mut method = json!({"service": rng.pick(&["a.A", "b.B"])});
+        if rng.chance(50) {
+            method["method"] = json!(rng.pick(&["Get", "Put"]));
+        }
+        rule["matches"] = json!([{"method": method}]);
+        if rule["filters"][0]["type"] != "RequestHeaderModifier" {
+            rule.as_object_mut().map(|r| r.remove("filters"));
+        }
+    }
+    out
+}
+
 fn grant(rng: &mut Rng) -> Value {
     if rng.chance(30) {
         return json!({
@@ -122,17 +140,21 @@ fn grant(rng: &mut Rng) -> Value {
     json!({
         "apiVersion": "gateway.networking.k8s.io/v1", "kind": "ReferenceGrant",
         "metadata": {"name": "g", "namespace": "other"},
-        "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "default"}], "to": to},
+        "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": rng.pick(&["HTTPRoute", "GRPCRoute"]), "namespace": "default"}], "to": to},
     })
 }
 
 /// One random Gateway API object, with its kind.
 pub(super) fn object(rng: &mut Rng, namespace: &str) -> (Kind, Value) {
-    match rng.below(9) {
+    match rng.below(11) {
         0 => (Kind::GatewayClass, class(rng)),
         8 => (Kind::Namespace, labelled_namespace(rng)),
         1..=2 => (Kind::Gateway, gateway(rng)),
         3 => (Kind::ReferenceGrant, grant(rng)),
+        4..=5 => {
+            let name = *rng.pick(&ROUTES);
+            (Kind::GRPCRoute, grpc_route(rng, namespace, name))
+        }
         _ => {
             let name = *rng.pick(&ROUTES);
             (Kind::HTTPRoute, route(rng, namespace, name))
