@@ -379,3 +379,54 @@ spec:
     );
     assert_eq!(listeners[0].attached_routes, 1);
 }
+
+#[test]
+fn mirrors_and_backend_filters() {
+    let out = build_with(
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: mirrored, namespace: default}
+spec:
+  parentRefs: [{name: gw, namespace: infra, sectionName: http}]
+  rules:
+  - matches: [{method: {service: m.M}}]
+    filters:
+    - type: RequestMirror
+      requestMirror: {backendRef: {name: echo2, port: 80}, fraction: {numerator: 1, denominator: 4}}
+    backendRefs:
+    - name: echo
+      port: 80
+      filters:
+      - type: RequestHeaderModifier
+        requestHeaderModifier: {set: [{name: X-Backend, value: one}]}
+  - matches: [{method: {service: bad.Mirror}}]
+    filters:
+    - type: RequestMirror
+      requestMirror: {backendRef: {name: echo2, port: 80}, percent: 101}
+    backendRefs: [{name: echo, port: 80}]
+"#,
+    );
+    assert_eq!(
+        grpc(&out, "mirrored"),
+        [
+            (T::Accepted, true, R::Accepted),
+            (T::PartiallyInvalid, true, R::UnsupportedValue),
+            (T::ResolvedRefs, true, R::ResolvedRefs)
+        ]
+    );
+    let routes = &vhost(&out, "http-80", "*").routes;
+    assert_eq!(routes.len(), 1);
+    let forward = forward(&routes[0]);
+    let mirror = &forward.policies().mirrors[0];
+    assert_eq!(mirror.per_million, 250_000);
+    // The mirror speaks HTTP/2 too.
+    assert_eq!(
+        out.dag.clusters[&mirror.cluster].protocol,
+        UpstreamProtocol::H2c
+    );
+    assert_eq!(
+        forward.clusters[0].rewrites().request_headers.set,
+        [("x-backend".to_string(), HeaderValue::literal("one"))]
+    );
+}
