@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use sesame_gateway_api::gateway::{GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom};
-use sesame_gateway_api::{Gateway, GatewayClass, HttpRoute};
+use sesame_gateway_api::{Gateway, GatewayClass};
 
 use crate::build::{Builder, GatewayConfig};
 use crate::dag::{GatewayTls, envoy_port, http_listener_name, https_listener_name};
@@ -20,6 +20,7 @@ use crate::status::gateway::{
     Condition, ConditionReason as R, ConditionType as T, GatewayApiStatus, ListenerStatus,
 };
 
+mod grpc;
 mod hosts;
 mod route;
 mod selector;
@@ -48,6 +49,11 @@ pub(crate) struct Listener<'a> {
     pub valid: bool,
     /// Whether it accepts HTTPRoutes (its `allowedRoutes.kinds` allow them).
     pub accepts_http_routes: bool,
+    /// Whether it accepts GRPCRoutes (its `allowedRoutes.kinds` allow them).
+    pub accepts_grpc_routes: bool,
+    /// The hosts routes attached to, by route kind (an HTTPRoute and a GRPCRoute may not
+    /// share one: see `grpc`).
+    pub route_hosts: Vec<(Kind, String)>,
     /// How many routes attached.
     pub attached: u32,
     /// Its conditions.
@@ -112,9 +118,15 @@ impl<'a> Builder<'a> {
             }
         }
         let mut tables = ListenerTables::new();
-        let routes = stream::oldest_first(&snapshot.http_routes, |r: &HttpRoute| &r.metadata);
-        for (route_name, route) in routes {
-            self.http_route(name, route_name, route, &mut listeners, &mut tables);
+        for route in grpc::http_listener_routes(snapshot) {
+            match route {
+                grpc::AnyRoute::Http(n, r) => {
+                    self.http_route(name, n, r, &mut listeners, &mut tables)
+                }
+                grpc::AnyRoute::Grpc(n, r) => {
+                    self.grpc_route(name, n, r, &mut listeners, &mut tables)
+                }
+            }
         }
         self.gateway_listeners(name, &listeners, tables);
         self.stream_routes(name, &mut listeners);
@@ -271,6 +283,8 @@ fn listener<'g>(spec: &'g GatewayListeners, config: &GatewayConfig) -> Listener<
         envoy_port: port.map(envoy_port).unwrap_or_default(),
         valid: true,
         accepts_http_routes: true,
+        accepts_grpc_routes: true,
+        route_hosts: Vec::new(),
         attached: 0,
         conditions: Vec::new(),
         supported_kinds: Vec::new(),
@@ -313,15 +327,20 @@ fn listener<'g>(spec: &'g GatewayListeners, config: &GatewayConfig) -> Listener<
     let mut resolved = Condition::yes(T::ResolvedRefs, R::ResolvedRefs, "every reference resolved");
     match kinds {
         Some(kinds) if !kinds.is_empty() => {
-            let http = |k: &&sesame_gateway_api::gateway::GatewayListenersAllowedRoutesKinds| {
-                k.kind == "HTTPRoute" && k.group.as_deref().unwrap_or(GROUP) == GROUP
+            let is = |k: &sesame_gateway_api::gateway::GatewayListenersAllowedRoutesKinds,
+                      kind: &str| {
+                k.kind == kind && k.group.as_deref().unwrap_or(GROUP) == GROUP
             };
-            l.accepts_http_routes = kinds.iter().any(|k| http(&k));
-            if kinds.iter().any(|k| !http(&k)) {
+            l.accepts_http_routes = kinds.iter().any(|k| is(k, "HTTPRoute"));
+            l.accepts_grpc_routes = kinds.iter().any(|k| is(k, "GRPCRoute"));
+            if kinds
+                .iter()
+                .any(|k| !is(k, "HTTPRoute") && !is(k, "GRPCRoute"))
+            {
                 resolved = Condition::no(
                     T::ResolvedRefs,
                     R::InvalidRouteKinds,
-                    "allowedRoutes.kinds names kinds an HTTP listener does not serve; only HTTPRoute",
+                    "allowedRoutes.kinds names kinds an HTTP listener does not serve; only HTTPRoute and GRPCRoute",
                 );
             }
         }
@@ -329,6 +348,9 @@ fn listener<'g>(spec: &'g GatewayListeners, config: &GatewayConfig) -> Listener<
     }
     if l.accepts_http_routes && (spec.protocol == "HTTP" || spec.protocol == "HTTPS") {
         l.supported_kinds.push("HTTPRoute".to_string());
+    }
+    if l.accepts_grpc_routes && (spec.protocol == "HTTP" || spec.protocol == "HTTPS") {
+        l.supported_kinds.push("GRPCRoute".to_string());
     }
     if let Some(stream_resolved) = stream::route_kinds(&mut l, kinds) {
         resolved = stream_resolved;

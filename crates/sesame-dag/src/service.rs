@@ -213,6 +213,9 @@ impl std::fmt::Display for PortRef<'_> {
 pub(crate) struct ClusterSettings {
     /// The protocol, overriding the Service's annotation.
     pub protocol: Option<UpstreamProtocol>,
+    /// Whether the upstream speaks HTTP/2 whatever the Service says (a GRPCRoute's backends):
+    /// HTTP/1.1 becomes h2c, TLS becomes h2.
+    pub http2: bool,
     /// How an upstream host is picked.
     pub lb_policy: LbPolicy,
     /// Active health checking.
@@ -361,9 +364,14 @@ impl Upstream<'_> {
         external_name: Option<String>,
         dag: &mut Dag,
     ) -> Result<String, BackendProblem> {
-        let protocol = settings
+        let protocol = match settings
             .protocol
-            .unwrap_or_else(|| resolved.annotations.protocol(port));
+            .unwrap_or_else(|| resolved.annotations.protocol(port))
+        {
+            UpstreamProtocol::Http1 if settings.http2 => UpstreamProtocol::H2c,
+            UpstreamProtocol::Tls if settings.http2 => UpstreamProtocol::H2,
+            protocol => protocol,
+        };
         let tls = matches!(protocol, UpstreamProtocol::Tls | UpstreamProtocol::H2);
         let sni = match (&external_name, &settings.external_name_sni) {
             (Some(host), ExternalNameSni::Target) if tls => {

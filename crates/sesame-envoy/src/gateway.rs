@@ -201,6 +201,8 @@ pub fn route_configurations_of(l: &GatewayListener) -> BTreeMap<String, Any> {
 }
 
 #[cfg(test)]
+mod grpc_tests;
+#[cfg(test)]
 mod http_tests;
 #[cfg(test)]
 mod stream_tests;

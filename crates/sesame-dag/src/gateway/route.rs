@@ -1,9 +1,12 @@
 //! HTTPRoutes: attachment to the served Gateway's listeners through `parentRefs`, and each
-//! rule's matches, filters and backends as routes.
+//! rule's matches, filters and backends as routes. Attachment and backends serve every route
+//! kind of HTTP listeners (GRPCRoutes too, see `grpc`).
+
+use std::borrow::Cow;
 
 use sesame_gateway_api::HttpRoute;
 use sesame_gateway_api::httproute::{
-    HttpRouteParentRefs, HttpRouteRules, HttpRouteRulesBackendRefs, HttpRouteRulesFilters,
+    HttpRouteParentRefs, HttpRouteRules, HttpRouteRulesFilters,
     HttpRouteRulesFiltersType as FilterType, HttpRouteRulesMatches,
     HttpRouteRulesMatchesHeadersType, HttpRouteRulesMatchesPathType,
     HttpRouteRulesMatchesQueryParamsType,
@@ -12,36 +15,51 @@ use sesame_gateway_api::httproute::{
 use super::{GROUP, Listener, ListenerTables, allows_namespace, intersect};
 use crate::build::Builder;
 use crate::dag::{
-    Forward, HeaderMatch, HeaderValueMatch, Mirror, PathMatch, QueryParamMatch, QueryValueMatch,
-    RetryPolicy, RouteAction, Timeout, WeightedCluster,
+    HeaderMatch, HeaderValueMatch, PathMatch, QueryParamMatch, QueryValueMatch, RetryPolicy,
+    RouteAction, Timeout,
 };
 use crate::hostname;
 use crate::object::{Kind, NamespacedName, ObjectKey};
-use crate::service::{ClusterSettings, PortRef};
 use crate::status::gateway::{
     Condition, ConditionReason as R, ConditionType as T, GatewayApiStatus, ParentRef,
     RouteParentStatus,
 };
 use crate::vhost::{PendingRoute, RouteKey};
 
+pub(super) mod backend;
 mod cors;
-mod filter;
+pub(super) mod filter;
 mod redirect;
 
-/// A reference to a Service port, as a backendRef or a mirror's backendRef writes it.
-#[derive(Clone, Copy)]
-pub(super) struct ServiceRef<'a> {
-    /// The kind of the route that refers (what a ReferenceGrant must allow).
-    pub route_kind: &'static str,
-    pub group: Option<&'a str>,
-    pub kind: Option<&'a str>,
-    pub name: &'a str,
-    pub namespace: Option<&'a str>,
-    pub port: Option<i32>,
-}
+use backend::{Backend, service_ref};
 
 /// What a route rule does with a request once matched, or why it cannot be served.
-type RuleResult = Result<RouteAction, (R, String)>;
+pub(super) type RuleResult = Result<RouteAction, (R, String)>;
+
+/// A rule's route keys (one per match) and what it does.
+pub(super) type Rule = (Vec<RouteKey>, RuleResult);
+
+/// The route whose rules are built: its kind (ReferenceGrants name it, a GRPCRoute's backends
+/// speak HTTP/2) and its name.
+#[derive(Clone, Copy)]
+pub(super) struct RouteId<'a> {
+    /// The kind.
+    pub kind: Kind,
+    /// The namespace and name.
+    pub name: &'a NamespacedName,
+}
+
+/// A route of any kind served on HTTP listeners, as attachment reads it.
+pub(super) struct RouteSpec<'a> {
+    /// Its kind and name.
+    pub id: RouteId<'a>,
+    /// Its parentRefs (every kind's have the HTTPRoute's shape).
+    pub parents: Cow<'a, [HttpRouteParentRefs]>,
+    /// Its hostnames as written.
+    pub hostnames: &'a [String],
+    /// Its `metadata.generation`.
+    pub generation: Option<i64>,
+}
 
 impl<'a> Builder<'a> {
     /// Attaches one HTTPRoute to the listeners its parentRefs name, adds its rules to their
@@ -54,25 +72,50 @@ impl<'a> Builder<'a> {
         listeners: &mut [Listener<'_>],
         tables: &mut ListenerTables,
     ) {
-        let key = ObjectKey::new(Kind::HTTPRoute, name.clone());
+        let id = RouteId {
+            kind: Kind::HTTPRoute,
+            name,
+        };
+        let spec = RouteSpec {
+            id,
+            parents: Cow::Borrowed(route.spec.parent_refs.as_deref().unwrap_or_default()),
+            hostnames: route.spec.hostnames.as_deref().unwrap_or_default(),
+            generation: route.metadata.generation,
+        };
+        self.attach_route(gateway, spec, |b| b.rules(id, route), listeners, tables);
+    }
+
+    /// Attaches a route of any kind to the listeners its parentRefs name, adds the rules
+    /// `rules` builds (with the `ResolvedRefs` condition when a backend did not resolve) to
+    /// their tables, and records its status for each parentRef that is the served Gateway.
+    pub(super) fn attach_route(
+        &mut self,
+        gateway: &NamespacedName,
+        route: RouteSpec<'a>,
+        rules: impl FnOnce(&mut Self) -> (Vec<Rule>, Option<Condition>),
+        listeners: &mut [Listener<'_>],
+        tables: &mut ListenerTables,
+    ) {
+        let key = ObjectKey::new(route.id.kind, route.id.name.clone());
         let mut parents = Vec::new();
         // The rules are built once, whatever the parents: their verdicts do not depend on them.
-        let mut built: Option<Vec<(Vec<RouteKey>, RuleResult)>> = None;
+        let mut rules = Some(rules);
+        let mut built: Vec<Rule> = Vec::new();
         let mut resolved =
             Condition::yes(T::ResolvedRefs, R::ResolvedRefs, "every reference resolved");
-        for parent in route.spec.parent_refs.iter().flatten() {
-            let parent_ref = parent_ref(parent, &name.namespace);
+        for parent in route.parents.iter() {
+            let parent_ref = parent_ref(parent, &route.id.name.namespace);
             if !is_gateway(&parent_ref, gateway) {
                 continue;
             }
-            let rules = built.get_or_insert_with(|| {
-                let (rules, refs) = self.rules(name, route);
+            if let Some(rules) = rules.take() {
+                let refs;
+                (built, refs) = rules(self);
                 if let Some(refs) = refs {
                     resolved = refs;
                 }
-                rules
-            });
-            let accepted = attach(&key, gateway, name, route, parent, rules, listeners, tables);
+            }
+            let accepted = attach(&key, gateway, &route, parent, &built, listeners, tables);
             parents.push(RouteParentStatus {
                 parent_ref,
                 controller_name: self.controller_name(),
@@ -85,26 +128,13 @@ impl<'a> Builder<'a> {
         for parent in &mut parents {
             parent.conditions.push(resolved.clone());
         }
-        let status = self.status.entry(&key, route.metadata.generation);
+        let status = self.status.entry(&key, route.generation);
         status.gateway_api = Some(Box::new(GatewayApiStatus::Route { parents }));
-    }
-
-    /// The controller name written in route statuses.
-    pub(super) fn controller_name(&self) -> String {
-        self.config
-            .gateway
-            .as_ref()
-            .map(|g| g.controller_name.clone())
-            .unwrap_or_default()
     }
 
     /// Every rule's route keys and action (or why the rule is not served), and the
     /// `ResolvedRefs` condition when a backend did not resolve.
-    fn rules(
-        &mut self,
-        name: &'a NamespacedName,
-        route: &'a HttpRoute,
-    ) -> (Vec<(Vec<RouteKey>, RuleResult)>, Option<Condition>) {
+    fn rules(&mut self, id: RouteId<'a>, route: &'a HttpRoute) -> (Vec<Rule>, Option<Condition>) {
         let mut resolved = None;
         let rules = route
             .spec
@@ -114,7 +144,7 @@ impl<'a> Builder<'a> {
             .map(|rule| {
                 let keys = rule_keys(rule);
                 let action = match keys {
-                    Ok(_) => self.rule_action(name, rule, &mut resolved),
+                    Ok(_) => self.rule_action(id, rule, &mut resolved),
                     Err(ref e) => Err(e.clone()),
                 };
                 (keys.unwrap_or_default(), action)
@@ -126,7 +156,7 @@ impl<'a> Builder<'a> {
     /// What a rule does: a redirect, or a forward to its backends with its header filters.
     fn rule_action(
         &mut self,
-        name: &'a NamespacedName,
+        id: RouteId<'a>,
         rule: &'a HttpRouteRules,
         resolved: &mut Option<Condition>,
     ) -> RuleResult {
@@ -141,205 +171,52 @@ impl<'a> Builder<'a> {
                 FilterType::RequestRedirect => redirect = Some(redirect::redirect_of(f, rule)?),
                 FilterType::UrlRewrite => filter::rewrite(f, only_prefixes(rule), &mut policies)?,
                 FilterType::RequestMirror => {
-                    policies.mirrors.extend(self.mirror(name, f, resolved)?);
+                    policies.mirrors.extend(self.http_mirror(id, f, resolved)?);
                 }
                 FilterType::Cors => policies.cors = Some(Box::new(cors::cors(f)?)),
-                other => {
-                    return Err((
-                        R::UnsupportedValue,
-                        format!("filter type {other:?} is not supported yet"),
-                    ));
-                }
+                other => return Err(unsupported_filter(other)),
             }
         }
         if let Some(redirect) = redirect {
             return Ok(RouteAction::Redirect(redirect));
         }
-        let (timeout, retry) = timeouts(rule)?;
-        let backends = rule.backend_refs.as_deref().unwrap_or_default();
-        let mut rewrites = Vec::with_capacity(backends.len());
-        for backend in backends {
-            rewrites.push(filter::backend_rewrites(backend)?);
-        }
-        let mut clusters = Vec::new();
-        let mut websocket = false;
-        for (backend, rewrites) in backends.iter().zip(rewrites) {
-            match self.backend(name, backend) {
-                Ok(Some(cluster)) => {
-                    websocket |= self.speaks_websocket(name, backend);
-                    clusters.push(cluster.with_rewrites(rewrites));
-                }
-                Ok(None) => {}
-                Err((reason, message)) => {
-                    resolved.get_or_insert(Condition::no(T::ResolvedRefs, reason, message));
-                }
-            }
-        }
-        if clusters.is_empty() {
-            return Ok(RouteAction::DirectResponse {
-                status: 500,
-                body: None,
+        let timeouts = timeouts(rule)?;
+        let mut backends = Vec::new();
+        for b in rule.backend_refs.iter().flatten() {
+            backends.push(Backend {
+                service: service_ref!(b),
+                weight: b.weight,
+                rewrites: filter::backend_rewrites(b)?,
             });
         }
-        let has_policies = policies != crate::dag::ForwardPolicies::default();
-        Ok(RouteAction::Forward(Forward {
-            clusters,
-            timeout,
-            retry,
-            websocket,
-            policies: has_policies.then(|| Box::new(policies)),
-        }))
+        self.forward_to(id, policies, backends, timeouts, resolved)
     }
 
-    /// The weighted cluster of one backendRef; `None` for a weight of zero.
-    fn backend(
+    /// The mirror of an HTTPRoute's RequestMirror filter.
+    fn http_mirror(
         &mut self,
-        route: &'a NamespacedName,
-        backend: &'a HttpRouteRulesBackendRefs,
-    ) -> Result<Option<WeightedCluster>, (R, String)> {
-        let cluster = self.service_ref(
-            route,
-            ServiceRef {
-                route_kind: "HTTPRoute",
-                group: backend.group.as_deref(),
-                kind: backend.kind.as_deref(),
-                name: &backend.name,
-                namespace: backend.namespace.as_deref(),
-                port: backend.port,
-            },
-        )?;
-        match backend.weight.unwrap_or(1) {
-            weight if weight <= 0 => Ok(None),
-            weight => Ok(Some(WeightedCluster::new(cluster, weight as u32))),
-        }
-    }
-
-    /// Whether a backendRef's Service port says it speaks WebSocket (`appProtocol`
-    /// `kubernetes.io/ws` or `kubernetes.io/wss`): its rule then lets the upgrade through.
-    fn speaks_websocket(&self, route: &NamespacedName, b: &HttpRouteRulesBackendRefs) -> bool {
-        let namespace = b.namespace.as_deref().unwrap_or(&route.namespace);
-        let service = NamespacedName::new(namespace, b.name.as_str());
-        self.snapshot.services.get(&service).is_some_and(|s| {
-            s.ports.iter().any(|p| {
-                Some(p.port) == b.port
-                    && matches!(
-                        p.app_protocol.as_deref(),
-                        Some("kubernetes.io/ws" | "kubernetes.io/wss")
-                    )
-            })
-        })
-    }
-
-    /// The cluster of a reference to a Service port (a backendRef or a mirror's), checked:
-    /// a Service, in the route's namespace or one whose ReferenceGrant allows it, with a port.
-    pub(super) fn service_ref(
-        &mut self,
-        route: &'a NamespacedName,
-        r: ServiceRef<'a>,
-    ) -> Result<String, (R, String)> {
-        let group = r.group.unwrap_or("");
-        let kind = r.kind.unwrap_or("Service");
-        if !group.is_empty() || kind != "Service" {
-            return Err((
-                R::InvalidKind,
-                format!(
-                    "backendRef {:?} is a {group}/{kind}; only Services are supported",
-                    r.name
-                ),
-            ));
-        }
-        let namespace: &'a str = r.namespace.unwrap_or(&route.namespace);
-        if namespace != &*route.namespace
-            && !self.reference_granted(
-                (r.route_kind, &route.namespace),
-                ("Service", namespace, r.name),
-            )
-        {
-            return Err((
-                R::RefNotPermitted,
-                format!(
-                    "backendRef {namespace}/{} is in another namespace and no ReferenceGrant there allows it",
-                    r.name
-                ),
-            ));
-        }
-        let Some(port) = r.port else {
-            return Err((
-                R::BackendNotFound,
-                format!("backendRef {namespace}/{} must name a port", r.name),
-            ));
-        };
-        self.services
-            .resolve(
-                self.snapshot,
-                namespace,
-                r.name,
-                PortRef::Number(port),
-                &ClusterSettings::default(),
-                &mut self.dag,
-                &mut self.status,
-            )
-            .map_err(|problem| (R::BackendNotFound, problem.message))
-    }
-
-    /// The mirror a RequestMirror filter asks for; `None` (and `ResolvedRefs=False`) when its
-    /// backend does not resolve.
-    fn mirror(
-        &mut self,
-        route: &'a NamespacedName,
+        id: RouteId<'a>,
         f: &'a HttpRouteRulesFilters,
         resolved: &mut Option<Condition>,
-    ) -> Result<Option<Mirror>, (R, String)> {
+    ) -> Result<Option<crate::dag::Mirror>, (R, String)> {
         let Some(m) = f.request_mirror.as_ref() else {
             return Err((
                 R::UnsupportedValue,
                 "filter RequestMirror has no requestMirror".to_string(),
             ));
         };
-        // The share in millionths: a fraction that is none is rounded to the nearest.
-        let per_million = match (m.percent, m.fraction.as_ref()) {
-            (Some(p @ 0..=100), None) => p as u32 * 10_000,
-            (None, None) => 1_000_000,
-            (None, Some(f)) => {
-                let (n, d) = (
-                    i64::from(f.numerator),
-                    i64::from(f.denominator.unwrap_or(100)),
-                );
-                if d <= 0 || n < 0 || n > d {
-                    return Err((
-                        R::UnsupportedValue,
-                        format!("mirror fraction {n}/{d} is not between 0 and 1"),
-                    ));
-                }
-                ((n * 1_000_000 + d / 2) / d) as u32
-            }
-            _ => {
-                return Err((
-                    R::UnsupportedValue,
-                    "mirror percent must be 0 to 100, and not given with a fraction".to_string(),
-                ));
-            }
-        };
-        let b = &m.backend_ref;
-        let r = ServiceRef {
-            route_kind: "HTTPRoute",
-            group: b.group.as_deref(),
-            kind: b.kind.as_deref(),
-            name: &b.name,
-            namespace: b.namespace.as_deref(),
-            port: b.port,
-        };
-        match self.service_ref(route, r) {
-            Ok(cluster) => Ok(Some(Mirror {
-                cluster,
-                per_million,
-            })),
-            Err((reason, message)) => {
-                resolved.get_or_insert(Condition::no(T::ResolvedRefs, reason, message));
-                Ok(None)
-            }
-        }
+        let fraction = m.fraction.as_ref().map(|f| (f.numerator, f.denominator));
+        let target = service_ref!(m.backend_ref);
+        self.mirror(id, m.percent, fraction, target, resolved)
     }
+}
+
+/// Why a rule with a filter of a type Sesame does not serve is refused.
+pub(super) fn unsupported_filter(filter_type: &impl std::fmt::Debug) -> (R, String) {
+    (
+        R::UnsupportedValue,
+        format!("filter type {filter_type:?} is not supported yet"),
+    )
 }
 
 /// A rule's `timeouts`: `request` is the route timeout, `backendRequest` the timeout of each
@@ -383,6 +260,18 @@ fn timeouts(rule: &HttpRouteRules) -> Result<(Option<Timeout>, Option<RetryPolic
     Ok((request, retry))
 }
 
+/// A parentRef with its defaults filled in.
+impl Builder<'_> {
+    /// The controller name written in route statuses.
+    pub(super) fn controller_name(&self) -> String {
+        self.config
+            .gateway
+            .as_ref()
+            .map(|g| g.controller_name.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// Whether a parentRef (defaults filled in) is the served Gateway.
 pub(super) fn is_gateway(parent: &ParentRef, gateway: &NamespacedName) -> bool {
     parent.group == GROUP
@@ -415,21 +304,22 @@ pub(super) fn parent_ref(parent: &HttpRouteParentRefs, route_namespace: &str) ->
 fn attach(
     key: &ObjectKey,
     gateway: &NamespacedName,
-    name: &NamespacedName,
-    route: &HttpRoute,
+    route: &RouteSpec<'_>,
     parent: &HttpRouteParentRefs,
-    rules: &[(Vec<RouteKey>, RuleResult)],
+    rules: &[Rule],
     listeners: &mut [Listener<'_>],
     tables: &mut ListenerTables,
 ) -> Vec<Condition> {
+    let name = route.id.name;
+    let kind = route.id.kind;
     let allowed = match allowed_listeners(listeners, gateway, &name.namespace, parent, |l| {
-        l.accepts_http_routes
+        l.accepts(kind)
     }) {
         Ok(allowed) => allowed,
         Err(refused) => return vec![refused],
     };
     let mut route_hosts = Vec::new();
-    for raw in route.spec.hostnames.iter().flatten() {
+    for raw in route.hostnames {
         match hostname::parse(raw) {
             Ok(h) => route_hosts.push(h.into_owned()),
             Err(e) => {
@@ -446,14 +336,22 @@ fn attach(
         return vec![Condition::no(T::Accepted, *reason, message.clone())];
     }
     let mut attached_any = false;
+    let mut conflicted = false;
     for i in allowed {
         let hosts = listener_hosts(listeners, i, &route_hosts);
         let l = &mut listeners[i];
         if hosts.is_empty() {
             continue;
         }
+        // An older route of the other HTTP kind on an intersecting host keeps the listener.
+        if l.kind_conflict(route.id.kind, &hosts) {
+            conflicted = true;
+            continue;
+        }
         attached_any = true;
         l.attached += 1;
+        l.route_hosts
+            .extend(hosts.iter().map(|h| (route.id.kind, h.clone())));
         let (https, port) = (l.spec.protocol == "HTTPS", l.spec.port);
         let listener_tables = tables.entry(l.route_config.clone()).or_default();
         for host in hosts {
@@ -479,6 +377,14 @@ fn attach(
             }
         }
     }
+    if !attached_any && conflicted {
+        return vec![Condition::no(
+            T::Accepted,
+            R::NotAllowedByListeners,
+            "an older route of the other kind (HTTPRoute or GRPCRoute) already serves an \
+             intersecting hostname on the listeners",
+        )];
+    }
     if !attached_any {
         return vec![Condition::no(
             T::Accepted,
@@ -503,6 +409,9 @@ fn attach(
     }
 }
 
+/// The hosts a route serves on listener `i`: its hostnames intersected with the listener's
+/// (none: the listener's, or any), less those another listener of the port owns, being more
+/// specific (listener isolation).
 /// The listeners one parentRef selects (by `sectionName` and `port`) that let the route attach:
 /// valid, accepting its kind (`accepts`) and its namespace. Otherwise the parent's `Accepted`
 /// condition: `NoMatchingParent` when none is named, `NotAllowedByListeners` when none allows.
@@ -547,9 +456,7 @@ pub(super) fn allowed_listeners(
     Ok(allowed)
 }
 
-/// The hosts a route serves on listener `i`: its hostnames intersected with the listener's
-/// (none: the listener's, or any), less those another listener of the port owns, being more
-/// specific (listener isolation).
+/// The hosts a route serves on listener `i`.
 pub(super) fn listener_hosts(
     listeners: &[Listener<'_>],
     i: usize,
@@ -580,9 +487,18 @@ fn only_prefixes(rule: &HttpRouteRules) -> bool {
 
 /// The route keys of a rule: one per match (a rule without matches matches every path).
 fn rule_keys(rule: &HttpRouteRules) -> Result<Vec<RouteKey>, (R, String)> {
-    match rule.matches.as_deref() {
+    keys_of(rule.matches.as_deref(), route_key)
+}
+
+/// The route keys of a rule of any kind, one per match, each `key` makes; a rule without
+/// matches matches every request.
+pub(super) fn keys_of<M>(
+    matches: Option<&[M]>,
+    key: impl Fn(&M) -> Result<RouteKey, (R, String)>,
+) -> Result<Vec<RouteKey>, (R, String)> {
+    match matches {
         None | Some([]) => Ok(vec![RouteKey::path(PathMatch::Prefix("/".to_string()))]),
-        Some(matches) => matches.iter().map(route_key).collect(),
+        Some(matches) => matches.iter().map(key).collect(),
     }
 }
 
@@ -630,44 +546,14 @@ fn route_key(m: &HttpRouteRulesMatches) -> Result<RouteKey, (R, String)> {
             ignore_case: false,
         });
     }
-    for h in m.headers.iter().flatten() {
-        let name = h.name.to_ascii_lowercase();
-        if !filter::is_token(&name) {
-            return Err((
-                R::UnsupportedValue,
-                format!("header name {:?} is not valid", h.name),
-            ));
-        }
-        // The spec: the first match of a name wins, later ones are ignored.
-        if headers.iter().any(|x| x.name == name) {
-            continue;
-        }
-        let value = match h
-            .r#type
-            .as_ref()
-            .unwrap_or(&HttpRouteRulesMatchesHeadersType::Exact)
-        {
-            HttpRouteRulesMatchesHeadersType::Exact => {
-                filter::check_value(&h.name, &h.value)?;
-                HeaderValueMatch::Exact(h.value.clone())
-            }
-            HttpRouteRulesMatchesHeadersType::RegularExpression => {
-                crate::regex::validate(&h.value).map_err(|e| {
-                    (
-                        R::UnsupportedValue,
-                        format!("header {:?} regex: {e}", h.name),
-                    )
-                })?;
-                HeaderValueMatch::Regex(h.value.clone())
-            }
-        };
-        headers.push(HeaderMatch {
-            name,
-            value,
-            invert: false,
-            ignore_case: false,
-        });
-    }
+    let written = m.headers.iter().flatten().map(|h| {
+        let regex = matches!(
+            h.r#type,
+            Some(HttpRouteRulesMatchesHeadersType::RegularExpression)
+        );
+        (h.name.as_str(), regex, h.value.as_str())
+    });
+    header_matches(written, &mut headers)?;
     let mut query_params: Vec<QueryParamMatch> = Vec::new();
     for q in m.query_params.iter().flatten() {
         if q.name.is_empty() || q.name.chars().any(|c| c.is_control() || c.is_whitespace()) {
@@ -709,4 +595,40 @@ fn route_key(m: &HttpRouteRulesMatches) -> Result<RouteKey, (R, String)> {
         headers,
         query_params,
     })
+}
+
+/// Adds header matches, each a name, whether its value is a regular expression, and the value,
+/// to `headers`, validated: names are HTTP tokens, values hold no control characters,
+/// expressions are RE2's. The first match of a name wins, later ones are ignored (the spec).
+pub(super) fn header_matches<'m>(
+    written: impl IntoIterator<Item = (&'m str, bool, &'m str)>,
+    headers: &mut Vec<HeaderMatch>,
+) -> Result<(), (R, String)> {
+    for (raw, regex, value) in written {
+        let name = raw.to_ascii_lowercase();
+        if !filter::is_token(&name) {
+            return Err((
+                R::UnsupportedValue,
+                format!("header name {raw:?} is not valid"),
+            ));
+        }
+        if headers.iter().any(|x| x.name == name) {
+            continue;
+        }
+        let value = if regex {
+            crate::regex::validate(value)
+                .map_err(|e| (R::UnsupportedValue, format!("header {raw:?} regex: {e}")))?;
+            HeaderValueMatch::Regex(value.to_string())
+        } else {
+            filter::check_value(raw, value)?;
+            HeaderValueMatch::Exact(value.to_string())
+        };
+        headers.push(HeaderMatch {
+            name,
+            value,
+            invert: false,
+            ignore_case: false,
+        });
+    }
+    Ok(())
 }

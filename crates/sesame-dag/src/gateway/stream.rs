@@ -17,7 +17,8 @@ use sesame_gateway_api::gateway::{
 };
 use sesame_gateway_api::httproute::HttpRouteParentRefs;
 
-use super::route::{ServiceRef, allowed_listeners, is_gateway, listener_hosts, parent_ref};
+use super::route::backend::ServiceRef;
+use super::route::{RouteId, allowed_listeners, is_gateway, listener_hosts, parent_ref};
 use super::{GROUP, Listener};
 use crate::build::Builder;
 use crate::dag::{
@@ -54,7 +55,7 @@ pub(super) struct StreamRoute<'a> {
 /// route with more or fewer than one rule is invalid.
 macro_rules! as_stream_route {
     ($kind:expr, $name:expr, $route:expr, $hostnames:expr, $invalid:expr) => {{
-        use $crate::gateway::route::ServiceRef;
+        use $crate::gateway::route::backend::ServiceRef;
         use $crate::status::gateway::ConditionReason as R;
         let (kind, route) = ($kind, $route);
         let mut invalid: Option<(R, String)> = $invalid;
@@ -78,7 +79,6 @@ macro_rules! as_stream_route {
             .iter()
             .map(|b| {
                 let r = ServiceRef {
-                    route_kind: kind.as_str(),
                     group: b.group.as_deref(),
                     kind: b.kind.as_deref(),
                     name: &b.name,
@@ -156,6 +156,7 @@ pub(super) fn route_kinds(
 ) -> Option<Condition> {
     let kind = route_kind(&l.spec.protocol)?;
     l.accepts_http_routes = false;
+    l.accepts_grpc_routes = false;
     let ours = |k: &GatewayListenersAllowedRoutesKinds| {
         k.kind == kind && k.group.as_deref().unwrap_or(GROUP) == GROUP
     };
@@ -283,7 +284,11 @@ impl<'a> Builder<'a> {
             Condition::yes(T::ResolvedRefs, R::ResolvedRefs, "every reference resolved");
         let mut clusters = Vec::new();
         for (backend, weight) in &route.backends {
-            match self.service_ref(name, *backend) {
+            let id = RouteId {
+                kind: route.key.kind,
+                name,
+            };
+            match self.service_ref(id, backend) {
                 Ok(cluster) if *weight > 0 => {
                     clusters.push(WeightedCluster::new(cluster, *weight as u32));
                 }

@@ -128,11 +128,11 @@ fn tls_listeners_support_tls_routes_and_refuse_other_kinds() {
         kinds,
         [
             vec!["TLSRoute"],
-            vec!["HTTPRoute"],
+            vec!["HTTPRoute", "GRPCRoute"],
             vec!["TLSRoute"],
             vec!["TCPRoute"],
             vec!["TCPRoute"],
-            vec!["HTTPRoute"]
+            vec!["HTTPRoute", "GRPCRoute"]
         ]
     );
     let condition = |i: usize, t: T| {

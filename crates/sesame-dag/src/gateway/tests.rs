@@ -163,7 +163,7 @@ fn gateway_class_and_gateway_are_accepted_and_listeners_checked() {
     );
     let listeners = listeners_of(&out);
     assert_eq!(listeners[0].attached_routes, 1);
-    assert_eq!(listeners[0].supported_kinds, ["HTTPRoute"]);
+    assert_eq!(listeners[0].supported_kinds, ["HTTPRoute", "GRPCRoute"]);
     assert_eq!(listeners[1].attached_routes, 0);
     assert!(listeners[2].conditions.contains(&Condition::no(
         T::Accepted,

@@ -264,6 +264,7 @@ impl<'a> Builder<'a> {
         }
         let settings = ClusterSettings {
             protocol: None,
+            http2: false,
             lb_policy,
             health_check,
             slow_start: None,

@@ -72,6 +72,7 @@ fn object(value: Value) -> Object {
         "HTTPRoute" => Object::HTTPRoute(Arc::new(serde_json::from_value(value).unwrap())),
         "TLSRoute" => Object::TLSRoute(Arc::new(serde_json::from_value(value).unwrap())),
         "TCPRoute" => Object::TCPRoute(Arc::new(serde_json::from_value(value).unwrap())),
+        "GRPCRoute" => Object::GRPCRoute(Arc::new(serde_json::from_value(value).unwrap())),
         "ReferenceGrant" => {
             Object::ReferenceGrant(Arc::new(serde_json::from_value(value).unwrap()))
         }

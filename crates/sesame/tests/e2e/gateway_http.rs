@@ -18,7 +18,7 @@ const CONFIG: &str = "gateway:\n  gatewayRef: {namespace: default, name: gw}\n";
 
 /// A GatewayClass of Sesame's controller and Gateway `default/gw` with one HTTP listener on
 /// `port`.
-fn gateway(port: u16) -> String {
+pub(crate) fn gateway(port: u16) -> String {
     format!(
         r#"apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
@@ -197,7 +197,7 @@ fn service_speaking(name: &str, addr: SocketAddr, app_protocol: Option<&str>) ->
 }
 
 /// The conditions of a route's first parent, as `type=status/reason` strings.
-fn conditions(status: &Value) -> Vec<String> {
+pub(crate) fn conditions(status: &Value) -> Vec<String> {
     status["gateway_api"]["route"]["parents"][0]["conditions"]
         .as_array()
         .into_iter()

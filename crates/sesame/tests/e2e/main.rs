@@ -11,6 +11,7 @@ mod delta;
 mod drain;
 mod extauth;
 mod gateway;
+mod gateway_grpc;
 mod gateway_http;
 mod gateway_tls;
 #[allow(dead_code)] // shared with the pipeline test and the serve benchmark

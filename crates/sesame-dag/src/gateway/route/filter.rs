@@ -16,7 +16,7 @@ use crate::status::gateway::ConditionReason as R;
 const PROTECTED: &[&str] = &["host"];
 
 /// Adds a RequestHeaderModifier or ResponseHeaderModifier to the rule's policies.
-pub(super) fn headers(
+pub(in crate::gateway) fn headers(
     f: &HttpRouteRulesFilters,
     policies: &mut ForwardPolicies,
 ) -> Result<(), (R, String)> {
@@ -77,7 +77,7 @@ pub(super) fn headers(
 
 /// The header modifiers of a backendRef's own filters, applied to the requests sent to (and
 /// responses from) that backend only. Other filter types are refused there.
-pub(super) fn backend_rewrites(
+pub(in crate::gateway) fn backend_rewrites(
     backend: &HttpRouteRulesBackendRefs,
 ) -> Result<ClusterRewrites, (R, String)> {
     let mut policies = ForwardPolicies::default();

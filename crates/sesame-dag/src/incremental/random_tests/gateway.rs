@@ -1,6 +1,7 @@
 //! Random Gateway API objects for the incremental property test: one GatewayClass and one
-//! Gateway (either may be someone else's), HTTPRoutes, TLSRoutes and TCPRoutes that attach or
-//! not, a ReferenceGrant, and labelled Namespaces for a listener's namespace selector.
+//! Gateway (either may be someone else's), HTTPRoutes, GRPCRoutes, TLSRoutes and TCPRoutes
+//! that attach or not, a ReferenceGrant, and labelled Namespaces for a listener's namespace
+//! selector.
 
 use serde_json::{Value, json};
 
@@ -109,6 +110,24 @@ fn labelled_namespace(rng: &mut Rng) -> Value {
     })
 }
 
+/// A GRPCRoute like [`route`]'s HTTPRoutes (same names, hosts and backends), its rules
+/// matching a gRPC method; it shares hosts with the HTTPRoutes, so either may be refused.
+fn grpc_route(rng: &mut Rng, namespace: &str, name: &str) -> Value {
+    let mut out = route(rng, namespace, name);
+    out["kind"] = json!("GRPCRoute");
+    for rule in out["spec"]["rules"].as_array_mut().into_iter().flatten() {
+        let mut method = json!({"service": rng.pick(&["a.A", "b.B"])});
+        if rng.chance(50) {
+            method["method"] = json!(rng.pick(&["Get", "Put"]));
+        }
+        rule["matches"] = json!([{"method": method}]);
+        if rule["filters"][0]["type"] != "RequestHeaderModifier" {
+            rule.as_object_mut().map(|r| r.remove("filters"));
+        }
+    }
+    out
+}
+
 fn grant(rng: &mut Rng) -> Value {
     if rng.chance(30) {
         return json!({
@@ -118,7 +137,7 @@ fn grant(rng: &mut Rng) -> Value {
                 "to": [{"group": "", "kind": "Secret"}]},
         });
     }
-    let from = *rng.pick(&["HTTPRoute", "TLSRoute", "TCPRoute"]);
+    let from = *rng.pick(&["HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute"]);
     let to = if rng.chance(50) {
         json!([{"group": "", "kind": "Service"}])
     } else {
@@ -167,9 +186,14 @@ pub(super) fn object(rng: &mut Rng, namespace: &str) -> (Kind, Value) {
         1..=2 => (Kind::Gateway, gateway(rng)),
         3 => (Kind::ReferenceGrant, grant(rng)),
         4..=5 => {
-            let kind = *rng.pick(&[Kind::TLSRoute, Kind::TCPRoute]);
             let name = *rng.pick(&ROUTES);
-            (kind, stream_route(rng, namespace, name, kind))
+            match rng.below(3) {
+                0 => (Kind::GRPCRoute, grpc_route(rng, namespace, name)),
+                n => {
+                    let kind = [Kind::TLSRoute, Kind::TCPRoute][n - 1];
+                    (kind, stream_route(rng, namespace, name, kind))
+                }
+            }
         }
         _ => {
             let name = *rng.pick(&ROUTES);

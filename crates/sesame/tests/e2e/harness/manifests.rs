@@ -25,18 +25,24 @@ pub fn service(name: &str, backend: &Backend) -> String {
 
 /// As [`service`], in `namespace`.
 pub fn service_in(namespace: &str, name: &str, backend: &Backend) -> String {
+    service_at(namespace, name, backend.addr)
+}
+
+/// A Service `namespace/name` with one port 80 (named `http`) and an EndpointSlice pointing at
+/// `addr`, as a JSON manifest.
+pub fn service_at(namespace: &str, name: &str, addr: SocketAddr) -> String {
     let svc = serde_json::json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": name, "namespace": namespace},
-        "spec": {"ports": [{"name": "http", "port": 80, "targetPort": backend.addr.port()}]}
+        "spec": {"ports": [{"name": "http", "port": 80, "targetPort": addr.port()}]}
     });
     let slice = serde_json::json!({
         "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
         "metadata": {"name": format!("{name}-1"), "namespace": namespace,
                      "labels": {"kubernetes.io/service-name": name}},
         "addressType": "IPv4",
-        "endpoints": [{"addresses": [backend.addr.ip().to_string()], "conditions": {"ready": true}}],
-        "ports": [{"name": "http", "port": backend.addr.port(), "protocol": "TCP"}]
+        "endpoints": [{"addresses": [addr.ip().to_string()], "conditions": {"ready": true}}],
+        "ports": [{"name": "http", "port": addr.port(), "protocol": "TCP"}]
     });
     serde_json::to_string(
         &serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [svc, slice]}),
