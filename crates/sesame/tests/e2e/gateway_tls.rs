@@ -210,7 +210,10 @@ async fn tls_routes_pass_through_or_terminate_by_sni() {
         [
             (serde_json::json!(["TLSRoute"]), serde_json::json!(3)),
             (serde_json::json!(["TLSRoute"]), serde_json::json!(1)),
-            (serde_json::json!(["HTTPRoute"]), serde_json::json!(1)),
+            (
+                serde_json::json!(["HTTPRoute", "GRPCRoute"]),
+                serde_json::json!(1)
+            ),
         ],
         "{gw}"
     );

@@ -226,7 +226,10 @@ async fn gateway_objects_from_the_api_route_and_get_their_status() {
     assert_eq!(listener["name"], "web");
     assert_eq!(
         listener["supportedKinds"],
-        json!([{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"}])
+        json!([
+            {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"},
+            {"group": "gateway.networking.k8s.io", "kind": "GRPCRoute"}
+        ])
     );
     assert!(
         holds(&listener["conditions"], "Accepted", &json!(1)),
