@@ -7,6 +7,7 @@
 //! others are still served. Routes are taken oldest first (creation time, then namespace and
 //! name), so the oldest route wins a conflict over the same match, as the spec says.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use sesame_gateway_api::gateway::{GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom};
@@ -22,6 +23,7 @@ use crate::status::gateway::{
 
 mod grpc;
 mod hosts;
+mod listener_set;
 mod route;
 mod selector;
 mod stream;
@@ -32,10 +34,64 @@ mod tls_route;
 /// The API group of Gateway API kinds.
 const GROUP: &str = sesame_gateway_api::GROUP;
 
-/// One listener of the served Gateway, as checked.
+/// What a listener belongs to: the served Gateway, or a ListenerSet attached to it.
+#[derive(Clone, Copy)]
+pub(crate) struct Owner<'a> {
+    /// `Gateway` or `ListenerSet`.
+    pub kind: &'static str,
+    /// Its namespace and name.
+    pub name: &'a NamespacedName,
+}
+
+impl Owner<'_> {
+    /// Whether a route's parentRef (defaults filled in) names this owner.
+    pub fn is(&self, parent: &crate::status::gateway::ParentRef) -> bool {
+        parent.group == GROUP
+            && parent.kind == self.kind
+            && parent.namespace == *self.name.namespace
+            && parent.name == *self.name.name
+    }
+}
+
+/// A listener's certificate reference (`tls.certificateRefs[0]`), defaults not filled in.
+#[derive(Clone, Copy)]
+pub(crate) struct CertificateRef<'a> {
+    /// `group`.
+    pub group: Option<&'a str>,
+    /// `kind`.
+    pub kind: Option<&'a str>,
+    /// `name`.
+    pub name: &'a str,
+    /// `namespace`.
+    pub namespace: Option<&'a str>,
+}
+
+/// Reads the first certificate reference of a generated listener type's `tls`.
+macro_rules! first_certificate {
+    ($spec:expr) => {
+        $spec
+            .tls
+            .as_ref()
+            .and_then(|t| t.certificate_refs.as_deref())
+            .and_then(<[_]>::first)
+            .map(|c| CertificateRef {
+                group: c.group.as_deref(),
+                kind: c.kind.as_deref(),
+                name: &c.name,
+                namespace: c.namespace.as_deref(),
+            })
+    };
+}
+pub(crate) use first_certificate;
+
+/// One listener of the served Gateway or of a ListenerSet attached to it, as checked.
 pub(crate) struct Listener<'a> {
-    /// The listener as written.
-    pub spec: &'a GatewayListeners,
+    /// The listener as written (a ListenerSet's, converted to the Gateway's type).
+    pub spec: Cow<'a, GatewayListeners>,
+    /// The Gateway or ListenerSet it belongs to.
+    pub owner: Owner<'a>,
+    /// Its first `tls.certificateRefs` entry, borrowed from the object as written.
+    pub certificate: Option<CertificateRef<'a>>,
     /// Its hostname, validated and lower-cased; `None` matches any host.
     pub hostname: Option<String>,
     /// The Envoy listener it becomes part of (`http-<port>`).
@@ -98,7 +154,12 @@ impl<'a> Builder<'a> {
         let Some((name, gateway)) = served_gateway(snapshot, config) else {
             return;
         };
-        let mut listeners = listeners(gateway, config);
+        let owner = Owner {
+            kind: "Gateway",
+            name,
+        };
+        let mut listeners = listeners(owner, gateway, config);
+        let sets = listener_set::add_listeners(snapshot, name, gateway, config, &mut listeners);
         for listener in &mut listeners {
             let namespaces = listener
                 .spec
@@ -113,8 +174,8 @@ impl<'a> Builder<'a> {
             }
         }
         for listener in listeners.iter_mut().filter(|l| l.valid) {
-            if listener.spec.protocol == "HTTPS" || stream::terminates(listener.spec) {
-                self.listener_tls(name, listener);
+            if listener.spec.protocol == "HTTPS" || stream::terminates(&listener.spec) {
+                self.listener_tls(listener);
             }
         }
         let mut tables = ListenerTables::new();
@@ -130,7 +191,11 @@ impl<'a> Builder<'a> {
         }
         self.gateway_listeners(name, &listeners, tables);
         self.stream_routes(name, &mut listeners);
-        self.gateway_status(name, gateway, listeners);
+        let (own, others): (Vec<Listener>, Vec<Listener>) = listeners
+            .into_iter()
+            .partition(|l| l.owner.kind == "Gateway");
+        let attached_sets = self.listener_set_statuses(&sets, others);
+        self.gateway_status(name, gateway, own, attached_sets);
     }
 
     fn gateway_class_status(&mut self, name: &NamespacedName, class: &GatewayClass) {
@@ -150,6 +215,7 @@ impl<'a> Builder<'a> {
         name: &NamespacedName,
         gateway: &Gateway,
         listeners: Vec<Listener>,
+        attached_listener_sets: u32,
     ) {
         let valid = listeners.iter().filter(|l| l.valid).count();
         let accepted = if valid == listeners.len() {
@@ -172,20 +238,13 @@ impl<'a> Builder<'a> {
         } else {
             Condition::no(T::Programmed, R::Invalid, "no listener is valid")
         };
-        let listeners = listeners
-            .into_iter()
-            .map(|l| ListenerStatus {
-                name: l.spec.name.clone(),
-                attached_routes: l.attached,
-                supported_kinds: l.supported_kinds,
-                conditions: l.conditions,
-            })
-            .collect();
+        let listeners = listeners.into_iter().map(Listener::into_status).collect();
         let key = ObjectKey::new(Kind::Gateway, name.clone());
         let status = self.status.entry(&key, gateway.metadata.generation);
         status.gateway_api = Some(Box::new(GatewayApiStatus::Gateway {
             conditions: vec![accepted, programmed],
             listeners,
+            attached_listener_sets,
         }));
     }
 }
@@ -219,30 +278,51 @@ fn served_gateway<'s>(
     }
 }
 
+impl Listener<'_> {
+    /// Its entry in its Gateway's or ListenerSet's status.
+    fn into_status(self) -> ListenerStatus {
+        ListenerStatus {
+            name: self.spec.name.clone(),
+            attached_routes: self.attached,
+            supported_kinds: self.supported_kinds,
+            conditions: self.conditions,
+        }
+    }
+}
+
+/// Why two listeners cannot both be served, if they cannot: the same port with different
+/// protocols, or the same port, protocol and hostname.
+fn conflict(a: &Listener<'_>, b: &Listener<'_>) -> Option<R> {
+    if a.spec.port != b.spec.port {
+        None
+    } else if a.spec.protocol != b.spec.protocol
+        && !stream::share_a_port(&a.spec.protocol, &b.spec.protocol)
+    {
+        Some(R::ProtocolConflict)
+    } else if a.hostname == b.hostname {
+        Some(R::HostnameConflict)
+    } else {
+        None
+    }
+}
+
 /// Checks every listener of the Gateway: protocol, port, hostname, route kinds, and conflicts
 /// between listeners that share a port.
-fn listeners<'g>(gateway: &'g Gateway, config: &GatewayConfig) -> Vec<Listener<'g>> {
+fn listeners<'g>(
+    owner: Owner<'g>,
+    gateway: &'g Gateway,
+    config: &GatewayConfig,
+) -> Vec<Listener<'g>> {
     let mut out: Vec<Listener<'g>> = gateway
         .spec
         .listeners
         .iter()
-        .map(|spec| listener(spec, config))
+        .map(|spec| listener(Cow::Borrowed(spec), first_certificate!(spec), owner, config))
         .collect();
     for i in 0..out.len() {
-        let conflict = (0..out.len()).filter(|j| *j != i).find_map(|j| {
-            let (a, b) = (&out[i], &out[j]);
-            if a.spec.port != b.spec.port {
-                None
-            } else if a.spec.protocol != b.spec.protocol
-                && !stream::share_a_port(&a.spec.protocol, &b.spec.protocol)
-            {
-                Some(R::ProtocolConflict)
-            } else if a.hostname == b.hostname {
-                Some(R::HostnameConflict)
-            } else {
-                None
-            }
-        });
+        let conflict = (0..out.len())
+            .filter(|j| *j != i)
+            .find_map(|j| conflict(&out[i], &out[j]));
         let l = &mut out[i];
         match conflict {
             Some(reason) => {
@@ -267,10 +347,17 @@ fn listeners<'g>(gateway: &'g Gateway, config: &GatewayConfig) -> Vec<Listener<'
 }
 
 /// One listener, checked on its own.
-fn listener<'g>(spec: &'g GatewayListeners, config: &GatewayConfig) -> Listener<'g> {
+fn listener<'g>(
+    spec: Cow<'g, GatewayListeners>,
+    certificate: Option<CertificateRef<'g>>,
+    owner: Owner<'g>,
+    config: &GatewayConfig,
+) -> Listener<'g> {
     let port = u16::try_from(spec.port).ok().filter(|p| *p > 0);
+    let route_config = hosts::route_config_name(&spec, owner, port.unwrap_or_default());
     let mut l = Listener {
-        spec,
+        owner,
+        certificate,
         hostname: None,
         envoy_name: match spec.protocol.as_str() {
             "HTTPS" | "TLS" => https_listener_name(port.unwrap_or_default()),
@@ -279,7 +366,7 @@ fn listener<'g>(spec: &'g GatewayListeners, config: &GatewayConfig) -> Listener<
         },
         tls: None,
         selected_namespaces: BTreeSet::new(),
-        route_config: String::new(),
+        route_config,
         envoy_port: port.map(envoy_port).unwrap_or_default(),
         valid: true,
         accepts_http_routes: true,
@@ -288,8 +375,9 @@ fn listener<'g>(spec: &'g GatewayListeners, config: &GatewayConfig) -> Listener<
         attached: 0,
         conditions: Vec::new(),
         supported_kinds: Vec::new(),
+        // Borrowed for a Gateway's own listeners; a ListenerSet's converted one is cloned once.
+        spec: spec.clone(),
     };
-    l.route_config = hosts::route_config_name(&l.envoy_name, &spec.name, spec.protocol == "HTTPS");
     let mut problem: Option<(R, String)> = None;
     if !matches!(spec.protocol.as_str(), "HTTP" | "HTTPS" | "TLS" | "TCP") {
         problem = Some((
@@ -299,7 +387,7 @@ fn listener<'g>(spec: &'g GatewayListeners, config: &GatewayConfig) -> Listener<
                 spec.protocol
             ),
         ));
-    } else if let Some(invalid) = stream::invalid(spec) {
+    } else if let Some(invalid) = stream::invalid(&spec) {
         problem = Some(invalid);
     } else if port.is_none() {
         problem = Some((
@@ -411,12 +499,9 @@ impl Builder<'_> {
 }
 
 /// Whether a listener lets routes of `route_namespace` attach (`allowedRoutes.namespaces`):
-/// `Same` (the default), `All`, or the namespaces whose labels its `selector` matches.
-pub(crate) fn allows_namespace(
-    listener: &Listener<'_>,
-    gateway_namespace: &str,
-    route_namespace: &str,
-) -> bool {
+/// `Same` (the default: its Gateway's or ListenerSet's namespace), `All`, or the namespaces
+/// whose labels its `selector` matches.
+pub(crate) fn allows_namespace(listener: &Listener<'_>, route_namespace: &str) -> bool {
     let from = listener
         .spec
         .allowed_routes
@@ -429,7 +514,7 @@ pub(crate) fn allows_namespace(
             listener.selected_namespaces.contains(route_namespace)
         }
         Some(GatewayListenersAllowedRoutesNamespacesFrom::Same) | None => {
-            gateway_namespace == route_namespace
+            *listener.owner.name.namespace == *route_namespace
         }
     }
 }
@@ -456,6 +541,8 @@ pub(crate) fn intersect(listener: Option<&str>, route: &str) -> Option<String> {
 mod http_tests;
 #[cfg(test)]
 mod isolation_tests;
+#[cfg(test)]
+mod listener_set_tests;
 #[cfg(test)]
 mod more_tests;
 #[cfg(test)]

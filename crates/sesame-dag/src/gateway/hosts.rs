@@ -7,19 +7,31 @@
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
-use super::{Listener, ListenerTables};
+use sesame_gateway_api::gateway::GatewayListeners;
+
+use super::{Listener, ListenerTables, Owner};
 use crate::build::Builder;
 use crate::dag::{GatewayListener, PathMatch, Route, RouteAction, VirtualHost};
+use crate::dag::{http_listener_name, https_listener_name};
 use crate::hostname;
 use crate::object::{Kind, NamespacedName, ObjectKey};
 use crate::vhost::{PendingRoute, RouteKey};
 
-/// The route table of a listener: the Envoy listener's for HTTP, its own for HTTPS.
-pub(super) fn route_config_name(envoy_name: &str, listener: &str, https: bool) -> String {
-    if https {
-        format!("{envoy_name}/{listener}")
+/// The route table of a listener: the Envoy listener's for HTTP (`http-<port>`), its own for
+/// HTTPS (`https-<port>/<listener>`, or `https-<port>/<namespace>/<ListenerSet>/<listener>`
+/// for a ListenerSet's, whose names may repeat the Gateway's).
+pub(super) fn route_config_name(spec: &GatewayListeners, owner: Owner<'_>, port: u16) -> String {
+    if spec.protocol != "HTTPS" {
+        return http_listener_name(port);
+    }
+    let envoy_name = https_listener_name(port);
+    if owner.kind == "Gateway" {
+        format!("{envoy_name}/{}", spec.name)
     } else {
-        envoy_name.to_string()
+        format!(
+            "{envoy_name}/{}/{}/{}",
+            owner.name.namespace, owner.name.name, spec.name
+        )
     }
 }
 

@@ -316,7 +316,7 @@ spec: {ports: [{port: 8080}]}
 }
 
 /// Builds Sesame's GatewayClass with `objects` alone (no Gateway but those given).
-fn build_alone(objects: &str) -> crate::build::BuildOutput {
+pub(super) fn build_alone(objects: &str) -> crate::build::BuildOutput {
     let class = r#"
 apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass

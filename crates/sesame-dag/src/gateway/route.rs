@@ -105,7 +105,7 @@ impl<'a> Builder<'a> {
             Condition::yes(T::ResolvedRefs, R::ResolvedRefs, "every reference resolved");
         for parent in route.parents.iter() {
             let parent_ref = parent_ref(parent, &route.id.name.namespace);
-            if !is_gateway(&parent_ref, gateway) {
+            if !self.is_our_parent(gateway, &parent_ref) {
                 continue;
             }
             if let Some(rules) = rules.take() {
@@ -115,7 +115,7 @@ impl<'a> Builder<'a> {
                     resolved = refs;
                 }
             }
-            let accepted = attach(&key, gateway, &route, parent, &built, listeners, tables);
+            let accepted = attach(&key, &parent_ref, &route, &built, listeners, tables);
             parents.push(RouteParentStatus {
                 parent_ref,
                 controller_name: self.controller_name(),
@@ -303,18 +303,15 @@ pub(super) fn parent_ref(parent: &HttpRouteParentRefs, route_namespace: &str) ->
 )]
 fn attach(
     key: &ObjectKey,
-    gateway: &NamespacedName,
+    parent: &ParentRef,
     route: &RouteSpec<'_>,
-    parent: &HttpRouteParentRefs,
     rules: &[Rule],
     listeners: &mut [Listener<'_>],
     tables: &mut ListenerTables,
 ) -> Vec<Condition> {
     let name = route.id.name;
     let kind = route.id.kind;
-    let allowed = match allowed_listeners(listeners, gateway, &name.namespace, parent, |l| {
-        l.accepts(kind)
-    }) {
+    let allowed = match allowed_listeners(listeners, &name.namespace, parent, |l| l.accepts(kind)) {
         Ok(allowed) => allowed,
         Err(refused) => return vec![refused],
     };
@@ -412,23 +409,24 @@ fn attach(
 /// The hosts a route serves on listener `i`: its hostnames intersected with the listener's
 /// (none: the listener's, or any), less those another listener of the port owns, being more
 /// specific (listener isolation).
-/// The listeners one parentRef selects (by `sectionName` and `port`) that let the route attach:
+/// The listeners one parentRef selects (its Gateway's or ListenerSet's, by `sectionName` and
+/// `port`) that let the route attach:
 /// valid, accepting its kind (`accepts`) and its namespace. Otherwise the parent's `Accepted`
 /// condition: `NoMatchingParent` when none is named, `NotAllowedByListeners` when none allows.
 pub(super) fn allowed_listeners(
     listeners: &[Listener<'_>],
-    gateway: &NamespacedName,
     route_namespace: &str,
-    parent: &HttpRouteParentRefs,
+    parent: &ParentRef,
     accepts: impl Fn(&Listener<'_>) -> bool,
 ) -> Result<Vec<usize>, Condition> {
     let named: Vec<usize> = (0..listeners.len())
         .filter(|i| {
             let l = &listeners[*i];
-            parent
-                .section_name
-                .as_ref()
-                .is_none_or(|s| *s == l.spec.name)
+            l.owner.is(parent)
+                && parent
+                    .section_name
+                    .as_ref()
+                    .is_none_or(|s| *s == l.spec.name)
                 && parent.port.is_none_or(|p| p == l.spec.port)
         })
         .collect();
@@ -443,7 +441,7 @@ pub(super) fn allowed_listeners(
         .into_iter()
         .filter(|i| {
             let l = &listeners[*i];
-            l.valid && accepts(l) && allows_namespace(l, &gateway.namespace, route_namespace)
+            l.valid && accepts(l) && allows_namespace(l, route_namespace)
         })
         .collect();
     if allowed.is_empty() {

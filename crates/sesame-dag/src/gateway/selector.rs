@@ -1,11 +1,46 @@
-//! Label selectors of `allowedRoutes.namespaces.selector`: which namespaces' routes a listener
-//! takes, decided on the Namespace objects' labels.
+//! Label selectors of namespaces: which namespaces' routes a listener takes
+//! (`allowedRoutes.namespaces.selector`) and which namespaces' ListenerSets a Gateway takes
+//! (`allowedListeners.namespaces.selector`), decided on the Namespace objects' labels.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sesame_gateway_api::gateway::GatewayListenersAllowedRoutesNamespacesSelector;
+use sesame_gateway_api::gateway::{
+    GatewayAllowedListenersNamespacesSelector, GatewayListenersAllowedRoutesNamespacesSelector,
+};
 
 use crate::Snapshot;
+
+/// A Kubernetes label selector, as the generated Gateway API types spell it in several places.
+pub(crate) trait LabelSelector {
+    /// `matchLabels`.
+    fn match_labels(&self) -> Option<&BTreeMap<String, String>>;
+    /// `matchExpressions`, as (key, operator, values).
+    fn expressions(&self) -> Vec<(&str, &str, &[String])>;
+}
+
+/// Implements [`LabelSelector`] for generated selector types of the same shape.
+macro_rules! label_selector {
+    ($($selector:ty),*) => {$(
+        impl LabelSelector for $selector {
+            fn match_labels(&self) -> Option<&BTreeMap<String, String>> {
+                self.match_labels.as_ref()
+            }
+
+            fn expressions(&self) -> Vec<(&str, &str, &[String])> {
+                self.match_expressions
+                    .iter()
+                    .flatten()
+                    .map(|e| (e.key.as_str(), e.operator.as_str(), e.values.as_deref().unwrap_or_default()))
+                    .collect()
+            }
+        }
+    )*};
+}
+
+label_selector!(
+    GatewayListenersAllowedRoutesNamespacesSelector,
+    GatewayAllowedListenersNamespacesSelector
+);
 
 /// The names of the namespaces whose labels `selector` matches. A selector with an operator
 /// that is not `In`, `NotIn`, `Exists` or `DoesNotExist`, or an `In`/`NotIn` without values,
@@ -13,7 +48,7 @@ use crate::Snapshot;
 /// rather than everything). An empty selector matches every namespace, as in Kubernetes.
 pub(crate) fn selected_namespaces(
     snapshot: &Snapshot,
-    selector: &GatewayListenersAllowedRoutesNamespacesSelector,
+    selector: &impl LabelSelector,
 ) -> BTreeSet<String> {
     let empty = BTreeMap::new();
     snapshot
@@ -28,27 +63,26 @@ pub(crate) fn selected_namespaces(
 }
 
 /// Whether `labels` satisfy every `matchLabels` entry and every `matchExpressions` term.
-fn matches(
-    selector: &GatewayListenersAllowedRoutesNamespacesSelector,
-    labels: &BTreeMap<String, String>,
-) -> bool {
+fn matches(selector: &impl LabelSelector, labels: &BTreeMap<String, String>) -> bool {
     let by_label = selector
-        .match_labels
-        .iter()
+        .match_labels()
+        .into_iter()
         .flatten()
         .all(|(k, v)| labels.get(k) == Some(v));
     by_label
-        && selector.match_expressions.iter().flatten().all(|e| {
-            let values = e.values.as_deref().unwrap_or_default();
-            let value = labels.get(&e.key);
-            match e.operator.as_str() {
-                "In" => !values.is_empty() && value.is_some_and(|v| values.contains(v)),
-                "NotIn" => !values.is_empty() && value.is_none_or(|v| !values.contains(v)),
-                "Exists" => values.is_empty() && value.is_some(),
-                "DoesNotExist" => values.is_empty() && value.is_none(),
-                _ => false,
-            }
-        })
+        && selector
+            .expressions()
+            .into_iter()
+            .all(|(key, operator, values)| {
+                let value = labels.get(key);
+                match operator {
+                    "In" => !values.is_empty() && value.is_some_and(|v| values.contains(v)),
+                    "NotIn" => !values.is_empty() && value.is_none_or(|v| !values.contains(v)),
+                    "Exists" => values.is_empty() && value.is_some(),
+                    "DoesNotExist" => values.is_empty() && value.is_none(),
+                    _ => false,
+                }
+            })
 }
 
 #[cfg(test)]

@@ -26,7 +26,8 @@ use crate::dag::{
 };
 use crate::object::{NamespacedName, ObjectKey};
 use crate::status::gateway::{
-    Condition, ConditionReason as R, ConditionType as T, GatewayApiStatus, RouteParentStatus,
+    Condition, ConditionReason as R, ConditionType as T, GatewayApiStatus, ParentRef,
+    RouteParentStatus,
 };
 
 /// The connections served on each Envoy listener, by SNI name (`None`: every connection).
@@ -251,15 +252,7 @@ impl<'a> Builder<'a> {
             }
             let (proxy, resolved) =
                 backends.get_or_insert_with(|| self.stream_backends(name, &route));
-            let accepted = attach(
-                &route,
-                gateway,
-                name,
-                parent,
-                proxy.as_ref(),
-                listeners,
-                served,
-            );
+            let accepted = attach(&route, name, &parent_ref, proxy.as_ref(), listeners, served);
             parents.push(RouteParentStatus {
                 parent_ref,
                 controller_name: self.controller_name(),
@@ -310,16 +303,15 @@ impl<'a> Builder<'a> {
 /// older route took them.
 fn attach(
     route: &StreamRoute<'_>,
-    gateway: &NamespacedName,
     name: &NamespacedName,
-    parent: &HttpRouteParentRefs,
+    parent: &ParentRef,
     proxy: Option<&TcpProxy>,
     listeners: &mut [Listener<'_>],
     served: &mut Served,
 ) -> Condition {
     let kind = route.key.kind.as_str();
     let accepts = |l: &Listener<'_>| l.supported_kinds.iter().any(|k| k == kind);
-    let allowed = match allowed_listeners(listeners, gateway, &name.namespace, parent, accepts) {
+    let allowed = match allowed_listeners(listeners, &name.namespace, parent, accepts) {
         Ok(allowed) => allowed,
         Err(refused) => return refused,
     };

@@ -1,20 +1,20 @@
-//! HTTPS listeners of the served Gateway: TLS terminated with the listener's certificate, a
-//! Secret in the Gateway's namespace or, with a ReferenceGrant there, in another.
+//! HTTPS listeners of the served Gateway and its ListenerSets: TLS terminated with the
+//! listener's certificate, a Secret in the namespace of the Gateway (or ListenerSet) or, with a
+//! ReferenceGrant there, in another.
 
 use sesame_gateway_api::gateway::GatewayListenersTlsMode;
 
 use super::{Listener, set};
 use crate::build::Builder;
 use crate::dag::{GatewayTls, TlsSecret};
-use crate::object::NamespacedName;
 use crate::status::gateway::{Condition, ConditionReason as R, ConditionType as T};
 
 impl<'a> Builder<'a> {
     /// Resolves the certificate of an HTTPS listener; on failure the listener is not valid and
     /// its conditions say why (`ResolvedRefs=False` with `InvalidCertificateRef` or
     /// `RefNotPermitted`).
-    pub(crate) fn listener_tls(&mut self, gateway: &'a NamespacedName, l: &mut Listener<'a>) {
-        match self.certificate(gateway, l) {
+    pub(crate) fn listener_tls(&mut self, l: &mut Listener<'a>) {
+        match self.certificate(l) {
             Ok(secret) => {
                 l.tls = Some(GatewayTls {
                     server_name: l.hostname.clone(),
@@ -43,11 +43,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn certificate(
-        &mut self,
-        gateway: &'a NamespacedName,
-        l: &Listener<'a>,
-    ) -> Result<std::sync::Arc<TlsSecret>, (R, String)> {
+    fn certificate(&mut self, l: &Listener<'a>) -> Result<std::sync::Arc<TlsSecret>, (R, String)> {
         let tls = l.spec.tls.as_ref();
         if tls.and_then(|t| t.mode.as_ref()) == Some(&GatewayListenersTlsMode::Passthrough) {
             return Err((
@@ -56,17 +52,14 @@ impl<'a> Builder<'a> {
                     .to_string(),
             ));
         }
-        let Some(cert) = tls
-            .and_then(|t| t.certificate_refs.as_deref())
-            .and_then(<[_]>::first)
-        else {
+        let Some(cert) = l.certificate else {
             return Err((
                 R::InvalidCertificateRef,
                 "an HTTPS listener needs tls.certificateRefs".to_string(),
             ));
         };
-        let group = cert.group.as_deref().unwrap_or("");
-        let kind = cert.kind.as_deref().unwrap_or("Secret");
+        let group = cert.group.unwrap_or("");
+        let kind = cert.kind.unwrap_or("Secret");
         if !group.is_empty() || kind != "Secret" {
             return Err((
                 R::InvalidCertificateRef,
@@ -76,11 +69,13 @@ impl<'a> Builder<'a> {
                 ),
             ));
         }
-        let namespace: &'a str = cert.namespace.as_deref().unwrap_or(&gateway.namespace);
-        if namespace != &*gateway.namespace
+        // A ListenerSet's listener refers from the ListenerSet: its namespace, its grants.
+        let owner = l.owner;
+        let namespace: &'a str = cert.namespace.unwrap_or(&owner.name.namespace);
+        if namespace != &*owner.name.namespace
             && !self.reference_granted(
-                ("Gateway", &gateway.namespace),
-                ("Secret", namespace, &cert.name),
+                (owner.kind, &owner.name.namespace),
+                ("Secret", namespace, cert.name),
             )
         {
             return Err((
@@ -92,7 +87,7 @@ impl<'a> Builder<'a> {
             ));
         }
         self.secrets
-            .get(self.snapshot, namespace, &cert.name, &mut self.dag)
+            .get(self.snapshot, namespace, cert.name, &mut self.dag)
             .clone()
             .map_err(|e| {
                 (

@@ -18,6 +18,15 @@ pub enum GatewayApiStatus {
         conditions: Vec<Condition>,
         /// One entry per listener, in the Gateway's order.
         listeners: Vec<ListenerStatus>,
+        /// How many ListenerSets are attached (accepted with at least one valid listener).
+        attached_listener_sets: u32,
+    },
+    /// A ListenerSet whose parent is the Gateway Sesame serves.
+    ListenerSet {
+        /// `Accepted`, `Programmed`.
+        conditions: Vec<Condition>,
+        /// One entry per listener, in the ListenerSet's order (none when it is not allowed).
+        listeners: Vec<ListenerStatus>,
     },
     /// A route with at least one parent that is the Gateway Sesame serves.
     Route {
@@ -171,4 +180,6 @@ pub enum ConditionReason {
     InvalidKind,
     /// A listener's certificate reference is not a valid TLS Secret.
     InvalidCertificateRef,
+    /// The Gateway's `allowedListeners` do not allow the ListenerSet.
+    NotAllowed,
 }

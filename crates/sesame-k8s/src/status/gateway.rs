@@ -127,18 +127,35 @@ pub(super) fn ours(
             GatewayApiStatus::Gateway {
                 conditions,
                 listeners,
+                attached_listener_sets,
             },
         ) => {
             let gateway = snapshot.gateways.get(&key.name)?;
             let mut ours = json!({
                 "conditions": conditions_json(conditions, generation),
                 "listeners": listeners.iter().map(|l| listener_json(l, generation)).collect::<Vec<_>>(),
+                "attachedListenerSets": attached_listener_sets,
             });
             if !addresses.is_empty() {
                 ours["addresses"] = addresses.iter().map(address_json).collect();
             }
             let current = gateway.status.as_ref().and_then(json_of);
             Some((ours, current, gateway.metadata.resource_version.clone()))
+        }
+        (
+            Kind::ListenerSet,
+            GatewayApiStatus::ListenerSet {
+                conditions,
+                listeners,
+            },
+        ) => {
+            let set = snapshot.listener_sets.get(&key.name)?;
+            let ours = json!({
+                "conditions": conditions_json(conditions, generation),
+                "listeners": listeners.iter().map(|l| listener_json(l, generation)).collect::<Vec<_>>(),
+            });
+            let current = set.status.as_ref().and_then(json_of);
+            Some((ours, current, set.metadata.resource_version.clone()))
         }
         (kind, GatewayApiStatus::Route { parents }) => {
             let route = (ROUTE_KINDS.iter().find(|r| r.kind == kind)?.get)(snapshot, &key.name)?;

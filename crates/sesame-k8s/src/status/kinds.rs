@@ -77,6 +77,7 @@ pub fn api_kind(kind: Kind) -> Option<ApiKind> {
         Kind::GRPCRoute => row(GATEWAY, "v1", "GRPCRoute", "grpcroutes", true),
         Kind::TLSRoute => row(GATEWAY, "v1", "TLSRoute", "tlsroutes", true),
         Kind::TCPRoute => row(GATEWAY, "v1", "TCPRoute", "tcproutes", true),
+        Kind::ListenerSet => row(GATEWAY, "v1", "ListenerSet", "listenersets", true),
         _ => return None,
     })
 }

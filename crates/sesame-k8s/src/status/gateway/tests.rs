@@ -183,6 +183,7 @@ fn gateway_output() -> BuildOutput {
                 "listener accepted",
             )],
         }],
+        attached_listener_sets: 1,
     }));
     let mut output = BuildOutput::default();
     output.status.objects.insert(
@@ -230,6 +231,7 @@ fn a_gateway_gets_conditions_listeners_and_addresses() {
         status["addresses"],
         json!([{"type": "IPAddress", "value": "192.0.2.1"}, {"type": "Hostname", "value": "lb.example.com"}])
     );
+    assert_eq!(status["attachedListenerSets"], 1);
     let listener = &status["listeners"][0];
     assert_eq!(listener["name"], "http");
     assert_eq!(listener["attachedRoutes"], 2);
@@ -269,4 +271,46 @@ fn listener_conditions_keep_their_transition_time_by_listener_name() {
         merged[1]["conditions"][0]["lastTransitionTime"],
         "1970-01-01T00:16:40Z"
     );
+}
+
+#[test]
+fn a_listener_set_gets_its_conditions_and_listeners() {
+    let set: sesame_gateway_api::ListenerSet = serde_json::from_value(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "ListenerSet",
+        "metadata": {"name": "ls", "namespace": "ns", "generation": 2, "resourceVersion": "4"},
+        "spec": {"parentRef": {"name": "gw"}, "listeners": [{"name": "extra", "port": 80, "protocol": "HTTP"}]},
+    }))
+    .unwrap();
+    let snapshot = snapshot_of(Object::ListenerSet(Arc::new(set)));
+    let key = ObjectKey::new(Kind::ListenerSet, NamespacedName::new("ns", "ls"));
+    let mut status = ObjectStatus::valid(Some(2));
+    status.gateway_api = Some(Box::new(GatewayApiStatus::ListenerSet {
+        conditions: vec![
+            Condition::yes(T::Accepted, R::Accepted, "ListenerSet is accepted"),
+            Condition::yes(T::Programmed, R::Programmed, "ListenerSet is programmed"),
+        ],
+        listeners: vec![ListenerStatus {
+            name: "extra".into(),
+            attached_routes: 1,
+            supported_kinds: vec!["HTTPRoute".into()],
+            conditions: vec![Condition::yes(
+                T::Accepted,
+                R::Accepted,
+                "listener accepted",
+            )],
+        }],
+    }));
+    let mut output = BuildOutput::default();
+    output.status.objects.insert(key.clone(), status);
+    let updates = updates(&snapshot, &output, &[], &now(1000), Some(CONTROLLER));
+    let status = &updates[&key].status;
+    assert_eq!(
+        summary(&status["conditions"]),
+        [
+            "Accepted=True@2@1970-01-01T00:16:40Z",
+            "Programmed=True@2@1970-01-01T00:16:40Z"
+        ]
+    );
+    assert_eq!(status["listeners"][0]["name"], "extra");
+    assert_eq!(status["listeners"][0]["attachedRoutes"], 1);
 }
