@@ -5,7 +5,7 @@ use serde::Serialize;
 
 /// The Gateway API status of one object, as the build found it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum GatewayApiStatus {
     /// A GatewayClass whose controller is Sesame's.
     GatewayClass {

@@ -526,6 +526,7 @@ fn sesame_was_never_refused(plane: &ControlPlane) {
         (gateway, "grpcroutes"),
         (gateway, "tlsroutes"),
         (gateway, "tcproutes"),
+        (gateway, "listenersets"),
     ]
     .into_iter()
     .map(|(g, r)| (g.to_string(), r.to_string(), "get".to_string()))

@@ -13,6 +13,7 @@ mod extauth;
 mod gateway;
 mod gateway_grpc;
 mod gateway_http;
+mod gateway_listener_set;
 mod gateway_tls;
 #[allow(dead_code)] // shared with the pipeline test and the serve benchmark
 mod harness;

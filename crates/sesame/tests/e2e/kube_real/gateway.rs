@@ -10,7 +10,7 @@ use super::control_plane::ControlPlane;
 use super::eventually_status;
 use crate::harness::{Cluster, free_port};
 use crate::kube_gateway::{
-    GATEWAY_API, class_accepted, gateway, gateway_answers, gateway_class, gateway_ready,
+    GATEWAY_API, class_accepted, gateway, gateway_answers, gateway_class, gateway_ready, holds,
     http_route, route_accepted, serve_gateway,
 };
 
@@ -55,5 +55,39 @@ pub async fn gateway_api_statuses(plane: &ControlPlane, kubeconfig: &Path) {
     )
     .await;
     status("HTTPRoute", "web", route_accepted, 2).await;
+
+    // A ListenerSet the Gateway allows: its status and the Gateway's attachedListenerSets
+    // pass the CRDs' validation.
+    api.edit((GATEWAY_API, "Gateway", "gw"), |gw| {
+        gw["spec"]["allowedListeners"] = json!({"namespaces": {"from": "Same"}});
+    })
+    .await;
+    api.create(json!({
+        "apiVersion": GATEWAY_API, "kind": "ListenerSet",
+        "metadata": {"name": "team", "namespace": "default"},
+        "spec": {
+            "parentRef": {"name": "gw"},
+            "listeners": [{"name": "team", "port": envoy_port - 8000, "protocol": "HTTP",
+                           "hostname": "team.kube.test"}],
+        },
+    }))
+    .await;
+    status("ListenerSet", "team", set_accepted, 1).await;
+    status(
+        "Gateway",
+        "gw",
+        |s, g| gateway_ready(s, g) && s["attachedListenerSets"] == 1,
+        2,
+    )
+    .await;
     cluster.assert_no_update_rejected().await;
+}
+
+/// Whether a ListenerSet's status says accepted and programmed for `generation`, with its
+/// listener listed.
+fn set_accepted(status: &Value, generation: i64) -> bool {
+    let generation = json!(generation);
+    holds(&status["conditions"], "Accepted", &generation)
+        && holds(&status["conditions"], "Programmed", &generation)
+        && status["listeners"][0]["name"] == "team"
 }
