@@ -500,3 +500,26 @@ fn same_namespace_routes_of_a_listener_set_are_its_own_namespaces() {
         )]
     );
 }
+
+#[test]
+fn a_listener_set_listener_naming_a_kind_its_protocol_does_not_serve_is_refused_its_refs() {
+    let out = build_docs(&[
+        gateway("All", &[&http("gw", "gw.com")]),
+        listener_set(
+            "infra",
+            "kinds",
+            1,
+            &[
+                "{name: tls-only, port: 443, protocol: TLS, hostname: tls.com, tls: {mode: Passthrough}, allowedRoutes: {kinds: [{kind: HTTPRoute}]}}",
+            ],
+        ),
+    ]);
+    let (_, listeners) = set_status(&out, "infra", "kinds");
+    let resolved = listeners[0]
+        .conditions
+        .iter()
+        .find(|c| c.type_ == T::ResolvedRefs)
+        .map(|c| (c.status, c.reason));
+    assert_eq!(resolved, Some((false, R::InvalidRouteKinds)));
+    assert!(listeners[0].supported_kinds.is_empty());
+}

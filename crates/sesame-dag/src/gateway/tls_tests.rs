@@ -132,3 +132,46 @@ fn invalid_certificate_references_refuse_the_listener_only() {
     let out = build(&snapshot, &config());
     assert_eq!(resolved(&out, 0), (false, R::InvalidCertificateRef));
 }
+
+#[test]
+fn grants_that_do_not_name_the_gateway_and_the_secret_exactly_do_not_count() {
+    // The upstream GatewaySecretInvalidReferenceGrant grants, one at a time: each misses one
+    // field, so the certificate in `default` stays out of reach.
+    let grant = |namespace: &str, from: (&str, &str, &str), to: (&str, &str, &str)| {
+        format!(
+            "---\napiVersion: gateway.networking.k8s.io/v1\nkind: ReferenceGrant\nmetadata: {{name: g, namespace: {namespace}}}\nspec:\n  from: [{{group: \"{}\", kind: {}, namespace: {}}}]\n  to: [{{group: \"{}\", kind: {}, name: {}}}]\n",
+            from.0, from.1, from.2, to.0, to.1, to.2
+        )
+    };
+    let gw = ("gateway.networking.k8s.io", "Gateway", "infra");
+    let secret = ("", "Secret", "a-cert");
+    let wrong = [
+        grant("other", gw, secret),
+        grant("default", ("not-the-group", "Gateway", "infra"), secret),
+        grant(
+            "default",
+            ("gateway.networking.k8s.io", "HTTPRoute", "infra"),
+            secret,
+        ),
+        grant(
+            "default",
+            ("gateway.networking.k8s.io", "Gateway", "elsewhere"),
+            secret,
+        ),
+        grant("default", gw, ("not-the-group", "Secret", "a-cert")),
+        grant("default", gw, ("", "Service", "a-cert")),
+        grant("default", gw, ("", "Secret", "another-cert")),
+    ];
+    for g in &wrong {
+        assert_eq!(
+            resolved(&build_tls(g), 0),
+            (false, R::RefNotPermitted),
+            "{g}"
+        );
+    }
+    // The same grant, right in every field, counts.
+    assert_eq!(
+        resolved(&build_tls(&grant("default", gw, secret)), 0),
+        (true, R::ResolvedRefs)
+    );
+}
