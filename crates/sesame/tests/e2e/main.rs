@@ -15,6 +15,7 @@ mod gateway_grpc;
 mod gateway_http;
 mod gateway_listener_set;
 mod gateway_tls;
+mod gateway_traffic;
 #[allow(dead_code)] // shared with the pipeline test and the serve benchmark
 mod harness;
 mod httpproxy;
