@@ -154,6 +154,30 @@ impl<'a> Builder<'a> {
         let Some((name, gateway)) = served_gateway(snapshot, config) else {
             return;
         };
+        if let Some(parameters) = gateway
+            .spec
+            .infrastructure
+            .as_ref()
+            .and_then(|i| i.parameters_ref.as_ref())
+        {
+            // Sesame reads no parameters kind: the Gateway is refused as the spec says for a
+            // reference it cannot resolve, and nothing of it is served.
+            let message = format!(
+                "infrastructure.parametersRef names {}/{} {:?}; Sesame supports no Gateway parameters",
+                parameters.group, parameters.kind, parameters.name
+            );
+            let key = ObjectKey::new(Kind::Gateway, name.clone());
+            let status = self.status.entry(&key, gateway.metadata.generation);
+            status.gateway_api = Some(Box::new(GatewayApiStatus::Gateway {
+                conditions: vec![
+                    Condition::no(T::Accepted, R::InvalidParameters, message.clone()),
+                    Condition::no(T::Programmed, R::Invalid, message),
+                ],
+                listeners: Vec::new(),
+                attached_listener_sets: 0,
+            }));
+            return;
+        }
         let owner = Owner {
             kind: "Gateway",
             name,

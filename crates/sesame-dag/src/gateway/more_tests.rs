@@ -328,3 +328,37 @@ spec: {controllerName: projectsesame.io/gateway-controller}
         &super::tests::config(),
     )
 }
+
+#[test]
+fn a_gateway_with_parameters_sesame_cannot_read_is_refused_and_not_served() {
+    let gateway = |infrastructure: &str| {
+        format!(
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: gw, namespace: infra}}\nspec:\n  gatewayClassName: sesame\n  listeners: [{{name: http, port: 80, protocol: HTTP}}]\n{infrastructure}"
+        )
+    };
+    let conditions = |out: &crate::build::BuildOutput| {
+        let key = ObjectKey::new(Kind::Gateway, NamespacedName::new("infra", "gw"));
+        match out.status.objects[&key].gateway_api.as_deref() {
+            Some(GatewayApiStatus::Gateway { conditions, .. }) => conditions
+                .iter()
+                .map(|c| (c.type_, c.status, c.reason))
+                .collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let out = build_alone(&gateway(
+        "  infrastructure: {parametersRef: {group: invalid.io, kind: InvalidParameters, name: invalid}}\n",
+    ));
+    assert_eq!(
+        conditions(&out),
+        [
+            (T::Accepted, false, R::InvalidParameters),
+            (T::Programmed, false, R::Invalid)
+        ]
+    );
+    assert!(out.dag.gateway_listeners.is_empty());
+    // Infrastructure labels alone are fine.
+    let out = build_alone(&gateway("  infrastructure: {labels: {team: web}}\n"));
+    assert_eq!(conditions(&out)[0], (T::Accepted, true, R::Accepted));
+    assert!(out.dag.gateway_listeners.contains_key("http-80"));
+}

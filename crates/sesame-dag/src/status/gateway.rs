@@ -182,4 +182,6 @@ pub enum ConditionReason {
     InvalidCertificateRef,
     /// The Gateway's `allowedListeners` do not allow the ListenerSet.
     NotAllowed,
+    /// The Gateway's `infrastructure.parametersRef` cannot be resolved.
+    InvalidParameters,
 }
