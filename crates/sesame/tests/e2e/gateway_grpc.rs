@@ -51,6 +51,17 @@ impl tonic::server::UnaryService<String> for Answer {
 
 /// Starts a [`GrpcBackend`].
 async fn grpc_backend(name: &'static str) -> GrpcBackend {
+    serve_backend(name, true).await
+}
+
+/// Starts a [`GrpcBackend`] that speaks HTTP/2 only (prior knowledge, no HTTP/1.1): the h2c
+/// backend of the upstream HTTPRouteBackendProtocolH2C test.
+async fn h2c_backend(name: &'static str) -> GrpcBackend {
+    serve_backend(name, false).await
+}
+
+/// Starts a [`GrpcBackend`], taking HTTP/1.1 too when `http1`.
+async fn serve_backend(name: &'static str, http1: bool) -> GrpcBackend {
     use axum::response::IntoResponse;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -72,7 +83,7 @@ async fn grpc_backend(name: &'static str) -> GrpcBackend {
     let incoming = tonic::transport::server::TcpIncoming::from(listener);
     let task = tokio::spawn(async move {
         let _ = tonic::transport::Server::builder()
-            .accept_http1(true)
+            .accept_http1(http1)
             .add_routes(tonic::service::Routes::from(app))
             .serve_with_incoming(incoming)
             .await;
@@ -519,5 +530,55 @@ async fn grpc_over_tls_and_the_older_of_two_route_kinds_on_one_host() {
         .await
         .unwrap_or_else(Reply::failed);
     assert!(!plain.from("grpc-v2"), "{plain:?}");
+    cluster.assert_no_update_rejected().await;
+}
+
+/// HTTPRouteBackendProtocolH2C: a Service port with `appProtocol: kubernetes.io/h2c` is reached
+/// over HTTP/2 without TLS, so a backend that speaks nothing else answers; the same backend
+/// behind a port without it is spoken to in HTTP/1.1 and cannot answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_h2c_app_protocol_reaches_an_http2_only_backend() {
+    let h2c = h2c_backend("h2c").await;
+    let web = free_port();
+    let services = format!(
+        "{}\n---\n{}",
+        crate::gateway_http::service_speaking("h2c-svc", h2c.addr, Some("kubernetes.io/h2c")),
+        crate::gateway_http::service_speaking("plain-svc", h2c.addr, None)
+    );
+    let route = |name: &str, service: &str| {
+        format!(
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: {name}, namespace: default}}\nspec:\n  parentRefs: [{{name: gw}}]\n  hostnames: [{name}.example.com]\n  rules: [{{backendRefs: [{{name: {service}, port: 80}}]}}]\n"
+        )
+    };
+    let routes = format!(
+        "{}---\n{}",
+        route("h2c", "h2c-svc"),
+        route("plain", "plain-svc")
+    );
+    let gw = crate::gateway_http::gateway(web - 8000);
+    let (cluster, _dir) = start(&[
+        ("svc.yaml", &services),
+        ("gateway.yaml", &gw),
+        ("routes.yaml", &routes),
+    ])
+    .await;
+    cluster
+        .eventually_reply(
+            "the h2c Service answers through the HTTPRoute",
+            || async {
+                request_plain(web, "GET", "h2c.example.com", "/", &[])
+                    .await
+                    .unwrap_or_else(Reply::failed)
+            },
+            |r| r.status == 200 && r.from("h2c"),
+        )
+        .await;
+    let plain = request_plain(web, "GET", "plain.example.com", "/", &[])
+        .await
+        .unwrap_or_else(Reply::failed);
+    assert!(
+        plain.status >= 500 && !plain.from("h2c"),
+        "HTTP/1.1 to an HTTP/2-only backend cannot succeed: {plain:?}"
+    );
     cluster.assert_no_update_rejected().await;
 }
