@@ -187,7 +187,11 @@ async fn gateway_objects_from_the_api_route_and_get_their_status() {
     let envoy_port = free_port();
     let port = envoy_port - 8000;
     api.apply(gateway_class("first"));
-    api.apply(gateway(port, false));
+    // An address without a value (GatewayOptionalAddressValue): served, and given the
+    // published address.
+    let mut gw = gateway(port, false);
+    gw["spec"]["addresses"] = json!([{"type": "IPAddress"}]);
+    api.apply(gw);
     api.apply(http_route("gw.kube.test", "svc-a"));
     // Another controller's entry in the route's parents: kept untouched.
     let foreign = json!({

@@ -20,7 +20,11 @@ pub async fn gateway_api_statuses(plane: &ControlPlane, kubeconfig: &Path) {
     let api = &plane.objects;
     let envoy_port = free_port();
     api.create(gateway_class("real")).await;
-    api.create(gateway(envoy_port - 8000, false)).await;
+    // An address without a value (GatewayOptionalAddressValue): the Gateway is served and
+    // gets the published address.
+    let mut gw = gateway(envoy_port - 8000, false);
+    gw["spec"]["addresses"] = json!([{"type": "IPAddress"}]);
+    api.create(gw).await;
     api.create(http_route("gw.kube.test", "svc-a")).await;
     let (_dir, cluster) = serve_gateway(
         |extra| Cluster::sesame_watching(kubeconfig, extra),
