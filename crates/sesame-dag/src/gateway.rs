@@ -154,28 +154,7 @@ impl<'a> Builder<'a> {
         let Some((name, gateway)) = served_gateway(snapshot, config) else {
             return;
         };
-        if let Some(parameters) = gateway
-            .spec
-            .infrastructure
-            .as_ref()
-            .and_then(|i| i.parameters_ref.as_ref())
-        {
-            // Sesame reads no parameters kind: the Gateway is refused as the spec says for a
-            // reference it cannot resolve, and nothing of it is served.
-            let message = format!(
-                "infrastructure.parametersRef names {}/{} {:?}; Sesame supports no Gateway parameters",
-                parameters.group, parameters.kind, parameters.name
-            );
-            let key = ObjectKey::new(Kind::Gateway, name.clone());
-            let status = self.status.entry(&key, gateway.metadata.generation);
-            status.gateway_api = Some(Box::new(GatewayApiStatus::Gateway {
-                conditions: vec![
-                    Condition::no(T::Accepted, R::InvalidParameters, message.clone()),
-                    Condition::no(T::Programmed, R::Invalid, message),
-                ],
-                listeners: Vec::new(),
-                attached_listener_sets: 0,
-            }));
+        if self.refuse_parameters(name, gateway) {
             return;
         }
         let owner = Owner {
@@ -220,6 +199,31 @@ impl<'a> Builder<'a> {
             .partition(|l| l.owner.kind == "Gateway");
         let attached_sets = self.listener_set_statuses(&sets, others);
         self.gateway_status(name, gateway, own, attached_sets);
+    }
+
+    /// Refuses a Gateway with `infrastructure.parametersRef` (Sesame reads no parameters kind,
+    /// so the reference cannot resolve: the spec's `Accepted=False/InvalidParameters`); returns
+    /// whether it did, in which case nothing of the Gateway is served.
+    fn refuse_parameters(&mut self, name: &NamespacedName, gateway: &Gateway) -> bool {
+        let infrastructure = gateway.spec.infrastructure.as_ref();
+        let Some(parameters) = infrastructure.and_then(|i| i.parameters_ref.as_ref()) else {
+            return false;
+        };
+        let message = format!(
+            "infrastructure.parametersRef names {}/{} {:?}; Sesame supports no Gateway parameters",
+            parameters.group, parameters.kind, parameters.name
+        );
+        let key = ObjectKey::new(Kind::Gateway, name.clone());
+        let status = self.status.entry(&key, gateway.metadata.generation);
+        status.gateway_api = Some(Box::new(GatewayApiStatus::Gateway {
+            conditions: vec![
+                Condition::no(T::Accepted, R::InvalidParameters, message.clone()),
+                Condition::no(T::Programmed, R::Invalid, message),
+            ],
+            listeners: Vec::new(),
+            attached_listener_sets: 0,
+        }));
+        true
     }
 
     fn gateway_class_status(&mut self, name: &NamespacedName, class: &GatewayClass) {
@@ -490,6 +494,18 @@ fn listener<'g>(
     }
     l.conditions.push(resolved);
     l
+}
+
+/// A value of one generated type read as the value of another with the same schema (the
+/// Gateway API generates some shapes once per kind: a GRPCRoute's filters are an HTTPRoute's,
+/// a ListenerSet's listeners a Gateway's). `what` names the value in the error.
+pub(crate) fn convert<T: serde::de::DeserializeOwned>(
+    value: &impl serde::Serialize,
+    what: &str,
+) -> Result<T, (R, String)> {
+    serde_json::to_value(value)
+        .and_then(serde_json::from_value)
+        .map_err(|e| (R::UnsupportedValue, format!("{what}: {e}")))
 }
 
 /// Replaces the condition of the same type.

@@ -11,19 +11,18 @@ use std::borrow::Cow;
 use sesame_gateway_api::GrpcRoute;
 use sesame_gateway_api::HttpRoute;
 use sesame_gateway_api::grpcroute::{
-    GrpcRouteParentRefs, GrpcRouteRules, GrpcRouteRulesFilters,
-    GrpcRouteRulesFiltersType as FilterType, GrpcRouteRulesMatches,
-    GrpcRouteRulesMatchesHeadersType, GrpcRouteRulesMatchesMethod, GrpcRouteRulesMatchesMethodType,
+    GrpcRouteRules, GrpcRouteRulesFilters, GrpcRouteRulesFiltersType as FilterType,
+    GrpcRouteRulesMatches, GrpcRouteRulesMatchesHeadersType, GrpcRouteRulesMatchesMethod,
+    GrpcRouteRulesMatchesMethodType,
 };
-use sesame_gateway_api::httproute::{
-    HttpRouteParentRefs, HttpRouteRulesBackendRefs, HttpRouteRulesFilters,
-};
+use sesame_gateway_api::httproute::{HttpRouteRulesBackendRefs, HttpRouteRulesFilters};
 
 use super::route::backend::{Backend, service_ref};
 use super::route::{
-    RouteId, RouteSpec, Rule, RuleResult, filter, header_matches, keys_of, unsupported_filter,
+    RouteId, RouteSpec, Rule, RuleResult, filter, header_matches, http_parent_ref, keys_of,
+    unsupported_filter,
 };
-use super::{Listener, ListenerTables, intersect};
+use super::{Listener, ListenerTables, convert, intersect};
 use crate::build::Builder;
 use crate::dag::{ForwardPolicies, PathMatch};
 use crate::object::{Kind, NamespacedName};
@@ -102,7 +101,7 @@ impl<'a> Builder<'a> {
             kind: Kind::GRPCRoute,
             name,
         };
-        let parents = route.spec.parent_refs.iter().flatten().map(parent);
+        let parents = (route.spec.parent_refs.iter().flatten()).map(|p| http_parent_ref!(p));
         let spec = RouteSpec {
             id,
             parents: Cow::Owned(parents.collect()),
@@ -177,31 +176,9 @@ impl<'a> Builder<'a> {
     }
 }
 
-/// A GRPCRoute parentRef, as the HTTPRoute's (the same fields).
-fn parent(p: &GrpcRouteParentRefs) -> HttpRouteParentRefs {
-    HttpRouteParentRefs {
-        group: p.group.clone(),
-        kind: p.kind.clone(),
-        name: p.name.clone(),
-        namespace: p.namespace.clone(),
-        port: p.port,
-        section_name: p.section_name.clone(),
-    }
-}
-
 /// A GRPCRoute header filter as the HTTPRoute's of the same type.
 fn as_http_filter(f: &GrpcRouteRulesFilters) -> Result<HttpRouteRulesFilters, (R, String)> {
     convert(f, "filter")
-}
-
-/// A GRPCRoute value read as the HTTPRoute value of the same shape.
-fn convert<T: serde::de::DeserializeOwned>(
-    value: &impl serde::Serialize,
-    what: &str,
-) -> Result<T, (R, String)> {
-    serde_json::to_value(value)
-        .and_then(serde_json::from_value)
-        .map_err(|e| (R::UnsupportedValue, format!("{what}: {e}")))
 }
 
 /// The route keys of a rule: one per match (a rule without matches matches every request).

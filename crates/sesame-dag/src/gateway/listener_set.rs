@@ -17,7 +17,7 @@ use sesame_gateway_api::gateway::{
 };
 use sesame_gateway_api::{Gateway, ListenerSet};
 
-use super::{CertificateRef, GROUP, Listener, Owner, conflict, listener, selector, set};
+use super::{CertificateRef, GROUP, Listener, Owner, conflict, convert, listener, selector, set};
 use crate::build::{Builder, GatewayConfig};
 use crate::object::{Kind, NamespacedName, ObjectKey};
 use crate::status::gateway::{
@@ -90,7 +90,7 @@ pub(crate) fn add_listeners<'a>(
             name,
         };
         for spec in &set.spec.listeners {
-            let mut l = match as_gateway_listener(spec) {
+            let mut l = match convert::<GatewayListeners>(spec, "listener").ok() {
                 Some(converted) => listener(
                     Cow::Owned(converted),
                     super::first_certificate!(spec),
@@ -104,16 +104,6 @@ pub(crate) fn add_listeners<'a>(
         }
     }
     out
-}
-
-/// A ListenerSet's listener in the Gateway listener's type: the two are the same schema
-/// (`ListenerEntry` and `Listener`), generated twice.
-fn as_gateway_listener(
-    spec: &sesame_gateway_api::listenerset::ListenerSetListeners,
-) -> Option<GatewayListeners> {
-    serde_json::to_value(spec)
-        .and_then(serde_json::from_value)
-        .ok()
 }
 
 /// Refuses `l` when it conflicts with a valid listener before it.

@@ -272,6 +272,23 @@ impl Builder<'_> {
     }
 }
 
+/// Any route kind's parentRef as the HTTPRoute's: every kind's generated parentRef type has
+/// the same fields.
+macro_rules! http_parent_ref {
+    ($p:expr) => {{
+        let p = $p;
+        sesame_gateway_api::httproute::HttpRouteParentRefs {
+            group: p.group.clone(),
+            kind: p.kind.clone(),
+            name: p.name.clone(),
+            namespace: p.namespace.clone(),
+            port: p.port,
+            section_name: p.section_name.clone(),
+        }
+    }};
+}
+pub(in crate::gateway) use http_parent_ref;
+
 /// Whether a parentRef (defaults filled in) is the served Gateway.
 pub(super) fn is_gateway(parent: &ParentRef, gateway: &NamespacedName) -> bool {
     parent.group == GROUP

@@ -56,7 +56,6 @@ pub(super) struct StreamRoute<'a> {
 /// route with more or fewer than one rule is invalid.
 macro_rules! as_stream_route {
     ($kind:expr, $name:expr, $route:expr, $hostnames:expr, $invalid:expr) => {{
-        use $crate::gateway::route::backend::ServiceRef;
         use $crate::status::gateway::ConditionReason as R;
         let (kind, route) = ($kind, $route);
         let mut invalid: Option<(R, String)> = $invalid;
@@ -79,25 +78,12 @@ macro_rules! as_stream_route {
             .unwrap_or_default()
             .iter()
             .map(|b| {
-                let r = ServiceRef {
-                    group: b.group.as_deref(),
-                    kind: b.kind.as_deref(),
-                    name: &b.name,
-                    namespace: b.namespace.as_deref(),
-                    port: b.port,
-                };
+                let r = $crate::gateway::route::backend::service_ref!(b);
                 (r, b.weight.unwrap_or(1))
             })
             .collect();
         let parents = route.spec.parent_refs.iter().flatten();
-        let parents = parents.map(|p| sesame_gateway_api::httproute::HttpRouteParentRefs {
-            group: p.group.clone(),
-            kind: p.kind.clone(),
-            name: p.name.clone(),
-            namespace: p.namespace.clone(),
-            port: p.port,
-            section_name: p.section_name.clone(),
-        });
+        let parents = parents.map(|p| $crate::gateway::route::http_parent_ref!(p));
         $crate::gateway::stream::StreamRoute {
             key: $crate::object::ObjectKey::new(kind, $name.clone()),
             generation: route.metadata.generation,

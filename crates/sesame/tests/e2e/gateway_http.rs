@@ -197,7 +197,12 @@ pub(crate) fn service_speaking(name: &str, addr: SocketAddr, app_protocol: Optio
 
 /// The conditions of a route's first parent, as `type=status/reason` strings.
 pub(crate) fn conditions(status: &Value) -> Vec<String> {
-    status["gateway_api"]["route"]["parents"][0]["conditions"]
+    condition_strings(&status["gateway_api"]["route"]["parents"][0]["conditions"])
+}
+
+/// A list of conditions as `type=status/reason` strings.
+pub(crate) fn condition_strings(conditions: &Value) -> Vec<String> {
+    conditions
         .as_array()
         .into_iter()
         .flatten()

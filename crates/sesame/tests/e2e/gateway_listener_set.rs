@@ -2,9 +2,7 @@
 //! Gateway that only routes naming the ListenerSet reach; a later ListenerSet repeating the
 //! Gateway's hostname is refused without disturbing it, and Envoy rejects nothing.
 
-use serde_json::Value;
-
-use crate::gateway_http::start;
+use crate::gateway_http::{condition_strings, start};
 use crate::harness::{Reply, backend, free_port, request_plain, services};
 
 /// GatewayClass, Gateway `default/gw` (one HTTP listener for `gw.example.com` on `port`,
@@ -58,23 +56,6 @@ spec:
     )
 }
 
-/// `type=status/reason` of each condition in `conditions`.
-fn summary(conditions: &Value) -> Vec<String> {
-    conditions
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| {
-            format!(
-                "{}={}/{}",
-                c["type"].as_str().unwrap_or_default(),
-                c["status"],
-                c["reason"].as_str().unwrap_or_default()
-            )
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listener_set_adds_a_listener_only_its_routes_reach() {
     let (a, b) = (backend("a").await, backend("b").await);
@@ -114,7 +95,7 @@ async fn a_listener_set_adds_a_listener_only_its_routes_reach() {
         .expect("ListenerSet status");
     let team = &team["gateway_api"]["listenerSet"];
     assert_eq!(
-        summary(&team["conditions"]),
+        condition_strings(&team["conditions"]),
         ["Accepted=true/Accepted", "Programmed=true/Programmed"]
     );
     assert_eq!(team["listeners"][0]["attachedRoutes"], 1);
@@ -124,14 +105,14 @@ async fn a_listener_set_adds_a_listener_only_its_routes_reach() {
         .expect("ListenerSet status");
     let clash = &clash["gateway_api"]["listenerSet"];
     assert_eq!(
-        summary(&clash["conditions"]),
+        condition_strings(&clash["conditions"]),
         [
             "Accepted=false/ListenersNotValid",
             "Programmed=false/ListenersNotValid"
         ]
     );
     assert!(
-        summary(&clash["listeners"][0]["conditions"])
+        condition_strings(&clash["listeners"][0]["conditions"])
             .contains(&"Conflicted=true/HostnameConflict".to_string()),
         "{clash}"
     );
