@@ -22,10 +22,11 @@
 //! An IngressClass rebuilds the objects that name its class (served or not), as if they had
 //! changed: it decides whether they are served at all.
 //!
-//! The Gateway API objects (GatewayClasses, the served Gateway, HTTPRoutes, GRPCRoutes,
-//! ReferenceGrants) make one more part, built on its own: a change to any of them, or to a
-//! Service or Secret it looked up, rebuilds it (in the same splice as the other parts the
-//! change rebuilds).
+//! The Gateway API objects (GatewayClasses, the served Gateway, its ListenerSets, every route
+//! kind, ReferenceGrants, BackendTLSPolicies) and Namespaces (listener selectors read their
+//! labels) make one more part, built on its own: a change to any of them, or to a Service or
+//! Secret it looked up, rebuilds it (in the same splice as the other parts the change
+//! rebuilds).
 //!
 //! A full build is done instead when the Secret of the Envoy client certificate changes
 //! (`tls.envoy-client-certificate`, which every part checks for its TLS clusters). The
