@@ -21,6 +21,7 @@ use crate::status::gateway::{
     Condition, ConditionReason as R, ConditionType as T, GatewayApiStatus, ListenerStatus,
 };
 
+mod ca;
 mod grpc;
 mod hosts;
 mod listener_set;

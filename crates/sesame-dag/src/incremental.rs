@@ -334,7 +334,8 @@ impl IncrementalBuild {
                 | Kind::TCPRoute
                 | Kind::BackendTLSPolicy
                 | Kind::ListenerSet
-                | Kind::Namespace => {}
+                | Kind::Namespace
+                | Kind::ConfigMap => {}
             }
         }
         let mut delta = BuildDelta::default();
@@ -376,8 +377,8 @@ impl IncrementalBuild {
     }
 
     /// Whether a change to `key` may change the Gateway API part: a Gateway API object, a
-    /// Namespace (listeners select routes by namespace labels), or a Service or Secret it
-    /// looked up.
+    /// Namespace (listeners select routes by namespace labels), or a Service, Secret or
+    /// ConfigMap it looked up.
     fn gateway_reads(&self, key: &ObjectKey) -> bool {
         match key.kind {
             Kind::GatewayClass
@@ -390,7 +391,7 @@ impl IncrementalBuild {
             | Kind::BackendTLSPolicy
             | Kind::ListenerSet
             | Kind::Namespace => true,
-            Kind::Service | Kind::Secret => self.gateway.references.contains(key),
+            Kind::Service | Kind::Secret | Kind::ConfigMap => self.gateway.references.contains(key),
             _ => false,
         }
     }

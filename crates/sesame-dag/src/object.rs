@@ -3,7 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use serde::Serialize;
 use sesame_api::{ExtensionService, HTTPProxy, TLSCertificateDelegation};
@@ -55,6 +55,8 @@ pub enum Kind {
     ListenerSet,
     /// `v1` Namespace (cluster-scoped: its namespace is empty), read for its labels.
     Namespace,
+    /// `v1` ConfigMap, read for the CA bundle (`ca.crt`) that Gateway API objects refer to.
+    ConfigMap,
 }
 
 impl Kind {
@@ -80,6 +82,7 @@ impl Kind {
             Kind::BackendTLSPolicy => "BackendTLSPolicy",
             Kind::ListenerSet => "ListenerSet",
             Kind::Namespace => "Namespace",
+            Kind::ConfigMap => "ConfigMap",
         }
     }
 }
@@ -194,6 +197,8 @@ pub enum Object {
     ListenerSet(Arc<ListenerSet>),
     /// A Namespace: its metadata only (name and labels).
     Namespace(Arc<Namespace>),
+    /// A ConfigMap: its name and its `ca.crt` only.
+    ConfigMap(Arc<ConfigMap>),
 }
 
 impl Object {
@@ -219,6 +224,7 @@ impl Object {
             Object::BackendTLSPolicy(_) => Kind::BackendTLSPolicy,
             Object::ListenerSet(_) => Kind::ListenerSet,
             Object::Namespace(_) => Kind::Namespace,
+            Object::ConfigMap(_) => Kind::ConfigMap,
         }
     }
 
@@ -251,6 +257,7 @@ impl Object {
             Object::TCPRoute(o) => NamespacedName::of(&o.metadata),
             Object::BackendTLSPolicy(o) => NamespacedName::of(&o.metadata),
             Object::ListenerSet(o) => NamespacedName::of(&o.metadata),
+            Object::ConfigMap(o) => NamespacedName::of(&o.metadata),
         };
         ObjectKey::new(self.kind(), name)
     }

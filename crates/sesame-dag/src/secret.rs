@@ -229,13 +229,10 @@ pub(crate) fn validate(secret: &Secret, name: &NamespacedName) -> Result<TlsSecr
 /// Checks that a Secret's `ca.crt` holds a PEM bundle of CA certificates Envoy will load: at
 /// least one block, every block a certificate that parses as X.509. Returns the bundle as given.
 pub(crate) fn validate_ca(secret: &Secret) -> Result<Vec<u8>, SecretError> {
-    validate_pem_list(
-        secret,
-        (CA_KEY, CERTIFICATE_LABEL),
-        SecretError::NoCaCertificate,
-        |der| X509Certificate::from_der(der).is_ok(),
-        SecretError::BadCaCertificate,
-    )
+    check_type(secret)?;
+    let pem = data(secret, CA_KEY)?;
+    validate_ca_pem(pem)?;
+    Ok(pem.to_vec())
 }
 
 /// Checks that a Secret's `crl.pem` holds PEM certificate revocation lists Envoy will load: at
@@ -261,6 +258,34 @@ fn validate_pem_list(
 ) -> Result<Vec<u8>, SecretError> {
     check_type(secret)?;
     let pem = data(secret, key)?;
+    check_pem_list(pem, (key, label), empty, parses, bad)?;
+    Ok(pem.to_vec())
+}
+
+/// Checks that `pem` (the value of a ConfigMap's `ca.crt`) holds a PEM bundle of CA
+/// certificates Envoy will load, as [`validate_ca`] does for a Secret's.
+pub(crate) fn validate_ca_pem(pem: &[u8]) -> Result<(), SecretError> {
+    if pem.is_empty() {
+        return Err(SecretError::MissingData(CA_KEY));
+    }
+    check_pem_list(
+        pem,
+        (CA_KEY, CERTIFICATE_LABEL),
+        SecretError::NoCaCertificate,
+        |der| X509Certificate::from_der(der).is_ok(),
+        SecretError::BadCaCertificate,
+    )
+}
+
+/// Checks that `pem` holds at least one block labelled `label` (`empty` otherwise), each
+/// accepted by `parses` (`bad(n)` names the first that is not, from 1).
+fn check_pem_list(
+    pem: &[u8],
+    (key, label): (&'static str, &'static str),
+    empty: SecretError,
+    parses: impl Fn(&[u8]) -> bool,
+    bad: fn(usize) -> SecretError,
+) -> Result<(), SecretError> {
     let blocks = pem_blocks(pem, key, label)?;
     if blocks.is_empty() {
         return Err(empty);
@@ -268,7 +293,7 @@ fn validate_pem_list(
     if let Some(i) = blocks.iter().position(|der| !parses(der)) {
         return Err(bad(i + 1));
     }
-    Ok(pem.to_vec())
+    Ok(())
 }
 
 /// Accepts the Secret types that may hold certificates, CA bundles and CRLs: `Opaque`,

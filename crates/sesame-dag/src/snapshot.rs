@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use sesame_api::{ExtensionService, HTTPProxy, TLSCertificateDelegation};
@@ -63,7 +63,9 @@ impl Touched {
     pub fn impact(&self, dag: &Dag) -> Impact {
         match self {
             Touched::Object(key) => match key.kind {
-                Kind::Service | Kind::Secret if !dag.references.contains(key) => Impact::None,
+                Kind::Service | Kind::Secret | Kind::ConfigMap if !dag.references.contains(key) => {
+                    Impact::None
+                }
                 Kind::Ingress
                 | Kind::Service
                 | Kind::Secret
@@ -81,7 +83,8 @@ impl Touched {
                 | Kind::TCPRoute
                 | Kind::BackendTLSPolicy
                 | Kind::ListenerSet
-                | Kind::Namespace => Impact::Rebuild,
+                | Kind::Namespace
+                | Kind::ConfigMap => Impact::Rebuild,
                 Kind::ExtensionService => Impact::Rebuild,
             },
             Touched::Endpoints(services) => {
@@ -146,6 +149,9 @@ pub struct Snapshot {
     /// Namespaces, by name (their namespace is empty): read for the labels that Gateway
     /// listeners' `allowedRoutes` select on.
     pub namespaces: BTreeMap<NamespacedName, Arc<Namespace>>,
+    /// ConfigMaps, each holding its `ca.crt` only: the CA bundles that BackendTLSPolicies and
+    /// Gateways' client certificate validation refer to.
+    pub config_maps: BTreeMap<NamespacedName, Arc<ConfigMap>>,
     /// The EndpointSlices of each Service, by the slice's `kubernetes.io/service-name` label.
     /// Sorted; a Service has few slices, which a `Vec` holds in a fraction of a set's node.
     slices_by_service: BTreeMap<NamespacedName, Vec<NamespacedName>>,
@@ -236,6 +242,9 @@ impl Snapshot {
             Object::Namespace(o) => upsert_by(&mut self.namespaces, key, o, |a, b| {
                 a.metadata.labels == b.metadata.labels
             }),
+            Object::ConfigMap(o) => upsert_by(&mut self.config_maps, key, o, |a, b| {
+                a.data == b.data && a.binary_data == b.binary_data
+            }),
             Object::ExtensionService(o) => {
                 upsert_by(&mut self.extension_services, key, o, |a, b| {
                     a.spec == b.spec && same_meta(&a.metadata, &b.metadata)
@@ -281,6 +290,7 @@ impl Snapshot {
             Kind::BackendTLSPolicy => self.backend_tls_policies.remove(name).is_some(),
             Kind::ListenerSet => self.listener_sets.remove(name).is_some(),
             Kind::Namespace => self.namespaces.remove(name).is_some(),
+            Kind::ConfigMap => self.config_maps.remove(name).is_some(),
             Kind::EndpointSlice => match self.endpoint_slices.remove(name) {
                 Some(old) => {
                     self.unlink_slice(&slice_service(&old), name);

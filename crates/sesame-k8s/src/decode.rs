@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Endpoints, Namespace, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -116,6 +116,7 @@ pub fn known_kind(api_version: &str, kind: &str) -> Option<Kind> {
         ("v1", "Endpoints") => Some(Kind::Endpoints),
         ("v1", "Secret") => Some(Kind::Secret),
         ("v1", "Namespace") => Some(Kind::Namespace),
+        ("v1", "ConfigMap") => Some(Kind::ConfigMap),
         ("projectsesame.io/v1", "HTTPProxy") => Some(Kind::HTTPProxy),
         ("projectsesame.io/v1", "TLSCertificateDelegation") => Some(Kind::TLSCertificateDelegation),
         ("networking.k8s.io/v1", "IngressClass") => Some(Kind::IngressClass),
@@ -199,6 +200,7 @@ pub fn decode_object(mut value: Value) -> Result<Option<Object>, DecodeError> {
         Kind::BackendTLSPolicy => Object::BackendTLSPolicy(Arc::new(typed(value, &object)?)),
         Kind::ListenerSet => Object::ListenerSet(Arc::new(typed(value, &object)?)),
         Kind::Namespace => Object::Namespace(Arc::new(labels_only(typed(value, &object)?))),
+        Kind::ConfigMap => Object::ConfigMap(Arc::new(ca_only(typed(value, &object)?))),
     };
     Ok(Some(decoded))
 }
@@ -212,6 +214,27 @@ pub fn labels_only(namespace: Namespace) -> Namespace {
             ..ObjectMeta::default()
         },
         ..Namespace::default()
+    }
+}
+
+/// The ConfigMap key that holds a PEM CA bundle, for Gateway API's `caCertificateRefs`.
+pub const CA_CERTIFICATE_KEY: &str = "ca.crt";
+
+/// A ConfigMap as the build reads it: its name, namespace and `ca.crt`; the rest (other keys,
+/// labels, annotations) is dropped, so that the many ConfigMaps of a cluster that no route
+/// refers to cost little more than their names.
+pub fn ca_only(config_map: ConfigMap) -> ConfigMap {
+    let ca = config_map
+        .data
+        .and_then(|mut data| data.remove_entry(CA_CERTIFICATE_KEY));
+    ConfigMap {
+        metadata: ObjectMeta {
+            name: config_map.metadata.name,
+            namespace: config_map.metadata.namespace,
+            ..ObjectMeta::default()
+        },
+        data: ca.map(|entry| [entry].into_iter().collect()),
+        ..ConfigMap::default()
     }
 }
 
@@ -280,6 +303,7 @@ impl_meta!(
     BackendTlsPolicy,
     ListenerSet,
     Namespace,
+    ConfigMap,
 );
 
 /// Merges `stringData` into `data`, as the API server does on write.

@@ -116,3 +116,24 @@ fn a_namespace_keeps_its_name_and_labels_only() {
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a", "labels": {"env": "prod"}}})
     );
 }
+
+#[test]
+fn a_config_map_keeps_its_name_and_ca_bundle_only() {
+    let object = decode(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "ca", "namespace": "team-a", "labels": {"env": "prod"}},
+        "data": {"ca.crt": "PEM", "other": "large"}, "binaryData": {"blob": "AAAA"}
+    }));
+    assert_eq!(
+        object.key(),
+        ObjectKey::new(Kind::ConfigMap, NamespacedName::new("team-a", "ca"))
+    );
+    let Object::ConfigMap(config_map) = object else {
+        panic!("not a ConfigMap");
+    };
+    assert_eq!(
+        serde_json::to_value(config_map.as_ref()).unwrap(),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "ca", "namespace": "team-a"}, "data": {"ca.crt": "PEM"}})
+    );
+}

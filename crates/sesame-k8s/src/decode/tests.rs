@@ -61,7 +61,7 @@ fn unknown_kinds_and_versions_are_skipped() {
     for (api_version, kind) in [
         ("apps/v1", "Deployment"),
         ("networking.k8s.io/v1beta1", "Ingress"),
-        ("v1", "ConfigMap"),
+        ("v1", "Pod"),
         ("projectcontour.io/v1", "HTTPProxy"),
         ("projectcontour.io/v1", "TLSCertificateDelegation"),
         ("projectsesame.io/v1alpha1", "HTTPProxy"),

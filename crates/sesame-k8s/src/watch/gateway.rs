@@ -1,4 +1,4 @@
-//! The Gateway API kinds and Namespaces, watched only when the config has a `gateway` section:
+//! The Gateway API kinds, Namespaces and ConfigMaps, watched only when the config has a `gateway` section:
 //! one table entry per kind, so that adding a kind is adding a row.
 //!
 //! The Gateway API kinds are CRDs a cluster may not have installed. A list answered `404 Not
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{self, BoxStream, StreamExt};
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::Api;
 use kube::runtime::watcher;
 use kube::{Client, Resource};
@@ -20,7 +20,7 @@ use sesame_dag::{Kind, Object};
 use sesame_gateway_api::{BackendTlsPolicy, GatewayClass};
 
 use super::{Item, api, objects};
-use crate::decode::labels_only;
+use crate::decode::{ca_only, labels_only};
 
 /// How a watched kind's streams are started, per namespace or once for the cluster.
 type Start = fn(&Client, Option<&str>, &Settings, usize) -> BoxStream<'static, Item>;
@@ -45,7 +45,7 @@ pub(super) struct Watched {
 }
 
 /// Every kind watched for Gateway API, in the order the streams are opened.
-pub(super) const WATCHED: [Watched; 10] = [
+pub(super) const WATCHED: [Watched; 11] = [
     Watched {
         kind: Kind::GatewayClass,
         namespaced: false,
@@ -111,6 +111,17 @@ pub(super) const WATCHED: [Watched; 10] = [
                 id,
                 |n| Object::Namespace(Arc::new(labels_only(n))),
             )
+        },
+    },
+    // ConfigMaps for `caCertificateRefs` (BackendTLSPolicy, frontend client certificate
+    // validation): their names and `ca.crt` only.
+    Watched {
+        kind: Kind::ConfigMap,
+        namespaced: true,
+        start: |c, ns, s, id| {
+            objects(api::<ConfigMap>(c, ns), s.watcher.clone(), id, |m| {
+                Object::ConfigMap(Arc::new(ca_only(m)))
+            })
         },
     },
 ];

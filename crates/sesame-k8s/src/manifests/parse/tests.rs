@@ -262,12 +262,12 @@ spec:
 fn list_items_read_before_the_kind_are_still_objects() {
     let text = r#"{"items": [
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a", "namespace": "x"}},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "c"}}
     ], "apiVersion": "v1", "kind": "List"}"#;
     let parsed = parse(text, Format::Json).expect("parses");
     assert_eq!(keys(&parsed), ["Service x/a"]);
     assert_eq!(parsed.skipped.len(), 1);
-    assert_eq!(parsed.skipped[0].kind, "ConfigMap");
+    assert_eq!(parsed.skipped[0].kind, "Pod");
 }
 
 #[test]
