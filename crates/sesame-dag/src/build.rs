@@ -249,6 +249,8 @@ pub(crate) struct Builder<'a> {
     /// The namespaces whose TLSCertificateDelegations were read (for Secrets in another
     /// namespace than the object's).
     pub delegations_read: BTreeSet<String>,
+    /// The BackendTLSPolicies looked up for the Gateway API routes' backends.
+    pub backend_tls_policies: crate::gateway::BackendTlsPolicies<'a>,
 }
 
 /// The verdict on the Envoy client certificate (config `tls.envoy-client-certificate`), when
@@ -295,6 +297,7 @@ impl<'a> Builder<'a> {
             host_policies: BTreeMap::new(),
             fallback: None,
             delegations_read: BTreeSet::new(),
+            backend_tls_policies: Default::default(),
         }
     }
 

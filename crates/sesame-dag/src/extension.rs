@@ -222,6 +222,7 @@ impl<'a> Builder<'a> {
         Some(UpstreamValidation {
             ca_pem,
             subject_names,
+            subject_uris: Vec::new(),
         })
     }
 

@@ -21,6 +21,8 @@ use crate::status::gateway::{
     Condition, ConditionReason as R, ConditionType as T, GatewayApiStatus, ListenerStatus,
 };
 
+mod backend_tls;
+pub(crate) use backend_tls::BackendTlsPolicies;
 mod ca;
 mod grpc;
 mod hosts;
@@ -195,6 +197,7 @@ impl<'a> Builder<'a> {
         }
         self.gateway_listeners(name, &listeners, tables);
         self.stream_routes(name, &mut listeners);
+        self.backend_tls_statuses(name);
         let (own, others): (Vec<Listener>, Vec<Listener>) = listeners
             .into_iter()
             .partition(|l| l.owner.kind == "Gateway");
@@ -578,6 +581,8 @@ pub(crate) fn intersect(listener: Option<&str>, route: &str) -> Option<String> {
     }
 }
 
+#[cfg(test)]
+mod backend_tls_tests;
 #[cfg(test)]
 mod http_tests;
 #[cfg(test)]

@@ -216,6 +216,12 @@ pub(crate) struct ClusterSettings {
     /// Whether the upstream speaks HTTP/2 whatever the Service says (a GRPCRoute's backends):
     /// HTTP/1.1 becomes h2c, TLS becomes h2.
     pub http2: bool,
+    /// Whether the upstream speaks TLS whatever the Service says (a BackendTLSPolicy targets
+    /// it): HTTP/1.1 becomes TLS, h2c becomes h2.
+    pub tls: bool,
+    /// The server name a TLS cluster sends in the handshake, whatever the Service is (a
+    /// BackendTLSPolicy's `hostname`); `None` leaves it to `external_name_sni`.
+    pub sni: Option<String>,
     /// How an upstream host is picked.
     pub lb_policy: LbPolicy,
     /// Active health checking.
@@ -279,6 +285,9 @@ impl ClusterSettings {
                 short_sha1(&v.ca_pem),
                 v.subject_names
             );
+            if !v.subject_uris.is_empty() {
+                let _ = write!(out, "|uri={:?}", v.subject_uris);
+            }
         }
         if let Some(t) = &self.idle_connection_timeout {
             let _ = write!(out, "|idle={t:?}");
@@ -368,16 +377,21 @@ impl Upstream<'_> {
             .protocol
             .unwrap_or_else(|| resolved.annotations.protocol(port))
         {
+            UpstreamProtocol::Http1 if settings.tls => UpstreamProtocol::Tls,
+            UpstreamProtocol::H2c if settings.tls => UpstreamProtocol::H2,
+            protocol => protocol,
+        };
+        let protocol = match protocol {
             UpstreamProtocol::Http1 if settings.http2 => UpstreamProtocol::H2c,
             UpstreamProtocol::Tls if settings.http2 => UpstreamProtocol::H2,
             protocol => protocol,
         };
         let tls = matches!(protocol, UpstreamProtocol::Tls | UpstreamProtocol::H2);
         let sni = match (&external_name, &settings.external_name_sni) {
-            (Some(host), ExternalNameSni::Target) if tls => {
-                Some(host.trim_end_matches('.').to_string())
-            }
-            (Some(_), ExternalNameSni::Host(host)) if tls => Some(host.clone()),
+            _ if !tls => None,
+            _ if settings.sni.is_some() => settings.sni.clone(),
+            (Some(host), ExternalNameSni::Target) => Some(host.trim_end_matches('.').to_string()),
+            (Some(_), ExternalNameSni::Host(host)) => Some(host.clone()),
             _ => None,
         };
         let mut extra = settings.canonical();

@@ -66,6 +66,7 @@ pub(crate) fn objects(yaml: &str) -> Vec<Object> {
                     Object::ListenerSet(Arc::new(serde_json::from_value(doc).unwrap()))
                 }
                 "Namespace" => Object::Namespace(Arc::new(serde_json::from_value(doc).unwrap())),
+                "ConfigMap" => Object::ConfigMap(Arc::new(serde_json::from_value(doc).unwrap())),
                 other => panic!("unexpected kind {other}"),
             }
         })

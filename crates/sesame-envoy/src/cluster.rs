@@ -234,7 +234,8 @@ fn upstream_tls(alpn: &[&str], c: &Cluster) -> core_v3::TransportSocket {
     proto::tls_transport_socket(&context)
 }
 
-/// The CA bundle (inline) and the DNS names the upstream's certificate must carry.
+/// The CA bundle (inline) and the DNS names or URIs, one of which the upstream's certificate
+/// must carry.
 pub fn validation_context(v: &UpstreamValidation) -> tls_v3::CertificateValidationContext {
     use tls_v3::subject_alt_name_matcher::SanType;
     tls_v3::CertificateValidationContext {
@@ -244,11 +245,10 @@ pub fn validation_context(v: &UpstreamValidation) -> tls_v3::CertificateValidati
             )),
             ..Default::default()
         }),
-        match_typed_subject_alt_names: v
-            .subject_names
-            .iter()
-            .map(|name| tls_v3::SubjectAltNameMatcher {
-                san_type: SanType::Dns as i32,
+        match_typed_subject_alt_names: (v.subject_names.iter().map(|n| (SanType::Dns, n)))
+            .chain(v.subject_uris.iter().map(|u| (SanType::Uri, u)))
+            .map(|(san_type, name)| tls_v3::SubjectAltNameMatcher {
+                san_type: san_type as i32,
                 matcher: Some(matcher_v3::StringMatcher {
                     match_pattern: Some(matcher_v3::string_matcher::MatchPattern::Exact(
                         name.clone(),

@@ -171,8 +171,11 @@ pub struct UpstreamValidation {
     #[serde(skip)]
     pub ca_pem: Vec<u8>,
     /// DNS names, one of which the certificate must carry as a subject alternative name;
-    /// empty accepts any name.
+    /// empty (with `subject_uris` empty too) accepts any name.
     pub subject_names: Vec<String>,
+    /// URIs (a SPIFFE ID, say), one of which the certificate may carry instead of a name of
+    /// `subject_names` (a BackendTLSPolicy's `subjectAltNames` of type `URI`).
+    pub subject_uris: Vec<String>,
 }
 
 impl std::fmt::Debug for UpstreamValidation {
@@ -180,6 +183,7 @@ impl std::fmt::Debug for UpstreamValidation {
         f.debug_struct("UpstreamValidation")
             .field("ca_pem_len", &self.ca_pem.len())
             .field("subject_names", &self.subject_names)
+            .field("subject_uris", &self.subject_uris)
             .finish()
     }
 }

@@ -17,7 +17,7 @@ use sesame_gateway_api::gateway::{
 };
 use sesame_gateway_api::httproute::HttpRouteParentRefs;
 
-use super::route::backend::ServiceRef;
+use super::route::backend::{BackendRefError, ServiceRef};
 use super::route::{RouteId, allowed_listeners, is_gateway, listener_hosts, parent_ref};
 use super::{GROUP, Listener};
 use crate::build::Builder;
@@ -272,7 +272,7 @@ impl<'a> Builder<'a> {
                     clusters.push(WeightedCluster::new(cluster, *weight as u32));
                 }
                 Ok(_) => {}
-                Err((reason, message)) if resolved.status => {
+                Err(BackendRefError::Ref(reason, message)) if resolved.status => {
                     resolved = Condition::no(T::ResolvedRefs, reason, message);
                 }
                 Err(_) => {}

@@ -263,14 +263,11 @@ impl<'a> Builder<'a> {
                     .map_err(headers_problem)?;
         }
         let settings = ClusterSettings {
-            protocol: None,
-            http2: false,
             lb_policy,
             health_check,
-            slow_start: None,
-            upstream_validation: None,
             idle_connection_timeout: timeouts.idle_connection,
             external_name_sni: ExternalNameSni::Target,
+            ..ClusterSettings::default()
         };
 
         let mirrors: Vec<&Service> = route.services.iter().filter(|s| s.mirror).collect();
@@ -467,6 +464,7 @@ impl<'a> Builder<'a> {
             settings.upstream_validation = Some(Box::new(UpstreamValidation {
                 ca_pem,
                 subject_names,
+                subject_uris: Vec::new(),
             }));
         }
         match self.services.resolve(

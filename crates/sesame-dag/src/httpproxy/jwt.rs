@@ -263,6 +263,7 @@ impl<'a> Builder<'a> {
         Ok(UpstreamValidation {
             ca_pem,
             subject_names,
+            subject_uris: Vec::new(),
         })
     }
 

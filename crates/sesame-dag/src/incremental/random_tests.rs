@@ -80,6 +80,10 @@ fn object(value: Value) -> Object {
             Object::ExtensionService(Arc::new(serde_json::from_value(value).unwrap()))
         }
         "Namespace" => Object::Namespace(Arc::new(serde_json::from_value(value).unwrap())),
+        "ConfigMap" => Object::ConfigMap(Arc::new(serde_json::from_value(value).unwrap())),
+        "BackendTLSPolicy" => {
+            Object::BackendTLSPolicy(Arc::new(serde_json::from_value(value).unwrap()))
+        }
         other => panic!("unexpected kind {other}"),
     }
 }
@@ -254,6 +258,17 @@ fn secret(rng: &mut Rng, certs: &Certs, namespace: &str, name: &str) -> Value {
     tls_secret(namespace, name, &crt, &key)
 }
 
+/// A ConfigMap whose `ca.crt` is a CA bundle, not a certificate, or missing.
+fn config_map(rng: &mut Rng, certs: &Certs, namespace: &str, name: &str) -> Value {
+    let data = match rng.below(8) {
+        0 => json!({"ca.crt": "not a certificate"}),
+        1 => json!({"other": "x"}),
+        i => json!({"ca.crt": certs.valid[i % 2].crt}),
+    };
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace}, "data": data})
+}
+
 fn tls_secret(namespace: &str, name: &str, crt: &str, key: &str) -> Value {
     json!({
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace},
@@ -329,7 +344,7 @@ fn change(rng: &mut Rng, certs: &Certs) -> Change {
     } else {
         NAMESPACES[1]
     };
-    let (kind, value) = match rng.below(27) {
+    let (kind, value) = match rng.below(28) {
         0..=5 => {
             let name = format!("i{}", rng.below(4));
             (Kind::Ingress, ingress(rng, namespace, &name))
@@ -352,6 +367,10 @@ fn change(rng: &mut Rng, certs: &Certs) -> Change {
         20..=21 => {
             let name = *rng.pick(&EXTENSIONS[..2]);
             (Kind::ExtensionService, extension_service(rng, name))
+        }
+        22..=23 => {
+            let name = *rng.pick(&gateway::CONFIG_MAPS);
+            (Kind::ConfigMap, config_map(rng, certs, namespace, name))
         }
         _ => gateway::object(rng, namespace),
     };
@@ -383,9 +402,18 @@ fn configs() -> Vec<BuildConfig> {
     vec![BuildConfig::default(), rich, gateway]
 }
 
-/// Runs `steps` random steps; returns how many ended with a host that verifies JWTs, how many
-/// with routes on a Gateway listener, and how many with an HTTPS Gateway listener.
-fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> (usize, usize, usize) {
+/// How many steps of a run ended with: a host that verifies JWTs, routes on a Gateway
+/// listener, an HTTPS Gateway listener, a backend a BackendTLSPolicy applies to.
+#[derive(Default)]
+struct Seen {
+    jwt: usize,
+    gateway: usize,
+    https_gateway: usize,
+    backend_tls: usize,
+}
+
+/// Runs `steps` random steps; returns what the steps ended with.
+fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> Seen {
     let mut rng = Rng(seed);
     let mut snapshot = Snapshot::new();
     for namespace in NAMESPACES {
@@ -405,6 +433,20 @@ fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> (usize, 
             namespace, name, &pem.crt, &pem.key,
         ))));
     }
+    // CA bundles and BackendTLSPolicies from the start: policies are rare among the changes.
+    for namespace in NAMESPACES {
+        let ca = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "ca0", "namespace": namespace},
+            "data": {"ca.crt": certs.valid[0].crt}});
+        snapshot.apply(Change::Apply(object(ca)));
+    }
+    for _ in 0..2 {
+        let policy = gateway::backend_tls_policy(&mut rng, "default");
+        snapshot.apply(Change::Apply(object(policy)));
+    }
+    for value in gateway::served() {
+        snapshot.apply(Change::Apply(object(value)));
+    }
     for _ in 0..rng.below(12) {
         snapshot.apply(change(&mut rng, certs));
     }
@@ -414,9 +456,7 @@ fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> (usize, 
         build(&snapshot, config),
         "seed {seed}: initial build"
     );
-    let mut jwt_steps = 0;
-    let mut gateway_steps = 0;
-    let mut https_gateway_steps = 0;
+    let mut seen = Seen::default();
     for step in 0..steps {
         let mut changed = Vec::new();
         for _ in 0..1 + rng.below(3) {
@@ -451,23 +491,27 @@ fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> (usize, 
                 *users.entry(cluster).or_default() += 1;
             }
         }
-        jwt_steps += usize::from(!users.is_empty());
-        gateway_steps += usize::from(
+        seen.jwt += usize::from(!users.is_empty());
+        seen.gateway += usize::from(
             expected
                 .dag
                 .gateway_listeners
                 .values()
                 .any(|l| l.virtual_hosts.values().any(|v| !v.routes.is_empty())),
         );
-        https_gateway_steps += usize::from(
+        seen.https_gateway += usize::from(
             expected
                 .dag
                 .gateway_listeners
                 .values()
                 .any(|l| !l.tls.is_empty()),
         );
+        seen.backend_tls += usize::from(
+            (expected.dag.clusters.values())
+                .any(|c| c.upstream_validation.is_some() && c.sni.is_some()),
+        );
     }
-    (jwt_steps, gateway_steps, https_gateway_steps)
+    seen
 }
 
 #[test]
@@ -479,29 +523,36 @@ fn random_changes_build_what_a_full_build_builds() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(40);
-    let mut jwt_steps = 0;
-    let mut gateway_steps = 0;
-    let mut https_gateway_steps = 0;
+    let mut seen = Seen::default();
     for config in configs() {
         for seed in 0..seeds {
-            let (jwt, gateway, https) = run(seed, &config, &certs, 40);
-            jwt_steps += jwt;
-            gateway_steps += gateway;
-            https_gateway_steps += https;
+            let run = run(seed, &config, &certs, 40);
+            seen.jwt += run.jwt;
+            seen.gateway += run.gateway;
+            seen.https_gateway += run.https_gateway;
+            seen.backend_tls += run.backend_tls;
         }
     }
     assert!(
-        seeds < 40 || https_gateway_steps > 20,
-        "only {https_gateway_steps} steps had an HTTPS Gateway listener"
+        seeds < 40 || seen.https_gateway > 20,
+        "only {} steps had an HTTPS Gateway listener",
+        seen.https_gateway
     );
     // And Gateway listeners with routes.
     assert!(
-        seeds < 40 || gateway_steps > 100,
-        "only {gateway_steps} steps had routes on a Gateway listener"
+        seeds < 40 || seen.gateway > 100,
+        "only {} steps had routes on a Gateway listener",
+        seen.gateway
+    );
+    // And backends that a BackendTLSPolicy makes speak TLS.
+    assert!(
+        seeds < 40 || seen.backend_tls > 10,
+        "only {} steps had a backend under a BackendTLSPolicy",
+        seen.backend_tls
     );
     // The universe does reach hosts that verify JWTs (with a JWKS cluster each).
     assert!(
-        seeds < 40 || jwt_steps > 0,
+        seeds < 40 || seen.jwt > 0,
         "no step had a host verifying JWTs"
     );
 }

@@ -33,6 +33,23 @@ pub enum GatewayApiStatus {
         /// One entry per such parentRef, in the route's order.
         parents: Vec<RouteParentStatus>,
     },
+    /// A policy (BackendTLSPolicy) that applies where the Gateway Sesame serves sends traffic.
+    Policy {
+        /// One entry per ancestor (the served Gateway).
+        ancestors: Vec<PolicyAncestorStatus>,
+    },
+}
+
+/// The status of a policy for one of its ancestors.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyAncestorStatus {
+    /// The ancestor (a Gateway).
+    pub ancestor_ref: ParentRef,
+    /// The controller writing this entry.
+    pub controller_name: String,
+    /// `Accepted`, `ResolvedRefs`.
+    pub conditions: Vec<Condition>,
 }
 
 /// The status of one listener of a Gateway.
@@ -184,4 +201,10 @@ pub enum ConditionReason {
     NotAllowed,
     /// The Gateway's `infrastructure.parametersRef` cannot be resolved.
     InvalidParameters,
+    /// A policy targets what an older policy already targets.
+    Conflicted,
+    /// No CA certificate reference of a policy or listener is valid.
+    NoValidCACertificate,
+    /// A CA certificate reference names no ConfigMap or Secret holding a CA bundle.
+    InvalidCACertificateRef,
 }

@@ -184,9 +184,11 @@ fn health_check_defaults_are_contours() {
 #[test]
 fn upstream_validation_only_with_tls() {
     use tls_v3::common_tls_context::ValidationContextType;
+    use tls_v3::subject_alt_name_matcher::SanType;
     let validation = UpstreamValidation {
         ca_pem: b"-----BEGIN CERTIFICATE-----\nCA\n".to_vec(),
         subject_names: vec!["backend.example.com".into(), "alt.example.com".into()],
+        subject_uris: vec!["spiffe://cluster.local/ns/default/sa/backend".into()],
     };
     let want = tls_v3::CertificateValidationContext {
         trusted_ca: Some(core_v3::DataSource {
@@ -195,19 +197,21 @@ fn upstream_validation_only_with_tls() {
             )),
             ..Default::default()
         }),
-        match_typed_subject_alt_names: ["backend.example.com", "alt.example.com"]
-            .into_iter()
-            .map(|name| tls_v3::SubjectAltNameMatcher {
-                san_type: tls_v3::subject_alt_name_matcher::SanType::Dns as i32,
-                matcher: Some(matcher_v3::StringMatcher {
-                    match_pattern: Some(matcher_v3::string_matcher::MatchPattern::Exact(
-                        name.into(),
-                    )),
-                    ignore_case: false,
-                }),
-                oid: String::new(),
-            })
-            .collect(),
+        match_typed_subject_alt_names: [
+            (SanType::Dns, "backend.example.com"),
+            (SanType::Dns, "alt.example.com"),
+            (SanType::Uri, "spiffe://cluster.local/ns/default/sa/backend"),
+        ]
+        .into_iter()
+        .map(|(san_type, name)| tls_v3::SubjectAltNameMatcher {
+            san_type: san_type as i32,
+            matcher: Some(matcher_v3::StringMatcher {
+                match_pattern: Some(matcher_v3::string_matcher::MatchPattern::Exact(name.into())),
+                ignore_case: false,
+            }),
+            oid: String::new(),
+        })
+        .collect(),
         ..Default::default()
     };
     for (protocol, alpn) in [

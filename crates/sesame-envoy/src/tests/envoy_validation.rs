@@ -193,6 +193,11 @@ fn every_feature_dag() -> Dag {
                 } else {
                     Vec::new()
                 },
+                subject_uris: if i == 2 {
+                    vec!["spiffe://cluster.local/ns/default/sa/backend".into()]
+                } else {
+                    Vec::new()
+                },
             }));
         }
         names.push(c.name.clone());

@@ -8,7 +8,7 @@ use crate::dag::{
     ClusterRewrites, Forward, ForwardPolicies, Mirror, RetryPolicy, RouteAction, Timeout,
     WeightedCluster,
 };
-use crate::object::{Kind, NamespacedName};
+use crate::object::{Kind, NamespacedName, ObjectKey};
 use crate::service::{ClusterSettings, PortRef};
 use crate::status::gateway::{Condition, ConditionReason as R, ConditionType as T};
 
@@ -41,6 +41,16 @@ macro_rules! service_ref {
     };
 }
 pub(in crate::gateway) use service_ref;
+
+/// Why a reference to a Service port gives no cluster.
+#[derive(Debug)]
+pub(in crate::gateway) enum BackendRefError {
+    /// The reference does not resolve: the route's `ResolvedRefs=False`, with this reason.
+    Ref(R, String),
+    /// It resolves, but a refused BackendTLSPolicy applies to it: it is sent nothing (its
+    /// requests get a 500) and the policy's status says why.
+    Refused,
+}
 
 /// One backendRef of a rule: its Service port, weight and own header filters.
 pub(in crate::gateway) struct Backend<'a> {
@@ -79,9 +89,10 @@ impl<'a> Builder<'a> {
                             .with_rewrites(backend.rewrites),
                     );
                 }
-                Err((reason, message)) => {
+                Err(BackendRefError::Ref(reason, message)) => {
                     resolved.get_or_insert(Condition::no(T::ResolvedRefs, reason, message));
                 }
+                Err(BackendRefError::Refused) => {}
             }
         }
         if clusters.is_empty() {
@@ -123,11 +134,11 @@ impl<'a> Builder<'a> {
         &mut self,
         route: RouteId<'a>,
         r: &ServiceRef<'a>,
-    ) -> Result<String, (R, String)> {
+    ) -> Result<String, BackendRefError> {
         let group = r.group.unwrap_or("");
         let kind = r.kind.unwrap_or("Service");
         if !group.is_empty() || kind != "Service" {
-            return Err((
+            return Err(BackendRefError::Ref(
                 R::InvalidKind,
                 format!(
                     "backendRef {:?} is a {group}/{kind}; only Services are supported",
@@ -142,7 +153,7 @@ impl<'a> Builder<'a> {
                 ("Service", namespace, r.name),
             )
         {
-            return Err((
+            return Err(BackendRefError::Ref(
                 R::RefNotPermitted,
                 format!(
                     "backendRef {namespace}/{} is in another namespace and no ReferenceGrant there allows it",
@@ -151,15 +162,38 @@ impl<'a> Builder<'a> {
             ));
         }
         let Some(port) = r.port else {
-            return Err((
+            return Err(BackendRefError::Ref(
                 R::BackendNotFound,
                 format!("backendRef {namespace}/{} must name a port", r.name),
             ));
         };
-        let settings = ClusterSettings {
+        let mut settings = ClusterSettings {
             http2: route.kind == Kind::GRPCRoute,
             ..ClusterSettings::default()
         };
+        if matches!(route.kind, Kind::HTTPRoute | Kind::GRPCRoute) {
+            let service = self
+                .snapshot
+                .services
+                .get(&NamespacedName::new(namespace, r.name));
+            let port_spec = (service.into_iter().flat_map(|s| &s.ports)).find(|p| p.port == port);
+            let policy =
+                port_spec.and_then(|p| self.backend_tls(namespace, r.name, p.name.as_deref()));
+            match policy {
+                None => {}
+                Some(Ok(tls)) => {
+                    settings.tls = true;
+                    settings.sni = Some(tls.sni);
+                    settings.upstream_validation = Some(Box::new(tls.validation));
+                }
+                Some(Err(_)) => {
+                    // Not resolved, yet read: its changes must rebuild the route.
+                    let service = NamespacedName::new(namespace, r.name);
+                    (self.dag.references).insert(ObjectKey::new(Kind::Service, service));
+                    return Err(BackendRefError::Refused);
+                }
+            }
+        }
         self.services
             .resolve(
                 self.snapshot,
@@ -170,7 +204,7 @@ impl<'a> Builder<'a> {
                 &mut self.dag,
                 &mut self.status,
             )
-            .map_err(|problem| (R::BackendNotFound, problem.message))
+            .map_err(|problem| BackendRefError::Ref(R::BackendNotFound, problem.message))
     }
 
     /// The mirror a RequestMirror filter asks for (its `percent`, or its `fraction` as
@@ -210,10 +244,11 @@ impl<'a> Builder<'a> {
                 cluster,
                 per_million,
             })),
-            Err((reason, message)) => {
+            Err(BackendRefError::Ref(reason, message)) => {
                 resolved.get_or_insert(Condition::no(T::ResolvedRefs, reason, message));
                 Ok(None)
             }
+            Err(BackendRefError::Refused) => Ok(None),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Random Gateway API objects for the incremental property test: one GatewayClass and one
 //! Gateway (either may be someone else's), HTTPRoutes, GRPCRoutes, TLSRoutes and TCPRoutes
-//! that attach or not, a ReferenceGrant, and labelled Namespaces for a listener's namespace
-//! selector.
+//! that attach or not, a ReferenceGrant, labelled Namespaces for a listener's namespace
+//! selector, and BackendTLSPolicies (their ConfigMaps come from the common generator).
 
 use serde_json::{Value, json};
 
@@ -178,9 +178,69 @@ fn stream_route(rng: &mut Rng, namespace: &str, name: &str, kind: Kind) -> Value
     })
 }
 
+/// A served Gateway with an HTTP listener and a route to both Services, to start from: random
+/// Gateways and routes rarely meet.
+pub(super) fn served() -> [Value; 3] {
+    [
+        json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+            "metadata": {"name": "gc"},
+            "spec": {"controllerName": "projectsesame.io/gateway-controller"},
+        }),
+        json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": "gw", "namespace": "default"},
+            "spec": {"gatewayClassName": "gc", "listeners": [{"name": "a", "port": 80,
+                "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}}]},
+        }),
+        json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": ROUTES[0], "namespace": "default"},
+            "spec": {"parentRefs": [{"name": "gw"}], "rules": [{"backendRefs": [
+                {"name": SERVICES[0], "port": 80}, {"name": SERVICES[1], "port": 80}]}]},
+        }),
+    ]
+}
+
+/// ConfigMap names, holding CA bundles for BackendTLSPolicies.
+pub(super) const CONFIG_MAPS: [&str; 2] = ["ca0", "ca1"];
+
+/// A BackendTLSPolicy on a Service (one of its ports, or all), with a CA bundle from a
+/// ConfigMap that may be missing or invalid, or of another kind.
+pub(super) fn backend_tls_policy(rng: &mut Rng, namespace: &str) -> Value {
+    let mut target = json!({"group": "", "kind": "Service", "name": rng.pick(&SERVICES[..2])});
+    if rng.chance(15) {
+        target["sectionName"] = json!("http");
+    }
+    let ca = match rng.below(8) {
+        0 => json!({"group": "example.com", "kind": "Bundle", "name": "ca0"}),
+        1 => json!({"group": "", "kind": "ConfigMap", "name": "missing"}),
+        2 => json!({"group": "", "kind": "ConfigMap", "name": CONFIG_MAPS[1]}),
+        _ => json!({"group": "", "kind": "ConfigMap", "name": CONFIG_MAPS[0]}),
+    };
+    // A wildcard hostname now and then, which refuses the policy.
+    let hostname = if rng.chance(10) {
+        "*.c.com"
+    } else {
+        *rng.pick(&["a.com", "x.c.com"])
+    };
+    let mut validation = json!({"caCertificateRefs": [ca], "hostname": hostname});
+    if rng.chance(20) {
+        validation["subjectAltNames"] = json!([{"type": "URI", "uri": "spiffe://c/ns/default"}]);
+    }
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy",
+        "metadata": {"name": rng.pick(&["p0", "p1"]), "namespace": namespace,
+            "generation": 1 + rng.below(3),
+            "creationTimestamp": format!("2026-01-0{}T00:00:00Z", 1 + rng.below(3))},
+        "spec": {"targetRefs": [target], "validation": validation},
+    })
+}
+
 /// One random Gateway API object, with its kind.
 pub(super) fn object(rng: &mut Rng, namespace: &str) -> (Kind, Value) {
-    match rng.below(11) {
+    match rng.below(12) {
+        11 => (Kind::BackendTLSPolicy, backend_tls_policy(rng, namespace)),
         0 => (Kind::GatewayClass, class(rng)),
         8 => (Kind::Namespace, labelled_namespace(rng)),
         1..=2 => (Kind::Gateway, gateway(rng)),

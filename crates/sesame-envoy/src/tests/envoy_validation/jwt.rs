@@ -57,6 +57,7 @@ fn envoy_accepts_jwt_providers_and_route_requirements() {
         Some(UpstreamValidation {
             ca_pem: ca,
             subject_names: vec!["keys.example.com".into()],
+            subject_uris: Vec::new(),
         }),
     );
     let secure = dag
