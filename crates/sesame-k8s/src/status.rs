@@ -131,10 +131,15 @@ pub fn updates(
         let reported = |key: &ObjectKey| {
             (output.status.objects.get(key)).is_some_and(|s| s.gateway_api.is_some())
         };
-        for (key, route) in gateway::stale_routes(snapshot, reported, controller) {
+        for (key, route) in gateway::stale_routes(snapshot, &reported, controller) {
             let current = route.status();
             let version = route.meta().resource_version.clone();
             add(&key, None, (json!({ "parents": [] }), current, version));
+        }
+        for (key, policy) in gateway::stale_policies(snapshot, &reported, controller) {
+            let current = policy.status.as_ref().and_then(json_of);
+            let version = policy.metadata.resource_version.clone();
+            add(&key, None, (json!({ "ancestors": [] }), current, version));
         }
     }
     updates
@@ -217,7 +222,14 @@ pub fn merge(current: Option<&Value>, update: &StatusUpdate, now: &Time) -> Opti
                 Value::Array(list)
             }
             "listeners" => gateway::listeners(value, previous, now),
-            "parents" => gateway::parents(value, previous, update.controller.as_deref(), now),
+            "parents" => {
+                let owner = (update.controller.as_deref(), "parentRef");
+                gateway::controller_entries(value, previous, owner, now)
+            }
+            "ancestors" => {
+                let owner = (update.controller.as_deref(), "ancestorRef");
+                gateway::controller_entries(value, previous, owner, now)
+            }
             _ => value.clone(),
         };
         merged.insert(field.clone(), value);

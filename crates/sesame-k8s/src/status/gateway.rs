@@ -1,5 +1,6 @@
 //! Gateway API status in the spec's shape: GatewayClass conditions, Gateway conditions,
-//! listeners and addresses, and the `parents` Sesame owns on every route kind.
+//! listeners and addresses, the `parents` Sesame owns on every route kind, and the `ancestors`
+//! it owns on BackendTLSPolicies.
 //!
 //! Each condition carries the object's `metadata.generation` as `observedGeneration`; the
 //! merge (see [`super::merge`]) keeps a condition's `lastTransitionTime` while its status is
@@ -10,10 +11,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde_json::{Map, Value, json};
 use sesame_dag::status::ObjectStatus;
 use sesame_dag::status::gateway::{
-    Condition, GatewayApiStatus, ListenerStatus, ParentRef, RouteParentStatus,
+    Condition, GatewayApiStatus, ListenerStatus, ParentRef, PolicyAncestorStatus, RouteParentStatus,
 };
 use sesame_dag::{Kind, NamespacedName, ObjectKey, Snapshot};
-use sesame_gateway_api::{GROUP, GrpcRoute, HttpRoute, TcpRoute, TlsRoute};
+use sesame_gateway_api::{BackendTlsPolicy, GROUP, GrpcRoute, HttpRoute, TcpRoute, TlsRoute};
 
 use super::{Address, json_of};
 
@@ -167,8 +168,42 @@ pub(super) fn ours(
             let ours = json!({ "parents": parents });
             Some((ours, route.status(), route.meta().resource_version.clone()))
         }
+        (Kind::BackendTLSPolicy, GatewayApiStatus::Policy { ancestors }) => {
+            let policy = snapshot.backend_tls_policies.get(&key.name)?;
+            let ancestors: Vec<Value> = ancestors
+                .iter()
+                .map(|a| ancestor_json(a, generation))
+                .collect();
+            let ours = json!({ "ancestors": ancestors });
+            let current = policy.status.as_ref().and_then(json_of);
+            Some((ours, current, policy.metadata.resource_version.clone()))
+        }
         _ => None,
     }
+}
+
+/// The BackendTLSPolicies whose status still has an `ancestors` entry of `controller` that the
+/// build no longer reports (no route of the served Gateway uses its target any more): their
+/// entries are to be removed.
+pub(super) fn stale_policies<'s>(
+    snapshot: &'s Snapshot,
+    reported: impl Fn(&ObjectKey) -> bool,
+    controller: &str,
+) -> Vec<(ObjectKey, &'s BackendTlsPolicy)> {
+    (snapshot.backend_tls_policies.iter())
+        .filter(|(_, p)| {
+            (p.status.iter())
+                .flat_map(|s| &s.ancestors)
+                .any(|a| a.controller_name == controller)
+        })
+        .map(|(name, p)| {
+            (
+                ObjectKey::new(Kind::BackendTLSPolicy, name.clone()),
+                p.as_ref(),
+            )
+        })
+        .filter(|(key, _)| !reported(key))
+        .collect()
 }
 
 /// The routes whose status still has a `parents` entry of `controller` that the build no
@@ -246,6 +281,15 @@ fn parent_json(
     })
 }
 
+/// A policy's entry for one ancestor (the Gateway, named in full).
+fn ancestor_json(ancestor: &PolicyAncestorStatus, generation: Option<i64>) -> Value {
+    json!({
+        "ancestorRef": json_of(&ancestor.ancestor_ref).unwrap_or(Value::Null),
+        "controllerName": ancestor.controller_name,
+        "conditions": conditions_json(&ancestor.conditions, generation),
+    })
+}
+
 /// A parentRef as written, with the defaults the build fills in.
 fn defaulted(written: &Value, namespace: &str) -> Option<ParentRef> {
     let text = |field: &str| written.get(field).and_then(Value::as_str);
@@ -301,13 +345,14 @@ pub(super) fn listeners(ours: &Value, current: Option<&Value>, now: &Time) -> Va
     Value::Array(merged)
 }
 
-/// The current `parents` entries of other controllers, untouched and in their order, then
-/// ours, their conditions stamped against our current entry for the same `parentRef`.
+/// The current entries (route `parents` or policy `ancestors`) of other controllers,
+/// untouched and in their order, then ours, their conditions stamped against our current
+/// entry for the same reference (`reference` names its field: `parentRef`, `ancestorRef`).
 /// `controller` is ours; without it, the controllers named in our entries are.
-pub(super) fn parents(
+pub(super) fn controller_entries(
     ours: &Value,
     current: Option<&Value>,
-    controller: Option<&str>,
+    (controller, reference): (Option<&str>, &str),
     now: &Time,
 ) -> Value {
     let ours: Vec<&Value> = ours.as_array().into_iter().flatten().collect();
@@ -324,7 +369,7 @@ pub(super) fn parents(
         .collect();
     for entry in &ours {
         let previous = (current.iter())
-            .find(|c| is_ours(c) && c.get("parentRef") == entry.get("parentRef"))
+            .find(|c| is_ours(c) && c.get(reference) == entry.get(reference))
             .copied();
         merged.push(with_stamped_conditions(entry, previous, now));
     }
@@ -342,5 +387,7 @@ fn with_stamped_conditions(ours: &Value, previous: Option<&Value>, now: &Time) -
     Value::Object(entry)
 }
 
+#[cfg(test)]
+mod policy_tests;
 #[cfg(test)]
 mod tests;

@@ -78,6 +78,13 @@ pub fn api_kind(kind: Kind) -> Option<ApiKind> {
         Kind::TLSRoute => row(GATEWAY, "v1", "TLSRoute", "tlsroutes", true),
         Kind::TCPRoute => row(GATEWAY, "v1", "TCPRoute", "tcproutes", true),
         Kind::ListenerSet => row(GATEWAY, "v1", "ListenerSet", "listenersets", true),
+        Kind::BackendTLSPolicy => row(
+            GATEWAY,
+            "v1",
+            "BackendTLSPolicy",
+            "backendtlspolicies",
+            true,
+        ),
         _ => return None,
     })
 }

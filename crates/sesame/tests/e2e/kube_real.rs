@@ -527,6 +527,7 @@ fn sesame_was_never_refused(plane: &ControlPlane) {
         (gateway, "tlsroutes"),
         (gateway, "tcproutes"),
         (gateway, "listenersets"),
+        (gateway, "backendtlspolicies"),
     ]
     .into_iter()
     .map(|(g, r)| (g.to_string(), r.to_string(), "get".to_string()))

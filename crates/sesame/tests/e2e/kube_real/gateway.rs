@@ -1,6 +1,7 @@
 //! Gateway API against the real API server: the upstream CRDs of `examples/gateway/`, a
 //! GatewayClass, a Gateway and an HTTPRoute created through the API route through Envoy, and
-//! the statuses Sesame writes pass the CRDs' schemas and validation rules.
+//! the statuses Sesame writes pass the CRDs' schemas and validation rules, a BackendTLSPolicy's
+//! `ancestors` included.
 
 use std::path::Path;
 
@@ -8,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::control_plane::ControlPlane;
 use super::eventually_status;
-use crate::harness::{Cluster, free_port};
+use crate::harness::{Cluster, Pki, free_port};
 use crate::kube_gateway::{
     GATEWAY_API, class_accepted, gateway, gateway_answers, gateway_class, gateway_ready, holds,
     http_route, route_accepted, serve_gateway,
@@ -84,7 +85,55 @@ pub async fn gateway_api_statuses(plane: &ControlPlane, kubeconfig: &Path) {
         2,
     )
     .await;
+
+    // A BackendTLSPolicy on the route's backend, its CA bundle in a ConfigMap created later:
+    // refused first, then accepted; both statuses pass the CRD's validation.
+    api.create(json!({
+        "apiVersion": GATEWAY_API, "kind": "BackendTLSPolicy",
+        "metadata": {"name": "svc-b-tls", "namespace": "default"},
+        "spec": {
+            "targetRefs": [{"group": "", "kind": "Service", "name": "svc-b"}],
+            "validation": {"hostname": "svc-b.kube.test",
+                           "caCertificateRefs": [{"group": "", "kind": "ConfigMap", "name": "backend-ca"}]},
+        },
+    }))
+    .await;
+    status("BackendTLSPolicy", "svc-b-tls", policy_refused, 1).await;
+    api.create(json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "backend-ca", "namespace": "default"},
+        "data": {"ca.crt": Pki::new().ca_pem},
+    }))
+    .await;
+    status("BackendTLSPolicy", "svc-b-tls", policy_accepted, 1).await;
     cluster.assert_no_update_rejected().await;
+}
+
+/// The entry of a BackendTLSPolicy's status for the served Gateway, if any.
+fn policy_ancestor(status: &Value) -> Option<&Value> {
+    (status["ancestors"].as_array().into_iter().flatten())
+        .find(|a| a["ancestorRef"]["name"] == "gw" && a["ancestorRef"]["kind"] == "Gateway")
+}
+
+/// Whether a BackendTLSPolicy is accepted with its references resolved, for `generation`.
+fn policy_accepted(status: &Value, generation: i64) -> bool {
+    let generation = json!(generation);
+    policy_ancestor(status).is_some_and(|a| {
+        holds(&a["conditions"], "Accepted", &generation)
+            && holds(&a["conditions"], "ResolvedRefs", &generation)
+    })
+}
+
+/// Whether a BackendTLSPolicy is refused for want of a CA bundle, for `generation`.
+fn policy_refused(status: &Value, generation: i64) -> bool {
+    policy_ancestor(status).is_some_and(|a| {
+        (a["conditions"].as_array().into_iter().flatten()).any(|c| {
+            c["type"] == "Accepted"
+                && c["status"] == "False"
+                && c["reason"] == "NoValidCACertificate"
+                && c["observedGeneration"] == generation
+        })
+    })
 }
 
 /// Whether a ListenerSet's status says accepted and programmed for `generation`, with its
