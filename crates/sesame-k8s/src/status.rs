@@ -131,12 +131,12 @@ pub fn updates(
         let reported = |key: &ObjectKey| {
             (output.status.objects.get(key)).is_some_and(|s| s.gateway_api.is_some())
         };
-        for (key, route) in gateway::stale_routes(snapshot, &reported, controller) {
+        for (key, route) in gateway::stale_routes(snapshot, reported, controller) {
             let current = route.status();
             let version = route.meta().resource_version.clone();
             add(&key, None, (json!({ "parents": [] }), current, version));
         }
-        for (key, policy) in gateway::stale_policies(snapshot, &reported, controller) {
+        for (key, policy) in gateway::stale_policies(snapshot, reported, controller) {
             let current = policy.status.as_ref().and_then(json_of);
             let version = policy.metadata.resource_version.clone();
             add(&key, None, (json!({ "ancestors": [] }), current, version));
