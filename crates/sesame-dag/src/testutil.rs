@@ -66,6 +66,7 @@ pub(crate) fn objects(yaml: &str) -> Vec<Object> {
                     Object::ListenerSet(Arc::new(serde_json::from_value(doc).unwrap()))
                 }
                 "Namespace" => Object::Namespace(Arc::new(serde_json::from_value(doc).unwrap())),
+                "ConfigMap" => Object::ConfigMap(Arc::new(serde_json::from_value(doc).unwrap())),
                 other => panic!("unexpected kind {other}"),
             }
         })
@@ -170,5 +171,18 @@ pub(crate) fn tls_secret(name: &str, crt: &str, key: &str) -> Object {
         type_: Some("kubernetes.io/tls".into()),
         data: Some(data),
         ..Secret::default()
+    }))
+}
+
+/// A ConfigMap `namespace/name` whose `ca.crt` is `ca`.
+pub(crate) fn ca_config_map(namespace: &str, name: &str, ca: &str) -> Object {
+    Object::ConfigMap(Arc::new(k8s_openapi::api::core::v1::ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(namespace.into()),
+            ..ObjectMeta::default()
+        },
+        data: Some(BTreeMap::from([("ca.crt".to_string(), ca.to_string())])),
+        ..Default::default()
     }))
 }

@@ -135,6 +135,22 @@ pub enum ConditionType {
     Conflicted,
     /// Some rules of a route are not served; the others are.
     PartiallyInvalid,
+    /// The Gateway accepts clients without a valid certificate (`spec.tls.frontend` mode
+    /// `AllowInsecureFallback`).
+    InsecureFrontendValidationMode,
+}
+
+impl ConditionType {
+    /// Every condition type, so that a status writer can tell a condition Sesame no longer
+    /// reports (to remove) from another writer's (to keep).
+    pub const ALL: [ConditionType; 6] = [
+        ConditionType::Accepted,
+        ConditionType::Programmed,
+        ConditionType::ResolvedRefs,
+        ConditionType::Conflicted,
+        ConditionType::PartiallyInvalid,
+        ConditionType::InsecureFrontendValidationMode,
+    ];
 }
 
 /// Gateway API condition reasons (the spec's names).
@@ -184,4 +200,12 @@ pub enum ConditionReason {
     NotAllowed,
     /// The Gateway's `infrastructure.parametersRef` cannot be resolved.
     InvalidParameters,
+    /// A listener's client validation has no valid CA certificate reference.
+    NoValidCACertificate,
+    /// A client validation CA certificate reference is missing or holds no valid CA bundle.
+    InvalidCACertificateRef,
+    /// A client validation CA certificate reference names a kind that holds no CA bundle.
+    InvalidCACertificateKind,
+    /// The Gateway's client validation mode was changed to `AllowInsecureFallback`.
+    ConfigurationChanged,
 }
