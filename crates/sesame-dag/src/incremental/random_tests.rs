@@ -80,6 +80,7 @@ fn object(value: Value) -> Object {
             Object::ExtensionService(Arc::new(serde_json::from_value(value).unwrap()))
         }
         "Namespace" => Object::Namespace(Arc::new(serde_json::from_value(value).unwrap())),
+        "ConfigMap" => Object::ConfigMap(Arc::new(serde_json::from_value(value).unwrap())),
         other => panic!("unexpected kind {other}"),
     }
 }
@@ -329,7 +330,7 @@ fn change(rng: &mut Rng, certs: &Certs) -> Change {
     } else {
         NAMESPACES[1]
     };
-    let (kind, value) = match rng.below(27) {
+    let (kind, value) = match rng.below(30) {
         0..=5 => {
             let name = format!("i{}", rng.below(4));
             (Kind::Ingress, ingress(rng, namespace, &name))
@@ -353,6 +354,7 @@ fn change(rng: &mut Rng, certs: &Certs) -> Change {
             let name = *rng.pick(&EXTENSIONS[..2]);
             (Kind::ExtensionService, extension_service(rng, name))
         }
+        22..=24 => gateway::frontend_config_map(rng, &certs.valid[0].crt),
         _ => gateway::object(rng, namespace),
     };
     let object = object(value);
@@ -404,6 +406,9 @@ fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> (usize, 
         snapshot.apply(Change::Apply(object(tls_secret(
             namespace, name, &pem.crt, &pem.key,
         ))));
+    }
+    for start in gateway::start(&mut rng, &certs.valid[0].crt) {
+        snapshot.apply(Change::Apply(object(start)));
     }
     for _ in 0..rng.below(12) {
         snapshot.apply(change(&mut rng, certs));
