@@ -190,7 +190,7 @@ pub struct SecureVirtualHost {
 #[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct ClientValidation {
     /// The PEM bundle of CA certificates a client chain must lead to (already validated); empty
-    /// only when `skip_verification` is set.
+    /// only when `skip_verification` is set (with it, the bundle is only offered to clients).
     #[serde(skip)]
     pub ca_pem: Vec<u8>,
     /// A PEM certificate revocation list, if any.
@@ -200,7 +200,8 @@ pub struct ClientValidation {
     pub crl_only_leaf: bool,
     /// Accept connections without a client certificate (a certificate sent is still verified).
     pub optional: bool,
-    /// Require a client certificate but do not verify it.
+    /// Accept a client certificate that does not verify (alone, a certificate is still
+    /// required; with `optional`, any client is served: Gateway API's `AllowInsecureFallback`).
     pub skip_verification: bool,
     /// Which details of the client certificate are passed upstream in
     /// `x-forwarded-client-cert`; all false forwards none.

@@ -24,6 +24,7 @@ use crate::status::gateway::{
 mod backend_tls;
 pub(crate) use backend_tls::BackendTlsPolicies;
 mod ca;
+mod frontend;
 mod grpc;
 mod hosts;
 mod listener_set;
@@ -182,6 +183,7 @@ impl<'a> Builder<'a> {
         for listener in listeners.iter_mut().filter(|l| l.valid) {
             if listener.spec.protocol == "HTTPS" || stream::terminates(&listener.spec) {
                 self.listener_tls(listener);
+                self.frontend_validation(gateway, &name.namespace, listener);
             }
         }
         let mut tables = ListenerTables::new();
@@ -271,10 +273,12 @@ impl<'a> Builder<'a> {
             Condition::no(T::Programmed, R::Invalid, "no listener is valid")
         };
         let listeners = listeners.into_iter().map(Listener::into_status).collect();
+        let mut conditions = vec![accepted, programmed];
+        conditions.extend(frontend::insecure_mode_condition(gateway));
         let key = ObjectKey::new(Kind::Gateway, name.clone());
         let status = self.status.entry(&key, gateway.metadata.generation);
         status.gateway_api = Some(Box::new(GatewayApiStatus::Gateway {
-            conditions: vec![accepted, programmed],
+            conditions,
             listeners,
             attached_listener_sets,
         }));
@@ -583,6 +587,8 @@ pub(crate) fn intersect(listener: Option<&str>, route: &str) -> Option<String> {
 
 #[cfg(test)]
 mod backend_tls_tests;
+#[cfg(test)]
+mod frontend_tests;
 #[cfg(test)]
 mod http_tests;
 #[cfg(test)]

@@ -173,3 +173,16 @@ pub(crate) fn tls_secret(name: &str, crt: &str, key: &str) -> Object {
         ..Secret::default()
     }))
 }
+
+/// A ConfigMap `namespace/name` whose `ca.crt` is `ca`.
+pub(crate) fn ca_config_map(namespace: &str, name: &str, ca: &str) -> Object {
+    Object::ConfigMap(Arc::new(k8s_openapi::api::core::v1::ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(namespace.into()),
+            ..ObjectMeta::default()
+        },
+        data: Some(BTreeMap::from([("ca.crt".to_string(), ca.to_string())])),
+        ..Default::default()
+    }))
+}

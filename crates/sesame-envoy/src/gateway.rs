@@ -11,14 +11,13 @@ use std::net::SocketAddr;
 
 use envoy_types::pb::envoy::config::listener::v3 as listener_v3;
 use envoy_types::pb::envoy::extensions::filters::listener::tls_inspector::v3 as tls_inspector_v3;
-use envoy_types::pb::envoy::extensions::transport_sockets::tls::v3 as tls_v3;
 use envoy_types::pb::google::protobuf::Any;
 use sesame_dag::Dag;
-use sesame_dag::dag::{GatewayListener, GatewayTcpRoute, GatewayTls, TlsVersion};
+use sesame_dag::dag::{ClientValidation, GatewayListener, GatewayTcpRoute, GatewayTls, TlsVersion};
 
 use crate::listener::{
-    Ingress, TLS_INSPECTOR, TlsParams, common_tls_context, hcm_filter, ingress_connection_manager,
-    rds, tcp_proxy_filter_named,
+    Ingress, TLS_INSPECTOR, TlsParams, common_tls_context, downstream_tls_context, hcm_filter,
+    ingress_connection_manager, rds, tcp_proxy_filter_named,
 };
 use crate::{TranslateConfig, proto, route};
 
@@ -106,7 +105,7 @@ fn tcp_chain(
     let filter = tcp_proxy_filter_named(&route.proxy, &l.name, &config.listener)?;
     let transport_socket = route.terminate.as_ref().map(|t| {
         let params = (t.min_tls_version, t.max_tls_version);
-        downstream_tls_socket(&t.secret, params, false, config)
+        downstream_tls_socket(&t.secret, params, (false, None), config)
     });
     Some(listener_v3::FilterChain {
         filter_chain_match: route
@@ -134,21 +133,23 @@ fn sni_match(server_name: Option<&str>) -> listener_v3::FilterChainMatch {
 }
 
 /// Terminating TLS with the entry's certificate and versions, `ingress_https`'s cipher suites,
-/// ALPN `h2` and `http/1.1`.
+/// ALPN `h2` and `http/1.1`, and the entry's client certificate validation if any.
 fn downstream_tls(
     tls: &GatewayTls,
     config: &TranslateConfig,
 ) -> envoy_types::pb::envoy::config::core::v3::TransportSocket {
     let versions = (tls.min_tls_version, tls.max_tls_version);
-    downstream_tls_socket(&tls.secret, versions, true, config)
+    let validation = tls.client_validation.as_deref();
+    downstream_tls_socket(&tls.secret, versions, (true, validation), config)
 }
 
 /// Terminating TLS with a certificate (an SDS name) and the (lowest, highest) TLS versions,
-/// `ingress_https`'s cipher suites, and ALPN `h2` and `http/1.1` when `alpn`.
+/// `ingress_https`'s cipher suites, ALPN `h2` and `http/1.1` when `alpn`, and client
+/// certificates verified as `validation` says when there is one.
 fn downstream_tls_socket(
     secret: &str,
     (min, max): (TlsVersion, TlsVersion),
-    alpn: bool,
+    (alpn, validation): (bool, Option<&ClientValidation>),
     config: &TranslateConfig,
 ) -> envoy_types::pb::envoy::config::core::v3::TransportSocket {
     let params = TlsParams {
@@ -156,11 +157,8 @@ fn downstream_tls_socket(
         max,
         cipher_suites: &config.listener.cipher_suites,
     };
-    let context = tls_v3::DownstreamTlsContext {
-        common_tls_context: Some(common_tls_context(secret, &params, alpn)),
-        ..Default::default()
-    };
-    proto::tls_transport_socket(&context)
+    let common = common_tls_context(secret, &params, alpn);
+    proto::tls_transport_socket(&downstream_tls_context(common, validation))
 }
 
 /// The RouteConfigurations of every Gateway listener, encoded, by name.

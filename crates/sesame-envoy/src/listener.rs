@@ -342,9 +342,20 @@ fn downstream_tls(
         max: vhost.max_tls_version,
         cipher_suites,
     };
-    let mut common = common_tls_context(&vhost.secret, &params, alpn);
+    let common = common_tls_context(&vhost.secret, &params, alpn);
+    let context = downstream_tls_context(common, vhost.client_validation.as_deref());
+    proto::tls_transport_socket(&context)
+}
+
+/// A downstream TLS context of `common`, verifying client certificates as `validation` says
+/// when there is one: the validation context, and a client certificate required unless
+/// `optional`.
+pub(crate) fn downstream_tls_context(
+    mut common: tls_v3::CommonTlsContext,
+    validation: Option<&ClientValidation>,
+) -> tls_v3::DownstreamTlsContext {
     let mut context = tls_v3::DownstreamTlsContext::default();
-    if let Some(validation) = &vhost.client_validation {
+    if let Some(validation) = validation {
         common.validation_context_type = Some(
             tls_v3::common_tls_context::ValidationContextType::ValidationContext(
                 validation_context(validation),
@@ -353,7 +364,7 @@ fn downstream_tls(
         context.require_client_certificate = proto::bool_value(!validation.optional);
     }
     context.common_tls_context = Some(common);
-    proto::tls_transport_socket(&context)
+    context
 }
 
 /// The TLS parameters of a downstream TLS context.
@@ -392,7 +403,7 @@ pub(crate) fn common_tls_context(
 }
 
 /// How client certificates are verified: against the CA bundle and the revocation list, both
-/// inline, or with `skip_verification` not at all (any certificate is accepted). A revocation
+/// inline; with `skip_verification` a certificate that does not verify is accepted. A revocation
 /// list without a CA bundle is left out: with no trusted CA no chain is verified, so there is
 /// nothing to check revocation along.
 fn validation_context(validation: &ClientValidation) -> tls_v3::CertificateValidationContext {

@@ -190,8 +190,9 @@ fn ours(
 }
 
 /// The status to write over `current`, or `None` when nothing would change or `current`
-/// describes a newer generation. Sesame's fields replace the current ones; conditions of other
-/// types are kept; a condition keeps its `lastTransitionTime` while its `status` is unchanged
+/// describes a newer generation. Sesame's fields replace the current ones; conditions of types
+/// Sesame does not write are kept (one of a Gateway API type it no longer reports, such as
+/// `InsecureFrontendValidationMode`, is removed); a condition keeps its `lastTransitionTime` while its `status` is unchanged
 /// (in Gateway API `listeners`, matched by name, and route `parents`, matched by `parentRef`,
 /// too); route `parents` of other controllers are kept.
 pub fn merge(current: Option<&Value>, update: &StatusUpdate, now: &Time) -> Option<Value> {
@@ -215,7 +216,10 @@ pub fn merge(current: Option<&Value>, update: &StatusUpdate, now: &Time) -> Opti
             "conditions" => {
                 let mut list = gateway::stamped(value, previous, now);
                 for other in &current_conditions {
-                    if !list.iter().any(|c| c.get("type") == other.get("type")) {
+                    let type_ = other.get("type");
+                    if !list.iter().any(|c| c.get("type") == type_)
+                        && !gateway::is_gateway_api_type(type_)
+                    {
                         list.push((*other).clone());
                     }
                 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{TcpProxy, TlsVersion, VirtualHost};
+use super::{ClientValidation, TcpProxy, TlsVersion, VirtualHost};
 use crate::object::ObjectKey;
 
 /// One Envoy listener made from the HTTP (or HTTPS) listeners of the served Gateway that share
@@ -75,6 +75,8 @@ pub struct GatewayTls {
     pub min_tls_version: TlsVersion,
     /// The highest TLS version accepted.
     pub max_tls_version: TlsVersion,
+    /// Client certificate verification (the Gateway's `spec.tls.frontend`), if any.
+    pub client_validation: Option<Box<ClientValidation>>,
     /// The RouteConfiguration of this entry's connections, `<Envoy listener>/<Gateway listener>`.
     pub route_config: String,
     /// Its virtual hosts, by hostname: its Gateway listener's, and for the hostnames of the

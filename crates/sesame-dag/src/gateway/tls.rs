@@ -21,6 +21,7 @@ impl<'a> Builder<'a> {
                     secret: secret.name.clone(),
                     min_tls_version: self.config.min_tls_version,
                     max_tls_version: self.config.max_tls_version,
+                    client_validation: None,
                     route_config: l.route_config.clone(),
                     virtual_hosts: std::collections::BTreeMap::new(),
                 });

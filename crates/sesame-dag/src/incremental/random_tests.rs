@@ -258,17 +258,6 @@ fn secret(rng: &mut Rng, certs: &Certs, namespace: &str, name: &str) -> Value {
     tls_secret(namespace, name, &crt, &key)
 }
 
-/// A ConfigMap whose `ca.crt` is a CA bundle, not a certificate, or missing.
-fn config_map(rng: &mut Rng, certs: &Certs, namespace: &str, name: &str) -> Value {
-    let data = match rng.below(8) {
-        0 => json!({"ca.crt": "not a certificate"}),
-        1 => json!({"other": "x"}),
-        i => json!({"ca.crt": certs.valid[i % 2].crt}),
-    };
-    json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": namespace}, "data": data})
-}
-
 fn tls_secret(namespace: &str, name: &str, crt: &str, key: &str) -> Value {
     json!({
         "apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": namespace},
@@ -344,7 +333,7 @@ fn change(rng: &mut Rng, certs: &Certs) -> Change {
     } else {
         NAMESPACES[1]
     };
-    let (kind, value) = match rng.below(28) {
+    let (kind, value) = match rng.below(30) {
         0..=5 => {
             let name = format!("i{}", rng.below(4));
             (Kind::Ingress, ingress(rng, namespace, &name))
@@ -368,10 +357,7 @@ fn change(rng: &mut Rng, certs: &Certs) -> Change {
             let name = *rng.pick(&EXTENSIONS[..2]);
             (Kind::ExtensionService, extension_service(rng, name))
         }
-        22..=23 => {
-            let name = *rng.pick(&gateway::CONFIG_MAPS);
-            (Kind::ConfigMap, config_map(rng, certs, namespace, name))
-        }
+        22..=24 => gateway::frontend_config_map(rng, &certs.valid[0].crt),
         _ => gateway::object(rng, namespace),
     };
     let object = object(value);
@@ -433,20 +419,16 @@ fn run(seed: u64, config: &BuildConfig, certs: &Certs, steps: usize) -> Seen {
             namespace, name, &pem.crt, &pem.key,
         ))));
     }
-    // CA bundles and BackendTLSPolicies from the start: policies are rare among the changes.
-    for namespace in NAMESPACES {
-        let ca = json!({"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "ca0", "namespace": namespace},
-            "data": {"ca.crt": certs.valid[0].crt}});
-        snapshot.apply(Change::Apply(object(ca)));
+    for start in gateway::start(&mut rng, &certs.valid[0].crt) {
+        snapshot.apply(Change::Apply(object(start)));
     }
+    // BackendTLSPolicies and a route to their Services from the start: policies are rare
+    // among the changes, and random routes rarely meet them.
     for _ in 0..2 {
         let policy = gateway::backend_tls_policy(&mut rng, "default");
         snapshot.apply(Change::Apply(object(policy)));
     }
-    for value in gateway::served() {
-        snapshot.apply(Change::Apply(object(value)));
-    }
+    snapshot.apply(Change::Apply(object(gateway::route_to_every_service())));
     for _ in 0..rng.below(12) {
         snapshot.apply(change(&mut rng, certs));
     }

@@ -152,6 +152,22 @@ pub enum ConditionType {
     Conflicted,
     /// Some rules of a route are not served; the others are.
     PartiallyInvalid,
+    /// The Gateway accepts clients without a valid certificate (`spec.tls.frontend` mode
+    /// `AllowInsecureFallback`).
+    InsecureFrontendValidationMode,
+}
+
+impl ConditionType {
+    /// Every condition type, so that a status writer can tell a condition Sesame no longer
+    /// reports (to remove) from another writer's (to keep).
+    pub const ALL: [ConditionType; 6] = [
+        ConditionType::Accepted,
+        ConditionType::Programmed,
+        ConditionType::ResolvedRefs,
+        ConditionType::Conflicted,
+        ConditionType::PartiallyInvalid,
+        ConditionType::InsecureFrontendValidationMode,
+    ];
 }
 
 /// Gateway API condition reasons (the spec's names).
@@ -203,8 +219,13 @@ pub enum ConditionReason {
     InvalidParameters,
     /// A policy targets what an older policy already targets.
     Conflicted,
-    /// No CA certificate reference of a policy or listener is valid.
+    /// No CA certificate reference of a policy or a listener's client validation is valid.
     NoValidCACertificate,
-    /// A CA certificate reference names no ConfigMap or Secret holding a CA bundle.
+    /// A CA certificate reference is missing or names no ConfigMap or Secret holding a CA
+    /// bundle.
     InvalidCACertificateRef,
+    /// A client validation CA certificate reference names a kind that holds no CA bundle.
+    InvalidCACertificateKind,
+    /// The Gateway's client validation mode was changed to `AllowInsecureFallback`.
+    ConfigurationChanged,
 }

@@ -103,6 +103,7 @@ fn an_https_gateway_listener_terminates_tls_per_sni() {
         secret: secret.into(),
         min_tls_version: TlsVersion::V1_2,
         max_tls_version: TlsVersion::V1_3,
+        client_validation: None,
         route_config: format!("https-443/{}", name.unwrap_or("any")),
         virtual_hosts: l.virtual_hosts.clone(),
     };

@@ -142,6 +142,7 @@ fn random_dag(rng: &mut Rng) -> Dag {
                 secret,
                 min_tls_version: sesame_dag::dag::TlsVersion::V1_2,
                 max_tls_version: sesame_dag::dag::TlsVersion::V1_3,
+                client_validation: None,
                 route_config: format!("{name}/l{}", rng.below(2)),
                 virtual_hosts: BTreeMap::from([(
                     "g.example.com".to_string(),

@@ -663,6 +663,7 @@ fn envoy_rejects_a_broken_translation() {
 
 mod cookies;
 mod extension;
+mod gateway;
 mod jwt;
 mod offline;
 mod settings;

@@ -11,7 +11,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde_json::{Map, Value, json};
 use sesame_dag::status::ObjectStatus;
 use sesame_dag::status::gateway::{
-    Condition, GatewayApiStatus, ListenerStatus, ParentRef, PolicyAncestorStatus, RouteParentStatus,
+    Condition, ConditionType, GatewayApiStatus, ListenerStatus, ParentRef, PolicyAncestorStatus,
+    RouteParentStatus,
 };
 use sesame_dag::{Kind, NamespacedName, ObjectKey, Snapshot};
 use sesame_gateway_api::{BackendTlsPolicy, GROUP, GrpcRoute, HttpRoute, TcpRoute, TlsRoute};
@@ -304,6 +305,16 @@ fn defaulted(written: &Value, namespace: &str) -> Option<ParentRef> {
             .and_then(Value::as_i64)
             .and_then(|p| i32::try_from(p).ok()),
     })
+}
+
+/// Whether a condition `type` is one of the Gateway API condition types Sesame writes.
+pub(super) fn is_gateway_api_type(type_: Option<&Value>) -> bool {
+    let Some(type_) = type_.and_then(Value::as_str) else {
+        return false;
+    };
+    ConditionType::ALL
+        .iter()
+        .any(|t| json!(t).as_str() == Some(type_))
 }
 
 /// Our conditions, each keeping the `lastTransitionTime` of the current condition of its type

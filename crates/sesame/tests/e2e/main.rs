@@ -11,6 +11,7 @@ mod delta;
 mod drain;
 mod extauth;
 mod gateway;
+mod gateway_client_cert;
 mod gateway_grpc;
 mod gateway_http;
 mod gateway_listener_set;

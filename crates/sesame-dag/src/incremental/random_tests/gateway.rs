@@ -1,7 +1,8 @@
 //! Random Gateway API objects for the incremental property test: one GatewayClass and one
 //! Gateway (either may be someone else's), HTTPRoutes, GRPCRoutes, TLSRoutes and TCPRoutes
 //! that attach or not, a ReferenceGrant, labelled Namespaces for a listener's namespace
-//! selector, and BackendTLSPolicies (their ConfigMaps come from the common generator).
+//! selector, the CA ConfigMaps of the Gateway's client certificate validation, and
+//! BackendTLSPolicies (whose CA bundles are those ConfigMaps).
 
 use serde_json::{Value, json};
 
@@ -55,11 +56,89 @@ fn gateway(rng: &mut Rng) -> Value {
     ];
     let listeners: Vec<Value> = all.into_iter().filter(|_| rng.chance(60)).collect();
     let class = if rng.chance(90) { "gc" } else { "nope" };
-    json!({
+    let mut gateway = json!({
         "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
         "metadata": {"name": "gw", "namespace": "default", "generation": 1 + rng.below(3)},
         "spec": {"gatewayClassName": class, "listeners": listeners},
+    });
+    if rng.chance(50) {
+        gateway["spec"]["tls"] = json!({"frontend": frontend(rng)});
+    }
+    gateway
+}
+
+/// The CA ConfigMaps a Gateway's `spec.tls.frontend` may name: (namespace, name).
+const CA_CONFIG_MAPS: [(&str, &str); 3] =
+    [("default", "ca1"), ("default", "ca2"), ("other", "ca3")];
+
+/// A random `spec.tls.frontend`: a default validation and perhaps a perPort one on 443 or
+/// 8443, each of one to two references (the CA ConfigMaps, missing ones, one across
+/// namespaces, a Secret, a Service) and either mode.
+fn frontend(rng: &mut Rng) -> Value {
+    let validation = |rng: &mut Rng| {
+        let refs: Vec<Value> = (0..1 + rng.below(2))
+            .map(|_| match rng.below(8) {
+                0 => json!({"group": "", "kind": "Service", "name": "s1"}),
+                1 => json!({"group": "", "kind": "Secret", "name": "t1"}),
+                2 => json!({"group": "", "kind": "ConfigMap", "name": "missing"}),
+                _ => {
+                    let (namespace, name) = *rng.pick(&CA_CONFIG_MAPS);
+                    json!({"group": "", "kind": "ConfigMap", "name": name, "namespace": namespace})
+                }
+            })
+            .collect();
+        let mut v = json!({"caCertificateRefs": refs});
+        if rng.chance(50) {
+            v["mode"] = json!(rng.pick(&["AllowValidOnly", "AllowInsecureFallback"]));
+        }
+        v
+    };
+    let mut frontend = json!({"default": {"validation": validation(rng)}});
+    if rng.chance(50) {
+        let port = *rng.pick(&[443, 8443]);
+        frontend["perPort"] = json!([{"port": port, "tls": {"validation": validation(rng)}}]);
+    }
+    frontend
+}
+
+/// The Gateway API objects a run starts with: the class and the Gateway, and every CA
+/// ConfigMap of [`CA_CONFIG_MAPS`] with the valid bundle `ca` (so that client certificate
+/// validation is served often enough to be changed).
+pub(super) fn start(rng: &mut Rng, ca: &str) -> Vec<Value> {
+    let mut out = vec![class(rng), gateway(rng)];
+    out.extend(
+        (CA_CONFIG_MAPS.iter())
+            .map(|(namespace, name)| config_map(namespace, name, json!({"ca.crt": ca}))),
+    );
+    out
+}
+
+fn config_map(namespace: &str, name: &str, data: Value) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace}, "data": data,
     })
+}
+
+/// A CA ConfigMap of [`CA_CONFIG_MAPS`]: `ca.crt` a valid bundle (`ca`), garbage, or absent;
+/// or, now and then, the ReferenceGrant letting the Gateway use `other`'s.
+pub(super) fn frontend_config_map(rng: &mut Rng, ca: &str) -> (Kind, Value) {
+    if rng.chance(15) {
+        let grant = json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "ReferenceGrant",
+            "metadata": {"name": "ca", "namespace": "other"},
+            "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "default"}],
+                "to": [{"group": "", "kind": "ConfigMap"}]},
+        });
+        return (Kind::ReferenceGrant, grant);
+    }
+    let (namespace, name) = *rng.pick(&CA_CONFIG_MAPS);
+    let data = match rng.below(4) {
+        0 => json!({"ca.crt": "not a certificate"}),
+        1 => json!({}),
+        _ => json!({"ca.crt": ca}),
+    };
+    (Kind::ConfigMap, config_map(namespace, name, data))
 }
 
 fn route(rng: &mut Rng, namespace: &str, name: &str) -> Value {
@@ -178,32 +257,16 @@ fn stream_route(rng: &mut Rng, namespace: &str, name: &str, kind: Kind) -> Value
     })
 }
 
-/// A served Gateway with an HTTP listener and a route to both Services, to start from: random
-/// Gateways and routes rarely meet.
-pub(super) fn served() -> [Value; 3] {
-    [
-        json!({
-            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-            "metadata": {"name": "gc"},
-            "spec": {"controllerName": "projectsesame.io/gateway-controller"},
-        }),
-        json!({
-            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-            "metadata": {"name": "gw", "namespace": "default"},
-            "spec": {"gatewayClassName": "gc", "listeners": [{"name": "a", "port": 80,
-                "protocol": "HTTP", "allowedRoutes": {"namespaces": {"from": "All"}}}]},
-        }),
-        json!({
-            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
-            "metadata": {"name": ROUTES[0], "namespace": "default"},
-            "spec": {"parentRefs": [{"name": "gw"}], "rules": [{"backendRefs": [
-                {"name": SERVICES[0], "port": 80}, {"name": SERVICES[1], "port": 80}]}]},
-        }),
-    ]
+/// A route to both Services on the Gateway, to start from: random routes rarely meet the
+/// Services' BackendTLSPolicies.
+pub(super) fn route_to_every_service() -> Value {
+    json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": ROUTES[0], "namespace": "default"},
+        "spec": {"parentRefs": [{"name": "gw"}], "rules": [{"backendRefs": [
+            {"name": SERVICES[0], "port": 80}, {"name": SERVICES[1], "port": 80}]}]},
+    })
 }
-
-/// ConfigMap names, holding CA bundles for BackendTLSPolicies.
-pub(super) const CONFIG_MAPS: [&str; 2] = ["ca0", "ca1"];
 
 /// A BackendTLSPolicy on a Service (one of its ports, or all), with a CA bundle from a
 /// ConfigMap that may be missing or invalid, or of another kind.
@@ -215,8 +278,8 @@ pub(super) fn backend_tls_policy(rng: &mut Rng, namespace: &str) -> Value {
     let ca = match rng.below(8) {
         0 => json!({"group": "example.com", "kind": "Bundle", "name": "ca0"}),
         1 => json!({"group": "", "kind": "ConfigMap", "name": "missing"}),
-        2 => json!({"group": "", "kind": "ConfigMap", "name": CONFIG_MAPS[1]}),
-        _ => json!({"group": "", "kind": "ConfigMap", "name": CONFIG_MAPS[0]}),
+        2 => json!({"group": "", "kind": "ConfigMap", "name": CA_CONFIG_MAPS[1].1}),
+        _ => json!({"group": "", "kind": "ConfigMap", "name": CA_CONFIG_MAPS[0].1}),
     };
     // A wildcard hostname now and then, which refuses the policy.
     let hostname = if rng.chance(10) {

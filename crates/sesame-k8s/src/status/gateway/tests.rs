@@ -314,3 +314,44 @@ fn a_listener_set_gets_its_conditions_and_listeners() {
     assert_eq!(status["listeners"][0]["name"], "extra");
     assert_eq!(status["listeners"][0]["attachedRoutes"], 1);
 }
+
+#[test]
+fn the_insecure_frontend_condition_is_written_and_removed_with_the_mode() {
+    let key = ObjectKey::new(Kind::Gateway, NamespacedName::new("ns", "gw"));
+    let mut insecure = gateway_output();
+    if let Some(GatewayApiStatus::Gateway { conditions, .. }) = insecure
+        .status
+        .objects
+        .get_mut(&key)
+        .and_then(|s| s.gateway_api.as_deref_mut())
+    {
+        conditions.push(Condition::yes(
+            T::InsecureFrontendValidationMode,
+            R::ConfigurationChanged,
+            "spec.tls.frontend.default has mode AllowInsecureFallback",
+        ));
+    }
+    let snapshot = snapshot_of(Object::Gateway(Arc::new(gateway(None))));
+    let updates = write(&snapshot, &insecure, 1000);
+    let status = &updates[&key].status;
+    assert_eq!(
+        status["conditions"][2]["type"],
+        "InsecureFrontendValidationMode"
+    );
+    assert_eq!(status["conditions"][2]["reason"], "ConfigurationChanged");
+    assert_eq!(
+        summary(&status["conditions"])[2],
+        "InsecureFrontendValidationMode=True@5@1970-01-01T00:16:40Z"
+    );
+
+    // Read back through the Gateway's type, it asks for no new write.
+    let written = snapshot_of(Object::Gateway(Arc::new(gateway(Some(status.clone())))));
+    assert!(write(&written, &insecure, 2000).is_empty());
+    // Back to AllowValidOnly, the condition is removed.
+    let updates = write(&written, &gateway_output(), 3000);
+    let types: Vec<&str> = (updates[&key].status["conditions"].as_array().into_iter())
+        .flatten()
+        .filter_map(|c| c["type"].as_str())
+        .collect();
+    assert_eq!(types, ["Accepted", "Programmed"]);
+}

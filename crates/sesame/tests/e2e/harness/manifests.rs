@@ -110,6 +110,17 @@ pub fn ca_secret(namespace: &str, name: &str, ca: &[u8]) -> String {
     secret_manifest(namespace, name, "Opaque", &[("ca.crt", ca)])
 }
 
+/// A ConfigMap manifest holding a CA bundle under `ca.crt` (Gateway API's
+/// `caCertificateRefs`).
+pub fn ca_config_map(namespace: &str, name: &str, ca: &str) -> String {
+    serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": {"ca.crt": ca},
+    })
+    .to_string()
+}
+
 fn secret_manifest(namespace: &str, name: &str, type_: &str, data: &[(&str, &[u8])]) -> String {
     use k8s_openapi::ByteString;
     let secret = k8s_openapi::api::core::v1::Secret {
