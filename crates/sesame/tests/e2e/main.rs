@@ -11,6 +11,7 @@ mod delta;
 mod drain;
 mod extauth;
 mod gateway;
+mod gateway_backend_tls;
 mod gateway_client_cert;
 mod gateway_grpc;
 mod gateway_http;

@@ -182,7 +182,8 @@ pub async fn upgrade_backend() -> Backend {
 }
 
 /// A backend on 127.0.0.1 that terminates TLS itself with `cert`/`key` (PEM) and answers each
-/// connection's first request as the echo backend `name` would (without the headers).
+/// connection's first request as the echo backend `name` would (without the headers), with the
+/// server name the client sent in `x-sni`.
 pub async fn tls_backend(name: &str, cert: &str, key: &str) -> Backend {
     tls_backend_verifying(name, cert, key, None).await
 }
@@ -234,8 +235,12 @@ pub async fn tls_backend_verifying(
             if let Some(client) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
                 body.push_str(&format!("client: {}\n", subject_names(client).join(",")));
             }
+            // The server name the client sent, as a header.
+            let sni = (tls.get_ref().1.server_name())
+                .map(|n| format!("x-sni: {n}\r\n"))
+                .unwrap_or_default();
             let reply = format!(
-                "HTTP/1.1 200 OK\r\nx-backend: {name}\r\ncontent-length: {}\r\n\
+                "HTTP/1.1 200 OK\r\nx-backend: {name}\r\n{sni}content-length: {}\r\n\
                  connection: close\r\n\r\n{body}",
                 body.len()
             );
