@@ -28,9 +28,10 @@
 //!   store's change history, in ADS order (clusters, endpoints, secrets, listeners, routes,
 //!   virtual hosts); removals of clusters and endpoints go last, after the listeners and routes
 //!   that stopped using them ("make before break");
-//! - a cluster sent as modified brings its ClusterLoadAssignment again, changed or not: Envoy
-//!   warms the new cluster on an EDS watch it does not subscribe again, and would otherwise
-//!   wait for its initial fetch timeout.
+//! - a cluster sent as modified, or a new cluster whose ClusterLoadAssignment the client
+//!   already holds, brings that ClusterLoadAssignment again, changed or not: Envoy warms the
+//!   new cluster on an EDS watch it does not subscribe again, and would otherwise wait for its
+//!   initial fetch timeout.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -309,19 +310,23 @@ impl DeltaConnection {
         out
     }
 
-    /// Remembers the load assignments of the clusters `diff` sends as modified: Envoy warms a
-    /// modified cluster with a new EDS watch on the same name, which it does not subscribe
-    /// again, so without a fresh ClusterLoadAssignment the cluster would wait for its
-    /// initial fetch timeout (15 s) before serving.
+    /// Remembers the load assignments of the clusters `diff` sends as modified, and of new
+    /// clusters whose load assignment the client already holds (a cluster renamed, its
+    /// settings changed, over the same Service port): Envoy warms such a cluster with a new
+    /// EDS watch on a name it already watches, which it does not subscribe again, so without a
+    /// fresh ClusterLoadAssignment the cluster would wait for its initial fetch timeout
+    /// (15 s) before serving.
     fn note_modified_clusters(&mut self, ty: ResourceType, diff: &Diff) {
         if ty != ResourceType::Cluster {
             return;
         }
-        self.refresh_endpoints.extend(
-            diff.replaced
-                .iter()
-                .filter_map(|r| eds_service_name(r.any())),
-        );
+        let held = self.subscriptions.get(&ResourceType::ClusterLoadAssignment);
+        let added = (diff.upserts.iter())
+            .filter_map(|(_, r)| eds_service_name(r.any()))
+            .filter(|name| held.is_some_and(|eds| eds.known.contains_key(name)));
+        let modified = (diff.replaced.iter()).filter_map(|r| eds_service_name(r.any()));
+        let refresh: Vec<String> = added.chain(modified).collect();
+        self.refresh_endpoints.extend(refresh);
     }
 
     /// Makes the ClusterLoadAssignment subscription owe the load assignments to refresh: they

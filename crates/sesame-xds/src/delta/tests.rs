@@ -524,3 +524,63 @@ fn a_modified_cluster_brings_its_load_assignment_again() {
     let names: Vec<_> = out[0].resources.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["svc-a/http"]);
 }
+
+#[test]
+fn a_renamed_cluster_over_held_endpoints_brings_them_again() {
+    let store = SnapshotStore::new();
+    let clusters = |name: &str| {
+        (
+            Cluster,
+            BTreeMap::from([(name.to_string(), eds_cluster(name, "svc-a/http", 1))]),
+        )
+    };
+    store.publish(vec![
+        clusters("svc-a/80/plain"),
+        set(ClusterLoadAssignment, &[("svc-a/http", "e1")]),
+    ]);
+    store.mark_ready();
+    let mut conn = ads(&store);
+    conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view());
+    conn.handle_request(
+        &delta_subscribe(ClusterLoadAssignment, &["svc-a/http"]),
+        &store.view(),
+    );
+    // New settings rename the cluster over the same endpoints (a client certificate, a
+    // health check): Envoy warms the new cluster on the EDS watch it already has, so the
+    // endpoints go again, after the new cluster and before the old one's removal.
+    store.publish(vec![clusters("svc-a/80/tls")]);
+    let out = conn.handle_snapshot_update(&store.view());
+    let sent: Vec<_> = out
+        .iter()
+        .map(|r| {
+            let names: Vec<_> = r.resources.iter().map(|x| x.name.as_str()).collect();
+            (delta_type(r), names, r.removed_resources.clone())
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            (Some(Cluster), vec!["svc-a/80/tls"], vec![]),
+            (Some(ClusterLoadAssignment), vec!["svc-a/http"], vec![]),
+            (Some(Cluster), vec![], strings(&["svc-a/80/plain"])),
+        ]
+    );
+    // A new cluster over endpoints the client does not hold yet brings nothing extra: Envoy
+    // subscribes to them itself.
+    store.publish(vec![(
+        Cluster,
+        BTreeMap::from([
+            (
+                "svc-a/80/tls".to_string(),
+                eds_cluster("svc-a/80/tls", "svc-a/http", 1),
+            ),
+            (
+                "svc-b/80".to_string(),
+                eds_cluster("svc-b/80", "svc-b/http", 1),
+            ),
+        ]),
+    )]);
+    let out = conn.handle_snapshot_update(&store.view());
+    let types: Vec<_> = out.iter().map(delta_type).collect();
+    assert_eq!(types, [Some(Cluster)]);
+}
