@@ -186,6 +186,7 @@ impl<'a> Builder<'a> {
                 self.frontend_validation(gateway, &name.namespace, listener);
             }
         }
+        let resolved = self.gateway_client_certificate(name, gateway);
         let mut tables = ListenerTables::new();
         for route in grpc::http_listener_routes(snapshot) {
             match route {
@@ -204,7 +205,7 @@ impl<'a> Builder<'a> {
             .into_iter()
             .partition(|l| l.owner.kind == "Gateway");
         let attached_sets = self.listener_set_statuses(&sets, others);
-        self.gateway_status(name, gateway, own, attached_sets);
+        self.gateway_status(name, gateway, (own, resolved), attached_sets);
     }
 
     /// Refuses a Gateway with `infrastructure.parametersRef` (Sesame reads no parameters kind,
@@ -244,11 +245,13 @@ impl<'a> Builder<'a> {
         }));
     }
 
+    /// Records the Gateway's status: `Accepted` and `Programmed` from its `listeners`, and
+    /// `resolved` (its `ResolvedRefs`) when it has references of its own.
     fn gateway_status(
         &mut self,
         name: &NamespacedName,
         gateway: &Gateway,
-        listeners: Vec<Listener>,
+        (listeners, resolved): (Vec<Listener>, Option<Condition>),
         attached_listener_sets: u32,
     ) {
         let valid = listeners.iter().filter(|l| l.valid).count();
@@ -274,6 +277,7 @@ impl<'a> Builder<'a> {
         };
         let listeners = listeners.into_iter().map(Listener::into_status).collect();
         let mut conditions = vec![accepted, programmed];
+        conditions.extend(resolved);
         conditions.extend(frontend::insecure_mode_condition(gateway));
         let key = ObjectKey::new(Kind::Gateway, name.clone());
         let status = self.status.entry(&key, gateway.metadata.generation);

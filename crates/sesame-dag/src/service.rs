@@ -222,6 +222,9 @@ pub(crate) struct ClusterSettings {
     /// The server name a TLS cluster sends in the handshake, whatever the Service is (a
     /// BackendTLSPolicy's `hostname`); `None` leaves it to `external_name_sni`.
     pub sni: Option<String>,
+    /// The certificate a TLS cluster presents instead of the configured Envoy client
+    /// certificate (a Gateway's `tls.backend.clientCertificateRef`).
+    pub client_certificate: Option<Arc<TlsSecret>>,
     /// How an upstream host is picked.
     pub lb_policy: LbPolicy,
     /// Active health checking.
@@ -291,6 +294,9 @@ impl ClusterSettings {
         }
         if let Some(t) = &self.idle_connection_timeout {
             let _ = write!(out, "|idle={t:?}");
+        }
+        if let Some(c) = &self.client_certificate {
+            let _ = write!(out, "|client={}", c.name);
         }
         out
     }
@@ -428,8 +434,9 @@ impl Upstream<'_> {
         if dag.clusters.contains_key(&name) {
             return Ok(name);
         }
-        let client_certificate = match &self.client_certificate {
-            Some(verdict) if tls => Some(self.client_secret(verdict, resolved, port)?),
+        let client_certificate = match (&settings.client_certificate, &self.client_certificate) {
+            (Some(secret), _) if tls => Some(secret),
+            (None, Some(verdict)) if tls => Some(self.client_secret(verdict, resolved, port)?),
             _ => None,
         };
         let port_name = port.name.clone().unwrap_or_default();

@@ -13,14 +13,15 @@
 //! a Service port they target.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
-use sesame_gateway_api::BackendTlsPolicy;
 use sesame_gateway_api::backendtlspolicy::BackendTlsPolicyValidationSubjectAltNamesType as SanType;
+use sesame_gateway_api::{BackendTlsPolicy, Gateway};
 
 use super::ca::{CaRef, CaRefError};
 use super::stream::oldest_first;
 use crate::build::Builder;
-use crate::dag::UpstreamValidation;
+use crate::dag::{TlsSecret, UpstreamValidation};
 use crate::hostname;
 use crate::object::{Kind, NamespacedName, ObjectKey};
 use crate::status::gateway::{
@@ -35,6 +36,8 @@ pub(crate) struct BackendTls {
     pub sni: String,
     /// How the backend's certificate is checked.
     pub validation: UpstreamValidation,
+    /// The certificate presented to the backend: the served Gateway's, if it has one.
+    pub client_certificate: Option<Arc<TlsSecret>>,
 }
 
 /// The policies of each target (a Service, and a port name or `None` for every port), in
@@ -52,6 +55,9 @@ pub(crate) struct BackendTlsPolicies<'a> {
     /// The policies that target a Service port some route uses (they get a status), with
     /// whether they lost a conflict.
     used: BTreeMap<&'a NamespacedName, bool>,
+    /// The certificate the served Gateway presents to the backends (its
+    /// `tls.backend.clientCertificateRef`), when it names a usable one.
+    client_certificate: Option<Arc<TlsSecret>>,
 }
 
 impl<'a> Builder<'a> {
@@ -88,7 +94,65 @@ impl<'a> Builder<'a> {
             let verdict = self.backend_tls_verdict(key, &snapshot.backend_tls_policies[key]);
             self.backend_tls_policies.verdicts.insert(key, verdict);
         }
-        Some(self.backend_tls_policies.verdicts[key].0.clone())
+        let client_certificate = self.backend_tls_policies.client_certificate.clone();
+        let verdict = self.backend_tls_policies.verdicts[key].0.clone();
+        Some(verdict.map(|tls| BackendTls {
+            client_certificate,
+            ..tls
+        }))
+    }
+
+    /// Resolves the certificate the Gateway `name` presents to TLS backends (its
+    /// `tls.backend.clientCertificateRef`: a TLS Secret in its namespace or, with a
+    /// ReferenceGrant, another); returns the Gateway's `ResolvedRefs` condition when it names
+    /// one. An unusable reference leaves the Gateway accepted and presenting nothing.
+    pub(in crate::gateway) fn gateway_client_certificate(
+        &mut self,
+        name: &'a NamespacedName,
+        gateway: &'a Gateway,
+    ) -> Option<Condition> {
+        let tls = gateway.spec.tls.as_ref()?.backend.as_ref()?;
+        let r = tls.client_certificate_ref.as_ref()?;
+        let group = r.group.as_deref().unwrap_or("");
+        let kind = r.kind.as_deref().unwrap_or("Secret");
+        let namespace: &'a str = r.namespace.as_deref().unwrap_or(&name.namespace);
+        let shown = format!("tls.backend.clientCertificateRef {namespace}/{}", r.name);
+        let refused =
+            |reason, message: String| Some(Condition::no(T::ResolvedRefs, reason, message));
+        if !group.is_empty() || kind != "Secret" {
+            let kind = if group.is_empty() {
+                kind.to_string()
+            } else {
+                format!("{group}/{kind}")
+            };
+            return refused(
+                R::InvalidClientCertificateRef,
+                format!("{shown} is a {kind}; only Secrets hold client certificates"),
+            );
+        }
+        if namespace != &*name.namespace
+            && !self.reference_granted(("Gateway", &name.namespace), ("Secret", namespace, &r.name))
+        {
+            return refused(
+                R::RefNotPermitted,
+                format!("{shown} is in another namespace and no ReferenceGrant there allows it"),
+            );
+        }
+        match self
+            .secrets
+            .get(self.snapshot, namespace, &r.name, &mut self.dag)
+            .clone()
+        {
+            Ok(secret) => {
+                self.backend_tls_policies.client_certificate = Some(secret);
+                Some(Condition::yes(
+                    T::ResolvedRefs,
+                    R::ResolvedRefs,
+                    "every reference resolved",
+                ))
+            }
+            Err(e) => refused(R::InvalidClientCertificateRef, format!("{shown}: {e}")),
+        }
     }
 
     /// Checks a policy: its CA bundle, hostname and subject alternative names.
@@ -200,6 +264,7 @@ impl<'a> Builder<'a> {
                         subject_names,
                         subject_uris,
                     },
+                    client_certificate: None,
                 };
                 (Ok(tls), vec![accepted, resolved])
             }

@@ -7,7 +7,7 @@ use pretty_assertions::assert_eq;
 use super::tests::{BASE, config, route_conditions, vhost};
 use crate::build::{BuildOutput, build};
 use crate::dag::{Cluster, RouteAction, UpstreamProtocol};
-use crate::object::{Kind, NamespacedName, ObjectKey};
+use crate::object::{Kind, NamespacedName, Object, ObjectKey};
 use crate::status::gateway::{
     ConditionReason as R, ConditionType as T, GatewayApiStatus, PolicyAncestorStatus,
 };
@@ -15,6 +15,11 @@ use crate::testutil::{cert, cluster_of, objects, snapshot_of};
 
 /// Services with named ports, a route using each, and a ConfigMap holding a CA bundle.
 fn scenario(policies: &str) -> BuildOutput {
+    build(&snapshot_of(scenario_objects(policies)), &config())
+}
+
+/// The objects of [`scenario`].
+fn scenario_objects(policies: &str) -> Vec<Object> {
     let ca = serde_json::to_string(&cert(&["ca.example.com"]).crt).unwrap();
     let yaml = format!(
         r#"{BASE}---
@@ -61,7 +66,7 @@ spec:
   rules: [{{backendRefs: [{{name: grpc, port: 443}}]}}]
 {policies}"#
     );
-    build(&snapshot_of(objects(&yaml)), &config())
+    objects(&yaml)
 }
 
 /// A policy `name` on `target` (`service` or `service/section`), created at second `created`.
@@ -293,4 +298,115 @@ fn a_grpc_backend_speaks_http2_over_tls_and_unused_policies_get_no_status() {
     assert_eq!(cluster.sni.as_deref(), Some("backend.example.com"));
     assert_eq!(conditions(&out, "rpc")[0], (T::Accepted, true, R::Accepted));
     assert!(ancestor(&out, "unused").is_none());
+}
+
+/// The served Gateway again, presenting `client_ref` (YAML flow) to TLS backends.
+fn gateway_presenting(client_ref: &str) -> String {
+    format!(
+        r#"---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: gw, namespace: infra, generation: 3}}
+spec:
+  gatewayClassName: sesame
+  tls: {{backend: {{clientCertificateRef: {client_ref}}}}}
+  listeners:
+  - {{name: http, port: 80, protocol: HTTP, allowedRoutes: {{namespaces: {{from: All}}}}}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: empty, namespace: infra}}
+type: Opaque
+data: {{}}
+"#
+    )
+}
+
+/// The Gateway's conditions, as (type, status, reason).
+fn gateway_conditions(out: &BuildOutput) -> Vec<(T, bool, R)> {
+    let key = ObjectKey::new(Kind::Gateway, NamespacedName::new("infra", "gw"));
+    match out.status.objects[&key].gateway_api.as_deref() {
+        Some(GatewayApiStatus::Gateway { conditions, .. }) => (conditions.iter())
+            .map(|c| (c.type_, c.status, c.reason))
+            .collect(),
+        other => panic!("not a gateway status: {other:?}"),
+    }
+}
+
+#[test]
+fn the_gateway_presents_its_client_certificate_to_tls_backends_only() {
+    let pem = cert(&["gateway.example.com"]);
+    let secret = crate::testutil::tls_secret("client", &pem.crt, &pem.key);
+    let Object::Secret(secret) = secret else {
+        unreachable!()
+    };
+    let mut secret = (*secret).clone();
+    secret.metadata.namespace = Some("infra".into());
+    let yaml = format!(
+        "{}{}",
+        policy("p", "secure", 1, VALID),
+        gateway_presenting("{name: client}")
+    );
+    let mut objects = scenario_objects(&yaml);
+    objects.push(Object::Secret(std::sync::Arc::new(secret)));
+    let out = build(&snapshot_of(objects), &config());
+    let tls = cluster_for(&out, "/secure").expect("served");
+    let client = tls.client_certificate.as_deref().expect("presents one");
+    assert!(out.dag.secrets.contains_key(client));
+    assert!(
+        out.dag.secrets[client]
+            .certificate_chain
+            .starts_with(b"-----BEGIN")
+    );
+    // Plain backends present nothing.
+    assert!(
+        cluster_for(&out, "/plain")
+            .unwrap()
+            .client_certificate
+            .is_none()
+    );
+    assert_eq!(
+        gateway_conditions(&out),
+        [
+            (T::Accepted, true, R::Accepted),
+            (T::Programmed, true, R::Programmed),
+            (T::ResolvedRefs, true, R::ResolvedRefs)
+        ]
+    );
+}
+
+#[test]
+fn an_unusable_client_certificate_reference_is_reported_and_the_gateway_still_served() {
+    for (client_ref, reason) in [
+        ("{name: nonexistent}", R::InvalidClientCertificateRef),
+        (
+            "{group: wrong.example.com, kind: Secret, name: client}",
+            R::InvalidClientCertificateRef,
+        ),
+        (
+            "{group: \"\", kind: WrongKind, name: client}",
+            R::InvalidClientCertificateRef,
+        ),
+        ("{name: empty}", R::InvalidClientCertificateRef),
+        ("{name: client, namespace: default}", R::RefNotPermitted),
+    ] {
+        let yaml = format!(
+            "{}{}",
+            policy("p", "secure", 1, VALID),
+            gateway_presenting(client_ref)
+        );
+        let out = build(&snapshot_of(scenario_objects(&yaml)), &config());
+        assert_eq!(
+            gateway_conditions(&out),
+            [
+                (T::Accepted, true, R::Accepted),
+                (T::Programmed, true, R::Programmed),
+                (T::ResolvedRefs, false, reason)
+            ],
+            "{client_ref}"
+        );
+        // The backend is still served over TLS, presenting nothing.
+        let tls = cluster_for(&out, "/secure").expect("served");
+        assert!(tls.client_certificate.is_none(), "{client_ref}");
+    }
 }

@@ -228,4 +228,6 @@ pub enum ConditionReason {
     InvalidCACertificateKind,
     /// The Gateway's client validation mode was changed to `AllowInsecureFallback`.
     ConfigurationChanged,
+    /// The Gateway's `tls.backend.clientCertificateRef` is not a usable TLS Secret.
+    InvalidClientCertificateRef,
 }

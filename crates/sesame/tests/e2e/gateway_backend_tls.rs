@@ -3,17 +3,26 @@
 //! the ConfigMap's CA and the hostname (or the subjectAltNames). A wrong hostname, a wrong CA
 //! or a wrong subjectAltName fails the request, never falls back to plain text; a policy whose
 //! ConfigMap is missing gets a 500 and its status says why, until the ConfigMap appears; of two
-//! policies on one Service the older applies. Envoy rejects nothing.
+//! policies on one Service the older applies. A Gateway's `tls.backend.clientCertificateRef`
+//! is the certificate Envoy presents to such backends. Envoy rejects nothing.
 
 use serde_json::Value;
 
 use crate::gateway::GATEWAY_CLASS;
 use crate::gateway_http::{condition_strings, start};
-use crate::harness::{Pki, Reply, ca_config_map, free_port, get_plain, services, tls_backend};
+use crate::harness::{
+    Pki, Reply, ca_config_map, free_port, get_plain, services, tls_backend, tls_backend_verifying,
+    tls_secret,
+};
 
 /// The Gateway `default/gw` with an HTTP listener on `port` and a route for `tls.test` sending
 /// `/<service>` to each Service.
 fn gateway(port: u16, services: &[&str]) -> String {
+    gateway_with(port, services, "{}")
+}
+
+/// As [`gateway`], the Gateway's `spec.tls` being `tls` (YAML flow).
+fn gateway_with(port: u16, services: &[&str], tls: &str) -> String {
     let rules: String = services
         .iter()
         .map(|s| {
@@ -29,6 +38,7 @@ kind: Gateway
 metadata: {{name: gw, namespace: default}}
 spec:
   gatewayClassName: sesame
+  tls: {tls}
   listeners: [{{name: web, port: {port}, protocol: HTTP}}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
@@ -208,6 +218,84 @@ async fn backend_tls_policies_verify_the_backend_or_fail_the_request() {
             || get("/missing-ca"),
             |r| r.from("secure"),
         )
+        .await;
+    cluster.assert_no_update_rejected().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_presents_its_client_certificate_to_tls_backends() {
+    let pki = Pki::new();
+    let (cert, key) = pki.leaf(&["backend.tls.test"]);
+    let clients = Pki::new();
+    let backend = tls_backend_verifying("mtls", &cert, &key, Some(&clients.ca_pem)).await;
+    let envoy_port = free_port();
+    let svcs = services(&[("mtls", &backend)]);
+    let cas = ca_config_map("default", "ca", &pki.ca_pem);
+    let policy = policy("mtls", "mtls", 1, ("ca", "backend.tls.test", ""));
+    let gateway = |secret: &str| {
+        let tls = format!("{{backend: {{clientCertificateRef: {{name: {secret}}}}}}}");
+        gateway_with(envoy_port - 8000, &["mtls"], &tls)
+    };
+    // The Gateway names a Secret that does not exist yet: the backend refuses Envoy.
+    let (cluster, _dir) = start(&[
+        ("svc.yaml", &svcs),
+        ("cas.yaml", &cas),
+        ("policies.yaml", &policy),
+        ("gateway.yaml", &gateway("gateway-client")),
+    ])
+    .await;
+    let get = || async move {
+        get_plain(envoy_port, "tls.test", "/mtls")
+            .await
+            .unwrap_or_else(|e| Reply {
+                body: e,
+                ..Reply::default()
+            })
+    };
+    let status = cluster
+        .eventually_status(("Gateway", "default", "gw"), "unresolved", |s| {
+            condition_strings(&s["gateway_api"]["gateway"]["conditions"])
+                .contains(&"ResolvedRefs=false/InvalidClientCertificateRef".to_string())
+        })
+        .await;
+    assert!(
+        condition_strings(&status["gateway_api"]["gateway"]["conditions"])
+            .contains(&"Accepted=true/Accepted".to_string()),
+        "{status:#}"
+    );
+    cluster
+        .eventually_reply(
+            "without a client certificate the backend refuses Envoy",
+            get,
+            |r| r.status == 503,
+        )
+        .await;
+
+    // The Secret appears: Envoy presents it and the backend sees its names.
+    let (client_cert, client_key) = clients.leaf(&["gateway.tls.test"]);
+    cluster.write(
+        "client.yaml",
+        &tls_secret(
+            "gateway-client",
+            client_cert.as_bytes(),
+            client_key.as_bytes(),
+        ),
+    );
+    let reply = cluster
+        .eventually_reply("Envoy presents the Gateway's certificate", get, |r| {
+            r.from("mtls")
+        })
+        .await;
+    assert!(
+        reply.body.contains("client: gateway.tls.test"),
+        "{}",
+        reply.body
+    );
+    cluster
+        .eventually_status(("Gateway", "default", "gw"), "resolved", |s| {
+            condition_strings(&s["gateway_api"]["gateway"]["conditions"])
+                .contains(&"ResolvedRefs=true/ResolvedRefs".to_string())
+        })
         .await;
     cluster.assert_no_update_rejected().await;
 }

@@ -185,6 +185,7 @@ impl<'a> Builder<'a> {
                     settings.tls = true;
                     settings.sni = Some(tls.sni);
                     settings.upstream_validation = Some(Box::new(tls.validation));
+                    settings.client_certificate = tls.client_certificate;
                 }
                 Some(Err(_)) => {
                     // Not resolved, yet read: its changes must rebuild the route.

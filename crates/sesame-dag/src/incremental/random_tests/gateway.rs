@@ -64,6 +64,13 @@ fn gateway(rng: &mut Rng) -> Value {
     if rng.chance(50) {
         gateway["spec"]["tls"] = json!({"frontend": frontend(rng)});
     }
+    if rng.chance(40) {
+        // The certificate presented to TLS backends: valid, missing, or not granted.
+        let (name, namespace) =
+            *rng.pick(&[("t1", "default"), ("missing", "default"), ("t3", "other")]);
+        gateway["spec"]["tls"]["backend"] =
+            json!({"clientCertificateRef": {"name": name, "namespace": namespace}});
+    }
     gateway
 }
 
