@@ -1,7 +1,7 @@
 //! BackendTLSPolicy through a real Envoy: a policy makes Envoy speak TLS to a Service's
 //! backend, sending the policy's hostname as SNI and checking the backend's certificate against
-//! the ConfigMap's CA and the hostname (or the subjectAltNames). A wrong hostname, a wrong CA
-//! or a wrong subjectAltName fails the request, never falls back to plain text; a policy whose
+//! the ConfigMap's CA and the hostname (or the subjectAltNames, DNS or URI). A wrong hostname,
+//! a wrong CA or a wrong subjectAltName fails the request, never falls back to plain text; a policy whose
 //! ConfigMap is missing gets a 500 and its status says why, until the ConfigMap appears; of two
 //! policies on one Service the older applies. A Gateway's `tls.backend.clientCertificateRef`
 //! is the certificate Envoy presents to such backends. Envoy rejects nothing.
@@ -82,7 +82,7 @@ fn policy_conditions(status: &Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backend_tls_policies_verify_the_backend_or_fail_the_request() {
     let pki = Pki::new();
-    let (cert, key) = pki.leaf(&["backend.tls.test"]);
+    let (cert, key) = pki.leaf_with_uri(&["backend.tls.test"], "spiffe://tls.test/backend");
     let backend = tls_backend("secure", &cert, &key).await;
     let envoy_port = free_port();
     let names = [
@@ -90,10 +90,17 @@ async fn backend_tls_policies_verify_the_backend_or_fail_the_request() {
         "wrong-host",
         "wrong-ca",
         "wrong-san",
+        "uri-san",
+        "wrong-uri-san",
         "missing-ca",
         "conflict",
     ];
     let svcs = services(&names.map(|n| (n, &backend)));
+    let uri = |uri: &str| format!(", subjectAltNames: [{{type: URI, uri: \"{uri}\"}}]");
+    let (right_uri, wrong_uri) = (
+        uri("spiffe://tls.test/backend"),
+        uri("spiffe://tls.test/other"),
+    );
     let good = ("ca", "backend.tls.test", "");
     let policies = [
         policy("good", "good", 1, good),
@@ -113,6 +120,14 @@ async fn backend_tls_policies_verify_the_backend_or_fail_the_request() {
                 "backend.tls.test",
                 ", subjectAltNames: [{type: Hostname, hostname: nobody.tls.test}]",
             ),
+        ),
+        // The URI names the backend; the hostname is only the SNI then.
+        policy("uri-san", "uri-san", 1, ("ca", "sni.tls.test", &right_uri)),
+        policy(
+            "wrong-uri-san",
+            "wrong-uri-san",
+            1,
+            ("ca", "backend.tls.test", &wrong_uri),
         ),
         policy(
             "missing-ca",
@@ -171,8 +186,13 @@ async fn backend_tls_policies_verify_the_backend_or_fail_the_request() {
         ["Accepted=true/Accepted", "ResolvedRefs=true/ResolvedRefs"]
     );
 
-    // A certificate that does not match fails the request: the name, the CA or the SAN.
-    for path in ["/wrong-host", "/wrong-ca", "/wrong-san"] {
+    // A URI subjectAltName the certificate carries: served, with the hostname as SNI only.
+    let reply = get("/uri-san").await;
+    assert!(reply.from("secure"), "{}", reply.body);
+    assert_eq!(reply.header("x-sni"), ["sni.tls.test"]);
+
+    // A certificate that does not match fails the request: the name, the CA or a SAN.
+    for path in ["/wrong-host", "/wrong-ca", "/wrong-san", "/wrong-uri-san"] {
         let reply = get(path).await;
         assert_eq!(reply.status, 503, "{path}: {}", reply.body);
         assert!(!reply.from("secure"), "{path}");

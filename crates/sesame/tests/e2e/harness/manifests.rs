@@ -83,6 +83,19 @@ impl Pki {
         (cert.pem(), key.serialize_pem())
     }
 
+    /// A leaf certificate for `hosts` that also names the URI `uri` (a SPIFFE ID, say), as
+    /// (cert PEM, key PEM).
+    pub fn leaf_with_uri(&self, hosts: &[&str], uri: &str) -> (String, String) {
+        let mut params =
+            rcgen::CertificateParams::new(hosts.iter().map(|h| h.to_string()).collect::<Vec<_>>())
+                .expect("leaf params");
+        let uri = rcgen::string::Ia5String::try_from(uri).expect("ASCII URI");
+        params.subject_alt_names.push(rcgen::SanType::URI(uri));
+        let key = rcgen::KeyPair::generate().expect("leaf key");
+        let cert = params.signed_by(&key, &self.issuer).expect("leaf cert");
+        (cert.pem(), key.serialize_pem())
+    }
+
     /// A `kubernetes.io/tls` Secret manifest holding a leaf for `hosts`.
     pub fn secret(&self, name: &str, hosts: &[&str]) -> String {
         let (cert, key) = self.leaf(hosts);

@@ -106,6 +106,12 @@ pub async fn gateway_api_statuses(plane: &ControlPlane, kubeconfig: &Path) {
     }))
     .await;
     status("BackendTLSPolicy", "svc-b-tls", policy_accepted, 1).await;
+    // An edit bumps the generation the policy's conditions observe.
+    api.edit((GATEWAY_API, "BackendTLSPolicy", "svc-b-tls"), |policy| {
+        policy["spec"]["validation"]["hostname"] = json!("other.kube.test");
+    })
+    .await;
+    status("BackendTLSPolicy", "svc-b-tls", policy_accepted, 2).await;
     cluster.assert_no_update_rejected().await;
 }
 
