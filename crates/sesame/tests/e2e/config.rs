@@ -169,10 +169,7 @@ timeouts:
     let admin = |method: &'static str, path: &'static str| async move {
         request_plain(admin_port, method, "127.0.0.1", path, &[])
             .await
-            .unwrap_or_else(|e| Reply {
-                body: e,
-                ..Reply::default()
-            })
+            .unwrap_or_else(Reply::failed)
     };
     let ready = admin("GET", "/ready").await;
     assert_eq!(

@@ -2,8 +2,7 @@
 //! the manifests directory route real requests on the Gateway listener's own Envoy port
 //! (the listener's port + 8000); invalid routes get their conditions, and Envoy rejects nothing.
 
-use serde_json::Value;
-
+use crate::gateway_http::conditions;
 use crate::harness::{
     Cluster, Pki, Reply, backend, free_port, get_plain_with, get_tls, request_plain, services,
     services_in, tls_secret_in,
@@ -127,20 +126,6 @@ spec:
   to: [{group: "", kind: Service}]
 "#;
 
-/// The conditions of a route's first parent, as `type=status/reason` strings.
-pub(crate) fn conditions(status: &Value) -> Vec<String> {
-    status["gateway_api"]["route"]["parents"][0]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| format!("{}={}/{}", s(&c["type"]), c["status"], s(&c["reason"])))
-        .collect()
-}
-
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_routes_on_a_gateway_listener() {
     let (a, b, c, o) = (
@@ -174,10 +159,7 @@ async fn http_routes_on_a_gateway_listener() {
                headers: &'static [(&'static str, &'static str)]| async move {
         get_plain_with(envoy_port, host, path, headers)
             .await
-            .unwrap_or_else(|e| Reply {
-                body: e,
-                ..Reply::default()
-            })
+            .unwrap_or_else(Reply::failed)
     };
     cluster
         .eventually_reply(
@@ -375,10 +357,7 @@ async fn https_listeners_terminate_tls_with_their_certificates() {
     let https = |host: &'static str| async move {
         get_tls(envoy_port, host, "/", ca)
             .await
-            .unwrap_or_else(|e| Reply {
-                body: e,
-                ..Reply::default()
-            })
+            .unwrap_or_else(Reply::failed)
     };
     let reply = cluster
         .eventually_reply(

@@ -160,10 +160,7 @@ async fn backend_tls_policies_verify_the_backend_or_fail_the_request() {
     let get = |path: &'static str| async move {
         get_plain(envoy_port, "tls.test", path)
             .await
-            .unwrap_or_else(|e| Reply {
-                body: e,
-                ..Reply::default()
-            })
+            .unwrap_or_else(Reply::failed)
     };
 
     // TLS to the backend, with the policy's hostname as SNI.
@@ -267,10 +264,7 @@ async fn the_gateway_presents_its_client_certificate_to_tls_backends() {
     let get = || async move {
         get_plain(envoy_port, "tls.test", "/mtls")
             .await
-            .unwrap_or_else(|e| Reply {
-                body: e,
-                ..Reply::default()
-            })
+            .unwrap_or_else(Reply::failed)
     };
     let status = cluster
         .eventually_status(("Gateway", "default", "gw"), "unresolved", |s| {

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::gateway::{GATEWAY_CLASS, conditions};
-use crate::gateway_http::start;
+use crate::gateway::GATEWAY_CLASS;
+use crate::gateway_http::{conditions, start};
 use crate::harness::{
     Pki, Reply, backend, free_port, get_plain, get_tls, services, services_in, tls_backend,
     tls_secret_in,
@@ -119,10 +119,7 @@ async fn tls_routes_pass_through_or_terminate_by_sni() {
     let tls_get = |host: &'static str, path: &'static str, ca: &'static str| async move {
         get_tls(envoy_port, host, path, ca.as_bytes())
             .await
-            .unwrap_or_else(|e| Reply {
-                body: e,
-                ..Reply::default()
-            })
+            .unwrap_or_else(Reply::failed)
     };
     let backend_ca: &'static str = backend_pki.ca_pem.clone().leak();
     let gateway_ca: &'static str = gateway_pki.ca_pem.clone().leak();
@@ -297,10 +294,7 @@ async fn tcp_routes_split_connections_by_weight() {
     let get = |port: u16| async move {
         get_plain(port, "any.test", "/")
             .await
-            .unwrap_or_else(|e| Reply {
-                body: e,
-                ..Reply::default()
-            })
+            .unwrap_or_else(Reply::failed)
     };
     cluster
         .eventually_reply(

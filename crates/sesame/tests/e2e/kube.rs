@@ -381,7 +381,8 @@ pub(crate) type Permission = (String, String, String);
 
 /// Whether a permission is needed only with `gateway` configured (checked in kube_gateway.rs).
 pub(crate) fn gateway_only((group, resource, _): &Permission) -> bool {
-    group == "gateway.networking.k8s.io" || (group.is_empty() && resource == "namespaces")
+    group == "gateway.networking.k8s.io"
+        || (group.is_empty() && matches!(resource.as_str(), "namespaces" | "configmaps"))
 }
 
 /// What the requests Sesame made to `api` needed.

@@ -173,10 +173,7 @@ pub(crate) async fn gateway_answers(
 async fn get_gateway(port: u16, host: &str) -> Reply {
     get_plain_with(port, host, "/", &[])
         .await
-        .unwrap_or_else(|e| Reply {
-            body: e,
-            ..Reply::default()
-        })
+        .unwrap_or_else(Reply::failed)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
