@@ -4,6 +4,7 @@
 //! Stage: shared vocabulary for every other crate. Depends only on serde, schemars, k8s-openapi
 //! and kube's core and derive crates; it must not depend on tokio, kube-client or tonic.
 
+pub mod cidr;
 pub mod condition;
 pub mod config;
 pub mod crd;

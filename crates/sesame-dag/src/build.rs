@@ -56,12 +56,16 @@ pub struct BuildConfig {
 pub struct GatewayConfig {
     /// The GatewayClass `spec.controllerName` Sesame answers for.
     pub controller_name: String,
-    /// The one Gateway served (`gatewayRef`); `None` serves the first Gateway, in namespace and
-    /// name order, of a class of Sesame's controller.
+    /// The one Gateway served (`gatewayRef`); `None` serves every Gateway of a class of
+    /// Sesame's controller.
     pub gateway_ref: Option<NamespacedName>,
     /// Envoy ports Sesame's own listeners use (`ingress_http`, `ingress_https`, stats, admin):
     /// a Gateway listener mapped onto one of them is refused (`PortUnavailable`).
     pub reserved_ports: Vec<u16>,
+    /// The addresses Envoy can bind for Gateways (config `gateway.addresses`): the usable
+    /// static addresses, and the pool Gateways without one take theirs from. Empty, every
+    /// Gateway binds `ingress_http`'s address.
+    pub addresses: Vec<sesame_api::cidr::Cidr>,
 }
 
 impl Default for BuildConfig {

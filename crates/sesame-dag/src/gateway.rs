@@ -1,20 +1,24 @@
-//! Gateway API: the one Gateway Sesame serves, its HTTP listeners, and the HTTPRoutes attached
-//! to them, built into [`GatewayListener`]s of the DAG and Gateway API statuses.
+//! Gateway API: the Gateways Sesame serves, their listeners, and the routes attached to them,
+//! built into [`GatewayListener`]s of the DAG and Gateway API statuses.
 //!
-//! Only with `gateway` configured. The Gateway is `gateway.gatewayRef`, or else the first
-//! Gateway (in namespace and name order) of a GatewayClass whose controller is Sesame's. Each
-//! listener is checked on its own: an invalid or conflicting one gets its conditions and the
-//! others are still served. Routes are taken oldest first (creation time, then namespace and
-//! name), so the oldest route wins a conflict over the same match, as the spec says.
+//! Only with `gateway` configured. The Gateways are `gateway.gatewayRef`, or else every
+//! Gateway of a GatewayClass whose controller is Sesame's (see `served`), each on its own
+//! address or `ingress_http`'s. Each listener is checked on its own: an invalid or conflicting
+//! one gets its conditions and the others are still served. Listeners of several Gateways that
+//! bind the same address and port follow the same-port rules, the older Gateway's winning.
+//! Routes are taken oldest first (creation time, then namespace and name), so the oldest route
+//! wins a conflict over the same match, as the spec says; a route attaches to every served
+//! Gateway its parentRefs name.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
 use sesame_gateway_api::gateway::{GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom};
 use sesame_gateway_api::{Gateway, GatewayClass};
 
 use crate::build::{Builder, GatewayConfig};
-use crate::dag::{GatewayTls, envoy_port, http_listener_name, https_listener_name};
+use crate::dag::{GatewayTls, envoy_port, http_listener_name, https_listener_name, on_address};
 use crate::hostname;
 use crate::object::{Kind, NamespacedName, ObjectKey};
 use crate::status::gateway::{
@@ -30,6 +34,7 @@ mod hosts;
 mod listener_set;
 mod route;
 mod selector;
+mod served;
 mod stream;
 mod tcp_route;
 mod tls;
@@ -38,13 +43,15 @@ mod tls_route;
 /// The API group of Gateway API kinds.
 const GROUP: &str = sesame_gateway_api::GROUP;
 
-/// What a listener belongs to: the served Gateway, or a ListenerSet attached to it.
+/// What a listener belongs to: a served Gateway, or a ListenerSet attached to one.
 #[derive(Clone, Copy)]
 pub(crate) struct Owner<'a> {
     /// `Gateway` or `ListenerSet`.
     pub kind: &'static str,
     /// Its namespace and name.
     pub name: &'a NamespacedName,
+    /// The Gateway it is or belongs to.
+    pub gateway: &'a NamespacedName,
 }
 
 impl Owner<'_> {
@@ -88,7 +95,7 @@ macro_rules! first_certificate {
 }
 pub(crate) use first_certificate;
 
-/// One listener of the served Gateway or of a ListenerSet attached to it, as checked.
+/// One listener of a served Gateway or of a ListenerSet attached to one, as checked.
 pub(crate) struct Listener<'a> {
     /// The listener as written (a ListenerSet's, converted to the Gateway's type).
     pub spec: Cow<'a, GatewayListeners>,
@@ -98,7 +105,9 @@ pub(crate) struct Listener<'a> {
     pub certificate: Option<CertificateRef<'a>>,
     /// Its hostname, validated and lower-cased; `None` matches any host.
     pub hostname: Option<String>,
-    /// The Envoy listener it becomes part of (`http-<port>`).
+    /// The address it binds, its Gateway's: `None` for `ingress_http`'s.
+    pub address: Option<IpAddr>,
+    /// The Envoy listener it becomes part of (`http-<port>`, `http-<port>-<address>`).
     pub envoy_name: String,
     /// The Envoy port.
     pub envoy_port: u16,
@@ -142,9 +151,26 @@ pub(crate) fn gateway_part(
     builder.finish()
 }
 
+/// A served Gateway being built: what its status needs once routes attached.
+struct Part<'a> {
+    /// Its namespace and name.
+    name: &'a NamespacedName,
+    /// The object.
+    gateway: &'a Gateway,
+    /// Its ListenerSets.
+    sets: Vec<listener_set::AttachedSet<'a>>,
+    /// The address it binds of its own, if any.
+    address: Option<IpAddr>,
+    /// Why its address is not usable (its listeners are then not served), with how many of
+    /// its listeners were valid before.
+    not_usable: Option<(String, usize)>,
+    /// Its `ResolvedRefs` condition, when it has references of its own.
+    resolved: Option<Condition>,
+}
+
 impl<'a> Builder<'a> {
-    /// Adds the served Gateway's listeners and routes to the build, with the statuses of the
-    /// GatewayClasses, the Gateway and the routes.
+    /// Adds the served Gateways' listeners and routes to the build, with the statuses of the
+    /// GatewayClasses, the Gateways and the routes.
     pub(crate) fn gateway(&mut self) {
         let Some(config) = self.config.gateway.as_ref() else {
             return;
@@ -155,18 +181,41 @@ impl<'a> Builder<'a> {
                 self.gateway_class_status(name, class);
             }
         }
-        let Some((name, gateway)) = served_gateway(snapshot, config) else {
-            return;
-        };
-        if self.refuse_parameters(name, gateway) {
-            return;
+        let served = served::served_gateways(snapshot, config);
+        let addresses = served::addresses(&served, &config.addresses);
+        let mut listeners: Vec<Listener<'a>> = Vec::new();
+        let mut parts: Vec<Part<'a>> = Vec::new();
+        for ((name, gateway), address) in served.into_iter().zip(addresses) {
+            if self.refuse_parameters(name, gateway) {
+                continue;
+            }
+            let (address, not_usable) = match address {
+                Ok(address) => (address, None),
+                Err((R::AddressNotUsable, message)) => (None, Some(message)),
+                Err((_, message)) => {
+                    self.refuse_address(name, gateway, message);
+                    continue;
+                }
+            };
+            let start = listeners.len();
+            self.add_gateway_listeners(name, gateway, address, &mut listeners);
+            let sets = listener_set::add_listeners(
+                snapshot,
+                (name, gateway),
+                (config, address),
+                &mut listeners,
+            );
+            let not_usable =
+                not_usable.map(|m| (m.clone(), not_serve(&mut listeners[start..], &m)));
+            parts.push(Part {
+                name,
+                gateway,
+                sets,
+                address,
+                not_usable,
+                resolved: None,
+            });
         }
-        let owner = Owner {
-            kind: "Gateway",
-            name,
-        };
-        let mut listeners = listeners(owner, gateway, config);
-        let sets = listener_set::add_listeners(snapshot, name, gateway, config, &mut listeners);
         for listener in &mut listeners {
             let namespaces = listener
                 .spec
@@ -183,29 +232,87 @@ impl<'a> Builder<'a> {
         for listener in listeners.iter_mut().filter(|l| l.valid) {
             if listener.spec.protocol == "HTTPS" || stream::terminates(&listener.spec) {
                 self.listener_tls(listener);
-                self.frontend_validation(gateway, &name.namespace, listener);
+                let gateway_name = listener.owner.gateway;
+                if let Some(gateway) = snapshot.gateways.get(gateway_name) {
+                    self.frontend_validation(gateway, &gateway_name.namespace, listener);
+                }
             }
         }
-        let resolved = self.gateway_client_certificate(name, gateway);
+        for part in &mut parts {
+            part.resolved = self.gateway_client_certificate(part.name, part.gateway);
+        }
+        let gateways: Vec<&NamespacedName> = parts.iter().map(|p| p.name).collect();
         let mut tables = ListenerTables::new();
         for route in grpc::http_listener_routes(snapshot) {
             match route {
                 grpc::AnyRoute::Http(n, r) => {
-                    self.http_route(name, n, r, &mut listeners, &mut tables)
+                    self.http_route(&gateways, n, r, &mut listeners, &mut tables)
                 }
                 grpc::AnyRoute::Grpc(n, r) => {
-                    self.grpc_route(name, n, r, &mut listeners, &mut tables)
+                    self.grpc_route(&gateways, n, r, &mut listeners, &mut tables)
                 }
             }
         }
-        self.gateway_listeners(name, &listeners, tables);
-        self.stream_routes(name, &mut listeners);
-        self.backend_tls_statuses(name);
-        let (own, others): (Vec<Listener>, Vec<Listener>) = listeners
-            .into_iter()
-            .partition(|l| l.owner.kind == "Gateway");
-        let attached_sets = self.listener_set_statuses(&sets, others);
-        self.gateway_status(name, gateway, (own, resolved), attached_sets);
+        self.gateway_listeners(&listeners, tables);
+        self.stream_routes(&gateways, &mut listeners);
+        self.backend_tls_statuses();
+        self.gateway_statuses(parts, listeners);
+    }
+
+    /// Checks the listeners of one Gateway (bound to `address`) among themselves, then against
+    /// those of the Gateways before it, and appends them to `listeners`.
+    fn add_gateway_listeners(
+        &mut self,
+        name: &'a NamespacedName,
+        gateway: &'a Gateway,
+        address: Option<IpAddr>,
+        listeners: &mut Vec<Listener<'a>>,
+    ) {
+        let Some(config) = self.config.gateway.as_ref() else {
+            return;
+        };
+        let owner = Owner {
+            kind: "Gateway",
+            name,
+            gateway: name,
+        };
+        let mut own = self::listeners(owner, gateway, config, address);
+        for l in own.iter_mut().filter(|l| l.valid) {
+            listener_set::settle_conflicts(l, listeners);
+        }
+        listeners.extend(own);
+    }
+
+    /// Records the status of each Gateway and its ListenerSets from their listeners.
+    fn gateway_statuses(&mut self, parts: Vec<Part<'a>>, listeners: Vec<Listener<'a>>) {
+        let mut by_gateway: BTreeMap<&NamespacedName, Vec<Listener<'a>>> = BTreeMap::new();
+        for l in listeners {
+            by_gateway.entry(l.owner.gateway).or_default().push(l);
+        }
+        for part in parts {
+            let listeners = by_gateway.remove(part.name).unwrap_or_default();
+            let (own, others): (Vec<Listener>, Vec<Listener>) = listeners
+                .into_iter()
+                .partition(|l| l.owner.kind == "Gateway");
+            let attached_sets = self.listener_set_statuses(&part.sets, others);
+            self.gateway_status(&part, own, attached_sets);
+        }
+    }
+
+    /// Refuses a Gateway whose `spec.addresses` has an address of a type Sesame does not
+    /// support (`Accepted=False/UnsupportedAddress`): nothing of it is served.
+    fn refuse_address(&mut self, name: &NamespacedName, gateway: &Gateway, message: String) {
+        let key = ObjectKey::new(Kind::Gateway, name.clone());
+        let status = self.status.entry(&key, gateway.metadata.generation);
+        status.gateway_api = Some(Box::new(GatewayApiStatus::Gateway {
+            conditions: vec![
+                Condition::no(T::Accepted, R::UnsupportedAddress, message.clone()),
+                Condition::no(T::Programmed, R::Invalid, message),
+            ],
+            listeners: Vec::new(),
+            attached_listener_sets: 0,
+            addresses: Vec::new(),
+        }));
     }
 
     /// Refuses a Gateway with `infrastructure.parametersRef` (Sesame reads no parameters kind,
@@ -229,6 +336,7 @@ impl<'a> Builder<'a> {
             ],
             listeners: Vec::new(),
             attached_listener_sets: 0,
+            addresses: Vec::new(),
         }));
         true
     }
@@ -245,16 +353,13 @@ impl<'a> Builder<'a> {
         }));
     }
 
-    /// Records the Gateway's status: `Accepted` and `Programmed` from its `listeners`, and
-    /// `resolved` (its `ResolvedRefs`) when it has references of its own.
-    fn gateway_status(
-        &mut self,
-        name: &NamespacedName,
-        gateway: &Gateway,
-        (listeners, resolved): (Vec<Listener>, Option<Condition>),
-        attached_listener_sets: u32,
-    ) {
-        let valid = listeners.iter().filter(|l| l.valid).count();
+    /// Records a Gateway's status: `Accepted` and `Programmed` from its `listeners` (and its
+    /// address), and its `ResolvedRefs` when it has references of its own.
+    fn gateway_status(&mut self, part: &Part<'_>, listeners: Vec<Listener>, attached_sets: u32) {
+        let valid = match &part.not_usable {
+            Some((_, valid_before)) => *valid_before,
+            None => listeners.iter().filter(|l| l.valid).count(),
+        };
         let accepted = if valid == listeners.len() {
             Condition::yes(T::Accepted, R::Accepted, "Gateway is accepted")
         } else if valid > 0 {
@@ -270,52 +375,41 @@ impl<'a> Builder<'a> {
                 "no listener is valid, see their conditions",
             )
         };
-        let programmed = if valid > 0 {
+        let programmed = if let Some((message, _)) = &part.not_usable {
+            Condition::no(T::Programmed, R::AddressNotUsable, message.clone())
+        } else if valid > 0 {
             Condition::yes(T::Programmed, R::Programmed, "Gateway is programmed")
         } else {
             Condition::no(T::Programmed, R::Invalid, "no listener is valid")
         };
         let listeners = listeners.into_iter().map(Listener::into_status).collect();
         let mut conditions = vec![accepted, programmed];
-        conditions.extend(resolved);
-        conditions.extend(frontend::insecure_mode_condition(gateway));
-        let key = ObjectKey::new(Kind::Gateway, name.clone());
-        let status = self.status.entry(&key, gateway.metadata.generation);
+        conditions.extend(part.resolved.clone());
+        conditions.extend(frontend::insecure_mode_condition(part.gateway));
+        let key = ObjectKey::new(Kind::Gateway, part.name.clone());
+        let status = self.status.entry(&key, part.gateway.metadata.generation);
         status.gateway_api = Some(Box::new(GatewayApiStatus::Gateway {
             conditions,
             listeners,
-            attached_listener_sets,
+            attached_listener_sets: attached_sets,
+            addresses: part.address.into_iter().collect(),
         }));
     }
 }
 
-/// The Gateway served: `gatewayRef`, or the first Gateway of a class of Sesame's controller;
-/// `None` when there is none, or when its class is not Sesame's.
-fn served_gateway<'s>(
-    snapshot: &'s crate::Snapshot,
-    config: &GatewayConfig,
-) -> Option<(&'s NamespacedName, &'s Gateway)> {
-    let ours = |gateway: &Gateway| {
-        snapshot
-            .gateway_classes
-            .get(&NamespacedName::new(
-                "",
-                gateway.spec.gateway_class_name.as_str(),
-            ))
-            .is_some_and(|c| c.spec.controller_name == config.controller_name)
-    };
-    match &config.gateway_ref {
-        Some(name) => snapshot
-            .gateways
-            .get_key_value(name)
-            .map(|(n, g)| (n, g.as_ref()))
-            .filter(|(_, g)| ours(g)),
-        None => snapshot
-            .gateways
-            .iter()
-            .map(|(n, g)| (n, g.as_ref()))
-            .find(|(_, g)| ours(g)),
+/// Takes the listeners of a Gateway whose address is not usable out of service (`Programmed`
+/// false with `message`); returns how many were valid.
+fn not_serve(listeners: &mut [Listener<'_>], message: &str) -> usize {
+    let mut valid = 0;
+    for l in listeners {
+        valid += usize::from(l.valid);
+        l.valid = false;
+        set(
+            &mut l.conditions,
+            Condition::no(T::Programmed, R::Invalid, message),
+        );
     }
+    valid
 }
 
 impl Listener<'_> {
@@ -330,10 +424,10 @@ impl Listener<'_> {
     }
 }
 
-/// Why two listeners cannot both be served, if they cannot: the same port with different
-/// protocols, or the same port, protocol and hostname.
+/// Why two listeners cannot both be served, if they cannot: the same address and port with
+/// different protocols, or the same address, port, protocol and hostname.
 fn conflict(a: &Listener<'_>, b: &Listener<'_>) -> Option<R> {
-    if a.spec.port != b.spec.port {
+    if a.spec.port != b.spec.port || a.address != b.address {
         None
     } else if a.spec.protocol != b.spec.protocol
         && !stream::share_a_port(&a.spec.protocol, &b.spec.protocol)
@@ -346,18 +440,22 @@ fn conflict(a: &Listener<'_>, b: &Listener<'_>) -> Option<R> {
     }
 }
 
-/// Checks every listener of the Gateway: protocol, port, hostname, route kinds, and conflicts
-/// between listeners that share a port.
+/// Checks every listener of the Gateway (bound to `address`): protocol, port, hostname, route
+/// kinds, and conflicts between listeners that share a port.
 fn listeners<'g>(
     owner: Owner<'g>,
     gateway: &'g Gateway,
     config: &GatewayConfig,
+    address: Option<IpAddr>,
 ) -> Vec<Listener<'g>> {
     let mut out: Vec<Listener<'g>> = gateway
         .spec
         .listeners
         .iter()
-        .map(|spec| listener(Cow::Borrowed(spec), first_certificate!(spec), owner, config))
+        .map(|spec| {
+            let certificate = first_certificate!(spec);
+            listener(Cow::Borrowed(spec), certificate, owner, (config, address))
+        })
         .collect();
     for i in 0..out.len() {
         let conflict = (0..out.len())
@@ -386,24 +484,27 @@ fn listeners<'g>(
     out
 }
 
-/// One listener, checked on its own.
+/// One listener bound to `address`, checked on its own.
 fn listener<'g>(
     spec: Cow<'g, GatewayListeners>,
     certificate: Option<CertificateRef<'g>>,
     owner: Owner<'g>,
-    config: &GatewayConfig,
+    (config, address): (&GatewayConfig, Option<IpAddr>),
 ) -> Listener<'g> {
     let port = u16::try_from(spec.port).ok().filter(|p| *p > 0);
-    let route_config = hosts::route_config_name(&spec, owner, port.unwrap_or_default());
+    let envoy_name = match spec.protocol.as_str() {
+        "HTTPS" | "TLS" => https_listener_name(port.unwrap_or_default()),
+        "TCP" => crate::dag::tcp_listener_name(port.unwrap_or_default()),
+        _ => http_listener_name(port.unwrap_or_default()),
+    };
+    let envoy_name = on_address(envoy_name, address);
+    let route_config = hosts::route_config_name(&spec, owner, &envoy_name);
     let mut l = Listener {
         owner,
         certificate,
         hostname: None,
-        envoy_name: match spec.protocol.as_str() {
-            "HTTPS" | "TLS" => https_listener_name(port.unwrap_or_default()),
-            "TCP" => crate::dag::tcp_listener_name(port.unwrap_or_default()),
-            _ => http_listener_name(port.unwrap_or_default()),
-        },
+        address,
+        envoy_name,
         tls: None,
         selected_namespaces: BTreeSet::new(),
         route_config,
@@ -601,6 +702,8 @@ mod isolation_tests;
 mod listener_set_tests;
 #[cfg(test)]
 mod more_tests;
+#[cfg(test)]
+mod multi_tests;
 #[cfg(test)]
 mod stream_tests;
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! The listeners of the served Gateway (Gateway API): one Envoy listener per port, named
-//! `http-<gateway port>` or `https-<gateway port>`, whose HTTP connection managers fetch over
+//! The listeners of the served Gateways (Gateway API): one Envoy listener per address and
+//! port, named `http-<gateway port>` or `https-<gateway port>` on `ingress_http`'s address (and
+//! `http-<gateway port>-<address>` on a Gateway's own address), whose HTTP connection managers fetch over
 //! RDS the RouteConfiguration of the same name (HTTP) or their own filter chain's, named
 //! `https-<gateway port>/<listener name>` (HTTPS). The connection managers are `ingress_http`'s
 //! (timeouts, trusted hops, access log, filters), with the listener's name as stat prefix.
@@ -29,15 +30,15 @@ pub fn listeners(dag: &Dag, config: &TranslateConfig) -> BTreeMap<String, Any> {
         .collect()
 }
 
-/// One Gateway listener on the address of `ingress_http` and the listener's own port: for HTTP
+/// One Gateway listener on its own address (its Gateway's) or else `ingress_http`'s, and its
+/// own port: for HTTP
 /// one filter chain; for HTTPS TLS inspection and a chain per TLS entry, matched on SNI (the
 /// entry without a name takes the connections no other does), each terminating TLS with its
 /// certificate over SDS. Every chain's routes come from the listener's RouteConfiguration.
 pub fn listener(l: &GatewayListener, config: &TranslateConfig) -> listener_v3::Listener {
-    let address = Some(proto::listener_address(SocketAddr::new(
-        config.http_listener.ip(),
-        l.port,
-    )));
+    let ip = l.address.unwrap_or(config.http_listener.ip());
+    let address = Some(proto::listener_address(SocketAddr::new(ip, l.port)));
+    let stat_prefix = stat_prefix(&l.name);
     let ingress = if l.is_http() {
         Ingress::Http
     } else {
@@ -47,7 +48,7 @@ pub fn listener(l: &GatewayListener, config: &TranslateConfig) -> listener_v3::L
     let filters = |route_config: &str| {
         let mut hcm =
             ingress_connection_manager(ingress, rds(route_config.to_string()), &config.listener);
-        hcm.stat_prefix = l.name.clone();
+        hcm.stat_prefix = stat_prefix.clone();
         vec![hcm_filter(&hcm)]
     };
     if l.is_http() {
@@ -79,7 +80,8 @@ pub fn listener(l: &GatewayListener, config: &TranslateConfig) -> listener_v3::L
             ..Default::default()
         })
         .collect();
-    filter_chains.extend(l.tcp_routes.iter().filter_map(|r| tcp_chain(l, r, config)));
+    let tcp_chain = |r| tcp_chain(&stat_prefix, r, config);
+    filter_chains.extend(l.tcp_routes.iter().filter_map(tcp_chain));
     // A TCP listener reads nothing before proxying: its backend may speak first.
     let inspect = !l.tls.is_empty() || l.tcp_routes.iter().any(|r| r.server_name.is_some());
     listener_v3::Listener {
@@ -95,14 +97,21 @@ pub fn listener(l: &GatewayListener, config: &TranslateConfig) -> listener_v3::L
     }
 }
 
-/// The filter chain of a TLSRoute's SNI name or a TCPRoute's listener: the connection,
-/// decrypted first when the route's listener terminates TLS, proxied to its clusters.
+/// The stat prefix of a Gateway listener: its name, with the dots and colons of an address in
+/// it made underscores (a dot would split the stat name).
+fn stat_prefix(name: &str) -> String {
+    name.replace(['.', ':'], "_")
+}
+
+/// The filter chain of a TLSRoute's SNI name or a TCPRoute's listener (whose stats start with
+/// `stat_prefix`): the connection, decrypted first when the route's listener terminates TLS,
+/// proxied to its clusters.
 fn tcp_chain(
-    l: &GatewayListener,
+    stat_prefix: &str,
     route: &GatewayTcpRoute,
     config: &TranslateConfig,
 ) -> Option<listener_v3::FilterChain> {
-    let filter = tcp_proxy_filter_named(&route.proxy, &l.name, &config.listener)?;
+    let filter = tcp_proxy_filter_named(&route.proxy, stat_prefix, &config.listener)?;
     let transport_socket = route.terminate.as_ref().map(|t| {
         let params = (t.min_tls_version, t.max_tls_version);
         downstream_tls_socket(&t.secret, params, (false, None), config)

@@ -191,6 +191,7 @@ impl ServeArgs {
                 .as_ref()
                 .map(|r| NamespacedName::new(r.namespace.as_str(), r.name.as_str())),
             reserved_ports,
+            addresses: gateway.address_ranges(),
         })
     }
 

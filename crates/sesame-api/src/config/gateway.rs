@@ -1,10 +1,11 @@
 //! Gateway API settings (`gateway:`), in Contour's shape: `gateway.gatewayRef` names the one
-//! static Gateway served; `gateway.controllerName` is the GatewayClass controller Sesame answers
-//! for.
+//! static Gateway served (unset: every Gateway of Sesame's classes); `gateway.controllerName` is the GatewayClass controller Sesame answers
+//! for; `gateway.addresses` the addresses Gateways may bind.
 
 use serde::Deserialize;
 
 use super::ConfigError;
+use crate::cidr::Cidr;
 
 /// The GatewayClass `spec.controllerName` Sesame answers for unless the file names another.
 pub const DEFAULT_GATEWAY_CONTROLLER: &str = "projectsesame.io/gateway-controller";
@@ -18,10 +19,15 @@ pub struct GatewayParameters {
     #[serde(default)]
     pub controller_name: Option<String>,
     /// The one Gateway served, by namespace and name. Unset, every Gateway of a class of
-    /// [`GatewayParameters::controller_name`] is a candidate and the oldest one (by name order)
-    /// is served.
+    /// [`GatewayParameters::controller_name`] is served.
     #[serde(default)]
     pub gateway_ref: Option<GatewayRef>,
+    /// The addresses Envoy can bind for Gateways, each an IP or a CIDR range: the static
+    /// addresses (`spec.addresses`) a Gateway may ask for, and the pool a Gateway without one
+    /// takes its address from. Empty (the default), every Gateway binds `ingress_http`'s
+    /// address and no static address is usable.
+    #[serde(default)]
+    pub addresses: Vec<String>,
 }
 
 /// A Gateway, by namespace and name.
@@ -42,8 +48,17 @@ impl GatewayParameters {
             .unwrap_or(DEFAULT_GATEWAY_CONTROLLER)
     }
 
+    /// The ranges of [`GatewayParameters::addresses`], in order (those that do not parse,
+    /// which [`GatewayParameters::validate`] refuses, left out).
+    pub fn address_ranges(&self) -> Vec<Cidr> {
+        self.addresses
+            .iter()
+            .filter_map(|a| Cidr::parse(a))
+            .collect()
+    }
+
     /// Checks the controller name (a domain-prefixed path, as the GatewayClass CRD requires)
-    /// and the Gateway reference (two object names).
+    /// the Gateway reference (two object names) and the addresses (IPs or CIDR ranges).
     pub fn validate(&self) -> Result<(), ConfigError> {
         if let Some(name) = &self.controller_name {
             let valid = name.len() <= 253
@@ -75,6 +90,13 @@ impl GatewayParameters {
                     ));
                 }
             }
+        }
+        if let Some(bad) = self.addresses.iter().find(|a| Cidr::parse(a).is_none()) {
+            return Err(ConfigError::invalid(
+                "gateway.addresses",
+                bad,
+                "expected an IP address or a CIDR range such as 127.0.0.2/31",
+            ));
         }
         Ok(())
     }

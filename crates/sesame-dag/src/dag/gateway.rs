@@ -1,19 +1,24 @@
 //! The listeners of a Gateway (Gateway API), each an Envoy listener of its own.
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use serde::Serialize;
 
 use super::{ClientValidation, TcpProxy, TlsVersion, VirtualHost};
 use crate::object::ObjectKey;
 
-/// One Envoy listener made from the HTTP (or HTTPS) listeners of the served Gateway that share
-/// a port.
+/// One Envoy listener made from the HTTP (or HTTPS) listeners of the served Gateways that share
+/// an address and a port.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct GatewayListener {
     /// The Envoy listener name, `http-<gateway port>` or `https-<gateway port>` (also its
-    /// RouteConfiguration's name).
+    /// RouteConfiguration's name), followed by `-<address>` on an address of its own (see
+    /// [`on_address`]).
     pub name: String,
+    /// The address it binds: its Gateway's own (config `gateway.addresses`); `None` binds
+    /// `ingress_http`'s.
+    pub address: Option<IpAddr>,
     /// The port Envoy listens on: the Gateway listener's port plus 8000, as Contour maps it
     /// (so that Envoy needs no privileged port).
     pub port: u16,
@@ -109,4 +114,14 @@ pub fn tcp_listener_name(gateway_port: u16) -> String {
 /// The Envoy listener name of a Gateway HTTP listener port.
 pub fn http_listener_name(gateway_port: u16) -> String {
     format!("http-{gateway_port}")
+}
+
+/// An Envoy listener name (`http-<port>`, ...) for a Gateway bound to `address`: unchanged on
+/// the default address (`None`), `<name>-<address>` on another (`http-80-127.0.0.2`,
+/// `http-80-fd00::1`), so that listeners of one port on different addresses differ.
+pub fn on_address(name: String, address: Option<IpAddr>) -> String {
+    match address {
+        Some(address) => format!("{name}-{address}"),
+        None => name,
+    }
 }

@@ -9,14 +9,15 @@
 //! bundle and names. A backend whose policy is refused (no valid CA certificate, an invalid
 //! reference, an unsupported value) is sent nothing: its requests get a 500, never plain text.
 //!
-//! Policies get a status (one ancestor: the served Gateway) when a route of that Gateway uses
-//! a Service port they target.
+//! Policies get a status when a route uses a Service port they target: one ancestor per served
+//! Gateway such a route attaches to. A route's rules are built once whatever its Gateways, so
+//! the client certificate its backends get is that of the oldest served Gateway it names.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use sesame_gateway_api::BackendTlsPolicy;
 use sesame_gateway_api::backendtlspolicy::BackendTlsPolicyValidationSubjectAltNamesType as SanType;
-use sesame_gateway_api::{BackendTlsPolicy, Gateway};
 
 use super::ca::{CaRef, CaRefError};
 use super::stream::oldest_first;
@@ -36,7 +37,7 @@ pub(crate) struct BackendTls {
     pub sni: String,
     /// How the backend's certificate is checked.
     pub validation: UpstreamValidation,
-    /// The certificate presented to the backend: the served Gateway's, if it has one.
+    /// The certificate presented to the backend: the route's oldest Gateway's, if it has one.
     pub client_certificate: Option<Arc<TlsSecret>>,
 }
 
@@ -53,11 +54,26 @@ pub(crate) struct BackendTlsPolicies<'a> {
     /// its conditions.
     verdicts: BTreeMap<&'a NamespacedName, (Result<BackendTls, String>, Vec<Condition>)>,
     /// The policies that target a Service port some route uses (they get a status), with
-    /// whether they lost a conflict.
-    used: BTreeMap<&'a NamespacedName, bool>,
-    /// The certificate the served Gateway presents to the backends (its
+    /// whether they lost a conflict and the Gateways of those routes (with their precedence).
+    used: BTreeMap<&'a NamespacedName, (bool, BTreeSet<Gateway<'a>>)>,
+    /// The certificate each served Gateway presents to the backends (its
     /// `tls.backend.clientCertificateRef`), when it names a usable one.
-    client_certificate: Option<Arc<TlsSecret>>,
+    client_certificates: BTreeMap<&'a NamespacedName, Arc<TlsSecret>>,
+    /// The served Gateways the route whose rules are being built attaches to, in precedence
+    /// order.
+    route_gateways: Vec<Gateway<'a>>,
+}
+
+/// A served Gateway: its place in precedence order, and its name.
+pub(crate) type Gateway<'a> = (usize, &'a NamespacedName);
+
+impl<'a> BackendTlsPolicies<'a> {
+    /// Sets the served Gateways (in precedence order) of the route whose backends are looked up
+    /// next: the policies they use get them as ancestors, and the first one's client
+    /// certificate.
+    pub(crate) fn set_route_gateways(&mut self, gateways: Vec<Gateway<'a>>) {
+        self.route_gateways = gateways;
+    }
 }
 
 impl<'a> Builder<'a> {
@@ -82,10 +98,13 @@ impl<'a> Builder<'a> {
             let Some(policies) = targets.get(&(service.clone(), section)) else {
                 continue;
             };
+            let gateways = &self.backend_tls_policies.route_gateways;
             for (i, policy) in policies.iter().enumerate() {
                 let lost = i > 0;
-                let used = self.backend_tls_policies.used.entry(policy).or_insert(lost);
-                *used &= lost;
+                let used = (self.backend_tls_policies.used.entry(policy))
+                    .or_insert_with(|| (lost, BTreeSet::new()));
+                used.0 &= lost;
+                used.1.extend(gateways.iter().copied());
             }
             winner = winner.or(policies.first().copied());
         }
@@ -94,7 +113,10 @@ impl<'a> Builder<'a> {
             let verdict = self.backend_tls_verdict(key, &snapshot.backend_tls_policies[key]);
             self.backend_tls_policies.verdicts.insert(key, verdict);
         }
-        let client_certificate = self.backend_tls_policies.client_certificate.clone();
+        let policies = &self.backend_tls_policies;
+        let oldest = policies.route_gateways.first();
+        let client_certificate =
+            oldest.and_then(|(_, g)| policies.client_certificates.get(g).cloned());
         let verdict = self.backend_tls_policies.verdicts[key].0.clone();
         Some(verdict.map(|tls| BackendTls {
             client_certificate,
@@ -109,7 +131,7 @@ impl<'a> Builder<'a> {
     pub(in crate::gateway) fn gateway_client_certificate(
         &mut self,
         name: &'a NamespacedName,
-        gateway: &'a Gateway,
+        gateway: &'a sesame_gateway_api::Gateway,
     ) -> Option<Condition> {
         let tls = gateway.spec.tls.as_ref()?.backend.as_ref()?;
         let r = tls.client_certificate_ref.as_ref()?;
@@ -144,7 +166,9 @@ impl<'a> Builder<'a> {
             .clone()
         {
             Ok(secret) => {
-                self.backend_tls_policies.client_certificate = Some(secret);
+                self.backend_tls_policies
+                    .client_certificates
+                    .insert(name, secret);
                 Some(Condition::yes(
                     T::ResolvedRefs,
                     R::ResolvedRefs,
@@ -271,11 +295,15 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// The statuses of the policies that apply where the Gateway `gateway` sends traffic.
-    pub(in crate::gateway) fn backend_tls_statuses(&mut self, gateway: &NamespacedName) {
+    /// The statuses of the policies that apply where the served Gateways send traffic: one
+    /// ancestor per Gateway whose routes use them, in precedence order.
+    pub(in crate::gateway) fn backend_tls_statuses(&mut self) {
         let snapshot = self.snapshot;
         let used = std::mem::take(&mut self.backend_tls_policies.used);
-        for (key, lost) in used {
+        for (key, (lost, gateways)) in used {
+            if gateways.is_empty() {
+                continue;
+            }
             let policy = &snapshot.backend_tls_policies[key];
             let conditions = if lost {
                 vec![Condition::no(
@@ -289,23 +317,23 @@ impl<'a> Builder<'a> {
                     None => self.backend_tls_verdict(key, policy).1,
                 }
             };
-            let ancestor = PolicyAncestorStatus {
-                ancestor_ref: ParentRef {
-                    group: sesame_gateway_api::GROUP.to_string(),
-                    kind: "Gateway".to_string(),
-                    namespace: gateway.namespace.to_string(),
-                    name: gateway.name.to_string(),
-                    section_name: None,
-                    port: None,
-                },
-                controller_name: self.controller_name(),
-                conditions,
-            };
+            let ancestors = (gateways.into_iter())
+                .map(|(_, gateway)| PolicyAncestorStatus {
+                    ancestor_ref: ParentRef {
+                        group: sesame_gateway_api::GROUP.to_string(),
+                        kind: "Gateway".to_string(),
+                        namespace: gateway.namespace.to_string(),
+                        name: gateway.name.to_string(),
+                        section_name: None,
+                        port: None,
+                    },
+                    controller_name: self.controller_name(),
+                    conditions: conditions.clone(),
+                })
+                .collect();
             let object = ObjectKey::new(Kind::BackendTLSPolicy, key.clone());
             let status = self.status.entry(&object, policy.metadata.generation);
-            status.gateway_api = Some(Box::new(GatewayApiStatus::Policy {
-                ancestors: vec![ancestor],
-            }));
+            status.gateway_api = Some(Box::new(GatewayApiStatus::Policy { ancestors }));
         }
     }
 }

@@ -88,10 +88,11 @@ impl Listener<'_> {
 
 impl<'a> Builder<'a> {
     /// Attaches one GRPCRoute to the listeners its parentRefs name, adds its rules to their
-    /// tables, and records its status for each parentRef that is the served Gateway.
+    /// tables, and records its status for each parentRef that is a served Gateway (of
+    /// `gateways`) or a ListenerSet of one.
     pub(crate) fn grpc_route(
         &mut self,
-        gateway: &NamespacedName,
+        gateways: &[&'a NamespacedName],
         name: &'a NamespacedName,
         route: &'a GrpcRoute,
         listeners: &mut [Listener<'_>],
@@ -109,7 +110,7 @@ impl<'a> Builder<'a> {
             generation: route.metadata.generation,
         };
         self.attach_route(
-            gateway,
+            gateways,
             spec,
             |b| b.grpc_rules(id, route),
             listeners,

@@ -12,19 +12,22 @@ use sesame_gateway_api::gateway::GatewayListeners;
 use super::{Listener, ListenerTables, Owner};
 use crate::build::Builder;
 use crate::dag::{GatewayListener, PathMatch, Route, RouteAction, VirtualHost};
-use crate::dag::{http_listener_name, https_listener_name};
 use crate::hostname;
-use crate::object::{Kind, NamespacedName, ObjectKey};
+use crate::object::{Kind, ObjectKey};
 use crate::vhost::{PendingRoute, RouteKey};
 
-/// The route table of a listener: the Envoy listener's for HTTP (`http-<port>`), its own for
-/// HTTPS (`https-<port>/<listener>`, or `https-<port>/<namespace>/<ListenerSet>/<listener>`
-/// for a ListenerSet's, whose names may repeat the Gateway's).
-pub(super) fn route_config_name(spec: &GatewayListeners, owner: Owner<'_>, port: u16) -> String {
+/// The route table of a listener of the Envoy listener `envoy_name`: the Envoy listener's for
+/// HTTP (`http-<port>`), its own for HTTPS (`https-<port>/<listener>`, or
+/// `https-<port>/<namespace>/<ListenerSet>/<listener>` for a ListenerSet's, whose names may
+/// repeat the Gateway's).
+pub(super) fn route_config_name(
+    spec: &GatewayListeners,
+    owner: Owner<'_>,
+    envoy_name: &str,
+) -> String {
     if spec.protocol != "HTTPS" {
-        return http_listener_name(port);
+        return envoy_name.to_string();
     }
-    let envoy_name = https_listener_name(port);
     if owner.kind == "Gateway" {
         format!("{envoy_name}/{}", spec.name)
     } else {
@@ -65,11 +68,9 @@ impl Builder<'_> {
     /// hostname of its own).
     pub(super) fn gateway_listeners(
         &mut self,
-        gateway: &NamespacedName,
         listeners: &[Listener<'_>],
         mut tables: ListenerTables,
     ) {
-        let origin = ObjectKey::new(Kind::Gateway, gateway.clone());
         // TLS and TCP listeners proxy connections: `stream_routes` serves them.
         let http =
             |l: &&Listener<'_>| l.valid && matches!(l.spec.protocol.as_str(), "HTTP" | "HTTPS");
@@ -84,6 +85,7 @@ impl Builder<'_> {
                 .entry(l.envoy_name.clone())
                 .or_insert_with(|| GatewayListener {
                     name: l.envoy_name.clone(),
+                    address: l.address,
                     port: l.envoy_port,
                     virtual_hosts: BTreeMap::new(),
                     tls: Vec::new(),
@@ -103,6 +105,7 @@ impl Builder<'_> {
             let misdirected: Vec<String> = others
                 .chain(l.hostname.is_some().then(|| "*".to_string()))
                 .collect();
+            let origin = ObjectKey::new(Kind::Gateway, l.owner.gateway.clone());
             for host in misdirected {
                 hosts
                     .entry(host.clone())

@@ -1,16 +1,18 @@
-//! ListenerSets: listeners other namespaces (or teams) add to the served Gateway.
+//! ListenerSets: listeners other namespaces (or teams) add to a served Gateway.
 //!
-//! A ListenerSet whose `parentRef` is the served Gateway is attached when the Gateway's
+//! A ListenerSet whose `parentRef` is a served Gateway is attached when the Gateway's
 //! `allowedListeners.namespaces` allow its namespace (`None`, the default, allows none; `Same`,
 //! `All`, `Selector`). Its listeners join the Gateway's on the Envoy listeners of their ports and
-//! are checked the same way. Precedence decides conflicts: the Gateway's own listeners first,
-//! then ListenerSets oldest first (creation time, then namespace and name), each listener
+//! are checked the same way, on their Gateway's address. Precedence decides conflicts: the
+//! listeners of older Gateways (and their ListenerSets) first, then the Gateway's own
+//! listeners, then its ListenerSets oldest first (creation time, then namespace and name), each listener
 //! against every one before it; the later of two conflicting listeners is refused
 //! (`Accepted=False`, `Conflicted=True`), the earlier one is served. Routes reach a ListenerSet's
 //! listeners only through a parentRef of kind ListenerSet, and a parentRef to the Gateway only
 //! its own listeners.
 
 use std::borrow::Cow;
+use std::net::IpAddr;
 
 use sesame_gateway_api::gateway::{
     GatewayAllowedListenersNamespacesFrom as From, GatewayListeners,
@@ -24,7 +26,7 @@ use crate::status::gateway::{
     Condition, ConditionReason as R, ConditionType as T, GatewayApiStatus, ParentRef,
 };
 
-/// A ListenerSet whose parent is the served Gateway, and whether the Gateway allows it.
+/// A ListenerSet whose parent is a served Gateway, and whether the Gateway allows it.
 pub(crate) struct AttachedSet<'a> {
     /// Its namespace and name.
     pub name: &'a NamespacedName,
@@ -43,13 +45,13 @@ fn parent_is(set_namespace: &str, set: &ListenerSet, gateway: &NamespacedName) -
         && parent.name == *gateway.name
 }
 
-/// The ListenerSets of the Gateway in precedence order, with their listeners (when allowed)
-/// appended to `listeners`, conflicts settled against every listener before them.
+/// The ListenerSets of the Gateway in precedence order, with their listeners (when allowed,
+/// bound to the Gateway's `address`) appended to `listeners`, conflicts settled against every
+/// listener before them.
 pub(crate) fn add_listeners<'a>(
     snapshot: &'a crate::Snapshot,
-    gateway_name: &'a NamespacedName,
-    gateway: &'a Gateway,
-    config: &GatewayConfig,
+    (gateway_name, gateway): (&'a NamespacedName, &'a Gateway),
+    (config, address): (&GatewayConfig, Option<IpAddr>),
     listeners: &mut Vec<Listener<'a>>,
 ) -> Vec<AttachedSet<'a>> {
     let mut sets: Vec<(&NamespacedName, &ListenerSet)> = snapshot
@@ -88,6 +90,7 @@ pub(crate) fn add_listeners<'a>(
         let owner = Owner {
             kind: "ListenerSet",
             name,
+            gateway: gateway_name,
         };
         for spec in &set.spec.listeners {
             let mut l = match convert::<GatewayListeners>(spec, "listener").ok() {
@@ -95,27 +98,28 @@ pub(crate) fn add_listeners<'a>(
                     Cow::Owned(converted),
                     super::first_certificate!(spec),
                     owner,
-                    config,
+                    (config, address),
                 ),
                 None => continue,
             };
-            settle_conflicts(&mut l, listeners);
+            if !settle_conflicts(&mut l, listeners) {
+                l.conditions
+                    .push(Condition::no(T::Conflicted, R::NoConflicts, "no conflicts"));
+            }
             listeners.push(l);
         }
     }
     out
 }
 
-/// Refuses `l` when it conflicts with a valid listener before it.
-fn settle_conflicts(l: &mut Listener<'_>, before: &[Listener<'_>]) {
+/// Refuses `l` when it conflicts with a valid listener before it; returns whether it did.
+pub(super) fn settle_conflicts(l: &mut Listener<'_>, before: &[Listener<'_>]) -> bool {
     let reason = before
         .iter()
         .filter(|b| b.valid)
         .find_map(|b| conflict(l, b));
     let Some(reason) = reason else {
-        l.conditions
-            .push(Condition::no(T::Conflicted, R::NoConflicts, "no conflicts"));
-        return;
+        return false;
     };
     l.valid = false;
     let message = format!(
@@ -130,25 +134,34 @@ fn settle_conflicts(l: &mut Listener<'_>, before: &[Listener<'_>]) {
         &mut l.conditions,
         Condition::no(T::Programmed, reason, message.clone()),
     );
-    l.conditions
-        .push(Condition::yes(T::Conflicted, reason, message));
+    set(
+        &mut l.conditions,
+        Condition::yes(T::Conflicted, reason, message),
+    );
+    true
 }
 
 impl Builder<'_> {
-    /// Whether a route's parentRef is the served Gateway or a ListenerSet whose parent it is.
-    pub(crate) fn is_our_parent(&self, gateway: &NamespacedName, parent: &ParentRef) -> bool {
+    /// The served Gateway (of `gateways`, in precedence order) a route's parentRef names, or
+    /// whose ListenerSet it names: its place in `gateways`; `None` when it names none.
+    pub(crate) fn parent_gateway(
+        &self,
+        gateways: &[&NamespacedName],
+        parent: &ParentRef,
+    ) -> Option<usize> {
         if parent.group != GROUP {
-            return false;
+            return None;
         }
         let name = NamespacedName::new(parent.namespace.as_str(), parent.name.as_str());
         match parent.kind.as_str() {
-            "Gateway" => name == *gateway,
-            "ListenerSet" => self
-                .snapshot
-                .listener_sets
-                .get(&name)
-                .is_some_and(|s| parent_is(&name.namespace, s, gateway)),
-            _ => false,
+            "Gateway" => gateways.iter().position(|g| **g == name),
+            "ListenerSet" => {
+                let set = self.snapshot.listener_sets.get(&name)?;
+                gateways
+                    .iter()
+                    .position(|g| parent_is(&name.namespace, set, g))
+            }
+            _ => None,
         }
     }
 

@@ -1,4 +1,4 @@
-//! HTTPRoutes: attachment to the served Gateway's listeners through `parentRefs`, and each
+//! HTTPRoutes: attachment to the served Gateways' listeners through `parentRefs`, and each
 //! rule's matches, filters and backends as routes. Attachment and backends serve every route
 //! kind of HTTP listeners (GRPCRoutes too, see `grpc`).
 
@@ -63,10 +63,11 @@ pub(super) struct RouteSpec<'a> {
 
 impl<'a> Builder<'a> {
     /// Attaches one HTTPRoute to the listeners its parentRefs name, adds its rules to their
-    /// tables, and records its status for each parentRef that is the served Gateway.
+    /// tables, and records its status for each parentRef that is a served Gateway (of
+    /// `gateways`) or a ListenerSet of one.
     pub(crate) fn http_route(
         &mut self,
-        gateway: &NamespacedName,
+        gateways: &[&'a NamespacedName],
         name: &'a NamespacedName,
         route: &'a HttpRoute,
         listeners: &mut [Listener<'_>],
@@ -82,15 +83,17 @@ impl<'a> Builder<'a> {
             hostnames: route.spec.hostnames.as_deref().unwrap_or_default(),
             generation: route.metadata.generation,
         };
-        self.attach_route(gateway, spec, |b| b.rules(id, route), listeners, tables);
+        self.attach_route(gateways, spec, |b| b.rules(id, route), listeners, tables);
     }
 
     /// Attaches a route of any kind to the listeners its parentRefs name, adds the rules
     /// `rules` builds (with the `ResolvedRefs` condition when a backend did not resolve) to
-    /// their tables, and records its status for each parentRef that is the served Gateway.
+    /// their tables, and records its status for each parentRef that is a served Gateway (of
+    /// `gateways`, in precedence order) or a ListenerSet of one. The rules are built once, for
+    /// the Gateways the route names (see `backend_tls`).
     pub(super) fn attach_route(
         &mut self,
-        gateway: &NamespacedName,
+        gateways: &[&'a NamespacedName],
         route: RouteSpec<'a>,
         rules: impl FnOnce(&mut Self) -> (Vec<Rule>, Option<Condition>),
         listeners: &mut [Listener<'_>],
@@ -103,11 +106,16 @@ impl<'a> Builder<'a> {
         let mut built: Vec<Rule> = Vec::new();
         let mut resolved =
             Condition::yes(T::ResolvedRefs, R::ResolvedRefs, "every reference resolved");
-        for parent in route.parents.iter() {
-            let parent_ref = parent_ref(parent, &route.id.name.namespace);
-            if !self.is_our_parent(gateway, &parent_ref) {
-                continue;
-            }
+        let ours: Vec<(ParentRef, usize)> = (route.parents.iter())
+            .map(|p| parent_ref(p, &route.id.name.namespace))
+            .filter_map(|p| self.parent_gateway(gateways, &p).map(|g| (p, g)))
+            .collect();
+        let mut named: Vec<usize> = ours.iter().map(|(_, g)| *g).collect();
+        named.sort_unstable();
+        named.dedup();
+        self.backend_tls_policies
+            .set_route_gateways(named.iter().map(|g| (*g, gateways[*g])).collect());
+        for (parent_ref, _) in ours {
             if let Some(rules) = rules.take() {
                 let refs;
                 (built, refs) = rules(self);
@@ -289,12 +297,13 @@ macro_rules! http_parent_ref {
 }
 pub(in crate::gateway) use http_parent_ref;
 
-/// Whether a parentRef (defaults filled in) is the served Gateway.
-pub(super) fn is_gateway(parent: &ParentRef, gateway: &NamespacedName) -> bool {
+/// Whether a parentRef (defaults filled in) is one of the served Gateways `gateways`.
+pub(super) fn is_gateway(parent: &ParentRef, gateways: &[&NamespacedName]) -> bool {
     parent.group == GROUP
         && parent.kind == "Gateway"
-        && parent.namespace == *gateway.namespace
-        && parent.name == *gateway.name
+        && gateways
+            .iter()
+            .any(|g| parent.namespace == *g.namespace && parent.name == *g.name)
 }
 
 /// A parentRef with its defaults filled in.

@@ -1,4 +1,4 @@
-//! TLS and TCP listeners of the served Gateway, and the routes that proxy whole connections
+//! TLS and TCP listeners of the served Gateways, and the routes that proxy whole connections
 //! through them: TLSRoutes (matched on SNI; TLS passed through, or terminated with the
 //! listener's certificate) and TCPRoutes (every connection of the port).
 //!
@@ -185,30 +185,31 @@ impl<'a> Builder<'a> {
     /// listeners.
     pub(super) fn stream_routes(
         &mut self,
-        gateway: &NamespacedName,
+        gateways: &[&NamespacedName],
         listeners: &mut [Listener<'_>],
     ) {
         let mut served = Served::new();
         let snapshot = self.snapshot;
         for (name, route) in oldest_first(&snapshot.tls_routes, |r| &r.metadata) {
             let route = super::tls_route::stream_route(name, route);
-            self.stream_route(gateway, name, route, listeners, &mut served);
+            self.stream_route(gateways, name, route, listeners, &mut served);
         }
         for (name, route) in oldest_first(&snapshot.tcp_routes, |r| &r.metadata) {
             let route = super::tcp_route::stream_route(name, route);
-            self.stream_route(gateway, name, route, listeners, &mut served);
+            self.stream_route(gateways, name, route, listeners, &mut served);
         }
         for (envoy_name, routes) in served {
             let Some(l) = listeners.iter().find(|l| l.envoy_name == envoy_name) else {
                 continue;
             };
-            let port = l.envoy_port;
+            let (port, address) = (l.envoy_port, l.address);
             let out = self
                 .dag
                 .gateway_listeners
                 .entry(envoy_name.clone())
                 .or_insert_with(|| GatewayListener {
                     name: envoy_name,
+                    address,
                     port,
                     virtual_hosts: BTreeMap::new(),
                     tls: Vec::new(),
@@ -219,10 +220,10 @@ impl<'a> Builder<'a> {
     }
 
     /// Attaches one route to the listeners its parentRefs name and records its status for
-    /// each parentRef that is the served Gateway.
+    /// each parentRef that is a served Gateway (of `gateways`).
     fn stream_route(
         &mut self,
-        gateway: &NamespacedName,
+        gateways: &[&NamespacedName],
         name: &'a NamespacedName,
         route: StreamRoute<'a>,
         listeners: &mut [Listener<'_>],
@@ -233,7 +234,7 @@ impl<'a> Builder<'a> {
         let mut backends: Option<(Option<TcpProxy>, Condition)> = None;
         for parent in &route.parents {
             let parent_ref = parent_ref(parent, &name.namespace);
-            if !is_gateway(&parent_ref, gateway) {
+            if !is_gateway(&parent_ref, gateways) {
                 continue;
             }
             let (proxy, resolved) =

@@ -56,6 +56,7 @@ pub(super) fn config() -> BuildConfig {
             controller_name: "projectsesame.io/gateway-controller".to_string(),
             gateway_ref: Some(NamespacedName::new("infra", "gw")),
             reserved_ports: vec![8002],
+            addresses: Vec::new(),
         }),
         ..BuildConfig::default()
     }

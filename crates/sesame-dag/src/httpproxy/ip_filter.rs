@@ -86,42 +86,10 @@ fn rule(p: &IpFilterPolicy) -> Result<IpFilterRule, (Reason, String)> {
     })
 }
 
-/// An address or `address/prefix-length`: a bare address is the range of that address alone
-/// (`/32` or `/128`). The address returned is the range's network address (host bits cleared),
-/// as Go's `net.ParseCIDR` gives Contour.
+/// An address or `address/prefix-length`, as its network address and prefix length (see
+/// [`sesame_api::cidr::Cidr::parse`]).
 pub(crate) fn parse_cidr(text: &str) -> Option<(IpAddr, u8)> {
-    let (addr, len) = match text.split_once('/') {
-        Some((addr, len)) => (addr, Some(len)),
-        None => (text, None),
-    };
-    let address: IpAddr = addr.parse().ok()?;
-    let max: u8 = if address.is_ipv4() { 32 } else { 128 };
-    let prefix_len = match len {
-        None => max,
-        Some(len) if (1..=3).contains(&len.len()) && len.bytes().all(|b| b.is_ascii_digit()) => {
-            len.parse::<u8>().ok().filter(|&n| n <= max)?
-        }
-        Some(_) => return None,
-    };
-    Some((network(address, prefix_len), prefix_len))
-}
-
-/// `address` with the bits after the first `prefix_len` cleared.
-fn network(address: IpAddr, prefix_len: u8) -> IpAddr {
-    match address {
-        IpAddr::V4(a) => {
-            let mask = u32::MAX
-                .checked_shl(32 - u32::from(prefix_len))
-                .unwrap_or(0);
-            IpAddr::V4((u32::from(a) & mask).into())
-        }
-        IpAddr::V6(a) => {
-            let mask = u128::MAX
-                .checked_shl(128 - u32::from(prefix_len))
-                .unwrap_or(0);
-            IpAddr::V6((u128::from(a) & mask).into())
-        }
-    }
+    sesame_api::cidr::Cidr::parse(text).map(|c| (c.address, c.prefix_len))
 }
 
 #[cfg(test)]

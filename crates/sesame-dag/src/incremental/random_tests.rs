@@ -381,8 +381,9 @@ fn configs() -> Vec<BuildConfig> {
         }],
     });
     rich.gateway = Some(gateway::config());
+    // Every Gateway of the class, on pool addresses.
     let gateway = BuildConfig {
-        gateway: Some(gateway::config()),
+        gateway: Some(gateway::multi_config()),
         ..BuildConfig::default()
     };
     vec![BuildConfig::default(), rich, gateway]

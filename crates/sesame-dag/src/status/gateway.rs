@@ -1,6 +1,8 @@
 //! Gateway API status, in the spec's shape: conditions with typed types and reasons, for a
 //! GatewayClass, a Gateway and its listeners, and each parent of a route.
 
+use std::net::IpAddr;
+
 use serde::Serialize;
 
 /// The Gateway API status of one object, as the build found it.
@@ -12,7 +14,7 @@ pub enum GatewayApiStatus {
         /// `Accepted`.
         conditions: Vec<Condition>,
     },
-    /// The Gateway Sesame serves.
+    /// A Gateway Sesame serves.
     Gateway {
         /// `Accepted`, `Programmed`.
         conditions: Vec<Condition>,
@@ -20,6 +22,10 @@ pub enum GatewayApiStatus {
         listeners: Vec<ListenerStatus>,
         /// How many ListenerSets are attached (accepted with at least one valid listener).
         attached_listener_sets: u32,
+        /// The addresses it binds of its own (a static address or one of the pool of config
+        /// `gateway.addresses`), each an `IPAddress` of its status; empty when it binds
+        /// `ingress_http`'s address, whose published addresses its status shows instead.
+        addresses: Vec<IpAddr>,
     },
     /// A ListenerSet whose parent is the Gateway Sesame serves.
     ListenerSet {
@@ -230,4 +236,9 @@ pub enum ConditionReason {
     ConfigurationChanged,
     /// The Gateway's `tls.backend.clientCertificateRef` is not a usable TLS Secret.
     InvalidClientCertificateRef,
+    /// An address of the Gateway's `spec.addresses` has a type Sesame does not support.
+    UnsupportedAddress,
+    /// An address of the Gateway's `spec.addresses` cannot be bound (not in config
+    /// `gateway.addresses`), or no address of the pool is left.
+    AddressNotUsable,
 }

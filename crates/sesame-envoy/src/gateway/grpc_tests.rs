@@ -32,6 +32,7 @@ fn grpc_routes_reach_an_h2c_listener_and_http2_clusters() {
         "http-80".into(),
         GatewayListener {
             name: "http-80".into(),
+            address: None,
             port: 8080,
             virtual_hosts: BTreeMap::from([(
                 "grpc.example.com".to_string(),

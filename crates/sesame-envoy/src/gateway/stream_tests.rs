@@ -39,6 +39,7 @@ fn tcp_route(
 fn listener(name: &str, port: u16, tcp_routes: Vec<GatewayTcpRoute>) -> GatewayListener {
     GatewayListener {
         name: name.into(),
+        address: None,
         port,
         virtual_hosts: BTreeMap::new(),
         tls: Vec::new(),

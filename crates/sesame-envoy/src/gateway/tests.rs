@@ -25,6 +25,7 @@ fn dag() -> Dag {
         "http-80".into(),
         GatewayListener {
             name: "http-80".into(),
+            address: None,
             port: 8080,
             virtual_hosts: BTreeMap::from([("a.com".to_string(), vhost("a.com", vec![route]))]),
             tls: Vec::new(),
@@ -163,4 +164,53 @@ fn an_https_gateway_listener_terminates_tls_per_sni() {
     assert!(resources.routes.contains_key("https-443/a.com"));
     assert!(resources.routes.contains_key("https-443/any"));
     assert!(!resources.routes.contains_key("https-443"));
+}
+
+#[test]
+fn a_gateway_listener_with_an_address_binds_it_under_a_name_of_its_own() {
+    let mut dag = dag();
+    let mut l = dag.gateway_listeners.remove("http-80").unwrap();
+    let ip: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    l.name = sesame_dag::dag::on_address(l.name, Some(ip));
+    l.address = Some(ip);
+    dag.gateway_listeners.insert(l.name.clone(), l);
+    let config = TranslateConfig {
+        http_listener: "0.0.0.0:18080".parse().unwrap(),
+        ..TranslateConfig::default()
+    };
+    let resources = crate::translate(&dag, &config);
+    let names: Vec<&String> = resources
+        .listeners
+        .keys()
+        .filter(|n| n.starts_with("http-"))
+        .collect();
+    assert_eq!(names, ["http-80-127.0.0.2"]);
+    let listener: listener_v3::Listener = decode(&resources.listeners["http-80-127.0.0.2"]);
+    let Some(core_v3::address::Address::SocketAddress(addr)) =
+        listener.address.and_then(|a| a.address)
+    else {
+        panic!("no socket address")
+    };
+    assert_eq!(
+        (addr.address.as_str(), addr.port_specifier),
+        (
+            "127.0.0.2",
+            Some(core_v3::socket_address::PortSpecifier::PortValue(8080))
+        )
+    );
+    let Some(listener_v3::filter::ConfigType::TypedConfig(any)) =
+        &listener.filter_chains[0].filters[0].config_type
+    else {
+        panic!("no typed config")
+    };
+    let hcm: hcm_v3::HttpConnectionManager = decode(any);
+    assert_eq!(hcm.stat_prefix, "http-80-127_0_0_2");
+    let Some(hcm_v3::http_connection_manager::RouteSpecifier::Rds(rds)) = hcm.route_specifier
+    else {
+        panic!("no rds")
+    };
+    assert_eq!(rds.route_config_name, "http-80-127.0.0.2");
+    let rc: route_v3::RouteConfiguration = decode(&resources.routes["http-80-127.0.0.2"]);
+    assert_eq!(rc.name, "http-80-127.0.0.2");
+    assert_eq!(rc.virtual_hosts[0].domains, ["a.com"]);
 }

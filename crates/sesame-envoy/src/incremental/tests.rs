@@ -118,6 +118,7 @@ fn random_dag(rng: &mut Rng) -> Dag {
             }
             let listener = sesame_dag::dag::GatewayListener {
                 name: name.clone(),
+                address: None,
                 port: sesame_dag::dag::envoy_port(port),
                 virtual_hosts,
                 tls: Vec::new(),
@@ -135,6 +136,7 @@ fn random_dag(rng: &mut Rng) -> Dag {
         // away must be removed.
         let listener = sesame_dag::dag::GatewayListener {
             name: name.clone(),
+            address: None,
             port: 8443,
             virtual_hosts: BTreeMap::new(),
             tls: vec![sesame_dag::dag::GatewayTls {
@@ -188,6 +190,7 @@ fn random_dag(rng: &mut Rng) -> Dag {
             .entry(name.to_string())
             .or_insert_with(|| sesame_dag::dag::GatewayListener {
                 name: name.to_string(),
+                address: None,
                 port,
                 virtual_hosts: BTreeMap::new(),
                 tls: Vec::new(),

@@ -130,6 +130,7 @@ pub(super) fn ours(
                 conditions,
                 listeners,
                 attached_listener_sets,
+                addresses: own,
             },
         ) => {
             let gateway = snapshot.gateways.get(&key.name)?;
@@ -138,7 +139,12 @@ pub(super) fn ours(
                 "listeners": listeners.iter().map(|l| listener_json(l, generation)).collect::<Vec<_>>(),
                 "attachedListenerSets": attached_listener_sets,
             });
-            if !addresses.is_empty() {
+            // A Gateway on an address of its own shows it; the others the published ones.
+            if !own.is_empty() {
+                ours["addresses"] = (own.iter())
+                    .map(|ip| json!({ "type": "IPAddress", "value": ip.to_string() }))
+                    .collect();
+            } else if !addresses.is_empty() {
                 ours["addresses"] = addresses.iter().map(address_json).collect();
             }
             let current = gateway.status.as_ref().and_then(json_of);

@@ -16,6 +16,7 @@ mod gateway_client_cert;
 mod gateway_grpc;
 mod gateway_http;
 mod gateway_listener_set;
+mod gateway_multiple;
 mod gateway_tls;
 mod gateway_traffic;
 #[allow(dead_code)] // shared with the pipeline test and the serve benchmark

@@ -43,6 +43,14 @@ fn invalid_gateway_values_fail_validation() {
             "gateway:\n  controllerName: nodomain\n",
             "gateway.controllerName",
         ),
+        (
+            "gateway:\n  addresses: [127.0.0.2/31, 10.0.0.300]\n",
+            "gateway.addresses",
+        ),
+        (
+            "gateway:\n  addresses: [10.0.0.0/33]\n",
+            "gateway.addresses",
+        ),
     ] {
         let err = Config::from_yaml(yaml).unwrap_err();
         assert!(
@@ -50,4 +58,19 @@ fn invalid_gateway_values_fail_validation() {
             "{yaml}: {err}"
         );
     }
+}
+
+#[test]
+fn addresses_are_read_as_ranges() {
+    let config =
+        Config::from_yaml("gateway:\n  addresses: [127.0.0.2/31, 10.1.2.3, 'fd00::/64']\n")
+            .unwrap();
+    let ranges: Vec<String> = config
+        .gateway
+        .unwrap()
+        .address_ranges()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(ranges, ["127.0.0.2/31", "10.1.2.3/32", "fd00::/64"]);
 }

@@ -1,5 +1,5 @@
-//! Random Gateway API objects for the incremental property test: one GatewayClass and one
-//! Gateway (either may be someone else's), HTTPRoutes, GRPCRoutes, TLSRoutes and TCPRoutes
+//! Random Gateway API objects for the incremental property test: one GatewayClass and two
+//! Gateways (either may be someone else's; random `spec.addresses`), HTTPRoutes, GRPCRoutes, TLSRoutes and TCPRoutes
 //! that attach or not, a ReferenceGrant, labelled Namespaces for a listener's namespace
 //! selector, the CA ConfigMaps of the Gateway's client certificate validation, and
 //! BackendTLSPolicies (whose CA bundles are those ConfigMaps).
@@ -16,7 +16,32 @@ pub(super) fn config() -> GatewayConfig {
         controller_name: "projectsesame.io/gateway-controller".to_string(),
         gateway_ref: Some(NamespacedName::new("default", "gw")),
         reserved_ports: vec![8002],
+        addresses: Vec::new(),
     }
+}
+
+/// The Gateway API config serving every Gateway of the class, on addresses of a pool of two.
+pub(super) fn multi_config() -> GatewayConfig {
+    GatewayConfig {
+        gateway_ref: None,
+        addresses: vec![sesame_api::cidr::Cidr::parse("127.0.0.2/31").expect("a range")],
+        ..config()
+    }
+}
+
+/// The Gateways: `gw`, and `gw2` of the same class.
+const GATEWAYS: [&str; 2] = ["gw", "gw2"];
+
+/// A random `spec.addresses`, mostly none: a pool address, one outside it, an unsupported
+/// type, an entry without a value.
+fn addresses(rng: &mut Rng) -> Option<Value> {
+    Some(match rng.below(10) {
+        0 => json!([{"value": "127.0.0.3"}]),
+        1 => json!([{"type": "IPAddress", "value": "10.9.9.9"}]),
+        2 => json!([{"type": "Hostname", "value": "gw.example.com"}]),
+        3 => json!([{"type": "IPAddress"}]),
+        _ => return None,
+    })
 }
 
 /// HTTPRoute names.
@@ -56,11 +81,16 @@ fn gateway(rng: &mut Rng) -> Value {
     ];
     let listeners: Vec<Value> = all.into_iter().filter(|_| rng.chance(60)).collect();
     let class = if rng.chance(90) { "gc" } else { "nope" };
+    let name = if rng.chance(70) { "gw" } else { "gw2" };
     let mut gateway = json!({
         "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-        "metadata": {"name": "gw", "namespace": "default", "generation": 1 + rng.below(3)},
+        "metadata": {"name": name, "namespace": "default", "generation": 1 + rng.below(3),
+            "creationTimestamp": format!("2026-01-0{}T00:00:00Z", 1 + rng.below(3))},
         "spec": {"gatewayClassName": class, "listeners": listeners},
     });
+    if let Some(addresses) = addresses(rng) {
+        gateway["spec"]["addresses"] = addresses;
+    }
     if rng.chance(50) {
         gateway["spec"]["tls"] = json!({"frontend": frontend(rng)});
     }
@@ -112,7 +142,7 @@ fn frontend(rng: &mut Rng) -> Value {
 /// ConfigMap of [`CA_CONFIG_MAPS`] with the valid bundle `ca` (so that client certificate
 /// validation is served often enough to be changed).
 pub(super) fn start(rng: &mut Rng, ca: &str) -> Vec<Value> {
-    let mut out = vec![class(rng), gateway(rng)];
+    let mut out = vec![class(rng), gateway(rng), gateway(rng)];
     out.extend(
         (CA_CONFIG_MAPS.iter())
             .map(|(namespace, name)| config_map(namespace, name, json!({"ca.crt": ca}))),
@@ -149,10 +179,19 @@ pub(super) fn frontend_config_map(rng: &mut Rng, ca: &str) -> (Kind, Value) {
 }
 
 fn route(rng: &mut Rng, namespace: &str, name: &str) -> Value {
-    let mut parent =
-        json!({"name": if rng.chance(90) { "gw" } else { "other" }, "namespace": "default"});
+    let gateway = if rng.chance(90) {
+        *rng.pick(&GATEWAYS)
+    } else {
+        "other"
+    };
+    let mut parent = json!({"name": gateway, "namespace": "default"});
     if rng.chance(30) {
         parent["sectionName"] = json!(rng.pick(&["a", "b", "c", "f", "z"]));
+    }
+    // Some routes name both Gateways.
+    let mut parents = vec![parent];
+    if rng.chance(25) {
+        parents.push(json!({"name": rng.pick(&GATEWAYS), "namespace": "default"}));
     }
     let hostnames: Vec<&str> = (0..rng.below(3)).map(|_| *rng.pick(&HOSTS[..4])).collect();
     let rules: Vec<Value> = (0..1 + rng.below(2))
@@ -183,7 +222,7 @@ fn route(rng: &mut Rng, namespace: &str, name: &str) -> Value {
         "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
         "metadata": {"name": name, "namespace": namespace, "generation": 1 + rng.below(3),
             "creationTimestamp": format!("2026-01-0{}T00:00:00Z", 1 + rng.below(3))},
-        "spec": {"parentRefs": [parent], "hostnames": hostnames, "rules": rules},
+        "spec": {"parentRefs": parents, "hostnames": hostnames, "rules": rules},
     })
 }
 
@@ -270,7 +309,7 @@ pub(super) fn route_to_every_service() -> Value {
     json!({
         "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
         "metadata": {"name": ROUTES[0], "namespace": "default"},
-        "spec": {"parentRefs": [{"name": "gw"}], "rules": [{"backendRefs": [
+        "spec": {"parentRefs": [{"name": "gw"}, {"name": "gw2"}], "rules": [{"backendRefs": [
             {"name": SERVICES[0], "port": 80}, {"name": SERVICES[1], "port": 80}]}]},
     })
 }

@@ -34,6 +34,7 @@ fn frontend_listener(ca: &[u8], cluster: &str, secret: &str) -> GatewayListener 
     };
     GatewayListener {
         name: "https-9443".into(),
+        address: None,
         port: 17443,
         virtual_hosts: BTreeMap::new(),
         tls: vec![entry(Some("a.example.com"), false), entry(None, true)],
@@ -89,6 +90,36 @@ fn envoy_accepts_gateway_client_certificate_validation() {
             (false, TrustChainVerification::AcceptUntrusted as i32, true),
         ]
     );
+
+    let Some(envoy) = envoy_binary() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_eq!(envoy_verdict(&envoy, dir.path(), &resources), Ok(()));
+}
+
+#[test]
+fn envoy_accepts_gateway_listeners_on_addresses_of_their_own() {
+    let mut dag = every_feature_dag();
+    let cluster = dag.clusters.keys().next().expect("a cluster").clone();
+    // One Gateway port on two IPv4 addresses and an IPv6 one, as two Gateways of the pool get.
+    for ip in ["127.0.0.2", "127.0.0.3", "fd00::1"] {
+        let ip: std::net::IpAddr = ip.parse().unwrap();
+        let route = forward_route(PathMatch::Prefix("/".into()), &cluster);
+        let name = sesame_dag::dag::on_address("http-80".to_string(), Some(ip));
+        let listener = GatewayListener {
+            name: name.clone(),
+            address: Some(ip),
+            port: 8080,
+            virtual_hosts: BTreeMap::from([("*".to_string(), vhost("*", vec![route]))]),
+            tls: Vec::new(),
+            tcp_routes: Vec::new(),
+        };
+        dag.gateway_listeners.insert(name, listener);
+    }
+    let resources = translate(&dag, &TranslateConfig::default());
+    for name in ["http-80-127.0.0.2", "http-80-127.0.0.3", "http-80-fd00::1"] {
+        assert!(resources.listeners.contains_key(name), "{name}");
+        assert!(resources.routes.contains_key(name), "{name}");
+    }
 
     let Some(envoy) = envoy_binary() else { return };
     let dir = tempfile::tempdir().expect("tempdir");

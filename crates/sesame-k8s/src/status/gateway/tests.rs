@@ -184,6 +184,7 @@ fn gateway_output() -> BuildOutput {
             )],
         }],
         attached_listener_sets: 1,
+        addresses: Vec::new(),
     }));
     let mut output = BuildOutput::default();
     output.status.objects.insert(
@@ -254,6 +255,25 @@ fn a_gateway_gets_conditions_listeners_and_addresses() {
         Some(CONTROLLER),
     );
     assert!(again.is_empty(), "{again:#?}");
+}
+
+#[test]
+fn a_gateway_on_an_address_of_its_own_shows_that_address_alone() {
+    let snapshot = snapshot_of(Object::Gateway(Arc::new(gateway(None))));
+    let mut output = gateway_output();
+    let key = ObjectKey::new(Kind::Gateway, NamespacedName::new("ns", "gw"));
+    if let Some(GatewayApiStatus::Gateway { addresses, .. }) = (output.status.objects)
+        .get_mut(&key)
+        .and_then(|s| s.gateway_api.as_deref_mut())
+    {
+        addresses.push("127.0.0.3".parse().unwrap());
+    }
+    let published = [Address::parse("192.0.2.1")];
+    let updates = updates(&snapshot, &output, &published, &now(1000), Some(CONTROLLER));
+    assert_eq!(
+        updates[&key].status["addresses"],
+        json!([{"type": "IPAddress", "value": "127.0.0.3"}])
+    );
 }
 
 #[test]

@@ -178,7 +178,19 @@ pub async fn request_plain(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Result<Reply, String> {
-    let stream = TcpStream::connect(("127.0.0.1", port))
+    let localhost = std::net::IpAddr::from([127, 0, 0, 1]);
+    request_plain_to((localhost, port), method, host, path, headers).await
+}
+
+/// As [`request_plain`], to any address (a Gateway's own, as `127.0.0.2`).
+pub async fn request_plain_to(
+    (ip, port): (std::net::IpAddr, u16),
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<Reply, String> {
+    let stream = TcpStream::connect((ip, port))
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let reply = send(stream, method, host, path, headers);
