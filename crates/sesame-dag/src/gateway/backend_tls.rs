@@ -21,6 +21,7 @@ use sesame_gateway_api::backendtlspolicy::BackendTlsPolicyValidationSubjectAltNa
 
 use super::ca::{CaRef, CaRefError};
 use super::stream::oldest_first;
+use super::tls::SecretRef;
 use crate::build::Builder;
 use crate::dag::{TlsSecret, UpstreamValidation};
 use crate::hostname;
@@ -135,47 +136,24 @@ impl<'a> Builder<'a> {
     ) -> Option<Condition> {
         let tls = gateway.spec.tls.as_ref()?.backend.as_ref()?;
         let r = tls.client_certificate_ref.as_ref()?;
-        let group = r.group.as_deref().unwrap_or("");
-        let kind = r.kind.as_deref().unwrap_or("Secret");
-        let namespace: &'a str = r.namespace.as_deref().unwrap_or(&name.namespace);
-        let shown = format!("tls.backend.clientCertificateRef {namespace}/{}", r.name);
-        let refused =
-            |reason, message: String| Some(Condition::no(T::ResolvedRefs, reason, message));
-        if !group.is_empty() || kind != "Secret" {
-            let kind = if group.is_empty() {
-                kind.to_string()
-            } else {
-                format!("{group}/{kind}")
-            };
-            return refused(
-                R::InvalidClientCertificateRef,
-                format!("{shown} is a {kind}; only Secrets hold client certificates"),
-            );
-        }
-        if namespace != &*name.namespace
-            && !self.reference_granted(("Gateway", &name.namespace), ("Secret", namespace, &r.name))
-        {
-            return refused(
-                R::RefNotPermitted,
-                format!("{shown} is in another namespace and no ReferenceGrant there allows it"),
-            );
-        }
-        match self
-            .secrets
-            .get(self.snapshot, namespace, &r.name, &mut self.dag)
-            .clone()
-        {
+        let r = SecretRef {
+            field: "tls.backend.clientCertificateRef",
+            group: r.group.as_deref().unwrap_or(""),
+            kind: r.kind.as_deref().unwrap_or("Secret"),
+            name: &r.name,
+            namespace: r.namespace.as_deref(),
+        };
+        let from = ("Gateway", &*name.namespace);
+        match self.tls_secret_ref(from, r, R::InvalidClientCertificateRef) {
             Ok(secret) => {
-                self.backend_tls_policies
-                    .client_certificates
-                    .insert(name, secret);
+                (self.backend_tls_policies.client_certificates).insert(name, secret);
                 Some(Condition::yes(
                     T::ResolvedRefs,
                     R::ResolvedRefs,
                     "every reference resolved",
                 ))
             }
-            Err(e) => refused(R::InvalidClientCertificateRef, format!("{shown}: {e}")),
+            Err((reason, message)) => Some(Condition::no(T::ResolvedRefs, reason, message)),
         }
     }
 
@@ -227,33 +205,20 @@ impl<'a> Builder<'a> {
         if subject_names.is_empty() && subject_uris.is_empty() {
             subject_names.push(validation.hostname.clone());
         }
-        let mut ca_pem: Vec<u8> = Vec::new();
-        let mut invalid = None;
-        for r in validation.ca_certificate_refs.iter().flatten() {
-            let r = CaRef {
-                group: &r.group,
-                kind: &r.kind,
-                name: &r.name,
-                namespace: None,
+        let refs = (validation.ca_certificate_refs.iter().flatten()).map(|r| CaRef {
+            group: &r.group,
+            kind: &r.kind,
+            name: &r.name,
+            namespace: None,
+        });
+        let (ca_pem, errors) = self.ca_certificate_refs(("BackendTLSPolicy", &key.namespace), refs);
+        let invalid = errors.first().map(|e| {
+            let reason = match e {
+                CaRefError::InvalidKind(_) => R::InvalidKind,
+                CaRefError::NotPermitted(_) | CaRefError::Invalid(_) => R::InvalidCACertificateRef,
             };
-            match self.ca_certificate_ref(("BackendTLSPolicy", &key.namespace), r) {
-                Ok(pem) => {
-                    ca_pem.extend_from_slice(&pem);
-                    if !ca_pem.ends_with(b"\n") {
-                        ca_pem.push(b'\n');
-                    }
-                }
-                Err(e) => {
-                    let reason = match e {
-                        CaRefError::InvalidKind(_) => R::InvalidKind,
-                        CaRefError::NotPermitted(_) | CaRefError::Invalid(_) => {
-                            R::InvalidCACertificateRef
-                        }
-                    };
-                    invalid.get_or_insert((reason, e.to_string()));
-                }
-            }
-        }
+            (reason, e.to_string())
+        });
         let accepted = if !ca_pem.is_empty() {
             Condition::yes(T::Accepted, R::Accepted, "BackendTLSPolicy is accepted")
         } else if invalid.is_some() {

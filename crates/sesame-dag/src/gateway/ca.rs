@@ -109,4 +109,28 @@ impl<'a> Builder<'a> {
             }
         }
     }
+
+    /// The PEM bundle of every CA reference of `refs` that resolves (see
+    /// [`Builder::ca_certificate_ref`]), each ending in a newline, and the errors of those that
+    /// do not, in order.
+    pub(crate) fn ca_certificate_refs(
+        &mut self,
+        from: (&str, &'a str),
+        refs: impl IntoIterator<Item = CaRef<'a>>,
+    ) -> (Vec<u8>, Vec<CaRefError>) {
+        let mut bundle: Vec<u8> = Vec::new();
+        let mut errors = Vec::new();
+        for r in refs {
+            match self.ca_certificate_ref(from, r) {
+                Ok(pem) => {
+                    bundle.extend_from_slice(&pem);
+                    if !bundle.ends_with(b"\n") {
+                        bundle.push(b'\n');
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        (bundle, errors)
+    }
 }

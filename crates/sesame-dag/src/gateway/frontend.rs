@@ -129,19 +129,8 @@ impl<'a> Builder<'a> {
         let Some(validation) = validation_of(gateway, l.spec.port) else {
             return;
         };
-        let mut bundle: Vec<u8> = Vec::new();
-        let mut errors: Vec<CaRefError> = Vec::new();
-        for r in &validation.refs {
-            match self.ca_certificate_ref(("Gateway", gateway_namespace), *r) {
-                Ok(pem) => {
-                    bundle.extend_from_slice(&pem);
-                    if !pem.ends_with(b"\n") {
-                        bundle.push(b'\n');
-                    }
-                }
-                Err(e) => errors.push(e),
-            }
-        }
+        let refs = validation.refs.iter().copied();
+        let (bundle, errors) = self.ca_certificate_refs(("Gateway", gateway_namespace), refs);
         if let Some(first) = errors.first() {
             let problems: Vec<String> = errors.iter().map(ToString::to_string).collect();
             let message = format!("{}: {}", validation.field, problems.join("; "));

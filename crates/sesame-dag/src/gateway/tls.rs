@@ -2,6 +2,8 @@
 //! listener's certificate, a Secret in the namespace of the Gateway (or ListenerSet) or, with a
 //! ReferenceGrant there, in another.
 
+use std::sync::Arc;
+
 use sesame_gateway_api::gateway::GatewayListenersTlsMode;
 
 use super::{Listener, set};
@@ -44,7 +46,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn certificate(&mut self, l: &Listener<'a>) -> Result<std::sync::Arc<TlsSecret>, (R, String)> {
+    fn certificate(&mut self, l: &Listener<'a>) -> Result<Arc<TlsSecret>, (R, String)> {
         let tls = l.spec.tls.as_ref();
         if tls.and_then(|t| t.mode.as_ref()) == Some(&GatewayListenersTlsMode::Passthrough) {
             return Err((
@@ -59,42 +61,71 @@ impl<'a> Builder<'a> {
                 "an HTTPS listener needs tls.certificateRefs".to_string(),
             ));
         };
-        let group = cert.group.unwrap_or("");
-        let kind = cert.kind.unwrap_or("Secret");
-        if !group.is_empty() || kind != "Secret" {
-            return Err((
-                R::InvalidCertificateRef,
-                format!(
-                    "certificateRef {:?} is a {group}/{kind}; only Secrets are supported",
-                    cert.name
-                ),
-            ));
-        }
         // A ListenerSet's listener refers from the ListenerSet: its namespace, its grants.
         let owner = l.owner;
-        let namespace: &'a str = cert.namespace.unwrap_or(&owner.name.namespace);
-        if namespace != &*owner.name.namespace
-            && !self.reference_granted(
-                (owner.kind, &owner.name.namespace),
-                ("Secret", namespace, cert.name),
-            )
+        let r = SecretRef {
+            field: "certificateRef",
+            group: cert.group.unwrap_or(""),
+            kind: cert.kind.unwrap_or("Secret"),
+            name: cert.name,
+            namespace: cert.namespace,
+        };
+        self.tls_secret_ref(
+            (owner.kind, &owner.name.namespace),
+            r,
+            R::InvalidCertificateRef,
+        )
+    }
+
+    /// The TLS Secret `r` names, referred to from a `from_kind` in `from_namespace`: in that
+    /// namespace or, with a ReferenceGrant there, in another. Another group or kind, or a
+    /// Secret that is missing or not a usable certificate and key, is refused with `invalid`;
+    /// another namespace without a grant with `RefNotPermitted`.
+    pub(super) fn tls_secret_ref(
+        &mut self,
+        (from_kind, from_namespace): (&str, &'a str),
+        r: SecretRef<'a>,
+        invalid: R,
+    ) -> Result<Arc<TlsSecret>, (R, String)> {
+        let namespace: &'a str = r.namespace.unwrap_or(from_namespace);
+        let shown = format!("{} {namespace}/{}", r.field, r.name);
+        if !r.group.is_empty() || r.kind != "Secret" {
+            let kind = if r.group.is_empty() {
+                r.kind.to_string()
+            } else {
+                format!("{}/{}", r.group, r.kind)
+            };
+            return Err((
+                invalid,
+                format!("{shown} is a {kind}; only Secrets are supported"),
+            ));
+        }
+        if namespace != from_namespace
+            && !self.reference_granted((from_kind, from_namespace), ("Secret", namespace, r.name))
         {
             return Err((
                 R::RefNotPermitted,
-                format!(
-                    "certificateRef {namespace}/{} is in another namespace and no ReferenceGrant there allows it",
-                    cert.name
-                ),
+                format!("{shown} is in another namespace and no ReferenceGrant there allows it"),
             ));
         }
         self.secrets
-            .get(self.snapshot, namespace, cert.name, &mut self.dag)
+            .get(self.snapshot, namespace, r.name, &mut self.dag)
             .clone()
-            .map_err(|e| {
-                (
-                    R::InvalidCertificateRef,
-                    format!("certificateRef {namespace}/{}: {e}", cert.name),
-                )
-            })
+            .map_err(|e| (invalid, format!("{shown}: {e}")))
     }
+}
+
+/// A reference to a TLS Secret: a listener's `certificateRefs` entry, a Gateway's
+/// `tls.backend.clientCertificateRef`.
+pub(super) struct SecretRef<'a> {
+    /// The field it is written in, for messages.
+    pub field: &'static str,
+    /// The API group (`""` for core).
+    pub group: &'a str,
+    /// The kind.
+    pub kind: &'a str,
+    /// The name.
+    pub name: &'a str,
+    /// The namespace, when another than the referrer's.
+    pub namespace: Option<&'a str>,
 }
