@@ -192,8 +192,9 @@ impl<'a> Builder<'a> {
             let (address, not_usable) = match address {
                 Ok(address) => (address, None),
                 Err((R::AddressNotUsable, message)) => (None, Some(message)),
-                Err((_, message)) => {
-                    self.refuse_address(name, gateway, message);
+                // UnsupportedAddress: the Gateway is refused.
+                Err(problem) => {
+                    self.refuse_gateway(name, gateway, problem);
                     continue;
                 }
             };
@@ -299,22 +300,6 @@ impl<'a> Builder<'a> {
         }
     }
 
-    /// Refuses a Gateway whose `spec.addresses` has an address of a type Sesame does not
-    /// support (`Accepted=False/UnsupportedAddress`): nothing of it is served.
-    fn refuse_address(&mut self, name: &NamespacedName, gateway: &Gateway, message: String) {
-        let key = ObjectKey::new(Kind::Gateway, name.clone());
-        let status = self.status.entry(&key, gateway.metadata.generation);
-        status.gateway_api = Some(Box::new(GatewayApiStatus::Gateway {
-            conditions: vec![
-                Condition::no(T::Accepted, R::UnsupportedAddress, message.clone()),
-                Condition::no(T::Programmed, R::Invalid, message),
-            ],
-            listeners: Vec::new(),
-            attached_listener_sets: 0,
-            addresses: Vec::new(),
-        }));
-    }
-
     /// Refuses a Gateway with `infrastructure.parametersRef` (Sesame reads no parameters kind,
     /// so the reference cannot resolve: the spec's `Accepted=False/InvalidParameters`); returns
     /// whether it did, in which case nothing of the Gateway is served.
@@ -327,18 +312,29 @@ impl<'a> Builder<'a> {
             "infrastructure.parametersRef names {}/{} {:?}; Sesame supports no Gateway parameters",
             parameters.group, parameters.kind, parameters.name
         );
+        self.refuse_gateway(name, gateway, (R::InvalidParameters, message));
+        true
+    }
+
+    /// Records a Gateway that is not accepted (`Accepted=False` with `reason`,
+    /// `Programmed=False`): nothing of it is served.
+    fn refuse_gateway(
+        &mut self,
+        name: &NamespacedName,
+        gateway: &Gateway,
+        (reason, message): (R, String),
+    ) {
         let key = ObjectKey::new(Kind::Gateway, name.clone());
         let status = self.status.entry(&key, gateway.metadata.generation);
         status.gateway_api = Some(Box::new(GatewayApiStatus::Gateway {
             conditions: vec![
-                Condition::no(T::Accepted, R::InvalidParameters, message.clone()),
+                Condition::no(T::Accepted, reason, message.clone()),
                 Condition::no(T::Programmed, R::Invalid, message),
             ],
             listeners: Vec::new(),
             attached_listener_sets: 0,
             addresses: Vec::new(),
         }));
-        true
     }
 
     fn gateway_class_status(&mut self, name: &NamespacedName, class: &GatewayClass) {
