@@ -320,12 +320,17 @@ impl DeltaConnection {
         if ty != ResourceType::Cluster {
             return;
         }
-        let held = self.subscriptions.get(&ResourceType::ClusterLoadAssignment);
-        let added = (diff.upserts.iter())
-            .filter_map(|(_, r)| eds_service_name(r.any()))
-            .filter(|name| held.is_some_and(|eds| eds.known.contains_key(name)));
-        let modified = (diff.replaced.iter()).filter_map(|r| eds_service_name(r.any()));
-        let refresh: Vec<String> = added.chain(modified).collect();
+        // Each cluster is decoded to find its load assignment's name: not at all while the
+        // client holds no load assignment (the first CDS response, which brings every cluster).
+        let held = (self.subscriptions.get(&ResourceType::ClusterLoadAssignment))
+            .map(|eds| &eds.known)
+            .filter(|known| !known.is_empty());
+        let mut refresh: Vec<String> = Vec::new();
+        if let Some(known) = held {
+            let added = (diff.upserts.iter()).filter_map(|(_, r)| eds_service_name(r.any()));
+            refresh.extend(added.filter(|name| known.contains_key(name)));
+        }
+        refresh.extend((diff.replaced.iter()).filter_map(|r| eds_service_name(r.any())));
         self.refresh_endpoints.extend(refresh);
     }
 
