@@ -26,8 +26,9 @@ pub use state::{ManifestState, manifest_format};
 
 /// How long the file system must stay quiet, once every file written in a burst has been
 /// closed, before the burst is processed: just long enough to gather events that arrive
-/// together (a rename and the delete of its source, several files copied at once).
-pub const DEBOUNCE: Duration = Duration::from_millis(2);
+/// together (the two halves of a rename, several files copied at once). The kernel reports
+/// such events within microseconds of each other.
+pub const DEBOUNCE: Duration = Duration::from_micros(300);
 
 /// The longest a burst is held back: under a steady stream of writes, changes still go out.
 pub const MAX_DELAY: Duration = Duration::from_millis(500);
@@ -204,14 +205,49 @@ async fn next_burst(
     burst.add(events.recv().await?);
     let deadline = Instant::now() + MAX_DELAY;
     loop {
-        let until = if burst.settled() {
-            (Instant::now() + debounce).min(deadline)
+        let event = if burst.settled() {
+            match quiet_for(events, debounce, deadline).await {
+                Some(event) => event,
+                None => return Some(burst),
+            }
         } else {
-            deadline
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Some(event)) => event,
+                Ok(None) | Err(_) => return Some(burst),
+            }
         };
-        match tokio::time::timeout_at(until, events.recv()).await {
-            Ok(Some(event)) => burst.add(event),
-            Ok(None) | Err(_) => return Some(burst),
+        burst.add(event);
+    }
+}
+
+/// The next event if one arrives within `quiet` (and before `deadline`); `None` once the
+/// watcher has been quiet that long or is gone.
+///
+/// Tokio's timers tick in whole milliseconds and round up, so a sub-millisecond wait through
+/// them costs one to two milliseconds on every change. This one polls the channel instead,
+/// yielding to other tasks between polls: it costs at most `quiet` of one thread's time per
+/// burst.
+async fn quiet_for(
+    events: &mut mpsc::UnboundedReceiver<notify::Result<Event>>,
+    quiet: Duration,
+    deadline: Instant,
+) -> Option<notify::Result<Event>> {
+    if quiet >= Duration::from_millis(1) {
+        let until = (Instant::now() + quiet).min(deadline);
+        return tokio::time::timeout_at(until, events.recv())
+            .await
+            .ok()
+            .flatten();
+    }
+    let until = (std::time::Instant::now() + quiet).min(deadline.into_std());
+    loop {
+        match events.try_recv() {
+            Ok(event) => return Some(event),
+            Err(mpsc::error::TryRecvError::Disconnected) => return None,
+            Err(mpsc::error::TryRecvError::Empty) if std::time::Instant::now() >= until => {
+                return None;
+            }
+            Err(mpsc::error::TryRecvError::Empty) => tokio::task::yield_now().await,
         }
     }
 }

@@ -162,6 +162,19 @@ impl Controller {
         let refresh = self.kube.as_ref().map(|k| k.refresh.clone());
         loop {
             let deadline = self.holdoff.deadline().filter(|_| self.synced);
+            // A build due now goes at once: a timer would round it up to the next tick of
+            // tokio's millisecond clock.
+            if deadline.is_some_and(|at| at <= Instant::now()) {
+                // Changes already queued go into this build too. (Once synced, a `Synced`
+                // event changes nothing.)
+                while let Ok(event) = events.try_recv() {
+                    if let SourceEvent::Changes(changes) = event {
+                        self.apply(changes);
+                    }
+                }
+                self.flush(&mut events).await;
+                continue;
+            }
             let refreshed = async {
                 match &refresh {
                     Some(n) => n.notified().await,
