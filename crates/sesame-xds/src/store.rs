@@ -39,8 +39,9 @@ const HISTORY_NAMES: usize = 100_000;
 #[path = "store/tests.rs"]
 mod tests;
 
-/// Stored resources by name.
-type Resources = BTreeMap<String, Arc<Resource>>;
+/// Stored resources by name: a persistent map, so that a write patching a few resources
+/// copies O(changed · log n) of the table instead of all of it, and views share the rest.
+pub type Resources = imbl::OrdMap<String, Arc<Resource>>;
 
 /// One stored resource: its encoded form and its content digest.
 #[derive(Debug)]
@@ -75,13 +76,13 @@ impl Resource {
 /// Every resource of one type at one version.
 #[derive(Debug)]
 pub struct TypeSnapshot {
-    resources: BTreeMap<String, Arc<Resource>>,
+    resources: Resources,
     digest: Digest,
 }
 
 impl TypeSnapshot {
     /// A type snapshot from already hashed resources.
-    fn from_resources(resources: BTreeMap<String, Arc<Resource>>) -> Self {
+    fn from_resources(resources: Resources) -> Self {
         let digest = set_digest(resources.iter().map(|(n, r)| (n.as_str(), r.digest())));
         TypeSnapshot { resources, digest }
     }
@@ -112,7 +113,7 @@ impl TypeSnapshot {
     }
 
     /// The resources by name.
-    pub fn resources(&self) -> &BTreeMap<String, Arc<Resource>> {
+    pub fn resources(&self) -> &Resources {
         &self.resources
     }
 
@@ -223,7 +224,9 @@ impl StoreView {
         StoreView {
             ready: false,
             generation: 0,
-            types: std::array::from_fn(|_| Arc::new(TypeSnapshot::from_resources(BTreeMap::new()))),
+            types: std::array::from_fn(|_| {
+                Arc::new(TypeSnapshot::from_resources(Resources::new()))
+            }),
             history: VecDeque::new(),
         }
     }

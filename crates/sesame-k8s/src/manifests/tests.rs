@@ -375,3 +375,63 @@ async fn a_file_still_being_written_is_not_read_until_it_is_closed() {
         .wait_for(&["Service default/a:90", "Service default/b:91"])
         .await;
 }
+
+/// A notify event of `kind` on `path`.
+fn event(kind: EventKind, path: &str) -> notify::Result<Event> {
+    Ok(Event::new(kind).add_path(PathBuf::from(path)))
+}
+
+#[tokio::test]
+async fn a_burst_gathers_what_arrives_together_and_waits_for_open_files() {
+    use notify::event::RenameMode;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    // Both halves of a rename and another file's write, reported together.
+    tx.send(event(
+        EventKind::Modify(ModifyKind::Name(RenameMode::From)),
+        "/m/a.yaml",
+    ))
+    .unwrap();
+    tx.send(event(
+        EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+        "/m/b.yaml",
+    ))
+    .unwrap();
+    tx.send(event(EventKind::Create(CreateKind::File), "/m/c.yaml"))
+        .unwrap();
+    tx.send(event(
+        EventKind::Access(AccessKind::Close(AccessMode::Write)),
+        "/m/c.yaml",
+    ))
+    .unwrap();
+    let burst = next_burst(&mut rx, DEBOUNCE).await.expect("a burst");
+    let paths: Vec<_> = burst
+        .paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    assert_eq!(paths, ["/m/a.yaml", "/m/b.yaml", "/m/c.yaml"]);
+    assert!(burst.settled());
+
+    // A file still open for writing holds the burst past the quiet period until it is closed.
+    tx.send(event(EventKind::Create(CreateKind::File), "/m/d.yaml"))
+        .unwrap();
+    let closer = tx.clone();
+    let close = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        closer
+            .send(event(
+                EventKind::Access(AccessKind::Close(AccessMode::Write)),
+                "/m/d.yaml",
+            ))
+            .unwrap();
+    });
+    let started = Instant::now();
+    let burst = next_burst(&mut rx, DEBOUNCE).await.expect("a burst");
+    assert!(started.elapsed() >= Duration::from_millis(50));
+    assert!(burst.settled(), "returned before the file was closed");
+    close.await.unwrap();
+
+    // The watcher gone: no burst.
+    drop(tx);
+    assert!(next_burst(&mut rx, DEBOUNCE).await.is_none());
+}
