@@ -32,6 +32,11 @@
 //!   already holds, brings that ClusterLoadAssignment again, changed or not: Envoy warms the
 //!   new cluster on an EDS watch it does not subscribe again, and would otherwise wait for its
 //!   initial fetch timeout.
+//! - a store change that sends clusters (new or modified) holds back listeners, route
+//!   configurations and virtual hosts, and the removals of clusters and endpoints, until
+//!   Envoy answers that cluster response. Envoy answers it only once those clusters have
+//!   warmed (received their endpoints); a route applied earlier would name a cluster Envoy
+//!   does not use yet, and requests to it would get 503 (`no_cluster`) meanwhile.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -218,6 +223,11 @@ pub struct DeltaConnection {
     subscriptions: BTreeMap<ResourceType, Subscription>,
     /// Load assignments to send again, held or not: those of clusters sent as modified.
     refresh_endpoints: BTreeSet<String>,
+    /// The nonce of the latest store-change response that sent clusters, until Envoy answers
+    /// it (once those clusters have warmed): the types that name clusters wait for it.
+    warming: Option<u64>,
+    /// Removals of clusters and endpoints waiting to go after the held types.
+    held_removals: Vec<(ResourceType, Vec<String>)>,
 }
 
 impl DeltaConnection {
@@ -230,6 +240,8 @@ impl DeltaConnection {
             next_nonce: 0,
             subscriptions: BTreeMap::new(),
             refresh_endpoints: BTreeSet::new(),
+            warming: None,
+            held_removals: Vec::new(),
         }
     }
 
@@ -280,8 +292,9 @@ impl DeltaConnection {
                 .map(|(n, v)| (n.clone(), parse_version(v)))
                 .collect();
         }
+        let mut released = false;
         if !req.response_nonce.is_empty() {
-            self.verdict(ty, req);
+            released = self.verdict(ty, req);
         }
         let sub = self.subscriptions.entry(ty).or_default();
         apply_interest(ty, sub, req, first);
@@ -289,6 +302,20 @@ impl DeltaConnection {
         if !view.is_ready() {
             return Vec::new();
         }
+        let mut out = self.answer_request(ty, view);
+        if released {
+            // The clusters have warmed: what waited for them goes now.
+            out.extend(self.handle_snapshot_update(view));
+        }
+        out
+    }
+
+    /// The responses a request of `ty` is owed (see [`DeltaConnection::handle_request`]).
+    fn answer_request(
+        &mut self,
+        ty: ResourceType,
+        view: &StoreView,
+    ) -> Vec<DeltaDiscoveryResponse> {
         if ty == ResourceType::ClusterLoadAssignment {
             self.owe_endpoints();
         }
@@ -400,8 +427,11 @@ impl DeltaConnection {
         }
         let types: Vec<ResourceType> = self.subscriptions.keys().copied().collect();
         let mut out = Vec::new();
-        let mut later = Vec::new();
         for ty in types {
+            // Held types keep their last reconciled view: the next pass sends all they missed.
+            if self.warming.is_some() && names_clusters(ty) {
+                continue;
+            }
             if ty == ResourceType::ClusterLoadAssignment {
                 self.owe_endpoints();
             }
@@ -412,16 +442,24 @@ impl DeltaConnection {
                 ResourceType::Cluster | ResourceType::ClusterLoadAssignment
             );
             if make_before_break && !diff.removals.is_empty() {
-                later.push((ty, std::mem::take(&mut diff.removals)));
+                self.held_removals
+                    .push((ty, std::mem::take(&mut diff.removals)));
             }
-            out.extend(self.response(ty, diff, view));
+            let warms = ty == ResourceType::Cluster && !diff.upserts.is_empty();
+            let response = self.response(ty, diff, view);
+            if warms && response.is_some() {
+                self.warming = Some(self.next_nonce);
+            }
+            out.extend(response);
         }
-        for (ty, removals) in later {
-            let diff = Diff {
-                removals,
-                ..Default::default()
-            };
-            out.extend(self.response(ty, diff, view));
+        if self.warming.is_none() {
+            for (ty, removals) in std::mem::take(&mut self.held_removals) {
+                let diff = Diff {
+                    removals,
+                    ..Default::default()
+                };
+                out.extend(self.response(ty, diff, view));
+            }
         }
         out
     }
@@ -537,17 +575,22 @@ impl DeltaConnection {
         })
     }
 
-    /// Records an ACK or NACK of an awaited nonce; ignores a stale one.
-    fn verdict(&mut self, ty: ResourceType, req: &DeltaDiscoveryRequest) {
+    /// Records an ACK or NACK of an awaited nonce; ignores a stale one. Returns whether it
+    /// answered the cluster response the held types wait for.
+    fn verdict(&mut self, ty: ResourceType, req: &DeltaDiscoveryRequest) -> bool {
         let node = self.node.as_deref().unwrap_or_default();
         let Some(sub) = self.subscriptions.get_mut(&ty) else {
-            return;
+            return false;
         };
         let nonce = req.response_nonce.parse::<u64>().ok();
         let Some(nonce) = nonce.filter(|n| sub.outstanding.contains(n)) else {
             tracing::debug!(node, type_url = ty.type_url(), nonce = %req.response_nonce, "ignoring the verdict of a stale nonce");
-            return;
+            return false;
         };
+        let released = ty == ResourceType::Cluster && self.warming.is_some_and(|w| nonce >= w);
+        if released {
+            self.warming = None;
+        }
         // Envoy answers responses in order: an answer settles the earlier ones too.
         sub.outstanding = sub.outstanding.split_off(&(nonce + 1));
         match &req.error_detail {
@@ -564,7 +607,16 @@ impl DeltaConnection {
                 );
             }
         }
+        released
     }
+}
+
+/// Whether resources of `ty` can name clusters (and so wait while clusters warm).
+fn names_clusters(ty: ResourceType) -> bool {
+    matches!(
+        ty,
+        ResourceType::Listener | ResourceType::RouteConfiguration | ResourceType::VirtualHost
+    )
 }
 
 /// Applies a request's unsubscriptions, then its subscriptions. Names subscribed again on an

@@ -177,6 +177,12 @@ async fn delta_ads_waits_for_ready_then_sends_only_changes() -> TestResult {
 
     store.mark_ready();
     let cds = ads.next().await?;
+    // Listeners wait until the clusters are answered (Envoy answers once they have warmed).
+    assert!(
+        ads.quiet().await,
+        "listeners went before the clusters were answered"
+    );
+    ads.send(ack(&cds)).await?;
     let lds = ads.next().await?;
     assert_eq!(cds.type_url, ResourceType::Cluster.type_url());
     assert_eq!(names(&cds), ["a", "b"]);
@@ -201,7 +207,6 @@ async fn delta_ads_waits_for_ready_then_sends_only_changes() -> TestResult {
     // Nothing to send for listeners, but the first answer completes Envoy's initial fetch.
     assert_eq!(lds.type_url, ResourceType::Listener.type_url());
     assert!(lds.resources.is_empty());
-    ads.send(ack(&cds)).await?;
     ads.send(ack(&lds)).await?;
     assert!(ads.quiet().await, "an ACK was answered");
     eventually("the ACKs to be counted", || {
@@ -209,17 +214,22 @@ async fn delta_ads_waits_for_ready_then_sends_only_changes() -> TestResult {
     })
     .await?;
 
-    // One changed and one added cluster: only those two. A removed one: after them.
+    // One changed and one added cluster: only those two. A removed one: after them, once
+    // Envoy has answered them (it does once they have warmed).
     store.publish(vec![clusters(&[("a", 2), ("c", 1)])]);
     let update = ads.next().await?;
     assert_eq!(names(&update), ["a", "c"]);
     assert!(update.removed_resources.is_empty());
+    assert!(
+        ads.quiet().await,
+        "the removal went before the clusters were answered"
+    );
+    ads.send(ack(&update)).await?;
     let removal = ads.next().await?;
     assert!(removal.resources.is_empty());
     assert_eq!(removal.removed_resources, ["b"]);
 
     // A NACK is counted and the rejected content is not sent again.
-    ads.send(ack(&update)).await?;
     let mut nack = ack(&removal);
     nack.error_detail = Some(rpc::Status {
         code: 3,

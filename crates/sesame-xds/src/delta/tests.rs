@@ -315,7 +315,7 @@ fn removals_only_name_resources_the_client_had() {
 }
 
 #[test]
-fn update_order_is_ads_order_with_cluster_and_endpoint_removals_last() {
+fn update_order_is_ads_order_with_routes_after_cluster_warming_and_removals_last() {
     let store = store();
     store.publish(vec![
         set(Secret, &[("s", "s1")]),
@@ -348,21 +348,58 @@ fn update_order_is_ads_order_with_cluster_and_endpoint_removals_last() {
         set(VirtualHost, &[("ingress_http/a.com", "v2")]),
     ]);
     let out = conn.handle_snapshot_update(&store.view());
+    // A new cluster: what can name it waits until Envoy answers, which it does once the
+    // cluster has warmed.
     assert_eq!(
         summary(&out),
         [
             (Cluster, strings(&["c=c1"]), vec![]),
             (ClusterLoadAssignment, strings(&["a=e2"]), vec![]),
             (Secret, strings(&["s=s2"]), vec![]),
-            (Listener, strings(&["http=l2"]), vec![]),
+        ]
+    );
+    // Meanwhile a further change of the held types goes nowhere yet.
+    store.publish(vec![set(Listener, &[("http", "l3")])]);
+    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    // Answers to other responses release nothing.
+    let eds_ack = delta_ack(&out[1]);
+    assert!(conn.handle_request(&eds_ack, &store.view()).is_empty());
+    let later = conn.handle_request(&delta_ack(&out[0]), &store.view());
+    assert_eq!(
+        summary(&later),
+        [
+            (Listener, strings(&["http=l3"]), vec![]),
             (RouteConfiguration, strings(&["ingress_http=r2"]), vec![]),
             (VirtualHost, strings(&["ingress_http/a.com=v2"]), vec![]),
             (Cluster, vec![], strings(&["b"])),
             (ClusterLoadAssignment, vec![], strings(&["b"])),
         ]
     );
-    let nonces: BTreeSet<_> = out.iter().map(|r| r.nonce.clone()).collect();
-    assert_eq!(nonces.len(), out.len());
+    let nonces: BTreeSet<_> = out.iter().chain(&later).map(|r| r.nonce.clone()).collect();
+    assert_eq!(nonces.len(), out.len() + later.len());
+
+    // A change that sends no cluster holds nothing back.
+    store.publish(vec![set(Listener, &[("http", "l4")])]);
+    let out = conn.handle_snapshot_update(&store.view());
+    assert_eq!(summary(&out), [(Listener, strings(&["http=l4"]), vec![])]);
+}
+
+#[test]
+fn a_nack_of_the_cluster_response_releases_the_held_types_too() {
+    let store = store();
+    store.publish(vec![set(Listener, &[("http", "l1")])]);
+    let mut conn = ads(&store);
+    let view = store.view();
+    conn.handle_request(&delta_subscribe(Cluster, &[]), &view);
+    conn.handle_request(&delta_subscribe(Listener, &[]), &view);
+    store.publish(vec![
+        set(Cluster, &[("a", "c2"), ("b", "c1")]),
+        set(Listener, &[("http", "l2")]),
+    ]);
+    let out = conn.handle_snapshot_update(&store.view());
+    assert_eq!(summary(&out), [(Cluster, strings(&["a=c2"]), vec![])]);
+    let later = conn.handle_request(&delta_nack(&out[0], "rejected"), &store.view());
+    assert_eq!(summary(&later), [(Listener, strings(&["http=l2"]), vec![])]);
 }
 
 #[test]
@@ -382,13 +419,9 @@ fn nothing_is_answered_before_the_store_is_ready() {
     assert!(conn.handle_snapshot_update(&store.view()).is_empty());
     store.mark_ready();
     let out = conn.handle_snapshot_update(&store.view());
-    assert_eq!(
-        summary(&out),
-        [
-            (Cluster, strings(&["a=c2"]), vec![]),
-            (Listener, vec![], vec![])
-        ]
-    );
+    assert_eq!(summary(&out), [(Cluster, strings(&["a=c2"]), vec![])]);
+    let out = conn.handle_request(&delta_ack(&out[0]), &store.view());
+    assert_eq!(summary(&out), [(Listener, vec![], vec![])]);
 }
 
 #[test]
@@ -402,13 +435,9 @@ fn a_connection_far_behind_the_history_compares_in_full() {
     store.publish(vec![set(Cluster, &[("a", "c9")])]);
     assert!(store.view().delta_changes_since(0).is_none());
     let out = conn.handle_snapshot_update(&store.view());
-    assert_eq!(
-        summary(&out),
-        [
-            (Cluster, strings(&["a=c9"]), vec![]),
-            (Cluster, vec![], strings(&["b"]))
-        ]
-    );
+    assert_eq!(summary(&out), [(Cluster, strings(&["a=c9"]), vec![])]);
+    let out = conn.handle_request(&delta_ack(&out[0]), &store.view());
+    assert_eq!(summary(&out), [(Cluster, vec![], strings(&["b"]))]);
 }
 
 #[test]
@@ -562,8 +591,12 @@ fn a_renamed_cluster_over_held_endpoints_brings_them_again() {
         [
             (Some(Cluster), vec!["svc-a/80/tls"], vec![]),
             (Some(ClusterLoadAssignment), vec!["svc-a/http"], vec![]),
-            (Some(Cluster), vec![], strings(&["svc-a/80/plain"])),
         ]
+    );
+    let removal = conn.handle_request(&delta_ack(&out[0]), &store.view());
+    assert_eq!(
+        summary(&removal),
+        [(Cluster, vec![], strings(&["svc-a/80/plain"]))]
     );
     // A new cluster over endpoints the client does not hold yet brings nothing extra: Envoy
     // subscribes to them itself.
