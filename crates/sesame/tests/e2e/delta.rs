@@ -5,8 +5,8 @@
 use std::process::Command;
 
 use crate::harness::{
-    Cluster, PATIENCE, Pki, Process, backend, envoy_binary, eventually, free_port, get_plain,
-    services,
+    Backend, Cluster, PATIENCE, Pki, Process, backend, envoy_binary, eventually, free_port,
+    get_plain, services,
 };
 
 const DELTA: &[&str] = &["--xds-mode", "delta"];
@@ -90,11 +90,9 @@ async fn assert_no_rejections(cluster: &Cluster) {
     }
 }
 
-/// Moving a route to another Service under steady traffic: each move brings a new cluster,
-/// and the route reaches Envoy only once that cluster has warmed, so no request in between is
-/// answered 503 for want of a cluster (Envoy's `no_cluster`).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn moving_a_route_to_a_new_cluster_under_traffic_fails_no_request() {
+/// Echo backends `a` and `b` behind Services `svc-a` and `svc-b`, and a delta Envoy routing
+/// `app.example.com` (in `app.yaml`) to `svc-a`. The backends live as long as the handles.
+async fn app_routed_to_a() -> (Cluster, [Backend; 2]) {
     let (a, b) = (backend("a").await, backend("b").await);
     let mut cluster = Cluster::sesame_only(
         &[
@@ -107,6 +105,15 @@ async fn moving_a_route_to_a_new_cluster_under_traffic_fails_no_request() {
     cluster
         .eventually_http("app.example.com", "/", "initial route", |r| r.from("a"))
         .await;
+    (cluster, [a, b])
+}
+
+/// Moving a route to another Service under steady traffic: each move brings a new cluster,
+/// and the route reaches Envoy only once that cluster has warmed, so no request in between is
+/// answered 503 for want of a cluster (Envoy's `no_cluster`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_a_route_to_a_new_cluster_under_traffic_fails_no_request() {
+    let (cluster, _backends) = app_routed_to_a().await;
     let cluster = std::sync::Arc::new(cluster);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Background traffic through every move, besides the requests that wait for each one.
@@ -222,18 +229,7 @@ async fn delta_envoy_routes_moves_traffic_drops_deleted_routes_and_serves_tls() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarted_sesame_sends_a_reconnecting_delta_envoy_only_what_changed() {
-    let (a, b) = (backend("a").await, backend("b").await);
-    let mut cluster = Cluster::sesame_only(
-        &[
-            ("svc.yaml", &services(&[("svc-a", &a), ("svc-b", &b)])),
-            ("app.yaml", &ingress("app", "app.example.com", "svc-a")),
-        ],
-        &[],
-    );
-    cluster.start_envoy_with(DELTA).await;
-    cluster
-        .eventually_http("app.example.com", "/", "initial route", |r| r.from("a"))
-        .await;
+    let (mut cluster, _backends) = app_routed_to_a().await;
     for ty in ["Cluster", "Listener", "RouteConfiguration", "VirtualHost"] {
         let sent = xds_metric(&cluster, "sesame_xds_resources_sent", ty).await;
         assert!(sent.is_some_and(|n| n > 0), "{ty}: {sent:?}");
