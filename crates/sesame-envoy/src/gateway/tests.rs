@@ -10,6 +10,23 @@ use sesame_dag::dag::{GatewayListener, HeaderValue, PathMatch, RouteAction};
 use super::*;
 use crate::testutil::{decode, forward_route, vhost};
 
+/// The HTTP connection manager of a filter chain's first filter, and the route
+/// configuration it reads over RDS.
+fn hcm_and_rds(chain: &listener_v3::FilterChain) -> (hcm_v3::HttpConnectionManager, String) {
+    let Some(listener_v3::filter::ConfigType::TypedConfig(any)) = &chain.filters[0].config_type
+    else {
+        panic!("no typed config")
+    };
+    let hcm: hcm_v3::HttpConnectionManager = decode(any);
+    match &hcm.route_specifier {
+        Some(hcm_v3::http_connection_manager::RouteSpecifier::Rds(rds)) => {
+            let name = rds.route_config_name.clone();
+            (hcm, name)
+        }
+        other => panic!("no rds: {other:?}"),
+    }
+}
+
 fn dag() -> Dag {
     let mut route = forward_route(PathMatch::Prefix("/".into()), "default/echo/80/da39a3ee5e");
     if let RouteAction::Forward(f) = &mut route.action {
@@ -53,17 +70,9 @@ fn a_gateway_listener_is_an_envoy_listener_with_its_own_route_configuration() {
         addr.port_specifier,
         Some(core_v3::socket_address::PortSpecifier::PortValue(8080))
     );
-    let filter = &listener.filter_chains[0].filters[0];
-    let Some(listener_v3::filter::ConfigType::TypedConfig(any)) = &filter.config_type else {
-        panic!("no typed config")
-    };
-    let hcm: hcm_v3::HttpConnectionManager = decode(any);
+    let (hcm, rds) = hcm_and_rds(&listener.filter_chains[0]);
     assert_eq!(hcm.stat_prefix, "http-80");
-    let Some(hcm_v3::http_connection_manager::RouteSpecifier::Rds(rds)) = hcm.route_specifier
-    else {
-        panic!("no rds")
-    };
-    assert_eq!(rds.route_config_name, "http-80");
+    assert_eq!(rds, "http-80");
     let rc: route_v3::RouteConfiguration = decode(&resources.routes["http-80"]);
     assert_eq!(rc.virtual_hosts[0].domains, ["a.com"]);
     let route = &rc.virtual_hosts[0].routes[0];
@@ -146,21 +155,8 @@ fn an_https_gateway_listener_terminates_tls_per_sni() {
     );
     assert_eq!(common.alpn_protocols, ["h2", "http/1.1"]);
     // Each chain reads its own RouteConfiguration.
-    let rds_of = |chain: &listener_v3::FilterChain| {
-        let Some(listener_v3::filter::ConfigType::TypedConfig(any)) = &chain.filters[0].config_type
-        else {
-            panic!("no typed config")
-        };
-        let hcm: hcm_v3::HttpConnectionManager = decode(any);
-        match hcm.route_specifier {
-            Some(hcm_v3::http_connection_manager::RouteSpecifier::Rds(rds)) => {
-                rds.route_config_name
-            }
-            other => panic!("{other:?}"),
-        }
-    };
-    assert_eq!(rds_of(&listener.filter_chains[0]), "https-443/a.com");
-    assert_eq!(rds_of(&listener.filter_chains[1]), "https-443/any");
+    assert_eq!(hcm_and_rds(&listener.filter_chains[0]).1, "https-443/a.com");
+    assert_eq!(hcm_and_rds(&listener.filter_chains[1]).1, "https-443/any");
     assert!(resources.routes.contains_key("https-443/a.com"));
     assert!(resources.routes.contains_key("https-443/any"));
     assert!(!resources.routes.contains_key("https-443"));
@@ -198,18 +194,9 @@ fn a_gateway_listener_with_an_address_binds_it_under_a_name_of_its_own() {
             Some(core_v3::socket_address::PortSpecifier::PortValue(8080))
         )
     );
-    let Some(listener_v3::filter::ConfigType::TypedConfig(any)) =
-        &listener.filter_chains[0].filters[0].config_type
-    else {
-        panic!("no typed config")
-    };
-    let hcm: hcm_v3::HttpConnectionManager = decode(any);
+    let (hcm, rds) = hcm_and_rds(&listener.filter_chains[0]);
     assert_eq!(hcm.stat_prefix, "http-80-127_0_0_2");
-    let Some(hcm_v3::http_connection_manager::RouteSpecifier::Rds(rds)) = hcm.route_specifier
-    else {
-        panic!("no rds")
-    };
-    assert_eq!(rds.route_config_name, "http-80-127.0.0.2");
+    assert_eq!(rds, "http-80-127.0.0.2");
     let rc: route_v3::RouteConfiguration = decode(&resources.routes["http-80-127.0.0.2"]);
     assert_eq!(rc.name, "http-80-127.0.0.2");
     assert_eq!(rc.virtual_hosts[0].domains, ["a.com"]);
