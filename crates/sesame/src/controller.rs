@@ -165,13 +165,8 @@ impl Controller {
             // A build due now goes at once: a timer would round it up to the next tick of
             // tokio's millisecond clock.
             if deadline.is_some_and(|at| at <= Instant::now()) {
-                // Changes already queued go into this build too. (Once synced, a `Synced`
-                // event changes nothing.)
-                while let Ok(event) = events.try_recv() {
-                    if let SourceEvent::Changes(changes) = event {
-                        self.apply(changes);
-                    }
-                }
+                // Changes already queued go into this build too.
+                self.apply_queued(&mut events);
                 self.flush(&mut events).await;
                 continue;
             }
@@ -356,6 +351,12 @@ impl Controller {
         // The source sends the fetched Secrets before answering: apply them, and whatever
         // else arrived meanwhile. (Their impact cannot be judged against the last published
         // DAG, which may predate these references: any change means building again.)
+        self.apply_queued(events)
+    }
+
+    /// Applies the changes already queued, without waiting for more. Returns whether the
+    /// snapshot changed. (Called once synced, when a `Synced` event changes nothing.)
+    fn apply_queued(&mut self, events: &mut mpsc::Receiver<SourceEvent>) -> bool {
         let mut changed = false;
         while let Ok(event) = events.try_recv() {
             match event {
