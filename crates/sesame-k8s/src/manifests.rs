@@ -73,23 +73,13 @@ pub enum Error {
 #[derive(Clone, Debug)]
 pub struct ManifestSource {
     dirs: Vec<PathBuf>,
-    debounce: Duration,
 }
 
 impl ManifestSource {
     /// A source reading these directories; when two define the same object, the later
     /// directory (then the later file name) wins.
     pub fn new(dirs: Vec<PathBuf>) -> Self {
-        ManifestSource {
-            dirs,
-            debounce: DEBOUNCE,
-        }
-    }
-
-    /// Sets how long the file system must stay quiet before a burst is processed.
-    pub fn debounce(mut self, debounce: Duration) -> Self {
-        self.debounce = debounce;
-        self
+        ManifestSource { dirs }
     }
 
     /// Loads every manifest, sends one [`SourceEvent::Changes`] with all objects and then
@@ -126,7 +116,7 @@ impl ManifestSource {
         loop {
             let burst = tokio::select! {
                 _ = tx.closed() => return Ok(()),
-                burst = next_burst(&mut events, self.debounce) => burst,
+                burst = next_burst(&mut events) => burst,
             };
             let Some(burst) = burst else {
                 return Err(Error::WatcherStopped);
@@ -196,17 +186,15 @@ impl Burst {
 }
 
 /// Waits for an event, then until every file written has been closed and the file system has
-/// stayed quiet for `debounce` (at most [`MAX_DELAY`] in all). `None` when the watcher is gone.
-async fn next_burst(
-    events: &mut mpsc::UnboundedReceiver<notify::Result<Event>>,
-    debounce: Duration,
-) -> Option<Burst> {
+/// stayed quiet for [`DEBOUNCE`] (at most [`MAX_DELAY`] in all). `None` when the watcher is
+/// gone.
+async fn next_burst(events: &mut mpsc::UnboundedReceiver<notify::Result<Event>>) -> Option<Burst> {
     let mut burst = Burst::default();
     burst.add(events.recv().await?);
     let deadline = Instant::now() + MAX_DELAY;
     loop {
         let event = if burst.settled() {
-            match quiet_for(events, debounce, deadline).await {
+            match quiet_for(events, deadline).await {
                 Some(event) => event,
                 None => return Some(burst),
             }
@@ -220,26 +208,18 @@ async fn next_burst(
     }
 }
 
-/// The next event if one arrives within `quiet` (and before `deadline`); `None` once the
+/// The next event if one arrives within [`DEBOUNCE`] (and before `deadline`); `None` once the
 /// watcher has been quiet that long or is gone.
 ///
 /// Tokio's timers tick in whole milliseconds and round up, so a sub-millisecond wait through
 /// them costs one to two milliseconds on every change. This one polls the channel instead,
-/// yielding to other tasks between polls: it costs at most `quiet` of one thread's time per
-/// burst.
+/// yielding to other tasks between polls: it costs at most [`DEBOUNCE`] of one thread's time
+/// per burst.
 async fn quiet_for(
     events: &mut mpsc::UnboundedReceiver<notify::Result<Event>>,
-    quiet: Duration,
     deadline: Instant,
 ) -> Option<notify::Result<Event>> {
-    if quiet >= Duration::from_millis(1) {
-        let until = (Instant::now() + quiet).min(deadline);
-        return tokio::time::timeout_at(until, events.recv())
-            .await
-            .ok()
-            .flatten();
-    }
-    let until = (std::time::Instant::now() + quiet).min(deadline.into_std());
+    let until = (std::time::Instant::now() + DEBOUNCE).min(deadline.into_std());
     loop {
         match events.try_recv() {
             Ok(event) => return Some(event),

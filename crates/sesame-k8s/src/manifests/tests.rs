@@ -403,7 +403,7 @@ async fn a_burst_gathers_what_arrives_together_and_waits_for_open_files() {
         "/m/c.yaml",
     ))
     .unwrap();
-    let burst = next_burst(&mut rx, DEBOUNCE).await.expect("a burst");
+    let burst = next_burst(&mut rx).await.expect("a burst");
     let paths: Vec<_> = burst
         .paths
         .iter()
@@ -426,12 +426,12 @@ async fn a_burst_gathers_what_arrives_together_and_waits_for_open_files() {
             .unwrap();
     });
     let started = Instant::now();
-    let burst = next_burst(&mut rx, DEBOUNCE).await.expect("a burst");
+    let burst = next_burst(&mut rx).await.expect("a burst");
     assert!(started.elapsed() >= Duration::from_millis(50));
     assert!(burst.settled(), "returned before the file was closed");
     close.await.unwrap();
 
     // The watcher gone: no burst.
     drop(tx);
-    assert!(next_burst(&mut rx, DEBOUNCE).await.is_none());
+    assert!(next_burst(&mut rx).await.is_none());
 }
