@@ -13,6 +13,12 @@
 //! - a request with a nonce other than the last one sent for its type is stale and ignored;
 //! - a store change is sent only for types whose content for this connection changed, in ADS
 //!   push order (clusters, endpoints, secrets, listeners, routes);
+//! - make before break: a change that brings new or modified clusters sends the clusters
+//!   Envoy holds and the new ones together, and holds back the listeners and routes until
+//!   Envoy answers that cluster response (it does once those clusters have warmed); the
+//!   clusters no longer wanted go last, after the listeners and routes that stopped naming
+//!   them. Every request is answered by the same pass over the latest store, so an ACK never
+//!   jumps that order;
 //! - virtual hosts (VHDS) and the delta route overlay are never served here: VHDS exists in
 //!   delta xDS only, so a state-of-the-world request for it is ignored with a warning.
 
@@ -21,10 +27,11 @@ use std::sync::Arc;
 
 use envoy_types::pb::envoy::config::core::v3::{ControlPlane, Node};
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
+use envoy_types::pb::google::protobuf::Any;
 use sesame_envoy::ResourceType;
 
 use crate::stats::Counters;
-use crate::store::{StoreView, TypeSnapshot};
+use crate::store::{Resources, StoreView, TypeSnapshot, resources_digest};
 use crate::version::{Digest, set_digest, version_string};
 
 #[cfg(test)]
@@ -156,6 +163,21 @@ pub struct Connection {
     node: Option<String>,
     next_nonce: u64,
     subscriptions: BTreeMap<ResourceType, Subscription>,
+    /// The clusters of the last cluster response.
+    sent_clusters: Resources,
+    /// A store-change response brought new or modified clusters and Envoy has not answered
+    /// the latest cluster response yet: the types that name clusters wait for that answer.
+    warming: bool,
+}
+
+/// What a store change does to the clusters of a subscription.
+enum ClusterChange {
+    /// Nothing to send.
+    None,
+    /// New or modified clusters, sent with every cluster sent before: this response.
+    Warms(DiscoveryResponse),
+    /// Only removals: they go after the types that name clusters.
+    Removes,
 }
 
 impl Connection {
@@ -167,6 +189,8 @@ impl Connection {
             node: None,
             next_nonce: 0,
             subscriptions: BTreeMap::new(),
+            sent_clusters: Resources::new(),
+            warming: false,
         }
     }
 
@@ -215,10 +239,13 @@ impl Connection {
             sub.names = names;
             sub.owed = true;
         }
-        if !view.is_ready() {
-            return Vec::new();
+        if ty == ResourceType::Cluster && matches!(verdict, Verdict::Ack | Verdict::Nack) {
+            // The clusters of the last response have warmed (or were refused): what waited
+            // for them may go.
+            self.warming = false;
         }
-        self.respond(ty, view).into_iter().collect()
+        // One pass in push order answers this request along with any change not sent yet.
+        self.handle_snapshot_update(view)
     }
 
     /// Handles a change of the store; returns the responses to send, in ADS push order.
@@ -228,13 +255,30 @@ impl Connection {
         }
         let types: Vec<ResourceType> = self.subscriptions.keys().copied().collect();
         let mut responses = Vec::new();
+        let mut removals = false;
         for ty in types {
+            if self.warming && names_clusters(ty) {
+                // Held: the next pass sends the latest content.
+                continue;
+            }
             let had_clusters = ty == ResourceType::Cluster
                 && self
                     .subscriptions
                     .get(&ty)
                     .is_some_and(|s| s.sent.is_some());
-            let Some(response) = self.respond(ty, view) else {
+            let response = if had_clusters {
+                match self.cluster_change(view) {
+                    ClusterChange::None => None,
+                    ClusterChange::Warms(response) => Some(response),
+                    ClusterChange::Removes => {
+                        removals = true;
+                        None
+                    }
+                }
+            } else {
+                self.respond(ty, view)
+            };
+            let Some(response) = response else {
                 continue;
             };
             responses.push(response);
@@ -242,7 +286,63 @@ impl Connection {
                 self.owe_endpoints();
             }
         }
+        if removals && !self.warming {
+            responses.extend(self.respond(ResourceType::Cluster, view));
+        }
         responses
+    }
+
+    /// What a store change does to the clusters of a subscription answered before. New or
+    /// modified clusters are sent at once, together with the clusters dropped since the last
+    /// response, which the routes Envoy holds may still name; removals alone wait for the
+    /// types that name clusters.
+    fn cluster_change(&mut self, view: &StoreView) -> ClusterChange {
+        let Some(sub) = self.subscriptions.get_mut(&ResourceType::Cluster) else {
+            return ClusterChange::None;
+        };
+        let set = view.get(ResourceType::Cluster);
+        if sub.owed {
+            return self
+                .respond(ResourceType::Cluster, view)
+                .map_or(ClusterChange::None, ClusterChange::Warms);
+        }
+        if sub.seen.as_ref() == Some(set.digest()) {
+            return ClusterChange::None;
+        }
+        let mut clusters = selection(set, &sub.names);
+        let mut warms = false;
+        let mut dropped = Vec::new();
+        for item in self.sent_clusters.diff(&clusters) {
+            match item {
+                imbl::ordmap::DiffItem::Remove(name, cluster) => {
+                    dropped.push((name.clone(), Arc::clone(cluster)));
+                }
+                _ => warms = true,
+            }
+        }
+        match (warms, dropped.is_empty()) {
+            (false, true) => {
+                sub.seen = Some(*set.digest());
+                return ClusterChange::None;
+            }
+            (false, false) => return ClusterChange::Removes,
+            (true, true) => sub.seen = Some(*set.digest()),
+            // The final set is still owed: the next pass compares again.
+            (true, false) => sub.seen = None,
+        }
+        let digest = if dropped.is_empty() {
+            selection_digest(set, &sub.names, &clusters)
+        } else {
+            clusters.extend(dropped);
+            resources_digest(&clusters)
+        };
+        match self.send_clusters(clusters, digest) {
+            Some(response) => {
+                self.warming = true;
+                ClusterChange::Warms(response)
+            }
+            None => ClusterChange::None,
+        }
     }
 
     /// After a change of clusters, the endpoints are sent again even when they did not change:
@@ -281,7 +381,36 @@ impl Connection {
             return None;
         }
         sub.seen = Some(*set.digest());
+        if ty == ResourceType::Cluster {
+            let clusters = selection(set, &sub.names);
+            let digest = selection_digest(set, &sub.names, &clusters);
+            return self.send_clusters(clusters, digest);
+        }
         let (resources, digest) = select(set, &sub.names);
+        self.send(ty, digest, || {
+            resources.iter().map(|r| r.any().clone()).collect()
+        })
+    }
+
+    /// Sends `clusters` unless they are what was last sent and no response is owed, and
+    /// remembers them as the clusters Envoy holds.
+    fn send_clusters(&mut self, clusters: Resources, digest: Digest) -> Option<DiscoveryResponse> {
+        let response = self.send(ResourceType::Cluster, digest, || {
+            clusters.values().map(|r| r.any().clone()).collect()
+        })?;
+        self.sent_clusters = clusters;
+        Some(response)
+    }
+
+    /// Sends the resources of `ty` that `digest` stands for, encoded by `anys`, unless they
+    /// are what was last sent and no response is owed.
+    fn send(
+        &mut self,
+        ty: ResourceType,
+        digest: Digest,
+        anys: impl FnOnce() -> Vec<Any>,
+    ) -> Option<DiscoveryResponse> {
+        let sub = self.subscriptions.get_mut(&ty)?;
         let unchanged = sub.sent.as_ref().is_some_and(|s| s.digest == digest);
         if !sub.owed && unchanged {
             return None;
@@ -293,12 +422,13 @@ impl Connection {
             version: version_string(&digest),
             digest,
         };
-        tracing::debug!(node = self.node.as_deref().unwrap_or_default(), type_url = ty.type_url(), version = %sent.version, nonce = %sent.nonce, count = resources.len(), "sending xDS response");
+        let anys = anys();
+        tracing::debug!(node = self.node.as_deref().unwrap_or_default(), type_url = ty.type_url(), version = %sent.version, nonce = %sent.nonce, count = anys.len(), "sending xDS response");
         self.counters.response_sent(ty);
-        self.counters.resources_sent(ty, resources.len());
+        self.counters.resources_sent(ty, anys.len());
         let response = DiscoveryResponse {
             version_info: sent.version.clone(),
-            resources: resources.into_iter().map(|r| r.any().clone()).collect(),
+            resources: anys,
             type_url: ty.type_url().to_string(),
             nonce: sent.nonce.clone(),
             control_plane: Some(ControlPlane {
@@ -309,6 +439,14 @@ impl Connection {
         sub.sent = Some(sent);
         Some(response)
     }
+}
+
+/// Whether resources of `ty` can name clusters (and so wait while clusters warm).
+pub(crate) fn names_clusters(ty: ResourceType) -> bool {
+    matches!(
+        ty,
+        ResourceType::Listener | ResourceType::RouteConfiguration | ResourceType::VirtualHost
+    )
 }
 
 /// How a request relates to the last response sent for its type.
@@ -342,6 +480,27 @@ fn log_nack(node: Option<&str>, ty: ResourceType, sub: &Subscription, req: &Disc
         error = message,
         "Envoy rejected resources (NACK); not resending them until they change"
     );
+}
+
+/// The resources of `set` a subscription selects, as a table: for a wildcard, the whole of it
+/// (a cheap clone).
+fn selection(set: &TypeSnapshot, names: &Names) -> Resources {
+    match names {
+        Names::Wildcard => set.resources().clone(),
+        Names::Named(names) => names
+            .iter()
+            .filter_map(|n| set.resources().get_key_value(n))
+            .map(|(n, r)| (n.clone(), Arc::clone(r)))
+            .collect(),
+    }
+}
+
+/// The digest of a [`selection`]: for a wildcard, the type's.
+fn selection_digest(set: &TypeSnapshot, names: &Names, selected: &Resources) -> Digest {
+    match names {
+        Names::Wildcard => *set.digest(),
+        Names::Named(_) => resources_digest(selected),
+    }
 }
 
 /// The resources a subscription selects and the digest of that selection. A wildcard selects

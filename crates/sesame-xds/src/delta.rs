@@ -50,7 +50,7 @@ use envoy_types::pb::google::protobuf::Any;
 use prost::Message;
 use sesame_envoy::ResourceType;
 
-use crate::connection::{CONTROL_PLANE, Scope, WILDCARD};
+use crate::connection::{CONTROL_PLANE, Scope, WILDCARD, names_clusters};
 use crate::stats::Counters;
 use crate::store::{Resource, StoreView};
 use crate::version::Digest;
@@ -609,14 +609,6 @@ impl DeltaConnection {
         }
         released
     }
-}
-
-/// Whether resources of `ty` can name clusters (and so wait while clusters warm).
-fn names_clusters(ty: ResourceType) -> bool {
-    matches!(
-        ty,
-        ResourceType::Listener | ResourceType::RouteConfiguration | ResourceType::VirtualHost
-    )
 }
 
 /// Applies a request's unsubscriptions, then its subscriptions. Names subscribed again on an

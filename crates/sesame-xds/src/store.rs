@@ -73,6 +73,18 @@ impl Resource {
     }
 }
 
+/// Resources are the same when their encoded bytes are: compared by digest.
+impl PartialEq for Resource {
+    fn eq(&self, other: &Self) -> bool {
+        self.digest == other.digest
+    }
+}
+
+/// The digest of a table of resources: over `(name, resource digest)` pairs in name order.
+pub(crate) fn resources_digest(resources: &Resources) -> Digest {
+    set_digest(resources.iter().map(|(n, r)| (n.as_str(), r.digest())))
+}
+
 /// Every resource of one type at one version.
 #[derive(Debug)]
 pub struct TypeSnapshot {
@@ -83,7 +95,7 @@ pub struct TypeSnapshot {
 impl TypeSnapshot {
     /// A type snapshot from already hashed resources.
     fn from_resources(resources: Resources) -> Self {
-        let digest = set_digest(resources.iter().map(|(n, r)| (n.as_str(), r.digest())));
+        let digest = resources_digest(&resources);
         TypeSnapshot { resources, digest }
     }
 

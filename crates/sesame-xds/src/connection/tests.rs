@@ -1,5 +1,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
+use envoy_types::pb::envoy::service::discovery::v3::DiscoveryResponse;
 use pretty_assertions::assert_eq;
 use sesame_envoy::ResourceType::{self, *};
 
@@ -272,16 +273,128 @@ fn ads_sends_a_multi_type_update_in_push_order() {
     ]);
     let out = conn.handle_snapshot_update(&store.view());
     let order: Vec<_> = out.iter().filter_map(type_of).collect();
-    assert_eq!(
-        order,
-        [
-            Cluster,
-            ClusterLoadAssignment,
-            Secret,
-            Listener,
-            RouteConfiguration
-        ]
+    assert_eq!(order, [Cluster, ClusterLoadAssignment, Secret]);
+    // The listeners and routes follow once Envoy answers the clusters, and the cluster no
+    // longer wanted (`b`) goes after them.
+    assert_eq!(contents(&out[0]), ["a=c2", "b=c1"]);
+    let out = conn.handle_request(&ack(&out[0], &[]), &store.view());
+    let order: Vec<_> = out.iter().filter_map(type_of).collect();
+    assert_eq!(order, [Listener, RouteConfiguration, Cluster]);
+    assert_eq!(contents(&out[2]), ["a=c2"]);
+    assert_eq!(out[2].version_info, store.version(Cluster));
+}
+
+/// Clusters `a` and routes `http` naming `a`, with Envoy having ACKed both.
+fn routed_to_a() -> (SnapshotStore, Connection, Vec<DiscoveryResponse>) {
+    let store = SnapshotStore::new();
+    store.publish(vec![
+        set(Cluster, &[("a", "c1")]),
+        set(RouteConfiguration, &[("http", "to-a")]),
+    ]);
+    store.mark_ready();
+    let mut conn = ads(&store);
+    let mut sent = Vec::new();
+    for (ty, names) in [(Cluster, vec![]), (RouteConfiguration, vec!["http"])] {
+        let out = conn.handle_request(&subscribe(ty, &names), &store.view());
+        assert!(
+            conn.handle_request(&ack(&out[0], &names), &store.view())
+                .is_empty()
+        );
+        sent.extend(out);
+    }
+    (store, conn, sent)
+}
+
+#[test]
+fn a_route_moved_to_a_new_cluster_waits_for_it_and_the_old_cluster_goes_last() {
+    let (store, mut conn, _) = routed_to_a();
+    store.publish(vec![
+        set(Cluster, &[("b", "c1")]),
+        set(RouteConfiguration, &[("http", "to-b")]),
+    ]);
+    let out = conn.handle_snapshot_update(&store.view());
+    assert_eq!(out.len(), 1);
+    assert_eq!(type_of(&out[0]), Some(Cluster));
+    assert_eq!(contents(&out[0]), ["a=c1", "b=c1"]);
+    assert_ne!(out[0].version_info, store.version(Cluster));
+    // Nothing more goes until Envoy answers the clusters.
+    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+
+    let after = conn.handle_request(&ack(&out[0], &[]), &store.view());
+    let order: Vec<_> = after.iter().filter_map(type_of).collect();
+    assert_eq!(order, [RouteConfiguration, Cluster]);
+    assert_eq!(contents(&after[0]), ["http=to-b"]);
+    assert_eq!(contents(&after[1]), ["b=c1"]);
+    assert_eq!(after[1].version_info, store.version(Cluster));
+    // The final set warms nothing: no hold after it.
+    store.publish(vec![set(RouteConfiguration, &[("http", "to-b-2")])]);
+    let out = conn.handle_snapshot_update(&store.view());
+    assert_eq!(contents(&out[0]), ["http=to-b-2"]);
+}
+
+#[test]
+fn removing_clusters_alone_sends_the_routes_first_and_holds_nothing() {
+    let (store, mut conn, _) = routed_to_a();
+    store.publish(vec![
+        set(Cluster, &[]),
+        set(RouteConfiguration, &[("http", "none")]),
+    ]);
+    let out = conn.handle_snapshot_update(&store.view());
+    let order: Vec<_> = out.iter().filter_map(type_of).collect();
+    assert_eq!(order, [RouteConfiguration, Cluster]);
+    assert!(contents(&out[1]).is_empty());
+}
+
+#[test]
+fn a_change_while_clusters_warm_keeps_every_cluster_envoy_may_still_route_to() {
+    let (store, mut conn, _) = routed_to_a();
+    store.publish(vec![
+        set(Cluster, &[("b", "c1")]),
+        set(RouteConfiguration, &[("http", "to-b")]),
+    ]);
+    let first = conn.handle_snapshot_update(&store.view());
+    assert_eq!(contents(&first[0]), ["a=c1", "b=c1"]);
+    store.publish(vec![
+        set(Cluster, &[("c", "c1")]),
+        set(RouteConfiguration, &[("http", "to-c")]),
+    ]);
+    let second = conn.handle_snapshot_update(&store.view());
+    assert_eq!(second.len(), 1);
+    assert_eq!(contents(&second[0]), ["a=c1", "b=c1", "c=c1"]);
+    // Envoy's answer to the first is stale now; the answer to the second releases the routes.
+    assert!(
+        conn.handle_request(&ack(&first[0], &[]), &store.view())
+            .is_empty()
     );
+    let after = conn.handle_request(&ack(&second[0], &[]), &store.view());
+    assert_eq!(contents(&after[0]), ["http=to-c"]);
+    assert_eq!(contents(&after[1]), ["c=c1"]);
+}
+
+#[test]
+fn a_nack_of_the_clusters_also_releases_the_held_routes() {
+    let (store, mut conn, sent) = routed_to_a();
+    store.publish(vec![
+        set(Cluster, &[("b", "bad")]),
+        set(RouteConfiguration, &[("http", "to-b")]),
+    ]);
+    let out = conn.handle_snapshot_update(&store.view());
+    // An answer about another type releases nothing.
+    store.publish(vec![
+        set(Cluster, &[("b", "bad")]),
+        set(RouteConfiguration, &[("http", "to-b")]),
+        set(ClusterLoadAssignment, &[("b", "e1")]),
+    ]);
+    let eds = conn.handle_request(&subscribe(ClusterLoadAssignment, &["b"]), &store.view());
+    assert_eq!(
+        eds.iter().filter_map(type_of).collect::<Vec<_>>(),
+        [ClusterLoadAssignment]
+    );
+    let nacked = nack(&out[0], &sent[0].version_info, &[], "bad cluster");
+    let after = conn.handle_request(&nacked, &store.view());
+    let order: Vec<_> = after.iter().filter_map(type_of).collect();
+    assert_eq!(order, [RouteConfiguration, Cluster]);
+    assert_eq!(store.stats().nacks(Cluster), 1);
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! Changes to the manifests directory reaching a running Envoy.
+//! Changes to the manifests directory reaching a running Envoy, in either xDS mode (the suite runs
+//! once per mode).
 
-use crate::harness::{Cluster, backend, services};
+use crate::harness::{Cluster, PATIENCE, backend, services};
 
 fn simple(name: &str, host: &str, svc: &str) -> String {
     format!(
@@ -61,7 +62,7 @@ async fn broken_file_and_invalid_objects_leave_other_routes_serving() {
     // An invalid object (bad host, bad regex) is skipped; everything else keeps serving.
     let invalid = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: invalid\n  namespace: default\nspec:\n  rules:\n  - host: \"bad..host\"\n    http:\n      paths:\n      - path: /\n        pathType: Prefix\n        backend:\n          service:\n            name: svc-a\n            port:\n              number: 80\n  - host: regex.example.com\n    http:\n      paths:\n      - path: \"/(?=lookahead)[\"\n        pathType: ImplementationSpecific\n        backend:\n          service:\n            name: svc-a\n            port:\n              number: 80\n";
     cluster.write("invalid.yaml", invalid);
-    let sesame_saw_it = crate::harness::eventually(crate::harness::PATIENCE, || async {
+    let sesame_saw_it = crate::harness::eventually(PATIENCE, || async {
         cluster
             .debug("/status")
             .await
@@ -89,4 +90,72 @@ async fn broken_file_and_invalid_objects_leave_other_routes_serving() {
             r.from("a")
         })
         .await;
+}
+
+/// Moving a route to another Service under steady traffic: each move brings a new cluster,
+/// and the route reaches Envoy only once that cluster has warmed, so no request in between is
+/// answered 503 for want of a cluster (Envoy's `no_cluster`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_a_route_to_a_new_cluster_under_traffic_fails_no_request() {
+    let (a, b) = (backend("a").await, backend("b").await);
+    let cluster = Cluster::start(&[
+        ("svc.yaml", &services(&[("svc-a", &a), ("svc-b", &b)])),
+        ("app.yaml", &simple("app", "app.example.com", "svc-a")),
+    ])
+    .await;
+    cluster
+        .eventually_http("app.example.com", "/", "initial route", |r| r.from("a"))
+        .await;
+    let cluster = std::sync::Arc::new(cluster);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Background traffic through every move, besides the requests that wait for each one.
+    let traffic = {
+        let (cluster, stop) = (cluster.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut failed = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let reply = cluster.http("app.example.com", "/").await;
+                if reply.status != 200 {
+                    failed.push(reply.status);
+                }
+            }
+            failed
+        })
+    };
+    let mut failed = Vec::new();
+    for k in 1..=6 {
+        let (svc, name) = if k % 2 == 1 {
+            ("svc-b", "b")
+        } else {
+            ("svc-a", "a")
+        };
+        cluster.write("app.yaml", &simple("app", "app.example.com", svc));
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let reply = cluster.http("app.example.com", "/").await;
+            if reply.status != 200 {
+                failed.push(reply.status);
+            }
+            if reply.from(name) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "move {k} to {svc} never served\n{}",
+                cluster.logs()
+            );
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    failed.extend(traffic.await.expect("traffic task"));
+    assert!(
+        failed.is_empty(),
+        "requests failed while routes moved: {failed:?}"
+    );
+    let no_cluster = cluster.envoy_counters("http.ingress_http.no_cluster").await;
+    assert_eq!(
+        no_cluster,
+        [("http.ingress_http.no_cluster".to_string(), 0)]
+    );
+    cluster.assert_no_update_rejected().await;
 }
