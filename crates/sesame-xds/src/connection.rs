@@ -125,8 +125,9 @@ struct Subscription {
     sent: Option<Sent>,
     /// The last version Envoy accepted.
     acked_version: Option<String>,
-    /// The type digest the content was last computed from, to skip unchanged types quickly.
-    seen: Option<Digest>,
+    /// The serial of the type snapshot the content was last computed from, to skip unchanged
+    /// types quickly.
+    seen: Option<u64>,
 }
 
 impl Subscription {
@@ -306,7 +307,7 @@ impl Connection {
                 .respond(ResourceType::Cluster, view)
                 .map_or(ClusterChange::None, ClusterChange::Warms);
         }
-        if sub.seen.as_ref() == Some(set.digest()) {
+        if sub.seen == Some(set.serial()) {
             return ClusterChange::None;
         }
         let mut clusters = selection(set, &sub.names);
@@ -322,11 +323,11 @@ impl Connection {
         }
         match (warms, dropped.is_empty()) {
             (false, true) => {
-                sub.seen = Some(*set.digest());
+                sub.seen = Some(set.serial());
                 return ClusterChange::None;
             }
             (false, false) => return ClusterChange::Removes,
-            (true, true) => sub.seen = Some(*set.digest()),
+            (true, true) => sub.seen = Some(set.serial()),
             // The final set is still owed: the next pass compares again.
             (true, false) => sub.seen = None,
         }
@@ -377,10 +378,10 @@ impl Connection {
     fn respond(&mut self, ty: ResourceType, view: &StoreView) -> Option<DiscoveryResponse> {
         let sub = self.subscriptions.get_mut(&ty)?;
         let set = view.get(ty);
-        if !sub.owed && sub.seen.as_ref() == Some(set.digest()) {
+        if !sub.owed && sub.seen == Some(set.serial()) {
             return None;
         }
-        sub.seen = Some(*set.digest());
+        sub.seen = Some(set.serial());
         if ty == ResourceType::Cluster {
             let clusters = selection(set, &sub.names);
             let digest = selection_digest(set, &sub.names, &clusters);

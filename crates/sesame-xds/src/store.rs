@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use envoy_types::pb::envoy::config::route::v3::VirtualHost;
 use envoy_types::pb::google::protobuf::Any;
@@ -23,7 +24,9 @@ use sesame_envoy::ResourceType;
 use tokio::sync::watch;
 
 use crate::stats::{Counters, XdsStats};
-use crate::version::{Digest, resource_digest, set_digest, version_string};
+use crate::version::{
+    Digest, add_entry, remove_entry, resource_digest, set_digest, version_string,
+};
 use crate::{TYPES, slot};
 
 /// The number of tables: one per resource type, and the delta route overlay.
@@ -90,13 +93,27 @@ pub(crate) fn resources_digest(resources: &Resources) -> Digest {
 pub struct TypeSnapshot {
     resources: Resources,
     digest: Digest,
+    /// Unique to this snapshot: a connection that saw it has seen this content.
+    serial: u64,
 }
 
+/// The source of [`TypeSnapshot`] serials.
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
+
 impl TypeSnapshot {
+    /// A type snapshot from already hashed resources and their set digest.
+    fn new(resources: Resources, digest: Digest) -> Self {
+        TypeSnapshot {
+            resources,
+            digest,
+            serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
     /// A type snapshot from already hashed resources.
     fn from_resources(resources: Resources) -> Self {
         let digest = resources_digest(&resources);
-        TypeSnapshot { resources, digest }
+        TypeSnapshot::new(resources, digest)
     }
 
     /// A type snapshot from encoded resources, dropping any whose type URL is not `ty`'s
@@ -132,6 +149,11 @@ impl TypeSnapshot {
     /// The digest behind [`TypeSnapshot::version`].
     pub(crate) fn digest(&self) -> &Digest {
         &self.digest
+    }
+
+    /// What identifies this snapshot among all of the store's: equal serials, same content.
+    pub(crate) fn serial(&self) -> u64 {
+        self.serial
     }
 }
 
@@ -488,33 +510,40 @@ impl SnapshotStore {
             })
             .collect();
         self.commit(|view| {
-            let mut tables: BTreeMap<Table, (Resources, BTreeSet<String>)> = BTreeMap::new();
+            let mut tables: BTreeMap<Table, (Resources, Digest, BTreeSet<String>)> =
+                BTreeMap::new();
             for (table, upserts, removals) in hashed {
-                let (resources, changed) = tables
-                    .entry(table)
-                    .or_insert_with(|| (view.table(table).resources.clone(), BTreeSet::new()));
+                let (resources, digest, changed) = tables.entry(table).or_insert_with(|| {
+                    let set = view.table(table);
+                    (set.resources.clone(), set.digest, BTreeSet::new())
+                });
+                // The set digest follows each change: O(changed), not O(table).
                 for name in removals {
-                    if resources.remove(&name).is_some() {
+                    if let Some(old) = resources.remove(&name) {
+                        remove_entry(digest, &name, &old.digest);
                         changed.insert(name);
                     }
                 }
                 for (name, resource) in upserts {
-                    let same = resources
-                        .get(&name)
-                        .is_some_and(|r| r.digest == resource.digest);
-                    if !same {
-                        resources.insert(name.clone(), resource);
-                        changed.insert(name);
+                    let old = resources.get(&name);
+                    if old.is_some_and(|r| r.digest == resource.digest) {
+                        continue;
                     }
+                    if let Some(old) = old {
+                        remove_entry(digest, &name, &old.digest);
+                    }
+                    add_entry(digest, &name, &resource.digest);
+                    resources.insert(name.clone(), resource);
+                    changed.insert(name);
                 }
             }
             tables
                 .into_iter()
-                .filter(|(_, (_, changed))| !changed.is_empty())
-                .map(|(table, (resources, changed))| {
+                .filter(|(_, (_, _, changed))| !changed.is_empty())
+                .map(|(table, (resources, digest, changed))| {
                     (
                         table,
-                        Arc::new(TypeSnapshot::from_resources(resources)),
+                        Arc::new(TypeSnapshot::new(resources, digest)),
                         changed,
                     )
                 })

@@ -18,14 +18,25 @@ fn same_resources_give_the_same_version_in_any_order() {
         BTreeSet::new(),
     );
     assert_eq!(one.version(Cluster), two.version(Cluster));
-    // Pinned values: versions are content hashes, stable across restarts and releases.
+    // A patch that replaces and removes gives the version of the same content published anew.
+    two.patch(
+        Cluster,
+        BTreeMap::from([("b".to_string(), any(Cluster, "b", "z"))]),
+        BTreeSet::from(["a".to_string()]),
+    );
+    let three = SnapshotStore::new();
+    three.publish(vec![set(Cluster, &[("b", "z")])]);
+    assert_eq!(two.version(Cluster), three.version(Cluster));
+    assert_ne!(two.version(Cluster), one.version(Cluster));
+    // Pinned values: versions are content hashes, stable across restarts. (Type versions
+    // changed once, when they became sums that a change updates in O(changed).)
     assert_eq!(
         one.version(Cluster),
-        "6fce23170f98369812bc231295640a1a66e6491b"
+        "22e4773450784b09921d1cce3e5192bc2d13325e"
     );
     assert_eq!(
         SnapshotStore::new().version(Cluster),
-        "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+        "0000000000000000000000000000000000000000"
     );
 }
 
