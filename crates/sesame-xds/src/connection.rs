@@ -30,6 +30,7 @@ use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, Discovery
 use envoy_types::pb::google::protobuf::Any;
 use sesame_envoy::ResourceType;
 
+use crate::delta::eds_service_name;
 use crate::stats::Counters;
 use crate::store::{Resources, StoreView, TypeSnapshot, resources_digest};
 use crate::version::{Digest, set_digest, version_string};
@@ -175,8 +176,9 @@ pub struct Connection {
 enum ClusterChange {
     /// Nothing to send.
     None,
-    /// New or modified clusters, sent with every cluster sent before: this response.
-    Warms(DiscoveryResponse),
+    /// New or modified clusters, sent with every cluster sent before: this response, and
+    /// whether Envoy needs endpoints it already asked for sent again.
+    Warms(DiscoveryResponse, bool),
     /// Only removals: they go after the types that name clusters.
     Removes,
 }
@@ -267,23 +269,23 @@ impl Connection {
                     .subscriptions
                     .get(&ty)
                     .is_some_and(|s| s.sent.is_some());
-            let response = if had_clusters {
+            let (response, refresh) = if had_clusters {
                 match self.cluster_change(view) {
-                    ClusterChange::None => None,
-                    ClusterChange::Warms(response) => Some(response),
+                    ClusterChange::None => (None, false),
+                    ClusterChange::Warms(response, refresh) => (Some(response), refresh),
                     ClusterChange::Removes => {
                         removals = true;
-                        None
+                        (None, false)
                     }
                 }
             } else {
-                self.respond(ty, view)
+                (self.respond(ty, view), false)
             };
             let Some(response) = response else {
                 continue;
             };
             responses.push(response);
-            if had_clusters {
+            if refresh {
                 self.owe_endpoints();
             }
         }
@@ -305,20 +307,26 @@ impl Connection {
         if sub.owed {
             return self
                 .respond(ResourceType::Cluster, view)
-                .map_or(ClusterChange::None, ClusterChange::Warms);
+                .map_or(ClusterChange::None, |r| ClusterChange::Warms(r, true));
         }
         if sub.seen == Some(set.serial()) {
             return ClusterChange::None;
         }
         let mut clusters = selection(set, &sub.names);
-        let mut warms = false;
+        let (mut warms, mut modified) = (false, false);
+        let mut added = Vec::new();
         let mut dropped = Vec::new();
         for item in self.sent_clusters.diff(&clusters) {
             match item {
                 imbl::ordmap::DiffItem::Remove(name, cluster) => {
                     dropped.push((name.clone(), Arc::clone(cluster)));
                 }
-                _ => warms = true,
+                imbl::ordmap::DiffItem::Add(_, cluster) => {
+                    warms = true;
+                    added.push(Arc::clone(cluster));
+                }
+                // A modified cluster warms on the next endpoints Envoy receives.
+                imbl::ordmap::DiffItem::Update { .. } => (warms, modified) = (true, true),
             }
         }
         match (warms, dropped.is_empty()) {
@@ -337,12 +345,30 @@ impl Connection {
             clusters.extend(dropped);
             resources_digest(&clusters)
         };
+        let refresh = modified || self.endpoints_held(&added);
         match self.send_clusters(clusters, digest) {
             Some(response) => {
                 self.warming = true;
-                ClusterChange::Warms(response)
+                ClusterChange::Warms(response, refresh)
             }
             None => ClusterChange::None,
+        }
+    }
+
+    /// Whether any of these new clusters reads endpoints Envoy subscribed to already: such a
+    /// cluster adds no name to Envoy's endpoint subscription, so Envoy asks for nothing, and
+    /// it warms only on endpoints sent again. A cluster with endpoints of its own makes Envoy
+    /// ask for them, which answers it at once.
+    fn endpoints_held(&self, added: &[Arc<crate::store::Resource>]) -> bool {
+        let Some(eds) = self.subscriptions.get(&ResourceType::ClusterLoadAssignment) else {
+            return false;
+        };
+        match &eds.names {
+            Names::Wildcard => true,
+            Names::Named(names) => added
+                .iter()
+                .filter_map(|c| eds_service_name(c.any()))
+                .any(|name| names.contains(&name)),
         }
     }
 

@@ -655,7 +655,7 @@ fn apply_interest(
 
 /// The ClusterLoadAssignment name of an EDS cluster (its EDS service name, or its own name);
 /// `None` for other clusters.
-fn eds_service_name(any: &Any) -> Option<String> {
+pub(crate) fn eds_service_name(any: &Any) -> Option<String> {
     let cluster = Cluster::decode(any.value.as_slice()).ok()?;
     let eds = cluster::DiscoveryType::Eds as i32;
     if cluster.cluster_discovery_type != Some(cluster::ClusterDiscoveryType::Type(eds)) {

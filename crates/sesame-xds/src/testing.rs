@@ -198,3 +198,24 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
         self.clone()
     }
 }
+
+/// A real EDS cluster `name` whose load assignment is `service`, with `timeout` seconds.
+pub(crate) fn eds_cluster(name: &str, service: &str, timeout: i64) -> Any {
+    use envoy_types::pb::envoy::config::cluster::v3::{Cluster as ClusterProto, cluster};
+    let proto = ClusterProto {
+        name: name.to_string(),
+        cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(
+            cluster::DiscoveryType::Eds as i32,
+        )),
+        eds_cluster_config: Some(cluster::EdsClusterConfig {
+            service_name: service.to_string(),
+            ..Default::default()
+        }),
+        connect_timeout: Some(envoy_types::pb::google::protobuf::Duration {
+            seconds: timeout,
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    envoy_types::util::pack_any(proto)
+}

@@ -6,7 +6,7 @@ use sesame_envoy::ResourceType::{self, *};
 
 use super::{Connection, Scope};
 use crate::store::SnapshotStore;
-use crate::testing::{Logs, ack, any, contents, nack, set, subscribe, type_of};
+use crate::testing::{Logs, ack, any, contents, eds_cluster, nack, set, subscribe, type_of};
 
 /// A ready store with two clusters and two load assignments.
 fn store() -> SnapshotStore {
@@ -546,4 +546,50 @@ fn changed_clusters_bring_their_unchanged_endpoints_again() {
     let out = conn.handle_snapshot_update(&store.view());
     let order: Vec<_> = out.iter().filter_map(type_of).collect();
     assert_eq!(order, [ClusterLoadAssignment]);
+}
+
+#[test]
+fn a_new_cluster_gets_its_endpoints_again_only_when_envoy_asked_for_them_already() {
+    let store = SnapshotStore::new();
+    let clusters = |names: &[(&str, &str)]| {
+        let clusters = names
+            .iter()
+            .map(|(name, eds)| (name.to_string(), eds_cluster(name, eds, 1)))
+            .collect();
+        (Cluster, clusters)
+    };
+    store.publish(vec![
+        clusters(&[("a", "svc-a")]),
+        set(ClusterLoadAssignment, &[("svc-a", "e1"), ("svc-b", "e1")]),
+    ]);
+    store.mark_ready();
+    let mut conn = ads(&store);
+    let cds = conn.handle_request(&subscribe(Cluster, &[]), &store.view());
+    conn.handle_request(&ack(&cds[0], &[]), &store.view());
+    let eds = conn.handle_request(&subscribe(ClusterLoadAssignment, &["svc-a"]), &store.view());
+    conn.handle_request(&ack(&eds[0], &["svc-a"]), &store.view());
+
+    // A cluster of another Service: Envoy asks for its endpoints itself.
+    store.publish(vec![clusters(&[("a", "svc-a"), ("b", "svc-b")])]);
+    let out = conn.handle_snapshot_update(&store.view());
+    assert_eq!(
+        out.iter().filter_map(type_of).collect::<Vec<_>>(),
+        [Cluster]
+    );
+    let asked = conn.handle_request(&ack(&eds[0], &["svc-a", "svc-b"]), &store.view());
+    assert_eq!(contents(&asked[0]), ["svc-a=e1", "svc-b=e1"]);
+    conn.handle_request(&ack(&asked[0], &["svc-a", "svc-b"]), &store.view());
+    conn.handle_request(&ack(&out[0], &[]), &store.view());
+
+    // A new cluster over endpoints Envoy holds (same Service, other settings): Envoy asks
+    // for nothing, so they are sent again.
+    store.publish(vec![clusters(&[
+        ("a", "svc-a"),
+        ("b", "svc-b"),
+        ("a2", "svc-a"),
+    ])]);
+    let out = conn.handle_snapshot_update(&store.view());
+    let order: Vec<_> = out.iter().filter_map(type_of).collect();
+    assert_eq!(order, [Cluster, ClusterLoadAssignment]);
+    assert_eq!(contents(&out[1]), ["svc-a=e1", "svc-b=e1"]);
 }

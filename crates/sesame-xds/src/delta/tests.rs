@@ -8,7 +8,7 @@ use super::DeltaConnection;
 use crate::connection::Scope;
 use crate::store::SnapshotStore;
 use crate::testing::{
-    Logs, delta_ack, delta_contents, delta_nack, delta_subscribe, delta_type, set,
+    Logs, delta_ack, delta_contents, delta_nack, delta_subscribe, delta_type, eds_cluster, set,
 };
 
 /// A ready store with two clusters and two load assignments.
@@ -452,27 +452,6 @@ fn single_type_streams_serve_their_type_only() {
     req.type_url.clear();
     let out = conn.handle_request(&req, &store.view());
     assert_eq!(delta_contents(&out[0]), ["a=e1"]);
-}
-
-/// A real EDS cluster `name` whose load assignment is `service`, with `timeout` seconds.
-fn eds_cluster(name: &str, service: &str, timeout: i64) -> envoy_types::pb::google::protobuf::Any {
-    use envoy_types::pb::envoy::config::cluster::v3::{Cluster as ClusterProto, cluster};
-    let proto = ClusterProto {
-        name: name.to_string(),
-        cluster_discovery_type: Some(cluster::ClusterDiscoveryType::Type(
-            cluster::DiscoveryType::Eds as i32,
-        )),
-        eds_cluster_config: Some(cluster::EdsClusterConfig {
-            service_name: service.to_string(),
-            ..Default::default()
-        }),
-        connect_timeout: Some(envoy_types::pb::google::protobuf::Duration {
-            seconds: timeout,
-            nanos: 0,
-        }),
-        ..Default::default()
-    };
-    envoy_types::util::pack_any(proto)
 }
 
 #[test]
