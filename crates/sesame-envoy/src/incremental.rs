@@ -93,8 +93,8 @@ impl EdsSource {
 #[derive(Clone, Debug)]
 pub struct Translator {
     config: TranslateConfig,
-    /// The VHDS resources of the last DAG, by hostname.
-    virtual_hosts: BTreeMap<String, Any>,
+    /// The plain-HTTP hostnames of the last DAG (those with a VHDS resource).
+    http_hosts: BTreeSet<String>,
     /// The EDS name of each EDS-fed cluster of the last DAG.
     cluster_eds: BTreeMap<String, String>,
     /// Every EDS name of the last DAG.
@@ -111,7 +111,7 @@ impl Translator {
     pub fn new(config: TranslateConfig) -> Self {
         Translator {
             config,
-            virtual_hosts: BTreeMap::new(),
+            http_hosts: BTreeSet::new(),
             cluster_eds: BTreeMap::new(),
             eds: BTreeMap::new(),
             service_eds: BTreeMap::new(),
@@ -123,7 +123,7 @@ impl Translator {
     /// (as [`crate::endpoint::endpoints`]), remembering what [`Translator::update`] needs.
     pub fn full(&mut self, dag: &Dag, snapshot: &Snapshot) -> (Resources, BTreeMap<String, Any>) {
         let (resources, by_host) = crate::translate_with_hosts(dag, &self.config);
-        self.virtual_hosts = by_host;
+        self.http_hosts = by_host;
         self.gateway_routes = dag
             .gateway_listeners
             .iter()
@@ -215,28 +215,24 @@ impl Translator {
             .collect()
     }
 
-    /// The plain-HTTP hosts: their VHDS resources, and the state-of-the-world `ingress_http`
-    /// put together again from them when any changed.
+    /// The plain-HTTP hosts: their VHDS resources. The state-of-the-world `ingress_http` with
+    /// every host inline is not sent again: the xDS store makes it from the VHDS resources, and
+    /// only when a state-of-the-world client reads it (see `sesame_xds::INLINE_ROUTE_TABLE`),
+    /// as [`Translator::full`] gives it.
     fn update_http(&mut self, dag: &Dag, changes: &BuildDelta, out: &mut ResourceChanges) {
         for hostname in &changes.http {
             let encoded = dag.http.get(hostname).map(route::encoded_virtual_host);
             match &encoded {
-                Some(any) => self.virtual_hosts.insert(hostname.clone(), any.clone()),
-                None => self.virtual_hosts.remove(hostname),
+                Some(_) => self.http_hosts.insert(hostname.clone()),
+                None => self.http_hosts.remove(hostname),
             };
             out.virtual_hosts.set(route::vhds_name(hostname), encoded);
         }
         if !changes.http.is_empty() {
-            let vhds = route::delta_route_configurations(self.virtual_hosts.is_empty());
+            let vhds = route::delta_route_configurations(self.http_hosts.is_empty());
             out.delta_routes.set(
                 route::HTTP_ROUTE_CONFIG.to_string(),
                 vhds.get(route::HTTP_ROUTE_CONFIG).cloned(),
-            );
-            out.routes.set(
-                route::HTTP_ROUTE_CONFIG.to_string(),
-                Some(route::http_route_configuration_from_vhds(
-                    self.virtual_hosts.values(),
-                )),
             );
         }
     }

@@ -31,7 +31,7 @@ pub use resource::{ResourceType, Resources};
 /// The endpoint translation under the name callers first used (`sesame_envoy::endpoints::endpoints`).
 pub use endpoint as endpoints;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -152,17 +152,23 @@ pub fn translate(dag: &Dag, config: &TranslateConfig) -> Resources {
     translate_with_hosts(dag, config).0
 }
 
-/// [`translate`], also returning the VHDS virtual hosts by hostname (what
-/// [`incremental::Translator`] keeps to put `ingress_http` together again).
+/// [`translate`], also returning the plain-HTTP hostnames (what [`incremental::Translator`]
+/// keeps to know whether `ingress_http` has virtual hosts).
 pub(crate) fn translate_with_hosts(
     dag: &Dag,
     config: &TranslateConfig,
-) -> (Resources, BTreeMap<String, Any>) {
+) -> (Resources, BTreeSet<String>) {
     let by_host = route::vhds_virtual_hosts(dag);
+    let hostnames: BTreeSet<String> = by_host.keys().cloned().collect();
+    let virtual_hosts: BTreeMap<String, Any> = by_host
+        .into_iter()
+        .map(|(hostname, any)| (route::vhds_name(&hostname), any))
+        .collect();
     let mut routes = route::secure_route_configurations(dag);
+    // In VHDS resource-name order, as the xDS store puts it together from the same hosts.
     routes.insert(
         route::HTTP_ROUTE_CONFIG.to_string(),
-        route::http_route_configuration_from_vhds(by_host.values()),
+        route::http_route_configuration_from_vhds(virtual_hosts.values()),
     );
     routes.extend(gateway::route_configurations(dag));
     let resources = Resources {
@@ -170,13 +176,10 @@ pub(crate) fn translate_with_hosts(
         routes,
         clusters: cluster::clusters(dag),
         secrets: secret::secrets(dag),
-        delta_routes: route::delta_route_configurations(by_host.is_empty()),
-        virtual_hosts: by_host
-            .iter()
-            .map(|(hostname, any)| (route::vhds_name(hostname), any.clone()))
-            .collect(),
+        delta_routes: route::delta_route_configurations(hostnames.is_empty()),
+        virtual_hosts,
     };
-    (resources, by_host)
+    (resources, hostnames)
 }
 
 #[cfg(test)]

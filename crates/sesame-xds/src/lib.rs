@@ -32,7 +32,9 @@ pub use server::{
 };
 pub use sesame_envoy::ResourceType;
 pub use stats::{Counters, StreamGuard, XdsStats};
-pub use store::{Patch, Resource, SnapshotStore, StoreView, Table, TypeSnapshot};
+pub use store::{
+    INLINE_ROUTE_TABLE, Patch, Resource, SnapshotStore, StoreView, Table, TypeSnapshot,
+};
 
 /// The number of resource types, one slot each in per-type arrays.
 pub(crate) const TYPES: usize = ResourceType::ALL.len();

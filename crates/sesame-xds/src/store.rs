@@ -14,8 +14,8 @@
 //! resource; a connection further behind than the kept history falls back to a full compare.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use envoy_types::pb::envoy::config::route::v3::VirtualHost;
 use envoy_types::pb::google::protobuf::Any;
@@ -46,10 +46,19 @@ mod tests;
 /// copies O(changed · log n) of the table instead of all of it, and views share the rest.
 pub type Resources = imbl::OrdMap<String, Arc<Resource>>;
 
+/// The route configuration whose virtual hosts delta clients get over VHDS. State-of-the-world
+/// clients get it with every one of them inline: the store makes that form from its
+/// VirtualHost table (see [`Resource::inline_route_table`]), whatever a writer gives for it.
+pub const INLINE_ROUTE_TABLE: &str = sesame_envoy::route::HTTP_ROUTE_CONFIG;
+
 /// One stored resource: its encoded form and its content digest.
 #[derive(Debug)]
 pub struct Resource {
-    any: Any,
+    any: OnceLock<Any>,
+    /// For the state-of-the-world route table with every VHDS virtual host inline: the
+    /// VirtualHost table snapshot (its serial and resources) put together into `any` when it
+    /// is first read.
+    inline_hosts: Option<(u64, Resources)>,
     digest: Digest,
 }
 
@@ -57,12 +66,33 @@ impl Resource {
     /// Wraps an encoded resource, hashing it once.
     fn new(any: Any) -> Self {
         let digest = resource_digest(&any);
-        Resource { any, digest }
+        Resource {
+            any: OnceLock::from(any),
+            inline_hosts: None,
+            digest,
+        }
+    }
+
+    /// The route table [`INLINE_ROUTE_TABLE`] over these VHDS virtual hosts. It costs O(1)
+    /// until read: only state-of-the-world clients read it, and a change of one host would
+    /// otherwise copy and hash every host (1.3 MB at 10 000 hosts). Its digest is the virtual
+    /// hosts' set digest, so the same hosts give the same version.
+    fn inline_route_table(virtual_hosts: &TypeSnapshot) -> Self {
+        let mut digest = [0; 20];
+        add_entry(&mut digest, INLINE_ROUTE_TABLE, virtual_hosts.digest());
+        Resource {
+            any: OnceLock::new(),
+            inline_hosts: Some((virtual_hosts.serial, virtual_hosts.resources.clone())),
+            digest,
+        }
     }
 
     /// The encoded resource, as put into a `DiscoveryResponse`.
     pub fn any(&self) -> &Any {
-        &self.any
+        self.any.get_or_init(|| {
+            let hosts = self.inline_hosts.iter().flat_map(|(_, h)| h.values());
+            sesame_envoy::route::http_route_configuration_from_vhds(hosts.map(|r| r.any()))
+        })
     }
 
     /// The resource's content version (a hash of its encoded bytes).
@@ -126,7 +156,9 @@ impl TypeSnapshot {
                 // Most resources are unchanged from one build to the next: comparing bytes is far
                 // cheaper than hashing them again, and keeps one copy of them.
                 let resource = match current.resources.get(&name) {
-                    Some(old) if old.any == any => Arc::clone(old),
+                    // The inline route table is the store's own: kept until its hosts change.
+                    Some(old) if old.inline_hosts.is_some() => Arc::clone(old),
+                    Some(old) if *old.any() == any => Arc::clone(old),
                     _ if !virtual_host_named(ty, &name, &any) => return None,
                     _ => Arc::new(Resource::new(any)),
                 };
@@ -424,6 +456,41 @@ fn changed_names(old: &TypeSnapshot, new: &TypeSnapshot) -> BTreeSet<String> {
     }
 }
 
+/// Makes [`INLINE_ROUTE_TABLE`], where the route configurations after `edits` have it, the
+/// inline form of the virtual hosts after `edits`: O(1) per write.
+fn keep_inline_route_table(
+    view: &StoreView,
+    edits: &mut Vec<(Table, Arc<TypeSnapshot>, BTreeSet<String>)>,
+) {
+    let after = |table: Table| {
+        (edits.iter().find(|(t, _, _)| *t == table))
+            .map_or_else(|| view.table(table), |(_, set, _)| set.as_ref())
+    };
+    let routes = after(Table::Shared(ResourceType::RouteConfiguration));
+    let Some(current) = routes.resources.get(INLINE_ROUTE_TABLE) else {
+        return;
+    };
+    let virtual_hosts = after(Table::Shared(ResourceType::VirtualHost));
+    if current.inline_hosts.as_ref().map(|(serial, _)| *serial) == Some(virtual_hosts.serial) {
+        return;
+    }
+    let inline = Resource::inline_route_table(virtual_hosts);
+    let mut resources = routes.resources.clone();
+    let mut digest = routes.digest;
+    remove_entry(&mut digest, INLINE_ROUTE_TABLE, &current.digest);
+    add_entry(&mut digest, INLINE_ROUTE_TABLE, &inline.digest);
+    resources.insert(INLINE_ROUTE_TABLE.to_string(), Arc::new(inline));
+    let set = Arc::new(TypeSnapshot::new(resources, digest));
+    let table = Table::Shared(ResourceType::RouteConfiguration);
+    match edits.iter_mut().find(|(t, _, _)| *t == table) {
+        Some(edit) => {
+            edit.1 = set;
+            edit.2.insert(INLINE_ROUTE_TABLE.to_string());
+        }
+        None => edits.push((table, set, BTreeSet::from([INLINE_ROUTE_TABLE.to_string()]))),
+    }
+}
+
 /// The shared, versioned store of Envoy resources; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct SnapshotStore {
@@ -557,10 +624,11 @@ impl SnapshotStore {
         edit: impl FnOnce(&StoreView) -> Vec<(Table, Arc<TypeSnapshot>, BTreeSet<String>)>,
     ) {
         self.inner.view.send_if_modified(|view| {
-            let edits: Vec<_> = edit(view)
+            let mut edits: Vec<_> = edit(view)
                 .into_iter()
                 .filter(|(_, _, changed)| !changed.is_empty())
                 .collect();
+            keep_inline_route_table(view, &mut edits);
             if edits.is_empty() {
                 return false;
             }

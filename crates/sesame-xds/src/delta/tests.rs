@@ -320,15 +320,15 @@ fn update_order_is_ads_order_with_routes_after_cluster_warming_and_removals_last
     store.publish(vec![
         set(Secret, &[("s", "s1")]),
         set(Listener, &[("http", "l1")]),
-        set(RouteConfiguration, &[("ingress_http", "r1")]),
-        set(VirtualHost, &[("ingress_http/a.com", "v1")]),
+        set(RouteConfiguration, &[("http", "r1")]),
+        set(VirtualHost, &[("http/a.com", "v1")]),
     ]);
     let mut conn = ads(&store);
     let view = store.view();
     for (ty, names) in [
         (Listener, vec![]),
-        (RouteConfiguration, vec!["ingress_http"]),
-        (VirtualHost, vec!["ingress_http"]),
+        (RouteConfiguration, vec!["http"]),
+        (VirtualHost, vec!["http"]),
         (Cluster, vec![]),
         (Secret, vec!["s"]),
         (ClusterLoadAssignment, vec!["a", "b"]),
@@ -344,8 +344,8 @@ fn update_order_is_ads_order_with_routes_after_cluster_warming_and_removals_last
         set(ClusterLoadAssignment, &[("a", "e2")]),
         set(Secret, &[("s", "s2")]),
         set(Listener, &[("http", "l2")]),
-        set(RouteConfiguration, &[("ingress_http", "r2")]),
-        set(VirtualHost, &[("ingress_http/a.com", "v2")]),
+        set(RouteConfiguration, &[("http", "r2")]),
+        set(VirtualHost, &[("http/a.com", "v2")]),
     ]);
     let out = conn.handle_snapshot_update(&store.view());
     // A new cluster: what can name it waits until Envoy answers, which it does once the
@@ -369,8 +369,8 @@ fn update_order_is_ads_order_with_routes_after_cluster_warming_and_removals_last
         summary(&later),
         [
             (Listener, strings(&["http=l3"]), vec![]),
-            (RouteConfiguration, strings(&["ingress_http=r2"]), vec![]),
-            (VirtualHost, strings(&["ingress_http/a.com=v2"]), vec![]),
+            (RouteConfiguration, strings(&["http=r2"]), vec![]),
+            (VirtualHost, strings(&["http/a.com=v2"]), vec![]),
             (Cluster, vec![], strings(&["b"])),
             (ClusterLoadAssignment, vec![], strings(&["b"])),
         ]

@@ -67,10 +67,7 @@ fn delta_route_overlay_is_seen_by_delta_clients_only() {
         (
             Table::Shared(RouteConfiguration),
             BTreeMap::from([
-                (
-                    "ingress_http".to_string(),
-                    any(RouteConfiguration, "ingress_http", "full"),
-                ),
+                ("http".to_string(), any(RouteConfiguration, "http", "full")),
                 (
                     "https/a".to_string(),
                     any(RouteConfiguration, "https/a", "tls"),
@@ -79,31 +76,22 @@ fn delta_route_overlay_is_seen_by_delta_clients_only() {
         ),
         (
             Table::DeltaRoutes,
-            BTreeMap::from([(
-                "ingress_http".to_string(),
-                any(RouteConfiguration, "ingress_http", "vhds"),
-            )]),
+            BTreeMap::from([("http".to_string(), any(RouteConfiguration, "http", "vhds"))]),
         ),
     ]);
-    let names = ["ingress_http", "https/a"];
+    let names = ["http", "https/a"];
     let mut delta = ads(&store);
     let out = delta.handle_request(&delta_subscribe(RouteConfiguration, &names), &store.view());
-    assert_eq!(
-        delta_contents(&out[0]),
-        ["https/a=tls", "ingress_http=vhds"]
-    );
+    assert_eq!(delta_contents(&out[0]), ["http=vhds", "https/a=tls"]);
     let mut sotw = Connection::new(Scope::Aggregated, store.counters());
     let out = sotw.handle_request(&subscribe(RouteConfiguration, &names), &store.view());
-    assert_eq!(contents(&out[0]), ["https/a=tls", "ingress_http=full"]);
+    assert_eq!(contents(&out[0]), ["http=full", "https/a=tls"]);
 
     // A change of the full table alone reaches SotW clients only.
     store.publish(vec![(
         Table::Shared(RouteConfiguration),
         BTreeMap::from([
-            (
-                "ingress_http".to_string(),
-                any(RouteConfiguration, "ingress_http", "full2"),
-            ),
+            ("http".to_string(), any(RouteConfiguration, "http", "full2")),
             (
                 "https/a".to_string(),
                 any(RouteConfiguration, "https/a", "tls"),
@@ -118,8 +106,8 @@ fn delta_route_overlay_is_seen_by_delta_clients_only() {
             Table::DeltaRoutes,
             Patch {
                 upserts: BTreeMap::from([(
-                    "ingress_http".to_string(),
-                    any(RouteConfiguration, "ingress_http", "vhds2"),
+                    "http".to_string(),
+                    any(RouteConfiguration, "http", "vhds2"),
                 )]),
                 removals: BTreeSet::new(),
             },
@@ -128,22 +116,19 @@ fn delta_route_overlay_is_seen_by_delta_clients_only() {
             Table::Shared(VirtualHost),
             Patch {
                 upserts: BTreeMap::from([(
-                    "ingress_http/a.com".to_string(),
-                    any(VirtualHost, "ingress_http/a.com", "v1"),
+                    "http/a.com".to_string(),
+                    any(VirtualHost, "http/a.com", "v1"),
                 )]),
                 removals: BTreeSet::new(),
             },
         ),
     ]);
     let mut delta_vh = delta;
-    delta_vh.handle_request(
-        &delta_subscribe(VirtualHost, &["ingress_http"]),
-        &store.view(),
-    );
+    delta_vh.handle_request(&delta_subscribe(VirtualHost, &["http"]), &store.view());
     let out = delta_vh.handle_snapshot_update(&store.view());
     assert_eq!(
         summary(&out),
-        [(RouteConfiguration, strings(&["ingress_http=vhds2"]), vec![])]
+        [(RouteConfiguration, strings(&["http=vhds2"]), vec![])]
     );
     assert!(sotw.handle_snapshot_update(&store.view()).is_empty());
     // Removing the overlay entry falls back to the shared one for delta clients.
@@ -151,7 +136,7 @@ fn delta_route_overlay_is_seen_by_delta_clients_only() {
     let out = delta_vh.handle_snapshot_update(&store.view());
     assert_eq!(
         summary(&out),
-        [(RouteConfiguration, strings(&["ingress_http=full2"]), vec![])]
+        [(RouteConfiguration, strings(&["http=full2"]), vec![])]
     );
 }
 
@@ -224,11 +209,8 @@ fn unnamed_vhds_subscription_follows_the_streams_route_configurations() {
 fn reconnecting_vhds_before_rds_resends_no_held_virtual_host() {
     let store = store();
     store.publish(vec![
-        set(RouteConfiguration, &[("ingress_http", "r1")]),
-        set(
-            VirtualHost,
-            &[("ingress_http/a.com", "va"), ("ingress_http/b.com", "vb")],
-        ),
+        set(RouteConfiguration, &[("http", "r1")]),
+        set(VirtualHost, &[("http/a.com", "va"), ("http/b.com", "vb")]),
     ]);
     let view = store.view();
     let held = |ty: ResourceType, names: &[&str]| {
@@ -242,24 +224,23 @@ fn reconnecting_vhds_before_rds_resends_no_held_virtual_host() {
     };
     let mut conn = ads(&store);
     let mut vhds = delta_subscribe(VirtualHost, &[]);
-    vhds.initial_resource_versions =
-        held(VirtualHost, &["ingress_http/a.com", "ingress_http/b.com"]);
+    vhds.initial_resource_versions = held(VirtualHost, &["http/a.com", "http/b.com"]);
     let out = conn.handle_request(&vhds, &view);
     assert_eq!(summary(&out), [(VirtualHost, vec![], vec![])]);
-    let mut rds = delta_subscribe(RouteConfiguration, &["ingress_http"]);
-    rds.initial_resource_versions = held(RouteConfiguration, &["ingress_http"]);
+    let mut rds = delta_subscribe(RouteConfiguration, &["http"]);
+    rds.initial_resource_versions = held(RouteConfiguration, &["http"]);
     let out = conn.handle_request(&rds, &view);
     assert_eq!(summary(&out), [(RouteConfiguration, vec![], vec![])]);
     assert_eq!(store.stats().resources_sent(VirtualHost), 0);
     // Changes still flow.
-    store.publish(vec![set(VirtualHost, &[("ingress_http/a.com", "va2")])]);
+    store.publish(vec![set(VirtualHost, &[("http/a.com", "va2")])]);
     let out = conn.handle_snapshot_update(&store.view());
     assert_eq!(
         summary(&out),
         [(
             VirtualHost,
-            strings(&["ingress_http/a.com=va2"]),
-            strings(&["ingress_http/b.com"])
+            strings(&["http/a.com=va2"]),
+            strings(&["http/b.com"])
         )]
     );
 }

@@ -316,3 +316,82 @@ fn virtual_hosts_must_carry_their_resource_name() {
         ["ingress_http/a.com"]
     );
 }
+
+#[test]
+fn the_inline_route_table_is_the_virtual_hosts_put_together_when_read() {
+    use sesame_envoy::route::http_route_configuration_from_vhds;
+
+    use super::INLINE_ROUTE_TABLE;
+
+    let hosts = |items: &[(&str, &str)]| set(VirtualHost, items);
+    let store = SnapshotStore::new();
+    // Whatever a writer gives for the inline table, it is made from the virtual hosts.
+    store.publish(vec![
+        set(RouteConfiguration, &[(INLINE_ROUTE_TABLE, "anything")]),
+        hosts(&[("ingress_http/a.com", "a.com")]),
+    ]);
+    let inline_of = |store: &SnapshotStore| {
+        let view = store.view();
+        let table = view.get(RouteConfiguration).resources()[INLINE_ROUTE_TABLE].clone();
+        let hosts: Vec<_> = view
+            .get(VirtualHost)
+            .resources()
+            .values()
+            .cloned()
+            .collect();
+        let expected = http_route_configuration_from_vhds(hosts.iter().map(|r| r.any()));
+        assert_eq!(*table.any(), expected);
+        table.version()
+    };
+    let first = inline_of(&store);
+
+    // A change of one virtual host is a change of the inline table.
+    let generation = store.view().generation();
+    store.patch(
+        VirtualHost,
+        BTreeMap::from([(
+            "ingress_http/b.com".to_string(),
+            any(VirtualHost, "ingress_http/b.com", "b.com"),
+        )]),
+        BTreeSet::new(),
+    );
+    let view = store.view();
+    assert_eq!(view.generation(), generation + 1);
+    assert!(
+        (view.delta_changed_names(RouteConfiguration, generation))
+            .is_some_and(|names| names.contains(INLINE_ROUTE_TABLE))
+    );
+    let second = inline_of(&store);
+    assert_ne!(first, second);
+
+    // The same virtual hosts give the same version in another store, and publishing the
+    // same content again changes nothing.
+    let other = SnapshotStore::new();
+    other.publish(vec![
+        set(RouteConfiguration, &[(INLINE_ROUTE_TABLE, "other bytes")]),
+        hosts(&[
+            ("ingress_http/a.com", "a.com"),
+            ("ingress_http/b.com", "b.com"),
+        ]),
+    ]);
+    assert_eq!(inline_of(&other), second);
+    let generation = other.view().generation();
+    other.publish(vec![
+        set(RouteConfiguration, &[(INLINE_ROUTE_TABLE, "other bytes")]),
+        hosts(&[
+            ("ingress_http/a.com", "a.com"),
+            ("ingress_http/b.com", "b.com"),
+        ]),
+    ]);
+    assert_eq!(other.view().generation(), generation);
+
+    // Without the table in the route configurations, no inline table.
+    other.publish(vec![set(RouteConfiguration, &[("other", "r")])]);
+    assert!(
+        !other
+            .view()
+            .get(RouteConfiguration)
+            .resources()
+            .contains_key(INLINE_ROUTE_TABLE)
+    );
+}
