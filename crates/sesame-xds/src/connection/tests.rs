@@ -287,10 +287,7 @@ fn ads_sends_a_multi_type_update_in_push_order() {
 /// Clusters `a` and routes `http` naming `a`, with Envoy having ACKed both.
 fn routed_to_a() -> (SnapshotStore, Connection, Vec<DiscoveryResponse>) {
     let store = SnapshotStore::new();
-    store.publish(vec![
-        set(Cluster, &[("a", "c1")]),
-        set(RouteConfiguration, &[("http", "to-a")]),
-    ]);
+    move_route(&store, "a", "c1");
     store.mark_ready();
     let mut conn = ads(&store);
     let mut sent = Vec::new();
@@ -305,13 +302,18 @@ fn routed_to_a() -> (SnapshotStore, Connection, Vec<DiscoveryResponse>) {
     (store, conn, sent)
 }
 
+/// Publishes clusters `{name: content}` alone and the route `http` naming `name`.
+fn move_route(store: &SnapshotStore, name: &str, content: &str) {
+    store.publish(vec![
+        set(Cluster, &[(name, content)]),
+        set(RouteConfiguration, &[("http", &format!("to-{name}"))]),
+    ]);
+}
+
 #[test]
 fn a_route_moved_to_a_new_cluster_waits_for_it_and_the_old_cluster_goes_last() {
     let (store, mut conn, _) = routed_to_a();
-    store.publish(vec![
-        set(Cluster, &[("b", "c1")]),
-        set(RouteConfiguration, &[("http", "to-b")]),
-    ]);
+    move_route(&store, "b", "c1");
     let out = conn.handle_snapshot_update(&store.view());
     assert_eq!(out.len(), 1);
     assert_eq!(type_of(&out[0]), Some(Cluster));
@@ -348,16 +350,10 @@ fn removing_clusters_alone_sends_the_routes_first_and_holds_nothing() {
 #[test]
 fn a_change_while_clusters_warm_keeps_every_cluster_envoy_may_still_route_to() {
     let (store, mut conn, _) = routed_to_a();
-    store.publish(vec![
-        set(Cluster, &[("b", "c1")]),
-        set(RouteConfiguration, &[("http", "to-b")]),
-    ]);
+    move_route(&store, "b", "c1");
     let first = conn.handle_snapshot_update(&store.view());
     assert_eq!(contents(&first[0]), ["a=c1", "b=c1"]);
-    store.publish(vec![
-        set(Cluster, &[("c", "c1")]),
-        set(RouteConfiguration, &[("http", "to-c")]),
-    ]);
+    move_route(&store, "c", "c1");
     let second = conn.handle_snapshot_update(&store.view());
     assert_eq!(second.len(), 1);
     assert_eq!(contents(&second[0]), ["a=c1", "b=c1", "c=c1"]);
@@ -374,10 +370,7 @@ fn a_change_while_clusters_warm_keeps_every_cluster_envoy_may_still_route_to() {
 #[test]
 fn a_nack_of_the_clusters_also_releases_the_held_routes() {
     let (store, mut conn, sent) = routed_to_a();
-    store.publish(vec![
-        set(Cluster, &[("b", "bad")]),
-        set(RouteConfiguration, &[("http", "to-b")]),
-    ]);
+    move_route(&store, "b", "bad");
     let out = conn.handle_snapshot_update(&store.view());
     // An answer about another type releases nothing.
     store.publish(vec![

@@ -1,7 +1,7 @@
 //! Changes to the manifests directory reaching a running Envoy, in either xDS mode (the suite runs
 //! once per mode).
 
-use crate::harness::{Cluster, PATIENCE, backend, services};
+use crate::harness::{Backend, Cluster, PATIENCE, backend, services};
 
 fn simple(name: &str, host: &str, svc: &str) -> String {
     format!(
@@ -9,18 +9,26 @@ fn simple(name: &str, host: &str, svc: &str) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn edited_manifest_moves_traffic_and_deleted_manifest_leaves_no_route() {
+/// Echo backends `a` and `b` behind Services `svc-a` and `svc-b`, and an Envoy routing
+/// `app.example.com` (in `app.yaml`) to `svc-a`, with `more` files besides. The backends live
+/// as long as the handles.
+async fn app_routed_to_a(more: &[(&str, &str)]) -> (Cluster, [Backend; 2]) {
     let (a, b) = (backend("a").await, backend("b").await);
-    let cluster = Cluster::start(&[
-        ("svc.yaml", &services(&[("svc-a", &a), ("svc-b", &b)])),
-        ("app.yaml", &simple("app", "app.example.com", "svc-a")),
-        ("other.yaml", &simple("other", "other.example.com", "svc-a")),
-    ])
-    .await;
+    let svc = services(&[("svc-a", &a), ("svc-b", &b)]);
+    let app = simple("app", "app.example.com", "svc-a");
+    let mut files = vec![("svc.yaml", svc.as_str()), ("app.yaml", app.as_str())];
+    files.extend_from_slice(more);
+    let cluster = Cluster::start(&files).await;
     cluster
         .eventually_http("app.example.com", "/", "initial route", |r| r.from("a"))
         .await;
+    (cluster, [a, b])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edited_manifest_moves_traffic_and_deleted_manifest_leaves_no_route() {
+    let other = simple("other", "other.example.com", "svc-a");
+    let (cluster, _backends) = app_routed_to_a(&[("other.yaml", &other)]).await;
 
     cluster.write("app.yaml", &simple("app", "app.example.com", "svc-b"));
     cluster
@@ -97,15 +105,7 @@ async fn broken_file_and_invalid_objects_leave_other_routes_serving() {
 /// answered 503 for want of a cluster (Envoy's `no_cluster`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moving_a_route_to_a_new_cluster_under_traffic_fails_no_request() {
-    let (a, b) = (backend("a").await, backend("b").await);
-    let cluster = Cluster::start(&[
-        ("svc.yaml", &services(&[("svc-a", &a), ("svc-b", &b)])),
-        ("app.yaml", &simple("app", "app.example.com", "svc-a")),
-    ])
-    .await;
-    cluster
-        .eventually_http("app.example.com", "/", "initial route", |r| r.from("a"))
-        .await;
+    let (cluster, _backends) = app_routed_to_a(&[]).await;
     let cluster = std::sync::Arc::new(cluster);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Background traffic through every move, besides the requests that wait for each one.
