@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ServicePort;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use thiserror::Error;
 
 use crate::dag::{CircuitBreakers, RetryPolicy, Timeout, TlsVersion, UpstreamProtocol};
@@ -155,10 +154,9 @@ fn quote(value: &str) -> String {
 /// The Ingress class an object asks for: Sesame's annotation, then Kubernetes', then
 /// `spec.ingressClassName`.
 pub(crate) fn ingress_class<'a>(
-    meta: &'a ObjectMeta,
+    annotations: Option<&'a BTreeMap<String, String>>,
     class_name: Option<&'a str>,
 ) -> Option<&'a str> {
-    let annotations = meta.annotations.as_ref();
     annotations
         .and_then(|a| a.get(SESAME_CLASS).or_else(|| a.get(KUBERNETES_CLASS)))
         .map(String::as_str)
@@ -201,9 +199,12 @@ impl Default for IngressAnnotations {
 
 impl IngressAnnotations {
     /// Parses an Ingress's annotations, recording every ignored value in `warnings`.
-    pub(crate) fn parse(meta: &ObjectMeta, warnings: &mut Warnings) -> Self {
+    pub(crate) fn parse(
+        annotations: Option<&BTreeMap<String, String>>,
+        warnings: &mut Warnings,
+    ) -> Self {
         let mut out = IngressAnnotations::default();
-        let Some(map) = meta.annotations.as_ref().filter(|m| !m.is_empty()) else {
+        let Some(map) = annotations.filter(|m| !m.is_empty()) else {
             return out;
         };
         out.force_ssl_redirect = warnings

@@ -4,11 +4,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::networking::v1::Ingress;
 use sesame_api::HTTPProxy;
 
 use crate::annotation;
 use crate::dag::{Dag, DnsLookupFamily, TlsSecret, TlsVersion};
+use crate::object::compact::Ingress;
 use crate::object::{Kind, NamespacedName, ObjectKey};
 use crate::policy::GlobalHeaders;
 use crate::secret::{SecretError, Secrets};
@@ -194,14 +194,16 @@ impl BuildConfig {
             .spec
             .as_ref()
             .and_then(|s| s.ingress_class_name.as_deref());
-        let class = annotation::ingress_class(&ingress.metadata, spec_class);
+        let class = annotation::ingress_class(ingress.metadata.annotations.as_ref(), spec_class);
         self.serves_class(class, snapshot)
     }
 
     /// Whether an HTTPProxy is served: its class (annotation or `spec.ingressClassName`) is.
     pub(crate) fn serves_httpproxy(&self, proxy: &HTTPProxy, snapshot: &Snapshot) -> bool {
-        let class =
-            annotation::ingress_class(&proxy.metadata, proxy.spec.ingress_class_name.as_deref());
+        let class = annotation::ingress_class(
+            proxy.metadata.annotations.as_ref(),
+            proxy.spec.ingress_class_name.as_deref(),
+        );
         self.serves_class(class, snapshot)
     }
 

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::collections::btree_map::Entry;
 
-use k8s_openapi::api::networking::v1::{HTTPIngressPath, Ingress, IngressBackend, IngressTLS};
+use k8s_openapi::api::networking::v1::{HTTPIngressPath, IngressBackend, IngressTLS};
 
 use crate::annotation::{IngressAnnotations, Warnings};
 use crate::build::Builder;
@@ -13,6 +13,7 @@ use crate::dag::{
 };
 use crate::hostname;
 use crate::object::ObjectKey;
+use crate::object::compact::Ingress;
 use crate::path::{self, PathError};
 use crate::secret::Secrets;
 use crate::status::{ObjectStatus, ProblemKind, Reason};
@@ -37,7 +38,8 @@ impl<'a> Builder<'a> {
     pub(crate) fn ingress(&mut self, key: ObjectKey, namespace: &'a str, ingress: &'a Ingress) {
         let mut status = ObjectStatus::valid(ingress.metadata.generation);
         let mut warnings = Warnings::new();
-        let annotations = IngressAnnotations::parse(&ingress.metadata, &mut warnings);
+        let annotations =
+            IngressAnnotations::parse(ingress.metadata.annotations.as_ref(), &mut warnings);
         for ignored in warnings.ignored {
             status.warning(
                 ProblemKind::AnnotationError,

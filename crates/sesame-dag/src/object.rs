@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
-use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use k8s_openapi::api::networking::v1::IngressClass;
 use serde::Serialize;
 use sesame_api::{ExtensionService, HTTPProxy, TLSCertificateDelegation};
 use sesame_gateway_api::{
@@ -160,7 +160,7 @@ impl fmt::Display for ObjectKey {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Object {
     /// An Ingress.
-    Ingress(Arc<Ingress>),
+    Ingress(Arc<compact::Ingress>),
     /// A Service, as much of it as Sesame reads.
     Service(Arc<compact::Service>),
     /// An EndpointSlice, as much of it as Sesame reads.
@@ -241,7 +241,7 @@ impl Object {
             Object::Namespace(o) => {
                 NamespacedName::new("", o.metadata.name.clone().unwrap_or_default())
             }
-            Object::Ingress(o) => NamespacedName::of(&o.metadata),
+            Object::Ingress(o) => o.metadata.key(),
             Object::Service(o) => o.metadata.key(),
             Object::EndpointSlice(o) => o.metadata.key(),
             Object::Endpoints(o) => o.metadata.key(),

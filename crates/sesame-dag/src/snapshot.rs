@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
-use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+use k8s_openapi::api::networking::v1::IngressClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use sesame_api::{ExtensionService, HTTPProxy, TLSCertificateDelegation};
 use sesame_gateway_api::{
@@ -13,7 +13,7 @@ use sesame_gateway_api::{
 };
 
 use crate::dag::Dag;
-use crate::object::compact::{EndpointSlice, Endpoints, Service};
+use crate::object::compact::{EndpointSlice, Endpoints, Ingress, Service};
 use crate::object::{Kind, NamespacedName, Object, ObjectKey};
 
 /// The label that ties an EndpointSlice to its Service.
@@ -198,7 +198,7 @@ impl Snapshot {
         let key = object.key().name;
         match object {
             Object::Ingress(o) => upsert_by(&mut self.ingresses, key, o, |a, b| {
-                a.spec == b.spec && same_meta(&a.metadata, &b.metadata)
+                a.spec == b.spec && a.metadata == b.metadata
             }),
             Object::Service(o) => upsert(&mut self.services, key, o),
             Object::Secret(o) => upsert(&mut self.secrets, key, o),

@@ -21,7 +21,11 @@ pub(crate) fn objects(yaml: &str) -> Vec<Object> {
         .map(|doc| {
             let kind = doc["kind"].as_str().unwrap().to_string();
             match kind.as_str() {
-                "Ingress" => Object::Ingress(Arc::new(serde_json::from_value(doc).unwrap())),
+                "Ingress" => Object::Ingress(Arc::new(
+                    serde_json::from_value::<k8s_openapi::api::networking::v1::Ingress>(doc)
+                        .unwrap()
+                        .into(),
+                )),
                 "Service" => Object::Service(Arc::new(
                     serde_json::from_value::<k8s_openapi::api::core::v1::Service>(doc)
                         .unwrap()

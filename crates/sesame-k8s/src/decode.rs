@@ -169,7 +169,7 @@ pub fn decode_object(mut value: Value) -> Result<Option<Object>, DecodeError> {
         meta.remove("managedFields");
     }
     let decoded = match kind {
-        Kind::Ingress => Object::Ingress(Arc::new(typed(value, &object)?)),
+        Kind::Ingress => Object::Ingress(Arc::new(typed::<Ingress>(value, &object)?.into())),
         Kind::Service => Object::Service(Arc::new(typed::<Service>(value, &object)?.into())),
         Kind::EndpointSlice => {
             Object::EndpointSlice(Arc::new(typed::<EndpointSlice>(value, &object)?.into()))

@@ -182,7 +182,7 @@ fn ours(
             let object = snapshot.ingresses.get(&key.name)?;
             let ours = json!({ "loadBalancer": lb });
             let current = object.status.as_ref().and_then(|s| json_of(s.clone()));
-            Some((ours, current, object.metadata.resource_version.clone()))
+            Some((ours, current, object.resource_version.clone()))
         }
         _ if status.gateway_api.is_some() => gateway::ours(snapshot, key, status, addresses),
         _ => None,

@@ -221,7 +221,7 @@ fn streams(
         let ns = *ns;
         push(&mut kinds, Kind::Ingress, &|id| {
             objects::<Ingress>(api(client, ns), default.clone(), id, |o| {
-                Object::Ingress(Arc::new(o))
+                Object::Ingress(Arc::new(o.into()))
             })
         });
         push(&mut kinds, Kind::Service, &|id| {

@@ -146,7 +146,7 @@ fn incremental(sizes: &[usize]) {
         let i = n / 2;
         let t_backend = time_updates(&mut snapshot, &mut incremental, |run| {
             let target = format!("app-{}", i + run % 2);
-            Object::Ingress(Arc::new(fixtures::ingress(i, Some(&target))))
+            Object::Ingress(Arc::new(fixtures::ingress(i, Some(&target)).into()))
         });
         let t_host = time_updates(&mut snapshot, &mut incremental, |run| {
             let mut ingress = fixtures::ingress(i, None);
@@ -156,7 +156,7 @@ fn incremental(sizes: &[usize]) {
                     rule.host = Some("moved.bench.example.com".to_string());
                 }
             }
-            Object::Ingress(Arc::new(ingress))
+            Object::Ingress(Arc::new(ingress.into()))
         });
         let t_clone = time(runs, || incremental.output().clone());
         println!(

@@ -3,16 +3,13 @@ use std::time::Duration;
 use super::duration::parse_duration;
 use super::*;
 
-fn meta(pairs: &[(&str, &str)]) -> ObjectMeta {
-    ObjectMeta {
-        annotations: Some(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ),
-        ..ObjectMeta::default()
-    }
+fn annotations(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, String>> {
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
 }
 
 #[test]
@@ -66,19 +63,19 @@ fn go_durations() {
 
 #[test]
 fn ingress_class_precedence() {
-    let m = meta(&[(SESAME_CLASS, "a"), (KUBERNETES_CLASS, "b")]);
-    assert_eq!(ingress_class(&m, Some("c")), Some("a"));
-    let m = meta(&[(KUBERNETES_CLASS, "b")]);
-    assert_eq!(ingress_class(&m, Some("c")), Some("b"));
-    assert_eq!(ingress_class(&ObjectMeta::default(), Some("c")), Some("c"));
-    assert_eq!(ingress_class(&ObjectMeta::default(), None), None);
+    let m = annotations(&[(SESAME_CLASS, "a"), (KUBERNETES_CLASS, "b")]);
+    assert_eq!(ingress_class(m.as_ref(), Some("c")), Some("a"));
+    let m = annotations(&[(KUBERNETES_CLASS, "b")]);
+    assert_eq!(ingress_class(m.as_ref(), Some("c")), Some("b"));
+    assert_eq!(ingress_class(None, Some("c")), Some("c"));
+    assert_eq!(ingress_class(None, None), None);
 }
 
 #[test]
 fn good_ingress_annotations() {
     let mut w = Warnings::new();
     let a = IngressAnnotations::parse(
-        &meta(&[
+        annotations(&[
             (FORCE_SSL_REDIRECT, "true"),
             (ALLOW_HTTP, "false"),
             (RESPONSE_TIMEOUT, "1m30s"),
@@ -88,7 +85,8 @@ fn good_ingress_annotations() {
             (WEBSOCKET_ROUTES, "/ws , /chat"),
             (TLS_MIN, "1.3"),
             (TLS_MAX, "1.3"),
-        ]),
+        ])
+        .as_ref(),
         &mut w,
     );
     assert!(w.ignored.is_empty(), "{:?}", w.ignored);
@@ -126,11 +124,11 @@ fn num_retries_rule() {
 fn retries_need_retry_on() {
     let mut w = Warnings::new();
     let a = IngressAnnotations::parse(
-        &meta(&[(NUM_RETRIES, "3"), (PER_TRY_TIMEOUT, "1s")]),
+        annotations(&[(NUM_RETRIES, "3"), (PER_TRY_TIMEOUT, "1s")]).as_ref(),
         &mut w,
     );
     assert_eq!(a.retry, None);
-    let a = IngressAnnotations::parse(&meta(&[(RETRY_ON, "reset")]), &mut w);
+    let a = IngressAnnotations::parse(annotations(&[(RETRY_ON, "reset")]).as_ref(), &mut w);
     assert_eq!(
         a.retry,
         Some(RetryPolicy {
@@ -148,7 +146,7 @@ fn bad_ingress_annotations_are_ignored_with_a_warning() {
     let mut w = Warnings::new();
     let hostile = format!("1s\n}}\n;\"${{}}{}", "x".repeat(300 * 1024));
     let a = IngressAnnotations::parse(
-        &meta(&[
+        annotations(&[
             (FORCE_SSL_REDIRECT, "yes"),
             (ALLOW_HTTP, "nope"),
             (RESPONSE_TIMEOUT, &hostile),
@@ -156,7 +154,8 @@ fn bad_ingress_annotations_are_ignored_with_a_warning() {
             (WEBSOCKET_ROUTES, "/ok,ws"),
             (TLS_MIN, "1.1"),
             (TLS_MAX, "banana"),
-        ]),
+        ])
+        .as_ref(),
         &mut w,
     );
     assert_eq!(a, IngressAnnotations::default());
@@ -176,7 +175,7 @@ fn bad_ingress_annotations_are_ignored_with_a_warning() {
 #[test]
 fn service_annotations() {
     let mut w = Warnings::new();
-    let service = meta(&[
+    let service = annotations(&[
         (UPSTREAM_H2, "443,grpc"),
         (UPSTREAM_H2C, "8080"),
         (UPSTREAM_TLS, "8443"),
@@ -185,7 +184,7 @@ fn service_annotations() {
         (MAX_REQUESTS, "4294967295"),
         (MAX_RETRIES, "4294967296"),
     ]);
-    let a = ServiceAnnotations::parse(service.annotations.as_ref(), &mut w);
+    let a = ServiceAnnotations::parse(service.as_ref(), &mut w);
     assert_eq!(w.ignored.len(), 2, "{:?}", w.ignored);
     assert_eq!(
         a.circuit_breakers,
@@ -246,7 +245,10 @@ fn websocket_paths() {
     // A huge hostile list is one warning, not one per entry.
     let mut w = Warnings::new();
     let hostile = "x,".repeat(100_000);
-    let a = IngressAnnotations::parse(&meta(&[(WEBSOCKET_ROUTES, &hostile)]), &mut w);
+    let a = IngressAnnotations::parse(
+        annotations(&[(WEBSOCKET_ROUTES, &hostile)]).as_ref(),
+        &mut w,
+    );
     assert!(a.websocket_routes.is_empty());
     assert_eq!(w.ignored.len(), 1);
 }

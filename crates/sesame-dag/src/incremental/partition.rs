@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use k8s_openapi::api::networking::v1::Ingress;
+use crate::object::compact::Ingress;
 use sesame_api::HTTPProxy;
 
 use crate::build::BuildConfig;
@@ -62,12 +62,12 @@ pub(crate) fn class_of(snapshot: &Snapshot, key: &ObjectKey) -> Option<String> {
                 .spec
                 .as_ref()
                 .and_then(|s| s.ingress_class_name.as_deref());
-            crate::annotation::ingress_class(&ingress.metadata, spec_class)
+            crate::annotation::ingress_class(ingress.metadata.annotations.as_ref(), spec_class)
         }
         Kind::HTTPProxy => {
             let proxy = snapshot.httpproxies.get(&key.name)?;
             let spec_class = proxy.spec.ingress_class_name.as_deref();
-            crate::annotation::ingress_class(&proxy.metadata, spec_class)
+            crate::annotation::ingress_class(proxy.metadata.annotations.as_ref(), spec_class)
         }
         _ => None,
     };

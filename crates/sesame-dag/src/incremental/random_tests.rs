@@ -55,7 +55,11 @@ struct Certs {
 fn object(value: Value) -> Object {
     let kind = value["kind"].as_str().unwrap_or_default().to_string();
     match kind.as_str() {
-        "Ingress" => Object::Ingress(Arc::new(serde_json::from_value(value).unwrap())),
+        "Ingress" => Object::Ingress(Arc::new(
+            serde_json::from_value::<k8s_openapi::api::networking::v1::Ingress>(value)
+                .unwrap()
+                .into(),
+        )),
         "Service" => Object::Service(Arc::new(
             serde_json::from_value::<k8s_openapi::api::core::v1::Service>(value)
                 .unwrap()

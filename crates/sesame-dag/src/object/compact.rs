@@ -1,13 +1,16 @@
-//! The kinds Sesame only looks up (Services, EndpointSlices, Endpoints), kept as what the build
-//! and the status writer read of them and nothing else. A source converts each object as it
-//! decodes it, so neither the snapshot nor a source's own state holds the rest: a Kubernetes
-//! `Service` struct takes 824 bytes before any content, an `EndpointSlice` endpoint 352.
+//! Kinds kept as what the build and the status writer read of them and nothing else: Ingresses,
+//! and the kinds Sesame only looks up (Services, EndpointSlices, Endpoints). A source converts
+//! each object as it decodes it, so neither the snapshot nor a source's own state holds the
+//! rest: a Kubernetes `Service` struct takes 824 bytes before any content, an `EndpointSlice`
+//! endpoint 352, an `ObjectMeta` ~400 (an Ingress's labels, uid, timestamps and owner
+//! references are not read).
 //!
 //! Two objects that differ only in what is dropped here compare equal, so such a change (a
 //! Service's cluster IP, an endpoint's zone) costs no work at all.
 
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::discovery::v1 as discovery;
+use k8s_openapi::api::networking::v1 as networking;
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -24,7 +27,8 @@ pub struct Meta {
     pub namespace: Option<String>,
     /// `generation`.
     pub generation: Option<i64>,
-    /// `annotations`: kept for Services (they set upstream settings), dropped otherwise.
+    /// `annotations`: kept for Services (they set upstream settings) and Ingresses, dropped
+    /// otherwise.
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
@@ -32,6 +36,33 @@ impl Meta {
     /// The object's namespace and name.
     pub fn key(&self) -> crate::object::NamespacedName {
         crate::object::NamespacedName::named(self.namespace.as_deref(), self.name.as_deref())
+    }
+}
+
+/// What Sesame reads of an Ingress: the build reads its annotations and spec, the status
+/// writer its load-balancer status and resource version.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Ingress {
+    /// Name, namespace, generation and annotations.
+    pub metadata: Meta,
+    /// `metadata.resourceVersion`: the status writer's precondition. Not in [`Meta`], which
+    /// the other compact kinds share and do not need it in.
+    pub resource_version: Option<String>,
+    /// `spec`, whole: every field of it is read.
+    pub spec: Option<networking::IngressSpec>,
+    /// `status`: compared with the status Sesame would write.
+    pub status: Option<networking::IngressStatus>,
+}
+
+impl From<networking::Ingress> for Ingress {
+    fn from(ingress: networking::Ingress) -> Self {
+        let resource_version = ingress.metadata.resource_version.clone();
+        Ingress {
+            metadata: kept_meta(ingress.metadata, true),
+            resource_version,
+            spec: ingress.spec,
+            status: ingress.status,
+        }
     }
 }
 

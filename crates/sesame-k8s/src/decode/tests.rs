@@ -75,8 +75,8 @@ fn unknown_kinds_and_versions_are_skipped() {
     }
 }
 
-/// The metadata of a decoded Ingress (a kind kept whole).
-fn ingress_meta(object: Object) -> ObjectMeta {
+/// The metadata kept of a decoded Ingress.
+fn ingress_meta(object: Object) -> sesame_dag::object::compact::Meta {
     match object {
         Object::Ingress(ingress) => ingress.metadata.clone(),
         other => panic!("not an Ingress: {other:?}"),
@@ -94,13 +94,19 @@ fn missing_namespace_becomes_default() {
 
 #[test]
 fn managed_fields_are_dropped() {
+    // An HTTPProxy is kept whole, metadata and all, but for its managed fields.
     let object = decode(json!({
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "apiVersion": "projectsesame.io/v1", "kind": "HTTPProxy",
         "metadata": {"name": "a", "namespace": "ns", "managedFields": [
             {"manager": "kubectl", "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}
         ]},
+        "spec": {},
     }));
-    assert_eq!(ingress_meta(object).managed_fields, None);
+    let Object::HTTPProxy(proxy) = object else {
+        panic!("not an HTTPProxy: {object:?}");
+    };
+    assert_eq!(proxy.metadata.name.as_deref(), Some("a"));
+    assert_eq!(proxy.metadata.managed_fields, None);
 }
 
 #[test]

@@ -105,7 +105,7 @@ pub fn endpoint_slice(i: usize, port: i32) -> EndpointSlice {
 #[allow(dead_code)]
 pub fn objects(i: usize) -> [Object; 3] {
     [
-        Object::Ingress(Arc::new(ingress(i, None))),
+        Object::Ingress(Arc::new(ingress(i, None).into())),
         Object::Service(Arc::new(service(i).into())),
         Object::EndpointSlice(Arc::new(endpoint_slice(i, 8080).into())),
     ]

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::discovery::v1 as discovery;
+use k8s_openapi::api::networking::v1 as networking;
 use pretty_assertions::assert_eq;
 use serde_json::json;
 
@@ -61,6 +62,81 @@ fn a_change_to_what_is_not_kept_is_no_change_at_all() {
     let apply = |s: Service| Change::Apply(Object::Service(Arc::new(s)));
     assert!(snapshot.apply(apply(service("10.96.0.1"))).is_some());
     assert!(snapshot.apply(apply(service("10.96.0.2"))).is_none());
+}
+
+fn ingress(label: &str, resource_version: &str, lb_ip: &str) -> Ingress {
+    let full: networking::Ingress = serde_json::from_value(json!({
+        "metadata": {
+            "name": "web", "namespace": "shop", "generation": 2, "uid": "u-2",
+            "resourceVersion": resource_version, "labels": {"team": label},
+            "annotations": {"ingress.kubernetes.io/force-ssl-redirect": "true"},
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+        },
+        "spec": {
+            "ingressClassName": "sesame",
+            "tls": [{"hosts": ["web.example.com"], "secretName": "web-tls"}],
+            "rules": [{"host": "web.example.com", "http": {"paths": [
+                {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}},
+            ]}}],
+        },
+        "status": {"loadBalancer": {"ingress": [{"ip": lb_ip}]}},
+    }))
+    .unwrap();
+    full.into()
+}
+
+#[test]
+fn an_ingress_keeps_its_annotations_spec_status_and_resource_version() {
+    let kept = ingress("a", "12", "192.0.2.1");
+    assert_eq!(kept.metadata.key().to_string(), "shop/web");
+    assert_eq!(kept.metadata.generation, Some(2));
+    assert_eq!(
+        kept.metadata.annotations.as_ref().unwrap()["ingress.kubernetes.io/force-ssl-redirect"],
+        "true"
+    );
+    assert_eq!(kept.resource_version.as_deref(), Some("12"));
+    let spec = kept.spec.as_ref().unwrap();
+    assert_eq!(spec.ingress_class_name.as_deref(), Some("sesame"));
+    assert_eq!(
+        spec.tls.as_ref().unwrap()[0].secret_name.as_deref(),
+        Some("web-tls")
+    );
+    assert_eq!(
+        spec.rules.as_ref().unwrap()[0].host.as_deref(),
+        Some("web.example.com")
+    );
+    let lb = kept.status.as_ref().and_then(|s| s.load_balancer.as_ref());
+    let ip = lb
+        .and_then(|lb| lb.ingress.as_ref())
+        .map(|i| i[0].ip.clone());
+    assert_eq!(ip, Some(Some("192.0.2.1".to_string())));
+}
+
+#[test]
+fn an_ingress_status_write_is_kept_without_a_rebuild_and_its_labels_not_at_all() {
+    let mut snapshot = Snapshot::new();
+    let apply = |i: Ingress| Change::Apply(Object::Ingress(Arc::new(i)));
+    assert!(
+        snapshot
+            .apply(apply(ingress("a", "12", "192.0.2.1")))
+            .is_some()
+    );
+    // Labels are not read: the same Ingress.
+    assert!(
+        snapshot
+            .apply(apply(ingress("b", "12", "192.0.2.1")))
+            .is_none()
+    );
+    // A status write: nothing to build, but the status writer's next precondition and
+    // comparison read the new resource version and status.
+    assert!(
+        snapshot
+            .apply(apply(ingress("b", "13", "192.0.2.9")))
+            .is_none()
+    );
+    let stored = &snapshot.ingresses[&crate::object::NamespacedName::new("shop", "web")];
+    assert_eq!(stored.resource_version.as_deref(), Some("13"));
+    assert_eq!(stored, &Arc::new(ingress("c", "13", "192.0.2.9")));
 }
 
 #[test]
