@@ -167,6 +167,11 @@ pub struct Connection {
     subscriptions: BTreeMap<ResourceType, Subscription>,
     /// The clusters of the last cluster response.
     sent_clusters: Resources,
+    /// The clusters the routes Envoy holds may name: those of the last cluster response Envoy
+    /// accepted, or of the last one sent without holding the routes back (a first answer, a
+    /// set that only removes). New clusters of a response that holds the routes back are not
+    /// among them until Envoy accepts it.
+    routable_clusters: Resources,
     /// A store-change response brought new or modified clusters and Envoy has not answered
     /// the latest cluster response yet: the types that name clusters wait for that answer.
     warming: bool,
@@ -193,6 +198,7 @@ impl Connection {
             next_nonce: 0,
             subscriptions: BTreeMap::new(),
             sent_clusters: Resources::new(),
+            routable_clusters: Resources::new(),
             warming: false,
         }
     }
@@ -232,6 +238,9 @@ impl Connection {
             Verdict::Ack => {
                 self.counters.ack_received(ty);
                 sub.acked_version = Some(req.version_info.clone());
+                if ty == ResourceType::Cluster {
+                    self.routable_clusters = self.sent_clusters.clone();
+                }
             }
             Verdict::Nack => {
                 self.counters.nack_received(ty);
@@ -297,8 +306,14 @@ impl Connection {
 
     /// What a store change does to the clusters of a subscription answered before. New or
     /// modified clusters are sent at once, together with the clusters dropped since the last
-    /// response, which the routes Envoy holds may still name; removals alone wait for the
+    /// response that the routes Envoy holds may still name; removals alone wait for the
     /// types that name clusters.
+    ///
+    /// A dropped cluster is kept only in a form routes may name (`routable_clusters`). One
+    /// added or modified by a response Envoy has not answered yet (a burst of changes) is
+    /// still warming, and no route sent names it in that form. Kept, it would go on warming on
+    /// endpoints the store no longer has, and hold every route back for Envoy's initial fetch
+    /// timeout (15 s).
     fn cluster_change(&mut self, view: &StoreView) -> ClusterChange {
         let Some(sub) = self.subscriptions.get_mut(&ResourceType::Cluster) else {
             return ClusterChange::None;
@@ -319,7 +334,9 @@ impl Connection {
         for item in self.sent_clusters.diff(&clusters) {
             match item {
                 imbl::ordmap::DiffItem::Remove(name, cluster) => {
-                    dropped.push((name.clone(), Arc::clone(cluster)));
+                    let routable = (self.routable_clusters.get(name))
+                        .is_some_and(|r| r.digest() == cluster.digest());
+                    dropped.push((name.clone(), Arc::clone(cluster), routable));
                 }
                 imbl::ordmap::DiffItem::Add(_, cluster) => {
                     warms = true;
@@ -339,10 +356,14 @@ impl Connection {
             // The final set is still owed: the next pass compares again.
             (true, false) => sub.seen = None,
         }
-        let digest = if dropped.is_empty() {
+        let kept: Vec<_> = (dropped.into_iter())
+            .filter(|(_, _, routable)| *routable)
+            .map(|(name, cluster, _)| (name, cluster))
+            .collect();
+        let digest = if kept.is_empty() {
             selection_digest(set, &sub.names, &clusters)
         } else {
-            clusters.extend(dropped);
+            clusters.extend(kept);
             resources_digest(&clusters)
         };
         let refresh = modified || self.endpoints_held(&added);
@@ -411,7 +432,10 @@ impl Connection {
         if ty == ResourceType::Cluster {
             let clusters = selection(set, &sub.names);
             let digest = selection_digest(set, &sub.names, &clusters);
-            return self.send_clusters(clusters, digest);
+            // Sent without holding the routes back: the routes that go with it may name these.
+            let response = self.send_clusters(clusters, digest)?;
+            self.routable_clusters = self.sent_clusters.clone();
+            return Some(response);
         }
         let (resources, digest) = select(set, &sub.names);
         self.send(ty, digest, || {
