@@ -1,7 +1,8 @@
 //! The Kubernetes objects Sesame understands, and how they are named.
 
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use k8s_openapi::api::networking::v1::IngressClass;
@@ -105,9 +106,9 @@ pub struct NamespacedName {
 
 impl NamespacedName {
     /// A name in a namespace.
-    pub fn new(namespace: impl Into<Arc<str>>, name: impl Into<Arc<str>>) -> Self {
+    pub fn new(namespace: impl AsRef<str>, name: impl Into<Arc<str>>) -> Self {
         NamespacedName {
-            namespace: namespace.into(),
+            namespace: interned_namespace(namespace.as_ref()),
             name: name.into(),
         }
     }
@@ -121,10 +122,24 @@ impl NamespacedName {
     /// `name`.
     pub fn named(namespace: Option<&str>, name: Option<&str>) -> Self {
         NamespacedName {
-            namespace: namespace.unwrap_or("default").into(),
+            namespace: interned_namespace(namespace.unwrap_or("default")),
             name: name.unwrap_or_default().into(),
         }
     }
+}
+
+/// The one shared copy of a namespace's name. A cluster has few namespaces and every key
+/// names one, so keys made apart (by a source, by the build's lookups and references) share
+/// it instead of each allocating its own. Names seen once stay: a namespace costs its name.
+fn interned_namespace(namespace: &str) -> Arc<str> {
+    static NAMESPACES: LazyLock<Mutex<HashSet<Arc<str>>>> = LazyLock::new(Mutex::default);
+    let mut namespaces = NAMESPACES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(shared) = namespaces.get(namespace) {
+        return shared.clone();
+    }
+    let shared: Arc<str> = namespace.into();
+    namespaces.insert(shared.clone());
+    shared
 }
 
 impl fmt::Display for NamespacedName {
@@ -260,5 +275,24 @@ impl Object {
             Object::ConfigMap(o) => NamespacedName::of(&o.metadata),
         };
         ObjectKey::new(self.kind(), name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::NamespacedName;
+
+    #[test]
+    fn keys_made_apart_share_one_copy_of_their_namespace() {
+        let a = NamespacedName::new(String::from("shop"), "a");
+        let b = NamespacedName::named(Some("shop"), Some("b"));
+        let c = NamespacedName::new(Arc::<str>::from("shop"), "c");
+        assert!(Arc::ptr_eq(&a.namespace, &b.namespace));
+        assert!(Arc::ptr_eq(&a.namespace, &c.namespace));
+        let other = NamespacedName::named(None, Some("a"));
+        assert_eq!(&*other.namespace, "default");
+        assert_ne!(a, other);
     }
 }
