@@ -18,63 +18,58 @@ pub(crate) fn objects(yaml: &str) -> Vec<Object> {
     let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(yaml).unwrap();
     docs.into_iter()
         .filter(|d| !d.is_null())
-        .map(|doc| {
-            let kind = doc["kind"].as_str().unwrap().to_string();
-            match kind.as_str() {
-                "Ingress" => Object::Ingress(Arc::new(
-                    serde_json::from_value::<k8s_openapi::api::networking::v1::Ingress>(doc)
-                        .unwrap()
-                        .into(),
-                )),
-                "Service" => Object::Service(Arc::new(
-                    serde_json::from_value::<k8s_openapi::api::core::v1::Service>(doc)
-                        .unwrap()
-                        .into(),
-                )),
-                "Secret" => Object::Secret(Arc::new(serde_json::from_value(doc).unwrap())),
-                "EndpointSlice" => Object::EndpointSlice(Arc::new(
-                    serde_json::from_value::<k8s_openapi::api::discovery::v1::EndpointSlice>(doc)
-                        .unwrap()
-                        .into(),
-                )),
-                "Endpoints" => Object::Endpoints(Arc::new(
-                    serde_json::from_value::<k8s_openapi::api::core::v1::Endpoints>(doc)
-                        .unwrap()
-                        .into(),
-                )),
-                "HTTPProxy" => Object::HTTPProxy(Arc::new(serde_json::from_value(doc).unwrap())),
-                "TLSCertificateDelegation" => {
-                    Object::TLSCertificateDelegation(Arc::new(serde_json::from_value(doc).unwrap()))
-                }
-                "IngressClass" => {
-                    Object::IngressClass(Arc::new(serde_json::from_value(doc).unwrap()))
-                }
-                "GatewayClass" => {
-                    Object::GatewayClass(Arc::new(serde_json::from_value(doc).unwrap()))
-                }
-                "Gateway" => Object::Gateway(Arc::new(serde_json::from_value(doc).unwrap())),
-                "HTTPRoute" => Object::HTTPRoute(Arc::new(serde_json::from_value(doc).unwrap())),
-                "ReferenceGrant" => {
-                    Object::ReferenceGrant(Arc::new(serde_json::from_value(doc).unwrap()))
-                }
-                "ExtensionService" => {
-                    Object::ExtensionService(Arc::new(serde_json::from_value(doc).unwrap()))
-                }
-                "GRPCRoute" => Object::GRPCRoute(Arc::new(serde_json::from_value(doc).unwrap())),
-                "TLSRoute" => Object::TLSRoute(Arc::new(serde_json::from_value(doc).unwrap())),
-                "TCPRoute" => Object::TCPRoute(Arc::new(serde_json::from_value(doc).unwrap())),
-                "BackendTLSPolicy" => {
-                    Object::BackendTLSPolicy(Arc::new(serde_json::from_value(doc).unwrap()))
-                }
-                "ListenerSet" => {
-                    Object::ListenerSet(Arc::new(serde_json::from_value(doc).unwrap()))
-                }
-                "Namespace" => Object::Namespace(Arc::new(serde_json::from_value(doc).unwrap())),
-                "ConfigMap" => Object::ConfigMap(Arc::new(serde_json::from_value(doc).unwrap())),
-                other => panic!("unexpected kind {other}"),
-            }
-        })
+        .map(object)
         .collect()
+}
+
+/// One object from its JSON document, as a source decodes it (compact kinds converted).
+pub(crate) fn object(doc: serde_json::Value) -> Object {
+    let kind = doc["kind"].as_str().unwrap_or_default().to_string();
+    match kind.as_str() {
+        "Ingress" => Object::Ingress(Arc::new(
+            serde_json::from_value::<k8s_openapi::api::networking::v1::Ingress>(doc)
+                .unwrap()
+                .into(),
+        )),
+        "Service" => Object::Service(Arc::new(
+            serde_json::from_value::<k8s_openapi::api::core::v1::Service>(doc)
+                .unwrap()
+                .into(),
+        )),
+        "Secret" => Object::Secret(Arc::new(serde_json::from_value(doc).unwrap())),
+        "EndpointSlice" => Object::EndpointSlice(Arc::new(
+            serde_json::from_value::<k8s_openapi::api::discovery::v1::EndpointSlice>(doc)
+                .unwrap()
+                .into(),
+        )),
+        "Endpoints" => Object::Endpoints(Arc::new(
+            serde_json::from_value::<k8s_openapi::api::core::v1::Endpoints>(doc)
+                .unwrap()
+                .into(),
+        )),
+        "HTTPProxy" => Object::HTTPProxy(Arc::new(serde_json::from_value(doc).unwrap())),
+        "TLSCertificateDelegation" => {
+            Object::TLSCertificateDelegation(Arc::new(serde_json::from_value(doc).unwrap()))
+        }
+        "IngressClass" => Object::IngressClass(Arc::new(serde_json::from_value(doc).unwrap())),
+        "GatewayClass" => Object::GatewayClass(Arc::new(serde_json::from_value(doc).unwrap())),
+        "Gateway" => Object::Gateway(Arc::new(serde_json::from_value(doc).unwrap())),
+        "HTTPRoute" => Object::HTTPRoute(Arc::new(serde_json::from_value(doc).unwrap())),
+        "ReferenceGrant" => Object::ReferenceGrant(Arc::new(serde_json::from_value(doc).unwrap())),
+        "ExtensionService" => {
+            Object::ExtensionService(Arc::new(serde_json::from_value(doc).unwrap()))
+        }
+        "GRPCRoute" => Object::GRPCRoute(Arc::new(serde_json::from_value(doc).unwrap())),
+        "TLSRoute" => Object::TLSRoute(Arc::new(serde_json::from_value(doc).unwrap())),
+        "TCPRoute" => Object::TCPRoute(Arc::new(serde_json::from_value(doc).unwrap())),
+        "BackendTLSPolicy" => {
+            Object::BackendTLSPolicy(Arc::new(serde_json::from_value(doc).unwrap()))
+        }
+        "ListenerSet" => Object::ListenerSet(Arc::new(serde_json::from_value(doc).unwrap())),
+        "Namespace" => Object::Namespace(Arc::new(serde_json::from_value(doc).unwrap())),
+        "ConfigMap" => Object::ConfigMap(Arc::new(serde_json::from_value(doc).unwrap())),
+        other => panic!("unexpected kind {other}"),
+    }
 }
 
 /// A snapshot holding `objects`, applied in order.

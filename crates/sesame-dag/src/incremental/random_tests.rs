@@ -1,16 +1,14 @@
 //! Random sequences of changes over a small universe of names: after every step the
 //! incremental output must equal a full build, and the delta must name exactly what differs.
 
-use std::sync::Arc;
-
 use pretty_assertions::assert_eq;
 use serde_json::{Value, json};
 
 use super::*;
 use crate::build::build;
-use crate::object::{NamespacedName, Object};
+use crate::object::NamespacedName;
 use crate::snapshot::Change;
-use crate::testutil::{Pem, cert};
+use crate::testutil::{Pem, cert, object};
 
 mod gateway;
 
@@ -50,46 +48,6 @@ const EXTENSIONS: [&str; 3] = ["e1", "e2", "gone"];
 /// The universe's certificates: two valid, for any host.
 struct Certs {
     valid: [Pem; 2],
-}
-
-fn object(value: Value) -> Object {
-    let kind = value["kind"].as_str().unwrap_or_default().to_string();
-    match kind.as_str() {
-        "Ingress" => Object::Ingress(Arc::new(
-            serde_json::from_value::<k8s_openapi::api::networking::v1::Ingress>(value)
-                .unwrap()
-                .into(),
-        )),
-        "Service" => Object::Service(Arc::new(
-            serde_json::from_value::<k8s_openapi::api::core::v1::Service>(value)
-                .unwrap()
-                .into(),
-        )),
-        "Secret" => Object::Secret(Arc::new(serde_json::from_value(value).unwrap())),
-        "HTTPProxy" => Object::HTTPProxy(Arc::new(serde_json::from_value(value).unwrap())),
-        "TLSCertificateDelegation" => {
-            Object::TLSCertificateDelegation(Arc::new(serde_json::from_value(value).unwrap()))
-        }
-        "IngressClass" => Object::IngressClass(Arc::new(serde_json::from_value(value).unwrap())),
-        "GatewayClass" => Object::GatewayClass(Arc::new(serde_json::from_value(value).unwrap())),
-        "Gateway" => Object::Gateway(Arc::new(serde_json::from_value(value).unwrap())),
-        "HTTPRoute" => Object::HTTPRoute(Arc::new(serde_json::from_value(value).unwrap())),
-        "TLSRoute" => Object::TLSRoute(Arc::new(serde_json::from_value(value).unwrap())),
-        "TCPRoute" => Object::TCPRoute(Arc::new(serde_json::from_value(value).unwrap())),
-        "GRPCRoute" => Object::GRPCRoute(Arc::new(serde_json::from_value(value).unwrap())),
-        "ReferenceGrant" => {
-            Object::ReferenceGrant(Arc::new(serde_json::from_value(value).unwrap()))
-        }
-        "ExtensionService" => {
-            Object::ExtensionService(Arc::new(serde_json::from_value(value).unwrap()))
-        }
-        "Namespace" => Object::Namespace(Arc::new(serde_json::from_value(value).unwrap())),
-        "ConfigMap" => Object::ConfigMap(Arc::new(serde_json::from_value(value).unwrap())),
-        "BackendTLSPolicy" => {
-            Object::BackendTLSPolicy(Arc::new(serde_json::from_value(value).unwrap()))
-        }
-        other => panic!("unexpected kind {other}"),
-    }
 }
 
 fn meta(rng: &mut Rng, namespace: &str, name: &str) -> Value {
