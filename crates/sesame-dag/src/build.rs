@@ -187,24 +187,21 @@ pub(crate) fn build_part(
     (builder.finish(), delegations)
 }
 
+/// The Ingress class an HTTPProxy asks for: an annotation, else `spec.ingressClassName`.
+pub(crate) fn httpproxy_class(proxy: &HTTPProxy) -> Option<&str> {
+    let spec_class = proxy.spec.ingress_class_name.as_deref();
+    annotation::ingress_class(proxy.metadata.annotations.as_ref(), spec_class)
+}
+
 impl BuildConfig {
     /// Whether an Ingress is served: its class (annotation or `spec.ingressClassName`) is.
     pub(crate) fn serves_ingress(&self, ingress: &Ingress, snapshot: &Snapshot) -> bool {
-        let spec_class = ingress
-            .spec
-            .as_ref()
-            .and_then(|s| s.ingress_class_name.as_deref());
-        let class = annotation::ingress_class(ingress.metadata.annotations.as_ref(), spec_class);
-        self.serves_class(class, snapshot)
+        self.serves_class(ingress.class(), snapshot)
     }
 
     /// Whether an HTTPProxy is served: its class (annotation or `spec.ingressClassName`) is.
     pub(crate) fn serves_httpproxy(&self, proxy: &HTTPProxy, snapshot: &Snapshot) -> bool {
-        let class = annotation::ingress_class(
-            proxy.metadata.annotations.as_ref(),
-            proxy.spec.ingress_class_name.as_deref(),
-        );
-        self.serves_class(class, snapshot)
+        self.serves_class(httpproxy_class(proxy), snapshot)
     }
 
     /// Whether an object of Ingress class `class` (`None` when it names none) is served.

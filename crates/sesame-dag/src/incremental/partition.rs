@@ -56,19 +56,8 @@ pub(crate) fn nodes(
 /// or an HTTPProxy of `snapshot` that names one.
 pub(crate) fn class_of(snapshot: &Snapshot, key: &ObjectKey) -> Option<String> {
     let class = match key.kind {
-        Kind::Ingress => {
-            let ingress = snapshot.ingresses.get(&key.name)?;
-            let spec_class = ingress
-                .spec
-                .as_ref()
-                .and_then(|s| s.ingress_class_name.as_deref());
-            crate::annotation::ingress_class(ingress.metadata.annotations.as_ref(), spec_class)
-        }
-        Kind::HTTPProxy => {
-            let proxy = snapshot.httpproxies.get(&key.name)?;
-            let spec_class = proxy.spec.ingress_class_name.as_deref();
-            crate::annotation::ingress_class(proxy.metadata.annotations.as_ref(), spec_class)
-        }
+        Kind::Ingress => snapshot.ingresses.get(&key.name)?.class(),
+        Kind::HTTPProxy => crate::build::httpproxy_class(snapshot.httpproxies.get(&key.name)?),
         _ => None,
     };
     class.map(str::to_string)

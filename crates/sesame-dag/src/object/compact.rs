@@ -54,9 +54,17 @@ pub struct Ingress {
     pub status: Option<networking::IngressStatus>,
 }
 
+impl Ingress {
+    /// The Ingress class it asks for: an annotation, else `spec.ingressClassName`.
+    pub(crate) fn class(&self) -> Option<&str> {
+        let spec_class = (self.spec.as_ref()).and_then(|s| s.ingress_class_name.as_deref());
+        crate::annotation::ingress_class(self.metadata.annotations.as_ref(), spec_class)
+    }
+}
+
 impl From<networking::Ingress> for Ingress {
-    fn from(ingress: networking::Ingress) -> Self {
-        let resource_version = ingress.metadata.resource_version.clone();
+    fn from(mut ingress: networking::Ingress) -> Self {
+        let resource_version = ingress.metadata.resource_version.take();
         Ingress {
             metadata: kept_meta(ingress.metadata, true),
             resource_version,
