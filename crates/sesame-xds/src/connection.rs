@@ -330,13 +330,17 @@ impl Connection {
         let mut clusters = selection(set, &sub.names);
         let (mut warms, mut modified) = (false, false);
         let mut added = Vec::new();
-        let mut dropped = Vec::new();
+        // Whether any cluster was dropped, and the dropped ones the union keeps.
+        let (mut dropped, mut kept) = (false, Vec::new());
         for item in self.sent_clusters.diff(&clusters) {
             match item {
                 imbl::ordmap::DiffItem::Remove(name, cluster) => {
-                    let routable = (self.routable_clusters.get(name))
-                        .is_some_and(|r| r.digest() == cluster.digest());
-                    dropped.push((name.clone(), Arc::clone(cluster), routable));
+                    dropped = true;
+                    if (self.routable_clusters.get(name))
+                        .is_some_and(|r| r.digest() == cluster.digest())
+                    {
+                        kept.push((name.clone(), Arc::clone(cluster)));
+                    }
                 }
                 imbl::ordmap::DiffItem::Add(_, cluster) => {
                     warms = true;
@@ -346,20 +350,16 @@ impl Connection {
                 imbl::ordmap::DiffItem::Update { .. } => (warms, modified) = (true, true),
             }
         }
-        match (warms, dropped.is_empty()) {
-            (false, true) => {
+        match (warms, dropped) {
+            (false, false) => {
                 sub.seen = Some(set.serial());
                 return ClusterChange::None;
             }
-            (false, false) => return ClusterChange::Removes,
-            (true, true) => sub.seen = Some(set.serial()),
+            (false, true) => return ClusterChange::Removes,
+            (true, false) => sub.seen = Some(set.serial()),
             // The final set is still owed: the next pass compares again.
-            (true, false) => sub.seen = None,
+            (true, true) => sub.seen = None,
         }
-        let kept: Vec<_> = (dropped.into_iter())
-            .filter(|(_, _, routable)| *routable)
-            .map(|(name, cluster, _)| (name, cluster))
-            .collect();
         let digest = if kept.is_empty() {
             selection_digest(set, &sub.names, &clusters)
         } else {
