@@ -26,27 +26,13 @@ pub(crate) fn objects(yaml: &str) -> Vec<Object> {
 pub(crate) fn object(doc: serde_json::Value) -> Object {
     let kind = doc["kind"].as_str().unwrap_or_default().to_string();
     match kind.as_str() {
-        "Ingress" => Object::Ingress(Arc::new(
-            serde_json::from_value::<k8s_openapi::api::networking::v1::Ingress>(doc)
-                .unwrap()
-                .into(),
-        )),
-        "Service" => Object::Service(Arc::new(
-            serde_json::from_value::<k8s_openapi::api::core::v1::Service>(doc)
-                .unwrap()
-                .into(),
-        )),
+        "Ingress" => Object::Ingress(compact::<k8s_openapi::api::networking::v1::Ingress, _>(doc)),
+        "Service" => Object::Service(compact::<k8s_openapi::api::core::v1::Service, _>(doc)),
         "Secret" => Object::Secret(Arc::new(serde_json::from_value(doc).unwrap())),
-        "EndpointSlice" => Object::EndpointSlice(Arc::new(
-            serde_json::from_value::<k8s_openapi::api::discovery::v1::EndpointSlice>(doc)
-                .unwrap()
-                .into(),
-        )),
-        "Endpoints" => Object::Endpoints(Arc::new(
-            serde_json::from_value::<k8s_openapi::api::core::v1::Endpoints>(doc)
-                .unwrap()
-                .into(),
-        )),
+        "EndpointSlice" => {
+            Object::EndpointSlice(compact::<k8s_openapi::api::discovery::v1::EndpointSlice, _>(doc))
+        }
+        "Endpoints" => Object::Endpoints(compact::<k8s_openapi::api::core::v1::Endpoints, _>(doc)),
         "HTTPProxy" => Object::HTTPProxy(Arc::new(serde_json::from_value(doc).unwrap())),
         "TLSCertificateDelegation" => {
             Object::TLSCertificateDelegation(Arc::new(serde_json::from_value(doc).unwrap()))
@@ -70,6 +56,11 @@ pub(crate) fn object(doc: serde_json::Value) -> Object {
         "ConfigMap" => Object::ConfigMap(Arc::new(serde_json::from_value(doc).unwrap())),
         other => panic!("unexpected kind {other}"),
     }
+}
+
+/// `doc` decoded as the Kubernetes type `K`, kept in its compact form `C`.
+fn compact<K: serde::de::DeserializeOwned, C: From<K>>(doc: serde_json::Value) -> Arc<C> {
+    Arc::new(serde_json::from_value::<K>(doc).unwrap().into())
 }
 
 /// A snapshot holding `objects`, applied in order.
