@@ -66,8 +66,9 @@ pub struct IncrementalBuild {
     output: BuildOutput,
     /// How many parts hold each entry of the output.
     counts: Counts,
-    /// The parts, by id.
-    parts: HashMap<u64, Part>,
+    /// The parts, by id (boxed: a map bucket holds a pointer, not a whole part, and a map
+    /// keeps about half its buckets empty).
+    parts: HashMap<u64, Box<Part>>,
     /// The id the next part gets.
     next_id: u64,
     /// The part of each Ingress and HTTPProxy served, and of each ExtensionService.
@@ -479,12 +480,12 @@ impl IncrementalBuild {
             }
             self.parts.insert(
                 id,
-                Part {
+                Box::new(Part {
                     members: members.into_iter().collect(),
                     nodes: nodes.into_iter().collect(),
                     delegations,
                     keys,
-                },
+                }),
             );
         }
         splice.finish();

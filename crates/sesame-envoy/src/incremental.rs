@@ -9,6 +9,7 @@
 //! endpoint-only changes ([`Translator::service_endpoints`]) without scanning every cluster.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use envoy_types::pb::google::protobuf::Any;
 use sesame_dag::dag::EdsTarget;
@@ -71,7 +72,7 @@ pub struct ResourceChanges {
     pub delta_routes: TableChanges,
 }
 
-/// Where the endpoints of one EDS name come from, and which clusters use it.
+/// Where the endpoints of one EDS name come from, and how many clusters use it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct EdsSource {
     service: NamespacedName,
@@ -79,7 +80,8 @@ struct EdsSource {
     /// The Services of a cluster over several (an ExtensionService's), whose endpoints are
     /// weighted localities; empty for the one Service port above.
     targets: Vec<EdsTarget>,
-    clusters: BTreeSet<String>,
+    /// The clusters of the last DAG fed by this EDS name (nearly always one).
+    users: usize,
 }
 
 impl EdsSource {
@@ -89,18 +91,18 @@ impl EdsSource {
     }
 }
 
-/// The translation state kept between builds.
+/// The translation state kept between builds. An EDS name is stored once and shared by the
+/// three indexes; a Service's EDS names are a sorted `Vec` (nearly always one name, which a
+/// set would keep in a whole B-tree node).
 #[derive(Clone, Debug)]
 pub struct Translator {
     config: TranslateConfig,
-    /// The plain-HTTP hostnames of the last DAG (those with a VHDS resource).
-    http_hosts: BTreeSet<String>,
     /// The EDS name of each EDS-fed cluster of the last DAG.
-    cluster_eds: BTreeMap<String, String>,
+    cluster_eds: BTreeMap<String, Arc<str>>,
     /// Every EDS name of the last DAG.
-    eds: BTreeMap<String, EdsSource>,
-    /// The EDS names that read each Service's endpoints.
-    service_eds: BTreeMap<NamespacedName, BTreeSet<String>>,
+    eds: BTreeMap<Arc<str>, EdsSource>,
+    /// The EDS names that read each Service's endpoints, sorted.
+    service_eds: BTreeMap<NamespacedName, Vec<Arc<str>>>,
     /// The RouteConfiguration names of each Gateway listener of the last DAG (an HTTPS one
     /// has one per filter chain), so that an update removes those that went away.
     gateway_routes: BTreeMap<String, BTreeSet<String>>,
@@ -111,7 +113,6 @@ impl Translator {
     pub fn new(config: TranslateConfig) -> Self {
         Translator {
             config,
-            http_hosts: BTreeSet::new(),
             cluster_eds: BTreeMap::new(),
             eds: BTreeMap::new(),
             service_eds: BTreeMap::new(),
@@ -122,8 +123,7 @@ impl Translator {
     /// Translates the whole DAG (the same resources as [`crate::translate`]) and its endpoints
     /// (as [`crate::endpoint::endpoints`]), remembering what [`Translator::update`] needs.
     pub fn full(&mut self, dag: &Dag, snapshot: &Snapshot) -> (Resources, BTreeMap<String, Any>) {
-        let (resources, by_host) = crate::translate_with_hosts(dag, &self.config);
-        self.http_hosts = by_host;
+        let resources = crate::translate(dag, &self.config);
         self.gateway_routes = dag
             .gateway_listeners
             .iter()
@@ -138,7 +138,9 @@ impl Translator {
         let endpoints = self
             .eds
             .iter()
-            .map(|(eds_name, source)| (eds_name.clone(), assignment(eds_name, source, snapshot)))
+            .map(|(eds_name, source)| {
+                (eds_name.to_string(), assignment(eds_name, source, snapshot))
+            })
             .collect();
         (resources, endpoints)
     }
@@ -210,7 +212,7 @@ impl Translator {
             .flatten()
             .filter_map(|eds_name| {
                 let source = self.eds.get(eds_name)?;
-                Some((eds_name.clone(), assignment(eds_name, source, snapshot)))
+                Some((eds_name.to_string(), assignment(eds_name, source, snapshot)))
             })
             .collect()
     }
@@ -219,17 +221,13 @@ impl Translator {
     /// every host inline is not sent again: the xDS store makes it from the VHDS resources, and
     /// only when a state-of-the-world client reads it (see `sesame_xds::INLINE_ROUTE_TABLE`),
     /// as [`Translator::full`] gives it.
-    fn update_http(&mut self, dag: &Dag, changes: &BuildDelta, out: &mut ResourceChanges) {
+    fn update_http(&self, dag: &Dag, changes: &BuildDelta, out: &mut ResourceChanges) {
         for hostname in &changes.http {
             let encoded = dag.http.get(hostname).map(route::encoded_virtual_host);
-            match &encoded {
-                Some(_) => self.http_hosts.insert(hostname.clone()),
-                None => self.http_hosts.remove(hostname),
-            };
             out.virtual_hosts.set(route::vhds_name(hostname), encoded);
         }
         if !changes.http.is_empty() {
-            let vhds = route::delta_route_configurations(self.http_hosts.is_empty());
+            let vhds = route::delta_route_configurations(dag.http.is_empty());
             out.delta_routes.set(
                 route::HTTP_ROUTE_CONFIG.to_string(),
                 vhds.get(route::HTTP_ROUTE_CONFIG).cloned(),
@@ -284,21 +282,23 @@ impl Translator {
                 .eds
                 .get(&eds_name)
                 .map(|source| assignment(&eds_name, source, snapshot));
-            out.endpoints.set(eds_name, encoded);
+            out.endpoints.set(eds_name.to_string(), encoded);
         }
     }
 
     /// Forgets a cluster of the last DAG; returns its EDS name, if it had one.
-    fn remove_cluster(&mut self, name: &str) -> Option<String> {
+    fn remove_cluster(&mut self, name: &str) -> Option<Arc<str>> {
         let eds_name = self.cluster_eds.remove(name)?;
         if let Some(source) = self.eds.get_mut(&eds_name) {
-            source.clusters.remove(name);
-            if source.clusters.is_empty() {
+            source.users -= 1;
+            if source.users == 0 {
                 let services: Vec<NamespacedName> = source.services().cloned().collect();
                 self.eds.remove(&eds_name);
                 for service in services {
                     if let Some(names) = self.service_eds.get_mut(&service) {
-                        names.remove(&eds_name);
+                        if let Ok(at) = names.binary_search(&eds_name) {
+                            names.remove(at);
+                        }
                         if names.is_empty() {
                             self.service_eds.remove(&service);
                         }
@@ -310,32 +310,39 @@ impl Translator {
     }
 
     /// Indexes a cluster of `dag` fed by EDS; returns its EDS name, if it has one.
-    fn add_cluster(&mut self, dag: &Dag, name: &str) -> Option<String> {
+    fn add_cluster(&mut self, dag: &Dag, name: &str) -> Option<Arc<str>> {
         let cluster = dag.clusters.get(name)?;
         // An ExternalName Service has no endpoints: its cluster resolves its name itself.
         if cluster.external_name.is_some() {
             return None;
         }
-        let eds_name = cluster.eds_name.clone();
-        self.cluster_eds.insert(name.to_string(), eds_name.clone());
-        self.eds
-            .entry(eds_name.clone())
-            .or_insert_with(|| EdsSource {
-                service: cluster.service.clone(),
-                port_name: cluster.port_name.clone(),
-                targets: cluster.targets.clone(),
-                clusters: BTreeSet::new(),
-            })
-            .clusters
-            .insert(name.to_string());
-        let services =
-            std::iter::once(&cluster.service).chain(cluster.targets.iter().map(|t| &t.service));
-        for service in services {
-            self.service_eds
-                .entry(service.clone())
-                .or_default()
-                .insert(eds_name.clone());
-        }
+        let known = self.eds.get_key_value(cluster.eds_name.as_str());
+        let (eds_name, source) = match known.map(|(shared, _)| Arc::clone(shared)) {
+            Some(eds_name) => {
+                let source = self.eds.get_mut(&eds_name)?;
+                (eds_name, source)
+            }
+            None => {
+                let eds_name: Arc<str> = cluster.eds_name.as_str().into();
+                let source = EdsSource {
+                    service: cluster.service.clone(),
+                    port_name: cluster.port_name.clone(),
+                    targets: cluster.targets.clone(),
+                    users: 0,
+                };
+                for service in source.services() {
+                    let names = self.service_eds.entry(service.clone()).or_default();
+                    if let Err(at) = names.binary_search(&eds_name) {
+                        names.insert(at, Arc::clone(&eds_name));
+                    }
+                }
+                let source = self.eds.entry(Arc::clone(&eds_name)).or_insert(source);
+                (eds_name, source)
+            }
+        };
+        source.users += 1;
+        self.cluster_eds
+            .insert(name.to_string(), Arc::clone(&eds_name));
         Some(eds_name)
     }
 }

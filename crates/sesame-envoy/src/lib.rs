@@ -31,7 +31,7 @@ pub use resource::{ResourceType, Resources};
 /// The endpoint translation under the name callers first used (`sesame_envoy::endpoints::endpoints`).
 pub use endpoint as endpoints;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -149,18 +149,7 @@ impl Default for HttpTimeouts {
 /// Translates a DAG into listeners, route configurations, clusters and secrets.
 /// Endpoints are not included: see [`endpoint::endpoints`].
 pub fn translate(dag: &Dag, config: &TranslateConfig) -> Resources {
-    translate_with_hosts(dag, config).0
-}
-
-/// [`translate`], also returning the plain-HTTP hostnames (what [`incremental::Translator`]
-/// keeps to know whether `ingress_http` has virtual hosts).
-pub(crate) fn translate_with_hosts(
-    dag: &Dag,
-    config: &TranslateConfig,
-) -> (Resources, BTreeSet<String>) {
-    let by_host = route::vhds_virtual_hosts(dag);
-    let hostnames: BTreeSet<String> = by_host.keys().cloned().collect();
-    let virtual_hosts: BTreeMap<String, Any> = by_host
+    let virtual_hosts: BTreeMap<String, Any> = route::vhds_virtual_hosts(dag)
         .into_iter()
         .map(|(hostname, any)| (route::vhds_name(&hostname), any))
         .collect();
@@ -171,15 +160,14 @@ pub(crate) fn translate_with_hosts(
         route::http_route_configuration_from_vhds(virtual_hosts.values()),
     );
     routes.extend(gateway::route_configurations(dag));
-    let resources = Resources {
+    Resources {
         listeners: listener::listeners(dag, config),
         routes,
         clusters: cluster::clusters(dag),
         secrets: secret::secrets(dag),
-        delta_routes: route::delta_route_configurations(hostnames.is_empty()),
+        delta_routes: route::delta_route_configurations(dag.http.is_empty()),
         virtual_hosts,
-    };
-    (resources, hostnames)
+    }
 }
 
 #[cfg(test)]
