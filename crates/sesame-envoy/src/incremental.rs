@@ -1,9 +1,8 @@
 //! Translation that re-encodes only what a build changed.
 //!
 //! [`Translator::full`] translates a whole DAG, as [`crate::translate`] does, and remembers what
-//! later updates need: the encoded plain-HTTP virtual hosts (the state-of-the-world
-//! `ingress_http` table is put together from them) and, for every EDS name, the clusters that
-//! use it and the Service port it reads. [`Translator::update`] then takes the keys a build
+//! later updates need: for every EDS name, how many clusters use it and the Service port it
+//! reads, and the EDS name of every cluster. [`Translator::update`] then takes the keys a build
 //! changed (a [`BuildDelta`]) and returns only the resources to upsert and remove: a change to one
 //! host encodes one virtual host, however many the DAG holds. The same index answers
 //! endpoint-only changes ([`Translator::service_endpoints`]) without scanning every cluster.
