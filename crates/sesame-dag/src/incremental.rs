@@ -37,6 +37,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::build::{BuildConfig, BuildOutput, ClientCertificate, build_part, client_certificate};
+use crate::collections::{VecSet, pack};
 use crate::delegation;
 use crate::object::{Kind, ObjectKey};
 use crate::snapshot::Snapshot;
@@ -76,9 +77,9 @@ pub struct IncrementalBuild {
     /// The part whose objects touch each node.
     owner: HashMap<Node, u64>,
     /// The parts that looked up each Service, Secret and ExtensionService.
-    readers: HashMap<ObjectKey, Readers>,
+    readers: HashMap<ObjectKey, VecSet<u64>>,
     /// The parts that read the TLSCertificateDelegations of each namespace.
-    delegation_readers: HashMap<String, Readers>,
+    delegation_readers: HashMap<String, VecSet<u64>>,
     /// The Ingresses and HTTPProxies of the snapshot that name each class, served or not.
     classes: HashMap<String, BTreeSet<ObjectKey>>,
     /// The class each of them names.
@@ -100,36 +101,6 @@ struct Part {
     delegations: BTreeSet<String>,
     /// The keys of what they put in the output.
     keys: Keys,
-}
-
-/// The parts that read something, by id. Ids only grow, so pushing keeps them sorted; most
-/// things have one reader, which a `Vec` holds in a fraction of a set's node.
-#[derive(Clone, Debug, Default)]
-struct Readers(Vec<u64>);
-
-impl Readers {
-    fn push(&mut self, id: u64) {
-        debug_assert!(self.0.last().is_none_or(|last| *last < id));
-        self.0.push(id);
-    }
-
-    fn remove(&mut self, id: u64) {
-        if let Ok(at) = self.0.binary_search(&id) {
-            self.0.remove(at);
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl<'r> IntoIterator for &'r Readers {
-    type Item = &'r u64;
-    type IntoIter = std::slice::Iter<'r, u64>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
-    }
 }
 
 /// What an [`IncrementalBuild::update`] changed: the keys of the entries of the output added,
@@ -219,6 +190,24 @@ fn differ<K: Ord + Clone, V: PartialEq>(a: &BTreeMap<K, V>, b: &BTreeMap<K, V>) 
     changed.chain(added).collect()
 }
 
+impl BuildOutput {
+    /// Rebuilds the output's maps from their sorted entries. The first build fills them one
+    /// key at a time in key order, which leaves each B-tree node a little over half full;
+    /// built in bulk, the nodes are full, and the same entries take ~40 % less memory (a
+    /// cluster's 296 bytes sit inline in its map's node).
+    fn pack(&mut self) {
+        let dag = &mut self.dag;
+        pack(&mut dag.http);
+        pack(&mut dag.https);
+        pack(&mut dag.clusters);
+        pack(&mut dag.secrets);
+        pack(&mut dag.passthrough);
+        pack(&mut dag.gateway_listeners);
+        dag.references = std::mem::take(&mut dag.references).into_iter().collect();
+        pack(&mut self.status.objects);
+    }
+}
+
 impl IncrementalBuild {
     /// A full build, keeping what incremental updates need.
     pub fn new(snapshot: &Snapshot, config: &BuildConfig) -> Self {
@@ -263,6 +252,7 @@ impl IncrementalBuild {
         splice.finish();
         let objects = partition::all_nodes(snapshot, config);
         incremental.rebuild(snapshot, Vec::new(), objects, true, None);
+        incremental.output.pack();
         incremental
     }
 
@@ -472,11 +462,14 @@ impl IncrementalBuild {
                 self.owner.insert(node.clone(), id);
             }
             for reference in &keys.references {
-                self.readers.entry(reference.clone()).or_default().push(id);
+                self.readers
+                    .entry(reference.clone())
+                    .or_default()
+                    .insert(id);
             }
             for namespace in &delegations {
                 let readers = self.delegation_readers.entry(namespace.clone());
-                readers.or_default().push(id);
+                readers.or_default().insert(id);
             }
             self.parts.insert(
                 id,
@@ -506,7 +499,7 @@ impl IncrementalBuild {
         }
         for reference in &part.keys.references {
             if let Some(readers) = self.readers.get_mut(reference) {
-                readers.remove(id);
+                readers.remove(&id);
                 if readers.is_empty() {
                     self.readers.remove(reference);
                 }
@@ -514,7 +507,7 @@ impl IncrementalBuild {
         }
         for namespace in &part.delegations {
             if let Some(readers) = self.delegation_readers.get_mut(namespace) {
-                readers.remove(id);
+                readers.remove(&id);
                 if readers.is_empty() {
                     self.delegation_readers.remove(namespace);
                 }

@@ -8,6 +8,7 @@
 //! Kubernetes objects.
 
 pub mod build;
+pub mod collections;
 pub mod dag;
 pub mod endpoints;
 pub mod explain;

@@ -12,6 +12,7 @@ use sesame_gateway_api::{
     TcpRoute, TlsRoute,
 };
 
+use crate::collections::{VecSet, pack};
 use crate::dag::Dag;
 use crate::object::compact::{EndpointSlice, Endpoints, Ingress, Service};
 use crate::object::{Kind, NamespacedName, Object, ObjectKey};
@@ -154,13 +155,40 @@ pub struct Snapshot {
     pub config_maps: BTreeMap<NamespacedName, Arc<ConfigMap>>,
     /// The EndpointSlices of each Service, by the slice's `kubernetes.io/service-name` label.
     /// Sorted; a Service has few slices, which a `Vec` holds in a fraction of a set's node.
-    slices_by_service: BTreeMap<NamespacedName, Vec<NamespacedName>>,
+    slices_by_service: BTreeMap<NamespacedName, VecSet<NamespacedName>>,
 }
 
 impl Snapshot {
     /// An empty snapshot.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Rebuilds every map from its sorted entries, with full B-tree nodes: a snapshot filled
+    /// one object at a time keeps its nodes about half full (a source's initial load mostly
+    /// comes in key order). Worth calling once that load is applied.
+    pub fn pack(&mut self) {
+        pack(&mut self.ingresses);
+        pack(&mut self.services);
+        pack(&mut self.secrets);
+        pack(&mut self.endpoint_slices);
+        pack(&mut self.endpoints);
+        pack(&mut self.httpproxies);
+        pack(&mut self.tls_certificate_delegations);
+        pack(&mut self.ingress_classes);
+        pack(&mut self.gateway_classes);
+        pack(&mut self.gateways);
+        pack(&mut self.http_routes);
+        pack(&mut self.reference_grants);
+        pack(&mut self.extension_services);
+        pack(&mut self.grpc_routes);
+        pack(&mut self.tls_routes);
+        pack(&mut self.tcp_routes);
+        pack(&mut self.backend_tls_policies);
+        pack(&mut self.listener_sets);
+        pack(&mut self.namespaces);
+        pack(&mut self.config_maps);
+        pack(&mut self.slices_by_service);
     }
 
     /// Applies a change and says what it touched. Returns `None` when the snapshot already held
@@ -258,10 +286,7 @@ impl Snapshot {
                         self.unlink_slice(&old_service, &key);
                     }
                 }
-                let slices = self.slices_by_service.entry(service).or_default();
-                if let Err(at) = slices.binary_search(&key) {
-                    slices.insert(at, key.clone());
-                }
+                (self.slices_by_service.entry(service).or_default()).insert(key.clone());
                 upsert(&mut self.endpoint_slices, key, o)
             }
         }
@@ -303,7 +328,7 @@ impl Snapshot {
 
     fn unlink_slice(&mut self, service: &NamespacedName, slice: &NamespacedName) {
         if let Some(set) = self.slices_by_service.get_mut(service) {
-            set.retain(|s| s != slice);
+            set.remove(slice);
             if set.is_empty() {
                 self.slices_by_service.remove(service);
             }

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use envoy_types::pb::google::protobuf::Any;
+use sesame_dag::collections::{VecSet, pack};
 use sesame_dag::dag::EdsTarget;
 use sesame_dag::{BuildDelta, Dag, NamespacedName, Snapshot};
 
@@ -101,7 +102,7 @@ pub struct Translator {
     /// Every EDS name of the last DAG.
     eds: BTreeMap<Arc<str>, EdsSource>,
     /// The EDS names that read each Service's endpoints, sorted.
-    service_eds: BTreeMap<NamespacedName, Vec<Arc<str>>>,
+    service_eds: BTreeMap<NamespacedName, VecSet<Arc<str>>>,
     /// The RouteConfiguration names of each Gateway listener of the last DAG (an HTTPS one
     /// has one per filter chain), so that an update removes those that went away.
     gateway_routes: BTreeMap<String, BTreeSet<String>>,
@@ -134,6 +135,10 @@ impl Translator {
         for name in dag.clusters.keys() {
             self.add_cluster(dag, name);
         }
+        // Filled in key order, their nodes are half empty: rebuilt in bulk, they are full.
+        pack(&mut self.cluster_eds);
+        pack(&mut self.eds);
+        pack(&mut self.service_eds);
         let endpoints = self
             .eds
             .iter()
@@ -295,9 +300,7 @@ impl Translator {
                 self.eds.remove(&eds_name);
                 for service in services {
                     if let Some(names) = self.service_eds.get_mut(&service) {
-                        if let Ok(at) = names.binary_search(&eds_name) {
-                            names.remove(at);
-                        }
+                        names.remove(&eds_name);
                         if names.is_empty() {
                             self.service_eds.remove(&service);
                         }
@@ -331,9 +334,7 @@ impl Translator {
                 };
                 for service in source.services() {
                     let names = self.service_eds.entry(service.clone()).or_default();
-                    if let Err(at) = names.binary_search(&eds_name) {
-                        names.insert(at, Arc::clone(&eds_name));
-                    }
+                    names.insert(Arc::clone(&eds_name));
                 }
                 let source = self.eds.entry(Arc::clone(&eds_name)).or_insert(source);
                 (eds_name, source)

@@ -271,7 +271,9 @@ fn load_all(state: &mut ManifestState) -> Result<Vec<Change>, Error> {
         })?;
         files.extend(listed);
     }
-    Ok(state.reload_files(read_all(files)))
+    let changes = state.reload_files(read_all(files));
+    state.pack();
+    Ok(changes)
 }
 
 /// Re-reads what a burst touched: the manifest files named by its events, and every file of a

@@ -305,6 +305,8 @@ impl Controller {
         match &mut self.incremental {
             Some(build) => build.update(&self.snapshot, &changed),
             None => {
+                // The initial load is in: the maps it filled are packed once.
+                self.snapshot.pack();
                 let build = IncrementalBuild::new(&self.snapshot, &self.build_config);
                 self.incremental = Some(build);
                 BuildDelta {

@@ -6,6 +6,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use sesame_dag::collections::{VecSet, pack};
 use sesame_dag::object::{Object, ObjectKey};
 use sesame_dag::snapshot::Change;
 use tracing::{error, info, warn};
@@ -34,7 +35,7 @@ pub struct ManifestState {
     files: BTreeMap<FileId, BTreeMap<ObjectKey, Object>>,
     /// The files that define each object, in precedence order (nearly always one: a sorted
     /// `Vec` costs a fraction of a set's node).
-    owners: BTreeMap<ObjectKey, Vec<FileId>>,
+    owners: BTreeMap<ObjectKey, VecSet<FileId>>,
     errors: BTreeMap<FileId, ParseError>,
 }
 
@@ -52,6 +53,14 @@ impl ManifestState {
             dirs: unique,
             ..Self::default()
         }
+    }
+
+    /// Rebuilds the maps of every object from their sorted entries, with full B-tree nodes
+    /// (a file's objects and the owners are inserted one key at a time, which leaves the
+    /// nodes about half full). Worth calling once, after the initial load.
+    pub fn pack(&mut self) {
+        self.files.values_mut().for_each(pack);
+        pack(&mut self.owners);
     }
 
     /// The directories, in precedence order.
@@ -160,7 +169,7 @@ impl ManifestState {
         let old = self.files.remove(&id).unwrap_or_default();
         for key in old.keys().filter(|k| !objects.contains_key(*k)) {
             if let Some(owners) = self.owners.get_mut(key) {
-                owners.retain(|o| *o != id);
+                owners.remove(&id);
                 if owners.is_empty() {
                     self.owners.remove(key);
                 }
@@ -168,9 +177,7 @@ impl ManifestState {
         }
         for key in objects.keys().filter(|k| !old.contains_key(*k)) {
             let owners = self.owners.entry(key.clone()).or_default();
-            if let Err(at) = owners.binary_search(&id) {
-                owners.insert(at, id.clone());
-            }
+            owners.insert(id.clone());
             if owners.len() > 1 {
                 let files: Vec<String> = owners
                     .iter()
