@@ -157,7 +157,7 @@ pub fn translate(dag: &Dag, config: &TranslateConfig) -> Resources {
     // In VHDS resource-name order, as the xDS store puts it together from the same hosts.
     routes.insert(
         route::HTTP_ROUTE_CONFIG.to_string(),
-        route::http_route_configuration_from_vhds(virtual_hosts.values()),
+        route::http_route_configuration_from_vhds(virtual_hosts.values().map(|v| &v.value[..])),
     );
     routes.extend(gateway::route_configurations(dag));
     Resources {

@@ -144,7 +144,7 @@ pub fn delta_route_configurations(no_virtual_hosts: bool) -> BTreeMap<String, An
 /// order this is byte for byte [`encoded_route_configuration`] over the same hosts, without
 /// encoding any virtual host again.
 pub fn http_route_configuration_from_vhds<'a>(
-    virtual_hosts: impl IntoIterator<Item = &'a Any>,
+    virtual_hosts: impl IntoIterator<Item = &'a [u8]>,
 ) -> Any {
     use prost::encoding::{WireType, decode_varint, encode_key, encode_varint, encoded_len_varint};
     let mut value =
@@ -152,7 +152,7 @@ pub fn http_route_configuration_from_vhds<'a>(
     let prefix = format!("{HTTP_ROUTE_CONFIG}/");
     for vhost in virtual_hosts {
         // `name` (field 1) is encoded first: split it from the rest of the message.
-        let mut rest = vhost.value.as_slice();
+        let mut rest = vhost;
         let mut name = "";
         if rest.first() == Some(&VIRTUAL_HOST_NAME_KEY) {
             rest = &rest[1..];

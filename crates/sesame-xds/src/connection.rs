@@ -388,7 +388,7 @@ impl Connection {
             Names::Wildcard => true,
             Names::Named(names) => added
                 .iter()
-                .filter_map(|c| eds_service_name(c.any()))
+                .filter_map(|c| eds_service_name(c.value()))
                 .any(|name| names.contains(&name)),
         }
     }
@@ -439,7 +439,7 @@ impl Connection {
         }
         let (resources, digest) = select(set, &sub.names);
         self.send(ty, digest, || {
-            resources.iter().map(|r| r.any().clone()).collect()
+            resources.iter().map(|r| r.to_any()).collect()
         })
     }
 
@@ -447,7 +447,7 @@ impl Connection {
     /// remembers them as the clusters Envoy holds.
     fn send_clusters(&mut self, clusters: Resources, digest: Digest) -> Option<DiscoveryResponse> {
         let response = self.send(ResourceType::Cluster, digest, || {
-            clusters.values().map(|r| r.any().clone()).collect()
+            clusters.values().map(|r| r.to_any()).collect()
         })?;
         self.sent_clusters = clusters;
         Some(response)

@@ -46,8 +46,8 @@ use envoy_types::pb::envoy::config::core::v3::ControlPlane;
 use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, Resource as WireResource,
 };
-use envoy_types::pb::google::protobuf::Any;
 use prost::Message;
+use sesame_dag::collections::pack;
 use sesame_envoy::ResourceType;
 
 use crate::connection::{CONTROL_PLANE, Scope, WILDCARD, names_clusters};
@@ -169,6 +169,7 @@ impl Subscription {
         view: &StoreView,
     ) -> Diff {
         let mut diff = Diff::default();
+        let mut added = 0;
         for name in candidates {
             let selected = self.selects(ty, &name);
             // A following VHDS subscription may learn its route configurations after the
@@ -184,8 +185,9 @@ impl Subscription {
             match current {
                 Some(r) => {
                     if self.known.get(&name) != Some(&Some(*r.digest())) {
-                        if self.known.insert(name.clone(), Some(*r.digest())).is_some() {
-                            diff.replaced.push(Arc::clone(r));
+                        match self.known.insert(name.clone(), Some(*r.digest())) {
+                            Some(_) => diff.replaced.push(Arc::clone(r)),
+                            None => added += 1,
                         }
                         diff.upserts.push((name, Arc::clone(r)));
                     }
@@ -196,6 +198,11 @@ impl Subscription {
                     }
                 }
             }
+        }
+        // Most of the map inserted one name at a time (a first answer): its B-tree nodes would
+        // stay about half empty, per stream.
+        if added * 2 > self.known.len() {
+            pack(&mut self.known);
         }
         diff
     }
@@ -354,10 +361,10 @@ impl DeltaConnection {
             .filter(|known| !known.is_empty());
         let mut refresh: Vec<String> = Vec::new();
         if let Some(known) = held {
-            let added = (diff.upserts.iter()).filter_map(|(_, r)| eds_service_name(r.any()));
+            let added = (diff.upserts.iter()).filter_map(|(_, r)| eds_service_name(r.value()));
             refresh.extend(added.filter(|name| known.contains_key(name)));
         }
-        refresh.extend((diff.replaced.iter()).filter_map(|r| eds_service_name(r.any())));
+        refresh.extend((diff.replaced.iter()).filter_map(|r| eds_service_name(r.value())));
         self.refresh_endpoints.extend(refresh);
     }
 
@@ -556,7 +563,7 @@ impl DeltaConnection {
                 .map(|(name, r)| WireResource {
                     name,
                     version: r.version(),
-                    resource: Some(r.any().clone()),
+                    resource: Some(r.to_any()),
                     ..Default::default()
                 })
                 .chain(unresolved.into_iter().map(|name| WireResource {
@@ -651,12 +658,17 @@ fn apply_interest(
             });
         }
     }
+    // Envoy's first EDS request names every cluster, in no order: rebuilt in bulk, the set's
+    // nodes are full.
+    if req.resource_names_subscribe.len() * 2 > sub.names.len() {
+        sub.names = std::mem::take(&mut sub.names).into_iter().collect();
+    }
 }
 
 /// The ClusterLoadAssignment name of an EDS cluster (its EDS service name, or its own name);
 /// `None` for other clusters.
-pub(crate) fn eds_service_name(any: &Any) -> Option<String> {
-    let cluster = Cluster::decode(any.value.as_slice()).ok()?;
+pub(crate) fn eds_service_name(cluster: &[u8]) -> Option<String> {
+    let cluster = Cluster::decode(cluster).ok()?;
     let eds = cluster::DiscoveryType::Eds as i32;
     if cluster.cluster_discovery_type != Some(cluster::ClusterDiscoveryType::Type(eds)) {
         return None;

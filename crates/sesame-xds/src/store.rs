@@ -51,23 +51,26 @@ pub type Resources = imbl::OrdMap<String, Arc<Resource>>;
 /// VirtualHost table (see [`Resource::inline_route_table`]), whatever a writer gives for it.
 pub const INLINE_ROUTE_TABLE: &str = sesame_envoy::route::HTTP_ROUTE_CONFIG;
 
-/// One stored resource: its encoded form and its content digest.
+/// One stored resource: its encoded form and its content digest. The type URL is the table's
+/// (one static string, not a copy per resource: a store holds tens of thousands of them).
 #[derive(Debug)]
 pub struct Resource {
-    any: OnceLock<Any>,
+    type_url: &'static str,
+    value: OnceLock<Box<[u8]>>,
     /// For the state-of-the-world route table with every VHDS virtual host inline: the
-    /// VirtualHost table snapshot (its serial and resources) put together into `any` when it
+    /// VirtualHost table snapshot (its serial and resources) put together into `value` when it
     /// is first read.
-    inline_hosts: Option<(u64, Resources)>,
+    inline_hosts: Option<Box<(u64, Resources)>>,
     digest: Digest,
 }
 
 impl Resource {
-    /// Wraps an encoded resource, hashing it once.
-    fn new(any: Any) -> Self {
+    /// Wraps an encoded resource of type `ty` (its type URL already checked), hashing it once.
+    fn new(ty: ResourceType, any: Any) -> Self {
         let digest = resource_digest(&any);
         Resource {
-            any: OnceLock::from(any),
+            type_url: ty.type_url(),
+            value: OnceLock::from(any.value.into_boxed_slice()),
             inline_hosts: None,
             digest,
         }
@@ -81,18 +84,37 @@ impl Resource {
         let mut digest = [0; 20];
         add_entry(&mut digest, INLINE_ROUTE_TABLE, virtual_hosts.digest());
         Resource {
-            any: OnceLock::new(),
-            inline_hosts: Some((virtual_hosts.serial, virtual_hosts.resources.clone())),
+            type_url: ResourceType::RouteConfiguration.type_url(),
+            value: OnceLock::new(),
+            inline_hosts: Some(Box::new((
+                virtual_hosts.serial,
+                virtual_hosts.resources.clone(),
+            ))),
             digest,
         }
     }
 
-    /// The encoded resource, as put into a `DiscoveryResponse`.
-    pub fn any(&self) -> &Any {
-        self.any.get_or_init(|| {
-            let hosts = self.inline_hosts.iter().flat_map(|(_, h)| h.values());
-            sesame_envoy::route::http_route_configuration_from_vhds(hosts.map(|r| r.any()))
+    /// The encoded resource (without its type URL).
+    pub fn value(&self) -> &[u8] {
+        self.value.get_or_init(|| {
+            let hosts = self.inline_hosts.iter().flat_map(|h| h.1.values());
+            let table =
+                sesame_envoy::route::http_route_configuration_from_vhds(hosts.map(|r| r.value()));
+            table.value.into_boxed_slice()
         })
+    }
+
+    /// The resource as put into a discovery response: a copy of its type URL and bytes.
+    pub fn to_any(&self) -> Any {
+        Any {
+            type_url: self.type_url.to_string(),
+            value: self.value().to_vec(),
+        }
+    }
+
+    /// Whether `any` encodes this very resource.
+    fn is(&self, any: &Any) -> bool {
+        self.type_url == any.type_url && *self.value() == *any.value
     }
 
     /// The resource's content version (a hash of its encoded bytes).
@@ -158,9 +180,9 @@ impl TypeSnapshot {
                 let resource = match current.resources.get(&name) {
                     // The inline route table is the store's own: kept until its hosts change.
                     Some(old) if old.inline_hosts.is_some() => Arc::clone(old),
-                    Some(old) if *old.any() == any => Arc::clone(old),
+                    Some(old) if old.is(&any) => Arc::clone(old),
                     _ if !virtual_host_named(ty, &name, &any) => return None,
-                    _ => Arc::new(Resource::new(any)),
+                    _ => Arc::new(Resource::new(ty, any)),
                 };
                 Some((name, resource))
             })
@@ -471,7 +493,7 @@ fn keep_inline_route_table(
         return;
     };
     let virtual_hosts = after(Table::Shared(ResourceType::VirtualHost));
-    if current.inline_hosts.as_ref().map(|(serial, _)| *serial) == Some(virtual_hosts.serial) {
+    if current.inline_hosts.as_ref().map(|h| h.0) == Some(virtual_hosts.serial) {
         return;
     }
     let inline = Resource::inline_route_table(virtual_hosts);
@@ -571,7 +593,7 @@ impl SnapshotStore {
                     .filter(|(name, any)| {
                         type_matches(ty, name, any) && virtual_host_named(ty, name, any)
                     })
-                    .map(|(name, any)| (name, Arc::new(Resource::new(any))))
+                    .map(|(name, any)| (name, Arc::new(Resource::new(ty, any))))
                     .collect();
                 (table, upserts, patch.removals)
             })

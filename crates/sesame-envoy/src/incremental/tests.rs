@@ -259,7 +259,9 @@ impl Served {
         // What the xDS store does: `ingress_http` with every host inline is made from the
         // virtual hosts, whatever the updates said of it.
         if let Some(inline) = self.routes.get_mut(route::HTTP_ROUTE_CONFIG) {
-            *inline = route::http_route_configuration_from_vhds(self.virtual_hosts.values());
+            *inline = route::http_route_configuration_from_vhds(
+                self.virtual_hosts.values().map(|v| &v.value[..]),
+            );
         }
     }
 }

@@ -339,8 +339,8 @@ fn the_inline_route_table_is_the_virtual_hosts_put_together_when_read() {
             .values()
             .cloned()
             .collect();
-        let expected = http_route_configuration_from_vhds(hosts.iter().map(|r| r.any()));
-        assert_eq!(*table.any(), expected);
+        let expected = http_route_configuration_from_vhds(hosts.iter().map(|r| r.value()));
+        assert_eq!(table.to_any(), expected);
         table.version()
     };
     let first = inline_of(&store);
