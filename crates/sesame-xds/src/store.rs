@@ -38,6 +38,12 @@ const HISTORY_VIEWS: usize = 64;
 /// The most changed names the kept history may hold (beyond it, laggards compare in full).
 const HISTORY_NAMES: usize = 100_000;
 
+/// Up to this many changed names, the history is kept whatever the store's size; beyond it, at
+/// most half as many names as the store has resources. A connection further behind compares
+/// in full, at about the cost of going through that many names, and the first write of a
+/// large store (every name at once) is not kept for a connection that cannot need it.
+const HISTORY_SMALL: usize = 1024;
+
 #[cfg(test)]
 #[path = "store/tests.rs"]
 mod tests;
@@ -333,12 +339,13 @@ impl StoreView {
             names,
         }));
         let mut total: usize = next.history.iter().map(|c| c.len()).sum();
-        while next.history.len() > 1
-            && (next.history.len() > HISTORY_VIEWS || total > HISTORY_NAMES)
-        {
-            if let Some(old) = next.history.pop_front() {
-                total -= old.len();
-            }
+        let resources: usize = next.types.iter().map(|t| t.resources.len()).sum();
+        let limit = HISTORY_NAMES.min(HISTORY_SMALL.max(resources / 2));
+        while next.history.len() > HISTORY_VIEWS || total > limit {
+            let Some(old) = next.history.pop_front() else {
+                break;
+            };
+            total -= old.len();
         }
         next
     }

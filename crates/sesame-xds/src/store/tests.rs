@@ -293,6 +293,30 @@ fn changed_names_of_a_large_type_are_found_without_a_scan() {
 }
 
 #[test]
+fn a_write_naming_most_of_a_large_store_is_not_kept_in_the_history() {
+    let store = SnapshotStore::new();
+    let names: Vec<String> = (0..10_000).map(|i| format!("c-{i}")).collect();
+    let items: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "x")).collect();
+    let empty = store.view().generation();
+    store.publish(vec![set(Cluster, &items)]);
+    let loaded = store.view().generation();
+    // 10 000 names out of 10 000 resources: a connection that saw nothing compares in full.
+    assert_eq!(store.view().delta_changed_names(Cluster, empty), None);
+    // A small change after it is kept.
+    store.patch(
+        Cluster,
+        BTreeMap::new(),
+        BTreeSet::from(["c-7".to_string()]),
+    );
+    let view = store.view();
+    assert_eq!(
+        view.delta_changed_names(Cluster, loaded),
+        Some(BTreeSet::from(["c-7"]))
+    );
+    assert_eq!(view.delta_changed_names(Cluster, empty), None);
+}
+
+#[test]
 fn virtual_hosts_must_carry_their_resource_name() {
     let store = SnapshotStore::new();
     let good = any(VirtualHost, "ingress_http/a.com", "a.com");
