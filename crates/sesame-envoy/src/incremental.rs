@@ -92,8 +92,7 @@ impl EdsSource {
 }
 
 /// The translation state kept between builds. An EDS name is stored once and shared by the
-/// three indexes; a Service's EDS names are a sorted `Vec` (nearly always one name, which a
-/// set would keep in a whole B-tree node).
+/// three indexes; a Service's EDS names (nearly always one) are a [`VecSet`].
 #[derive(Clone, Debug)]
 pub struct Translator {
     config: TranslateConfig,
