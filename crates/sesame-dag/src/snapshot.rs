@@ -153,8 +153,8 @@ pub struct Snapshot {
     /// ConfigMaps, each holding its `ca.crt` only: the CA bundles that BackendTLSPolicies and
     /// Gateways' client certificate validation refer to.
     pub config_maps: BTreeMap<NamespacedName, Arc<ConfigMap>>,
-    /// The EndpointSlices of each Service, by the slice's `kubernetes.io/service-name` label.
-    /// Sorted; a Service has few slices, which a `Vec` holds in a fraction of a set's node.
+    /// The EndpointSlices of each Service, by the slice's `kubernetes.io/service-name` label
+    /// (a Service has few slices: a [`VecSet`]).
     slices_by_service: BTreeMap<NamespacedName, VecSet<NamespacedName>>,
 }
 

@@ -33,8 +33,8 @@ struct Batch {
 pub struct ManifestState {
     dirs: Vec<PathBuf>,
     files: BTreeMap<FileId, BTreeMap<ObjectKey, Object>>,
-    /// The files that define each object, in precedence order (nearly always one: a sorted
-    /// `Vec` costs a fraction of a set's node).
+    /// The files that define each object, in precedence order (nearly always one: a
+    /// [`VecSet`]).
     owners: BTreeMap<ObjectKey, VecSet<FileId>>,
     errors: BTreeMap<FileId, ParseError>,
 }
