@@ -28,34 +28,33 @@ pub(crate) fn object(doc: serde_json::Value) -> Object {
     match kind.as_str() {
         "Ingress" => Object::Ingress(compact::<k8s_openapi::api::networking::v1::Ingress, _>(doc)),
         "Service" => Object::Service(compact::<k8s_openapi::api::core::v1::Service, _>(doc)),
-        "Secret" => Object::Secret(Arc::new(serde_json::from_value(doc).unwrap())),
+        "Secret" => Object::Secret(decoded(doc)),
         "EndpointSlice" => {
             Object::EndpointSlice(compact::<k8s_openapi::api::discovery::v1::EndpointSlice, _>(doc))
         }
         "Endpoints" => Object::Endpoints(compact::<k8s_openapi::api::core::v1::Endpoints, _>(doc)),
-        "HTTPProxy" => Object::HTTPProxy(Arc::new(serde_json::from_value(doc).unwrap())),
-        "TLSCertificateDelegation" => {
-            Object::TLSCertificateDelegation(Arc::new(serde_json::from_value(doc).unwrap()))
-        }
-        "IngressClass" => Object::IngressClass(Arc::new(serde_json::from_value(doc).unwrap())),
-        "GatewayClass" => Object::GatewayClass(Arc::new(serde_json::from_value(doc).unwrap())),
-        "Gateway" => Object::Gateway(Arc::new(serde_json::from_value(doc).unwrap())),
-        "HTTPRoute" => Object::HTTPRoute(Arc::new(serde_json::from_value(doc).unwrap())),
-        "ReferenceGrant" => Object::ReferenceGrant(Arc::new(serde_json::from_value(doc).unwrap())),
-        "ExtensionService" => {
-            Object::ExtensionService(Arc::new(serde_json::from_value(doc).unwrap()))
-        }
-        "GRPCRoute" => Object::GRPCRoute(Arc::new(serde_json::from_value(doc).unwrap())),
-        "TLSRoute" => Object::TLSRoute(Arc::new(serde_json::from_value(doc).unwrap())),
-        "TCPRoute" => Object::TCPRoute(Arc::new(serde_json::from_value(doc).unwrap())),
-        "BackendTLSPolicy" => {
-            Object::BackendTLSPolicy(Arc::new(serde_json::from_value(doc).unwrap()))
-        }
-        "ListenerSet" => Object::ListenerSet(Arc::new(serde_json::from_value(doc).unwrap())),
-        "Namespace" => Object::Namespace(Arc::new(serde_json::from_value(doc).unwrap())),
-        "ConfigMap" => Object::ConfigMap(Arc::new(serde_json::from_value(doc).unwrap())),
+        "HTTPProxy" => Object::HTTPProxy(decoded(doc)),
+        "TLSCertificateDelegation" => Object::TLSCertificateDelegation(decoded(doc)),
+        "IngressClass" => Object::IngressClass(decoded(doc)),
+        "GatewayClass" => Object::GatewayClass(decoded(doc)),
+        "Gateway" => Object::Gateway(decoded(doc)),
+        "HTTPRoute" => Object::HTTPRoute(decoded(doc)),
+        "ReferenceGrant" => Object::ReferenceGrant(decoded(doc)),
+        "ExtensionService" => Object::ExtensionService(decoded(doc)),
+        "GRPCRoute" => Object::GRPCRoute(decoded(doc)),
+        "TLSRoute" => Object::TLSRoute(decoded(doc)),
+        "TCPRoute" => Object::TCPRoute(decoded(doc)),
+        "BackendTLSPolicy" => Object::BackendTLSPolicy(decoded(doc)),
+        "ListenerSet" => Object::ListenerSet(decoded(doc)),
+        "Namespace" => Object::Namespace(decoded(doc)),
+        "ConfigMap" => Object::ConfigMap(decoded(doc)),
         other => panic!("unexpected kind {other}"),
     }
+}
+
+/// `doc` decoded as `T`, kept whole.
+fn decoded<T: serde::de::DeserializeOwned>(doc: serde_json::Value) -> Arc<T> {
+    Arc::new(serde_json::from_value(doc).unwrap())
 }
 
 /// `doc` decoded as the Kubernetes type `K`, kept in its compact form `C`.
