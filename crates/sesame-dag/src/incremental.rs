@@ -203,7 +203,7 @@ impl BuildOutput {
         pack(&mut dag.secrets);
         pack(&mut dag.passthrough);
         pack(&mut dag.gateway_listeners);
-        dag.references = std::mem::take(&mut dag.references).into_iter().collect();
+        pack(&mut dag.references);
         pack(&mut self.status.objects);
     }
 }

@@ -661,7 +661,7 @@ fn apply_interest(
     // Envoy's first EDS request names every cluster, in no order: rebuilt in bulk, the set's
     // nodes are full.
     if req.resource_names_subscribe.len() * 2 > sub.names.len() {
-        sub.names = std::mem::take(&mut sub.names).into_iter().collect();
+        pack(&mut sub.names);
     }
 }
 
