@@ -68,7 +68,10 @@ echo "built: $(memory)"
 last="app-$((n - 1)).bench.example.com"
 for _ in $(seq 1 600); do
     code="$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $last" 127.0.0.1:28580/ || true)"
-    curl -s 127.0.0.1:28505/stats | grep -q 'cluster_manager.warming_clusters: 0' &&
+    # One stat only: with every stat, grep -q could close the pipe before curl had written all
+    # of them, and under pipefail the check then failed every time.
+    curl -s '127.0.0.1:28505/stats?filter=^cluster_manager.warming_clusters$' |
+        grep -q 'cluster_manager.warming_clusters: 0' &&
         [ "$code" != 404 ] && [ "$code" != 000 ] && break
     sleep 0.2
 done
