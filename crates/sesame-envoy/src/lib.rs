@@ -26,6 +26,7 @@ mod proto;
 #[cfg(test)]
 mod testutil;
 
+pub use proto::ads_config_source;
 pub use resource::{ResourceType, Resources};
 
 /// The endpoint translation under the name callers first used (`sesame_envoy::endpoints::endpoints`).

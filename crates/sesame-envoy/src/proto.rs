@@ -16,7 +16,7 @@ pub(crate) fn any<T: Message + Name>(message: &T) -> Any {
 }
 
 /// `{ads: {}, resource_api_version: V3}`: fetch the resource over the ADS stream.
-pub(crate) fn ads_config_source() -> core_v3::ConfigSource {
+pub fn ads_config_source() -> core_v3::ConfigSource {
     core_v3::ConfigSource {
         resource_api_version: core_v3::ApiVersion::V3 as i32,
         config_source_specifier: Some(core_v3::config_source::ConfigSourceSpecifier::Ads(

@@ -3,6 +3,7 @@
 //! VirtualHost table, and answers prove which virtual hosts Envoy holds. Skipped without Envoy
 //! (`SESAME_ENVOY`, or the workspace's `.venv/bin/envoy` from `scripts/setup-envoy.sh`).
 
+use sesame_envoy::ads_config_source;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -57,22 +58,12 @@ impl Drop for Envoy {
     }
 }
 
-fn ads() -> core_v3::ConfigSource {
-    core_v3::ConfigSource {
-        resource_api_version: core_v3::ApiVersion::V3 as i32,
-        config_source_specifier: Some(core_v3::config_source::ConfigSourceSpecifier::Ads(
-            core_v3::AggregatedConfigSource {},
-        )),
-        ..Default::default()
-    }
-}
-
 fn listener(port: u16) -> Any {
     let hcm = hcm_v3::HttpConnectionManager {
         stat_prefix: "ingress_http".to_string(),
         route_specifier: Some(hcm_v3::http_connection_manager::RouteSpecifier::Rds(
             hcm_v3::Rds {
-                config_source: Some(ads()),
+                config_source: Some(ads_config_source()),
                 route_config_name: "ingress_http".to_string(),
             },
         )),
@@ -207,7 +198,7 @@ async fn envoy_gets_virtual_hosts_over_vhds_and_their_updates() -> TestResult {
     let vhds = pack_any(route_v3::RouteConfiguration {
         name: "ingress_http".to_string(),
         vhds: Some(route_v3::Vhds {
-            config_source: Some(ads()),
+            config_source: Some(ads_config_source()),
         }),
         ..Default::default()
     });

@@ -13,6 +13,8 @@
 //! or anything else, state of the world.
 #![allow(missing_docs)]
 
+#[path = "support/figures.rs"]
+mod figures;
 #[path = "support/fixtures.rs"]
 mod fixtures;
 #[path = "../tests/e2e/harness.rs"]
@@ -21,6 +23,7 @@ mod harness;
 #[path = "support/xds_client.rs"]
 mod xds_client;
 
+use figures::{ms, percentile};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,17 +49,6 @@ fn unix_ms() -> f64 {
         .unwrap_or_default()
         .as_secs_f64()
         * 1e3
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
 
 /// The path of change `k`, unique in the route configuration.

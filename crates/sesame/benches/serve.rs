@@ -10,6 +10,8 @@
 //!   when set; unset, nothing is passed (Sesame's default).
 #![allow(missing_docs)]
 
+#[path = "support/figures.rs"]
+mod figures;
 #[path = "support/fixtures.rs"]
 mod fixtures;
 #[path = "../tests/e2e/harness.rs"]
@@ -18,6 +20,7 @@ mod harness;
 #[path = "support/probe.rs"]
 mod probe;
 
+use figures::{ms, percentile};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -93,17 +96,6 @@ async fn envoy_rds_applied_ms(admin: u16) -> f64 {
         "http.ingress_http.rds.ingress_http.update_time:",
     )
     .await
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
 
 fn since(wall_ms: f64, later_ms: f64) -> Duration {

@@ -51,6 +51,43 @@ pub fn envoy_binary() -> PathBuf {
     path
 }
 
+/// Writes Envoy's bootstrap to `path` with `sesame bootstrap`: xDS at 127.0.0.1:`xds`, the admin
+/// interface at 127.0.0.1:`admin`, and `extra` flags.
+pub fn write_bootstrap(path: &Path, xds: u16, admin: u16, extra: &[&str]) {
+    let status = Command::new(env!("CARGO_BIN_EXE_sesame"))
+        .arg("bootstrap")
+        .arg(path)
+        .args(["--xds-address", "127.0.0.1", "--xds-port", &xds.to_string()])
+        .args([
+            "--admin-address",
+            "127.0.0.1",
+            "--admin-port",
+            &admin.to_string(),
+        ])
+        .args(extra)
+        .status()
+        .expect("sesame bootstrap");
+    assert!(status.success(), "sesame bootstrap failed");
+}
+
+/// Envoy on `bootstrap` as the tests run it: node `node` of cluster `sesame`, one worker,
+/// warnings only.
+pub fn envoy_command(bootstrap: &Path, node: &str) -> Command {
+    let mut command = Command::new(envoy_binary());
+    command
+        .arg("-c")
+        .arg(bootstrap)
+        .args(["--service-cluster", "sesame", "--service-node", node])
+        .args([
+            "--disable-hot-restart",
+            "--log-level",
+            "warn",
+            "--concurrency",
+            "1",
+        ]);
+    command
+}
+
 /// A child process killed when dropped.
 pub struct Process {
     child: Child,
@@ -278,39 +315,14 @@ impl Cluster {
     /// Envoy, without waiting for it to become ready.
     pub fn spawn_envoy(&mut self, bootstrap_extra: &[&str]) {
         let bootstrap = self.dir.path().join("envoy.json");
-        let status = Command::new(env!("CARGO_BIN_EXE_sesame"))
-            .arg("bootstrap")
-            .arg(&bootstrap)
-            .args([
-                "--xds-address",
-                "127.0.0.1",
-                "--xds-port",
-                &self.ports.xds.to_string(),
-            ])
-            .args([
-                "--admin-address",
-                "127.0.0.1",
-                "--admin-port",
-                &self.ports.admin.to_string(),
-            ])
-            .args(bootstrap_extra)
-            .status()
-            .expect("sesame bootstrap");
-        assert!(status.success(), "sesame bootstrap failed");
-        let mut command = Command::new(envoy_binary());
-        command
-            .arg("-c")
-            .arg(&bootstrap)
-            .args([
-                "--service-cluster",
-                "sesame",
-                "--service-node",
-                "e2e",
-                "--disable-hot-restart",
-            ])
-            .args(["--log-level", "warn", "--concurrency", "1"]);
+        write_bootstrap(
+            &bootstrap,
+            self.ports.xds,
+            self.ports.admin,
+            bootstrap_extra,
+        );
         self.envoy = Some(Process::spawn(
-            &mut command,
+            &mut envoy_command(&bootstrap, "e2e"),
             self.dir.path().join("envoy.log"),
         ));
     }
