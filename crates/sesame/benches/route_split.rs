@@ -11,10 +11,14 @@
 //! `fixture` and `changed`) and N hosts routed to `fixture`. A change re-routes one host to
 //! `changed`; its figure is the time from handing that response to the gRPC stream to Envoy
 //! answering the host from `changed` (the serve bench's probe). Changes are 0.3 s apart. The
-//! start figure is from spawning Envoy to 101 sampled hosts routing. Each row also says whether
-//! a host written in upper case with its port is routed (virtual host domains are matched
-//! without regard to either), and the median of 200 requests to one host on a kept-alive
-//! connection (the cost of a Lua filter computing the scope key).
+//! start figure is from spawning Envoy to 101 sampled hosts routing. Beside the N hosts the
+//! server serves a wildcard host (`*.bench.example.com`, backend `wildcard`) and an exact host
+//! with a route for `/only` alone. Each row also says what a user would see: whether a host
+//! written in upper case with its port is routed (virtual host domains are matched without
+//! regard to either), whether a host only the wildcard covers is routed, and whether the exact
+//! host answers 404 for a path it has no route for (rather than the wildcard answering); and the
+//! median of 200 requests to one host on a kept-alive connection (the cost of a Lua filter
+//! computing the scope key).
 //!
 //! Run: `cargo bench -p sesame --bench route_split` (needs Envoy: `scripts/setup-envoy.sh`).
 //! `SESAME_BENCH_SPLIT_SIZES` (default `1000,10000`), `SESAME_BENCH_SPLIT_CHANGES` (default 20).
@@ -144,15 +148,16 @@ fn cluster(name: &str, backend: SocketAddr) -> cluster_v3::Cluster {
     }
 }
 
-/// A virtual host sending everything to the cluster `backend`.
-fn virtual_host(name: String, domain: String, backend: &str) -> route_v3::VirtualHost {
+/// A virtual host sending what starts with `prefix` to the cluster `backend`.
+fn virtual_host(domain: &str, prefix: &str, backend: &str) -> route_v3::VirtualHost {
     use route_v3::route_match::PathSpecifier;
     route_v3::VirtualHost {
-        name,
-        domains: vec![domain],
+        name: domain.to_string(),
+        domains: vec![domain.to_string()],
         routes: vec![route_v3::Route {
+            name: format!("route-of-{domain}"),
             r#match: Some(route_v3::RouteMatch {
-                path_specifier: Some(PathSpecifier::Prefix("/".to_string())),
+                path_specifier: Some(PathSpecifier::Prefix(prefix.to_string())),
                 ..Default::default()
             }),
             action: Some(route_v3::route::Action::Route(route_v3::RouteAction {
@@ -167,10 +172,19 @@ fn virtual_host(name: String, domain: String, backend: &str) -> route_v3::Virtua
     }
 }
 
-/// The request header the Lua filter of [`Split::ScopedLua`] writes the scope key to.
+/// A host with routes for `/only` alone: a request for another path must get a 404, not
+/// fall through to the wildcard host.
+const PATHS_HOST: &str = "paths.bench.example.com";
+/// The wildcard host, answered by the echo backend `wildcard`.
+const WILDCARD_HOST: &str = "*.bench.example.com";
+/// The scope key of the wildcard host's table: no request's host gives it.
+const WILDCARD_KEY: &str = "*";
+
+/// The request header the Lua filter writes the scope key to.
 const SCOPE_HEADER: &str = "x-sesame-route-scope";
 
-/// The host as virtual host domains are matched: lower case, without its port or a trailing dot.
+/// Writes the host as virtual host domains are matched (lower case, without its port or a
+/// trailing dot) to [`SCOPE_HEADER`].
 const SCOPE_KEY_SCRIPT: &str = r#"
 function envoy_on_request(request)
   local headers = request:headers()
@@ -201,20 +215,51 @@ fn scope_key_filter() -> hcm_v3::HttpFilter {
     }
 }
 
-/// What the server serves: N hosts, each routed to `fixture` until it is changed.
+/// One routing table: a scope key and its virtual host.
+struct Table {
+    key: String,
+    vhost: route_v3::VirtualHost,
+}
+
+/// What the server serves: N hosts, each routed to `fixture` until it is changed, plus
+/// [`PATHS_HOST`] and [`WILDCARD_HOST`].
 struct Hosts {
     split: Split,
     n: usize,
     listener: SocketAddr,
-    backends: [(&'static str, SocketAddr); 2],
+    /// `fixture`, `changed` and `wildcard`.
+    backends: [(&'static str, SocketAddr); 3],
     changed: Mutex<HashSet<usize>>,
     nacks: AtomicUsize,
 }
 
 impl Hosts {
-    fn backend(&self, i: usize) -> &'static str {
+    /// Host `i`'s table.
+    fn table(&self, i: usize) -> Table {
         let changed = self.changed.lock().expect("changed lock").contains(&i);
-        self.backends[usize::from(changed)].0
+        let backend = self.backends[usize::from(changed)].0;
+        Table {
+            key: fixture_host(i),
+            vhost: virtual_host(&fixture_host(i), "/", backend),
+        }
+    }
+
+    /// The tables of [`PATHS_HOST`] and [`WILDCARD_HOST`].
+    fn specials(&self) -> [Table; 2] {
+        [
+            Table {
+                key: PATHS_HOST.to_string(),
+                vhost: virtual_host(PATHS_HOST, "/only", self.backends[0].0),
+            },
+            Table {
+                key: WILDCARD_KEY.to_string(),
+                vhost: virtual_host(WILDCARD_HOST, "/", self.backends[2].0),
+            },
+        ]
+    }
+
+    fn tables(&self) -> impl Iterator<Item = Table> + '_ {
+        (0..self.n).map(|i| self.table(i)).chain(self.specials())
     }
 
     fn listener(&self) -> listener_v3::Listener {
@@ -223,37 +268,36 @@ impl Hosts {
         use hcm_v3::scoped_routes::scope_key_builder::fragment_builder::{
             HeaderValueExtractor, Type, header_value_extractor::ExtractType,
         };
-        let routes = match self.split {
-            Split::Vhds => RouteSpecifier::Rds(hcm_v3::Rds {
+        let routes = if self.split == Split::Vhds {
+            RouteSpecifier::Rds(hcm_v3::Rds {
                 config_source: Some(ads_config_source()),
                 route_config_name: ROUTE_CONFIG.to_string(),
-            }),
-            Split::ScopedRds | Split::ScopedInline | Split::ScopedLua => {
-                // The scope key is the host without its port, or what the Lua filter made of it.
-                let (header, separator) = match self.split {
-                    Split::ScopedLua => (SCOPE_HEADER, ""),
-                    _ => (":authority", ":"),
-                };
-                RouteSpecifier::ScopedRoutes(hcm_v3::ScopedRoutes {
-                    name: ROUTE_CONFIG.to_string(),
-                    scope_key_builder: Some(hcm_v3::scoped_routes::ScopeKeyBuilder {
-                        fragments: vec![FragmentBuilder {
-                            r#type: Some(Type::HeaderValueExtractor(HeaderValueExtractor {
-                                name: header.to_string(),
-                                element_separator: separator.to_string(),
-                                extract_type: Some(ExtractType::Index(0)),
-                            })),
-                        }],
-                    }),
-                    rds_config_source: Some(ads_config_source()),
-                    config_specifier: Some(hcm_v3::scoped_routes::ConfigSpecifier::ScopedRds(
-                        hcm_v3::ScopedRds {
-                            scoped_rds_config_source: Some(ads_config_source()),
-                            ..Default::default()
-                        },
-                    )),
-                })
-            }
+            })
+        } else {
+            // The scope key is the host without its port, or what the Lua filter made of it.
+            let (header, separator) = match self.split {
+                Split::ScopedLua => (SCOPE_HEADER, ""),
+                _ => (":authority", ":"),
+            };
+            RouteSpecifier::ScopedRoutes(hcm_v3::ScopedRoutes {
+                name: ROUTE_CONFIG.to_string(),
+                scope_key_builder: Some(hcm_v3::scoped_routes::ScopeKeyBuilder {
+                    fragments: vec![FragmentBuilder {
+                        r#type: Some(Type::HeaderValueExtractor(HeaderValueExtractor {
+                            name: header.to_string(),
+                            element_separator: separator.to_string(),
+                            extract_type: Some(ExtractType::Index(0)),
+                        })),
+                    }],
+                }),
+                rds_config_source: Some(ads_config_source()),
+                config_specifier: Some(hcm_v3::scoped_routes::ConfigSpecifier::ScopedRds(
+                    hcm_v3::ScopedRds {
+                        scoped_rds_config_source: Some(ads_config_source()),
+                        ..Default::default()
+                    },
+                )),
+            })
         };
         let mut hcm = sesame_envoy::listener::http_connection_manager(ROUTE_CONFIG, routes);
         if self.split == Split::ScopedLua {
@@ -273,24 +317,20 @@ impl Hosts {
         }
     }
 
-    /// Host `i`'s VHDS resource.
-    fn vhds_host(&self, i: usize) -> (String, Any) {
-        let host = fixture_host(i);
-        let name = format!("{ROUTE_CONFIG}/{host}");
-        let vhost = virtual_host(name.clone(), host, self.backend(i));
-        (name, any(&vhost))
+    /// A table as a VHDS resource.
+    fn vhds_resource(&self, table: Table) -> (String, Any) {
+        let mut vhost = table.vhost;
+        vhost.name = format!("{ROUTE_CONFIG}/{}", vhost.name);
+        (vhost.name.clone(), any(&vhost))
     }
 
-    /// Host `i`'s own route configuration: one virtual host matching any host (the scope
-    /// matched it already). The Lua filter's header does not reach the backend.
-    fn host_routes(&self, i: usize) -> route_v3::RouteConfiguration {
+    /// A table as its own route configuration (`route/<key>`). The Lua filter's header does not
+    /// reach the backend.
+    fn route_configuration(&self, table: Table) -> route_v3::RouteConfiguration {
         let mut routes = route_v3::RouteConfiguration {
-            name: format!("route/{}", fixture_host(i)),
-            virtual_hosts: vec![virtual_host(
-                fixture_host(i),
-                "*".to_string(),
-                self.backend(i),
-            )],
+            name: format!("route/{}", table.key),
+            virtual_hosts: vec![table.vhost],
+            ignore_port_in_host_matching: true,
             ..Default::default()
         };
         if self.split == Split::ScopedLua {
@@ -299,22 +339,23 @@ impl Hosts {
         routes
     }
 
-    /// Host `i`'s scope: keyed by its host, with its route configuration named or inline.
-    fn scope(&self, i: usize) -> (String, Any) {
+    /// A table's scope, with its route configuration named or inline.
+    fn scope(&self, table: Table) -> (String, Any) {
         use route_v3::scoped_route_configuration::{Key, key::Fragment, key::fragment::Type};
-        let routes = self.host_routes(i);
+        let key = table.key.clone();
+        let routes = self.route_configuration(table);
         let (route_configuration_name, route_configuration) = match self.split {
-            Split::ScopedInline | Split::ScopedLua => (String::new(), Some(routes)),
-            _ => (routes.name, None),
+            Split::ScopedRds => (routes.name, None),
+            _ => (String::new(), Some(routes)),
         };
-        let name = format!("scope/{}", fixture_host(i));
+        let name = format!("scope/{key}");
         let scope = route_v3::ScopedRouteConfiguration {
             name: name.clone(),
             route_configuration_name,
             route_configuration,
             key: Some(Key {
                 fragments: vec![Fragment {
-                    r#type: Some(Type::StringKey(fixture_host(i))),
+                    r#type: Some(Type::StringKey(key)),
                 }],
             }),
             ..Default::default()
@@ -322,14 +363,20 @@ impl Hosts {
         (name, any(&scope))
     }
 
+    /// The table a route configuration name (`route/<key>`) stands for.
+    fn table_named(&self, name: &str) -> Option<Table> {
+        let key = name.strip_prefix("route/")?;
+        if let Some(special) = self.specials().into_iter().find(|t| t.key == key) {
+            return Some(special);
+        }
+        let i = key.strip_prefix("app-")?.split('.').next()?.parse().ok()?;
+        Some(self.table(i))
+    }
+
     /// The resources of `type_url` a request asks for: every one for a type's first request
     /// without names (a wildcard, or VHDS following its route configuration), else the ones
     /// it names.
     fn requested(&self, type_url: &str, all: bool, names: &[String]) -> Vec<(String, Any)> {
-        let host_index = |name: &str| -> Option<usize> {
-            let rest = name.strip_prefix("route/app-")?;
-            rest.split('.').next()?.parse().ok()
-        };
         if type_url == cluster_v3::Cluster::type_url() {
             return self
                 .backends
@@ -341,10 +388,10 @@ impl Hosts {
             return vec![(ROUTE_CONFIG.to_string(), any(&self.listener()))];
         }
         if type_url == route_v3::ScopedRouteConfiguration::type_url() && all {
-            return (0..self.n).map(|i| self.scope(i)).collect();
+            return self.tables().map(|t| self.scope(t)).collect();
         }
         if type_url == route_v3::VirtualHost::type_url() && all {
-            return (0..self.n).map(|i| self.vhds_host(i)).collect();
+            return self.tables().map(|t| self.vhds_resource(t)).collect();
         }
         if type_url == route_v3::RouteConfiguration::type_url() {
             return names
@@ -362,7 +409,7 @@ impl Hosts {
                         };
                         return Some((name.clone(), any(&vhds)));
                     }
-                    let routes = self.host_routes(host_index(name)?);
+                    let routes = self.route_configuration(self.table_named(name)?);
                     Some((name.clone(), any(&routes)))
                 })
                 .collect();
@@ -373,18 +420,19 @@ impl Hosts {
     /// Re-routes host `i` to `changed`: the type and resource that carry the change.
     fn change(&self, i: usize) -> (String, (String, Any)) {
         self.changed.lock().expect("changed lock").insert(i);
+        let table = self.table(i);
         match self.split {
-            Split::Vhds => (route_v3::VirtualHost::type_url(), self.vhds_host(i)),
+            Split::Vhds => (route_v3::VirtualHost::type_url(), self.vhds_resource(table)),
             Split::ScopedRds => {
-                let routes = self.host_routes(i);
+                let routes = self.route_configuration(table);
                 (
                     route_v3::RouteConfiguration::type_url(),
                     (routes.name.clone(), any(&routes)),
                 )
             }
-            Split::ScopedInline | Split::ScopedLua => (
+            _ => (
                 route_v3::ScopedRouteConfiguration::type_url(),
-                self.scope(i),
+                self.scope(table),
             ),
         }
     }
@@ -481,12 +529,17 @@ impl AggregatedDiscoveryService for Ads {
 async fn run(split: Split, n: usize, changes: usize) -> String {
     let fixture = harness::backend("fixture").await;
     let changed = harness::backend("changed").await;
+    let wildcard = harness::backend("wildcard").await;
     let listener_port = harness::free_port();
     let hosts = Arc::new(Hosts {
         split,
         n,
         listener: SocketAddr::from(([127, 0, 0, 1], listener_port)),
-        backends: [("fixture", fixture.addr), ("changed", changed.addr)],
+        backends: [
+            ("fixture", fixture.addr),
+            ("changed", changed.addr),
+            ("wildcard", wildcard.addr),
+        ],
         changed: Mutex::new(HashSet::new()),
         nacks: AtomicUsize::new(0),
     });
@@ -524,6 +577,14 @@ async fn run(split: Split, n: usize, changes: usize) -> String {
     // whose domains Envoy matches without regard to case or port.
     let mixed_case = format!("{}:80", fixture_host(0).to_uppercase());
     let mixed_case_routed = client.routes(&mixed_case, "fixture").await;
+    // A host only the wildcard covers; and a path the exact host has no route for, which must
+    // not fall through to the wildcard.
+    let wildcard_routed = client.routes("other.bench.example.com", "wildcard").await;
+    let paths = (
+        client.get_path(PATHS_HOST, "/only").await,
+        client.get_path(PATHS_HOST, "/elsewhere").await,
+    );
+    let exact_wins = matches!(paths, (Ok((200, Some(ref b))), Ok((404, _))) if b == "fixture");
     let mut requests = Vec::with_capacity(REQUESTS);
     for _ in 0..REQUESTS {
         let sent = Instant::now();
@@ -554,10 +615,12 @@ async fn run(split: Split, n: usize, changes: usize) -> String {
     let nacks = hosts.nacks.load(Ordering::Relaxed);
     assert_eq!(nacks, 0, "Envoy rejected configuration\n{}", envoy.log());
     format!(
-        "| {n} | {} | {:.2} s | {} | {} | {} | {} | {} | {} | {} | {envoy_rss:.0} MiB |",
+        "| {n} | {} | {:.2} s | {} | {} | {} | {} | {} | {} | {} | {} | {} | {envoy_rss:.0} MiB |",
         split.label(),
         start.as_secs_f64(),
-        if mixed_case_routed { "yes" } else { "no" },
+        yes_no(mixed_case_routed),
+        yes_no(wildcard_routed),
+        yes_no(exact_wins),
         ms(percentile(&requests, 0.5)),
         times.len(),
         ms(percentile(&times, 0.5)),
@@ -565,6 +628,10 @@ async fn run(split: Split, n: usize, changes: usize) -> String {
         ms(percentile(&times, 0.99)),
         ms(times.first().copied().unwrap_or_default()),
     )
+}
+
+fn yes_no(yes: bool) -> &'static str {
+    if yes { "yes" } else { "no" }
 }
 
 fn main() {
@@ -583,9 +650,9 @@ fn main() {
     runtime.block_on(async {
         println!("### One host re-routed among N: push → Envoy routing it to the new backend\n");
         println!(
-            "| N hosts | split | Envoy start → sampled hosts routing | `APP-0.…:80` routed | request p50 | changes | p50 | p90 | p99 | min | Envoy RSS |"
+            "| N hosts | split | Envoy start → sampled hosts routing | `APP-0.…:80` routed | wildcard host routed | exact host's path miss is 404 | request p50 | changes | p50 | p90 | p99 | min | Envoy RSS |"
         );
-        println!("|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+        println!("|---:|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
         for n in sizes {
             for split in Split::ALL {
                 println!("{}", run(split, n, changes).await);

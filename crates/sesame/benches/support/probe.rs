@@ -36,7 +36,16 @@ impl KeepAlive {
 
     /// GET `/` with `Host: host`: the status and the `x-backend` header.
     pub async fn get(&mut self, host: &str) -> Result<(u16, Option<String>), String> {
-        let result = tokio::time::timeout(Duration::from_secs(10), self.try_get(host))
+        self.get_path(host, "/").await
+    }
+
+    /// GET `path` with `Host: host`: the status and the `x-backend` header.
+    pub async fn get_path(
+        &mut self,
+        host: &str,
+        path: &str,
+    ) -> Result<(u16, Option<String>), String> {
+        let result = tokio::time::timeout(Duration::from_secs(10), self.try_get(host, path))
             .await
             .unwrap_or_else(|_| Err("timed out".to_string()));
         if result.is_err() {
@@ -45,13 +54,13 @@ impl KeepAlive {
         result
     }
 
-    async fn try_get(&mut self, host: &str) -> Result<(u16, Option<String>), String> {
+    async fn try_get(&mut self, host: &str, path: &str) -> Result<(u16, Option<String>), String> {
         let mut sender = match self.sender.take() {
             Some(s) if !s.is_closed() => s,
             _ => self.connect().await?,
         };
         sender.ready().await.map_err(|e| format!("ready: {e}"))?;
-        let request = hyper::Request::get("/")
+        let request = hyper::Request::get(path)
             .header("host", host)
             .body(Empty::<Bytes>::new())
             .map_err(|e| e.to_string())?;
