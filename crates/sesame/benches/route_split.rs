@@ -7,8 +7,8 @@
 //!   its scope; and inline with the key normalized first by a Lua filter.
 //!
 //! No Sesame runs here: a minimal delta ADS server in this binary serves a real Envoy (bootstrap
-//! from `sesame bootstrap --xds-mode delta`) a listener, two static clusters (echo backends
-//! `fixture` and `changed`) and N hosts routed to `fixture`. A change re-routes one host to
+//! from `sesame bootstrap --xds-mode delta`) a listener, three static clusters (echo backends
+//! `fixture`, `changed` and `wildcard`) and N hosts routed to `fixture`. A change re-routes one host to
 //! `changed`; its figure is the time from handing that response to the gRPC stream to Envoy
 //! answering the host from `changed` (the serve bench's probe). Changes are 0.3 s apart. The
 //! start figure is from spawning Envoy to 101 sampled hosts routing. Beside the N hosts the
