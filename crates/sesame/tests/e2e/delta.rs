@@ -2,11 +2,9 @@
 //! updates, deletes and TLS through real requests, the HTTP routes' virtual hosts over VHDS; a restarted Sesame re-sends nothing Envoy
 //! already holds; a state-of-the-world and a delta Envoy served by one Sesame.
 
-use std::process::Command;
-
 use crate::harness::{
-    Backend, Cluster, PATIENCE, Pki, Process, backend, envoy_binary, eventually, free_port,
-    get_plain, services,
+    Backend, Cluster, PATIENCE, Pki, Process, backend, envoy_command, eventually, free_port,
+    get_plain, services, write_bootstrap,
 };
 
 const DELTA: &[&str] = &["--xds-mode", "delta"];
@@ -248,30 +246,11 @@ async fn sotw_and_delta_envoys_on_one_sesame_both_route() {
     let dir = tempfile::tempdir().expect("temp dir");
     let admin = free_port();
     let bootstrap = dir.path().join("envoy-delta.json");
-    let status = Command::new(env!("CARGO_BIN_EXE_sesame"))
-        .arg("bootstrap")
-        .arg(&bootstrap)
-        .args(["--xds-address", "127.0.0.1"])
-        .args(["--xds-port", &cluster.ports.xds.to_string()])
-        .args(["--admin-address", "127.0.0.1"])
-        .args(["--admin-port", &admin.to_string()])
-        .args(DELTA)
-        .status()
-        .expect("sesame bootstrap");
-    assert!(status.success());
-    let mut command = Command::new(envoy_binary());
-    command
-        .arg("-c")
-        .arg(&bootstrap)
-        .args(["--service-cluster", "sesame", "--service-node", "e2e-delta"])
-        .args([
-            "--disable-hot-restart",
-            "--log-level",
-            "warn",
-            "--concurrency",
-            "1",
-        ]);
-    let delta = Process::spawn(&mut command, dir.path().join("envoy-delta.log"));
+    write_bootstrap(&bootstrap, cluster.ports.xds, admin, DELTA);
+    let delta = Process::spawn(
+        &mut envoy_command(&bootstrap, "e2e-delta"),
+        dir.path().join("envoy-delta.log"),
+    );
     let ready = eventually(PATIENCE, || async {
         matches!(get_plain(admin, "127.0.0.1", "/ready").await, Ok(r) if r.status == 200)
     })
