@@ -4,21 +4,21 @@
 //!   Discovery, one resource per host (what Sesame serves Envoys on delta xDS);
 //! - **scoped routes** (SRDS): one route configuration per host, chosen by the request's
 //!   `:authority`; each host's route configuration either fetched over RDS, or carried inline in
-//!   its scope; and inline with the key normalized first by a Lua filter.
+//!   its scope; inline with the key normalized first by a Lua filter; and that, plus a fallback
+//!   scope for the wildcard host, which the Lua filter picks when no exact host's route answers.
 //!
 //! No Sesame runs here: a minimal delta ADS server in this binary serves a real Envoy (bootstrap
 //! from `sesame bootstrap --xds-mode delta`) a listener, three static clusters (echo backends
-//! `fixture`, `changed` and `wildcard`) and N hosts routed to `fixture`. A change re-routes one host to
-//! `changed`; its figure is the time from handing that response to the gRPC stream to Envoy
-//! answering the host from `changed` (the serve bench's probe). Changes are 0.3 s apart. The
-//! start figure is from spawning Envoy to 101 sampled hosts routing. Beside the N hosts the
+//! `fixture`, `changed` and `wildcard`) and N hosts routed to `fixture`. A change re-routes one
+//! host to `changed`; its figure is the time from handing that response to the gRPC stream to
+//! Envoy answering the host from `changed` (the serve bench's probe). Changes are 0.3 s apart.
+//! The start figure is from spawning Envoy to 101 sampled hosts routing. Beside the N hosts the
 //! server serves a wildcard host (`*.bench.example.com`, backend `wildcard`) and an exact host
 //! with a route for `/only` alone. Each row also says what a user would see: whether a host
 //! written in upper case with its port is routed (virtual host domains are matched without
 //! regard to either), whether a host only the wildcard covers is routed, and whether the exact
 //! host answers 404 for a path it has no route for (rather than the wildcard answering); and the
-//! median of 200 requests to one host on a kept-alive connection (the cost of a Lua filter
-//! computing the scope key).
+//! median of 200 requests to one host on a kept-alive connection (the cost of the Lua filter).
 //!
 //! Run: `cargo bench -p sesame --bench route_split` (needs Envoy: `scripts/setup-envoy.sh`).
 //! `SESAME_BENCH_SPLIT_SIZES` (default `1000,10000`), `SESAME_BENCH_SPLIT_CHANGES` (default 20).
@@ -77,14 +77,19 @@ enum Split {
     /// As `ScopedInline`, keyed by the host a Lua filter normalizes first (lower case, no port,
     /// no trailing dot), as virtual host domains are matched.
     ScopedLua,
+    /// As `ScopedLua`, with the wildcard host in a fallback scope: the Lua filter picks it when
+    /// the host's own scope does not answer (the routes of exact hosts are marked, and end in a
+    /// 404 for any other path).
+    ScopedFallback,
 }
 
 impl Split {
-    const ALL: [Split; 4] = [
+    const ALL: [Split; 5] = [
         Split::Vhds,
         Split::ScopedRds,
         Split::ScopedInline,
         Split::ScopedLua,
+        Split::ScopedFallback,
     ];
 
     fn label(self) -> &'static str {
@@ -93,6 +98,7 @@ impl Split {
             Split::ScopedRds => "scoped routes, a route configuration per host over RDS",
             Split::ScopedInline => "scoped routes, a route configuration per host inline",
             Split::ScopedLua => "scoped routes inline, the key normalized by a Lua filter",
+            Split::ScopedFallback => "scoped routes inline, Lua key, wildcard in a fallback scope",
         }
     }
 }
@@ -155,7 +161,6 @@ fn virtual_host(domain: &str, prefix: &str, backend: &str) -> route_v3::VirtualH
         name: domain.to_string(),
         domains: vec![domain.to_string()],
         routes: vec![route_v3::Route {
-            name: format!("route-of-{domain}"),
             r#match: Some(route_v3::RouteMatch {
                 path_specifier: Some(PathSpecifier::Prefix(prefix.to_string())),
                 ..Default::default()
@@ -185,35 +190,46 @@ const SCOPE_HEADER: &str = "x-sesame-route-scope";
 
 /// Writes the host as virtual host domains are matched (lower case, without its port or a
 /// trailing dot) to [`SCOPE_HEADER`].
-const SCOPE_KEY_SCRIPT: &str = r#"
-function envoy_on_request(request)
+const SCOPE_KEY_LUA: &str = r#"
   local headers = request:headers()
   local host = string.lower(headers:get(":authority") or "")
   host = string.gsub(host, ":%d*$", "")
   host = string.gsub(host, "%.$", "")
   headers:replace("x-sesame-route-scope", host)
-end
+"#;
+
+/// [`Split::ScopedFallback`]: unless the route found is an exact host's, the key of the
+/// wildcard's scope instead. (The route cache is cleared by hand so that the script sees
+/// the route of the key it has just written.)
+const FALLBACK_LUA: &str = r#"
+  request:clearRouteCache()
+  if request:metadata():get("exact") == nil then
+    headers:replace("x-sesame-route-scope", "*")
+    request:clearRouteCache()
+  end
 "#;
 
 /// The Lua filter writing [`SCOPE_HEADER`] before anything asks for the route (Envoy
 /// recomputes the route when a Lua script changes request headers).
-fn scope_key_filter() -> hcm_v3::HttpFilter {
+fn scope_key_filter(fallback: bool) -> hcm_v3::HttpFilter {
     use envoy_types::pb::envoy::extensions::filters::http::lua::v3 as lua_v3;
+    let tail = if fallback { FALLBACK_LUA } else { "" };
+    let script = format!("function envoy_on_request(request){SCOPE_KEY_LUA}{tail}end\n");
     let lua = lua_v3::Lua {
         default_source_code: Some(core_v3::DataSource {
-            specifier: Some(core_v3::data_source::Specifier::InlineString(
-                SCOPE_KEY_SCRIPT.to_string(),
-            )),
+            specifier: Some(core_v3::data_source::Specifier::InlineString(script)),
             ..Default::default()
         }),
         ..Default::default()
     };
     hcm_v3::HttpFilter {
-        name: "envoy.filters.http.lua".to_string(),
+        name: LUA_FILTER.to_string(),
         config_type: Some(hcm_v3::http_filter::ConfigType::TypedConfig(any(&lua))),
         ..Default::default()
     }
 }
+
+const LUA_FILTER: &str = "envoy.filters.http.lua";
 
 /// One routing table: a scope key and its virtual host.
 struct Table {
@@ -276,7 +292,7 @@ impl Hosts {
         } else {
             // The scope key is the host without its port, or what the Lua filter made of it.
             let (header, separator) = match self.split {
-                Split::ScopedLua => (SCOPE_HEADER, ""),
+                Split::ScopedLua | Split::ScopedFallback => (SCOPE_HEADER, ""),
                 _ => (":authority", ":"),
             };
             RouteSpecifier::ScopedRoutes(hcm_v3::ScopedRoutes {
@@ -300,8 +316,9 @@ impl Hosts {
             })
         };
         let mut hcm = sesame_envoy::listener::http_connection_manager(ROUTE_CONFIG, routes);
-        if self.split == Split::ScopedLua {
-            hcm.http_filters.insert(0, scope_key_filter());
+        if matches!(self.split, Split::ScopedLua | Split::ScopedFallback) {
+            let filter = scope_key_filter(self.split == Split::ScopedFallback);
+            hcm.http_filters.insert(0, filter);
         }
         listener_v3::Listener {
             name: ROUTE_CONFIG.to_string(),
@@ -327,13 +344,45 @@ impl Hosts {
     /// A table as its own route configuration (`route/<key>`). The Lua filter's header does not
     /// reach the backend.
     fn route_configuration(&self, table: Table) -> route_v3::RouteConfiguration {
+        use envoy_types::pb::google::protobuf::{Struct, Value, value::Kind};
+        let mut vhost = table.vhost;
+        if self.split == Split::ScopedFallback && table.key != WILDCARD_KEY {
+            // Every route of an exact host says so, down to a last one answering 404 for the
+            // paths it has no route for (so that they do not fall back to the wildcard).
+            let exact = Value {
+                kind: Some(Kind::BoolValue(true)),
+            };
+            let fields = [("exact".to_string(), exact)].into();
+            let metadata = core_v3::Metadata {
+                filter_metadata: [(LUA_FILTER.to_string(), Struct { fields })].into(),
+                ..Default::default()
+            };
+            vhost.routes.push(route_v3::Route {
+                r#match: Some(route_v3::RouteMatch {
+                    path_specifier: Some(route_v3::route_match::PathSpecifier::Prefix(
+                        "/".to_string(),
+                    )),
+                    ..Default::default()
+                }),
+                action: Some(route_v3::route::Action::DirectResponse(
+                    route_v3::DirectResponseAction {
+                        status: 404,
+                        ..Default::default()
+                    },
+                )),
+                ..Default::default()
+            });
+            for route in &mut vhost.routes {
+                route.metadata = Some(metadata.clone());
+            }
+        }
         let mut routes = route_v3::RouteConfiguration {
             name: format!("route/{}", table.key),
-            virtual_hosts: vec![table.vhost],
+            virtual_hosts: vec![vhost],
             ignore_port_in_host_matching: true,
             ..Default::default()
         };
-        if self.split == Split::ScopedLua {
+        if matches!(self.split, Split::ScopedLua | Split::ScopedFallback) {
             routes.request_headers_to_remove = vec![SCOPE_HEADER.to_string()];
         }
         routes
