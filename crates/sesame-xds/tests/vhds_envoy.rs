@@ -3,7 +3,6 @@
 //! VirtualHost table, and answers prove which virtual hosts Envoy holds. Skipped without Envoy
 //! (`SESAME_ENVOY`, or the workspace's `.venv/bin/envoy` from `scripts/setup-envoy.sh`).
 
-use sesame_envoy::ads_config_source;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -17,6 +16,7 @@ use envoy_types::pb::envoy::extensions::filters::http::router::v3 as router_v3;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm_v3;
 use envoy_types::pb::google::protobuf::Any;
 use envoy_types::util::pack_any;
+use sesame_envoy::ads_config_source;
 use sesame_envoy::bootstrap::{AdminAddress, BootstrapConfig, XdsMode, bootstrap};
 use sesame_xds::{ResourceType, SnapshotStore, Table, serve};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

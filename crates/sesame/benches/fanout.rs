@@ -23,12 +23,12 @@ mod harness;
 #[path = "support/xds_client.rs"]
 mod xds_client;
 
-use figures::{ms, percentile};
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use figures::{ms, percentile};
 use tokio::sync::{mpsc, watch};
 use xds_client::{Arrival, Change, Mode};
 

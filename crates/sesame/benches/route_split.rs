@@ -33,8 +33,6 @@ mod harness;
 #[allow(dead_code)]
 mod probe;
 
-use figures::{ms, percentile};
-use sesame_envoy::ads_config_source;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -54,8 +52,10 @@ use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse, Resource,
 };
 use envoy_types::pb::google::protobuf::{Any, Duration as ProtoDuration};
+use figures::{ms, percentile};
 use probe::{KeepAlive, fixture_host, wait_routed};
 use prost::{Message, Name};
+use sesame_envoy::ads_config_source;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
 use tonic::{Request, Response, Status, Streaming};

@@ -20,11 +20,11 @@ mod harness;
 #[path = "support/probe.rs"]
 mod probe;
 
-use figures::{ms, percentile};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use figures::{ms, percentile};
 use probe::{KeepAlive, count_routed, wait_routed};
 
 /// Echo backends the probe Ingress cycles through; change `k` routes to `probe-<k % BACKENDS>`.
