@@ -52,9 +52,11 @@ use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse, Resource,
 };
 use envoy_types::pb::google::protobuf::{Any, Duration as ProtoDuration};
+use envoy_types::util::pack_any;
 use figures::{ms, percentile};
 use probe::{KeepAlive, fixture_host, wait_routed};
-use prost::{Message, Name};
+use prost::Name;
+use sesame_dag::dag::{PathMatch, RouteAction};
 use sesame_envoy::ads_config_source;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream};
@@ -103,13 +105,6 @@ impl Split {
     }
 }
 
-fn any<T: Message + Name>(message: &T) -> Any {
-    Any {
-        type_url: T::type_url(),
-        value: message.encode_to_vec(),
-    }
-}
-
 fn address(addr: SocketAddr) -> core_v3::Address {
     core_v3::Address {
         address: Some(core_v3::address::Address::SocketAddress(
@@ -154,17 +149,18 @@ fn cluster(name: &str, backend: SocketAddr) -> cluster_v3::Cluster {
     }
 }
 
+/// A match on the path `prefix`, as Sesame translates one.
+fn prefix_match(prefix: &str) -> route_v3::RouteMatch {
+    sesame_envoy::route::route_match(&PathMatch::Prefix(prefix.to_string()), &[], &[])
+}
+
 /// A virtual host sending what starts with `prefix` to the cluster `backend`.
 fn virtual_host(domain: &str, prefix: &str, backend: &str) -> route_v3::VirtualHost {
-    use route_v3::route_match::PathSpecifier;
     route_v3::VirtualHost {
         name: domain.to_string(),
         domains: vec![domain.to_string()],
         routes: vec![route_v3::Route {
-            r#match: Some(route_v3::RouteMatch {
-                path_specifier: Some(PathSpecifier::Prefix(prefix.to_string())),
-                ..Default::default()
-            }),
+            r#match: Some(prefix_match(prefix)),
             action: Some(route_v3::route::Action::Route(route_v3::RouteAction {
                 cluster_specifier: Some(route_v3::route_action::ClusterSpecifier::Cluster(
                     backend.to_string(),
@@ -224,7 +220,7 @@ fn scope_key_filter(fallback: bool) -> hcm_v3::HttpFilter {
     };
     hcm_v3::HttpFilter {
         name: LUA_FILTER.to_string(),
-        config_type: Some(hcm_v3::http_filter::ConfigType::TypedConfig(any(&lua))),
+        config_type: Some(hcm_v3::http_filter::ConfigType::TypedConfig(pack_any(lua))),
         ..Default::default()
     }
 }
@@ -246,7 +242,6 @@ struct Hosts {
     /// `fixture`, `changed` and `wildcard`.
     backends: [(&'static str, SocketAddr); 3],
     changed: Mutex<HashSet<usize>>,
-    nacks: AtomicUsize,
 }
 
 impl Hosts {
@@ -326,7 +321,7 @@ impl Hosts {
             filter_chains: vec![listener_v3::FilterChain {
                 filters: vec![listener_v3::Filter {
                     name: "envoy.filters.network.http_connection_manager".to_string(),
-                    config_type: Some(listener_v3::filter::ConfigType::TypedConfig(any(&hcm))),
+                    config_type: Some(listener_v3::filter::ConfigType::TypedConfig(pack_any(hcm))),
                 }],
                 ..Default::default()
             }],
@@ -338,7 +333,7 @@ impl Hosts {
     fn vhds_resource(&self, table: Table) -> (String, Any) {
         let mut vhost = table.vhost;
         vhost.name = format!("{ROUTE_CONFIG}/{}", vhost.name);
-        (vhost.name.clone(), any(&vhost))
+        (vhost.name.clone(), pack_any(vhost))
     }
 
     /// A table as its own route configuration (`route/<key>`). The Lua filter's header does not
@@ -357,19 +352,13 @@ impl Hosts {
                 filter_metadata: [(LUA_FILTER.to_string(), Struct { fields })].into(),
                 ..Default::default()
             };
+            let not_found = RouteAction::DirectResponse {
+                status: 404,
+                body: None,
+            };
             vhost.routes.push(route_v3::Route {
-                r#match: Some(route_v3::RouteMatch {
-                    path_specifier: Some(route_v3::route_match::PathSpecifier::Prefix(
-                        "/".to_string(),
-                    )),
-                    ..Default::default()
-                }),
-                action: Some(route_v3::route::Action::DirectResponse(
-                    route_v3::DirectResponseAction {
-                        status: 404,
-                        ..Default::default()
-                    },
-                )),
+                r#match: Some(prefix_match("/")),
+                action: Some(sesame_envoy::route::action(&not_found)),
                 ..Default::default()
             });
             for route in &mut vhost.routes {
@@ -409,7 +398,7 @@ impl Hosts {
             }),
             ..Default::default()
         };
-        (name, any(&scope))
+        (name, pack_any(scope))
     }
 
     /// The table a route configuration name (`route/<key>`) stands for.
@@ -430,11 +419,11 @@ impl Hosts {
             return self
                 .backends
                 .iter()
-                .map(|(name, addr)| (name.to_string(), any(&cluster(name, *addr))))
+                .map(|(name, addr)| (name.to_string(), pack_any(cluster(name, *addr))))
                 .collect();
         }
         if type_url == listener_v3::Listener::type_url() {
-            return vec![(ROUTE_CONFIG.to_string(), any(&self.listener()))];
+            return vec![(ROUTE_CONFIG.to_string(), pack_any(self.listener()))];
         }
         if type_url == route_v3::ScopedRouteConfiguration::type_url() && all {
             return self.tables().map(|t| self.scope(t)).collect();
@@ -456,10 +445,10 @@ impl Hosts {
                             ignore_port_in_host_matching: true,
                             ..Default::default()
                         };
-                        return Some((name.clone(), any(&vhds)));
+                        return Some((name.clone(), pack_any(vhds)));
                     }
                     let routes = self.route_configuration(self.table_named(name)?);
-                    Some((name.clone(), any(&routes)))
+                    Some((name.clone(), pack_any(routes)))
                 })
                 .collect();
         }
@@ -476,7 +465,7 @@ impl Hosts {
                 let routes = self.route_configuration(table);
                 (
                     route_v3::RouteConfiguration::type_url(),
-                    (routes.name.clone(), any(&routes)),
+                    (routes.name.clone(), pack_any(routes)),
                 )
             }
             _ => (
@@ -496,6 +485,8 @@ struct Ads {
     hosts: Arc<Hosts>,
     stream: Arc<Mutex<Option<Responses>>>,
     nonce: Arc<AtomicU64>,
+    /// Responses Envoy rejected.
+    nacks: Arc<AtomicUsize>,
 }
 
 impl Ads {
@@ -525,7 +516,7 @@ impl Ads {
         while let Ok(Some(req)) = requests.message().await {
             if let Some(error) = &req.error_detail {
                 eprintln!("NACK of {}: {}", req.type_url, error.message);
-                self.hosts.nacks.fetch_add(1, Ordering::Relaxed);
+                self.nacks.fetch_add(1, Ordering::Relaxed);
             }
             let first = seen.insert(req.type_url.clone());
             let names = &req.resource_names_subscribe;
@@ -590,12 +581,12 @@ async fn run(split: Split, n: usize, changes: usize) -> String {
             ("wildcard", wildcard.addr),
         ],
         changed: Mutex::new(HashSet::new()),
-        nacks: AtomicUsize::new(0),
     });
     let ads = Ads {
         hosts: hosts.clone(),
         stream: Arc::new(Mutex::new(None)),
         nonce: Arc::new(AtomicU64::new(1)),
+        nacks: Arc::new(AtomicUsize::new(0)),
     };
     let xds = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -661,7 +652,7 @@ async fn run(split: Split, n: usize, changes: usize) -> String {
     let (_, envoy_rss) = envoy.memory_mib();
     envoy.kill();
     server.abort();
-    let nacks = hosts.nacks.load(Ordering::Relaxed);
+    let nacks = ads.nacks.load(Ordering::Relaxed);
     assert_eq!(nacks, 0, "Envoy rejected configuration\n{}", envoy.log());
     format!(
         "| {n} | {} | {:.2} s | {} | {} | {} | {} | {} | {} | {} | {} | {} | {envoy_rss:.0} MiB |",
