@@ -668,7 +668,7 @@ pub fn http_connection_manager(
 }
 
 /// The network filter holding an HTTP connection manager.
-pub(crate) fn hcm_filter(hcm: &hcm_v3::HttpConnectionManager) -> listener_v3::Filter {
+pub fn hcm_filter(hcm: &hcm_v3::HttpConnectionManager) -> listener_v3::Filter {
     listener_v3::Filter {
         name: HCM_FILTER.to_string(),
         config_type: Some(listener_v3::filter::ConfigType::TypedConfig(proto::any(

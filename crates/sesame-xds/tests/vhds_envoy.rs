@@ -100,10 +100,7 @@ fn listener(port: u16) -> Any {
             )),
         }),
         filter_chains: vec![listener_v3::FilterChain {
-            filters: vec![listener_v3::Filter {
-                name: "envoy.filters.network.http_connection_manager".to_string(),
-                config_type: Some(listener_v3::filter::ConfigType::TypedConfig(pack_any(hcm))),
-            }],
+            filters: vec![sesame_envoy::listener::hcm_filter(&hcm)],
             ..Default::default()
         }],
         ..Default::default()
