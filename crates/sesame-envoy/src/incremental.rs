@@ -16,7 +16,7 @@ use sesame_dag::dag::EdsTarget;
 use sesame_dag::{BuildDelta, Dag, NamespacedName, Snapshot};
 
 use crate::endpoint::cluster_load_assignment;
-use crate::{Resources, TranslateConfig, cluster, listener, proto, route, secret};
+use crate::{Resources, TranslateConfig, cluster, listener, proto, route, scope, secret};
 
 #[cfg(test)]
 #[path = "incremental/tests.rs"]
@@ -52,7 +52,7 @@ impl TableChanges {
     }
 }
 
-/// What an update changes, per type. The delta-only route configurations never change.
+/// What an update changes, per type.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ResourceChanges {
     /// Clusters (CDS).
@@ -65,11 +65,12 @@ pub struct ResourceChanges {
     pub listeners: TableChanges,
     /// Route configurations (RDS) as state-of-the-world clients get them.
     pub routes: TableChanges,
-    /// VHDS virtual hosts, for clients on incremental xDS.
+    /// VHDS virtual hosts, the per-host form the state-of-the-world `ingress_http` is made of.
     pub virtual_hosts: TableChanges,
-    /// The route configurations only clients on incremental xDS get (see
-    /// [`Resources::delta_routes`]).
-    pub delta_routes: TableChanges,
+    /// The scopes of `ingress_http`, for clients on incremental xDS.
+    pub scopes: TableChanges,
+    /// The listeners only clients on incremental xDS get (see [`Resources::delta_listeners`]).
+    pub delta_listeners: TableChanges,
 }
 
 /// Where the endpoints of one EDS name come from, and how many clusters use it.
@@ -220,20 +221,30 @@ impl Translator {
             .collect()
     }
 
-    /// The plain-HTTP hosts: their VHDS resources. The state-of-the-world `ingress_http` with
+    /// The plain-HTTP hosts: their VHDS resources and their scopes (an exact host's own, or
+    /// the fallback scope, for a wildcard or `*`). The state-of-the-world `ingress_http` with
     /// every host inline is not sent again: the xDS store makes it from the VHDS resources, and
     /// only when a state-of-the-world client reads it (see `sesame_xds::INLINE_ROUTE_TABLE`),
     /// as [`Translator::full`] gives it.
     fn update_http(&self, dag: &Dag, changes: &BuildDelta, out: &mut ResourceChanges) {
+        let mut fallback_changed = false;
         for hostname in &changes.http {
-            let encoded = dag.http.get(hostname).map(route::encoded_virtual_host);
-            out.virtual_hosts.set(route::vhds_name(hostname), encoded);
+            let vhost = dag.http.get(hostname);
+            out.virtual_hosts.set(
+                route::vhds_name(hostname),
+                vhost.map(route::encoded_virtual_host),
+            );
+            if scope::is_exact(hostname) {
+                out.scopes
+                    .set(scope::scope_name(hostname), vhost.map(scope::exact_scope));
+            } else {
+                fallback_changed = true;
+            }
         }
-        if !changes.http.is_empty() {
-            let vhds = route::delta_route_configurations(dag.http.is_empty());
-            out.delta_routes.set(
-                route::HTTP_ROUTE_CONFIG.to_string(),
-                vhds.get(route::HTTP_ROUTE_CONFIG).cloned(),
+        if fallback_changed {
+            out.scopes.set(
+                scope::scope_name(scope::FALLBACK_KEY),
+                scope::fallback_scope(dag),
             );
         }
     }
@@ -260,6 +271,7 @@ impl Translator {
                 .insert(listener::HTTPS_LISTENER.to_string());
         }
         out.listeners.upserts = listeners;
+        out.delta_listeners.upserts = listener::delta_listeners(dag, &self.config);
     }
 
     /// The changed clusters, and the endpoints of EDS names that appear or disappear with them.

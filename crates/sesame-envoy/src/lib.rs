@@ -20,6 +20,7 @@ pub mod jwt;
 pub mod listener;
 pub mod resource;
 pub mod route;
+pub mod scope;
 pub mod secret;
 
 mod proto;
@@ -166,8 +167,9 @@ pub fn translate(dag: &Dag, config: &TranslateConfig) -> Resources {
         routes,
         clusters: cluster::clusters(dag),
         secrets: secret::secrets(dag),
-        delta_routes: route::delta_route_configurations(dag.http.is_empty()),
         virtual_hosts,
+        scopes: scope::scopes(dag),
+        delta_listeners: listener::delta_listeners(dag, config),
     }
 }
 

@@ -133,6 +133,16 @@ impl Ingress {
     }
 }
 
+/// The listeners that Envoys on incremental xDS get instead of the same-named ones of
+/// [`listeners`]: `ingress_http` routing by scope ([`scoped_http_listener`]).
+pub fn delta_listeners(dag: &Dag, config: &TranslateConfig) -> BTreeMap<String, Any> {
+    let config = with_rate_limit_timeout(dag, config);
+    BTreeMap::from([(
+        HTTP_LISTENER.to_string(),
+        proto::any(&scoped_http_listener(&config)),
+    )])
+}
+
 /// The plain-HTTP listener: one filter chain whose routes come from RDS `ingress_http`.
 pub fn http_listener(config: &TranslateConfig) -> listener_v3::Listener {
     let hcm = ingress_connection_manager(
@@ -140,11 +150,39 @@ pub fn http_listener(config: &TranslateConfig) -> listener_v3::Listener {
         rds(HTTP_ROUTE_CONFIG.to_string()),
         &config.listener,
     );
+    plain_http_listener(config, &hcm)
+}
+
+/// [`http_listener`] as Envoys on incremental xDS get it: its routes come from the scopes of
+/// `ingress_http` (SRDS), keyed by what the Lua filter first in its chain makes of the host
+/// (see [`crate::scope`]).
+pub fn scoped_http_listener(config: &TranslateConfig) -> listener_v3::Listener {
+    let mut hcm = ingress_connection_manager(
+        Ingress::Http,
+        crate::scope::scoped_routes(),
+        &config.listener,
+    );
+    hcm.http_filters.insert(0, crate::scope::scope_key_filter());
+    // Envoy decides upgrades on the route it finds before any filter runs: for scoped routes
+    // not the request's route yet. So this listener lets WebSocket upgrades through, and the
+    // Lua filter refuses them on the routes that do not accept them.
+    hcm.upgrade_configs = vec![hcm_v3::http_connection_manager::UpgradeConfig {
+        upgrade_type: "websocket".to_string(),
+        ..Default::default()
+    }];
+    plain_http_listener(config, &hcm)
+}
+
+/// The listener `ingress_http` on its address, with this connection manager.
+fn plain_http_listener(
+    config: &TranslateConfig,
+    hcm: &hcm_v3::HttpConnectionManager,
+) -> listener_v3::Listener {
     listener_v3::Listener {
         name: HTTP_LISTENER.to_string(),
         address: Some(proto::listener_address(config.http_listener)),
         filter_chains: vec![listener_v3::FilterChain {
-            filters: vec![hcm_filter(&hcm)],
+            filters: vec![hcm_filter(hcm)],
             ..Default::default()
         }],
         ..Default::default()

@@ -23,17 +23,22 @@ pub enum ResourceType {
     /// resource name). Served to delta (incremental) clients only: state-of-the-world xDS has
     /// no VHDS.
     VirtualHost,
+    /// SRDS: `envoy.config.route.v3.ScopedRouteConfiguration`, one scope per exact plain-HTTP
+    /// host and one for the others (see [`crate::scope`]). Served to delta (incremental)
+    /// clients only: their `ingress_http` listener routes by scope.
+    ScopedRouteConfiguration,
 }
 
 impl ResourceType {
     /// Every type, in push order.
-    pub const ALL: [ResourceType; 6] = [
+    pub const ALL: [ResourceType; 7] = [
         ResourceType::Cluster,
         ResourceType::ClusterLoadAssignment,
         ResourceType::Secret,
         ResourceType::Listener,
         ResourceType::RouteConfiguration,
         ResourceType::VirtualHost,
+        ResourceType::ScopedRouteConfiguration,
     ];
 
     /// The type URL Envoy uses for this type.
@@ -51,6 +56,9 @@ impl ResourceType {
                 "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
             }
             ResourceType::VirtualHost => "type.googleapis.com/envoy.config.route.v3.VirtualHost",
+            ResourceType::ScopedRouteConfiguration => {
+                "type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration"
+            }
         }
     }
 
@@ -61,13 +69,19 @@ impl ResourceType {
 
     /// Whether Envoy subscribes to this type with a wildcard (all resources) rather than by name.
     pub fn is_wildcard(self) -> bool {
-        matches!(self, ResourceType::Cluster | ResourceType::Listener)
+        matches!(
+            self,
+            ResourceType::Cluster | ResourceType::Listener | ResourceType::ScopedRouteConfiguration
+        )
     }
 
     /// Whether only delta (incremental) xDS clients are served this type: VHDS exists in the
-    /// incremental protocol only.
+    /// incremental protocol only, and only delta clients get the scoped `ingress_http`.
     pub fn is_delta_only(self) -> bool {
-        self == ResourceType::VirtualHost
+        matches!(
+            self,
+            ResourceType::VirtualHost | ResourceType::ScopedRouteConfiguration
+        )
     }
 }
 
@@ -85,7 +99,10 @@ pub struct Resources {
     /// The plain-HTTP virtual hosts as Virtual Host Discovery (VHDS) resources, for Envoys on
     /// incremental xDS, by [`crate::route::vhds_name`] (see [`crate::route::vhds_virtual_hosts`]).
     pub virtual_hosts: BTreeMap<String, Any>,
-    /// Route configurations that Envoys on incremental xDS receive instead of the same-named
-    /// ones in `routes`: `ingress_http` without inline virtual hosts, pointing at VHDS.
-    pub delta_routes: BTreeMap<String, Any>,
+    /// The scopes of `ingress_http` for Envoys on incremental xDS, by [`crate::scope::scope_name`]
+    /// (see [`crate::scope::scopes`]).
+    pub scopes: BTreeMap<String, Any>,
+    /// Listeners that Envoys on incremental xDS receive instead of the same-named ones in
+    /// `listeners`: `ingress_http` routing by scope (see [`crate::listener::delta_listeners`]).
+    pub delta_listeners: BTreeMap<String, Any>,
 }

@@ -116,28 +116,6 @@ pub fn encoded_virtual_host(vhost: &VirtualHost) -> Any {
     }
 }
 
-/// `ingress_http` as Envoys on incremental xDS receive it: no virtual host inline; they come
-/// through VHDS over the same ADS stream (see [`vhds_virtual_hosts`]).
-pub fn vhds_route_configuration() -> Any {
-    let mut rc = route_configuration(HTTP_ROUTE_CONFIG.to_string(), std::iter::empty());
-    rc.vhds = Some(route_v3::Vhds {
-        config_source: Some(proto::ads_config_source()),
-    });
-    proto::any(&rc)
-}
-
-/// The route configurations that replace same-named ones for Envoys on incremental xDS:
-/// `ingress_http` pointing at VHDS, unless there is no plain-HTTP virtual host at all. Envoy
-/// does not finish starting until a VHDS subscription has received a virtual host (an empty
-/// answer leaves it waiting for its 15 s initial fetch timeout), so with none those Envoys get
-/// the ordinary, empty `ingress_http`.
-pub fn delta_route_configurations(no_virtual_hosts: bool) -> BTreeMap<String, Any> {
-    if no_virtual_hosts {
-        return BTreeMap::new();
-    }
-    BTreeMap::from([(HTTP_ROUTE_CONFIG.to_string(), vhds_route_configuration())])
-}
-
 /// `ingress_http` with every virtual host inline (for state-of-the-world clients), put together
 /// from already encoded VHDS resources ([`encoded_virtual_host`]), in the order given: each
 /// keeps its encoded body and gets back its plain name (`ingress_http/` dropped). In hostname

@@ -19,8 +19,9 @@
 //!   clusters no longer wanted go last, after the listeners and routes that stopped naming
 //!   them. Every request is answered by the same pass over the latest store, so an ACK never
 //!   jumps that order;
-//! - virtual hosts (VHDS) and the delta route overlay are never served here: VHDS exists in
-//!   delta xDS only, so a state-of-the-world request for it is ignored with a warning.
+//! - virtual hosts (VHDS), scopes (SRDS) and the delta listener overlay are never served here:
+//!   they are for delta clients only, so a state-of-the-world request for them is ignored with
+//!   a warning.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -496,7 +497,10 @@ impl Connection {
 pub(crate) fn names_clusters(ty: ResourceType) -> bool {
     matches!(
         ty,
-        ResourceType::Listener | ResourceType::RouteConfiguration | ResourceType::VirtualHost
+        ResourceType::Listener
+            | ResourceType::RouteConfiguration
+            | ResourceType::VirtualHost
+            | ResourceType::ScopedRouteConfiguration
     )
 }
 

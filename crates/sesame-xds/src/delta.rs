@@ -56,6 +56,9 @@ use crate::store::{Resource, StoreView};
 use crate::version::Digest;
 
 #[cfg(test)]
+#[path = "delta/scope_tests.rs"]
+mod scope_tests;
+#[cfg(test)]
 #[path = "delta/tests.rs"]
 mod tests;
 #[cfg(test)]

@@ -8,7 +8,8 @@
 //!   (subscribe, ACK, NACK, stale nonce, ADS push order), tested without any I/O.
 //! - [`DeltaConnection`] is the incremental (delta) xDS protocol for one stream, the same way:
 //!   only changed resources are sent, found through the store's change history; virtual hosts
-//!   (VHDS) and the delta route overlay ([`Table::DeltaRoutes`]) are served to delta clients only.
+//!   (VHDS), scopes (SRDS) and the delta listener overlay ([`Table::DeltaListeners`]) are served
+//!   to delta clients only.
 //! - [`XdsServer`], [`routes`], [`serve`] and [`serve_incoming`] are the thin tonic shell: one task
 //!   per stream relays requests and store changes into the state machine and its answers back.
 //!
@@ -48,5 +49,6 @@ pub(crate) fn slot(ty: ResourceType) -> usize {
         ResourceType::Listener => 3,
         ResourceType::RouteConfiguration => 4,
         ResourceType::VirtualHost => 5,
+        ResourceType::ScopedRouteConfiguration => 6,
     }
 }

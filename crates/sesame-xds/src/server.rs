@@ -29,6 +29,9 @@ use envoy_types::pb::envoy::service::listener::v3::listener_discovery_service_se
 use envoy_types::pb::envoy::service::route::v3::route_discovery_service_server::{
     RouteDiscoveryService, RouteDiscoveryServiceServer,
 };
+use envoy_types::pb::envoy::service::route::v3::scoped_routes_discovery_service_server::{
+    ScopedRoutesDiscoveryService, ScopedRoutesDiscoveryServiceServer,
+};
 use envoy_types::pb::envoy::service::route::v3::virtual_host_discovery_service_server::{
     VirtualHostDiscoveryService, VirtualHostDiscoveryServiceServer,
 };
@@ -106,7 +109,7 @@ impl XdsServer {
         self.shutdown.send_replace(true);
     }
 
-    /// The seven discovery services (ADS, LDS, RDS, CDS, EDS, SDS, VHDS) as tonic routes.
+    /// The eight discovery services (ADS, LDS, RDS, CDS, EDS, SDS, VHDS, SRDS) as tonic routes.
     pub fn routes(&self) -> Routes {
         macro_rules! svc {
             ($server:ident) => {
@@ -122,6 +125,7 @@ impl XdsServer {
             .add_service(svc!(EndpointDiscoveryServiceServer))
             .add_service(svc!(SecretDiscoveryServiceServer))
             .add_service(svc!(VirtualHostDiscoveryServiceServer))
+            .add_service(svc!(ScopedRoutesDiscoveryServiceServer))
     }
 
     /// Starts the task serving one stream with the protocol `P` and returns its response stream.
@@ -381,6 +385,16 @@ single_type_service!(
     fetch_secrets
 );
 
+single_type_service!(
+    ScopedRoutesDiscoveryService,
+    ResourceType::ScopedRouteConfiguration,
+    stream_scoped_routes,
+    StreamScopedRoutesStream,
+    delta_scoped_routes,
+    DeltaScopedRoutesStream,
+    fetch_scoped_routes
+);
+
 #[tonic::async_trait]
 impl VirtualHostDiscoveryService for XdsServer {
     type DeltaVirtualHostsStream = DeltaStream;
@@ -393,7 +407,7 @@ impl VirtualHostDiscoveryService for XdsServer {
     }
 }
 
-/// The seven discovery services over `store`, to mount on a tonic server. Streams served this way
+/// The eight discovery services over `store`, to mount on a tonic server. Streams served this way
 /// are not ended on shutdown; use [`XdsServer::close_streams`] or [`serve_incoming`] for that.
 pub fn routes(store: SnapshotStore) -> Routes {
     XdsServer::new(store).routes()

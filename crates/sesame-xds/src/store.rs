@@ -6,8 +6,8 @@
 //! resource is hashed once when it is stored and never re-encoded per connection.
 //!
 //! The store holds one [`Table`] per resource type, shared by state-of-the-world and delta
-//! clients, plus [`Table::DeltaRoutes`]: route configurations that replace same-named ones for
-//! delta clients only (a small route table pointing at VHDS instead of the full one).
+//! clients, plus [`Table::DeltaListeners`]: listeners that replace same-named ones for delta
+//! clients only (`ingress_http` routing by scope instead of through one full route table).
 //!
 //! Every view carries a generation number and the names each recent write changed, so a delta
 //! connection finds what an update changed in O(changed names) instead of comparing every
@@ -29,7 +29,7 @@ use crate::version::{
 };
 use crate::{TYPES, slot};
 
-/// The number of tables: one per resource type, and the delta route overlay.
+/// The number of tables: one per resource type, and the delta listener overlay.
 const TABLES: usize = TYPES + 1;
 
 /// The most recent views whose changed names a view keeps.
@@ -52,9 +52,10 @@ mod tests;
 /// copies O(changed · log n) of the table instead of all of it, and views share the rest.
 pub type Resources = imbl::OrdMap<String, Arc<Resource>>;
 
-/// The route configuration whose virtual hosts delta clients get over VHDS. State-of-the-world
-/// clients get it with every one of them inline: the store makes that form from its
-/// VirtualHost table (see [`Resource::inline_route_table`]), whatever a writer gives for it.
+/// The plain-HTTP route configuration of state-of-the-world clients (delta clients route by
+/// scope instead), with every virtual host inline: the store makes it from its VirtualHost
+/// table, the hosts one by one (see [`Resource::inline_route_table`]), whatever a writer gives
+/// for it.
 pub const INLINE_ROUTE_TABLE: &str = sesame_envoy::route::HTTP_ROUTE_CONFIG;
 
 /// One stored resource: its encoded form and its content digest. The type URL is the table's
@@ -253,11 +254,12 @@ fn type_matches(ty: ResourceType, name: &str, any: &Any) -> bool {
 /// One table of the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Table {
-    /// The resources of one type, served to every client (VirtualHost: to delta clients only).
+    /// The resources of one type, served to every client (the delta-only types: to delta
+    /// clients only).
     Shared(ResourceType),
-    /// Route configurations that replace same-named [`ResourceType::RouteConfiguration`]s for
-    /// delta clients only (names found only here are served to delta clients too).
-    DeltaRoutes,
+    /// Listeners that replace same-named [`ResourceType::Listener`]s for delta clients only
+    /// (names found only here are served to delta clients too).
+    DeltaListeners,
 }
 
 impl Table {
@@ -265,7 +267,7 @@ impl Table {
     pub fn resource_type(self) -> ResourceType {
         match self {
             Table::Shared(ty) => ty,
-            Table::DeltaRoutes => ResourceType::RouteConfiguration,
+            Table::DeltaListeners => ResourceType::Listener,
         }
     }
 
@@ -273,7 +275,7 @@ impl Table {
     fn slot(self) -> usize {
         match self {
             Table::Shared(ty) => slot(ty),
-            Table::DeltaRoutes => TYPES,
+            Table::DeltaListeners => TYPES,
         }
     }
 }
@@ -378,7 +380,7 @@ impl StoreView {
     /// The tables a delta client's resources of `ty` come from, the overriding one first.
     pub fn delta_tables(&self, ty: ResourceType) -> Vec<&TypeSnapshot> {
         match ty {
-            ResourceType::RouteConfiguration => vec![self.table(Table::DeltaRoutes), self.get(ty)],
+            ResourceType::Listener => vec![self.table(Table::DeltaListeners), self.get(ty)],
             _ => vec![self.get(ty)],
         }
     }
@@ -393,9 +395,9 @@ impl StoreView {
     /// The version of `ty` as delta clients see it (their `system_version_info`).
     pub fn delta_version(&self, ty: ResourceType) -> String {
         match ty {
-            ResourceType::RouteConfiguration => {
+            ResourceType::Listener => {
                 let shared = self.get(ty).digest();
-                let overlay = self.table(Table::DeltaRoutes).digest();
+                let overlay = self.table(Table::DeltaListeners).digest();
                 version_string(&set_digest([("shared", shared), ("delta", overlay)]))
             }
             _ => self.get(ty).version(),
@@ -419,7 +421,7 @@ impl StoreView {
     }
 
     /// The names of `ty` that changed for delta clients between the view of `generation` and
-    /// this one (for route configurations, in the shared table or the overlay), in
+    /// this one (for listeners, in the shared table or the overlay), in
     /// O(changed names); `None` when that view is older than the kept history.
     pub fn delta_changed_names(&self, ty: ResourceType, generation: u64) -> Option<BTreeSet<&str>> {
         let mut out = BTreeSet::new();
@@ -431,8 +433,8 @@ impl StoreView {
             return None;
         }
         let mut slots = vec![slot(ty)];
-        if ty == ResourceType::RouteConfiguration {
-            slots.push(Table::DeltaRoutes.slot());
+        if ty == ResourceType::Listener {
+            slots.push(Table::DeltaListeners.slot());
         }
         for changes in self.history.iter().filter(|c| c.generation > generation) {
             for &i in &slots {

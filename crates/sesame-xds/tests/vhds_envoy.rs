@@ -60,14 +60,14 @@ impl Drop for Envoy {
 
 fn listener(port: u16) -> Any {
     let hcm = hcm_v3::HttpConnectionManager {
-        stat_prefix: "ingress_http".to_string(),
+        stat_prefix: "vhds_http".to_string(),
         route_specifier: Some(hcm_v3::http_connection_manager::RouteSpecifier::Rds(
             hcm_v3::Rds {
                 config_source: Some(ads_config_source()),
-                route_config_name: "ingress_http".to_string(),
+                route_config_name: "vhds_http".to_string(),
             },
         )),
-        // On-demand VHDS: a host Envoy does not know is asked for as `ingress_http/<host>`.
+        // On-demand VHDS: a host Envoy does not know is asked for as `vhds_http/<host>`.
         http_filters: vec![
             hcm_v3::HttpFilter {
                 name: "envoy.filters.http.on_demand".to_string(),
@@ -87,7 +87,7 @@ fn listener(port: u16) -> Any {
         ..Default::default()
     };
     pack_any(listener_v3::Listener {
-        name: "ingress_http".to_string(),
+        name: "vhds_http".to_string(),
         address: Some(core_v3::Address {
             address: Some(core_v3::address::Address::SocketAddress(
                 core_v3::SocketAddress {
@@ -110,7 +110,7 @@ fn listener(port: u16) -> Any {
 /// A virtual host for `host` answering every request with `body`.
 fn virtual_host(host: &str, body: &str) -> Any {
     pack_any(route_v3::VirtualHost {
-        name: format!("ingress_http/{host}"),
+        name: format!("vhds_http/{host}"),
         domains: vec![host.to_string()],
         routes: vec![route_v3::Route {
             r#match: Some(route_v3::RouteMatch {
@@ -140,7 +140,7 @@ fn virtual_host(host: &str, body: &str) -> Any {
 fn virtual_hosts(hosts: &[(&str, &str)]) -> (Table, BTreeMap<String, Any>) {
     let map = hosts
         .iter()
-        .map(|(h, b)| (format!("ingress_http/{h}"), virtual_host(h, b)))
+        .map(|(h, b)| (format!("vhds_http/{h}"), virtual_host(h, b)))
         .collect();
     (Table::Shared(ResourceType::VirtualHost), map)
 }
@@ -187,13 +187,10 @@ async fn envoy_gets_virtual_hosts_over_vhds_and_their_updates() -> TestResult {
         .try_init();
     let (http, admin) = (free_port()?, free_port()?);
     let store = SnapshotStore::new();
-    // SotW clients would get the full table; delta clients the VHDS one.
-    let full = pack_any(route_v3::RouteConfiguration {
-        name: "ingress_http".to_string(),
-        ..Default::default()
-    });
+    // The route configuration pointing at VHDS. (Not `ingress_http`: the store makes that
+    // one the inline table of every virtual host, for state-of-the-world clients.)
     let vhds = pack_any(route_v3::RouteConfiguration {
-        name: "ingress_http".to_string(),
+        name: "vhds_http".to_string(),
         vhds: Some(route_v3::Vhds {
             config_source: Some(ads_config_source()),
         }),
@@ -202,15 +199,11 @@ async fn envoy_gets_virtual_hosts_over_vhds_and_their_updates() -> TestResult {
     store.publish(vec![
         (
             Table::Shared(ResourceType::Listener),
-            BTreeMap::from([("ingress_http".to_string(), listener(http))]),
+            BTreeMap::from([("vhds_http".to_string(), listener(http))]),
         ),
         (
             Table::Shared(ResourceType::RouteConfiguration),
-            BTreeMap::from([("ingress_http".to_string(), full)]),
-        ),
-        (
-            Table::DeltaRoutes,
-            BTreeMap::from([("ingress_http".to_string(), vhds)]),
+            BTreeMap::from([("vhds_http".to_string(), vhds)]),
         ),
         virtual_hosts(&[("a.test", "A1"), ("b.test", "B1")]),
     ]);

@@ -1,9 +1,9 @@
 //! Fan-out benchmark: `sesame serve --manifests` holding N fixture Ingresses with M synthetic
 //! ADS clients connected (real tonic clients over 127.0.0.1 that subscribe to CDS, EDS, LDS and
-//! RDS `ingress_http` — in delta, VirtualHost too — and ACK every response). One probe Ingress,
-//! in a file of its own, is edited once every 0.7 s; for each change, the time from the file
-//! write to each client receiving the response that carries it (state of the world: the RDS
-//! response; delta: the VirtualHost, or route configuration, response). Blocks of ten changes alternate between these
+//! RDS `ingress_http` — in delta, the scopes of `ingress_http` instead of RDS — and ACK every
+//! response). One probe Ingress, in a file of its own, is edited once every 0.7 s; for each
+//! change, the time from the file write to each client receiving the response that carries it
+//! (state of the world: the RDS response; delta: the scope's). Blocks of ten changes alternate between these
 //! clients alone and with one more client that subscribes and never reads its stream (stuck).
 //! Writes a Markdown table.
 //!
@@ -215,7 +215,7 @@ async fn main() {
 
     let carrier = match mode {
         Mode::Sotw => "RDS response",
-        Mode::Delta => "VirtualHost (VHDS) response",
+        Mode::Delta => "ScopedRouteConfiguration (SRDS) response",
     };
     println!(
         "### Fan-out ({mode} xDS clients): manifest write → {carrier} carrying the change, at each client\n"

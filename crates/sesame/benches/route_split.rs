@@ -1,7 +1,7 @@
 //! Envoy applying a one-host change among N plain-HTTP hosts, with the host table split two ways
 //! (issue 12, item 2):
 //! - **VHDS**: one `ingress_http` route configuration whose virtual hosts come over Virtual Host
-//!   Discovery, one resource per host (what Sesame serves Envoys on delta xDS);
+//!   Discovery, one resource per host (what Sesame served Envoys on delta xDS until stop 27);
 //! - **scoped routes** (SRDS): one route configuration per host, chosen by the request's
 //!   `:authority`; each host's route configuration either fetched over RDS, or carried inline in
 //!   its scope; inline with the key normalized first by a Lua filter; and that, plus a fallback

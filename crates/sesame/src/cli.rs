@@ -92,6 +92,12 @@ pub enum Resources {
         /// Names to ask for; none for all.
         names: Vec<String>,
     },
+    /// Scopes of `ingress_http` (`ingress_http/<host>`, and `ingress_http/*` for wildcard and
+    /// default hosts), which Envoys on delta xDS route plain HTTP by; with `--delta`.
+    Srds {
+        /// Names to ask for; none for all.
+        names: Vec<String>,
+    },
     /// Which route and backend a request would take and why, with the Kubernetes object
     /// behind each (asks Sesame's debug port).
     Explain(ExplainArgs),
@@ -159,6 +165,7 @@ impl Resources {
             Resources::Eds { names } => (ResourceType::ClusterLoadAssignment, names),
             Resources::Sds { names } => (ResourceType::Secret, names),
             Resources::Vhds { names } => (ResourceType::VirtualHost, names),
+            Resources::Srds { names } => (ResourceType::ScopedRouteConfiguration, names),
             Resources::Explain(_) | Resources::Sources(_) => return None,
         })
     }

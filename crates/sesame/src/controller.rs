@@ -390,10 +390,14 @@ impl Controller {
                     Table::Shared(ResourceType::RouteConfiguration),
                     resources.routes,
                 ),
-                (Table::DeltaRoutes, resources.delta_routes),
+                (Table::DeltaListeners, resources.delta_listeners),
                 (
                     Table::Shared(ResourceType::VirtualHost),
                     resources.virtual_hosts,
+                ),
+                (
+                    Table::Shared(ResourceType::ScopedRouteConfiguration),
+                    resources.scopes,
                 ),
             ]);
         } else {
@@ -497,10 +501,14 @@ fn patches(changes: ResourceChanges) -> Vec<(Table, Patch)> {
             Table::Shared(ResourceType::RouteConfiguration),
             changes.routes,
         ),
-        (Table::DeltaRoutes, changes.delta_routes),
+        (Table::DeltaListeners, changes.delta_listeners),
         (
             Table::Shared(ResourceType::VirtualHost),
             changes.virtual_hosts,
+        ),
+        (
+            Table::Shared(ResourceType::ScopedRouteConfiguration),
+            changes.scopes,
         ),
     ]
 }

@@ -77,6 +77,14 @@ fn random_dag(rng: &mut Rng) -> Dag {
         let route = forward_route(PathMatch::Prefix("/".into()), &target(rng));
         dag.http.insert("*".to_string(), vhost("*", vec![route]));
     }
+    // Wildcard hosts share the fallback scope with `*`.
+    for i in 0..2 {
+        if rng.chance(30) {
+            let host = format!("*.w{i}.example.com");
+            let route = forward_route(PathMatch::Prefix("/".into()), &target(rng));
+            dag.http.insert(host.clone(), vhost(&host, vec![route]));
+        }
+    }
     for i in 0..4 {
         if !rng.chance(50) {
             continue;
@@ -226,7 +234,8 @@ struct Served {
     listeners: BTreeMap<String, Any>,
     routes: BTreeMap<String, Any>,
     virtual_hosts: BTreeMap<String, Any>,
-    delta_routes: BTreeMap<String, Any>,
+    scopes: BTreeMap<String, Any>,
+    delta_listeners: BTreeMap<String, Any>,
 }
 
 impl Served {
@@ -238,7 +247,8 @@ impl Served {
             listeners: resources.listeners,
             routes: resources.routes,
             virtual_hosts: resources.virtual_hosts,
-            delta_routes: resources.delta_routes,
+            scopes: resources.scopes,
+            delta_listeners: resources.delta_listeners,
         }
     }
 
@@ -255,7 +265,8 @@ impl Served {
         table(&mut self.listeners, changes.listeners);
         table(&mut self.routes, changes.routes);
         table(&mut self.virtual_hosts, changes.virtual_hosts);
-        table(&mut self.delta_routes, changes.delta_routes);
+        table(&mut self.scopes, changes.scopes);
+        table(&mut self.delta_listeners, changes.delta_listeners);
         // What the xDS store does: `ingress_http` with every host inline is made from the
         // virtual hosts, whatever the updates said of it.
         if let Some(inline) = self.routes.get_mut(route::HTTP_ROUTE_CONFIG) {
@@ -314,6 +325,12 @@ fn one_changed_host_encodes_one_virtual_host() {
         changes.virtual_hosts.upserts.keys().collect::<Vec<_>>(),
         ["ingress_http/h7.example.com"]
     );
+    // Delta clients get that host's scope, and nothing else.
+    assert_eq!(
+        changes.scopes.upserts.keys().collect::<Vec<_>>(),
+        ["ingress_http/h7.example.com"]
+    );
+    assert!(changes.scopes.removals.is_empty());
     // Nor is the whole `ingress_http` put together again: the xDS store does that for
     // state-of-the-world clients, when they read it.
     for unchanged in [
@@ -322,6 +339,7 @@ fn one_changed_host_encodes_one_virtual_host() {
         &changes.secrets,
         &changes.listeners,
         &changes.routes,
+        &changes.delta_listeners,
     ] {
         assert!(unchanged.is_empty(), "{unchanged:?}");
     }
@@ -409,13 +427,5 @@ fn state_of_the_world_table_is_the_directly_encoded_one() {
             "a VHDS virtual host carries its resource name"
         );
     }
-    let empty = crate::translate(&Dag::default(), &TranslateConfig::default());
-    assert!(
-        empty.delta_routes.is_empty(),
-        "without virtual hosts, delta clients get the plain table"
-    );
-    let delta: route_v3::RouteConfiguration = decode(&resources.delta_routes["ingress_http"]);
-    assert!(delta.virtual_hosts.is_empty());
-    assert!(delta.vhds.is_some());
     assert_eq!(resources.virtual_hosts.len(), dag.http.len());
 }

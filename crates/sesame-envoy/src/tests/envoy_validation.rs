@@ -602,6 +602,30 @@ fn envoy_accepts_the_translated_resources() {
     assert_eq!(envoy_verdict(&envoy, dir.path(), &resources), Ok(()));
 }
 
+/// What Envoys on incremental xDS get instead: `ingress_http` routing by scope, with the Lua
+/// filter writing the key, and a scope per exact host plus the fallback scope.
+#[test]
+fn envoy_accepts_the_scoped_http_listener_and_its_scopes() {
+    let dag = every_feature_dag();
+    let mut resources = translate(&dag, &TranslateConfig::default());
+    let exact = dag
+        .http
+        .keys()
+        .filter(|h| crate::scope::is_exact(h))
+        .count();
+    assert!(
+        exact >= 2 && exact < dag.http.len(),
+        "exact and wildcard hosts"
+    );
+    assert_eq!(resources.scopes.len(), exact + 1);
+    resources
+        .listeners
+        .extend(resources.delta_listeners.clone());
+    let Some(envoy) = envoy_binary() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_eq!(envoy_verdict(&envoy, dir.path(), &resources), Ok(()));
+}
+
 /// A `*` secure virtual host and the fallback certificate both take TLS clients without
 /// SNI. Envoy rejects two filter chains with the same match, so the `*` host keeps its chain
 /// and the fallback chain is left out; adding it back makes Envoy refuse the listener.

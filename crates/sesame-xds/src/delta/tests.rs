@@ -322,6 +322,7 @@ fn update_order_is_ads_order_with_routes_after_cluster_warming_and_removals_last
         set(Listener, &[("http", "l1")]),
         set(RouteConfiguration, &[("http", "r1")]),
         set(VirtualHost, &[("http/a.com", "v1")]),
+        set(ScopedRouteConfiguration, &[("http/a.com", "k1")]),
     ]);
     let mut conn = ads(&store);
     let view = store.view();
@@ -329,6 +330,7 @@ fn update_order_is_ads_order_with_routes_after_cluster_warming_and_removals_last
         (Listener, vec![]),
         (RouteConfiguration, vec!["http"]),
         (VirtualHost, vec!["http"]),
+        (ScopedRouteConfiguration, vec![]),
         (Cluster, vec![]),
         (Secret, vec!["s"]),
         (ClusterLoadAssignment, vec!["a", "b"]),
@@ -346,6 +348,7 @@ fn update_order_is_ads_order_with_routes_after_cluster_warming_and_removals_last
         set(Listener, &[("http", "l2")]),
         set(RouteConfiguration, &[("http", "r2")]),
         set(VirtualHost, &[("http/a.com", "v2")]),
+        set(ScopedRouteConfiguration, &[("http/a.com", "k2")]),
     ]);
     let out = conn.handle_snapshot_update(&store.view());
     // A new cluster: what can name it waits until Envoy answers, which it does once the
@@ -371,6 +374,11 @@ fn update_order_is_ads_order_with_routes_after_cluster_warming_and_removals_last
             (Listener, strings(&["http=l3"]), vec![]),
             (RouteConfiguration, strings(&["http=r2"]), vec![]),
             (VirtualHost, strings(&["http/a.com=v2"]), vec![]),
+            (
+                ScopedRouteConfiguration,
+                strings(&["http/a.com=k2"]),
+                vec![]
+            ),
             (Cluster, vec![], strings(&["b"])),
             (ClusterLoadAssignment, vec![], strings(&["b"])),
         ]

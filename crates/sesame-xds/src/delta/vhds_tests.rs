@@ -1,16 +1,13 @@
-//! Delta xDS tests of Virtual Host Discovery: the delta route overlay, VHDS subscriptions by
-//! route configuration, following the stream's routes, reconnects and on-demand names.
-
-use std::collections::{BTreeMap, BTreeSet};
+//! Delta xDS tests of Virtual Host Discovery: VHDS subscriptions by route configuration,
+//! following the stream's routes, reconnects and on-demand names.
 
 use pretty_assertions::assert_eq;
 use sesame_envoy::ResourceType::{self, *};
 
 use super::DeltaConnection;
 use super::tests::{ads, store, strings, summary};
-use crate::connection::{Connection, Scope};
-use crate::store::{Patch, Table};
-use crate::testing::{any, contents, delta_ack, delta_contents, delta_subscribe, set, subscribe};
+use crate::connection::Scope;
+use crate::testing::{delta_ack, delta_contents, delta_subscribe, set};
 
 #[test]
 fn vhds_subscription_by_route_configuration_name_selects_its_virtual_hosts() {
@@ -57,86 +54,6 @@ fn vhds_subscription_by_route_configuration_name_selects_its_virtual_hosts() {
             strings(&["ingress_http/a.com=va2", "ingress_http/new.com=vn"]),
             strings(&["ingress_http/b.com"])
         )]
-    );
-}
-
-#[test]
-fn delta_route_overlay_is_seen_by_delta_clients_only() {
-    let store = store();
-    store.publish(vec![
-        (
-            Table::Shared(RouteConfiguration),
-            BTreeMap::from([
-                ("http".to_string(), any(RouteConfiguration, "http", "full")),
-                (
-                    "https/a".to_string(),
-                    any(RouteConfiguration, "https/a", "tls"),
-                ),
-            ]),
-        ),
-        (
-            Table::DeltaRoutes,
-            BTreeMap::from([("http".to_string(), any(RouteConfiguration, "http", "vhds"))]),
-        ),
-    ]);
-    let names = ["http", "https/a"];
-    let mut delta = ads(&store);
-    let out = delta.handle_request(&delta_subscribe(RouteConfiguration, &names), &store.view());
-    assert_eq!(delta_contents(&out[0]), ["http=vhds", "https/a=tls"]);
-    let mut sotw = Connection::new(Scope::Aggregated, store.counters());
-    let out = sotw.handle_request(&subscribe(RouteConfiguration, &names), &store.view());
-    assert_eq!(contents(&out[0]), ["http=full", "https/a=tls"]);
-
-    // A change of the full table alone reaches SotW clients only.
-    store.publish(vec![(
-        Table::Shared(RouteConfiguration),
-        BTreeMap::from([
-            ("http".to_string(), any(RouteConfiguration, "http", "full2")),
-            (
-                "https/a".to_string(),
-                any(RouteConfiguration, "https/a", "tls"),
-            ),
-        ]),
-    )]);
-    assert!(delta.handle_snapshot_update(&store.view()).is_empty());
-    assert_eq!(sotw.handle_snapshot_update(&store.view()).len(), 1);
-    // An overlay change and its virtual hosts arrive together.
-    store.patch_tables(vec![
-        (
-            Table::DeltaRoutes,
-            Patch {
-                upserts: BTreeMap::from([(
-                    "http".to_string(),
-                    any(RouteConfiguration, "http", "vhds2"),
-                )]),
-                removals: BTreeSet::new(),
-            },
-        ),
-        (
-            Table::Shared(VirtualHost),
-            Patch {
-                upserts: BTreeMap::from([(
-                    "http/a.com".to_string(),
-                    any(VirtualHost, "http/a.com", "v1"),
-                )]),
-                removals: BTreeSet::new(),
-            },
-        ),
-    ]);
-    let mut delta_vh = delta;
-    delta_vh.handle_request(&delta_subscribe(VirtualHost, &["http"]), &store.view());
-    let out = delta_vh.handle_snapshot_update(&store.view());
-    assert_eq!(
-        summary(&out),
-        [(RouteConfiguration, strings(&["http=vhds2"]), vec![])]
-    );
-    assert!(sotw.handle_snapshot_update(&store.view()).is_empty());
-    // Removing the overlay entry falls back to the shared one for delta clients.
-    store.publish(vec![(Table::DeltaRoutes, BTreeMap::new())]);
-    let out = delta_vh.handle_snapshot_update(&store.view());
-    assert_eq!(
-        summary(&out),
-        [(RouteConfiguration, strings(&["http=full2"]), vec![])]
     );
 }
 

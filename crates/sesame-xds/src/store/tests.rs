@@ -228,9 +228,9 @@ fn multi_table_patch_is_one_view_change() {
             },
         ),
         (
-            Table::DeltaRoutes,
+            Table::DeltaListeners,
             Patch {
-                upserts: BTreeMap::from([("r".to_string(), any(RouteConfiguration, "r", "v"))]),
+                upserts: BTreeMap::from([("l".to_string(), any(Listener, "l", "v"))]),
                 removals: BTreeSet::new(),
             },
         ),
@@ -243,11 +243,11 @@ fn multi_table_patch_is_one_view_change() {
         ["a", "c"]
     );
     // The overlay is not the shared table: SotW clients do not see it.
-    assert!(view.get(RouteConfiguration).resources().is_empty());
-    assert!(view.delta_resource(RouteConfiguration, "r").is_some());
+    assert!(view.get(Listener).resources().is_empty());
+    assert!(view.delta_resource(Listener, "l").is_some());
     let changes = view.delta_changes_since(before).unwrap_or_default();
     assert_eq!(changes[&Cluster], BTreeSet::from(["b", "c"]));
-    assert_eq!(changes[&RouteConfiguration], BTreeSet::from(["r"]));
+    assert_eq!(changes[&Listener], BTreeSet::from(["l"]));
     // The same patch again changes nothing and wakes nobody.
     store.patch_tables(vec![(
         Table::Shared(Cluster),

@@ -3,10 +3,9 @@
 //! - state of the world: subscribes to CDS, EDS (every cluster CDS names), LDS and RDS
 //!   `ingress_http`, ACKs every response, and reports when a route configuration carrying a
 //!   change's marker arrives;
-//! - delta: subscribes (wildcard) to CDS and LDS, to EDS for every cluster it learned, to RDS
-//!   `ingress_http` and to VirtualHost (unnamed: following the stream's route configurations),
-//!   ACKs every response by nonce, and reports when a VirtualHost or route configuration
-//!   carrying a change's marker arrives.
+//! - delta: subscribes (wildcard) to CDS, LDS and scoped routes (SRDS, as the scoped
+//!   `ingress_http` of a delta Envoy does), to EDS for every cluster it learned, ACKs every
+//!   response by nonce, and reports when a scope carrying a change's marker arrives.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -34,8 +33,8 @@ pub const LDS: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
 /// Route configurations.
 pub const RDS: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
 
-/// Virtual hosts (delta only: VHDS), named `ingress_http/<host>`.
-pub const VHDS: &str = "type.googleapis.com/envoy.config.route.v3.VirtualHost";
+/// Scopes of `ingress_http` (delta only: SRDS), named `ingress_http/<host>`.
+pub const SRDS: &str = "type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration";
 
 /// The route configuration of the HTTP listener.
 pub const ROUTES: &str = "ingress_http";
@@ -268,8 +267,7 @@ fn delta_request(
     }
 }
 
-/// Opens one delta ADS stream and sends the first subscriptions: CDS and LDS (wildcard), RDS
-/// `ingress_http` and VirtualHost (unnamed, following the route configurations).
+/// Opens one delta ADS stream and sends the first subscriptions: CDS, LDS and SRDS (wildcard).
 async fn open_delta(
     addr: SocketAddr,
     id: usize,
@@ -283,12 +281,7 @@ async fn open_delta(
     let mut client = AggregatedDiscoveryServiceClient::new(channel(addr).await?)
         .max_decoding_message_size(1 << 30);
     let (tx, requests) = mpsc::unbounded_channel();
-    for (ty, names) in [
-        (CDS, vec![]),
-        (LDS, vec![]),
-        (RDS, vec![ROUTES.to_string()]),
-        (VHDS, vec![]),
-    ] {
+    for (ty, names) in [(CDS, vec![]), (LDS, vec![]), (SRDS, vec![])] {
         tx.send(delta_request(ty, names, Vec::new(), id))?;
     }
     let stream = client
@@ -299,7 +292,7 @@ async fn open_delta(
 }
 
 /// Delta: ACKs every response by nonce, subscribes EDS to every cluster added (and
-/// unsubscribes the removed ones), and looks for the marker in RDS and VirtualHost responses.
+/// unsubscribes the removed ones), and looks for the marker in SRDS responses.
 async fn spawn_delta(
     addr: SocketAddr,
     id: usize,
@@ -328,7 +321,7 @@ async fn spawn_delta(
                         let _ = tx.send(delta_request(EDS, added, removed, id));
                     }
                 }
-                RDS | VHDS => reporter.check(
+                SRDS => reporter.check(
                     at,
                     resp.resources
                         .iter()

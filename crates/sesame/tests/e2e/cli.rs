@@ -213,6 +213,21 @@ async fn every_xds_type_prints_as_json_and_yaml_and_names_select_resources() {
         "type.googleapis.com/envoy.config.cluster.v3.Cluster"
     );
 
+    // Delta Envoys route plain HTTP by scope: one per host, its routes inline.
+    let scopes = cli(&cluster, &["srds", "--delta"]);
+    let scope_names = names(&scopes);
+    assert!(
+        scope_names.contains(&"ingress_http/plain.test".to_string())
+            && scope_names.contains(&"ingress_http/policy.test".to_string()),
+        "{scope_names:?}"
+    );
+    let scopes = cli(&cluster, &["srds", "--delta", "ingress_http/plain.test"]);
+    assert_eq!(names(&scopes), ["ingress_http/plain.test"]);
+    let scope = &scopes["resources"][0]["resource"];
+    assert_eq!(scope["key"]["fragments"][0]["stringKey"], "plain.test");
+    let vhost = &scope["routeConfiguration"]["virtualHosts"][0];
+    assert_eq!(vhost["domains"][0], "plain.test", "{scopes:#}");
+
     // A name Sesame does not have: an empty answer, not an error.
     let none = cli(&cluster, &["eds", "default/nothing/80/x"]);
     assert!(names(&none).is_empty(), "{none:#}");

@@ -1,6 +1,7 @@
 //! Delta (incremental) xDS with a real Envoy (`sesame bootstrap --xds-mode delta`): routing,
-//! updates, deletes and TLS through real requests, the HTTP routes' virtual hosts over VHDS; a restarted Sesame re-sends nothing Envoy
-//! already holds; a state-of-the-world and a delta Envoy served by one Sesame.
+//! updates, deletes and TLS through real requests, the HTTP routes as one scope per host (SRDS);
+//! a restarted Sesame re-sends nothing Envoy already holds; a state-of-the-world and a delta
+//! Envoy served by one Sesame.
 
 use crate::harness::{
     Backend, Cluster, PATIENCE, Pki, Process, backend, envoy_command, eventually, free_port,
@@ -10,12 +11,11 @@ use crate::harness::{
 const DELTA: &[&str] = &["--xds-mode", "delta"];
 
 /// The types a delta Envoy subscribes to for plain HTTP routing.
-const TYPES: [&str; 5] = [
+const TYPES: [&str; 4] = [
     "Cluster",
     "ClusterLoadAssignment",
     "Listener",
-    "RouteConfiguration",
-    "VirtualHost",
+    "ScopedRouteConfiguration",
 ];
 
 fn ingress(name: &str, host: &str, svc: &str) -> String {
@@ -79,6 +79,7 @@ async fn assert_no_rejections(cluster: &Cluster) {
         "Listener",
         "RouteConfiguration",
         "VirtualHost",
+        "ScopedRouteConfiguration",
     ] {
         assert_eq!(
             xds_metric(cluster, "sesame_xds_nack", ty).await,
@@ -135,9 +136,16 @@ async fn delta_envoy_routes_moves_traffic_drops_deleted_routes_and_serves_tls() 
     cluster
         .eventually_http("app.example.com", "/", "initial route", |r| r.from("a"))
         .await;
-    // The HTTP routes came as a small table plus virtual hosts over VHDS.
+    // The HTTP routes came as a scope per host, not as virtual hosts over VHDS.
+    let scopes = xds_metric(
+        &cluster,
+        "sesame_xds_resources_sent",
+        "ScopedRouteConfiguration",
+    );
+    let scopes = scopes.await;
+    assert!(scopes.is_some_and(|n| n >= 2), "{scopes:?}");
     let vhosts = xds_metric(&cluster, "sesame_xds_resources_sent", "VirtualHost").await;
-    assert!(vhosts.is_some_and(|n| n >= 2), "{vhosts:?}");
+    assert!(vhosts.unwrap_or_default() == 0, "{vhosts:?}");
 
     // TLS: the listener's certificate came over SDS on the delta stream.
     let ca = pki.ca_pem.as_bytes();
@@ -168,7 +176,7 @@ async fn delta_envoy_routes_moves_traffic_drops_deleted_routes_and_serves_tls() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarted_sesame_sends_a_reconnecting_delta_envoy_only_what_changed() {
     let (mut cluster, _backends) = app_routed_to_a().await;
-    for ty in ["Cluster", "Listener", "RouteConfiguration", "VirtualHost"] {
+    for ty in ["Cluster", "Listener", "ScopedRouteConfiguration"] {
         let sent = xds_metric(&cluster, "sesame_xds_resources_sent", ty).await;
         assert!(sent.is_some_and(|n| n > 0), "{ty}: {sent:?}");
     }
@@ -210,8 +218,8 @@ async fn restarted_sesame_sends_a_reconnecting_delta_envoy_only_what_changed() {
     );
     assert!(cluster.http("app.example.com", "/").await.from("a"));
 
-    // The new stream carries changes: the edited host's virtual host alone (VHDS), not the
-    // route table or the listeners.
+    // The new stream carries changes: the edited host's scope alone, not the other hosts,
+    // route tables or the listeners.
     cluster.write("app.yaml", &ingress("app", "app.example.com", "svc-b"));
     cluster
         .eventually_http("app.example.com", "/", "edit after restart", |r| {
@@ -219,7 +227,7 @@ async fn restarted_sesame_sends_a_reconnecting_delta_envoy_only_what_changed() {
         })
         .await;
     let sent = |ty| xds_metric(&cluster, "sesame_xds_resources_sent", ty);
-    assert_eq!(sent("VirtualHost").await, Some(1));
+    assert_eq!(sent("ScopedRouteConfiguration").await, Some(1));
     assert_eq!(sent("RouteConfiguration").await, Some(0));
     assert_eq!(sent("Listener").await, Some(0));
     assert_no_rejections(&cluster).await;

@@ -96,7 +96,11 @@ async fn default_backend_and_wildcard_hosts() {
     let (a, b) = (backend("a").await, backend("b").await);
     let manifest = format!(
         "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: default\n  namespace: default\nspec:\n  defaultBackend:\n    service:\n      name: svc-a\n      port:\n        number: 80\n  rules:\n{}",
-        rule("*.wild.example.com", &[path("/", "Prefix", "svc-b")])
+        [
+            rule("*.wild.example.com", &[path("/", "Prefix", "svc-b")]),
+            rule("only.wild.example.com", &[path("/only", "Prefix", "svc-b")]),
+        ]
+        .concat()
     );
     let cluster = Cluster::start(&[
         ("svc.yaml", &services(&[("svc-a", &a), ("svc-b", &b)])),
@@ -119,6 +123,44 @@ async fn default_backend_and_wildcard_hosts() {
     );
     // Exact hosts not otherwise routed fall to the default backend.
     assert!(cluster.http("wild.example.com", "/").await.from("a"));
+    // An exact host is routed by its own rules alone: a path none of them takes is a 404,
+    // whatever the wildcard or the default backend would take. In any case and with a port.
+    assert!(
+        cluster
+            .http("only.wild.example.com", "/only")
+            .await
+            .from("b")
+    );
+    assert!(
+        cluster
+            .http("Only.Wild.Example.com:80", "/only")
+            .await
+            .from("b")
+    );
+    for host in ["only.wild.example.com", "ONLY.wild.example.com:8080"] {
+        let reply = cluster.http(host, "/other").await;
+        assert_eq!((reply.status, reply.body.as_str()), (404, ""), "{host}");
+    }
+    assert!(
+        cluster
+            .http("Other.Wild.Example.COM:80", "/")
+            .await
+            .from("b")
+    );
+    // A client cannot pick the routes itself with the header scoped routing reads (delta
+    // xDS), and the header Envoy writes there never reaches a backend.
+    let scope = [("x-sesame-route-scope", "*")];
+    let reply = cluster
+        .http_with("only.wild.example.com", "/other", &scope)
+        .await;
+    assert_eq!(reply.status, 404);
+    let reply = cluster.http("only.wild.example.com", "/only").await;
+    assert!(reply.from("b"));
+    assert!(
+        !reply.body.contains("x-sesame-route-scope"),
+        "{}",
+        reply.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

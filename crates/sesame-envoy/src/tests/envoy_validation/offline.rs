@@ -1,5 +1,5 @@
 //! The translated resources as one static bootstrap Envoy can validate offline: RDS references
-//! inlined, SDS secrets and the xDS cluster written in place, and Envoy's verdict on the file.
+//! inlined, SRDS scopes listed in place, SDS secrets and the xDS cluster written in place, and Envoy's verdict on the file.
 
 use super::*;
 
@@ -22,6 +22,15 @@ fn inline_routes(
                 let rc: route_v3::RouteConfiguration =
                     decode(&resources.routes[&rds.route_config_name]);
                 hcm.route_specifier = Some(RouteSpecifier::RouteConfig(rc));
+            }
+            // Scopes over SRDS: the scopes themselves, listed in place.
+            if let Some(RouteSpecifier::ScopedRoutes(scoped)) = &mut hcm.route_specifier {
+                use hcm_v3::scoped_routes::ConfigSpecifier;
+                let list = hcm_v3::ScopedRouteConfigurationsList {
+                    scoped_route_configurations: resources.scopes.values().map(decode).collect(),
+                };
+                scoped.config_specifier =
+                    Some(ConfigSpecifier::ScopedRouteConfigurationsList(list));
             }
             any.value = hcm.encode_to_vec();
         }
