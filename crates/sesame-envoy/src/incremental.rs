@@ -120,10 +120,12 @@ impl Translator {
         }
     }
 
-    /// Translates the whole DAG (the same resources as [`crate::translate`]) and its endpoints
+    /// Translates the whole DAG (the same resources as [`crate::translate`], except that
+    /// `ingress_http` is left empty: the xDS store makes the table with every host inline from
+    /// the virtual hosts, and only when a state-of-the-world client reads it) and its endpoints
     /// (as [`crate::endpoint::endpoints`]), remembering what [`Translator::update`] needs.
     pub fn full(&mut self, dag: &Dag, snapshot: &Snapshot) -> (Resources, BTreeMap<String, Any>) {
-        let resources = crate::translate(dag, &self.config);
+        let resources = crate::translate_with(dag, &self.config, false);
         self.gateway_routes = dag
             .gateway_listeners
             .iter()

@@ -151,16 +151,26 @@ impl Default for HttpTimeouts {
 /// Translates a DAG into listeners, route configurations, clusters and secrets.
 /// Endpoints are not included: see [`endpoint::endpoints`].
 pub fn translate(dag: &Dag, config: &TranslateConfig) -> Resources {
+    translate_with(dag, config, true)
+}
+
+/// [`translate`]; with `inline_table` false, `ingress_http` is the empty table in place of
+/// the one with every plain-HTTP host inline: the xDS store makes that one itself, from
+/// [`Resources::virtual_hosts`], when a state-of-the-world client reads it.
+pub(crate) fn translate_with(dag: &Dag, config: &TranslateConfig, inline_table: bool) -> Resources {
     let virtual_hosts: BTreeMap<String, Any> = route::vhds_virtual_hosts(dag)
         .into_iter()
         .map(|(hostname, any)| (route::vhds_name(&hostname), any))
         .collect();
     let mut routes = route::secure_route_configurations(dag);
     // In VHDS resource-name order, as the xDS store puts it together from the same hosts.
-    routes.insert(
-        route::HTTP_ROUTE_CONFIG.to_string(),
-        route::http_route_configuration_from_vhds(virtual_hosts.values().map(|v| &v.value[..])),
-    );
+    let hosts = virtual_hosts.values().map(|v| &v.value[..]);
+    let http = if inline_table {
+        route::http_route_configuration_from_vhds(hosts)
+    } else {
+        route::http_route_configuration_from_vhds(std::iter::empty())
+    };
+    routes.insert(route::HTTP_ROUTE_CONFIG.to_string(), http);
     routes.extend(gateway::route_configurations(dag));
     Resources {
         listeners: listener::listeners(dag, config),

@@ -46,7 +46,7 @@ pub const SCOPE_HEADER: &str = "x-sesame-route-scope";
 pub const FALLBACK_KEY: &str = "*";
 
 /// The name of the Lua filter, under which route metadata is visible to its script.
-pub const LUA_FILTER: &str = "envoy.filters.http.lua";
+pub const LUA_FILTER: &str = "sesame.scope";
 
 /// The field of a route's metadata (under [`LUA_FILTER`]) that holds its marks, separated by
 /// spaces.
@@ -192,20 +192,16 @@ fn mark(route: &mut route_v3::Route, marks: &str) {
 fn scope(key: &str, vhosts: impl IntoIterator<Item = route_v3::VirtualHost>) -> Any {
     use route_v3::scoped_route_configuration::{Key, key::Fragment, key::fragment::Type};
     let name = scope_name(key);
-    let mut routes = route_v3::RouteConfiguration {
-        name: name.clone(),
+    let vhosts: Vec<Vec<u8>> = vhosts
+        .into_iter()
+        .map(crate::canonical::virtual_host)
+        .collect();
+    let routes_head = route_v3::RouteConfiguration {
         ignore_port_in_host_matching: true,
         ..Default::default()
     }
     .encode_to_vec();
-    for vhost in vhosts {
-        append_field(
-            &mut routes,
-            ROUTE_CONFIGURATION_VIRTUAL_HOSTS,
-            &crate::canonical::virtual_host(vhost),
-        );
-    }
-    let mut value = route_v3::ScopedRouteConfiguration {
+    let head = route_v3::ScopedRouteConfiguration {
         name,
         key: Some(Key {
             fragments: vec![Fragment {
@@ -215,18 +211,37 @@ fn scope(key: &str, vhosts: impl IntoIterator<Item = route_v3::VirtualHost>) -> 
         ..Default::default()
     }
     .encode_to_vec();
-    append_field(&mut value, SCOPE_ROUTE_CONFIGURATION, &routes);
+    // Sized exactly: tens of thousands of these are kept, and each would otherwise carry the
+    // spare room of a grown `Vec` until the store shrinks it (leaving holes in the heap).
+    let routes_len = routes_head.len() + vhosts.iter().map(|v| field_len(v.len())).sum::<usize>();
+    let mut value = Vec::with_capacity(head.len() + field_len(routes_len));
+    value.extend_from_slice(&head);
+    encode_key(
+        SCOPE_ROUTE_CONFIGURATION,
+        WireType::LengthDelimited,
+        &mut value,
+    );
+    encode_varint(routes_len as u64, &mut value);
+    value.extend_from_slice(&routes_head);
+    for vhost in &vhosts {
+        encode_key(
+            ROUTE_CONFIGURATION_VIRTUAL_HOSTS,
+            WireType::LengthDelimited,
+            &mut value,
+        );
+        encode_varint(vhost.len() as u64, &mut value);
+        value.extend_from_slice(vhost);
+    }
+    debug_assert_eq!(value.len(), value.capacity());
     Any {
         type_url: <route_v3::ScopedRouteConfiguration as prost::Name>::type_url(),
         value,
     }
 }
 
-/// Appends a length-delimited field holding `bytes` (an encoded message) to `out`.
-fn append_field(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
-    encode_key(field, WireType::LengthDelimited, out);
-    encode_varint(bytes.len() as u64, out);
-    out.extend_from_slice(bytes);
+/// The encoded length of a length-delimited field (number below 16) holding `len` bytes.
+fn field_len(len: usize) -> usize {
+    1 + prost::encoding::encoded_len_varint(len as u64) + len
 }
 
 /// The route specifier of the scoped `ingress_http`: scopes over ADS, keyed by

@@ -240,7 +240,7 @@ struct Served {
 
 impl Served {
     fn from_full((resources, endpoints): (Resources, BTreeMap<String, Any>)) -> Self {
-        Served {
+        let mut served = Served {
             clusters: resources.clusters,
             endpoints,
             secrets: resources.secrets,
@@ -249,6 +249,18 @@ impl Served {
             virtual_hosts: resources.virtual_hosts,
             scopes: resources.scopes,
             delta_listeners: resources.delta_listeners,
+        };
+        served.inline_route_table();
+        served
+    }
+
+    /// What the xDS store does: `ingress_http` with every host inline is made from the
+    /// virtual hosts, whatever the translation said of it.
+    fn inline_route_table(&mut self) {
+        if let Some(inline) = self.routes.get_mut(route::HTTP_ROUTE_CONFIG) {
+            *inline = route::http_route_configuration_from_vhds(
+                self.virtual_hosts.values().map(|v| &v.value[..]),
+            );
         }
     }
 
@@ -267,13 +279,7 @@ impl Served {
         table(&mut self.virtual_hosts, changes.virtual_hosts);
         table(&mut self.scopes, changes.scopes);
         table(&mut self.delta_listeners, changes.delta_listeners);
-        // What the xDS store does: `ingress_http` with every host inline is made from the
-        // virtual hosts, whatever the updates said of it.
-        if let Some(inline) = self.routes.get_mut(route::HTTP_ROUTE_CONFIG) {
-            *inline = route::http_route_configuration_from_vhds(
-                self.virtual_hosts.values().map(|v| &v.value[..]),
-            );
-        }
+        self.inline_route_table();
     }
 }
 
