@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use envoy_types::pb::envoy::config::core::v3 as core_v3;
 use envoy_types::pb::envoy::config::route::v3 as route_v3;
 use envoy_types::pb::envoy::extensions::filters::http::lua::v3 as lua_v3;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm_v3;
@@ -32,24 +31,10 @@ pub const SCRIPT: &str = include_str!("cookie/rewrite.lua");
 /// so it runs only for routes whose `typed_per_filter_config` names it.
 pub fn lua_filter() -> hcm_v3::HttpFilter {
     let lua = lua_v3::Lua {
-        source_codes: HashMap::from([(
-            SCRIPT_NAME.to_string(),
-            core_v3::DataSource {
-                specifier: Some(core_v3::data_source::Specifier::InlineString(
-                    SCRIPT.to_string(),
-                )),
-                ..Default::default()
-            },
-        )]),
+        source_codes: HashMap::from([(SCRIPT_NAME.to_string(), proto::inline_string(SCRIPT))]),
         ..Default::default()
     };
-    hcm_v3::HttpFilter {
-        name: LUA_FILTER.to_string(),
-        config_type: Some(hcm_v3::http_filter::ConfigType::TypedConfig(proto::any(
-            &lua,
-        ))),
-        ..Default::default()
-    }
+    crate::http_filter::filter(LUA_FILTER, &lua)
 }
 
 /// Adds the cookie rewrites of a forwarding route to its Envoy route: the route's own rules in

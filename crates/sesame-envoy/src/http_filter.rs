@@ -38,7 +38,7 @@ pub const ROUTER_FILTER: &str = "envoy.filters.http.router";
 const LOCAL_RATE_LIMIT_STAT_PREFIX: &str = "http";
 
 /// An HTTP filter of a connection manager.
-fn filter<T: Message + Name>(name: &str, config: &T) -> hcm_v3::HttpFilter {
+pub(crate) fn filter<T: Message + Name>(name: &str, config: &T) -> hcm_v3::HttpFilter {
     hcm_v3::HttpFilter {
         name: name.to_string(),
         config_type: Some(hcm_v3::http_filter::ConfigType::TypedConfig(proto::any(

@@ -53,6 +53,16 @@ pub(crate) fn timeout(t: Timeout) -> Duration {
     }
 }
 
+/// A data source holding `text` inline.
+pub(crate) fn inline_string(text: &str) -> core_v3::DataSource {
+    core_v3::DataSource {
+        specifier: Some(core_v3::data_source::Specifier::InlineString(
+            text.to_string(),
+        )),
+        ..Default::default()
+    }
+}
+
 /// A `BoolValue` wrapper.
 pub(crate) fn bool_value(value: bool) -> Option<BoolValue> {
     Some(BoolValue { value })

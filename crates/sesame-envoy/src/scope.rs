@@ -27,7 +27,6 @@
 
 use std::collections::BTreeMap;
 
-use envoy_types::pb::envoy::config::core::v3 as core_v3;
 use envoy_types::pb::envoy::config::route::v3 as route_v3;
 use envoy_types::pb::envoy::extensions::filters::network::http_connection_manager::v3 as hcm_v3;
 use envoy_types::pb::google::protobuf::{Any, Struct, Value, value::Kind};
@@ -277,21 +276,10 @@ pub fn scoped_routes() -> hcm_v3::http_connection_manager::RouteSpecifier {
 pub fn scope_key_filter() -> hcm_v3::HttpFilter {
     use envoy_types::pb::envoy::extensions::filters::http::lua::v3 as lua_v3;
     let lua = lua_v3::Lua {
-        default_source_code: Some(core_v3::DataSource {
-            specifier: Some(core_v3::data_source::Specifier::InlineString(
-                SCOPE_KEY_SCRIPT.to_string(),
-            )),
-            ..Default::default()
-        }),
+        default_source_code: Some(proto::inline_string(SCOPE_KEY_SCRIPT)),
         ..Default::default()
     };
-    hcm_v3::HttpFilter {
-        name: LUA_FILTER.to_string(),
-        config_type: Some(hcm_v3::http_filter::ConfigType::TypedConfig(proto::any(
-            &lua,
-        ))),
-        ..Default::default()
-    }
+    crate::http_filter::filter(LUA_FILTER, &lua)
 }
 
 #[cfg(test)]

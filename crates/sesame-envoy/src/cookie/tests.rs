@@ -1,3 +1,4 @@
+use envoy_types::pb::envoy::config::core::v3 as core_v3;
 use envoy_types::pb::envoy::config::route::v3 as route_v3;
 use pretty_assertions::assert_eq;
 use prost::Message;

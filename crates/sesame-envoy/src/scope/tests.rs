@@ -1,3 +1,4 @@
+use envoy_types::pb::envoy::config::core::v3 as core_v3;
 use envoy_types::pb::envoy::config::listener::v3 as listener_v3;
 use envoy_types::pb::envoy::extensions::filters::http::lua::v3 as lua_v3;
 use pretty_assertions::assert_eq;
