@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use envoy_types::pb::envoy::config::route::v3 as route_v3;
 use envoy_types::pb::google::protobuf::Any;
 use prost::Message;
-use prost::encoding::{WireType, encode_key, encode_varint};
 
 /// The field number of `VirtualHost.routes`.
 const VIRTUAL_HOST_ROUTES: u32 = 3;
@@ -32,10 +31,7 @@ pub fn virtual_host(mut vhost: route_v3::VirtualHost) -> Vec<u8> {
     let configs = std::mem::take(&mut vhost.typed_per_filter_config);
     let mut out = vhost.encode_to_vec();
     for r in routes {
-        let bytes = route(r);
-        encode_key(VIRTUAL_HOST_ROUTES, WireType::LengthDelimited, &mut out);
-        encode_varint(bytes.len() as u64, &mut out);
-        out.extend(bytes);
+        crate::proto::append_message(&mut out, VIRTUAL_HOST_ROUTES, &route(r));
     }
     for (name, config) in sorted(configs) {
         let one = route_v3::VirtualHost {

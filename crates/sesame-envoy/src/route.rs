@@ -181,7 +181,7 @@ pub fn fallback_virtual_hosts(dag: &Dag) -> Vec<&SecureVirtualHost> {
 }
 
 /// The field number of `RouteConfiguration.virtual_hosts`.
-const VIRTUAL_HOSTS_FIELD: u32 = 2;
+pub(crate) const VIRTUAL_HOSTS_FIELD: u32 = 2;
 
 /// [`route_configuration`], encoded one virtual host at a time: the same message once decoded,
 /// without ever holding every virtual host's proto in memory at once (at 10 000 hosts that
@@ -193,13 +193,7 @@ pub fn encoded_route_configuration<'a>(
     let mut value = route_configuration(name, std::iter::empty()).encode_to_vec();
     for vhost in virtual_hosts {
         let bytes = crate::canonical::virtual_host(virtual_host(vhost));
-        prost::encoding::encode_key(
-            VIRTUAL_HOSTS_FIELD,
-            prost::encoding::WireType::LengthDelimited,
-            &mut value,
-        );
-        prost::encoding::encode_varint(bytes.len() as u64, &mut value);
-        value.extend(bytes);
+        proto::append_message(&mut value, VIRTUAL_HOSTS_FIELD, &bytes);
     }
     Any {
         type_url: <route_v3::RouteConfiguration as prost::Name>::type_url(),

@@ -36,7 +36,7 @@ use sesame_dag::Dag;
 use sesame_dag::dag::{RouteAction, VirtualHost};
 
 use crate::proto;
-use crate::route::HTTP_ROUTE_CONFIG;
+use crate::route::{HTTP_ROUTE_CONFIG, VIRTUAL_HOSTS_FIELD};
 
 /// The request header the scope key is read from, written by the [`scope_key_filter`].
 pub const SCOPE_HEADER: &str = "x-sesame-route-scope";
@@ -83,8 +83,6 @@ end
 
 /// The field number of `ScopedRouteConfiguration.route_configuration`.
 const SCOPE_ROUTE_CONFIGURATION: u32 = 5;
-/// The field number of `RouteConfiguration.virtual_hosts`.
-const ROUTE_CONFIGURATION_VIRTUAL_HOSTS: u32 = 2;
 
 /// The name of the scope keyed `key`: `ingress_http/<key>`.
 pub fn scope_name(key: &str) -> String {
@@ -212,9 +210,13 @@ fn scope(key: &str, vhosts: impl IntoIterator<Item = route_v3::VirtualHost>) -> 
     .encode_to_vec();
     // Sized exactly: tens of thousands of these are kept, and each would otherwise carry the
     // spare room of a grown `Vec` until the store shrinks it (leaving holes in the heap).
-    let routes_len = routes_head.len() + vhosts.iter().map(|v| field_len(v.len())).sum::<usize>();
-    let mut value = Vec::with_capacity(head.len() + field_len(routes_len));
+    let routes_len = routes_head.len()
+        + (vhosts.iter())
+            .map(|v| proto::message_field_len(v.len()))
+            .sum::<usize>();
+    let mut value = Vec::with_capacity(head.len() + proto::message_field_len(routes_len));
     value.extend_from_slice(&head);
+    // The route configuration's own head, then its virtual hosts, as one field.
     encode_key(
         SCOPE_ROUTE_CONFIGURATION,
         WireType::LengthDelimited,
@@ -223,24 +225,13 @@ fn scope(key: &str, vhosts: impl IntoIterator<Item = route_v3::VirtualHost>) -> 
     encode_varint(routes_len as u64, &mut value);
     value.extend_from_slice(&routes_head);
     for vhost in &vhosts {
-        encode_key(
-            ROUTE_CONFIGURATION_VIRTUAL_HOSTS,
-            WireType::LengthDelimited,
-            &mut value,
-        );
-        encode_varint(vhost.len() as u64, &mut value);
-        value.extend_from_slice(vhost);
+        proto::append_message(&mut value, VIRTUAL_HOSTS_FIELD, vhost);
     }
     debug_assert_eq!(value.len(), value.capacity());
     Any {
         type_url: <route_v3::ScopedRouteConfiguration as prost::Name>::type_url(),
         value,
     }
-}
-
-/// The encoded length of a length-delimited field (number below 16) holding `len` bytes.
-fn field_len(len: usize) -> usize {
-    1 + prost::encoding::encoded_len_varint(len as u64) + len
 }
 
 /// The route specifier of the scoped `ingress_http`: scopes over ADS, keyed by
