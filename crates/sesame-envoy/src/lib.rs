@@ -27,7 +27,7 @@ mod proto;
 #[cfg(test)]
 mod testutil;
 
-pub use proto::ads_config_source;
+pub use proto::{ads_config_source, append_message, message_field_len};
 pub use resource::{ResourceType, Resources};
 
 /// The endpoint translation under the name callers first used (`sesame_envoy::endpoints::endpoints`).

@@ -54,16 +54,16 @@ pub(crate) fn timeout(t: Timeout) -> Duration {
 }
 
 /// Appends to an encoded message a length-delimited field `field` holding `bytes` (an encoded
-/// message): a parser merges it as if it had been encoded with the rest.
-pub(crate) fn append_message(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+/// message, a string or bytes): a parser merges it as if it had been encoded with the rest.
+pub fn append_message(out: &mut impl prost::bytes::BufMut, field: u32, bytes: &[u8]) {
     use prost::encoding::{WireType, encode_key, encode_varint};
     encode_key(field, WireType::LengthDelimited, out);
     encode_varint(bytes.len() as u64, out);
-    out.extend_from_slice(bytes);
+    out.put_slice(bytes);
 }
 
 /// How many bytes [`append_message`] adds for `len` bytes in a field numbered below 16.
-pub(crate) fn message_field_len(len: usize) -> usize {
+pub fn message_field_len(len: usize) -> usize {
     1 + prost::encoding::encoded_len_varint(len as u64) + len
 }
 

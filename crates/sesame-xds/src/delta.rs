@@ -44,7 +44,7 @@ use std::sync::Arc;
 use envoy_types::pb::envoy::config::cluster::v3::{Cluster, cluster};
 use envoy_types::pb::envoy::config::core::v3::ControlPlane;
 use envoy_types::pb::envoy::service::discovery::v3::{
-    DeltaDiscoveryRequest, DeltaDiscoveryResponse, Resource as WireResource,
+    DeltaDiscoveryRequest, DeltaDiscoveryResponse,
 };
 use prost::Message;
 use sesame_dag::collections::pack;
@@ -54,6 +54,10 @@ use crate::connection::{CONTROL_PLANE, Scope, WILDCARD, names_clusters};
 use crate::stats::Counters;
 use crate::store::{Resource, StoreView};
 use crate::version::Digest;
+
+mod answer;
+pub(crate) use answer::RequestDecoder;
+pub use answer::{CHUNK, DeltaAnswer, GrpcMessage};
 
 #[cfg(test)]
 #[path = "delta/scope_tests.rs"]
@@ -218,6 +222,26 @@ impl Subscription {
     }
 }
 
+/// The connection's answers as its client decodes them: what the tests look at.
+#[cfg(test)]
+impl DeltaConnection {
+    /// [`Self::handle_request`], decoded.
+    fn decoded_request(
+        &mut self,
+        req: &DeltaDiscoveryRequest,
+        view: &StoreView,
+    ) -> Vec<DeltaDiscoveryResponse> {
+        let answers = self.handle_request(req, view);
+        answers.iter().map(DeltaAnswer::to_message).collect()
+    }
+
+    /// [`Self::handle_snapshot_update`], decoded.
+    fn decoded_update(&mut self, view: &StoreView) -> Vec<DeltaDiscoveryResponse> {
+        let answers = self.handle_snapshot_update(view);
+        answers.iter().map(DeltaAnswer::to_message).collect()
+    }
+}
+
 /// The namespace of a VHDS resource name: what comes before its last `/`.
 fn namespace(name: &str) -> Option<&str> {
     name.rfind('/').map(|i| &name[..i])
@@ -278,7 +302,7 @@ impl DeltaConnection {
         &mut self,
         req: &DeltaDiscoveryRequest,
         view: &StoreView,
-    ) -> Vec<DeltaDiscoveryResponse> {
+    ) -> Vec<DeltaAnswer> {
         crate::connection::note_node(&mut self.node, req.node.as_ref(), self.scope, "delta xDS");
         let Some(ty) = self.scope.request_type(&req.type_url, self.node.as_deref()) else {
             return Vec::new();
@@ -321,11 +345,7 @@ impl DeltaConnection {
     }
 
     /// The responses a request of `ty` is owed (see [`DeltaConnection::handle_request`]).
-    fn answer_request(
-        &mut self,
-        ty: ResourceType,
-        view: &StoreView,
-    ) -> Vec<DeltaDiscoveryResponse> {
+    fn answer_request(&mut self, ty: ResourceType, view: &StoreView) -> Vec<DeltaAnswer> {
         if ty == ResourceType::ClusterLoadAssignment {
             self.owe_endpoints();
         }
@@ -431,7 +451,7 @@ impl DeltaConnection {
 
     /// Handles a change of the store; returns the responses to send, in ADS push order with
     /// removals of clusters and endpoints last.
-    pub fn handle_snapshot_update(&mut self, view: &StoreView) -> Vec<DeltaDiscoveryResponse> {
+    pub fn handle_snapshot_update(&mut self, view: &StoreView) -> Vec<DeltaAnswer> {
         if !view.is_ready() {
             return Vec::new();
         }
@@ -527,12 +547,7 @@ impl DeltaConnection {
     }
 
     /// The response for `ty` carrying `diff`, if it carries anything or is the type's first.
-    fn response(
-        &mut self,
-        ty: ResourceType,
-        diff: Diff,
-        view: &StoreView,
-    ) -> Option<DeltaDiscoveryResponse> {
+    fn response(&mut self, ty: ResourceType, diff: Diff, view: &StoreView) -> Option<DeltaAnswer> {
         let sub = self.subscriptions.get_mut(&ty)?;
         if diff.is_empty() && sub.answered {
             return None;
@@ -559,22 +574,7 @@ impl DeltaConnection {
         );
         self.counters.response_sent(ty);
         self.counters.resources_sent(ty, upserts.len());
-        Some(DeltaDiscoveryResponse {
-            system_version_info: version,
-            resources: upserts
-                .into_iter()
-                .map(|(name, r)| WireResource {
-                    name,
-                    version: r.version(),
-                    resource: Some(r.to_any()),
-                    ..Default::default()
-                })
-                .chain(unresolved.into_iter().map(|name| WireResource {
-                    aliases: vec![name.clone()],
-                    name,
-                    ..Default::default()
-                }))
-                .collect(),
+        let rest = DeltaDiscoveryResponse {
             type_url: ty.type_url().to_string(),
             removed_resources: removals,
             nonce: self.next_nonce.to_string(),
@@ -582,7 +582,8 @@ impl DeltaConnection {
                 identifier: CONTROL_PLANE.to_string(),
             }),
             ..Default::default()
-        })
+        };
+        Some(DeltaAnswer::new(version, upserts, unresolved, rest))
     }
 
     /// Records an ACK or NACK of an awaited nonce; ignores a stale one. Returns whether it

@@ -26,7 +26,7 @@ pub mod tls;
 mod version;
 
 pub use connection::{Connection, Scope};
-pub use delta::DeltaConnection;
+pub use delta::{CHUNK as DELTA_CHUNK, DeltaAnswer, DeltaConnection, GrpcMessage};
 pub use server::{
     Error, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, MAX_CONCURRENT_STREAMS,
     MAX_DECODING_MESSAGE_SIZE, XdsServer, routes, serve, serve_incoming,

@@ -1,5 +1,7 @@
 //! The tonic shell: ADS and the five single-type discovery services, each in state of the world
-//! and delta flavours, and the (delta only) virtual host discovery service.
+//! and delta flavours, and the (delta only) virtual host discovery service. The generated
+//! services serve state of the world; every delta method is routed past them to a
+//! [`DeltaRoute`], which writes answers from the store's resources without copying them.
 //!
 //! Each stream is one task that `select!`s over Envoy's requests, store changes and shutdown,
 //! feeds them to its [`Connection`] or [`DeltaConnection`] and relays the responses through a
@@ -50,9 +52,12 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
 use crate::connection::{Connection, Scope};
-use crate::delta::DeltaConnection;
+use crate::delta::{DeltaAnswer, DeltaConnection};
 use crate::stats::Counters;
 use crate::store::{SnapshotStore, StoreView};
+use delta_route::{DELTA_METHODS, DeltaRoute};
+
+mod delta_route;
 
 /// HTTP/2 streams allowed per connection: Envoy may open one stream per resource type, or one
 /// EDS stream per cluster without ADS (Contour uses `1 << 20` too).
@@ -82,8 +87,16 @@ pub enum Error {
 /// The response stream of every SotW method.
 type ResponseStream = ReceiverStream<Result<DiscoveryResponse, Status>>;
 
-/// The response stream of every delta method.
+/// The response stream the generated services declare for delta methods; never made, as
+/// [`XdsServer::routes`] sends every delta method to a [`DeltaRoute`] instead.
 type DeltaStream = ReceiverStream<Result<DeltaDiscoveryResponse, Status>>;
+
+/// What the generated services answer to a delta method, were it routed to them.
+fn delta_not_routed<T>() -> Result<T, Status> {
+    Err(Status::internal(
+        "delta xds methods are served by the delta route",
+    ))
+}
 
 /// The gRPC services over one [`SnapshotStore`]; cheap to clone.
 #[derive(Clone, Debug)]
@@ -109,7 +122,8 @@ impl XdsServer {
         self.shutdown.send_replace(true);
     }
 
-    /// The eight discovery services (ADS, LDS, RDS, CDS, EDS, SDS, VHDS, SRDS) as tonic routes.
+    /// The eight discovery services (ADS, LDS, RDS, CDS, EDS, SDS, VHDS, SRDS) as tonic routes:
+    /// the generated services, with their delta methods routed to a [`DeltaRoute`] each.
     pub fn routes(&self) -> Routes {
         macro_rules! svc {
             ($server:ident) => {
@@ -118,14 +132,26 @@ impl XdsServer {
                     .max_encoding_message_size(usize::MAX)
             };
         }
-        Routes::new(svc!(AggregatedDiscoveryServiceServer))
+        let generated = Routes::new(svc!(AggregatedDiscoveryServiceServer))
             .add_service(svc!(ListenerDiscoveryServiceServer))
             .add_service(svc!(RouteDiscoveryServiceServer))
             .add_service(svc!(ClusterDiscoveryServiceServer))
             .add_service(svc!(EndpointDiscoveryServiceServer))
             .add_service(svc!(SecretDiscoveryServiceServer))
             .add_service(svc!(VirtualHostDiscoveryServiceServer))
-            .add_service(svc!(ScopedRoutesDiscoveryServiceServer))
+            .add_service(svc!(ScopedRoutesDiscoveryServiceServer));
+        // A method's own path takes precedence over its service's catch-all route.
+        let router = DELTA_METHODS.iter().fold(
+            generated.into_axum_router(),
+            |router, &(service, method, scope)| {
+                let route = DeltaRoute {
+                    server: self.clone(),
+                    scope,
+                };
+                router.route_service(&format!("/{service}/{method}"), route)
+            },
+        );
+        Routes::from(router)
     }
 
     /// Starts the task serving one stream with the protocol `P` and returns its response stream.
@@ -217,7 +243,7 @@ impl Protocol for Connection {
 
 impl Protocol for DeltaConnection {
     type Request = DeltaDiscoveryRequest;
-    type Response = DeltaDiscoveryResponse;
+    type Response = DeltaAnswer;
     const NAME: &'static str = "delta";
 
     fn new(scope: Scope, counters: Arc<Counters>) -> Self {
@@ -227,10 +253,10 @@ impl Protocol for DeltaConnection {
         &mut self,
         req: &DeltaDiscoveryRequest,
         view: &StoreView,
-    ) -> Vec<DeltaDiscoveryResponse> {
+    ) -> Vec<DeltaAnswer> {
         DeltaConnection::handle_request(self, req, view)
     }
-    fn handle_snapshot_update(&mut self, view: &StoreView) -> Vec<DeltaDiscoveryResponse> {
+    fn handle_snapshot_update(&mut self, view: &StoreView) -> Vec<DeltaAnswer> {
         DeltaConnection::handle_snapshot_update(self, view)
     }
     fn node(&self) -> Option<&str> {
@@ -301,9 +327,9 @@ impl AggregatedDiscoveryService for XdsServer {
 
     async fn delta_aggregated_resources(
         &self,
-        request: Request<Streaming<DeltaDiscoveryRequest>>,
+        _: Request<Streaming<DeltaDiscoveryRequest>>,
     ) -> Result<Response<Self::DeltaAggregatedResourcesStream>, Status> {
-        Ok(self.stream::<DeltaConnection>(Scope::Aggregated, request))
+        delta_not_routed()
     }
 }
 
@@ -324,9 +350,9 @@ macro_rules! single_type_service {
 
             async fn $delta(
                 &self,
-                request: Request<Streaming<DeltaDiscoveryRequest>>,
+                _: Request<Streaming<DeltaDiscoveryRequest>>,
             ) -> Result<Response<Self::$Delta>, Status> {
-                Ok(self.stream::<DeltaConnection>(Scope::Single($ty), request))
+                delta_not_routed()
             }
 
             async fn $fetch(
@@ -401,9 +427,9 @@ impl VirtualHostDiscoveryService for XdsServer {
 
     async fn delta_virtual_hosts(
         &self,
-        request: Request<Streaming<DeltaDiscoveryRequest>>,
+        _: Request<Streaming<DeltaDiscoveryRequest>>,
     ) -> Result<Response<Self::DeltaVirtualHostsStream>, Status> {
-        Ok(self.stream::<DeltaConnection>(Scope::Single(ResourceType::VirtualHost), request))
+        delta_not_routed()
     }
 }
 

@@ -73,7 +73,7 @@ pub struct Resource {
 
 impl Resource {
     /// Wraps an encoded resource of type `ty` (its type URL already checked), hashing it once.
-    fn new(ty: ResourceType, any: Any) -> Self {
+    pub(crate) fn new(ty: ResourceType, any: Any) -> Self {
         let digest = resource_digest(&any);
         Resource {
             type_url: ty.type_url(),
@@ -127,6 +127,11 @@ impl Resource {
     /// The resource's content version (a hash of its encoded bytes).
     pub fn version(&self) -> String {
         version_string(&self.digest)
+    }
+
+    /// The resource's type URL.
+    pub(crate) fn type_url(&self) -> &'static str {
+        self.type_url
     }
 
     /// The resource's content digest.

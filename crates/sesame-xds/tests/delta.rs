@@ -410,3 +410,39 @@ async fn sotw_and_delta_clients_share_one_store() -> TestResult {
     drop(tx);
     server.stop().await
 }
+
+#[tokio::test]
+async fn an_answer_larger_than_a_piece_arrives_whole_and_shutdown_ends_the_stream_ok() -> TestResult
+{
+    // ~300 kB of clusters: the answer goes out in several pieces.
+    let names: Vec<String> = (0..5000).map(|i| format!("cluster-{i:04}")).collect();
+    let items: Vec<(&str, i64)> = names.iter().map(|n| (n.as_str(), 1)).collect();
+    let store = SnapshotStore::new();
+    store.publish(vec![clusters(&items)]);
+    store.mark_ready();
+    let server = Running::start(&store).await?;
+    let mut ads = DeltaStream::ads(server.addr).await?;
+    ads.send(subscribe(ResourceType::Cluster, &[])).await?;
+
+    let cds = ads.next().await?;
+    assert!(cds.encoded_len() > 4 * sesame_xds::DELTA_CHUNK);
+    assert_eq!(self::names(&cds), names);
+    let view = store.view();
+    for resource in &cds.resources {
+        assert_eq!(
+            resource.version,
+            view.get(ResourceType::Cluster).resources()[&resource.name].version()
+        );
+        let any = resource.resource.as_ref().ok_or("no resource")?;
+        assert_eq!(Cluster::decode(any.value.as_slice())?.name, resource.name);
+    }
+
+    // The server's shutdown ends the stream with status OK, as tonic's own services do.
+    let (end, stopped) = tokio::join!(
+        tokio::time::timeout(PATIENCE, ads.rx.message()),
+        server.stop()
+    );
+    let end = end?;
+    assert!(matches!(end, Ok(None)), "{end:?}");
+    stopped
+}

@@ -27,7 +27,7 @@ fn delta_listener_overlay_is_seen_by_delta_clients_only() {
         ),
     ]);
     let mut delta = ads(&store);
-    let out = delta.handle_request(&delta_subscribe(Listener, &[]), &store.view());
+    let out = delta.decoded_request(&delta_subscribe(Listener, &[]), &store.view());
     assert_eq!(delta_contents(&out[0]), ["http=scoped", "https=tls"]);
     let mut sotw = Connection::new(Scope::Aggregated, store.counters());
     let out = sotw.handle_request(&subscribe(Listener, &[]), &store.view());
@@ -41,7 +41,7 @@ fn delta_listener_overlay_is_seen_by_delta_clients_only() {
             ("https".to_string(), any(Listener, "https", "tls")),
         ]),
     )]);
-    assert!(delta.handle_snapshot_update(&store.view()).is_empty());
+    assert!(delta.decoded_update(&store.view()).is_empty());
     assert_eq!(sotw.handle_snapshot_update(&store.view()).len(), 1);
     // An overlay change reaches delta clients only.
     store.patch_tables(vec![(
@@ -51,7 +51,7 @@ fn delta_listener_overlay_is_seen_by_delta_clients_only() {
             removals: BTreeSet::new(),
         },
     )]);
-    let out = delta.handle_snapshot_update(&store.view());
+    let out = delta.decoded_update(&store.view());
     assert_eq!(
         summary(&out),
         [(Listener, strings(&["http=scoped2"]), vec![])]
@@ -59,7 +59,7 @@ fn delta_listener_overlay_is_seen_by_delta_clients_only() {
     assert!(sotw.handle_snapshot_update(&store.view()).is_empty());
     // Removing the overlay entry falls back to the shared one for delta clients.
     store.publish(vec![(Table::DeltaListeners, BTreeMap::new())]);
-    let out = delta.handle_snapshot_update(&store.view());
+    let out = delta.decoded_update(&store.view());
     assert_eq!(summary(&out), [(Listener, strings(&["http=rds2"]), vec![])]);
 }
 
@@ -72,7 +72,7 @@ fn scopes_are_a_wildcard_subscription_of_delta_clients_only() {
     )]);
     // Envoy's SRDS names nothing: every scope.
     let mut delta = ads(&store);
-    let out = delta.handle_request(
+    let out = delta.decoded_request(
         &delta_subscribe(ScopedRouteConfiguration, &[]),
         &store.view(),
     );
@@ -82,7 +82,7 @@ fn scopes_are_a_wildcard_subscription_of_delta_clients_only() {
         ScopedRouteConfiguration,
         &[("http/a.com", "ka2")],
     )]);
-    let out = delta.handle_snapshot_update(&store.view());
+    let out = delta.decoded_update(&store.view());
     assert_eq!(
         summary(&out),
         [(

@@ -46,7 +46,7 @@ pub(super) fn strings(items: &[&str]) -> Vec<String> {
 fn cds_wildcard_subscription_gets_every_resource_with_its_version() {
     let store = store();
     let mut conn = ads(&store);
-    let out = conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view());
+    let out = conn.decoded_request(&delta_subscribe(Cluster, &[]), &store.view());
     assert_eq!(out.len(), 1);
     assert_eq!(delta_type(&out[0]), Some(Cluster));
     assert_eq!(delta_contents(&out[0]), ["a=c1", "b=c1"]);
@@ -69,24 +69,24 @@ fn cds_wildcard_subscription_gets_every_resource_with_its_version() {
 fn ack_sends_nothing_and_is_counted() {
     let store = store();
     let mut conn = ads(&store);
-    let first = conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view());
+    let first = conn.decoded_request(&delta_subscribe(Cluster, &[]), &store.view());
     assert!(
-        conn.handle_request(&delta_ack(&first[0]), &store.view())
+        conn.decoded_request(&delta_ack(&first[0]), &store.view())
             .is_empty()
     );
     assert_eq!(store.stats().acks(Cluster), 1);
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
 }
 
 #[test]
 fn store_update_sends_only_what_changed() {
     let store = store();
     let mut conn = ads(&store);
-    let first = conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view());
-    conn.handle_request(&delta_ack(&first[0]), &store.view());
+    let first = conn.decoded_request(&delta_subscribe(Cluster, &[]), &store.view());
+    conn.decoded_request(&delta_ack(&first[0]), &store.view());
 
     store.publish(vec![set(Cluster, &[("a", "c2"), ("b", "c1"), ("c", "c1")])]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     assert_eq!(
         summary(&out),
         [(Cluster, strings(&["a=c2", "c=c1"]), vec![])]
@@ -95,22 +95,22 @@ fn store_update_sends_only_what_changed() {
     assert_ne!(out[0].nonce, first[0].nonce);
     // An unrelated type's change sends nothing.
     store.publish(vec![set(Listener, &[("http", "l1")])]);
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
 }
 
 #[test]
 fn nack_is_logged_and_counted_and_not_resent() {
     let store = store();
     let mut conn = ads(&store);
-    let first = conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view());
-    conn.handle_request(&delta_ack(&first[0]), &store.view());
+    let first = conn.decoded_request(&delta_subscribe(Cluster, &[]), &store.view());
+    conn.decoded_request(&delta_ack(&first[0]), &store.view());
     store.publish(vec![set(Cluster, &[("a", "bad"), ("b", "c1")])]);
-    let bad = conn.handle_snapshot_update(&store.view());
+    let bad = conn.decoded_update(&store.view());
     assert_eq!(delta_contents(&bad[0]), ["a=bad"]);
 
     let logs = Logs::default();
     let req = delta_nack(&bad[0], "cluster a: invalid");
-    let out = logs.capture(|| conn.handle_request(&req, &store.view()));
+    let out = logs.capture(|| conn.decoded_request(&req, &store.view()));
     assert!(out.is_empty());
     assert_eq!(store.stats().nacks(Cluster), 1);
     assert_eq!(store.stats().acks(Cluster), 1);
@@ -121,14 +121,14 @@ fn nack_is_logged_and_counted_and_not_resent() {
     assert!(text.contains("cluster a: invalid"), "{text}");
 
     // Neither a wake-up, a republish of the same content nor another type's change resends.
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
     store.publish(vec![set(Cluster, &[("a", "bad"), ("b", "c1")])]);
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
     store.publish(vec![set(Listener, &[("http", "l1")])]);
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
     // A fix is sent.
     store.publish(vec![set(Cluster, &[("a", "good"), ("b", "c1")])]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     assert_eq!(summary(&out), [(Cluster, strings(&["a=good"]), vec![])]);
 }
 
@@ -136,23 +136,23 @@ fn nack_is_logged_and_counted_and_not_resent() {
 fn stale_nonce_verdict_is_ignored_but_its_subscriptions_apply() {
     let store = store();
     let mut conn = ads(&store);
-    let first = conn.handle_request(
+    let first = conn.decoded_request(
         &delta_subscribe(ClusterLoadAssignment, &["a"]),
         &store.view(),
     );
-    conn.handle_request(&delta_ack(&first[0]), &store.view());
+    conn.decoded_request(&delta_ack(&first[0]), &store.view());
     // The same nonce again, and one never sent: neither counts.
     let mut stale = delta_ack(&first[0]);
-    assert!(conn.handle_request(&stale, &store.view()).is_empty());
+    assert!(conn.decoded_request(&stale, &store.view()).is_empty());
     stale.response_nonce = "999".to_string();
     stale.error_detail = delta_nack(&first[0], "old").error_detail;
-    assert!(conn.handle_request(&stale, &store.view()).is_empty());
+    assert!(conn.decoded_request(&stale, &store.view()).is_empty());
     assert_eq!(store.stats().acks(ClusterLoadAssignment), 1);
     assert_eq!(store.stats().nacks(ClusterLoadAssignment), 0);
     // Envoy piggybacks subscription changes on ACKs: they apply even with a stale nonce.
     stale.error_detail = None;
     stale.resource_names_subscribe = strings(&["b"]);
-    let out = conn.handle_request(&stale, &store.view());
+    let out = conn.decoded_request(&stale, &store.view());
     assert_eq!(
         summary(&out),
         [(ClusterLoadAssignment, strings(&["b=e1"]), vec![])]
@@ -163,11 +163,11 @@ fn stale_nonce_verdict_is_ignored_but_its_subscriptions_apply() {
 fn acks_of_earlier_responses_in_flight_count() {
     let store = store();
     let mut conn = ads(&store);
-    let first = conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view());
+    let first = conn.decoded_request(&delta_subscribe(Cluster, &[]), &store.view());
     store.publish(vec![set(Cluster, &[("a", "c2"), ("b", "c1")])]);
-    let second = conn.handle_snapshot_update(&store.view());
-    conn.handle_request(&delta_ack(&first[0]), &store.view());
-    conn.handle_request(&delta_ack(&second[0]), &store.view());
+    let second = conn.decoded_update(&store.view());
+    conn.decoded_request(&delta_ack(&first[0]), &store.view());
+    conn.decoded_request(&delta_ack(&second[0]), &store.view());
     assert_eq!(store.stats().acks(Cluster), 2);
 }
 
@@ -175,27 +175,27 @@ fn acks_of_earlier_responses_in_flight_count() {
 fn named_subscribe_and_unsubscribe() {
     let store = store();
     let mut conn = ads(&store);
-    let out = conn.handle_request(
+    let out = conn.decoded_request(
         &delta_subscribe(ClusterLoadAssignment, &["a"]),
         &store.view(),
     );
     assert_eq!(delta_contents(&out[0]), ["a=e1"]);
     let mut more = delta_ack(&out[0]);
     more.resource_names_subscribe = strings(&["b"]);
-    let out = conn.handle_request(&more, &store.view());
+    let out = conn.decoded_request(&more, &store.view());
     assert_eq!(delta_contents(&out[0]), ["b=e1"]);
 
     let mut less = delta_ack(&out[0]);
     less.resource_names_unsubscribe = strings(&["a"]);
-    assert!(conn.handle_request(&less, &store.view()).is_empty());
+    assert!(conn.decoded_request(&less, &store.view()).is_empty());
     // An unsubscribed resource is neither updated nor removed.
     store.publish(vec![set(
         ClusterLoadAssignment,
         &[("a", "e2"), ("b", "e1")],
     )]);
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
     store.publish(vec![set(ClusterLoadAssignment, &[("b", "e1")])]);
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
     assert_eq!(
         conn.client_versions(ClusterLoadAssignment)
             .keys()
@@ -208,13 +208,13 @@ fn named_subscribe_and_unsubscribe() {
 fn subscribing_again_on_an_open_stream_resends() {
     let store = store();
     let mut conn = ads(&store);
-    let out = conn.handle_request(
+    let out = conn.decoded_request(
         &delta_subscribe(ClusterLoadAssignment, &["a"]),
         &store.view(),
     );
     let mut again = delta_ack(&out[0]);
     again.resource_names_subscribe = strings(&["a"]);
-    let out = conn.handle_request(&again, &store.view());
+    let out = conn.decoded_request(&again, &store.view());
     assert_eq!(delta_contents(&out[0]), ["a=e1"]);
 }
 
@@ -222,16 +222,16 @@ fn subscribing_again_on_an_open_stream_resends() {
 fn a_named_resource_that_does_not_exist_is_sent_when_it_appears() {
     let store = store();
     let mut conn = ads(&store);
-    let out = conn.handle_request(&delta_subscribe(RouteConfiguration, &["r"]), &store.view());
+    let out = conn.decoded_request(&delta_subscribe(RouteConfiguration, &["r"]), &store.view());
     // The first answer of a type completes Envoy's initial fetch even when empty.
     assert_eq!(summary(&out), [(RouteConfiguration, vec![], vec![])]);
     store.publish(vec![set(RouteConfiguration, &[("other", "x")])]);
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
     store.publish(vec![set(
         RouteConfiguration,
         &[("other", "x"), ("r", "r1")],
     )]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     assert_eq!(
         summary(&out),
         [(RouteConfiguration, strings(&["r=r1"]), vec![])]
@@ -244,22 +244,22 @@ fn wildcard_rules() {
     store.publish(vec![set(Listener, &[("http", "l1")])]);
     let mut conn = ads(&store);
     // LDS with no names: everything.
-    let out = conn.handle_request(&delta_subscribe(Listener, &[]), &store.view());
+    let out = conn.decoded_request(&delta_subscribe(Listener, &[]), &store.view());
     assert_eq!(delta_contents(&out[0]), ["http=l1"]);
     // EDS with no names: nothing (only an empty first answer).
-    let out = conn.handle_request(&delta_subscribe(ClusterLoadAssignment, &[]), &store.view());
+    let out = conn.decoded_request(&delta_subscribe(ClusterLoadAssignment, &[]), &store.view());
     assert_eq!(summary(&out), [(ClusterLoadAssignment, vec![], vec![])]);
     // `*` subscribes any type to everything.
     let mut star = delta_ack(&out[0]);
     star.resource_names_subscribe = strings(&["*"]);
-    let out = conn.handle_request(&star, &store.view());
+    let out = conn.decoded_request(&star, &store.view());
     assert_eq!(delta_contents(&out[0]), ["a=e1", "b=e1"]);
     // Leaving the wildcard leaves nothing selected; nothing more is sent.
     let mut unstar = delta_ack(&out[0]);
     unstar.resource_names_unsubscribe = strings(&["*"]);
-    assert!(conn.handle_request(&unstar, &store.view()).is_empty());
+    assert!(conn.decoded_request(&unstar, &store.view()).is_empty());
     store.publish(vec![set(ClusterLoadAssignment, &[("a", "e2")])]);
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
 }
 
 #[test]
@@ -276,7 +276,7 @@ fn initial_resource_versions_skip_what_the_client_holds_and_remove_what_is_gone(
     .into_iter()
     .collect();
     let mut conn = ads(&store);
-    let out = conn.handle_request(&req, &view);
+    let out = conn.decoded_request(&req, &view);
     assert_eq!(
         summary(&out),
         [(Cluster, strings(&["b=c1"]), strings(&["gone"]))]
@@ -291,7 +291,7 @@ fn initial_resource_versions_skip_what_the_client_holds_and_remove_what_is_gone(
         .iter()
         .map(|(n, r)| (n.clone(), r.version()))
         .collect();
-    let out = conn.handle_request(&req, &view);
+    let out = conn.decoded_request(&req, &view);
     assert_eq!(summary(&out), [(ClusterLoadAssignment, vec![], vec![])]);
     assert_eq!(store.stats().resources_sent(ClusterLoadAssignment), 0);
 }
@@ -300,14 +300,14 @@ fn initial_resource_versions_skip_what_the_client_holds_and_remove_what_is_gone(
 fn removals_only_name_resources_the_client_had() {
     let store = store();
     let mut conn = ads(&store);
-    conn.handle_request(
+    conn.decoded_request(
         &delta_subscribe(ClusterLoadAssignment, &["a", "z"]),
         &store.view(),
     );
     store.publish(vec![set(ClusterLoadAssignment, &[("a", "e1")])]);
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
     store.publish(vec![set(ClusterLoadAssignment, &[])]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     assert_eq!(
         summary(&out),
         [(ClusterLoadAssignment, vec![], strings(&["a"]))]
@@ -336,7 +336,7 @@ fn update_order_is_ads_order_with_routes_after_cluster_warming_and_removals_last
         (ClusterLoadAssignment, vec!["a", "b"]),
     ] {
         assert_eq!(
-            conn.handle_request(&delta_subscribe(ty, &names), &view)
+            conn.decoded_request(&delta_subscribe(ty, &names), &view)
                 .len(),
             1
         );
@@ -350,7 +350,7 @@ fn update_order_is_ads_order_with_routes_after_cluster_warming_and_removals_last
         set(VirtualHost, &[("http/a.com", "v2")]),
         set(ScopedRouteConfiguration, &[("http/a.com", "k2")]),
     ]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     // A new cluster: what can name it waits until Envoy answers, which it does once the
     // cluster has warmed.
     assert_eq!(
@@ -363,11 +363,11 @@ fn update_order_is_ads_order_with_routes_after_cluster_warming_and_removals_last
     );
     // Meanwhile a further change of the held types goes nowhere yet.
     store.publish(vec![set(Listener, &[("http", "l3")])]);
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
     // Answers to other responses release nothing.
     let eds_ack = delta_ack(&out[1]);
-    assert!(conn.handle_request(&eds_ack, &store.view()).is_empty());
-    let later = conn.handle_request(&delta_ack(&out[0]), &store.view());
+    assert!(conn.decoded_request(&eds_ack, &store.view()).is_empty());
+    let later = conn.decoded_request(&delta_ack(&out[0]), &store.view());
     assert_eq!(
         summary(&later),
         [
@@ -388,7 +388,7 @@ fn update_order_is_ads_order_with_routes_after_cluster_warming_and_removals_last
 
     // A change that sends no cluster holds nothing back.
     store.publish(vec![set(Listener, &[("http", "l4")])]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     assert_eq!(summary(&out), [(Listener, strings(&["http=l4"]), vec![])]);
 }
 
@@ -398,15 +398,15 @@ fn a_nack_of_the_cluster_response_releases_the_held_types_too() {
     store.publish(vec![set(Listener, &[("http", "l1")])]);
     let mut conn = ads(&store);
     let view = store.view();
-    conn.handle_request(&delta_subscribe(Cluster, &[]), &view);
-    conn.handle_request(&delta_subscribe(Listener, &[]), &view);
+    conn.decoded_request(&delta_subscribe(Cluster, &[]), &view);
+    conn.decoded_request(&delta_subscribe(Listener, &[]), &view);
     store.publish(vec![
         set(Cluster, &[("a", "c2"), ("b", "c1")]),
         set(Listener, &[("http", "l2")]),
     ]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     assert_eq!(summary(&out), [(Cluster, strings(&["a=c2"]), vec![])]);
-    let later = conn.handle_request(&delta_nack(&out[0], "rejected"), &store.view());
+    let later = conn.decoded_request(&delta_nack(&out[0], "rejected"), &store.view());
     assert_eq!(summary(&later), [(Listener, strings(&["http=l2"]), vec![])]);
 }
 
@@ -416,19 +416,19 @@ fn nothing_is_answered_before_the_store_is_ready() {
     store.publish(vec![set(Cluster, &[("a", "c1")])]);
     let mut conn = ads(&store);
     assert!(
-        conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view())
+        conn.decoded_request(&delta_subscribe(Cluster, &[]), &store.view())
             .is_empty()
     );
     assert!(
-        conn.handle_request(&delta_subscribe(Listener, &[]), &store.view())
+        conn.decoded_request(&delta_subscribe(Listener, &[]), &store.view())
             .is_empty()
     );
     store.publish(vec![set(Cluster, &[("a", "c2")])]);
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
     store.mark_ready();
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     assert_eq!(summary(&out), [(Cluster, strings(&["a=c2"]), vec![])]);
-    let out = conn.handle_request(&delta_ack(&out[0]), &store.view());
+    let out = conn.decoded_request(&delta_ack(&out[0]), &store.view());
     assert_eq!(summary(&out), [(Listener, vec![], vec![])]);
 }
 
@@ -436,15 +436,15 @@ fn nothing_is_answered_before_the_store_is_ready() {
 fn a_connection_far_behind_the_history_compares_in_full() {
     let store = store();
     let mut conn = ads(&store);
-    conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view());
+    conn.decoded_request(&delta_subscribe(Cluster, &[]), &store.view());
     for i in 0..100 {
         store.publish(vec![set(Listener, &[("http", &format!("l{i}"))])]);
     }
     store.publish(vec![set(Cluster, &[("a", "c9")])]);
     assert!(store.view().delta_changes_since(0).is_none());
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     assert_eq!(summary(&out), [(Cluster, strings(&["a=c9"]), vec![])]);
-    let out = conn.handle_request(&delta_ack(&out[0]), &store.view());
+    let out = conn.decoded_request(&delta_ack(&out[0]), &store.view());
     assert_eq!(summary(&out), [(Cluster, vec![], strings(&["b"]))]);
 }
 
@@ -453,12 +453,12 @@ fn single_type_streams_serve_their_type_only() {
     let store = store();
     let mut conn = DeltaConnection::new(Scope::Single(ClusterLoadAssignment), store.counters());
     assert!(
-        conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view())
+        conn.decoded_request(&delta_subscribe(Cluster, &[]), &store.view())
             .is_empty()
     );
     let mut req = delta_subscribe(ClusterLoadAssignment, &["a"]);
     req.type_url.clear();
-    let out = conn.handle_request(&req, &store.view());
+    let out = conn.decoded_request(&req, &store.view());
     assert_eq!(delta_contents(&out[0]), ["a=e1"]);
 }
 
@@ -489,14 +489,14 @@ fn a_modified_cluster_brings_its_load_assignment_again() {
     ]);
     store.mark_ready();
     let mut conn = ads(&store);
-    conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view());
-    conn.handle_request(
+    conn.decoded_request(&delta_subscribe(Cluster, &[]), &store.view());
+    conn.decoded_request(
         &delta_subscribe(ClusterLoadAssignment, &["svc-a/http", "svc-b/http"]),
         &store.view(),
     );
     // svc-a's cluster changes, its endpoints do not: both go, clusters first.
     store.publish(vec![clusters(2)]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     let names: Vec<_> = out
         .iter()
         .map(|r| {
@@ -512,7 +512,7 @@ fn a_modified_cluster_brings_its_load_assignment_again() {
         ]
     );
     // Once only.
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
 
     // A reconnecting client whose cluster changed meanwhile gets its endpoints too, even
     // though it holds them at the current version.
@@ -534,9 +534,9 @@ fn a_modified_cluster_brings_its_load_assignment_again() {
     eds.initial_resource_versions =
         held(ClusterLoadAssignment, &["svc-a/http", "svc-b/http"], &view);
     let mut again = ads(&store);
-    let out = again.handle_request(&cds, &view);
+    let out = again.decoded_request(&cds, &view);
     assert_eq!(out[0].resources.len(), 1);
-    let out = again.handle_request(&eds, &view);
+    let out = again.decoded_request(&eds, &view);
     let names: Vec<_> = out[0].resources.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["svc-a/http"]);
 }
@@ -556,8 +556,8 @@ fn a_renamed_cluster_over_held_endpoints_brings_them_again() {
     ]);
     store.mark_ready();
     let mut conn = ads(&store);
-    conn.handle_request(&delta_subscribe(Cluster, &[]), &store.view());
-    conn.handle_request(
+    conn.decoded_request(&delta_subscribe(Cluster, &[]), &store.view());
+    conn.decoded_request(
         &delta_subscribe(ClusterLoadAssignment, &["svc-a/http"]),
         &store.view(),
     );
@@ -565,7 +565,7 @@ fn a_renamed_cluster_over_held_endpoints_brings_them_again() {
     // health check): Envoy warms the new cluster on the EDS watch it already has, so the
     // endpoints go again, after the new cluster and before the old one's removal.
     store.publish(vec![clusters("svc-a/80/tls")]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     let sent: Vec<_> = out
         .iter()
         .map(|r| {
@@ -580,7 +580,7 @@ fn a_renamed_cluster_over_held_endpoints_brings_them_again() {
             (Some(ClusterLoadAssignment), vec!["svc-a/http"], vec![]),
         ]
     );
-    let removal = conn.handle_request(&delta_ack(&out[0]), &store.view());
+    let removal = conn.decoded_request(&delta_ack(&out[0]), &store.view());
     assert_eq!(
         summary(&removal),
         [(Cluster, vec![], strings(&["svc-a/80/plain"]))]
@@ -600,7 +600,7 @@ fn a_renamed_cluster_over_held_endpoints_brings_them_again() {
             ),
         ]),
     )]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     let types: Vec<_> = out.iter().map(delta_type).collect();
     assert_eq!(types, [Some(Cluster)]);
 }

@@ -22,7 +22,7 @@ fn vhds_subscription_by_route_configuration_name_selects_its_virtual_hosts() {
         ],
     )]);
     let mut conn = ads(&store);
-    let out = conn.handle_request(
+    let out = conn.decoded_request(
         &delta_subscribe(VirtualHost, &["ingress_http"]),
         &store.view(),
     );
@@ -33,7 +33,7 @@ fn vhds_subscription_by_route_configuration_name_selects_its_virtual_hosts() {
     // An explicit `<route config>/<host>` name selects that one.
     let mut one = delta_ack(&out[0]);
     one.resource_names_subscribe = strings(&["other/c.com"]);
-    let out = conn.handle_request(&one, &store.view());
+    let out = conn.decoded_request(&one, &store.view());
     assert_eq!(delta_contents(&out[0]), ["other/c.com=vc"]);
     // Changes within the namespace reach the client; others do not.
     store.publish(vec![set(
@@ -46,7 +46,7 @@ fn vhds_subscription_by_route_configuration_name_selects_its_virtual_hosts() {
             ("other/d.com", "vd"),
         ],
     )]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     assert_eq!(
         summary(&out),
         [(
@@ -76,12 +76,12 @@ fn unnamed_vhds_subscription_follows_the_streams_route_configurations() {
     ]);
     let mut conn = ads(&store);
     let view = store.view();
-    conn.handle_request(
+    conn.decoded_request(
         &delta_subscribe(RouteConfiguration, &["ingress_http"]),
         &view,
     );
     // Envoy's VHDS names nothing (namespace matching): the stream's route configurations count.
-    let out = conn.handle_request(&delta_subscribe(VirtualHost, &[]), &view);
+    let out = conn.decoded_request(&delta_subscribe(VirtualHost, &[]), &view);
     assert_eq!(
         summary(&out),
         [(VirtualHost, strings(&["ingress_http/a.com=va"]), vec![])]
@@ -91,7 +91,7 @@ fn unnamed_vhds_subscription_follows_the_streams_route_configurations() {
     more.type_url = RouteConfiguration.type_url().to_string();
     more.response_nonce.clear();
     more.resource_names_subscribe = strings(&["https/a"]);
-    let out = conn.handle_request(&more, &view);
+    let out = conn.decoded_request(&more, &view);
     assert_eq!(
         summary(&out),
         [
@@ -103,19 +103,19 @@ fn unnamed_vhds_subscription_follows_the_streams_route_configurations() {
     let mut less = more.clone();
     less.resource_names_subscribe.clear();
     less.resource_names_unsubscribe = strings(&["ingress_http"]);
-    assert!(conn.handle_request(&less, &view).is_empty());
+    assert!(conn.decoded_request(&less, &view).is_empty());
     store.publish(vec![set(
         VirtualHost,
         &[("ingress_http/a.com", "va2"), ("https/a/a.com", "vs2")],
     )]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     assert_eq!(
         summary(&out),
         [(VirtualHost, strings(&["https/a/a.com=vs2"]), vec![])]
     );
     // On a VHDS-only stream an unnamed subscription selects every virtual host.
     let mut vhds = DeltaConnection::new(Scope::Single(VirtualHost), store.counters());
-    let out = vhds.handle_request(&delta_subscribe(VirtualHost, &[]), &store.view());
+    let out = vhds.decoded_request(&delta_subscribe(VirtualHost, &[]), &store.view());
     assert_eq!(
         delta_contents(&out[0]),
         ["https/a/a.com=vs2", "ingress_http/a.com=va2"]
@@ -142,16 +142,16 @@ fn reconnecting_vhds_before_rds_resends_no_held_virtual_host() {
     let mut conn = ads(&store);
     let mut vhds = delta_subscribe(VirtualHost, &[]);
     vhds.initial_resource_versions = held(VirtualHost, &["http/a.com", "http/b.com"]);
-    let out = conn.handle_request(&vhds, &view);
+    let out = conn.decoded_request(&vhds, &view);
     assert_eq!(summary(&out), [(VirtualHost, vec![], vec![])]);
     let mut rds = delta_subscribe(RouteConfiguration, &["http"]);
     rds.initial_resource_versions = held(RouteConfiguration, &["http"]);
-    let out = conn.handle_request(&rds, &view);
+    let out = conn.decoded_request(&rds, &view);
     assert_eq!(summary(&out), [(RouteConfiguration, vec![], vec![])]);
     assert_eq!(store.stats().resources_sent(VirtualHost), 0);
     // Changes still flow.
     store.publish(vec![set(VirtualHost, &[("http/a.com", "va2")])]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     assert_eq!(
         summary(&out),
         [(
@@ -171,10 +171,10 @@ fn on_demand_vhds_names_that_do_not_exist_get_an_empty_aliased_resource() {
     ]);
     let mut conn = ads(&store);
     let view = store.view();
-    let first = conn.handle_request(&delta_subscribe(VirtualHost, &["ingress_http"]), &view);
+    let first = conn.decoded_request(&delta_subscribe(VirtualHost, &["ingress_http"]), &view);
     let mut on_demand = delta_ack(&first[0]);
     on_demand.resource_names_subscribe = strings(&["ingress_http/new.com", "ingress_http/a.com"]);
-    let out = conn.handle_request(&on_demand, &view);
+    let out = conn.decoded_request(&on_demand, &view);
     assert_eq!(out.len(), 1);
     let found: Vec<_> = out[0]
         .resources
@@ -198,7 +198,7 @@ fn on_demand_vhds_names_that_do_not_exist_get_an_empty_aliased_resource() {
         VirtualHost,
         &[("ingress_http/a.com", "va"), ("ingress_http/new.com", "vn")],
     )]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     assert_eq!(
         summary(&out),
         [(VirtualHost, strings(&["ingress_http/new.com=vn"]), vec![])]
