@@ -147,3 +147,30 @@ fn a_grpc_message_of_an_empty_answer_is_one_piece() {
     assert_eq!(pieces[0][1..5], (encoded.len() as u32).to_be_bytes());
     assert_eq!(pieces[0][5..], encoded);
 }
+
+#[test]
+fn a_resource_larger_than_a_chunk_goes_whole_in_one_piece() {
+    let big = "x".repeat(3 * CHUNK);
+    let upserts = vec![
+        (
+            "a".to_string(),
+            Arc::new(Resource::new(Cluster, any(Cluster, "a", "x"))),
+        ),
+        (
+            "big".to_string(),
+            Arc::new(Resource::new(Cluster, any(Cluster, "big", &big))),
+        ),
+        (
+            "c".to_string(),
+            Arc::new(Resource::new(Cluster, any(Cluster, "c", "x"))),
+        ),
+    ];
+    let answer = DeltaAnswer::new("v1".to_string(), upserts, Vec::new(), rest());
+    let encoded = answer.to_message().encode_to_vec();
+
+    let pieces: Vec<_> = answer.grpc_message().collect();
+    // The first piece fills past the chunk size with the big resource, the rest follow.
+    assert_eq!(pieces.len(), 2);
+    assert!(pieces[0].len() > 3 * CHUNK);
+    assert_eq!(pieces.concat()[5..], encoded);
+}
