@@ -28,12 +28,12 @@ use std::sync::Arc;
 
 use envoy_types::pb::envoy::config::core::v3::{ControlPlane, Node};
 use envoy_types::pb::envoy::service::discovery::v3::{DiscoveryRequest, DiscoveryResponse};
-use envoy_types::pb::google::protobuf::Any;
 use sesame_envoy::ResourceType;
 
+use crate::answer::SotwAnswer;
 use crate::delta::eds_service_name;
 use crate::stats::Counters;
-use crate::store::{Resources, StoreView, TypeSnapshot, resources_digest};
+use crate::store::{Resource, Resources, StoreView, TypeSnapshot, resources_digest};
 use crate::version::{Digest, set_digest, version_string};
 
 #[cfg(test)]
@@ -184,7 +184,7 @@ enum ClusterChange {
     None,
     /// New or modified clusters, sent with every cluster sent before: this response, and
     /// whether Envoy needs endpoints it already asked for sent again.
-    Warms(DiscoveryResponse, bool),
+    Warms(Box<SotwAnswer>, bool),
     /// Only removals: they go after the types that name clusters.
     Removes,
 }
@@ -215,11 +215,7 @@ impl Connection {
     }
 
     /// Handles one request from Envoy; returns the responses to send (zero or one).
-    pub fn handle_request(
-        &mut self,
-        req: &DiscoveryRequest,
-        view: &StoreView,
-    ) -> Vec<DiscoveryResponse> {
+    pub fn handle_request(&mut self, req: &DiscoveryRequest, view: &StoreView) -> Vec<SotwAnswer> {
         note_node(&mut self.node, req.node.as_ref(), self.scope, "xDS");
         let Some(ty) = self.request_type(&req.type_url) else {
             return Vec::new();
@@ -262,7 +258,7 @@ impl Connection {
     }
 
     /// Handles a change of the store; returns the responses to send, in ADS push order.
-    pub fn handle_snapshot_update(&mut self, view: &StoreView) -> Vec<DiscoveryResponse> {
+    pub fn handle_snapshot_update(&mut self, view: &StoreView) -> Vec<SotwAnswer> {
         if !view.is_ready() {
             return Vec::new();
         }
@@ -282,7 +278,7 @@ impl Connection {
             let (response, refresh) = if had_clusters {
                 match self.cluster_change(view) {
                     ClusterChange::None => (None, false),
-                    ClusterChange::Warms(response, refresh) => (Some(response), refresh),
+                    ClusterChange::Warms(response, refresh) => (Some(*response), refresh),
                     ClusterChange::Removes => {
                         removals = true;
                         (None, false)
@@ -323,7 +319,9 @@ impl Connection {
         if sub.owed {
             return self
                 .respond(ResourceType::Cluster, view)
-                .map_or(ClusterChange::None, |r| ClusterChange::Warms(r, true));
+                .map_or(ClusterChange::None, |r| {
+                    ClusterChange::Warms(Box::new(r), true)
+                });
         }
         if sub.seen == Some(set.serial()) {
             return ClusterChange::None;
@@ -371,7 +369,7 @@ impl Connection {
         match self.send_clusters(clusters, digest) {
             Some(response) => {
                 self.warming = true;
-                ClusterChange::Warms(response, refresh)
+                ClusterChange::Warms(Box::new(response), refresh)
             }
             None => ClusterChange::None,
         }
@@ -423,7 +421,7 @@ impl Connection {
     }
 
     /// The response for `ty` if one is owed or its content changed since the last one sent.
-    fn respond(&mut self, ty: ResourceType, view: &StoreView) -> Option<DiscoveryResponse> {
+    fn respond(&mut self, ty: ResourceType, view: &StoreView) -> Option<SotwAnswer> {
         let sub = self.subscriptions.get_mut(&ty)?;
         let set = view.get(ty);
         if !sub.owed && sub.seen == Some(set.serial()) {
@@ -439,29 +437,27 @@ impl Connection {
             return Some(response);
         }
         let (resources, digest) = select(set, &sub.names);
-        self.send(ty, digest, || {
-            resources.iter().map(|r| r.to_any()).collect()
-        })
+        self.send(ty, digest, || resources)
     }
 
     /// Sends `clusters` unless they are what was last sent and no response is owed, and
     /// remembers them as the clusters Envoy holds.
-    fn send_clusters(&mut self, clusters: Resources, digest: Digest) -> Option<DiscoveryResponse> {
+    fn send_clusters(&mut self, clusters: Resources, digest: Digest) -> Option<SotwAnswer> {
         let response = self.send(ResourceType::Cluster, digest, || {
-            clusters.values().map(|r| r.to_any()).collect()
+            clusters.values().cloned().collect()
         })?;
         self.sent_clusters = clusters;
         Some(response)
     }
 
-    /// Sends the resources of `ty` that `digest` stands for, encoded by `anys`, unless they
+    /// Sends the resources of `ty` that `digest` stands for, listed by `resources`, unless they
     /// are what was last sent and no response is owed.
     fn send(
         &mut self,
         ty: ResourceType,
         digest: Digest,
-        anys: impl FnOnce() -> Vec<Any>,
-    ) -> Option<DiscoveryResponse> {
+        resources: impl FnOnce() -> Vec<Arc<Resource>>,
+    ) -> Option<SotwAnswer> {
         let sub = self.subscriptions.get_mut(&ty)?;
         let unchanged = sub.sent.as_ref().is_some_and(|s| s.digest == digest);
         if !sub.owed && unchanged {
@@ -474,13 +470,11 @@ impl Connection {
             version: version_string(&digest),
             digest,
         };
-        let anys = anys();
-        tracing::debug!(node = self.node.as_deref().unwrap_or_default(), type_url = ty.type_url(), version = %sent.version, nonce = %sent.nonce, count = anys.len(), "sending xDS response");
+        let resources = resources();
+        tracing::debug!(node = self.node.as_deref().unwrap_or_default(), type_url = ty.type_url(), version = %sent.version, nonce = %sent.nonce, count = resources.len(), "sending xDS response");
         self.counters.response_sent(ty);
-        self.counters.resources_sent(ty, anys.len());
-        let response = DiscoveryResponse {
-            version_info: sent.version.clone(),
-            resources: anys,
+        self.counters.resources_sent(ty, resources.len());
+        let rest = DiscoveryResponse {
             type_url: ty.type_url().to_string(),
             nonce: sent.nonce.clone(),
             control_plane: Some(ControlPlane {
@@ -488,8 +482,29 @@ impl Connection {
             }),
             ..Default::default()
         };
+        let response = SotwAnswer::new(sent.version.clone(), resources, rest);
         sub.sent = Some(sent);
         Some(response)
+    }
+}
+
+/// The connection's answers as its client decodes them: what the tests look at.
+#[cfg(test)]
+impl Connection {
+    /// [`Self::handle_request`], decoded.
+    pub(crate) fn decoded_request(
+        &mut self,
+        req: &DiscoveryRequest,
+        view: &StoreView,
+    ) -> Vec<DiscoveryResponse> {
+        let answers = self.handle_request(req, view);
+        answers.iter().map(crate::Answer::to_message).collect()
+    }
+
+    /// [`Self::handle_snapshot_update`], decoded.
+    pub(crate) fn decoded_update(&mut self, view: &StoreView) -> Vec<DiscoveryResponse> {
+        let answers = self.handle_snapshot_update(view);
+        answers.iter().map(crate::Answer::to_message).collect()
     }
 }
 
@@ -560,12 +575,9 @@ fn selection_digest(set: &TypeSnapshot, names: &Names, selected: &Resources) -> 
 
 /// The resources a subscription selects and the digest of that selection. A wildcard selects
 /// the whole type, so its digest is the type's version.
-fn select<'a>(set: &'a TypeSnapshot, names: &Names) -> (Vec<&'a crate::store::Resource>, Digest) {
+fn select(set: &TypeSnapshot, names: &Names) -> (Vec<Arc<Resource>>, Digest) {
     match names {
-        Names::Wildcard => (
-            set.resources().values().map(Arc::as_ref).collect(),
-            *set.digest(),
-        ),
+        Names::Wildcard => (set.resources().values().cloned().collect(), *set.digest()),
         Names::Named(names) => {
             let selected: Vec<_> = names
                 .iter()
@@ -573,7 +585,7 @@ fn select<'a>(set: &'a TypeSnapshot, names: &Names) -> (Vec<&'a crate::store::Re
                 .collect();
             let digest = set_digest(selected.iter().map(|(n, r)| (n.as_str(), r.digest())));
             (
-                selected.into_iter().map(|(_, r)| r.as_ref()).collect(),
+                selected.into_iter().map(|(_, r)| Arc::clone(r)).collect(),
                 digest,
             )
         }

@@ -50,14 +50,11 @@ use prost::Message;
 use sesame_dag::collections::pack;
 use sesame_envoy::ResourceType;
 
+use crate::answer::DeltaAnswer;
 use crate::connection::{CONTROL_PLANE, Scope, WILDCARD, names_clusters};
 use crate::stats::Counters;
 use crate::store::{Resource, StoreView};
 use crate::version::Digest;
-
-mod answer;
-pub(crate) use answer::RequestDecoder;
-pub use answer::{CHUNK, DeltaAnswer, GrpcMessage};
 
 #[cfg(test)]
 #[path = "delta/scope_tests.rs"]
@@ -232,13 +229,13 @@ impl DeltaConnection {
         view: &StoreView,
     ) -> Vec<DeltaDiscoveryResponse> {
         let answers = self.handle_request(req, view);
-        answers.iter().map(DeltaAnswer::to_message).collect()
+        answers.iter().map(crate::Answer::to_message).collect()
     }
 
     /// [`Self::handle_snapshot_update`], decoded.
     fn decoded_update(&mut self, view: &StoreView) -> Vec<DeltaDiscoveryResponse> {
         let answers = self.handle_snapshot_update(view);
-        answers.iter().map(DeltaAnswer::to_message).collect()
+        answers.iter().map(crate::Answer::to_message).collect()
     }
 }
 

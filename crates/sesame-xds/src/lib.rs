@@ -15,6 +15,7 @@
 //!
 //! This crate must not depend on kube or sesame-k8s: it only sees encoded Envoy resources.
 
+mod answer;
 mod connection;
 mod delta;
 mod server;
@@ -25,8 +26,9 @@ mod testing;
 pub mod tls;
 mod version;
 
+pub use answer::{Answer, CHUNK as ANSWER_CHUNK, DeltaAnswer, GrpcMessage, SotwAnswer};
 pub use connection::{Connection, Scope};
-pub use delta::{CHUNK as DELTA_CHUNK, DeltaAnswer, DeltaConnection, GrpcMessage};
+pub use delta::DeltaConnection;
 pub use server::{
     Error, KEEPALIVE_INTERVAL, KEEPALIVE_TIMEOUT, MAX_CONCURRENT_STREAMS,
     MAX_DECODING_MESSAGE_SIZE, XdsServer, routes, serve, serve_incoming,

@@ -1,7 +1,7 @@
 //! The tonic shell: ADS and the five single-type discovery services, each in state of the world
 //! and delta flavours, and the (delta only) virtual host discovery service. The generated
-//! services serve state of the world; every delta method is routed past them to a
-//! [`DeltaRoute`], which writes answers from the store's resources without copying them.
+//! services serve the unary fetches; every streaming method is routed past them (see
+//! `stream_route`), to be answered from the store's resources without copying them.
 //!
 //! Each stream is one task that `select!`s over Envoy's requests, store changes and shutdown,
 //! feeds them to its [`Connection`] or [`DeltaConnection`] and relays the responses through a
@@ -51,13 +51,13 @@ use tonic::transport::server::Connected;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::Instrument;
 
+use crate::answer::{Answer, DeltaAnswer, SotwAnswer};
 use crate::connection::{Connection, Scope};
-use crate::delta::{DeltaAnswer, DeltaConnection};
+use crate::delta::DeltaConnection;
 use crate::stats::Counters;
 use crate::store::{SnapshotStore, StoreView};
-use delta_route::{DELTA_METHODS, DeltaRoute};
 
-mod delta_route;
+mod stream_route;
 
 /// HTTP/2 streams allowed per connection: Envoy may open one stream per resource type, or one
 /// EDS stream per cluster without ADS (Contour uses `1 << 20` too).
@@ -84,17 +84,17 @@ pub enum Error {
     Transport(#[from] tonic::transport::Error),
 }
 
-/// The response stream of every SotW method.
+/// The response stream the generated services declare for SotW streams; never made, as
+/// [`XdsServer::routes`] routes every streaming method past them.
 type ResponseStream = ReceiverStream<Result<DiscoveryResponse, Status>>;
 
-/// The response stream the generated services declare for delta methods; never made, as
-/// [`XdsServer::routes`] sends every delta method to a [`DeltaRoute`] instead.
+/// The same for delta streams.
 type DeltaStream = ReceiverStream<Result<DeltaDiscoveryResponse, Status>>;
 
-/// What the generated services answer to a delta method, were it routed to them.
-fn delta_not_routed<T>() -> Result<T, Status> {
+/// What the generated services answer to a streaming method, were it routed to them.
+fn stream_not_routed<T>() -> Result<T, Status> {
     Err(Status::internal(
-        "delta xds methods are served by the delta route",
+        "xds streams are served by sesame's stream routes",
     ))
 }
 
@@ -123,7 +123,7 @@ impl XdsServer {
     }
 
     /// The eight discovery services (ADS, LDS, RDS, CDS, EDS, SDS, VHDS, SRDS) as tonic routes:
-    /// the generated services, with their delta methods routed to a [`DeltaRoute`] each.
+    /// the generated services for the unary fetches, every streaming method routed past them.
     pub fn routes(&self) -> Routes {
         macro_rules! svc {
             ($server:ident) => {
@@ -140,18 +140,10 @@ impl XdsServer {
             .add_service(svc!(SecretDiscoveryServiceServer))
             .add_service(svc!(VirtualHostDiscoveryServiceServer))
             .add_service(svc!(ScopedRoutesDiscoveryServiceServer));
-        // A method's own path takes precedence over its service's catch-all route.
-        let router = DELTA_METHODS.iter().fold(
+        Routes::from(stream_route::route_streams(
             generated.into_axum_router(),
-            |router, &(service, method, scope)| {
-                let route = DeltaRoute {
-                    server: self.clone(),
-                    scope,
-                };
-                router.route_service(&format!("/{service}/{method}"), route)
-            },
-        );
-        Routes::from(router)
+            self,
+        ))
     }
 
     /// Starts the task serving one stream with the protocol `P` and returns its response stream.
@@ -194,7 +186,7 @@ impl XdsServer {
         req.error_detail = None;
         conn.handle_request(&req, &view)
             .pop()
-            .map(Response::new)
+            .map(|answer| Response::new(answer.to_message()))
             .ok_or_else(|| Status::invalid_argument("type url does not match the service"))
     }
 }
@@ -220,20 +212,16 @@ trait Protocol: Send + 'static {
 
 impl Protocol for Connection {
     type Request = DiscoveryRequest;
-    type Response = DiscoveryResponse;
+    type Response = SotwAnswer;
     const NAME: &'static str = "sotw";
 
     fn new(scope: Scope, counters: Arc<Counters>) -> Self {
         Connection::new(scope, counters)
     }
-    fn handle_request(
-        &mut self,
-        req: &DiscoveryRequest,
-        view: &StoreView,
-    ) -> Vec<DiscoveryResponse> {
+    fn handle_request(&mut self, req: &DiscoveryRequest, view: &StoreView) -> Vec<SotwAnswer> {
         Connection::handle_request(self, req, view)
     }
-    fn handle_snapshot_update(&mut self, view: &StoreView) -> Vec<DiscoveryResponse> {
+    fn handle_snapshot_update(&mut self, view: &StoreView) -> Vec<SotwAnswer> {
         Connection::handle_snapshot_update(self, view)
     }
     fn node(&self) -> Option<&str> {
@@ -320,16 +308,16 @@ impl AggregatedDiscoveryService for XdsServer {
 
     async fn stream_aggregated_resources(
         &self,
-        request: Request<Streaming<DiscoveryRequest>>,
+        _: Request<Streaming<DiscoveryRequest>>,
     ) -> Result<Response<Self::StreamAggregatedResourcesStream>, Status> {
-        Ok(self.stream::<Connection>(Scope::Aggregated, request))
+        stream_not_routed()
     }
 
     async fn delta_aggregated_resources(
         &self,
         _: Request<Streaming<DeltaDiscoveryRequest>>,
     ) -> Result<Response<Self::DeltaAggregatedResourcesStream>, Status> {
-        delta_not_routed()
+        stream_not_routed()
     }
 }
 
@@ -343,16 +331,16 @@ macro_rules! single_type_service {
 
             async fn $stream(
                 &self,
-                request: Request<Streaming<DiscoveryRequest>>,
+                _: Request<Streaming<DiscoveryRequest>>,
             ) -> Result<Response<Self::$Stream>, Status> {
-                Ok(self.stream::<Connection>(Scope::Single($ty), request))
+                stream_not_routed()
             }
 
             async fn $delta(
                 &self,
                 _: Request<Streaming<DeltaDiscoveryRequest>>,
             ) -> Result<Response<Self::$Delta>, Status> {
-                delta_not_routed()
+                stream_not_routed()
             }
 
             async fn $fetch(
@@ -429,7 +417,7 @@ impl VirtualHostDiscoveryService for XdsServer {
         &self,
         _: Request<Streaming<DeltaDiscoveryRequest>>,
     ) -> Result<Response<Self::DeltaVirtualHostsStream>, Status> {
-        delta_not_routed()
+        stream_not_routed()
     }
 }
 

@@ -425,7 +425,7 @@ async fn an_answer_larger_than_a_piece_arrives_whole_and_shutdown_ends_the_strea
     ads.send(subscribe(ResourceType::Cluster, &[])).await?;
 
     let cds = ads.next().await?;
-    assert!(cds.encoded_len() > 4 * sesame_xds::DELTA_CHUNK);
+    assert!(cds.encoded_len() > 4 * sesame_xds::ANSWER_CHUNK);
     assert_eq!(self::names(&cds), names);
     let view = store.view();
     for resource in &cds.resources {

@@ -350,6 +350,10 @@ async fn ten_thousand_clusters_fit_in_one_response() -> TestResult {
     let resp = ads.next().await?;
     assert_eq!(resp.resources.len(), 10_000);
     assert!(resp.encoded_len() > 4 << 20, "{}", resp.encoded_len());
+    // Written in pieces, read back whole and in order.
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(cluster_names(&resp), sorted);
     let _ = server.stop.send(());
     tokio::time::timeout(PATIENCE, server.task).await???;
     Ok(())

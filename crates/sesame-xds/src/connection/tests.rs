@@ -27,7 +27,7 @@ fn ads(store: &SnapshotStore) -> Connection {
 fn cds_wildcard_subscription_gets_the_full_set() {
     let store = store();
     let mut conn = ads(&store);
-    let out = conn.handle_request(&subscribe(Cluster, &[]), &store.view());
+    let out = conn.decoded_request(&subscribe(Cluster, &[]), &store.view());
     assert_eq!(out.len(), 1);
     assert_eq!(type_of(&out[0]), Some(Cluster));
     assert_eq!(contents(&out[0]), ["a=c1", "b=c1"]);
@@ -41,7 +41,7 @@ fn cds_wildcard_subscription_gets_the_full_set() {
 fn explicit_wildcard_name_selects_everything() {
     let store = store();
     let mut conn = ads(&store);
-    let out = conn.handle_request(&subscribe(ClusterLoadAssignment, &["*"]), &store.view());
+    let out = conn.decoded_request(&subscribe(ClusterLoadAssignment, &["*"]), &store.view());
     assert_eq!(contents(&out[0]), ["a=e1", "b=e1"]);
 }
 
@@ -49,26 +49,26 @@ fn explicit_wildcard_name_selects_everything() {
 fn ack_sends_nothing_and_records_the_version() {
     let store = store();
     let mut conn = ads(&store);
-    let first = conn.handle_request(&subscribe(Cluster, &[]), &store.view());
-    let out = conn.handle_request(&ack(&first[0], &[]), &store.view());
+    let first = conn.decoded_request(&subscribe(Cluster, &[]), &store.view());
+    let out = conn.decoded_request(&ack(&first[0], &[]), &store.view());
     assert!(out.is_empty());
     assert_eq!(
         conn.acked_version(Cluster),
         Some(first[0].version_info.as_str())
     );
     assert_eq!(store.stats().acks(Cluster), 1);
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
 }
 
 #[test]
 fn store_update_sends_a_new_version() {
     let store = store();
     let mut conn = ads(&store);
-    let first = conn.handle_request(&subscribe(Cluster, &[]), &store.view());
-    conn.handle_request(&ack(&first[0], &[]), &store.view());
+    let first = conn.decoded_request(&subscribe(Cluster, &[]), &store.view());
+    conn.decoded_request(&ack(&first[0], &[]), &store.view());
 
     store.publish(vec![set(Cluster, &[("a", "c2"), ("b", "c1")])]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     assert_eq!(out.len(), 1);
     assert_eq!(contents(&out[0]), ["a=c2", "b=c1"]);
     assert_ne!(out[0].version_info, first[0].version_info);
@@ -80,24 +80,24 @@ fn store_update_sends_a_new_version() {
 fn update_of_an_unsubscribed_type_sends_nothing() {
     let store = store();
     let mut conn = ads(&store);
-    conn.handle_request(&subscribe(Cluster, &[]), &store.view());
+    conn.decoded_request(&subscribe(Cluster, &[]), &store.view());
     store.publish(vec![set(Listener, &[("http", "l1")])]);
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
 }
 
 #[test]
 fn nack_is_logged_and_counted_and_not_resent() {
     let store = store();
     let mut conn = ads(&store);
-    let first = conn.handle_request(&subscribe(Cluster, &[]), &store.view());
-    conn.handle_request(&ack(&first[0], &[]), &store.view());
+    let first = conn.decoded_request(&subscribe(Cluster, &[]), &store.view());
+    conn.decoded_request(&ack(&first[0], &[]), &store.view());
     store.publish(vec![set(Cluster, &[("a", "bad"), ("b", "c1")])]);
-    let bad = conn.handle_snapshot_update(&store.view());
+    let bad = conn.decoded_update(&store.view());
     assert_eq!(bad.len(), 1);
 
     let logs = Logs::default();
     let req = nack(&bad[0], &first[0].version_info, &[], "cluster a: invalid");
-    let out = logs.capture(|| conn.handle_request(&req, &store.view()));
+    let out = logs.capture(|| conn.decoded_request(&req, &store.view()));
     assert!(out.is_empty());
     assert_eq!(store.stats().nacks(Cluster), 1);
     let text = logs.text();
@@ -111,11 +111,11 @@ fn nack_is_logged_and_counted_and_not_resent() {
     assert!(text.contains("cluster a: invalid"), "{text}");
 
     // Neither a store wake-up without change nor a republish of the same content resends.
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
     store.publish(vec![set(Cluster, &[("a", "bad"), ("b", "c1")])]);
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
     store.publish(vec![set(Listener, &[("http", "l1")])]);
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
     assert_eq!(acked_or_none(&conn), Some(first[0].version_info.clone()));
 }
 
@@ -127,16 +127,16 @@ fn acked_or_none(conn: &Connection) -> Option<String> {
 fn after_a_nack_a_different_update_is_sent() {
     let store = store();
     let mut conn = ads(&store);
-    let first = conn.handle_request(&subscribe(Cluster, &[]), &store.view());
+    let first = conn.decoded_request(&subscribe(Cluster, &[]), &store.view());
     store.publish(vec![set(Cluster, &[("a", "bad")])]);
-    let bad = conn.handle_snapshot_update(&store.view());
-    conn.handle_request(
+    let bad = conn.decoded_update(&store.view());
+    conn.decoded_request(
         &nack(&bad[0], &first[0].version_info, &[], "no"),
         &store.view(),
     );
 
     store.publish(vec![set(Cluster, &[("a", "fixed")])]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     assert_eq!(out.len(), 1);
     assert_eq!(contents(&out[0]), ["a=fixed"]);
 }
@@ -145,22 +145,22 @@ fn after_a_nack_a_different_update_is_sent() {
 fn stale_nonce_is_ignored() {
     let store = store();
     let mut conn = ads(&store);
-    let first = conn.handle_request(&subscribe(ClusterLoadAssignment, &["a"]), &store.view());
+    let first = conn.decoded_request(&subscribe(ClusterLoadAssignment, &["a"]), &store.view());
     store.publish(vec![set(ClusterLoadAssignment, &[("a", "e2")])]);
-    let second = conn.handle_snapshot_update(&store.view());
+    let second = conn.decoded_update(&store.view());
     assert_eq!(second.len(), 1);
 
     // An ACK (even with new names) or NACK of the first response is stale: nothing happens.
     let stale_ack = ack(&first[0], &["a", "b"]);
-    assert!(conn.handle_request(&stale_ack, &store.view()).is_empty());
+    assert!(conn.decoded_request(&stale_ack, &store.view()).is_empty());
     let stale_nack = nack(&first[0], "", &["a"], "old");
-    assert!(conn.handle_request(&stale_nack, &store.view()).is_empty());
+    assert!(conn.decoded_request(&stale_nack, &store.view()).is_empty());
     assert_eq!(store.stats().nacks(ClusterLoadAssignment), 0);
     assert_eq!(conn.acked_version(ClusterLoadAssignment), None);
 
     // The ACK of the latest response counts.
     assert!(
-        conn.handle_request(&ack(&second[0], &["a"]), &store.view())
+        conn.decoded_request(&ack(&second[0], &["a"]), &store.view())
             .is_empty()
     );
     assert_eq!(
@@ -173,7 +173,7 @@ fn stale_nonce_is_ignored() {
 fn eds_named_subscription_gets_only_existing_requested_names() {
     let store = store();
     let mut conn = ads(&store);
-    let out = conn.handle_request(
+    let out = conn.decoded_request(
         &subscribe(ClusterLoadAssignment, &["b", "missing"]),
         &store.view(),
     );
@@ -186,7 +186,7 @@ fn eds_named_subscription_gets_only_existing_requested_names() {
 fn named_subscription_with_nothing_existing_still_gets_an_answer() {
     let store = store();
     let mut conn = ads(&store);
-    let out = conn.handle_request(&subscribe(Secret, &["missing"]), &store.view());
+    let out = conn.decoded_request(&subscribe(Secret, &["missing"]), &store.view());
     assert_eq!(out.len(), 1);
     assert!(out[0].resources.is_empty());
 }
@@ -195,18 +195,18 @@ fn named_subscription_with_nothing_existing_still_gets_an_answer() {
 fn changed_names_on_ack_send_the_new_subset() {
     let store = store();
     let mut conn = ads(&store);
-    let first = conn.handle_request(&subscribe(ClusterLoadAssignment, &["a"]), &store.view());
-    let out = conn.handle_request(&ack(&first[0], &["a", "b"]), &store.view());
+    let first = conn.decoded_request(&subscribe(ClusterLoadAssignment, &["a"]), &store.view());
+    let out = conn.decoded_request(&ack(&first[0], &["a", "b"]), &store.view());
     assert_eq!(out.len(), 1);
     assert_eq!(contents(&out[0]), ["a=e1", "b=e1"]);
 
-    let out2 = conn.handle_request(&ack(&out[0], &["b"]), &store.view());
+    let out2 = conn.decoded_request(&ack(&out[0], &["b"]), &store.view());
     assert_eq!(out2.len(), 1);
     assert_eq!(contents(&out2[0]), ["b=e1"]);
 
     // Same names again: nothing.
     assert!(
-        conn.handle_request(&ack(&out2[0], &["b"]), &store.view())
+        conn.decoded_request(&ack(&out2[0], &["b"]), &store.view())
             .is_empty()
     );
 }
@@ -216,18 +216,18 @@ fn update_of_one_assignment_is_not_sent_to_subscribers_of_another() {
     let store = store();
     let mut only_b = ads(&store);
     let mut only_a = ads(&store);
-    let b0 = only_b.handle_request(&subscribe(ClusterLoadAssignment, &["b"]), &store.view());
-    let a0 = only_a.handle_request(&subscribe(ClusterLoadAssignment, &["a"]), &store.view());
-    only_b.handle_request(&ack(&b0[0], &["b"]), &store.view());
-    only_a.handle_request(&ack(&a0[0], &["a"]), &store.view());
+    let b0 = only_b.decoded_request(&subscribe(ClusterLoadAssignment, &["b"]), &store.view());
+    let a0 = only_a.decoded_request(&subscribe(ClusterLoadAssignment, &["a"]), &store.view());
+    only_b.decoded_request(&ack(&b0[0], &["b"]), &store.view());
+    only_a.decoded_request(&ack(&a0[0], &["a"]), &store.view());
 
     store.patch(
         ClusterLoadAssignment,
         BTreeMap::from([("a".to_string(), any(ClusterLoadAssignment, "a", "e2"))]),
         BTreeSet::new(),
     );
-    assert!(only_b.handle_snapshot_update(&store.view()).is_empty());
-    let out = only_a.handle_snapshot_update(&store.view());
+    assert!(only_b.decoded_update(&store.view()).is_empty());
+    let out = only_a.decoded_update(&store.view());
     assert_eq!(out.len(), 1);
     assert_eq!(contents(&out[0]), ["a=e2"]);
 }
@@ -236,7 +236,7 @@ fn update_of_one_assignment_is_not_sent_to_subscribers_of_another() {
 fn removed_assignment_is_sent_as_a_smaller_set() {
     let store = store();
     let mut conn = ads(&store);
-    conn.handle_request(
+    conn.decoded_request(
         &subscribe(ClusterLoadAssignment, &["a", "b"]),
         &store.view(),
     );
@@ -245,7 +245,7 @@ fn removed_assignment_is_sent_as_a_smaller_set() {
         BTreeMap::new(),
         BTreeSet::from(["a".to_string()]),
     );
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     assert_eq!(contents(&out[0]), ["b=e1"]);
 }
 
@@ -261,7 +261,7 @@ fn ads_sends_a_multi_type_update_in_push_order() {
         (ClusterLoadAssignment, vec!["a"]),
         (Cluster, vec![]),
     ] {
-        let out = conn.handle_request(&subscribe(ty, &names), &store.view());
+        let out = conn.decoded_request(&subscribe(ty, &names), &store.view());
         assert_eq!(out.len(), 1);
     }
     store.publish(vec![
@@ -271,13 +271,13 @@ fn ads_sends_a_multi_type_update_in_push_order() {
         set(ClusterLoadAssignment, &[("a", "e2")]),
         set(Cluster, &[("a", "c2")]),
     ]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     let order: Vec<_> = out.iter().filter_map(type_of).collect();
     assert_eq!(order, [Cluster, ClusterLoadAssignment, Secret]);
     // The listeners and routes follow once Envoy answers the clusters, and the cluster no
     // longer wanted (`b`) goes after them.
     assert_eq!(contents(&out[0]), ["a=c2", "b=c1"]);
-    let out = conn.handle_request(&ack(&out[0], &[]), &store.view());
+    let out = conn.decoded_request(&ack(&out[0], &[]), &store.view());
     let order: Vec<_> = out.iter().filter_map(type_of).collect();
     assert_eq!(order, [Listener, RouteConfiguration, Cluster]);
     assert_eq!(contents(&out[2]), ["a=c2"]);
@@ -292,9 +292,9 @@ fn routed_to_a() -> (SnapshotStore, Connection, Vec<DiscoveryResponse>) {
     let mut conn = ads(&store);
     let mut sent = Vec::new();
     for (ty, names) in [(Cluster, vec![]), (RouteConfiguration, vec!["http"])] {
-        let out = conn.handle_request(&subscribe(ty, &names), &store.view());
+        let out = conn.decoded_request(&subscribe(ty, &names), &store.view());
         assert!(
-            conn.handle_request(&ack(&out[0], &names), &store.view())
+            conn.decoded_request(&ack(&out[0], &names), &store.view())
                 .is_empty()
         );
         sent.extend(out);
@@ -314,15 +314,15 @@ fn move_route(store: &SnapshotStore, name: &str, content: &str) {
 fn a_route_moved_to_a_new_cluster_waits_for_it_and_the_old_cluster_goes_last() {
     let (store, mut conn, _) = routed_to_a();
     move_route(&store, "b", "c1");
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     assert_eq!(out.len(), 1);
     assert_eq!(type_of(&out[0]), Some(Cluster));
     assert_eq!(contents(&out[0]), ["a=c1", "b=c1"]);
     assert_ne!(out[0].version_info, store.version(Cluster));
     // Nothing more goes until Envoy answers the clusters.
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
 
-    let after = conn.handle_request(&ack(&out[0], &[]), &store.view());
+    let after = conn.decoded_request(&ack(&out[0], &[]), &store.view());
     let order: Vec<_> = after.iter().filter_map(type_of).collect();
     assert_eq!(order, [RouteConfiguration, Cluster]);
     assert_eq!(contents(&after[0]), ["http=to-b"]);
@@ -330,7 +330,7 @@ fn a_route_moved_to_a_new_cluster_waits_for_it_and_the_old_cluster_goes_last() {
     assert_eq!(after[1].version_info, store.version(Cluster));
     // The final set warms nothing: no hold after it.
     store.publish(vec![set(RouteConfiguration, &[("http", "to-b-2")])]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     assert_eq!(contents(&out[0]), ["http=to-b-2"]);
 }
 
@@ -341,7 +341,7 @@ fn removing_clusters_alone_sends_the_routes_first_and_holds_nothing() {
         set(Cluster, &[]),
         set(RouteConfiguration, &[("http", "none")]),
     ]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     let order: Vec<_> = out.iter().filter_map(type_of).collect();
     assert_eq!(order, [RouteConfiguration, Cluster]);
     assert!(contents(&out[1]).is_empty());
@@ -351,10 +351,10 @@ fn removing_clusters_alone_sends_the_routes_first_and_holds_nothing() {
 fn a_change_while_clusters_warm_keeps_the_accepted_clusters_envoy_may_still_route_to() {
     let (store, mut conn, _) = routed_to_a();
     move_route(&store, "b", "c1");
-    let first = conn.handle_snapshot_update(&store.view());
+    let first = conn.decoded_update(&store.view());
     assert_eq!(contents(&first[0]), ["a=c1", "b=c1"]);
     move_route(&store, "c", "c1");
-    let second = conn.handle_snapshot_update(&store.view());
+    let second = conn.decoded_update(&store.view());
     assert_eq!(second.len(), 1);
     // `a` was accepted and the routes Envoy holds name it. `b` was never accepted: no route
     // sent names it, and kept it would warm on endpoints that are gone (15 s, holding the
@@ -362,10 +362,10 @@ fn a_change_while_clusters_warm_keeps_the_accepted_clusters_envoy_may_still_rout
     assert_eq!(contents(&second[0]), ["a=c1", "c=c1"]);
     // Envoy's answer to the first is stale now; the answer to the second releases the routes.
     assert!(
-        conn.handle_request(&ack(&first[0], &[]), &store.view())
+        conn.decoded_request(&ack(&first[0], &[]), &store.view())
             .is_empty()
     );
-    let after = conn.handle_request(&ack(&second[0], &[]), &store.view());
+    let after = conn.decoded_request(&ack(&second[0], &[]), &store.view());
     assert_eq!(contents(&after[0]), ["http=to-c"]);
     assert_eq!(contents(&after[1]), ["c=c1"]);
 }
@@ -374,20 +374,20 @@ fn a_change_while_clusters_warm_keeps_the_accepted_clusters_envoy_may_still_rout
 fn a_nack_of_the_clusters_also_releases_the_held_routes() {
     let (store, mut conn, sent) = routed_to_a();
     move_route(&store, "b", "bad");
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     // An answer about another type releases nothing.
     store.publish(vec![
         set(Cluster, &[("b", "bad")]),
         set(RouteConfiguration, &[("http", "to-b")]),
         set(ClusterLoadAssignment, &[("b", "e1")]),
     ]);
-    let eds = conn.handle_request(&subscribe(ClusterLoadAssignment, &["b"]), &store.view());
+    let eds = conn.decoded_request(&subscribe(ClusterLoadAssignment, &["b"]), &store.view());
     assert_eq!(
         eds.iter().filter_map(type_of).collect::<Vec<_>>(),
         [ClusterLoadAssignment]
     );
     let nacked = nack(&out[0], &sent[0].version_info, &[], "bad cluster");
-    let after = conn.handle_request(&nacked, &store.view());
+    let after = conn.decoded_request(&nacked, &store.view());
     let order: Vec<_> = after.iter().filter_map(type_of).collect();
     assert_eq!(order, [RouteConfiguration, Cluster]);
     assert_eq!(store.stats().nacks(Cluster), 1);
@@ -402,18 +402,18 @@ fn nothing_is_answered_before_ready_and_everything_after() {
     ]);
     let mut conn = ads(&store);
     assert!(
-        conn.handle_request(&subscribe(Listener, &[]), &store.view())
+        conn.decoded_request(&subscribe(Listener, &[]), &store.view())
             .is_empty()
     );
     assert!(
-        conn.handle_request(&subscribe(Cluster, &[]), &store.view())
+        conn.decoded_request(&subscribe(Cluster, &[]), &store.view())
             .is_empty()
     );
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
     assert_eq!(store.stats().responses_sent(Cluster), 0);
 
     store.mark_ready();
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     let order: Vec<_> = out.iter().filter_map(type_of).collect();
     assert_eq!(order, [Cluster, Listener]);
     assert_eq!(contents(&out[0]), ["a=c1"]);
@@ -427,13 +427,13 @@ fn unknown_type_url_is_ignored() {
     req.type_url = "type.googleapis.com/envoy.service.runtime.v3.Runtime".to_string();
     let logs = Logs::default();
     assert!(
-        logs.capture(|| conn.handle_request(&req, &store.view()))
+        logs.capture(|| conn.decoded_request(&req, &store.view()))
             .is_empty()
     );
     assert!(logs.text().contains("Runtime"));
     // The stream keeps working.
     assert_eq!(
-        conn.handle_request(&subscribe(Cluster, &[]), &store.view())
+        conn.decoded_request(&subscribe(Cluster, &[]), &store.view())
             .len(),
         1
     );
@@ -444,12 +444,12 @@ fn single_type_stream_serves_only_its_type() {
     let store = store();
     let mut conn = Connection::new(Scope::Single(Cluster), store.counters());
     assert!(
-        conn.handle_request(&subscribe(Listener, &[]), &store.view())
+        conn.decoded_request(&subscribe(Listener, &[]), &store.view())
             .is_empty()
     );
     let mut req = subscribe(Cluster, &[]);
     req.type_url.clear();
-    let out = conn.handle_request(&req, &store.view());
+    let out = conn.decoded_request(&req, &store.view());
     assert_eq!(out.len(), 1);
     assert_eq!(type_of(&out[0]), Some(Cluster));
 }
@@ -460,7 +460,7 @@ fn nonces_are_unique_per_connection() {
     let mut conn = ads(&store);
     let mut nonces = BTreeSet::new();
     for ty in ResourceType::ALL {
-        for resp in conn.handle_request(&subscribe(ty, &["a"]), &store.view()) {
+        for resp in conn.decoded_request(&subscribe(ty, &["a"]), &store.view()) {
             assert!(nonces.insert(resp.nonce.clone()));
         }
     }
@@ -468,7 +468,7 @@ fn nonces_are_unique_per_connection() {
         set(Cluster, &[("a", "c9")]),
         set(ClusterLoadAssignment, &[("a", "e9")]),
     ]);
-    for resp in conn.handle_snapshot_update(&store.view()) {
+    for resp in conn.decoded_update(&store.view()) {
         assert!(nonces.insert(resp.nonce.clone()));
     }
     assert_eq!(nonces.len(), 7);
@@ -481,7 +481,7 @@ fn request_with_a_nonce_from_another_server_is_a_new_subscription() {
     let mut req = subscribe(Cluster, &[]);
     req.response_nonce = "42".to_string();
     req.version_info = "old".to_string();
-    let out = conn.handle_request(&req, &store.view());
+    let out = conn.decoded_request(&req, &store.view());
     assert_eq!(out.len(), 1);
     assert_eq!(contents(&out[0]), ["a=c1", "b=c1"]);
 }
@@ -491,11 +491,11 @@ fn same_resources_give_the_same_version_on_every_connection() {
     let store = store();
     let mut one = ads(&store);
     let mut two = ads(&store);
-    let a = one.handle_request(
+    let a = one.decoded_request(
         &subscribe(ClusterLoadAssignment, &["a", "b"]),
         &store.view(),
     );
-    let b = two.handle_request(
+    let b = two.decoded_request(
         &subscribe(ClusterLoadAssignment, &["b", "a"]),
         &store.view(),
     );
@@ -509,25 +509,26 @@ fn sotw_request_for_virtual_hosts_is_ignored_with_a_warning() {
     store.publish(vec![set(VirtualHost, &[("ingress_http/a.com", "v1")])]);
     let mut conn = ads(&store);
     let logs = Logs::default();
-    let out = logs
-        .capture(|| conn.handle_request(&subscribe(VirtualHost, &["ingress_http"]), &store.view()));
+    let out = logs.capture(|| {
+        conn.decoded_request(&subscribe(VirtualHost, &["ingress_http"]), &store.view())
+    });
     assert!(out.is_empty());
     assert!(logs.text().contains("delta xDS only"), "{}", logs.text());
-    assert!(conn.handle_snapshot_update(&store.view()).is_empty());
+    assert!(conn.decoded_update(&store.view()).is_empty());
 }
 
 #[test]
 fn changed_clusters_bring_their_unchanged_endpoints_again() {
     let store = store();
     let mut conn = ads(&store);
-    let cds = conn.handle_request(&subscribe(Cluster, &[]), &store.view());
-    let eds = conn.handle_request(&subscribe(ClusterLoadAssignment, &["a"]), &store.view());
-    conn.handle_request(&ack(&cds[0], &[]), &store.view());
-    conn.handle_request(&ack(&eds[0], &["a"]), &store.view());
+    let cds = conn.decoded_request(&subscribe(Cluster, &[]), &store.view());
+    let eds = conn.decoded_request(&subscribe(ClusterLoadAssignment, &["a"]), &store.view());
+    conn.decoded_request(&ack(&cds[0], &[]), &store.view());
+    conn.decoded_request(&ack(&eds[0], &["a"]), &store.view());
 
     // Cluster `a` is modified (Envoy warms it again); its endpoints are unchanged.
     store.publish(vec![set(Cluster, &[("a", "c2"), ("b", "c1")])]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
 
     let order: Vec<_> = out.iter().filter_map(type_of).collect();
     assert_eq!(order, [Cluster, ClusterLoadAssignment]);
@@ -539,7 +540,7 @@ fn changed_clusters_bring_their_unchanged_endpoints_again() {
         ClusterLoadAssignment,
         &[("a", "e2"), ("b", "e1")],
     )]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     let order: Vec<_> = out.iter().filter_map(type_of).collect();
     assert_eq!(order, [ClusterLoadAssignment]);
 }
@@ -560,22 +561,22 @@ fn a_new_cluster_gets_its_endpoints_again_only_when_envoy_asked_for_them_already
     ]);
     store.mark_ready();
     let mut conn = ads(&store);
-    let cds = conn.handle_request(&subscribe(Cluster, &[]), &store.view());
-    conn.handle_request(&ack(&cds[0], &[]), &store.view());
-    let eds = conn.handle_request(&subscribe(ClusterLoadAssignment, &["svc-a"]), &store.view());
-    conn.handle_request(&ack(&eds[0], &["svc-a"]), &store.view());
+    let cds = conn.decoded_request(&subscribe(Cluster, &[]), &store.view());
+    conn.decoded_request(&ack(&cds[0], &[]), &store.view());
+    let eds = conn.decoded_request(&subscribe(ClusterLoadAssignment, &["svc-a"]), &store.view());
+    conn.decoded_request(&ack(&eds[0], &["svc-a"]), &store.view());
 
     // A cluster of another Service: Envoy asks for its endpoints itself.
     store.publish(vec![clusters(&[("a", "svc-a"), ("b", "svc-b")])]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     assert_eq!(
         out.iter().filter_map(type_of).collect::<Vec<_>>(),
         [Cluster]
     );
-    let asked = conn.handle_request(&ack(&eds[0], &["svc-a", "svc-b"]), &store.view());
+    let asked = conn.decoded_request(&ack(&eds[0], &["svc-a", "svc-b"]), &store.view());
     assert_eq!(contents(&asked[0]), ["svc-a=e1", "svc-b=e1"]);
-    conn.handle_request(&ack(&asked[0], &["svc-a", "svc-b"]), &store.view());
-    conn.handle_request(&ack(&out[0], &[]), &store.view());
+    conn.decoded_request(&ack(&asked[0], &["svc-a", "svc-b"]), &store.view());
+    conn.decoded_request(&ack(&out[0], &[]), &store.view());
 
     // A new cluster over endpoints Envoy holds (same Service, other settings): Envoy asks
     // for nothing, so they are sent again.
@@ -584,7 +585,7 @@ fn a_new_cluster_gets_its_endpoints_again_only_when_envoy_asked_for_them_already
         ("b", "svc-b"),
         ("a2", "svc-a"),
     ])]);
-    let out = conn.handle_snapshot_update(&store.view());
+    let out = conn.decoded_update(&store.view());
     let order: Vec<_> = out.iter().filter_map(type_of).collect();
     assert_eq!(order, [Cluster, ClusterLoadAssignment]);
     assert_eq!(contents(&out[1]), ["svc-a=e1", "svc-b=e1"]);

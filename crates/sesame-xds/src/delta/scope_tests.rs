@@ -30,7 +30,7 @@ fn delta_listener_overlay_is_seen_by_delta_clients_only() {
     let out = delta.decoded_request(&delta_subscribe(Listener, &[]), &store.view());
     assert_eq!(delta_contents(&out[0]), ["http=scoped", "https=tls"]);
     let mut sotw = Connection::new(Scope::Aggregated, store.counters());
-    let out = sotw.handle_request(&subscribe(Listener, &[]), &store.view());
+    let out = sotw.decoded_request(&subscribe(Listener, &[]), &store.view());
     assert_eq!(contents(&out[0]), ["http=rds", "https=tls"]);
 
     // A change of the shared listener alone reaches SotW clients only.
@@ -42,7 +42,7 @@ fn delta_listener_overlay_is_seen_by_delta_clients_only() {
         ]),
     )]);
     assert!(delta.decoded_update(&store.view()).is_empty());
-    assert_eq!(sotw.handle_snapshot_update(&store.view()).len(), 1);
+    assert_eq!(sotw.decoded_update(&store.view()).len(), 1);
     // An overlay change reaches delta clients only.
     store.patch_tables(vec![(
         Table::DeltaListeners,
@@ -56,7 +56,7 @@ fn delta_listener_overlay_is_seen_by_delta_clients_only() {
         summary(&out),
         [(Listener, strings(&["http=scoped2"]), vec![])]
     );
-    assert!(sotw.handle_snapshot_update(&store.view()).is_empty());
+    assert!(sotw.decoded_update(&store.view()).is_empty());
     // Removing the overlay entry falls back to the shared one for delta clients.
     store.publish(vec![(Table::DeltaListeners, BTreeMap::new())]);
     let out = delta.decoded_update(&store.view());
@@ -93,6 +93,6 @@ fn scopes_are_a_wildcard_subscription_of_delta_clients_only() {
     );
     // State of the world has no scopes: the request is ignored.
     let mut sotw = Connection::new(Scope::Aggregated, store.counters());
-    let out = sotw.handle_request(&subscribe(ScopedRouteConfiguration, &[]), &store.view());
+    let out = sotw.decoded_request(&subscribe(ScopedRouteConfiguration, &[]), &store.view());
     assert!(out.is_empty());
 }

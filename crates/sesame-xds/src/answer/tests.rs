@@ -2,14 +2,14 @@ use std::sync::Arc;
 
 use envoy_types::pb::envoy::config::core::v3::ControlPlane;
 use envoy_types::pb::envoy::service::discovery::v3::{
-    DeltaDiscoveryResponse, Resource as WireResource,
+    DeltaDiscoveryResponse, DiscoveryResponse, Resource as WireResource,
 };
 use envoy_types::pb::google::protobuf::Any;
 use pretty_assertions::assert_eq;
 use prost::Message;
 use sesame_envoy::ResourceType::*;
 
-use super::{CHUNK, DeltaAnswer};
+use super::{Answer, CHUNK, DeltaAnswer, SotwAnswer};
 use crate::store::Resource;
 use crate::testing::any;
 
@@ -94,7 +94,7 @@ fn an_answer_without_resources_or_version_is_its_other_fields() {
 }
 
 #[test]
-#[should_panic(expected = "no room for a delta answer")]
+#[should_panic(expected = "no room for the answer")]
 fn an_answer_is_not_written_into_a_buffer_too_small() {
     let a = Arc::new(Resource::new(Cluster, any(Cluster, "a", "x")));
     let answer = DeltaAnswer::new(
@@ -173,4 +173,31 @@ fn a_resource_larger_than_a_chunk_goes_whole_in_one_piece() {
     assert_eq!(pieces.len(), 2);
     assert!(pieces[0].len() > 3 * CHUNK);
     assert_eq!(pieces.concat()[5..], encoded);
+}
+
+#[test]
+fn a_sotw_answer_is_the_bytes_prost_writes_for_the_same_response() {
+    let a = Arc::new(Resource::new(Cluster, any(Cluster, "a", "x")));
+    let b = Arc::new(Resource::new(Cluster, any(Cluster, "b", "y")));
+    let rest = DiscoveryResponse {
+        type_url: Cluster.type_url().to_string(),
+        nonce: "3".to_string(),
+        control_plane: Some(ControlPlane {
+            identifier: "sesame".to_string(),
+        }),
+        ..Default::default()
+    };
+    let answer = SotwAnswer::new("v2".to_string(), vec![a.clone(), b.clone()], rest.clone());
+    let expected = DiscoveryResponse {
+        version_info: "v2".to_string(),
+        resources: vec![a.to_any(), b.to_any()],
+        ..rest
+    };
+
+    let mut bytes = Vec::new();
+    answer.encode(&mut bytes);
+    assert_eq!(bytes, expected.encode_to_vec());
+    assert_eq!(answer.encoded_len(), bytes.len());
+    let pieces: Vec<_> = answer.grpc_message().collect();
+    assert_eq!(pieces.concat()[5..], bytes);
 }

@@ -1,15 +1,15 @@
-//! A delta response as it goes on the wire, and the decoder of the requests.
+//! Discovery responses as they go on the wire, and the decoder of the requests.
 //!
-//! A `DeltaDiscoveryResponse` would own a copy of each resource's name, version, type URL and
-//! bytes: at 10 000 hosts, ~7 MB for a first answer, then as much again encoded. A
-//! [`DeltaAnswer`] keeps the store's resources shared, and its [`GrpcMessage`] encodes them
-//! piece by piece as the connection sends them.
+//! A generated `DiscoveryResponse` or `DeltaDiscoveryResponse` would own a copy of every
+//! resource it carries: at 10 000 hosts, ~7 MB for a first delta answer, then as much again
+//! encoded, per stream. An [`Answer`] keeps the store's resources shared, and its
+//! [`GrpcMessage`] encodes them piece by piece as the connection sends them. The bytes are those
+//! prost writes for the generated message.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
-use envoy_types::pb::envoy::service::discovery::v3::{
-    DeltaDiscoveryRequest, DeltaDiscoveryResponse,
-};
+use envoy_types::pb::envoy::service::discovery::v3::{DeltaDiscoveryResponse, DiscoveryResponse};
 use prost::Message;
 use prost::bytes::{BufMut, Bytes};
 use sesame_envoy::{append_message, message_field_len};
@@ -19,9 +19,10 @@ use tonic::codec::{DecodeBuf, Decoder};
 use crate::store::Resource;
 use crate::version::Digest;
 
-/// `DeltaDiscoveryResponse.system_version_info`.
+/// `DiscoveryResponse.version_info` and `DeltaDiscoveryResponse.system_version_info`.
 const RESPONSE_VERSION: u32 = 1;
-/// `DeltaDiscoveryResponse.resources`.
+/// `DiscoveryResponse.resources` (each an `Any`) and `DeltaDiscoveryResponse.resources` (each a
+/// `Resource`).
 const RESPONSE_RESOURCES: u32 = 2;
 /// `Resource.version`.
 const RESOURCE_VERSION: u32 = 1;
@@ -36,7 +37,60 @@ const ANY_TYPE_URL: u32 = 1;
 /// `Any.value`.
 const ANY_VALUE: u32 = 2;
 
-/// One delta response: the resources it carries stay shared with the store until written.
+/// A discovery response written part by part: the version, each resource in turn, then every
+/// other field (the fields in number order, as prost writes them).
+pub trait Answer: Send + 'static {
+    /// The generated message the answer's bytes decode as.
+    type Message: Message + Default;
+
+    /// The size of the encoded response.
+    fn encoded_len(&self) -> usize;
+
+    /// How many parts [`write_part`](Self::write_part) writes.
+    fn parts(&self) -> usize;
+
+    /// Writes part `part` of the response; `false` past the last one.
+    fn write_part(&self, part: usize, out: &mut impl BufMut) -> bool;
+
+    /// Writes the whole response.
+    ///
+    /// # Panics
+    ///
+    /// When `out` has no room for [`encoded_len`](Self::encoded_len) more bytes (a `Vec` grows
+    /// as needed).
+    fn encode(&self, out: &mut impl BufMut) {
+        assert!(
+            out.remaining_mut() >= self.encoded_len(),
+            "no room for the answer"
+        );
+        let mut part = 0;
+        while self.write_part(part, out) {
+            part += 1;
+        }
+    }
+
+    /// The response as its receiver decodes it.
+    fn to_message(&self) -> Self::Message {
+        let mut bytes = Vec::with_capacity(self.encoded_len());
+        self.encode(&mut bytes);
+        Self::Message::decode(bytes.as_slice()).expect("an answer decodes as its message")
+    }
+
+    /// The response as one gRPC message (not compressed, its length, its bytes) in pieces of
+    /// about [`CHUNK`] bytes, each encoded when taken: only what the connection is sending is
+    /// ever encoded, never the whole answer at once.
+    fn grpc_message(self) -> GrpcMessage<Self>
+    where
+        Self: Sized,
+    {
+        GrpcMessage {
+            answer: self,
+            next: None,
+        }
+    }
+}
+
+/// A delta response: the resources it carries stay shared with the store until written.
 #[derive(Debug)]
 pub struct DeltaAnswer {
     /// The type's version (`system_version_info`).
@@ -67,17 +121,12 @@ impl DeltaAnswer {
             rest,
         }
     }
+}
 
-    /// The response as its receiver decodes it.
-    pub fn to_message(&self) -> DeltaDiscoveryResponse {
-        let mut bytes = Vec::with_capacity(self.encoded_len());
-        self.encode(&mut bytes);
-        DeltaDiscoveryResponse::decode(bytes.as_slice())
-            .expect("a delta answer decodes as a DeltaDiscoveryResponse")
-    }
+impl Answer for DeltaAnswer {
+    type Message = DeltaDiscoveryResponse;
 
-    /// The size of the encoded response.
-    pub fn encoded_len(&self) -> usize {
+    fn encoded_len(&self) -> usize {
         let upserts: usize = self
             .upserts
             .iter()
@@ -91,40 +140,10 @@ impl DeltaAnswer {
         string_len(&self.version) + upserts + unresolved + self.rest.encoded_len()
     }
 
-    /// The response as one gRPC message (not compressed, its length, its bytes) in pieces of
-    /// about [`CHUNK`] bytes, each encoded when taken: only what the connection is sending is
-    /// ever encoded, never the whole answer at once.
-    pub fn grpc_message(self) -> GrpcMessage {
-        GrpcMessage {
-            answer: self,
-            next: None,
-        }
-    }
-
-    /// Writes the whole response, its fields in number order (as prost would).
-    ///
-    /// # Panics
-    ///
-    /// When `out` has no room for [`encoded_len`](Self::encoded_len) more bytes (a `Vec` grows
-    /// as needed).
-    pub fn encode(&self, out: &mut impl BufMut) {
-        assert!(
-            out.remaining_mut() >= self.encoded_len(),
-            "no room for a delta answer"
-        );
-        let mut part = 0;
-        while self.write_part(part, out) {
-            part += 1;
-        }
-    }
-
-    /// How many parts [`write_part`](Self::write_part) writes.
     fn parts(&self) -> usize {
         1 + self.upserts.len() + self.unresolved.len() + 1
     }
 
-    /// Writes part `part` of the response, if there is one: 0 is the version, then each
-    /// resource in turn, then every other field.
     fn write_part(&self, part: usize, out: &mut impl BufMut) -> bool {
         let Some(part) = part.checked_sub(1) else {
             put_string(out, RESPONSE_VERSION, &self.version);
@@ -136,8 +155,7 @@ impl DeltaAnswer {
             put_header(out, RESPONSE_RESOURCES, upsert_len(name, r));
             put_bytes(out, RESOURCE_VERSION, &version);
             put_header(out, RESOURCE_BODY, any_len(r));
-            put_string(out, ANY_TYPE_URL, r.type_url());
-            put_bytes(out, ANY_VALUE, r.value());
+            put_any(out, r);
             put_string(out, RESOURCE_NAME, name);
             return true;
         }
@@ -158,19 +176,85 @@ impl DeltaAnswer {
     }
 }
 
+/// A state-of-the-world response: every resource of the type, shared with the store until
+/// written.
+#[derive(Debug)]
+pub struct SotwAnswer {
+    /// The version of the resources (`version_info`).
+    version: String,
+    /// The resources, in order.
+    resources: Vec<Arc<Resource>>,
+    /// Every other field: type URL, nonce, control plane.
+    rest: DiscoveryResponse,
+}
+
+impl SotwAnswer {
+    /// A response of `version` carrying `resources`; `rest` holds the other fields (its own
+    /// version and resources are ignored).
+    pub(crate) fn new(
+        version: String,
+        resources: Vec<Arc<Resource>>,
+        mut rest: DiscoveryResponse,
+    ) -> Self {
+        rest.version_info.clear();
+        rest.resources.clear();
+        SotwAnswer {
+            version,
+            resources,
+            rest,
+        }
+    }
+}
+
+impl Answer for SotwAnswer {
+    type Message = DiscoveryResponse;
+
+    fn encoded_len(&self) -> usize {
+        let resources: usize = self
+            .resources
+            .iter()
+            .map(|r| message_field_len(any_len(r)))
+            .sum();
+        string_len(&self.version) + resources + self.rest.encoded_len()
+    }
+
+    fn parts(&self) -> usize {
+        1 + self.resources.len() + 1
+    }
+
+    fn write_part(&self, part: usize, out: &mut impl BufMut) -> bool {
+        let Some(part) = part.checked_sub(1) else {
+            put_string(out, RESPONSE_VERSION, &self.version);
+            return true;
+        };
+        if let Some(r) = self.resources.get(part) {
+            put_header(out, RESPONSE_RESOURCES, any_len(r));
+            put_any(out, r);
+            return true;
+        }
+        if part == self.resources.len() {
+            self.rest
+                .encode(out)
+                .expect("the caller has room for the answer");
+            return true;
+        }
+        false
+    }
+}
+
 /// The size a piece of a [`GrpcMessage`] reaches before it is handed over (a part is never
 /// split: one larger than this makes a larger piece).
 pub const CHUNK: usize = 64 << 10;
 
-/// A [`DeltaAnswer`] as one gRPC message, in pieces encoded as they are taken.
+/// An [`Answer`] as one gRPC message, in pieces encoded as they are taken.
 #[derive(Debug)]
-pub struct GrpcMessage {
-    answer: DeltaAnswer,
+pub struct GrpcMessage<A> {
+    answer: A,
     /// The next part to write; `None` before the message's prefix.
     next: Option<usize>,
 }
 
-impl Iterator for GrpcMessage {
+impl<A: Answer> Iterator for GrpcMessage<A> {
     type Item = Bytes;
 
     fn next(&mut self) -> Option<Bytes> {
@@ -183,7 +267,7 @@ impl Iterator for GrpcMessage {
             None => {
                 let len = self.answer.encoded_len();
                 out.put_u8(0);
-                out.put_u32(u32::try_from(len).expect("a delta answer below 4 GiB"));
+                out.put_u32(u32::try_from(len).expect("an answer below 4 GiB"));
                 0
             }
         };
@@ -198,7 +282,7 @@ impl Iterator for GrpcMessage {
 /// The size of a resource's version: its digest in hex (as `Resource::version` writes it).
 const VERSION_LEN: usize = 2 * std::mem::size_of::<Digest>();
 
-/// The encoded size of the `Resource` sending `r` as `name`.
+/// The encoded size of the delta `Resource` sending `r` as `name`.
 fn upsert_len(name: &str, r: &Resource) -> usize {
     message_field_len(VERSION_LEN) + message_field_len(any_len(r)) + string_len(name)
 }
@@ -208,7 +292,13 @@ fn any_len(r: &Resource) -> usize {
     string_len(r.type_url()) + bytes_len(r.value())
 }
 
-/// The encoded size of the `Resource` naming `name` as its own alias, without a body.
+/// Writes the fields of the `Any` holding `r`.
+fn put_any(out: &mut impl BufMut, r: &Resource) {
+    put_string(out, ANY_TYPE_URL, r.type_url());
+    put_bytes(out, ANY_VALUE, r.value());
+}
+
+/// The encoded size of the delta `Resource` naming `name` as its own alias, without a body.
 fn alias_len(name: &str) -> usize {
     2 * string_len(name)
 }
@@ -246,21 +336,27 @@ fn put_header(out: &mut impl BufMut, field: u32, len: usize) {
     encode_varint(len as u64, out);
 }
 
-/// Reads a delta stream's `DeltaDiscoveryRequest`s (with prost).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct RequestDecoder;
+/// Reads a stream's requests (with prost).
+#[derive(Debug)]
+pub(crate) struct RequestDecoder<T>(PhantomData<fn() -> T>);
 
-impl Decoder for RequestDecoder {
-    type Item = DeltaDiscoveryRequest;
+impl<T> Default for RequestDecoder<T> {
+    fn default() -> Self {
+        RequestDecoder(PhantomData)
+    }
+}
+
+impl<T: Message + Default> Decoder for RequestDecoder<T> {
+    type Item = T;
     type Error = Status;
 
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<DeltaDiscoveryRequest>, Status> {
-        DeltaDiscoveryRequest::decode(src)
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<T>, Status> {
+        T::decode(src)
             .map(Some)
             .map_err(|err| Status::internal(err.to_string()))
     }
 }
 
 #[cfg(test)]
-#[path = "answer_tests.rs"]
+#[path = "answer/tests.rs"]
 mod tests;
