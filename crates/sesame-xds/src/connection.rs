@@ -497,14 +497,12 @@ impl Connection {
         req: &DiscoveryRequest,
         view: &StoreView,
     ) -> Vec<DiscoveryResponse> {
-        let answers = self.handle_request(req, view);
-        answers.iter().map(crate::Answer::to_message).collect()
+        crate::testing::decoded(self.handle_request(req, view))
     }
 
     /// [`Self::handle_snapshot_update`], decoded.
     pub(crate) fn decoded_update(&mut self, view: &StoreView) -> Vec<DiscoveryResponse> {
-        let answers = self.handle_snapshot_update(view);
-        answers.iter().map(crate::Answer::to_message).collect()
+        crate::testing::decoded(self.handle_snapshot_update(view))
     }
 }
 

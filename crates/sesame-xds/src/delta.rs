@@ -228,14 +228,12 @@ impl DeltaConnection {
         req: &DeltaDiscoveryRequest,
         view: &StoreView,
     ) -> Vec<DeltaDiscoveryResponse> {
-        let answers = self.handle_request(req, view);
-        answers.iter().map(crate::Answer::to_message).collect()
+        crate::testing::decoded(self.handle_request(req, view))
     }
 
     /// [`Self::handle_snapshot_update`], decoded.
     fn decoded_update(&mut self, view: &StoreView) -> Vec<DeltaDiscoveryResponse> {
-        let answers = self.handle_snapshot_update(view);
-        answers.iter().map(crate::Answer::to_message).collect()
+        crate::testing::decoded(self.handle_snapshot_update(view))
     }
 }
 

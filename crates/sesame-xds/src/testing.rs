@@ -13,6 +13,13 @@ use envoy_types::pb::google::rpc;
 use prost::Message;
 use sesame_envoy::ResourceType;
 
+use crate::answer::Answer;
+
+/// Answers as their client decodes them.
+pub(crate) fn decoded<A: Answer>(answers: Vec<A>) -> Vec<A::Message> {
+    answers.iter().map(Answer::to_message).collect()
+}
+
 /// A fake resource of `ty`: its bytes are `name=content` (a virtual host, whose name the
 /// store checks, is a real one named `name` with the domain `content`).
 pub(crate) fn any(ty: ResourceType, name: &str, content: &str) -> Any {
