@@ -42,7 +42,7 @@ impl ResourceType {
     ];
 
     /// The type URL Envoy uses for this type.
-    pub fn type_url(self) -> &'static str {
+    pub const fn type_url(self) -> &'static str {
         match self {
             ResourceType::Cluster => "type.googleapis.com/envoy.config.cluster.v3.Cluster",
             ResourceType::ClusterLoadAssignment => {

@@ -437,7 +437,7 @@ impl Connection {
             return Some(response);
         }
         let (resources, digest) = select(set, &sub.names);
-        self.send(ty, digest, || resources)
+        self.send(ty, digest, || resources.into_iter().cloned().collect())
     }
 
     /// Sends `clusters` unless they are what was last sent and no response is owed, and
@@ -573,19 +573,16 @@ fn selection_digest(set: &TypeSnapshot, names: &Names, selected: &Resources) -> 
 
 /// The resources a subscription selects and the digest of that selection. A wildcard selects
 /// the whole type, so its digest is the type's version.
-fn select(set: &TypeSnapshot, names: &Names) -> (Vec<Arc<Resource>>, Digest) {
+fn select<'a>(set: &'a TypeSnapshot, names: &Names) -> (Vec<&'a Arc<Resource>>, Digest) {
     match names {
-        Names::Wildcard => (set.resources().values().cloned().collect(), *set.digest()),
+        Names::Wildcard => (set.resources().values().collect(), *set.digest()),
         Names::Named(names) => {
             let selected: Vec<_> = names
                 .iter()
                 .filter_map(|n| set.resources().get_key_value(n))
                 .collect();
             let digest = set_digest(selected.iter().map(|(n, r)| (n.as_str(), r.digest())));
-            (
-                selected.into_iter().map(|(_, r)| Arc::clone(r)).collect(),
-                digest,
-            )
+            (selected.into_iter().map(|(_, r)| r).collect(), digest)
         }
     }
 }

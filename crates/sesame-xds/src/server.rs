@@ -194,9 +194,9 @@ impl XdsServer {
 /// An xDS protocol flavour: its messages and its per-stream state machine.
 trait Protocol: Send + 'static {
     /// The requests Envoy sends.
-    type Request: Send + 'static;
+    type Request: prost::Message + Default + Send + 'static;
     /// The responses sent back.
-    type Response: Send + 'static;
+    type Response: Answer;
     /// The flavour's name, for logs.
     const NAME: &'static str;
 

@@ -111,8 +111,10 @@ impl Resource {
         })
     }
 
-    /// The resource as put into a discovery response: a copy of its type URL and bytes.
-    pub fn to_any(&self) -> Any {
+    /// The resource as a generated message holds it: a copy of its type URL and bytes (answers
+    /// write it from the store instead; tests compare against it).
+    #[cfg(test)]
+    pub(crate) fn to_any(&self) -> Any {
         Any {
             type_url: self.type_url.to_string(),
             value: self.value().to_vec(),

@@ -101,11 +101,7 @@ pub(super) fn route_streams(router: axum::Router, server: &XdsServer) -> axum::R
         router: axum::Router,
         methods: &[Method],
         server: &XdsServer,
-    ) -> axum::Router
-    where
-        P::Request: prost::Message + Default,
-        P::Response: Answer,
-    {
+    ) -> axum::Router {
         methods
             .iter()
             .fold(router, |router, &(service, method, scope)| {
@@ -139,12 +135,7 @@ impl<P> Clone for StreamRoute<P> {
     }
 }
 
-impl<P> Service<http::Request<axum::body::Body>> for StreamRoute<P>
-where
-    P: Protocol,
-    P::Request: prost::Message + Default,
-    P::Response: Answer,
-{
+impl<P: Protocol> Service<http::Request<axum::body::Body>> for StreamRoute<P> {
     type Response = http::Response<Body>;
     type Error = Infallible;
     type Future = Ready<Result<Self::Response, Infallible>>;

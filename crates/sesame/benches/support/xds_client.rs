@@ -19,22 +19,23 @@ use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse,
 };
 use prost::Message;
+use sesame_envoy::ResourceType;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::Streaming;
 use tonic::transport::{Channel, Endpoint};
 
 /// The type URLs the client subscribes to.
-pub const CDS: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+pub const CDS: &str = ResourceType::Cluster.type_url();
 /// Endpoints.
-pub const EDS: &str = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+pub const EDS: &str = ResourceType::ClusterLoadAssignment.type_url();
 /// Listeners.
-pub const LDS: &str = "type.googleapis.com/envoy.config.listener.v3.Listener";
+pub const LDS: &str = ResourceType::Listener.type_url();
 /// Route configurations.
-pub const RDS: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+pub const RDS: &str = ResourceType::RouteConfiguration.type_url();
 
 /// Scopes of `ingress_http` (delta only: SRDS), named `ingress_http/<host>`.
-pub const SRDS: &str = "type.googleapis.com/envoy.config.route.v3.ScopedRouteConfiguration";
+pub const SRDS: &str = ResourceType::ScopedRouteConfiguration.type_url();
 
 /// The route configuration of the HTTP listener.
 pub const ROUTES: &str = "ingress_http";
