@@ -498,8 +498,17 @@ async fn a_broken_watch_keeps_serving_and_its_relist_deletes_what_vanished() {
         .iter()
         .any(|r| r.method == "GET" && r.path.ends_with("/ingresses") && !r.query.contains("watch"));
     assert!(relisted);
+    // Every watch resumes on its own: one whose history was compacted too may still report
+    // its expired resource version for a moment after the Ingresses have relisted.
+    let recovered = eventually(PATIENCE, || async {
+        debug_status(&cluster).await["api"]["reachable"] == true
+    })
+    .await;
     let page = debug_status(&cluster).await;
-    assert_eq!(page["api"]["reachable"], true, "{page:#}");
+    assert!(
+        recovered,
+        "the API never showed as reachable again: {page:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
